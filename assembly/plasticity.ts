@@ -1,0 +1,62 @@
+// Per-step factors of the ANP-T update in binary64 (+, -, *, /, sqrt only: correctly
+// rounded on every IEEE-754 platform, so a port gets the same bits), turned into
+// block-floating int16 mantissas with one shift per layer and step (docs/kernel.md).
+
+/** 2^e as an exact binary64 (|e| < 1000). */
+// @ts-ignore: decorator
+@inline
+export function pow2(e: i32): f64 {
+  return reinterpret<f64>(<u64>(1023 + e) << 52);
+}
+
+/** Mantissa bits for batch B: M = 14 - ceil(log2 B). */
+export function mantissaBits(B: i32): i32 {
+  let c = 0;
+  while ((1 << c) < B) c++;
+  return 14 - c;
+}
+
+/**
+ * Fill mant (rows x B int16, neuron-major) with nearest_even(c * delta_bi * 2^s) for
+ * delta (B x rows int32, batch-major) and return s, or -1 when the layer is skipped.
+ */
+export function mantissas(c: f64, delta: usize, rows: i32, B: i32, M: i32, mant: usize): i32 {
+  let maxAbs: i32 = 0;
+  const n = rows * B;
+  for (let k = 0; k < n; k++) {
+    const d = load<i32>(delta + (<usize>k << 2));
+    const a = d < 0 ? -d : d;
+    if (a > maxAbs) maxAbs = a;
+  }
+  const A = Math.abs(c) * <f64>maxAbs;
+  if (!(A > 0.0) || !isFinite(A)) return -1;
+  const bits = reinterpret<u64>(A);
+  const expField = <i32>((bits >> 52) & 0x7ff);
+  if (expField == 0) return -1; // subnormal: the update is far below one LSB
+  const e = expField - 1023;
+  let s = M - 1 - e;
+  if (s < 0) s = 0;
+  if (s > 30) s = 30;
+  const scale = pow2(s);
+  const lim: f64 = <f64>((1 << M) - 1);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < rows; i++) {
+      const d = <f64>load<i32>(delta + ((<usize>b * rows + i) << 2));
+      let m = nearest<f64>(c * d * scale);
+      if (m > lim) m = lim;
+      if (m < -lim) m = -lim;
+      store<i16>(mant + ((<usize>i * B + b) << 1), <i16>(<i32>m));
+    }
+  }
+  return s;
+}
+
+/** Sum of squares of n int32 codes, exact in int64. */
+export function sumSquares(p: usize, n: i32): i64 {
+  let s: i64 = 0;
+  for (let k = 0; k < n; k++) {
+    const d = <i64>load<i32>(p + (<usize>k << 2));
+    s += d * d;
+  }
+  return s;
+}

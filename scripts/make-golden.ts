@@ -1,0 +1,68 @@
+/**
+ * Writes test/golden/*.json: three golden vectors (16-bit nearest online, 8-bit
+ * stochastic chunked with mismatch, 12-bit floor/wrap hardtanh chunked), each with
+ * 100 plasticity steps, computed by the scalar WASM build (the reference).
+ * Run: npx tsx scripts/make-golden.ts   (only when the numerics change on purpose)
+ */
+import { writeFileSync } from 'node:fs';
+import { EmulatorDevice } from '../src/device/emulator.js';
+import { runGolden } from '../src/device/golden.js';
+import type { GoldenSpec } from '../src/device/golden.js';
+import { q } from '../src/format/fixed.js';
+import type { ChipFormats } from '../src/device/types.js';
+
+/** A small deterministic generator for the vector's data (not part of the chip). */
+function lcg(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function spec(name: string, description: string, formats: ChipFormats, opts: {
+  I: number; H: number; O: number; B: number; chunk: number; act: 'tanh' | 'hardtanh' | 'linear';
+  sigma: number; mismatch?: boolean; lr: number; dataSeed: number;
+}): GoldenSpec {
+  const rnd = lcg(opts.dataSeed);
+  const steps = 100;
+  const wf = formats.weight.frac;
+  const weights = (n: number, scale: number) => Array.from({ length: n }, () => Math.round((rnd() - 0.5) * 2 * scale * 2 ** wf));
+  return {
+    name, description,
+    config: {
+      topology: { inputs: opts.I, hidden: opts.H, outputs: opts.O, batch: opts.B, activation: opts.act },
+      formats,
+      noise: { hiddenSigma: opts.sigma, outputSigma: opts.sigma },
+      mismatch: opts.mismatch ? { gainSpread: 0.05, offsetSpread: 0.02, seed: 7 } : undefined,
+      seed: 12345,
+      maxChunkSteps: opts.chunk,
+    },
+    chunk: opts.chunk,
+    chunks: steps / opts.chunk,
+    lr: { w: opts.lr, r: opts.lr, v: opts.lr },
+    w0: weights(opts.H * opts.I, 1.0),
+    r0: weights(opts.H * opts.H, 1.2 / Math.sqrt(opts.H)),
+    v0: weights(opts.O * opts.H, 1.0 / Math.sqrt(opts.H)),
+    inputs: Array.from({ length: steps * opts.B * opts.I }, () => Math.round((rnd() - 0.5) * 2 * 2 ** formats.input.frac)),
+    rewards: Array.from({ length: steps }, () => (rnd() - 0.5) * 2e-3),
+  };
+}
+
+const specs: GoldenSpec[] = [
+  spec('q16-nearest-online', '16-bit formats, nearest rounding, saturation, tanh, online (chunks of 1 step)',
+    { input: q(2, 13), weight: q(2, 13), pre: q(3, 12), activity: q(0, 15), output: q(3, 12) },
+    { I: 2, H: 16, O: 2, B: 2, chunk: 1, act: 'tanh', sigma: 1e-3, lr: 0.05, dataSeed: 1 }),
+  spec('q8-stochastic-chunked-mismatch', '8-bit weights with stochastic update rounding, 8-bit activity, mismatch on, chunks of 10 steps',
+    { input: q(2, 5), weight: q(2, 5, 'stochastic'), pre: q(3, 4), activity: q(0, 7), output: q(3, 4) },
+    { I: 3, H: 12, O: 1, B: 3, chunk: 10, act: 'tanh', sigma: 0.1, mismatch: true, lr: 0.5, dataSeed: 2 }),
+  spec('q12-floor-wrap-hardtanh', '12-bit formats, floor rounding, wrap-around overflow, hard tanh, chunks of 5 steps',
+    { input: q(2, 9, 'floor', 'wrap'), weight: q(2, 9, 'floor', 'wrap'), pre: q(3, 8, 'floor', 'wrap'), activity: q(0, 11, 'floor', 'wrap'), output: q(3, 8, 'floor', 'wrap') },
+    { I: 1, H: 10, O: 2, B: 1, chunk: 5, act: 'hardtanh', sigma: 0.02, lr: 0.2, dataSeed: 3 }),
+];
+
+for (const s of specs) {
+  const expected = await runGolden(new EmulatorDevice({ flavour: 'scalar' }), s);
+  writeFileSync(`test/golden/${s.name}.json`, JSON.stringify({ ...s, expected }) + '\n');
+  console.log(`test/golden/${s.name}.json: ${expected.clean.length} output codes, ${expected.w.length + expected.r.length + expected.v.length} weight codes`);
+}

@@ -1,0 +1,210 @@
+/**
+ * EmulatorDevice: the bit-exact fixed-point chip (assembly/, compiled to WASM) behind
+ * the Device interface. Values cross the interface in real units; inside, everything
+ * is integer codes (docs/kernel.md).
+ */
+import { ConfigError, toQ } from '../format/fixed.js';
+import type { FixedFormat } from '../format/fixed.js';
+import { ACTIVATION_CODE, packFormat, validateChipFormats, validateConfig } from './config.js';
+import { DeviceError } from './errors.js';
+import { instantiateKernel, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
+import type { KernelExports, KernelFlavour } from './wasm.js';
+import type {
+  ChipFormats, Device, DeviceConfig, DeviceInfo, DeviceStats, Params, RecurrentState, RewardRequest, RunRequest, RunResult,
+} from './types.js';
+
+const T_W = 0, T_R = 1, T_V = 2, T_STATE_CLEAN = 3, T_STATE_NOISY = 4;
+
+/** Limits of the emulator (memory is checked separately from the layout). */
+export const EMULATOR_LIMITS = {
+  maxInputs: 4096,
+  maxHidden: 4096,
+  maxOutputs: 4096,
+  maxBatch: 256,
+  maxChunkSteps: 65536,
+};
+
+const STATUS: Record<number, string> = {
+  [-1]: 'the device is not configured; call configure() first',
+  [-2]: 'the kernel could not grow its memory',
+  [-3]: 'steps out of range for this chunk',
+  [-4]: 'no noisy chunk is waiting for a reward; run({noisy: true}) first, and reward each chunk once',
+  [-5]: 'the reward is for a different chunk (t0 does not match the last noisy run)',
+};
+
+/**
+ * Bytes of kernel memory a configuration needs (assembly/layout.ts), in binary64 so
+ * that a huge request is measured instead of overflowing the kernel's 32-bit sizes.
+ */
+export function layoutEstimate(I: number, H: number, O: number, B: number, K: number): number {
+  const pad = (n: number) => Math.ceil(n / 8) * 8;
+  const Ip = pad(I), Hp = pad(H);
+  const int16 = H * Ip + H * Hp + O * Hp + K * B * Ip + (K + 4) * B * Hp + K * B * (I + 2 * O + H) + Math.max(H * I, H * H, O * H, B * H) + B * Math.max(Hp, O);
+  const int32 = K * B * (H + O) + 2 * B * H + 2 * H;
+  return 2 * int16 + 4 * int32 + 8 * K + 16 * 32 + 8192;
+}
+
+export interface EmulatorOptions {
+  /** 'simd' (default) or 'scalar': the same bits, the scalar build is the reference. */
+  flavour?: KernelFlavour;
+}
+
+export class EmulatorDevice implements Device {
+  private readonly k: KernelExports;
+  private cfg?: DeviceConfig;
+  private fmt?: ChipFormats;
+  private runCalls = 0;
+  private rewardCalls = 0;
+
+  constructor(opts: EmulatorOptions = {}) {
+    this.k = instantiateKernel(opts.flavour ?? 'simd');
+    this.flavour = opts.flavour ?? 'simd';
+  }
+
+  readonly flavour: KernelFlavour;
+
+  async info(): Promise<DeviceInfo> {
+    return { kind: 'emulator', name: `anpt-emulator (${this.flavour})`, fixedPoint: true, ...EMULATOR_LIMITS };
+  }
+
+  async configure(config: DeviceConfig): Promise<void> {
+    validateConfig(config, EMULATOR_LIMITS);
+    const f = validateChipFormats(config);
+    const t = config.topology;
+    const bytes = layoutEstimate(t.inputs, t.hidden, t.outputs, t.batch, config.maxChunkSteps);
+    const budget = KERNEL_MAX_MEMORY_BYTES - 1024 * 1024;
+    if (bytes > budget)
+      throw new ConfigError('topology', `needs ${(bytes / 2 ** 20).toFixed(0)} MiB of emulator memory (hidden ${t.hidden}, batch ${t.batch}, maxChunkSteps ${config.maxChunkSteps}); the limit is ${(budget / 2 ** 20).toFixed(0)} MiB: lower hidden, batch or maxChunkSteps`);
+    const m = config.mismatch;
+    const status = this.k.configure(
+      t.inputs, t.hidden, t.outputs, t.batch, config.maxChunkSteps, ACTIVATION_CODE[t.activation],
+      packFormat(f.input), packFormat(f.weight), packFormat(f.pre), packFormat(f.activity), packFormat(f.output),
+      config.seed >>> 0, 0,
+      config.noise.hiddenSigma * 2 ** f.pre.frac, config.noise.outputSigma * 2 ** f.output.frac,
+      m?.gainSpread ?? 0, (m?.offsetSpread ?? 0) * 2 ** f.pre.frac, (m?.seed ?? 0) >>> 0,
+    );
+    this.check(status, 'configure');
+    this.cfg = structuredClone(config);
+    this.fmt = f;
+  }
+
+  async writeParams(p: Params): Promise<void> {
+    const { cfg, fmt } = this.need();
+    const t = cfg.topology;
+    this.writeTensor(T_W, p.w, t.hidden * t.inputs, fmt.weight, 'params.w');
+    this.writeTensor(T_R, p.r, t.hidden * t.hidden, fmt.weight, 'params.r');
+    this.writeTensor(T_V, p.v, t.outputs * t.hidden, fmt.weight, 'params.v');
+  }
+
+  async readParams(): Promise<Params> {
+    const { cfg, fmt } = this.need();
+    const t = cfg.topology;
+    return {
+      w: this.readTensor(T_W, t.hidden * t.inputs, fmt.weight),
+      r: this.readTensor(T_R, t.hidden * t.hidden, fmt.weight),
+      v: this.readTensor(T_V, t.outputs * t.hidden, fmt.weight),
+    };
+  }
+
+  async readState(): Promise<RecurrentState> {
+    const { cfg, fmt } = this.need();
+    const n = cfg.topology.batch * cfg.topology.hidden;
+    return { clean: this.readTensor(T_STATE_CLEAN, n, fmt.activity), noisy: this.readTensor(T_STATE_NOISY, n, fmt.activity) };
+  }
+
+  async writeState(s: RecurrentState): Promise<void> {
+    const { cfg, fmt } = this.need();
+    const n = cfg.topology.batch * cfg.topology.hidden;
+    this.writeTensor(T_STATE_CLEAN, s.clean, n, fmt.activity, 'state.clean');
+    this.writeTensor(T_STATE_NOISY, s.noisy, n, fmt.activity, 'state.noisy');
+  }
+
+  async run(req: RunRequest): Promise<RunResult> {
+    const { cfg, fmt } = this.need();
+    const { inputs: I, batch: B, outputs: O, hidden: H } = cfg.topology;
+    const K = req.steps;
+    if (!Number.isInteger(K) || K < 1 || K > cfg.maxChunkSteps)
+      throw new DeviceError('BAD_REQUEST', `run.steps: ${K} is out of range; allowed 1..${cfg.maxChunkSteps} (maxChunkSteps)`);
+    if (!Number.isInteger(req.t0) || req.t0 < 0 || req.t0 > 0xffffffff)
+      throw new DeviceError('BAD_REQUEST', `run.t0: ${req.t0} is not a uint32 step counter`);
+    if (req.inputs.length !== K * B * I)
+      throw new DeviceError('BAD_REQUEST', `run.inputs: length ${req.inputs.length}, expected steps x batch x inputs = ${K * B * I}`);
+    const codes = new Int16Array(this.k.memory.buffer, this.k.ptrInputs(), K * B * I);
+    for (let n = 0; n < codes.length; n++) {
+      const x = req.inputs[n];
+      if (Number.isNaN(x)) throw new DeviceError('BAD_INPUT', `run.inputs[${n}] (step ${Math.floor(n / (B * I))}) is NaN; clean the data before training`);
+      codes[n] = toQ(x, { ...fmt.input, overflow: 'sat' });
+    }
+    this.check(this.k.run(K, req.t0 >>> 0, req.noisy ? 1 : 0, req.hiddenTrace ? 1 : 0), 'run');
+    this.runCalls++;
+    const mem = this.k.memory.buffer;
+    const out = (ptr: number, n: number, f: FixedFormat) => {
+      const src = new Int16Array(mem, ptr, n);
+      const dst = new Float64Array(n);
+      const s = 2 ** -f.frac;
+      for (let i = 0; i < n; i++) dst[i] = src[i] * s;
+      return dst;
+    };
+    return {
+      clean: out(this.k.ptrOutClean(), K * B * O, fmt.output),
+      noisy: req.noisy ? out(this.k.ptrOutNoisy(), K * B * O, fmt.output) : new Float64Array(0),
+      hidden: req.hiddenTrace ? out(this.k.ptrHidden(), K * B * H, fmt.activity) : undefined,
+    };
+  }
+
+  async reward(req: RewardRequest): Promise<void> {
+    this.need();
+    const K = req.deltaLoss.length;
+    for (let k = 0; k < K; k++)
+      if (!Number.isFinite(req.deltaLoss[k]))
+        throw new DeviceError('BAD_INPUT', `reward.deltaLoss[${k}] is ${req.deltaLoss[k]}; the loss diverged or the data has NaN — weights were not changed`);
+    for (const name of ['w', 'r', 'v'] as const)
+      if (!Number.isFinite(req.lr[name])) throw new DeviceError('BAD_INPUT', `reward.lr.${name} is ${req.lr[name]}; use a finite step size`);
+    if (K < 1 || K > this.cfg!.maxChunkSteps) throw new DeviceError('BAD_REQUEST', `reward.deltaLoss: length ${K} out of range 1..${this.cfg!.maxChunkSteps}`);
+    new Float64Array(this.k.memory.buffer, this.k.ptrRewards(), K).set(req.deltaLoss);
+    this.check(this.k.reward(K, req.t0 >>> 0, req.lr.w, req.lr.r, req.lr.v), 'reward');
+    this.rewardCalls++;
+  }
+
+  async resetState(): Promise<void> {
+    this.need();
+    this.check(this.k.resetState(), 'resetState');
+  }
+
+  async stats(): Promise<DeviceStats> {
+    return { steps: this.k.steps(), updates: this.k.updates(), runCalls: this.runCalls, rewardCalls: this.rewardCalls };
+  }
+
+  async close(): Promise<void> {}
+
+  private need(): { cfg: DeviceConfig; fmt: ChipFormats } {
+    if (!this.cfg || !this.fmt) throw new DeviceError('NOT_CONFIGURED', STATUS[-1]);
+    return { cfg: this.cfg, fmt: this.fmt };
+  }
+
+  private check(status: number, call: string): void {
+    if (status === 0) return;
+    const code = status === -4 || status === -5 ? 'NO_PENDING_CHUNK' : status === -1 ? 'NOT_CONFIGURED' : 'INTERNAL';
+    throw new DeviceError(code, `${call}: ${STATUS[status] ?? `kernel status ${status}`}`);
+  }
+
+  private writeTensor(t: number, values: Float64Array, n: number, f: FixedFormat, field: string): void {
+    if (!values || values.length !== n) throw new DeviceError('BAD_REQUEST', `${field}: length ${values?.length}, expected ${n}`);
+    const codes = new Int16Array(n);
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(values[i])) throw new DeviceError('BAD_INPUT', `${field}[${i}] is ${values[i]}; parameters must be finite — nothing was written`);
+      codes[i] = toQ(values[i], { ...f, overflow: 'sat' });
+    }
+    new Int16Array(this.k.memory.buffer, this.k.ptrStaging(), n).set(codes);
+    this.check(this.k.loadTensor(t), 'writeParams');
+  }
+
+  private readTensor(t: number, n: number, f: FixedFormat): Float64Array {
+    this.check(this.k.storeTensor(t), 'readParams');
+    const src = new Int16Array(this.k.memory.buffer, this.k.ptrStaging(), n);
+    const out = new Float64Array(n);
+    const s = 2 ** -f.frac;
+    for (let i = 0; i < n; i++) out[i] = src[i] * s;
+    return out;
+  }
+}

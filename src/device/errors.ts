@@ -1,0 +1,22 @@
+/**
+ * Errors a device call can end with: a code a program can branch on and a one-line
+ * message a person can act on. The same codes travel over the wire (proto/anpt.proto).
+ */
+export type DeviceErrorCode =
+  | 'BAD_REQUEST'
+  | 'BAD_INPUT'
+  | 'NOT_CONFIGURED'
+  | 'NO_PENDING_CHUNK'
+  | 'CONFIG_OUT_OF_RANGE'
+  | 'UNSUPPORTED_VERSION'
+  | 'TOO_LARGE'
+  | 'TIMEOUT'
+  | 'LINK'
+  | 'INTERNAL';
+
+export class DeviceError extends Error {
+  constructor(readonly code: DeviceErrorCode, message: string) {
+    super(message);
+    this.name = 'DeviceError';
+  }
+}

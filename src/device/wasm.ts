@@ -1,0 +1,69 @@
+/**
+ * Loads the chip kernel (build/anpt-simd.wasm or build/anpt-scalar.wasm, made by
+ * `npm run build:wasm`) with @assemblyscript/loader. Both builds come from the same
+ * source and give the same bits; the scalar one exists to prove that.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { instantiateSync } from '@assemblyscript/loader';
+
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  layoutBytes(I: number, H: number, O: number, B: number, K: number): number;
+  configure(
+    I: number, H: number, O: number, B: number, K: number, act: number,
+    fmtIn: number, fmtW: number, fmtPre: number, fmtAct: number, fmtOut: number,
+    seedLo: number, seedHi: number, sigmaHiddenLsb: number, sigmaOutputLsb: number,
+    gainSpread: number, offsetSpreadLsb: number, mismatchSeed: number,
+  ): number;
+  ptrInputs(): number;
+  ptrOutClean(): number;
+  ptrOutNoisy(): number;
+  ptrHidden(): number;
+  ptrStaging(): number;
+  ptrRewards(): number;
+  steps(): number;
+  updates(): number;
+  loadTensor(t: number): number;
+  storeTensor(t: number): number;
+  resetState(): number;
+  run(K: number, t0: number, noisy: number, trace: number): number;
+  reward(K: number, t0: number, lrW: number, lrR: number, lrV: number): number;
+  testOvf(x: bigint, word: number): bigint;
+  testRshift(x: bigint, s: number, mode: number, rnd: number): bigint;
+  testMix64(z: bigint): bigint;
+  testKey(seed: bigint, stream: bigint, a: bigint, b: bigint): bigint;
+  testLowbias32(x: number): number;
+  testGauss(sigmaLsb: number, h: bigint): bigint;
+  testActivate(kind: number, a: bigint, pF: number, actWord: number, rnd: number): bigint;
+}
+
+export type KernelFlavour = 'simd' | 'scalar';
+
+/** Largest linear memory the kernel may use, bytes (asconfig.json maximumMemory: 16384 pages). */
+export const KERNEL_MAX_MEMORY_BYTES = 16384 * 65536;
+
+const moduleCache = new Map<KernelFlavour, WebAssembly.Module>();
+
+function wasmPath(flavour: KernelFlavour): string {
+  // src/device (tests, tsx) or dist/src/device (installed CLI): build/ sits at the package root.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 5; up++) {
+    const p = join(dir, 'build', `anpt-${flavour}.wasm`);
+    if (existsSync(p)) return p;
+    dir = dirname(dir);
+  }
+  throw new Error(`anpt-${flavour}.wasm not found; run "npm run build:wasm" in the anpt folder`);
+}
+
+/** A fresh kernel instance (its own memory: one per device). */
+export function instantiateKernel(flavour: KernelFlavour = 'simd'): KernelExports {
+  let mod = moduleCache.get(flavour);
+  if (!mod) {
+    mod = new WebAssembly.Module(readFileSync(wasmPath(flavour)));
+    moduleCache.set(flavour, mod);
+  }
+  const inst = instantiateSync(mod, {});
+  return inst.exports as unknown as KernelExports;
+}
