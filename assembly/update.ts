@@ -1,6 +1,6 @@
-// The O(H^2) part of the ANP-T update: w_ij = ovf(w_ij + rshift(sum_b m_bi * pre_bj, s)).
+// The O(H^2) part of the ANP-T update: w_ij = ovf(w_ij + sat16(rshift(sum_b m_bi * pre_bj, s))).
 // Mantissas m (int16, |m| < 2^14) come from plasticity.ts; see docs/kernel.md.
-import { Fmt, RND_FLOOR, RND_STOCHASTIC, ovf, rshift } from './fixed';
+import { Fmt, RND_FLOOR, RND_NEAREST, RND_STOCHASTIC, ovf, rshift } from './fixed';
 import { lowbias32 } from './rng';
 
 /**
@@ -35,7 +35,8 @@ function applyScalar(
         p += <i32>load<i16>(mrow + (<usize>b << 1)) * <i32>load<i16>(pre + ((<usize>b * preStride + j) << 1));
       }
       const rnd: u32 = stoch ? lowbias32(rndKey ^ <u32>(i * cols + j)) : 0;
-      const d = rshift(<i64>p, s, f.rounding, rnd);
+      let d = rshift(<i64>p, s, f.rounding, rnd);
+      d = d > 32767 ? 32767 : d < -32768 ? -32768 : d; // the step's change is saturated to int16
       const o = row + (<usize>j << 1);
       store<i16>(o, <i16>ovf(<i64>load<i16>(o) + d, f));
     }
@@ -47,60 +48,81 @@ function applySimd(
   mant: usize, B: i32, pre: usize, preStride: i32,
   s: i32, f: Fmt, rndKey: u32,
 ): void {
-  const mode = f.rounding;
-  const half = s > 0 ? (1 << (s - 1)) - 1 : 0;
-  const halfV = i32x4.splat(half);
+  // One specialised loop per (rounding, overflow): the branches fold away after inlining.
+  const wrap = f.wrap;
+  const mode = s == 0 ? -1 : f.rounding;
+  if (mode == RND_NEAREST) {
+    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, RND_NEAREST, true);
+    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, RND_NEAREST, false);
+  } else if (mode == RND_FLOOR) {
+    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, RND_FLOOR, true);
+    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, RND_FLOOR, false);
+  } else if (mode == RND_STOCHASTIC) {
+    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, RND_STOCHASTIC, true);
+    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, RND_STOCHASTIC, false);
+  } else {
+    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, -1, true);
+    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, -1, false);
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function rowsSimd(
+  wt: usize, rows: i32, cols: i32, rowStride: i32,
+  mant: usize, B: i32, pre: usize, preStride: i32,
+  s: i32, f: Fmt, rndKey: u32, mode: i32, wrap: bool,
+): void {
+  const halfV = i32x4.splat(s > 0 ? (1 << (s - 1)) - 1 : 0);
   const one = i32x4.splat(1);
-  const mask = i32x4.splat(s >= 31 ? -1 : (1 << s) - 1);
-  const lo = i32x4.splat(<i32>f.min);
-  const hi = i32x4.splat(<i32>f.max);
-  const wrapSh = 32 - f.bits;
+  const mask = i32x4.splat((1 << s) - 1);
+  const narrow16 = f.bits < 16;
+  const lo = i16x8.splat(<i16>f.min);
+  const hi = i16x8.splat(<i16>f.max);
+  const wrapSh = 16 - f.bits;
   const lane = i32x4(0, 1, 2, 3);
+  const four = i32x4.splat(4);
   const k1 = i32x4.splat(0x7FEB352D);
   const k2 = i32x4.splat(<i32>0x846CA68B);
   const keyV = i32x4.splat(<i32>rndKey);
   for (let i = 0; i < rows; i++) {
     const row = wt + ((<usize>i * rowStride) << 1);
     const mrow = mant + ((<usize>i * B) << 1);
+    const m0 = i16x8.splat(load<i16>(mrow));
     for (let j = 0; j < rowStride; j += 8) {
-      let pl = i32x4.splat(0);
-      let ph = i32x4.splat(0);
-      for (let b = 0; b < B; b++) {
+      const x0 = v128.load(pre + (<usize>j << 1));
+      let pl = i32x4.extmul_low_i16x8_s(m0, x0);
+      let ph = i32x4.extmul_high_i16x8_s(m0, x0);
+      for (let b = 1; b < B; b++) {
         const m = i16x8.splat(load<i16>(mrow + (<usize>b << 1)));
         const x = v128.load(pre + ((<usize>b * preStride + j) << 1));
         pl = i32x4.add(pl, i32x4.extmul_low_i16x8_s(m, x));
         ph = i32x4.add(ph, i32x4.extmul_high_i16x8_s(m, x));
       }
-      let dl: v128;
-      let dh: v128;
-      if (s == 0) {
-        dl = pl;
-        dh = ph;
-      } else if (mode == RND_FLOOR) {
-        dl = i32x4.shr_s(pl, s);
-        dh = i32x4.shr_s(ph, s);
+      if (mode == RND_FLOOR) {
+        pl = i32x4.shr_s(pl, s);
+        ph = i32x4.shr_s(ph, s);
       } else if (mode == RND_STOCHASTIC) {
-        // lowbias32(key ^ (i*cols + j + lane)) per lane; padding lanes have p = 0 and stay 0.
+        // lowbias32(key ^ (i*cols + j + lane)); padding lanes have p = 0 and stay 0.
         const base = i32x4.add(i32x4.splat(i * cols + j), lane);
-        const rl = v128.and(hash4(v128.xor(keyV, base), k1, k2), mask);
-        const rh = v128.and(hash4(v128.xor(keyV, i32x4.add(base, i32x4.splat(4))), k1, k2), mask);
-        dl = i32x4.shr_s(i32x4.add(pl, rl), s);
-        dh = i32x4.shr_s(i32x4.add(ph, rh), s);
-      } else {
-        dl = i32x4.shr_s(i32x4.add(i32x4.add(pl, halfV), v128.and(i32x4.shr_s(pl, s), one)), s);
-        dh = i32x4.shr_s(i32x4.add(i32x4.add(ph, halfV), v128.and(i32x4.shr_s(ph, s), one)), s);
+        pl = i32x4.shr_s(i32x4.add(pl, v128.and(hash4(v128.xor(keyV, base), k1, k2), mask)), s);
+        ph = i32x4.shr_s(i32x4.add(ph, v128.and(hash4(v128.xor(keyV, i32x4.add(base, four)), k1, k2), mask)), s);
+      } else if (mode == RND_NEAREST) {
+        pl = i32x4.shr_s(i32x4.add(i32x4.add(pl, halfV), v128.and(i32x4.shr_s(pl, s), one)), s);
+        ph = i32x4.shr_s(i32x4.add(i32x4.add(ph, halfV), v128.and(i32x4.shr_s(ph, s), one)), s);
       }
+      // the step's change, saturated to int16 (narrow saturates), then added
+      const d = i16x8.narrow_i32x4_s(pl, ph);
       const wv = v128.load(row + (<usize>j << 1));
-      let nl = i32x4.add(i32x4.extend_low_i16x8_s(wv), dl);
-      let nh = i32x4.add(i32x4.extend_high_i16x8_s(wv), dh);
-      if (f.wrap) {
-        nl = i32x4.shr_s(i32x4.shl(nl, wrapSh), wrapSh);
-        nh = i32x4.shr_s(i32x4.shl(nh, wrapSh), wrapSh);
+      let n: v128;
+      if (wrap) {
+        n = i16x8.add(wv, d);
+        if (narrow16) n = i16x8.shr_s(i16x8.shl(n, wrapSh), wrapSh);
       } else {
-        nl = i32x4.min_s(i32x4.max_s(nl, lo), hi);
-        nh = i32x4.min_s(i32x4.max_s(nh, lo), hi);
+        n = i16x8.add_sat_s(wv, d);
+        if (narrow16) n = i16x8.min_s(i16x8.max_s(n, lo), hi);
       }
-      v128.store(row + (<usize>j << 1), i16x8.narrow_i32x4_s(nl, nh));
+      v128.store(row + (<usize>j << 1), n);
     }
   }
 }
