@@ -6,6 +6,7 @@ import { activate } from './activation';
 import { Layout } from './layout';
 import { dot, dot2, dot2Second } from './dot';
 import { applyUpdate } from './update';
+import { hiddenRows4 } from './hidden';
 import { mantissas, mantissaBits, pow2, sumSquares } from './plasticity';
 
 // Status codes returned to the host (src/device/emulator.ts maps them to messages).
@@ -163,6 +164,7 @@ export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
   const stochAct = fAct.rounding == RND_STOCHASTIC;
   const stochOut = fOut.rounding == RND_STOCHASTIC;
   const stepBytes = <usize>B * Hp * 2;
+  const fastPre = !mismatchOn && !stochPre;
   const preClean = L.pre;
   const preNoisy = L.pre + (<usize>B * H << 2);
   let rnCur = L.rn;
@@ -178,7 +180,12 @@ export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
       memory.copy(xk + (<usize>b * Ip << 1), L.inputs + ((<usize>(k * B + b) * I) << 1), <usize>I << 1);
     }
     // hidden pre-activations of both copies
-    for (let i = 0; i < H; i++) {
+    let done = 0;
+    if (ASC_FEATURE_SIMD) {
+      if (fastPre && accFrac - fPre.frac >= 1)
+        done = hiddenRows4(L.w, L.r, Ip, Hp, H, B, xk, rPrev, rnCur, noisy, shX, shR, accFrac - fPre.frac, fPre, preClean, preNoisy);
+    }
+    for (let i = done; i < H; i++) {
       const wRow = L.w + (<usize>i * Ip << 1);
       const rRow = L.r + (<usize>i * Hp << 1);
       for (let b = 0; b < B; b++) {
@@ -296,15 +303,15 @@ export function reward(K: i32, t0: u32, lrW: f64, lrR: f64, lrV: f64): i32 {
     if (Sh > 0.0) {
       const cW = (-lrW * sqrtN * dL * pow2(fPre.frac + fW.frac - fIn.frac)) / (fB * Sh);
       const sW = mantissas(cW, da, H, B, mantBits, L.mant);
-      if (sW >= 0) applyUpdate(L.w, H, L.I, Ip, L.mant, B, xk, Ip, sW, fW, <u32>key(seed, STREAM_UPD_W, <u64>t, 0));
+      if (sW >= 0) applyUpdate(L.w, H, L.I, Ip, L.mant, B, xk, Ip, sW, fW, <u32>key(seed, STREAM_UPD_W, <u64>t, 0), L.scratch);
       const cR = (-lrR * sqrtN * dL * pow2(fPre.frac + fW.frac - fAct.frac)) / (fB * Sh);
       const sR = mantissas(cR, da, H, B, mantBits, L.mant);
-      if (sR >= 0) applyUpdate(L.r, H, H, Hp, L.mant, B, rPrev, Hp, sR, fW, <u32>key(seed, STREAM_UPD_R, <u64>t, 0));
+      if (sR >= 0) applyUpdate(L.r, H, H, Hp, L.mant, B, rPrev, Hp, sR, fW, <u32>key(seed, STREAM_UPD_R, <u64>t, 0), L.scratch);
     }
     if (So > 0.0) {
       const cV = (-lrV * sqrtN * dL * pow2(fOut.frac + fW.frac - fAct.frac)) / (fB * So);
       const sV = mantissas(cV, dy, O, B, mantBits, L.mant);
-      if (sV >= 0) applyUpdate(L.v, O, H, Hp, L.mant, B, rNow, Hp, sV, fW, <u32>key(seed, STREAM_UPD_V, <u64>t, 0));
+      if (sV >= 0) applyUpdate(L.v, O, H, Hp, L.mant, B, rNow, Hp, sV, fW, <u32>key(seed, STREAM_UPD_V, <u64>t, 0), L.scratch);
     }
     updateCount++;
   }

@@ -42,6 +42,7 @@ export class Layout {
   gain: usize = 0; // H
   offset: usize = 0; // H
   mant: usize = 0; // B x max(Hp, O) mantissas of one layer's update (int16)
+  scratch: usize = 0; // interleaved presynaptic pairs + mantissa pairs of the SIMD update
   // f64 buffers
   rewards: usize = 0; // K
   end: usize = 0;
@@ -81,6 +82,9 @@ export class Layout {
     this.offset = p; p = align16(p + <usize>H * 4);
     const mrow = Hp > O ? Hp : O;
     this.mant = p; p = align16(p + <usize>B * mrow * 2);
+    const P = <usize>((B + 1) >> 1);
+    const maxStride = <usize>(Ip > Hp ? Ip : Hp);
+    this.scratch = p; p = align16(p + P * 2 * maxStride * 2 + P * 16);
     this.rewards = p; p = align16(p + <usize>K * 8);
     this.end = p;
     return p;

@@ -11,10 +11,10 @@ export function applyUpdate(
   wt: usize, rows: i32, cols: i32, rowStride: i32,
   mant: usize, B: i32,
   pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32,
+  s: i32, f: Fmt, rndKey: u32, scratch: usize,
 ): void {
   if (ASC_FEATURE_SIMD) {
-    applySimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey);
+    applySimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch);
   } else {
     applyScalar(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey);
   }
@@ -46,23 +46,23 @@ function applyScalar(
 function applySimd(
   wt: usize, rows: i32, cols: i32, rowStride: i32,
   mant: usize, B: i32, pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32,
+  s: i32, f: Fmt, rndKey: u32, scratch: usize,
 ): void {
   // One specialised loop per (rounding, overflow): the branches fold away after inlining.
   const wrap = f.wrap;
   const mode = s == 0 ? -1 : f.rounding;
   if (mode == RND_NEAREST) {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, RND_NEAREST, true);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, RND_NEAREST, false);
+    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, true);
+    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, false);
   } else if (mode == RND_FLOOR) {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, RND_FLOOR, true);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, RND_FLOOR, false);
+    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, true);
+    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, false);
   } else if (mode == RND_STOCHASTIC) {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, RND_STOCHASTIC, true);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, RND_STOCHASTIC, false);
+    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, true);
+    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, false);
   } else {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, -1, true);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, -1, false);
+    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, true);
+    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, false);
   }
 }
 
@@ -71,7 +71,7 @@ function applySimd(
 function rowsSimd(
   wt: usize, rows: i32, cols: i32, rowStride: i32,
   mant: usize, B: i32, pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32, mode: i32, wrap: bool,
+  s: i32, f: Fmt, rndKey: u32, scratch: usize, mode: i32, wrap: bool,
 ): void {
   const halfV = i32x4.splat(s > 0 ? (1 << (s - 1)) - 1 : 0);
   const one = i32x4.splat(1);
@@ -85,19 +85,37 @@ function rowsSimd(
   const k1 = i32x4.splat(0x7FEB352D);
   const k2 = i32x4.splat(<i32>0x846CA68B);
   const keyV = i32x4.splat(<i32>rndKey);
+  // B >= 2: sequences in pairs, interleaved, so one i32x4.dot_i16x8_s does two
+  // multiply-adds per lane (exact: |m x| < 2^29 and the sum over b fits in int32).
+  const P = (B + 1) >> 1;
+  if (B >= 2) interleave(pre, preStride, B, rowStride, scratch);
+  const mpv = scratch + ((<usize>P * 2 * rowStride) << 1);
   for (let i = 0; i < rows; i++) {
     const row = wt + ((<usize>i * rowStride) << 1);
     const mrow = mant + ((<usize>i * B) << 1);
     const m0 = i16x8.splat(load<i16>(mrow));
+    if (B >= 2) {
+      for (let q = 0; q < P; q++) {
+        const lo16 = <i32>load<u16>(mrow + (<usize>(2 * q) << 1));
+        const hi16 = 2 * q + 1 < B ? <i32>load<i16>(mrow + (<usize>(2 * q + 1) << 1)) : 0;
+        v128.store(mpv + (<usize>q << 4), i32x4.splat((hi16 << 16) | lo16));
+      }
+    }
     for (let j = 0; j < rowStride; j += 8) {
-      const x0 = v128.load(pre + (<usize>j << 1));
-      let pl = i32x4.extmul_low_i16x8_s(m0, x0);
-      let ph = i32x4.extmul_high_i16x8_s(m0, x0);
-      for (let b = 1; b < B; b++) {
-        const m = i16x8.splat(load<i16>(mrow + (<usize>b << 1)));
-        const x = v128.load(pre + ((<usize>b * preStride + j) << 1));
-        pl = i32x4.add(pl, i32x4.extmul_low_i16x8_s(m, x));
-        ph = i32x4.add(ph, i32x4.extmul_high_i16x8_s(m, x));
+      let pl: v128, ph: v128;
+      if (B == 1) {
+        const x0 = v128.load(pre + (<usize>j << 1));
+        pl = i32x4.extmul_low_i16x8_s(m0, x0);
+        ph = i32x4.extmul_high_i16x8_s(m0, x0);
+      } else {
+        pl = i32x4.splat(0);
+        ph = i32x4.splat(0);
+        for (let q = 0; q < P; q++) {
+          const mp = v128.load(mpv + (<usize>q << 4));
+          const src = scratch + ((<usize>(q * 2 * rowStride + 2 * j)) << 1);
+          pl = i32x4.add(pl, i32x4.dot_i16x8_s(mp, v128.load(src)));
+          ph = i32x4.add(ph, i32x4.dot_i16x8_s(mp, v128.load(src + 16)));
+        }
       }
       if (mode == RND_FLOOR) {
         pl = i32x4.shr_s(pl, s);
@@ -123,6 +141,23 @@ function rowsSimd(
         if (narrow16) n = i16x8.min_s(i16x8.max_s(n, lo), hi);
       }
       v128.store(row + (<usize>j << 1), n);
+    }
+  }
+}
+
+/** scratch[q][2j + e] = pre[2q + e][j] (zero for the missing partner of an odd B). */
+function interleave(pre: usize, preStride: i32, B: i32, cols: i32, scratch: usize): void {
+  const P = (B + 1) >> 1;
+  for (let q = 0; q < P; q++) {
+    const a = pre + ((<usize>(2 * q) * preStride) << 1);
+    const hasB = 2 * q + 1 < B;
+    const b = pre + ((<usize>(2 * q + 1) * preStride) << 1);
+    const dst = scratch + ((<usize>q * 2 * cols) << 1);
+    for (let j = 0; j < cols; j += 8) {
+      const va = v128.load(a + (<usize>j << 1));
+      const vb = hasB ? v128.load(b + (<usize>j << 1)) : i32x4.splat(0);
+      v128.store(dst + (<usize>(2 * j) << 1), i16x8.shuffle(va, vb, 0, 8, 1, 9, 2, 10, 3, 11));
+      v128.store(dst + (<usize>(2 * j + 8) << 1), i16x8.shuffle(va, vb, 4, 12, 5, 13, 6, 14, 7, 15));
     }
   }
 }

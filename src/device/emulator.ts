@@ -41,7 +41,8 @@ export function layoutEstimate(I: number, H: number, O: number, B: number, K: nu
   const Ip = pad(I), Hp = pad(H);
   const int16 = H * Ip + H * Hp + O * Hp + K * B * Ip + (K + 4) * B * Hp + K * B * (I + 2 * O + H) + Math.max(H * I, H * H, O * H, B * H) + B * Math.max(Hp, O);
   const int32 = K * B * (H + O) + 2 * B * H + 2 * H;
-  return 2 * int16 + 4 * int32 + 8 * K + 16 * 32 + 8192;
+  const scratch = Math.ceil(B / 2) * (4 * Math.max(Ip, Hp) + 16);
+  return 2 * int16 + 4 * int32 + 8 * K + scratch + 16 * 32 + 8192;
 }
 
 export interface EmulatorOptions {

@@ -1,0 +1,101 @@
+// SIMD hidden stage: 4 rows at a time, the sums of the 4 rows reduced into one
+// i32x4 and requantised in vector lanes. Same bits as the scalar path (chip.ts):
+// the accumulator wraps at 32 bits, and the rounding is done exactly (no i32
+// overflow: q = acc >> s, rem = acc & mask).
+import { Fmt, RND_NEAREST } from './fixed';
+
+/** [sum(a), sum(b), sum(c), sum(d)] with wrapping adds. */
+// @ts-ignore: decorator
+@inline
+function reduce4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const t0 = i32x4.add(i32x4.shuffle(a, b, 0, 4, 1, 5), i32x4.shuffle(a, b, 2, 6, 3, 7));
+  const t1 = i32x4.add(i32x4.shuffle(c, d, 0, 4, 1, 5), i32x4.shuffle(c, d, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
+}
+
+/** requant of 4 accumulators: rshift by s >= 1 (nearest or floor), then overflow. */
+// @ts-ignore: decorator
+@inline
+function requant4(acc: v128, s: i32, f: Fmt): v128 {
+  let q = i32x4.shr_s(acc, s);
+  if (f.rounding == RND_NEAREST) {
+    const mask = i32x4.splat((1 << s) - 1);
+    const half = i32x4.splat(1 << (s - 1));
+    const rem = v128.and(acc, mask);
+    const odd = i32x4.eq(v128.and(q, i32x4.splat(1)), i32x4.splat(1));
+    const up = v128.or(i32x4.gt_s(rem, half), v128.and(i32x4.eq(rem, half), odd));
+    q = i32x4.sub(q, up); // up is -1 where rounding up
+  }
+  if (f.wrap) {
+    const sh = 32 - f.bits;
+    return i32x4.shr_s(i32x4.shl(q, sh), sh);
+  }
+  return i32x4.min_s(i32x4.max_s(q, i32x4.splat(<i32>f.min)), i32x4.splat(<i32>f.max));
+}
+
+/**
+ * Pre-activations of rows [0, H & ~3) for every sequence, both copies when noisy.
+ * Returns the number of rows done; the caller does the rest with the scalar path.
+ * preClean/preNoisy: B x H int32. Only for nearest/floor pre rounding, no mismatch.
+ */
+export function hiddenRows4(
+  w: usize, r: usize, Ip: i32, Hp: i32, H: i32, B: i32,
+  x: usize, rPrev: usize, rNoisy: usize, noisy: bool,
+  shX: i32, shR: i32, s: i32, fPre: Fmt, preClean: usize, preNoisy: usize,
+): i32 {
+  const H4 = H & ~3;
+  for (let i = 0; i < H4; i += 4) {
+    const w0 = w + ((<usize>i * Ip) << 1);
+    const wS = <usize>Ip << 1;
+    const r0 = r + ((<usize>i * Hp) << 1);
+    const rS = <usize>Hp << 1;
+    for (let b = 0; b < B; b++) {
+      const xb = x + ((<usize>b * Ip) << 1);
+      let x0 = i32x4.splat(0), x1 = i32x4.splat(0), x2 = i32x4.splat(0), x3 = i32x4.splat(0);
+      for (let j = 0; j < Ip; j += 8) {
+        const o = <usize>j << 1;
+        const v = v128.load(xb + o);
+        x0 = i32x4.add(x0, i32x4.dot_i16x8_s(v128.load(w0 + o), v));
+        x1 = i32x4.add(x1, i32x4.dot_i16x8_s(v128.load(w0 + wS + o), v));
+        x2 = i32x4.add(x2, i32x4.dot_i16x8_s(v128.load(w0 + 2 * wS + o), v));
+        x3 = i32x4.add(x3, i32x4.dot_i16x8_s(v128.load(w0 + 3 * wS + o), v));
+      }
+      const ax = i32x4.shl(reduce4(x0, x1, x2, x3), shX);
+      const cb = rPrev + ((<usize>b * Hp) << 1);
+      const nb = rNoisy + ((<usize>b * Hp) << 1);
+      let c0 = i32x4.splat(0), c1 = i32x4.splat(0), c2 = i32x4.splat(0), c3 = i32x4.splat(0);
+      const dst = (<usize>b * H + i) << 2;
+      if (noisy) {
+        let n0 = i32x4.splat(0), n1 = i32x4.splat(0), n2 = i32x4.splat(0), n3 = i32x4.splat(0);
+        for (let j = 0; j < Hp; j += 8) {
+          const o = <usize>j << 1;
+          const vc = v128.load(cb + o);
+          const vn = v128.load(nb + o);
+          const ra = v128.load(r0 + o), rb = v128.load(r0 + rS + o), rc = v128.load(r0 + 2 * rS + o), rd = v128.load(r0 + 3 * rS + o);
+          c0 = i32x4.add(c0, i32x4.dot_i16x8_s(ra, vc));
+          c1 = i32x4.add(c1, i32x4.dot_i16x8_s(rb, vc));
+          c2 = i32x4.add(c2, i32x4.dot_i16x8_s(rc, vc));
+          c3 = i32x4.add(c3, i32x4.dot_i16x8_s(rd, vc));
+          n0 = i32x4.add(n0, i32x4.dot_i16x8_s(ra, vn));
+          n1 = i32x4.add(n1, i32x4.dot_i16x8_s(rb, vn));
+          n2 = i32x4.add(n2, i32x4.dot_i16x8_s(rc, vn));
+          n3 = i32x4.add(n3, i32x4.dot_i16x8_s(rd, vn));
+        }
+        const an = i32x4.add(ax, i32x4.shl(reduce4(n0, n1, n2, n3), shR));
+        v128.store(preNoisy + dst, requant4(an, s, fPre));
+      } else {
+        for (let j = 0; j < Hp; j += 8) {
+          const o = <usize>j << 1;
+          const vc = v128.load(cb + o);
+          c0 = i32x4.add(c0, i32x4.dot_i16x8_s(v128.load(r0 + o), vc));
+          c1 = i32x4.add(c1, i32x4.dot_i16x8_s(v128.load(r0 + rS + o), vc));
+          c2 = i32x4.add(c2, i32x4.dot_i16x8_s(v128.load(r0 + 2 * rS + o), vc));
+          c3 = i32x4.add(c3, i32x4.dot_i16x8_s(v128.load(r0 + 3 * rS + o), vc));
+        }
+      }
+      const ac = i32x4.add(ax, i32x4.shl(reduce4(c0, c1, c2, c3), shR));
+      v128.store(preClean + dst, requant4(ac, s, fPre));
+    }
+  }
+  return H4;
+}
