@@ -30,8 +30,10 @@ export function activate(kind: i32, a: i64, pF: i32, act: Fmt, rnd: u32): i64 {
     const t1 = <i64>unchecked(TANH_TABLE[ki + 1]);
     y = t0 + (((t1 - t0) * (z & 1023) + 512) >> 10);
   }
-  const r = rshift(y, 15 - act.frac, act.rounding, rnd);
-  return ovf(neg ? -r : r, act);
+  // saturate the magnitude, then restore the sign (odd for signed formats; an unsigned
+  // activity format takes negatives through its overflow mode)
+  const m = ovf(rshift(y, 15 - act.frac, act.rounding, rnd), act);
+  return ovf(neg ? -m : m, act);
 }
 
 // Exported for the activation accuracy test.

@@ -88,7 +88,8 @@ export interface FormatOptions {
 }
 
 /**
- * The default formats for given bit widths. Ranges: weights ±4 (Q2.n), activity
+ * The default formats for given bit widths. Ranges: weights ±4 (Q2.n; ±2, Q1.n, below
+ * 12 bits, where resolution matters more than range), activity
  * ±1 (Q0.n), inputs ±4 (Q2.n), pre-activations and outputs ±8 (Q3.n). With these the
  * 32-bit accumulator holds ±8 at 16 bits (weight frac + activity frac = 28).
  */
@@ -102,7 +103,7 @@ export function defaultChipFormats(opts: FormatOptions = {}): ChipFormats {
   const ovf = opts.overflow ?? 'sat';
   return {
     input: q(2, ab - 3, 'nearest', 'sat'),
-    weight: q(2, wb - 3, upd, ovf),
+    weight: wb >= 12 ? q(2, wb - 3, upd, ovf) : q(1, wb - 2, upd, ovf),
     pre: q(3, ab - 4, fwd, ovf),
     activity: q(0, ab - 1, fwd, ovf),
     output: q(3, ab - 4, fwd, ovf),
