@@ -127,3 +127,18 @@ describe('format names and host quantisation', () => {
     expect(() => toQ(NaN, f, 'inputs[3]')).toThrow(/inputs\[3\]: is NaN/);
   });
 });
+
+describe('saturatingQuantiser', () => {
+  it('equals toQ with saturation for any finite value', async () => {
+    const { saturatingQuantiser } = await import('../src/format/fixed.js');
+    fc.assert(
+      fc.property(arbFormat, fc.integer({ min: 0, max: 15 }), fc.double({ noNaN: true, min: -1e6, max: 1e6 }), (f0, frac, x) => {
+        const f = { ...f0, frac: Math.min(frac, f0.signed ? f0.bits - 1 : f0.bits), overflow: 'sat' as const };
+        expect(saturatingQuantiser(f)(x) === toQ(x, f)).toBe(true); // (-0 and 0 are the same code)
+      }),
+      { numRuns: 5000 },
+    );
+    const f = { bits: 8, frac: 1, signed: true, overflow: 'sat' as const };
+    for (const x of [0.25, 0.75, -0.25, -0.75, 1.25]) expect(saturatingQuantiser(f)(x)).toBe(toQ(x, f));
+  });
+});

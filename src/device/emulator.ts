@@ -3,7 +3,7 @@
  * the Device interface. Values cross the interface in real units; inside, everything
  * is integer codes (docs/kernel.md).
  */
-import { ConfigError, toQ } from '../format/fixed.js';
+import { ConfigError, saturatingQuantiser } from '../format/fixed.js';
 import type { FixedFormat } from '../format/fixed.js';
 import { ACTIVATION_CODE, packFormat, validateChipFormats, validateConfig } from './config.js';
 import { DeviceError } from './errors.js';
@@ -54,6 +54,7 @@ export class EmulatorDevice implements Device {
   private readonly k: KernelExports;
   private cfg?: DeviceConfig;
   private fmt?: ChipFormats;
+  private quantiseInput?: (x: number) => number;
   private runCalls = 0;
   private rewardCalls = 0;
 
@@ -65,7 +66,9 @@ export class EmulatorDevice implements Device {
   readonly flavour: KernelFlavour;
 
   async info(): Promise<DeviceInfo> {
-    return { kind: 'emulator', name: `anpt-emulator (${this.flavour})`, fixedPoint: true, ...EMULATOR_LIMITS };
+    // once configured, the chunk limit is the configured one (the trace buffers' size)
+    const maxChunkSteps = this.cfg?.maxChunkSteps ?? EMULATOR_LIMITS.maxChunkSteps;
+    return { kind: 'emulator', name: `anpt-emulator (${this.flavour})`, fixedPoint: true, ...EMULATOR_LIMITS, maxChunkSteps };
   }
 
   async configure(config: DeviceConfig): Promise<void> {
@@ -87,6 +90,7 @@ export class EmulatorDevice implements Device {
     this.check(status, 'configure');
     this.cfg = structuredClone(config);
     this.fmt = f;
+    this.quantiseInput = saturatingQuantiser(f.input);
   }
 
   async writeParams(p: Params): Promise<void> {
@@ -130,12 +134,11 @@ export class EmulatorDevice implements Device {
       throw new DeviceError('BAD_REQUEST', `run.t0: ${req.t0} is not a uint32 step counter`);
     if (req.inputs.length !== K * B * I)
       throw new DeviceError('BAD_REQUEST', `run.inputs: length ${req.inputs.length}, expected steps x batch x inputs = ${K * B * I}`);
+    for (let n = 0; n < req.inputs.length; n++)
+      if (Number.isNaN(req.inputs[n])) throw new DeviceError('BAD_INPUT', `run.inputs[${n}] (step ${Math.floor(n / (B * I))}) is NaN; clean the data before training`);
     const codes = new Int16Array(this.k.memory.buffer, this.k.ptrInputs(), K * B * I);
-    for (let n = 0; n < codes.length; n++) {
-      const x = req.inputs[n];
-      if (Number.isNaN(x)) throw new DeviceError('BAD_INPUT', `run.inputs[${n}] (step ${Math.floor(n / (B * I))}) is NaN; clean the data before training`);
-      codes[n] = toQ(x, { ...fmt.input, overflow: 'sat' });
-    }
+    const quantise = this.quantiseInput!;
+    for (let n = 0; n < codes.length; n++) codes[n] = quantise(req.inputs[n]);
     this.check(this.k.run(K, req.t0 >>> 0, req.noisy ? 1 : 0, req.hiddenTrace ? 1 : 0), 'run');
     this.runCalls++;
     const mem = this.k.memory.buffer;
@@ -192,9 +195,10 @@ export class EmulatorDevice implements Device {
   private writeTensor(t: number, values: Float64Array, n: number, f: FixedFormat, field: string): void {
     if (!values || values.length !== n) throw new DeviceError('BAD_REQUEST', `${field}: length ${values?.length}, expected ${n}`);
     const codes = new Int16Array(n);
+    const quantise = saturatingQuantiser(f);
     for (let i = 0; i < n; i++) {
       if (!Number.isFinite(values[i])) throw new DeviceError('BAD_INPUT', `${field}[${i}] is ${values[i]}; parameters must be finite — nothing was written`);
-      codes[i] = toQ(values[i], { ...f, overflow: 'sat' });
+      codes[i] = quantise(values[i]);
     }
     new Int16Array(this.k.memory.buffer, this.k.ptrStaging(), n).set(codes);
     this.check(this.k.loadTensor(t), 'writeParams');

@@ -123,6 +123,24 @@ export function toQ(value: number, f: Pick<FixedFormat, 'bits' | 'frac' | 'signe
   return applyOverflow(clamped, f);
 }
 
+/**
+ * A fast quantiser for many values of one format (round to nearest even, saturate):
+ * the same result as toQ(x, {...f, overflow: 'sat'}) for finite x, without per-value
+ * allocation. NaN must be checked by the caller.
+ */
+export function saturatingQuantiser(f: Pick<FixedFormat, 'bits' | 'frac' | 'signed'>): (x: number) => number {
+  const scale = 2 ** f.frac;
+  const { min, max } = codeRange(f);
+  return (x: number) => {
+    const v = x * scale;
+    if (!(v > min)) return min; // also -Infinity
+    if (!(v < max)) return max;
+    let r = Math.round(v);
+    if (r - v === 0.5 && (r & 1) !== 0) r -= 1; // ties to even (Math.round rounds half up)
+    return r;
+  };
+}
+
 /** Real value of an integer code. */
 export function fromQ(code: number, f: Pick<FixedFormat, 'frac'>): number {
   return code * 2 ** -f.frac;

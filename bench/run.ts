@@ -1,0 +1,37 @@
+/**
+ * npm run bench: every benchmark in one run, ratios measured in this run.
+ *   step    the fused training step, emulator (WASM) vs plain C (gcc -O3 -march=native)
+ *   epoch   one Mackey-Glass ANP-T epoch on the emulator (H=100, B=10, 5000+5000 steps)
+ * Results also go to bench/out/results.json. Options: --quick (shorter timings),
+ * --only step,epoch.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { benchStepVsC, formatStepRows } from './step-vs-c.js';
+import { benchEpoch } from './epoch.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const onlyArg = args.find((a) => a.startsWith('--only='))?.slice(7) ?? args[args.indexOf('--only') + 1];
+const only = args.some((a) => a.startsWith('--only')) && onlyArg ? new Set(onlyArg.split(',')) : undefined;
+const want = (name: string) => !only || only.has(name);
+const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
+
+if (want('step')) {
+  console.log('== fused training step (online: run 1 step of both copies + on-chip update), same workload and bits as bench/c/step.c');
+  const { rows, bitExact } = await benchStepVsC(quick ? 0.3 : 1);
+  console.log(`emulator and C produce the same bits on the workload: ${bitExact ? 'yes' : 'NO'}`);
+  for (const line of formatStepRows(rows)) console.log(line);
+  results.step = { rows, bitExact };
+}
+
+if (want('epoch')) {
+  console.log('\n== one Mackey-Glass ANP-T epoch on the emulator (recall-15, H=100, B=10, 5000 train steps online + 5000 test steps)');
+  const r = await benchEpoch(quick ? 1 : 3);
+  console.log(`seconds per epoch: ${r.secondsPerEpoch.toFixed(3)} (train ${r.trainSeconds.toFixed(3)} + test ${r.testSeconds.toFixed(3)}), ${r.stepsPerSecond.toFixed(0)} train steps/s`);
+  console.log(`reference: the issue filer measured 3.8 s per epoch for the authors' PyTorch code (single thread); ratio 3.8 / anpt = ${(3.8 / r.secondsPerEpoch).toFixed(1)}x (PyTorch is not run here)`);
+  results.epoch = r;
+}
+
+mkdirSync('bench/out', { recursive: true });
+writeFileSync('bench/out/results.json', JSON.stringify(results, null, 2) + '\n');
+console.log('\nwritten: bench/out/results.json');
