@@ -84,7 +84,7 @@ export class Layout {
     this.mant = p; p = align16(p + <usize>B * mrow * 2);
     const P = <usize>((B + 1) >> 1);
     const maxStride = <usize>(Ip > Hp ? Ip : Hp);
-    this.scratch = p; p = align16(p + P * 2 * maxStride * 2 + P * 16);
+    this.scratch = p; p = align16(p + P * 2 * maxStride * 2 + P * 16 + <usize>B * 4);
     this.rewards = p; p = align16(p + <usize>K * 8);
     this.end = p;
     return p;

@@ -90,9 +90,21 @@ function rowsSimd(
   const P = (B + 1) >> 1;
   if (B >= 2) interleave(pre, preStride, B, rowStride, scratch);
   const mpv = scratch + ((<usize>P * 2 * rowStride) << 1);
+  // A row whose every change is zero is skipped (same bits, less work): |p_ij| <=
+  // bound_i = sum_b |m_bi| * max_j |pre_bj|, and nearest rounding sends |p| <= 2^(s-1)
+  // to 0; floor and stochastic send p = 0 to 0.
+  const xmax = mpv + (<usize>P << 4);
+  for (let b = 0; b < B; b++) store<i32>(xmax + (<usize>b << 2), maxAbs16(pre + ((<usize>b * preStride) << 1), cols));
+  const zeroBelow: i64 = mode == RND_NEAREST ? (<i64>1 << <i64>(s - 1)) : 0;
   for (let i = 0; i < rows; i++) {
     const row = wt + ((<usize>i * rowStride) << 1);
     const mrow = mant + ((<usize>i * B) << 1);
+    let bound: i64 = 0;
+    for (let b = 0; b < B; b++) {
+      const m = <i32>load<i16>(mrow + (<usize>b << 1));
+      bound += <i64>(m < 0 ? -m : m) * <i64>load<i32>(xmax + (<usize>b << 2));
+    }
+    if (bound <= zeroBelow) continue;
     const m0 = i16x8.splat(load<i16>(mrow));
     if (B >= 2) {
       for (let q = 0; q < P; q++) {
@@ -143,6 +155,17 @@ function rowsSimd(
       v128.store(row + (<usize>j << 1), n);
     }
   }
+}
+
+/** max_j |x_j| over n int16 (scalar: once per sequence and layer). */
+function maxAbs16(x: usize, n: i32): i32 {
+  let m: i32 = 0;
+  for (let j = 0; j < n; j++) {
+    let v = <i32>load<i16>(x + (<usize>j << 1));
+    if (v < 0) v = -v;
+    if (v > m) m = v;
+  }
+  return m;
 }
 
 /** scratch[q][2j + e] = pre[2q + e][j] (zero for the missing partner of an odd B). */

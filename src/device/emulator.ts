@@ -41,7 +41,7 @@ export function layoutEstimate(I: number, H: number, O: number, B: number, K: nu
   const Ip = pad(I), Hp = pad(H);
   const int16 = H * Ip + H * Hp + O * Hp + K * B * Ip + (K + 4) * B * Hp + K * B * (I + 2 * O + H) + Math.max(H * I, H * H, O * H, B * H) + B * Math.max(Hp, O);
   const int32 = K * B * (H + O) + 2 * B * H + 2 * H;
-  const scratch = Math.ceil(B / 2) * (4 * Math.max(Ip, Hp) + 16);
+  const scratch = Math.ceil(B / 2) * (4 * Math.max(Ip, Hp) + 16) + 4 * B;
   return 2 * int16 + 4 * int32 + 8 * K + scratch + 16 * 32 + 8192;
 }
 
@@ -55,6 +55,8 @@ export class EmulatorDevice implements Device {
   private cfg?: DeviceConfig;
   private fmt?: ChipFormats;
   private quantiseInput?: (x: number) => number;
+  private ptr = { inputs: 0, outClean: 0, outNoisy: 0, hidden: 0, rewards: 0 };
+  private view?: { i16: Int16Array; f64: Float64Array };
   private runCalls = 0;
   private rewardCalls = 0;
 
@@ -91,6 +93,10 @@ export class EmulatorDevice implements Device {
     this.cfg = structuredClone(config);
     this.fmt = f;
     this.quantiseInput = saturatingQuantiser(f.input);
+    this.ptr = {
+      inputs: this.k.ptrInputs(), outClean: this.k.ptrOutClean(), outNoisy: this.k.ptrOutNoisy(),
+      hidden: this.k.ptrHidden(), rewards: this.k.ptrRewards(),
+    };
   }
 
   async writeParams(p: Params): Promise<void> {
@@ -132,42 +138,58 @@ export class EmulatorDevice implements Device {
       throw new DeviceError('BAD_REQUEST', `run.steps: ${K} is out of range; allowed 1..${cfg.maxChunkSteps} (maxChunkSteps)`);
     if (!Number.isInteger(req.t0) || req.t0 < 0 || req.t0 > 0xffffffff)
       throw new DeviceError('BAD_REQUEST', `run.t0: ${req.t0} is not a uint32 step counter`);
-    if (req.inputs.length !== K * B * I)
-      throw new DeviceError('BAD_REQUEST', `run.inputs: length ${req.inputs.length}, expected steps x batch x inputs = ${K * B * I}`);
-    for (let n = 0; n < req.inputs.length; n++)
-      if (Number.isNaN(req.inputs[n])) throw new DeviceError('BAD_INPUT', `run.inputs[${n}] (step ${Math.floor(n / (B * I))}) is NaN; clean the data before training`);
-    const codes = new Int16Array(this.k.memory.buffer, this.k.ptrInputs(), K * B * I);
+    const n = K * B * I;
+    if (req.inputs.length !== n)
+      throw new DeviceError('BAD_REQUEST', `run.inputs: length ${req.inputs.length}, expected steps x batch x inputs = ${n}`);
+    const inputs = req.inputs;
+    for (let i = 0; i < n; i++)
+      if (inputs[i] !== inputs[i]) throw new DeviceError('BAD_INPUT', `run.inputs[${i}] (step ${Math.floor(i / (B * I))}) is NaN; clean the data before training`);
+    const v = this.views();
     const quantise = this.quantiseInput!;
-    for (let n = 0; n < codes.length; n++) codes[n] = quantise(req.inputs[n]);
-    this.check(this.k.run(K, req.t0 >>> 0, req.noisy ? 1 : 0, req.hiddenTrace ? 1 : 0), 'run');
+    const base = this.ptr.inputs >> 1;
+    for (let i = 0; i < n; i++) v.i16[base + i] = quantise(inputs[i]);
+    const status = this.k.run(K, req.t0 >>> 0, req.noisy ? 1 : 0, req.hiddenTrace ? 1 : 0);
+    if (status !== 0) this.check(status, 'run');
     this.runCalls++;
-    const mem = this.k.memory.buffer;
-    const out = (ptr: number, n: number, f: FixedFormat) => {
-      const src = new Int16Array(mem, ptr, n);
-      const dst = new Float64Array(n);
-      const s = 2 ** -f.frac;
-      for (let i = 0; i < n; i++) dst[i] = src[i] * s;
-      return dst;
-    };
+    const no = K * B * O;
+    const outScale = 2 ** -fmt.output.frac;
     return {
-      clean: out(this.k.ptrOutClean(), K * B * O, fmt.output),
-      noisy: req.noisy ? out(this.k.ptrOutNoisy(), K * B * O, fmt.output) : new Float64Array(0),
-      hidden: req.hiddenTrace ? out(this.k.ptrHidden(), K * B * H, fmt.activity) : undefined,
+      clean: this.decode(this.ptr.outClean, no, outScale),
+      noisy: req.noisy ? this.decode(this.ptr.outNoisy, no, outScale) : new Float64Array(0),
+      hidden: req.hiddenTrace ? this.decode(this.ptr.hidden, K * B * H, 2 ** -fmt.activity.frac) : undefined,
     };
   }
 
   async reward(req: RewardRequest): Promise<void> {
-    this.need();
-    const K = req.deltaLoss.length;
+    const { cfg } = this.need();
+    const dL = req.deltaLoss;
+    const K = dL.length;
     for (let k = 0; k < K; k++)
-      if (!Number.isFinite(req.deltaLoss[k]))
-        throw new DeviceError('BAD_INPUT', `reward.deltaLoss[${k}] is ${req.deltaLoss[k]}; the loss diverged or the data has NaN — weights were not changed`);
-    for (const name of ['w', 'r', 'v'] as const)
-      if (!Number.isFinite(req.lr[name])) throw new DeviceError('BAD_INPUT', `reward.lr.${name} is ${req.lr[name]}; use a finite step size`);
-    if (K < 1 || K > this.cfg!.maxChunkSteps) throw new DeviceError('BAD_REQUEST', `reward.deltaLoss: length ${K} out of range 1..${this.cfg!.maxChunkSteps}`);
-    new Float64Array(this.k.memory.buffer, this.k.ptrRewards(), K).set(req.deltaLoss);
-    this.check(this.k.reward(K, req.t0 >>> 0, req.lr.w, req.lr.r, req.lr.v), 'reward');
+      if (!Number.isFinite(dL[k]))
+        throw new DeviceError('BAD_INPUT', `reward.deltaLoss[${k}] is ${dL[k]}; the loss diverged or the data has NaN — weights were not changed`);
+    const lr = req.lr;
+    if (!Number.isFinite(lr.w) || !Number.isFinite(lr.r) || !Number.isFinite(lr.v))
+      throw new DeviceError('BAD_INPUT', `reward.lr is {w: ${lr.w}, r: ${lr.r}, v: ${lr.v}}; use finite step sizes`);
+    if (K < 1 || K > cfg.maxChunkSteps) throw new DeviceError('BAD_REQUEST', `reward.deltaLoss: length ${K} out of range 1..${cfg.maxChunkSteps}`);
+    this.views().f64.set(dL, this.ptr.rewards >> 3);
+    const status = this.k.reward(K, req.t0 >>> 0, lr.w, lr.r, lr.v);
+    if (status !== 0) this.check(status, 'reward');
     this.rewardCalls++;
+  }
+
+  /** Views over the kernel memory, made again only when the memory has grown. */
+  private views(): { i16: Int16Array; f64: Float64Array } {
+    const buf = this.k.memory.buffer;
+    if (!this.view || this.view.i16.buffer !== buf) this.view = { i16: new Int16Array(buf), f64: new Float64Array(buf) };
+    return this.view;
+  }
+
+  private decode(ptr: number, n: number, scale: number): Float64Array {
+    const src = this.views().i16;
+    const base = ptr >> 1;
+    const dst = new Float64Array(n);
+    for (let i = 0; i < n; i++) dst[i] = src[base + i] * scale;
+    return dst;
   }
 
   async resetState(): Promise<void> {
