@@ -2,7 +2,8 @@
 // copies in lockstep), and the on-chip ANP-T update. Numerics: docs/kernel.md.
 import { Fmt, unpackFmt, ovf, rshift, requant, RND_STOCHASTIC, RND_NEAREST } from './fixed';
 import { key, mix64, lowbias32, gauss, gaussScale, STREAM_NOISE, STREAM_PRE, STREAM_ACT, STREAM_OUT, STREAM_GAIN, STREAM_OFFSET, STREAM_UPD_W, STREAM_UPD_R, STREAM_UPD_V } from './rng';
-import { activate } from './activation';
+import { activate, ACT_TANH } from './activation';
+import { TANH_TABLE } from './tanh-table';
 import { Layout } from './layout';
 import { dot, dot2, dot2Second } from './dot';
 import { applyUpdate } from './update';
@@ -165,6 +166,11 @@ export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
   const stochOut = fOut.rounding == RND_STOCHASTIC;
   const stepBytes = <usize>B * Hp * 2;
   const fastPre = !mismatchOn && !stochPre;
+  const fastTanh = actKind == ACT_TANH && fAct.rounding == RND_NEAREST && !fAct.wrap && fAct.signed && !fPre.wrap
+    && fPre.frac <= 16 && fAct.frac <= 15 && fAct.frac >= 1;
+  const tanhShZ = 16 - fPre.frac;
+  const tanhShOut = 15 - fAct.frac;
+  const actMax = <i32>fAct.max;
   const preClean = L.pre;
   const preNoisy = L.pre + (<usize>B * H << 2);
   let rnCur = L.rn;
@@ -208,7 +214,24 @@ export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
     for (let b = 0; b < B; b++) {
       const kn = noisy ? key(seed, STREAM_NOISE, <u64>b, <u64>t) : 0;
       const kAct = stochAct ? <u32>key(seed, STREAM_ACT, <u64>b, <u64>t) : 0;
-      for (let i = 0; i < H; i++) {
+      if (fastTanh) {
+        // the common case in a tight loop: tanh, nearest, saturating signed activity
+        const rc = rNext + (<usize>b * Hp << 1);
+        const rn = rnNext + (<usize>b * Hp << 1);
+        const da = L.da + ((<usize>(k * B + b) * H) << 2);
+        const pc = preClean + (<usize>b * H << 2);
+        const pn = preNoisy + (<usize>b * H << 2);
+        for (let i = 0; i < H; i++) {
+          const a = load<i32>(pc + (<usize>i << 2));
+          store<i16>(rc + (<usize>i << 1), <i16>tanhNearestSat(a, tanhShZ, tanhShOut, actMax));
+          if (noisy) {
+            let an = <i64>load<i32>(pn + (<usize>i << 2)) + gauss(scaleHidden, mix64(kn ^ <u64>i));
+            an = an < fPre.min ? fPre.min : an > fPre.max ? fPre.max : an;
+            store<i16>(rn + (<usize>i << 1), <i16>tanhNearestSat(<i32>an, tanhShZ, tanhShOut, actMax));
+            store<i32>(da + (<usize>i << 2), <i32>an - a);
+          }
+        }
+      } else for (let i = 0; i < H; i++) {
         const idx = (<usize>b * H + i) << 2;
         const a = <i64>load<i32>(preClean + idx);
         const rnd: u32 = stochAct ? lowbias32(kAct ^ <u32>i) : 0;
@@ -222,24 +245,26 @@ export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
       if (trace) memory.copy(L.hidden + ((<usize>(k * B + b) * H) << 1), rNext + (<usize>b * Hp << 1), <usize>H << 1);
     }
     // outputs
-    for (let o = 0; o < O; o++) {
-      const vRow = L.v + (<usize>o * Hp << 1);
-      for (let b = 0; b < B; b++) {
-        const kOut = stochOut ? <u32>key(seed, STREAM_OUT, <u64>b, <u64>t) : 0;
+    for (let b = 0; b < B; b++) {
+      const kOut = stochOut ? <u32>key(seed, STREAM_OUT, <u64>b, <u64>t) : 0;
+      const kn = noisy ? key(seed, STREAM_NOISE, <u64>b, <u64>t) : 0;
+      const rc = rNext + (<usize>b * Hp << 1);
+      const rn = rnNext + (<usize>b * Hp << 1);
+      for (let o = 0; o < O; o++) {
+        const vRow = L.v + (<usize>o * Hp << 1);
         const rnd: u32 = stochOut ? lowbias32(kOut ^ <u32>o) : 0;
         const oi = (<usize>(k * B + b) * O + o);
         let yc: i32, yn: i32;
         if (noisy) {
-          yc = dot2(vRow, rNext + (<usize>b * Hp << 1), rnNext + (<usize>b * Hp << 1), Hp);
+          yc = dot2(vRow, rc, rn, Hp);
           yn = dot2Second;
         } else {
-          yc = dot(vRow, rNext + (<usize>b * Hp << 1), Hp);
+          yc = dot(vRow, rc, Hp);
           yn = 0;
         }
         const y = requant(<i64>yc, yFrac, fOut, rnd);
         store<i16>(L.outClean + (oi << 1), <i16>y);
         if (noisy) {
-          const kn = key(seed, STREAM_NOISE, <u64>b, <u64>t);
           const ynq = ovf(requant(<i64>yn, yFrac, fOut, rnd) + gauss(scaleOutput, mix64(kn ^ <u64>(H + o))), fOut);
           store<i16>(L.outNoisy + (oi << 1), <i16>ynq);
           store<i32>(L.dy + (oi << 2), <i32>(ynq - y));
@@ -263,6 +288,35 @@ export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
     pendingSteps = 0;
   }
   return OK;
+}
+
+/**
+ * activate(tanh) for nearest rounding and a saturating signed activity format, in
+ * 32-bit arithmetic (docs/kernel.md; the general path is activation.ts, same bits).
+ */
+// @ts-ignore: decorator
+@inline
+function tanhNearestSat(a: i32, shZ: i32, shOut: i32, max: i32): i32 {
+  const neg = a < 0;
+  const z: u32 = <u32>(neg ? -a : a) << shZ;
+  const k = z >> 10;
+  let y: i32;
+  if (k >= 512) {
+    y = <i32>unchecked(TANH_TABLE[512]);
+  } else {
+    const t0 = <i32>unchecked(TANH_TABLE[k]);
+    y = t0 + (((<i32>unchecked(TANH_TABLE[k + 1]) - t0) * <i32>(z & 1023) + 512) >> 10);
+  }
+  if (shOut > 0) y = (y + (1 << (shOut - 1)) - 1 + ((y >> shOut) & 1)) >> shOut;
+  if (y > max) y = max;
+  return neg ? -y : y;
+}
+
+/** Key of the update's stochastic rounding bits (not drawn for other roundings). */
+// @ts-ignore: decorator
+@inline
+function updKey(stream: u64, t: u32): u32 {
+  return fW.rounding == RND_STOCHASTIC ? <u32>key(seed, stream, <u64>t, 0) : 0;
 }
 
 /** requant the accumulator to the pre-activation format, then the neuron's mismatch. */
@@ -303,18 +357,23 @@ export function reward(K: i32, t0: u32, lrW: f64, lrR: f64, lrV: f64): i32 {
     if (Sh > 0.0) {
       const cW = (-lrW * sqrtN * dL * pow2(fPre.frac + fW.frac - fIn.frac)) / (fB * Sh);
       const sW = mantissas(cW, da, H, B, mantBits, L.mant);
-      if (sW >= 0) applyUpdate(L.w, H, L.I, Ip, L.mant, B, xk, Ip, sW, fW, <u32>key(seed, STREAM_UPD_W, <u64>t, 0), L.scratch);
+      if (sW >= 0) applyUpdate(L.w, H, L.I, Ip, L.mant, B, xk, Ip, sW, fW, updKey(STREAM_UPD_W, t), L.scratch);
       const cR = (-lrR * sqrtN * dL * pow2(fPre.frac + fW.frac - fAct.frac)) / (fB * Sh);
       const sR = mantissas(cR, da, H, B, mantBits, L.mant);
-      if (sR >= 0) applyUpdate(L.r, H, H, Hp, L.mant, B, rPrev, Hp, sR, fW, <u32>key(seed, STREAM_UPD_R, <u64>t, 0), L.scratch);
+      if (sR >= 0) applyUpdate(L.r, H, H, Hp, L.mant, B, rPrev, Hp, sR, fW, updKey(STREAM_UPD_R, t), L.scratch);
     }
     if (So > 0.0) {
       const cV = (-lrV * sqrtN * dL * pow2(fOut.frac + fW.frac - fAct.frac)) / (fB * So);
       const sV = mantissas(cV, dy, O, B, mantBits, L.mant);
-      if (sV >= 0) applyUpdate(L.v, O, H, Hp, L.mant, B, rNow, Hp, sV, fW, <u32>key(seed, STREAM_UPD_V, <u64>t, 0), L.scratch);
+      if (sV >= 0) applyUpdate(L.v, O, H, Hp, L.mant, B, rNow, Hp, sV, fW, updKey(STREAM_UPD_V, t), L.scratch);
     }
     updateCount++;
   }
   pendingSteps = 0;
   return OK;
+}
+
+// Exported for the test that the tight tanh loop equals the general activation.
+export function testTanhFast(a: i32, pF: i32, aF: i32, actBits: i32): i32 {
+  return tanhNearestSat(a, 16 - pF, 15 - aF, (1 << (actBits - 1)) - 1);
 }

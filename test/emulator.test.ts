@@ -188,6 +188,17 @@ describe('accuracy', () => {
   });
 });
 
+describe('the tight tanh loop', () => {
+  it('equals the general activation for every pre-activation code', () => {
+    const k = instantiateKernel('scalar');
+    for (const [pBits, pF, aBits, aF] of [[16, 12, 16, 15], [16, 16, 16, 15], [16, 0, 8, 7], [12, 8, 10, 9], [8, 4, 8, 7]]) {
+      const act = packFormat({ bits: aBits, frac: aF, signed: true, rounding: 'nearest', overflow: 'sat' });
+      for (let a = -(2 ** (pBits - 1)); a < 2 ** (pBits - 1); a++)
+        if (k.testTanhFast(a, pF, aF, aBits) !== Number(k.testActivate(0, BigInt(a), pF, act, 0))) throw new Error(`differs at a=${a}, pF=${pF}, aF=${aF}`);
+    }
+  });
+});
+
 describe('configuration and input errors', () => {
   const good: DeviceConfig = {
     topology: { inputs: 1, hidden: 8, outputs: 1, batch: 1, activation: 'tanh' },

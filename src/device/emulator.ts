@@ -54,6 +54,7 @@ export class EmulatorDevice implements Device {
   private readonly k: KernelExports;
   private cfg?: DeviceConfig;
   private fmt?: ChipFormats;
+  private ready?: { cfg: DeviceConfig; fmt: ChipFormats };
   private quantiseInput?: (x: number) => number;
   private ptr = { inputs: 0, outClean: 0, outNoisy: 0, hidden: 0, rewards: 0 };
   private view?: { i16: Int16Array; f64: Float64Array };
@@ -92,6 +93,7 @@ export class EmulatorDevice implements Device {
     this.check(status, 'configure');
     this.cfg = structuredClone(config);
     this.fmt = f;
+    this.ready = { cfg: this.cfg, fmt: f };
     this.quantiseInput = saturatingQuantiser(f.input);
     this.ptr = {
       inputs: this.k.ptrInputs(), outClean: this.k.ptrOutClean(), outNoisy: this.k.ptrOutNoisy(),
@@ -204,8 +206,8 @@ export class EmulatorDevice implements Device {
   async close(): Promise<void> {}
 
   private need(): { cfg: DeviceConfig; fmt: ChipFormats } {
-    if (!this.cfg || !this.fmt) throw new DeviceError('NOT_CONFIGURED', STATUS[-1]);
-    return { cfg: this.cfg, fmt: this.fmt };
+    if (!this.ready) throw new DeviceError('NOT_CONFIGURED', STATUS[-1]);
+    return this.ready; // made once at configure: no allocation per call
   }
 
   private check(status: number, call: string): void {

@@ -37,6 +37,7 @@ export interface KernelExports {
   testLowbias32(x: number): number;
   testGauss(sigmaLsb: number, h: bigint): bigint;
   testActivate(kind: number, a: bigint, pF: number, actWord: number, rnd: number): bigint;
+  testTanhFast(a: number, pF: number, aF: number, actBits: number): number;
 }
 
 export type KernelFlavour = 'simd' | 'scalar';
