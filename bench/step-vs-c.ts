@@ -19,13 +19,13 @@ export function buildC(): string {
   return exe;
 }
 
-function cStepsPerSecond(exe: string, H: number, B: number, seconds: number): number {
-  const line = execFileSync(exe, ['bench', String(H), String(B), String(seconds)]).toString().trim();
+function cStepsPerSecond(exe: string, H: number, B: number, seconds: number, dLScale: number): number {
+  const line = execFileSync(exe, ['bench', String(H), String(B), String(seconds), 'fused', String(dLScale)]).toString().trim();
   return JSON.parse(line).steps_per_s as number;
 }
 
-async function emulatorStepsPerSecond(H: number, B: number, seconds: number): Promise<number> {
-  const w = await cWorkload(H, B, 1);
+async function emulatorStepsPerSecond(H: number, B: number, seconds: number, dLScale: number): Promise<number> {
+  const w = await cWorkload(H, B, 1, dLScale);
   // inputs and rewards precomputed: the timing is of the device, not of the workload generator
   const n = 256;
   const inputs = Array.from({ length: n }, (_, t) => w.inputs(t));
@@ -44,7 +44,12 @@ async function emulatorStepsPerSecond(H: number, B: number, seconds: number): Pr
 
 export interface StepRow { H: number; B: number; emulatorStepsPerSecond: number; cStepsPerSecond: number; emulatorGmacPerSecond: number; cGmacPerSecond: number; ratio: number }
 
-export async function benchStepVsC(seconds = 1, sizes = [100, 500, 1000], batches = [1, 10]): Promise<{ rows: StepRow[]; bitExact: boolean }> {
+/**
+ * dLScale: size of the rewards (bench/c/step.c's workload uses 1e-5, where most weight
+ * changes round to zero under nearest rounding and the emulator skips those rows;
+ * 1e-2 makes most weights change every step, so nothing is skipped).
+ */
+export async function benchStepVsC(seconds = 1, sizes = [100, 500, 1000], batches = [1, 10], dLScale = 1e-5): Promise<{ rows: StepRow[]; bitExact: boolean }> {
   const exe = buildC();
   // the same bits first: otherwise the comparison is of two different computations
   const dump = execFileSync(exe, ['dump', '24', '3', '20', '9', 'fused', '1e-2']).toString().trim().split('\n').map((l) => JSON.parse(l));
@@ -53,9 +58,9 @@ export async function benchStepVsC(seconds = 1, sizes = [100, 500, 1000], batche
   const rows: StepRow[] = [];
   for (const H of sizes)
     for (const B of batches) {
-      await emulatorStepsPerSecond(H, B, 0.2); // warm-up (JIT tiers)
-      const e = await emulatorStepsPerSecond(H, B, seconds);
-      const c = cStepsPerSecond(exe, H, B, seconds);
+      await emulatorStepsPerSecond(H, B, 0.2, dLScale); // warm-up (JIT tiers)
+      const e = await emulatorStepsPerSecond(H, B, seconds, dLScale);
+      const c = cStepsPerSecond(exe, H, B, seconds, dLScale);
       const macs = macsPerStep(H, B);
       rows.push({ H, B, emulatorStepsPerSecond: e, cStepsPerSecond: c, emulatorGmacPerSecond: (e * macs) / 1e9, cGmacPerSecond: (c * macs) / 1e9, ratio: e / c });
     }

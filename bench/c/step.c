@@ -18,7 +18,8 @@
  * assembly/tanh-table.ts, then gcc -O3 -march=native -std=c99 ... -lm).
  *
  * Usage:
- *   step bench H B seconds [fused|split]   one JSON line with the throughput
+ *   step bench H B seconds [fused|split] [dL_scale]
+ *                                          one JSON line with the throughput
  *   step dump  H B steps seed [fused|split] [dL_scale]
  *                                          clean/noisy output codes and dL of every
  *                                          step, FNV-1a 64 hashes of W, R, V before
@@ -379,6 +380,9 @@ static void make_inputs(Net *net)
     }
 }
 
+/* dL scale of the bench workload (the optional last argument of `step bench`). */
+static double bench_dl_scale = DL_SCALE;
+
 static double make_reward(const Net *net, double dl_scale)
 {
     int64_t g = gauss(gauss_scale(4096.0), mix64(key(net->seed, STREAM_REWARD, net->t, 0) ^ 0));
@@ -600,7 +604,7 @@ static void net_step(Net *net, int fused)
 {
     make_inputs(net);
     net_forward(net, fused);
-    net_reward(net, make_reward(net, DL_SCALE));
+    net_reward(net, make_reward(net, bench_dl_scale));
 }
 
 /* ---------------------------------------------------------------- hashing */
@@ -842,7 +846,7 @@ static int cmd_selftest(void)
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: step bench H B seconds [fused|split]\n"
+            "usage: step bench H B seconds [fused|split] [dL_scale]\n"
             "       step dump H B steps seed [fused|split] [dL_scale]\n"
             "       step selftest\n");
     return 2;
@@ -878,11 +882,13 @@ int main(int argc, char **argv)
     int fused;
     if (argc >= 2 && strcmp(argv[1], "selftest") == 0)
         return cmd_selftest();
-    if (argc >= 5 && argc <= 6 && strcmp(argv[1], "bench") == 0) {
-        char *end;
+    if (argc >= 5 && argc <= 7 && strcmp(argv[1], "bench") == 0) {
+        char *end, *end2 = "";
         double seconds = strtod(argv[4], &end);
+        if (argc == 7) bench_dl_scale = strtod(argv[6], &end2);
         if (!parse_int(argv[2], 1, MAX_H, &H) || !parse_int(argv[3], 1, MAX_B, &B) ||
-            *end != '\0' || !(seconds > 0.0) || !parse_mode(argc, argv, 5, &fused))
+            *end != '\0' || *end2 != '\0' || !(seconds > 0.0) || !(bench_dl_scale > 0.0) ||
+            !parse_mode(argc > 6 ? 6 : argc, argv, 5, &fused))
             return usage();
         return cmd_bench((int)H, (int)B, seconds, fused);
     }
