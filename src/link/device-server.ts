@@ -1,0 +1,243 @@
+/**
+ * Serve any Device over the link: the handler that turns requests into Device calls
+ * (the firmware simulator serves the WASM emulator with it; tests serve fakes).
+ *
+ * Parameters and states arrive in frame-sized pieces; the pieces are staged here and
+ * handed to the Device in one writeParams / writeState call before the next request
+ * of any other kind, so a Device never sees half a tensor. Every check that can refuse
+ * a Run (size, steps, inputs) happens before the Device runs it: a refused request
+ * leaves the device state unchanged, as the protocol promises.
+ */
+
+import type { ChipFormats, Device, DeviceConfig, Params, RecurrentState } from '../device/types.js';
+import { ROUNDING_CONVERTER, configFromWire, tensorShape, type CodeConverter } from './codes.js';
+import * as pb from './messages.js';
+import { RpcError, RpcServer, type Handler, type ServerOptions } from './server.js';
+
+export interface DeviceServerOptions extends ServerOptions {
+  firmwareName?: string;
+  firmwareVersion?: string;
+  deviceId?: string;
+  bootCounter?: number;
+  /** Random per process start unless given. */
+  sessionId?: number;
+  ramBytes?: number;
+  noiseSource?: pb.NoiseSource;
+  /** Format bit range the device accepts. Default 2..16. */
+  minBits?: number;
+  maxBits?: number;
+  /**
+   * Codes <-> Device values. Default ROUNDING_CONVERTER (any Device); serve a
+   * bit-exact device with EXACT_CONVERTER to turn an off-grid value into an INTERNAL
+   * error instead of a silent rounding.
+   */
+  converter?: CodeConverter;
+}
+
+/** Handler state for one Device: configuration, staged writes, the chunk awaiting its reward. */
+export class DeviceService {
+  private config: (DeviceConfig & { formats: ChipFormats }) | undefined;
+  private stagedParams: Params | undefined;
+  private stagedState: RecurrentState | undefined;
+  private pending: { t0: number; steps: number } | undefined;
+  private readonly sessionId: number;
+  private replyLimit: number;
+  private readonly conv: CodeConverter;
+
+  constructor(
+    readonly device: Device,
+    private readonly opts: DeviceServerOptions = {},
+  ) {
+    this.sessionId = (opts.sessionId ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
+    this.replyLimit = opts.maxFrameBytes ?? 16384;
+    this.conv = opts.converter ?? ROUNDING_CONVERTER;
+  }
+
+  /** The Handler for an RpcServer. */
+  readonly handle: Handler = async (body, ctx): Promise<pb.ResponseBody> => {
+    this.replyLimit = ctx.replyLimit;
+    // Staged pieces go to the Device before any request that could observe them;
+    // Configure discards them.
+    if (body.case !== 'writeParams' && body.case !== 'hello' && body.case !== 'configure') await this.flush();
+    switch (body.case) {
+      case 'hello':
+        return { case: 'hello', value: await this.hello() };
+      case 'configure':
+        await this.configure(body.value);
+        return { case: 'configure', value: {} };
+      case 'writeParams':
+        await this.write(body.value);
+        return { case: 'writeParams', value: {} };
+      case 'readParams':
+        return { case: 'readParams', value: await this.read(body.value) };
+      case 'run':
+        return { case: 'run', value: await this.run(body.value) };
+      case 'reward':
+        await this.reward(body.value);
+        return { case: 'reward', value: {} };
+      case 'resetState':
+        this.configured('reset_state');
+        await this.device.resetState();
+        return { case: 'resetState', value: {} };
+      case 'stats': {
+        const s = await this.device.stats();
+        return { case: 'stats', value: { steps: s.steps, updates: s.updates, runCalls: s.runCalls, rewardCalls: s.rewardCalls } };
+      }
+    }
+  };
+
+  private async hello(): Promise<pb.HelloReply> {
+    const info = await this.device.info();
+    const o = this.opts;
+    return {
+      protocolVersion: pb.PROTOCOL_VERSION,
+      firmwareName: o.firmwareName ?? `anpt-${info.kind}`,
+      firmwareVersion: o.firmwareVersion ?? '0.1.0',
+      deviceId: o.deviceId ?? info.name.slice(0, 32),
+      bootCounter: o.bootCounter ?? 1,
+      sessionId: this.sessionId,
+      limits: {
+        maxInputs: info.maxInputs,
+        maxHidden: info.maxHidden,
+        maxOutputs: info.maxOutputs,
+        maxBatch: info.maxBatch,
+        maxChunkSteps: info.maxChunkSteps,
+        minBits: o.minBits ?? 2,
+        maxBits: o.maxBits ?? 16,
+        roundingModes: [pb.Rounding.NEAREST, pb.Rounding.FLOOR, pb.Rounding.STOCHASTIC],
+        overflowModes: [pb.Overflow.SAT, pb.Overflow.WRAP],
+        activations: [pb.Activation.TANH, pb.Activation.HARDTANH, pb.Activation.LINEAR],
+        ramBytes: o.ramBytes ?? 0,
+        maxFrameBytes: 0, // filled in by the server
+        plasticityOnDevice: true,
+        noiseSource: o.noiseSource ?? pb.NoiseSource.COUNTER_PRNG,
+      },
+    };
+  }
+
+  private configured(what: string): DeviceConfig & { formats: ChipFormats } {
+    if (!this.config) throw new RpcError(pb.ErrorCode.NOT_CONFIGURED, `${what} before configure; send Configure first`, what);
+    return this.config;
+  }
+
+  private async configure(msg: pb.Configure): Promise<void> {
+    const cfg = configFromWire(msg);
+    const fit = pb.maxChunkStepsForFrame(this.replyLimit, cfg.topology, cfg.formats, false);
+    if (cfg.maxChunkSteps > fit) {
+      throw new RpcError(
+        pb.ErrorCode.TOO_LARGE,
+        `max_chunk_steps ${cfg.maxChunkSteps} does not fit a ${this.replyLimit}-byte frame for this topology; at most ${fit}`,
+        'configure.max_chunk_steps',
+      );
+    }
+    this.config = undefined; // a failed configure leaves the device unconfigured
+    this.stagedParams = undefined;
+    this.stagedState = undefined;
+    this.pending = undefined;
+    await this.device.configure(cfg);
+    this.config = cfg;
+  }
+
+  private shape(tensor: pb.Tensor, field: string) {
+    const cfg = this.configured(field.split('.')[0]);
+    const s = tensorShape(tensor, cfg.topology, cfg.formats);
+    if (!s) throw new RpcError(pb.ErrorCode.BAD_REQUEST, `tensor ${tensor} is not W, R, V, STATE_CLEAN or STATE_NOISY`, `${field}.tensor`);
+    return s;
+  }
+
+  private async write(m: pb.WriteParams): Promise<void> {
+    const s = this.shape(m.tensor, 'write_params');
+    if (m.offset + m.codes.length > s.length) {
+      throw new RpcError(pb.ErrorCode.BAD_REQUEST, `codes [${m.offset}, ${m.offset + m.codes.length}) exceed tensor ${s.name} of ${s.length}`, 'write_params.offset');
+    }
+    const values = this.conv.toValues(m.codes, s.format);
+    if (s.name === 'w' || s.name === 'r' || s.name === 'v') {
+      this.stagedParams ??= copyParams(await this.device.readParams());
+      this.stagedParams[s.name].set(values, m.offset);
+    } else {
+      this.stagedState ??= copyState(await this.device.readState());
+      this.stagedState[s.name as 'clean' | 'noisy'].set(values, m.offset);
+    }
+  }
+
+  /** Hand staged writes to the Device. */
+  private async flush(): Promise<void> {
+    if (this.stagedParams) {
+      const p = this.stagedParams;
+      this.stagedParams = undefined;
+      await this.device.writeParams(p);
+    }
+    if (this.stagedState) {
+      const st = this.stagedState;
+      this.stagedState = undefined;
+      await this.device.writeState(st);
+    }
+  }
+
+  private async read(m: pb.ReadParams): Promise<pb.ReadParamsReply> {
+    const s = this.shape(m.tensor, 'read_params');
+    if (m.offset > s.length) throw new RpcError(pb.ErrorCode.BAD_REQUEST, `offset ${m.offset} is past tensor ${s.name} of ${s.length}`, 'read_params.offset');
+    const n = Math.min(m.count, s.length - m.offset, pb.maxCodesPerFrame(this.replyLimit, s.format));
+    let all: Float64Array;
+    if (s.name === 'w' || s.name === 'r' || s.name === 'v') all = (await this.device.readParams())[s.name];
+    else all = (await this.device.readState())[s.name as 'clean' | 'noisy'];
+    const codes = this.conv.toCodes(all.subarray(m.offset, m.offset + n), s.format, `read_params.${s.name}`);
+    return { tensor: m.tensor, offset: m.offset, total: s.length, codes };
+  }
+
+  private async run(m: pb.Run): Promise<pb.RunReply> {
+    const cfg = this.configured('run');
+    const { topology: t, formats: f } = cfg;
+    if (m.steps < 1 || m.steps > cfg.maxChunkSteps) {
+      throw new RpcError(pb.ErrorCode.TOO_LARGE, `steps ${m.steps} outside 1..${cfg.maxChunkSteps} (max_chunk_steps)`, 'run.steps');
+    }
+    const want = m.steps * t.batch * t.inputs;
+    if (m.inputs.length !== want) {
+      throw new RpcError(pb.ErrorCode.BAD_REQUEST, `${m.inputs.length} input codes, expected steps*batch*inputs = ${want}`, 'run.inputs');
+    }
+    const replyBytes = pb.runReplyBytes(m.steps, t, f, m.hiddenTrace);
+    if (replyBytes > this.replyLimit) {
+      throw new RpcError(pb.ErrorCode.TOO_LARGE, `reply could need ${replyBytes} bytes, frame limit ${this.replyLimit}; run fewer steps with hidden_trace`, 'run.hidden_trace');
+    }
+    const res = await this.device.run({ steps: m.steps, t0: m.t0, inputs: this.conv.toValues(m.inputs, f.input), noisy: m.noisy, hiddenTrace: m.hiddenTrace });
+    if (m.noisy) this.pending = { t0: m.t0, steps: m.steps };
+    return {
+      t0: m.t0,
+      steps: m.steps,
+      clean: this.conv.toCodes(res.clean, f.output, 'run.clean'),
+      noisy: this.conv.toCodes(res.noisy, f.output, 'run.noisy'),
+      hidden: res.hidden ? this.conv.toCodes(res.hidden, f.activity, 'run.hidden') : new Int32Array(0),
+    };
+  }
+
+  private async reward(m: pb.Reward): Promise<void> {
+    this.configured('reward');
+    const p = this.pending;
+    if (!p || p.t0 !== m.t0) {
+      throw new RpcError(
+        pb.ErrorCode.NO_PENDING_CHUNK,
+        p ? `t0 ${m.t0} does not match the last noisy run (t0 ${p.t0})` : 'no noisy run awaits a reward (already rewarded, or none since configure)',
+        'reward.t0',
+      );
+    }
+    if (m.deltaLoss.length !== p.steps) {
+      throw new RpcError(pb.ErrorCode.BAD_REQUEST, `${m.deltaLoss.length} delta_loss values for a chunk of ${p.steps} steps`, 'reward.delta_loss');
+    }
+    await this.device.reward({ t0: m.t0, deltaLoss: m.deltaLoss, lr: { w: m.lrW, r: m.lrR, v: m.lrV } });
+    this.pending = undefined;
+  }
+}
+
+function copyParams(p: Params): Params {
+  return { w: Float64Array.from(p.w), r: Float64Array.from(p.r), v: Float64Array.from(p.v) };
+}
+function copyState(s: RecurrentState): RecurrentState {
+  return { clean: Float64Array.from(s.clean), noisy: Float64Array.from(s.noisy) };
+}
+
+/** An RpcServer answering requests with `device`. Serve a transport with `server.serve(t)`. */
+export function createDeviceServer(device: Device, opts: DeviceServerOptions = {}): { server: RpcServer; service: DeviceService } {
+  const service = new DeviceService(device, opts);
+  const server = new RpcServer(service.handle, opts);
+  return { server, service };
+}

@@ -1,0 +1,303 @@
+/**
+ * Calls over a byte transport: the host side of the link's top layer.
+ *
+ * Each call gets a request id; the request is encoded (messages.ts), framed
+ * (frame.ts) and written; the reply with the same id completes it. A reply that does
+ * not come within `timeoutMs` makes the client send the *same bytes* again (same id),
+ * up to `retries` times: the device answers a repeated id from its replay cache
+ * (server.ts), so a retried Run or Reward is never applied twice. Retries live here
+ * and nowhere else.
+ *
+ * `call` never throws: it resolves to a status value. The Device layer above turns
+ * failures into errors with a message a user can act on.
+ */
+
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame } from './frame.js';
+import {
+  ErrorCode,
+  checkFrameLimit,
+  decodeResponse,
+  encodeRequest,
+  type CallCase,
+  type Calls,
+  type RequestBody,
+  type Response,
+  type WireError,
+} from './messages.js';
+import type { ByteTransport } from './transport.js';
+
+export interface RpcOptions {
+  /** Largest frame payload sent or accepted, bytes. Default 16384. */
+  maxFrameBytes?: number;
+  /** Wait for a reply to one attempt, ms. Default 2000. */
+  timeoutMs?: number;
+  /** Extra attempts after a timeout (same id). Default 2. */
+  retries?: number;
+  /** First request id (uint32); default random, so a restarted host does not reuse recent ids. */
+  firstId?: number;
+  /** Clock in ms; default performance.now. */
+  now?: () => number;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  retries?: number;
+}
+
+export type CallFailure =
+  /** No reply after all attempts. */
+  | { status: 'DEADLINE_EXCEEDED'; detail: string }
+  /** The transport is closed or failed to write. */
+  | { status: 'UNAVAILABLE'; detail: string }
+  /** The request does not fit a frame. */
+  | { status: 'RESOURCE_EXHAUSTED'; detail: string }
+  /** The request has a value its field cannot hold. */
+  | { status: 'INVALID_ARGUMENT'; detail: string }
+  /** The device replied with a body that does not answer the request. */
+  | { status: 'DATA_LOSS'; detail: string }
+  /** The device refused or failed the request. */
+  | { status: 'DEVICE_ERROR'; detail: string; error: WireError };
+
+export type CallResult<T> = { status: 'OK'; value: T } | CallFailure;
+
+export interface RpcStats {
+  calls: number;
+  callsOk: number;
+  callsFailed: number;
+  /** Attempts after the first, over all calls. */
+  retries: number;
+  /** Calls that ran out of attempts. */
+  timeouts: number;
+  /** Replies to a call already completed or abandoned (e.g. the original after a retry). */
+  lateReplies: number;
+  /** Good frames that did not decode as a Response. */
+  badReplies: number;
+  bytesOut: number;
+  bytesIn: number;
+  framesOut: number;
+  framesIn: number;
+  crcErrors: number;
+  oversize: number;
+  malformed: number;
+  bytesDropped: number;
+  /** Round-trip time percentiles, ms, over the last 1024 calls answered at the first attempt (0 if none). */
+  rttP50Ms: number;
+  rttP95Ms: number;
+  rttP99Ms: number;
+  rttSamples: number;
+}
+
+const RTT_WINDOW = 1024;
+
+interface Waiter {
+  resolve: (res: Response | undefined) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** Nearest-rank percentile of a sorted array (p in 0..100). */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+export class RpcClient {
+  readonly maxFrameBytes: number;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly now: () => number;
+  private readonly decoder: FrameDecoder;
+  private readonly waiting = new Map<number, Waiter>();
+  private nextId: number;
+  private closedReason: string | undefined;
+  private readonly rtt = new Float64Array(RTT_WINDOW);
+  private rttCount = 0;
+  private readonly s = {
+    calls: 0,
+    callsOk: 0,
+    callsFailed: 0,
+    retries: 0,
+    timeouts: 0,
+    lateReplies: 0,
+    badReplies: 0,
+    bytesOut: 0,
+    bytesIn: 0,
+    framesOut: 0,
+  };
+
+  constructor(
+    private readonly transport: ByteTransport,
+    opts: RpcOptions = {},
+  ) {
+    this.maxFrameBytes = checkFrameLimit(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, 'RpcClient');
+    this.timeoutMs = opts.timeoutMs ?? 2000;
+    this.retries = opts.retries ?? 2;
+    this.now = opts.now ?? (() => performance.now());
+    this.nextId = (opts.firstId ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
+    this.decoder = new FrameDecoder(this.maxFrameBytes);
+    transport.onData((bytes) => this.receive(bytes));
+    transport.onClose((reason) => this.shutdown(`${transport.name}: link closed${reason ? ` (${reason.message})` : ''}`));
+  }
+
+  /** The transport's name, e.g. "tcp://127.0.0.1:5555". */
+  get name(): string {
+    return this.transport.name;
+  }
+
+  /**
+   * Send one request and wait for its reply. Resolves (never rejects) to the reply
+   * body or a failure status whose `detail` is a one-line message.
+   */
+  async call<C extends CallCase>(c: C, value: Calls[C][0], opts: CallOptions = {}): Promise<CallResult<Calls[C][1]>> {
+    this.s.calls++;
+    const result = await this.attempts(c, value, opts);
+    if (result.status === 'OK') this.s.callsOk++;
+    else this.s.callsFailed++;
+    return result;
+  }
+
+  private async attempts<C extends CallCase>(c: C, value: Calls[C][0], opts: CallOptions): Promise<CallResult<Calls[C][1]>> {
+    if (this.closedReason) return { status: 'UNAVAILABLE', detail: this.closedReason };
+    const id = this.takeId();
+    const enc = encodeRequest({ id, body: { case: c, value } as RequestBody });
+    if (enc.status !== 'OK') return { status: 'INVALID_ARGUMENT', detail: `${c} request: ${enc.detail}` };
+    if (enc.bytes.length > this.maxFrameBytes) {
+      return {
+        status: 'RESOURCE_EXHAUSTED',
+        detail: `${c} request needs ${enc.bytes.length} bytes but a frame carries at most ${this.maxFrameBytes}; send less per call (e.g. lower maxChunkSteps)`,
+      };
+    }
+    const frame = encodeFrame(enc.bytes);
+    // On a slow wire the frames' own transmission time (request, and a reply up to a
+    // full frame) comes on top of the device's think time.
+    const bps = this.transport.bytesPerSecond;
+    const wireMs = bps ? Math.ceil((1000 * (frame.length + this.maxFrameBytes)) / bps) : 0;
+    const timeoutMs = (opts.timeoutMs ?? this.timeoutMs) + wireMs;
+    const attempts = 1 + (opts.retries ?? this.retries);
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) this.s.retries++;
+      const reply = this.wait(id, timeoutMs);
+      const sentAt = this.now();
+      try {
+        await this.transport.write(frame);
+      } catch (e) {
+        this.cancel(id);
+        const msg = (e as Error).message;
+        return { status: 'UNAVAILABLE', detail: msg.startsWith(this.transport.name) ? msg : `${this.transport.name}: ${msg}` };
+      }
+      this.s.bytesOut += frame.length;
+      this.s.framesOut++;
+      const res = await reply;
+      if (this.closedReason && !res) return { status: 'UNAVAILABLE', detail: this.closedReason };
+      if (!res) continue;
+      if (attempt === 0) this.recordRtt(this.now() - sentAt);
+      return this.interpret(c, id, res);
+    }
+    this.s.timeouts++;
+    return {
+      status: 'DEADLINE_EXCEEDED',
+      detail: `${this.transport.name}: no reply to ${c} (id ${id}) within ${attempts} attempt${attempts > 1 ? 's' : ''} of ${timeoutMs} ms; check that the device is on and runs anpt firmware, and for serial links the baud rate`,
+    };
+  }
+
+  private interpret<C extends CallCase>(c: C, id: number, res: Response): CallResult<Calls[C][1]> {
+    if (res.error) {
+      const e = res.error;
+      return {
+        status: 'DEVICE_ERROR',
+        error: e,
+        detail: `${this.transport.name}: ${c} refused (${errorName(e.code)})${e.field ? ` at ${e.field}` : ''}: ${e.message}`,
+      };
+    }
+    if (res.body.case !== c) {
+      return { status: 'DATA_LOSS', detail: `${this.transport.name}: device answered ${c} (id ${id}) with ${res.body.case ?? 'an empty'} reply` };
+    }
+    return { status: 'OK', value: res.body.value as Calls[C][1] };
+  }
+
+  /** Close the link; pending calls resolve UNAVAILABLE. */
+  async close(): Promise<void> {
+    this.shutdown(`${this.transport.name}: link closed by the host`);
+    await this.transport.close();
+  }
+
+  /** Counters of this client and its frame decoder. */
+  stats(): RpcStats {
+    const d = this.decoder.counters();
+    const n = Math.min(this.rttCount, RTT_WINDOW);
+    const sorted = this.rtt.slice(0, n).sort();
+    return {
+      ...this.s,
+      framesIn: d.framesOk,
+      crcErrors: d.crcErrors,
+      oversize: d.oversize,
+      malformed: d.malformed,
+      bytesDropped: d.bytesDropped,
+      rttP50Ms: percentile(sorted, 50),
+      rttP95Ms: percentile(sorted, 95),
+      rttP99Ms: percentile(sorted, 99),
+      rttSamples: n,
+    };
+  }
+
+  private takeId(): number {
+    const id = this.nextId;
+    this.nextId = (this.nextId + 1) >>> 0;
+    return id;
+  }
+
+  private wait(id: number, timeoutMs: number): Promise<Response | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        resolve(undefined);
+      }, timeoutMs);
+      this.waiting.set(id, { resolve, timer });
+    });
+  }
+
+  private cancel(id: number): void {
+    const w = this.waiting.get(id);
+    if (!w) return;
+    clearTimeout(w.timer);
+    this.waiting.delete(id);
+    w.resolve(undefined);
+  }
+
+  private receive(bytes: Uint8Array): void {
+    this.s.bytesIn += bytes.length;
+    for (const ev of this.decoder.push(bytes)) {
+      if (ev.status !== 'OK') continue; // counted by the decoder; the call will retry
+      const dec = decodeResponse(ev.payload);
+      if (dec.status !== 'OK') {
+        this.s.badReplies++;
+        continue;
+      }
+      const w = this.waiting.get(dec.value.id);
+      if (!w) {
+        this.s.lateReplies++;
+        continue;
+      }
+      clearTimeout(w.timer);
+      this.waiting.delete(dec.value.id);
+      w.resolve(dec.value);
+    }
+  }
+
+  private recordRtt(ms: number): void {
+    this.rtt[this.rttCount % RTT_WINDOW] = ms;
+    this.rttCount++;
+  }
+
+  private shutdown(reason: string): void {
+    if (this.closedReason) return;
+    this.closedReason = reason;
+    for (const id of [...this.waiting.keys()]) this.cancel(id);
+  }
+}
+
+/** Name of a wire ErrorCode value ("ERROR_9" for one this host does not know). */
+export function errorName(code: number): string {
+  const hit = Object.entries(ErrorCode).find(([, v]) => v === code);
+  return hit ? hit[0] : `ERROR_${code}`;
+}

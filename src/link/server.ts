@@ -1,0 +1,284 @@
+/**
+ * The device side of the call layer: decoded requests in, responses out, one request
+ * at a time in arrival order.
+ *
+ * Idempotent replay: the server keeps the encoded responses to the last `cacheSize`
+ * requests, keyed by id together with the CRC-32 of the request bytes. A host that
+ * timed out resends the same bytes with the same id; the server then sends the cached
+ * response again without calling the handler, so a retried Run does not advance the
+ * state twice and a retried Reward does not update the weights twice. A request with a
+ * known id but different bytes is new (a restarted host reusing ids) and is applied.
+ * Hello clears the cache: it starts a host session.
+ *
+ * A strictly sequential host (one call in flight, as SerialDevice is) only ever
+ * retries its last request, so firmware may use cacheSize = 1 and keep one response
+ * buffer; larger caches serve pipelining hosts.
+ *
+ * The server checks the protocol version in Hello and the frame limit of replies; the
+ * handler does the rest (see device-server.ts for one that serves a Device).
+ */
+
+import { ConfigError } from '../format/fixed.js';
+import { crc32 } from './crc32.js';
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame, type FrameCounters } from './frame.js';
+import {
+  ErrorCode,
+  PROTOCOL_VERSION,
+  checkFrameLimit,
+  decodeRequest,
+  encodeResponse,
+  type LinkCounters,
+  type RequestBody,
+  type Response,
+  type ResponseBody,
+  type WireError,
+} from './messages.js';
+import type { ByteTransport } from './transport.js';
+
+/** Max sizes of Error strings (proto comments; a nanopb firmware truncates the same way). */
+export const ERROR_MESSAGE_MAX = 120;
+export const ERROR_FIELD_MAX = 48;
+
+/** A refusal with a wire error code; throw it from a handler. */
+export class RpcError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Dotted path of the offending field, e.g. "configure.formats.weight.bits". */
+    readonly field = '',
+  ) {
+    super(message);
+    this.name = 'RpcError';
+  }
+}
+
+/**
+ * Serves one request body; returns the reply body with the same case, or throws an
+ * RpcError (a ConfigError becomes CONFIG_OUT_OF_RANGE, anything else INTERNAL).
+ */
+export type Handler = (body: Exclude<RequestBody, { case: undefined }>, ctx: HandlerContext) => Promise<ResponseBody>;
+
+export interface HandlerContext {
+  /** Request id. */
+  id: number;
+  /** Frame limit for the reply, bytes: a larger reply is replaced by TOO_LARGE. */
+  replyLimit: number;
+}
+
+export interface ServerOptions {
+  /** Largest frame payload accepted and sent, bytes. Default 16384. */
+  maxFrameBytes?: number;
+  /** Responses kept for replay. Default 4. */
+  cacheSize?: number;
+}
+
+interface CacheEntry {
+  requestCrc: number;
+  requestLength: number;
+  response: Uint8Array;
+}
+
+export class RpcServer {
+  readonly maxFrameBytes: number;
+  readonly cacheSize: number;
+  /** Frame limit for replies: the smaller of ours and the host's (from its Hello). */
+  private replyLimit: number;
+  private readonly cache = new Map<number, CacheEntry>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly c = { requests: 0, replays: 0, decodeErrors: 0 };
+  private readonly frameTotals: FrameCounters = { framesOk: 0, crcErrors: 0, oversize: 0, malformed: 0, bytesDropped: 0 };
+  private readonly decoders = new Set<FrameDecoder>();
+
+  constructor(
+    private readonly handler: Handler,
+    opts: ServerOptions = {},
+  ) {
+    this.maxFrameBytes = checkFrameLimit(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, 'RpcServer');
+    this.cacheSize = Math.max(1, opts.cacheSize ?? 4);
+    this.replyLimit = this.maxFrameBytes;
+  }
+
+  /** Frame limit for replies in force, bytes (ours, or the host's if smaller). */
+  get replyFrameLimit(): number {
+    return this.replyLimit;
+  }
+
+  /**
+   * One request payload in, one response payload out (undefined: nothing to send,
+   * because the bytes are not a Request whose id could be read). Calls are queued:
+   * each starts after the previous one finished, whoever calls.
+   */
+  handlePayload(payload: Uint8Array): Promise<Uint8Array | undefined> {
+    const run = this.queue.then(() => this.process(payload));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Link counters: this server's and those of the frame decoders of served transports. */
+  counters(): LinkCounters {
+    const f = { ...this.frameTotals };
+    for (const d of this.decoders) {
+      const x = d.counters();
+      f.framesOk += x.framesOk;
+      f.crcErrors += x.crcErrors;
+      f.oversize += x.oversize;
+      f.malformed += x.malformed;
+      f.bytesDropped += x.bytesDropped;
+    }
+    return { ...f, ...this.c };
+  }
+
+  /**
+   * Serve a transport: decode frames, answer each request, until the transport closes.
+   * Resolves when it has closed.
+   */
+  serve(transport: ByteTransport): Promise<void> {
+    const decoder = new FrameDecoder(this.maxFrameBytes);
+    this.decoders.add(decoder);
+    return new Promise((resolve) => {
+      transport.onClose(() => {
+        const x = decoder.counters();
+        this.decoders.delete(decoder);
+        this.frameTotals.framesOk += x.framesOk;
+        this.frameTotals.crcErrors += x.crcErrors;
+        this.frameTotals.oversize += x.oversize;
+        this.frameTotals.malformed += x.malformed;
+        this.frameTotals.bytesDropped += x.bytesDropped;
+        resolve();
+      });
+      transport.onData((bytes) => {
+        for (const ev of decoder.push(bytes)) {
+          if (ev.status !== 'OK') continue;
+          void this.handlePayload(ev.payload).then(
+            (out) => (out ? transport.write(encodeFrame(out)).catch(() => undefined) : undefined),
+            () => undefined,
+          );
+        }
+      });
+    });
+  }
+
+  private async process(payload: Uint8Array): Promise<Uint8Array | undefined> {
+    const dec = decodeRequest(payload);
+    if (dec.status === 'DATA_LOSS') {
+      this.c.decodeErrors++;
+      return undefined;
+    }
+    this.c.requests++;
+    const id = dec.status === 'OK' ? dec.value.id : dec.id;
+    const crc = crc32(payload);
+    const hit = this.cache.get(id);
+    if (hit && hit.requestCrc === crc && hit.requestLength === payload.length) {
+      this.c.replays++;
+      return hit.response;
+    }
+    let res: Response;
+    if (dec.status === 'INVALID_ARGUMENT') {
+      res = errorResponse(id, ErrorCode.BAD_REQUEST, dec.detail, dec.field);
+    } else {
+      const body = dec.value.body;
+      if (body.case === 'hello') this.cache.clear();
+      res = await this.dispatch(id, body);
+    }
+    const bytes = this.encodeBounded(res);
+    this.remember(id, crc, payload.length, bytes);
+    return bytes;
+  }
+
+  private async dispatch(id: number, body: RequestBody): Promise<Response> {
+    if (body.case === undefined) {
+      return errorResponse(
+        id,
+        ErrorCode.BAD_REQUEST,
+        `empty or unknown request (this device speaks protocol ${PROTOCOL_VERSION}); update the host or the firmware`,
+        'body',
+      );
+    }
+    if (body.case === 'hello') {
+      const v = body.value.protocolVersion;
+      if (v !== PROTOCOL_VERSION) {
+        return errorResponse(id, ErrorCode.UNSUPPORTED_VERSION, `host speaks protocol ${v}, this device speaks ${PROTOCOL_VERSION}`, 'hello.protocol_version');
+      }
+      const hostLimit = body.value.maxFrameBytes;
+      this.replyLimit = hostLimit > 0 ? Math.min(this.maxFrameBytes, hostLimit) : this.maxFrameBytes;
+    }
+    let out: ResponseBody;
+    try {
+      out = await this.handler(body, { id, replyLimit: this.replyLimit });
+    } catch (e) {
+      return errorResponse(id, ...describeError(e));
+    }
+    if (out.case !== body.case) {
+      return errorResponse(id, ErrorCode.INTERNAL, `handler answered ${body.case} with ${out.case ?? 'nothing'}`, '');
+    }
+    if (out.case === 'hello') {
+      const r = out.value;
+      out = { case: 'hello', value: { ...r, protocolVersion: r.protocolVersion || PROTOCOL_VERSION, limits: r.limits && { ...r.limits, maxFrameBytes: r.limits.maxFrameBytes || this.maxFrameBytes } } };
+    } else if (out.case === 'stats' && !out.value.link) {
+      out = { case: 'stats', value: { ...out.value, link: this.counters() } };
+    }
+    return { id, body: out };
+  }
+
+  /** Encode; a reply that does not fit the frame limit becomes a TOO_LARGE error. */
+  private encodeBounded(res: Response): Uint8Array {
+    const enc = encodeResponse(res);
+    if (enc.status !== 'OK') {
+      return this.encodeError(res.id, ErrorCode.INTERNAL, `reply does not encode: ${enc.detail}`, '');
+    }
+    if (enc.bytes.length > this.replyLimit) {
+      return this.encodeError(
+        res.id,
+        ErrorCode.TOO_LARGE,
+        `${res.body.case ?? 'reply'} reply needs ${enc.bytes.length} bytes, frame limit is ${this.replyLimit}; ask for less per call`,
+        res.body.case ?? '',
+      );
+    }
+    return enc.bytes;
+  }
+
+  private encodeError(id: number, code: ErrorCode, message: string, field: string): Uint8Array {
+    const enc = encodeResponse(errorResponse(id, code, message, field));
+    // An error response is a few dozen bytes of valid fields: it always encodes.
+    return enc.status === 'OK' ? enc.bytes : new Uint8Array(0);
+  }
+
+  private remember(id: number, requestCrc: number, requestLength: number, response: Uint8Array): void {
+    this.cache.delete(id);
+    this.cache.set(id, { requestCrc, requestLength, response });
+    while (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value as number;
+      this.cache.delete(oldest);
+    }
+  }
+}
+
+const utf8 = new TextEncoder();
+
+/** Cut `s` to at most `maxBytes` UTF-8 bytes, marking a cut with "...". */
+function clip(s: string, maxBytes: number): string {
+  if (utf8.encode(s).length <= maxBytes) return s;
+  let bytes = 3;
+  let out = '';
+  for (const ch of s) {
+    const n = utf8.encode(ch).length;
+    if (bytes + n > maxBytes) break;
+    bytes += n;
+    out += ch;
+  }
+  return `${out}...`;
+}
+
+/** An error Response with its strings clipped to the schema's max sizes. */
+export function errorResponse(id: number, code: ErrorCode, message: string, field: string): Response {
+  const error: WireError = { code, message: clip(message, ERROR_MESSAGE_MAX), field: clip(field, ERROR_FIELD_MAX) };
+  return { id, body: { case: undefined }, error };
+}
+
+/** A thrown value -> (code, message, field). */
+function describeError(e: unknown): [ErrorCode, string, string] {
+  if (e instanceof RpcError) return [e.code, e.message, e.field];
+  if (e instanceof ConfigError) return [ErrorCode.CONFIG_OUT_OF_RANGE, e.message, e.field];
+  const msg = e instanceof Error ? e.message : String(e);
+  return [ErrorCode.INTERNAL, msg.split('\n')[0], ''];
+}

@@ -1,0 +1,626 @@
+/**
+ * The call layer (rpc.ts, server.ts), the transports and URL parser, and the Device
+ * bridge end to end (serial-device.ts <-> device-server.ts) over in-memory pipes
+ * with injected faults, TCP loopback and a mocked serial port.
+ */
+import fc from 'fast-check';
+import { SerialPortMock } from 'serialport';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Device, DeviceConfig, DeviceInfo, DeviceStats, Params, RecurrentState, RewardRequest, RunRequest, RunResult } from '../src/device/types.js';
+import { ConfigError, fromQ, q, toQ, type FixedFormat } from '../src/format/fixed.js';
+import { EXACT_CONVERTER, exactValuesToCodes } from '../src/link/codes.js';
+import { createDeviceServer } from '../src/link/device-server.js';
+import { FrameDecoder, encodeFrame } from '../src/link/frame.js';
+import {
+  ErrorCode,
+  PROTOCOL_VERSION,
+  Tensor,
+  decodeResponse,
+  encodeRequest,
+  type Request,
+  type Response,
+  type ResponseBody,
+} from '../src/link/messages.js';
+import { RpcClient, percentile } from '../src/link/rpc.js';
+import { SerialDevice } from '../src/link/serial-device.js';
+import { RpcError, RpcServer, type Handler } from '../src/link/server.js';
+import { memoryPair, type FaultHook } from '../src/link/transport-memory.js';
+import { connectTcp, listenTcp } from '../src/link/transport-tcp.js';
+import { serialTransport } from '../src/link/transport-serial.js';
+import { LinkError, formatLinkUrl, openTransport, parseLinkUrl } from '../src/link/transport.js';
+
+// ---------------------------------------------------------------------------------
+// Helpers
+
+/** A handler that counts how often each request kind was applied. */
+function countingHandler() {
+  const applied = { run: 0, reward: 0, other: 0 };
+  const rewardIds: number[] = [];
+  const handler: Handler = async (body, ctx): Promise<ResponseBody> => {
+    switch (body.case) {
+      case 'hello':
+        return { case: 'hello', value: { protocolVersion: 0, firmwareName: 'fake', firmwareVersion: '1.0.0', deviceId: 'x', bootCounter: 1, sessionId: 7 } };
+      case 'run':
+        applied.run++;
+        return { case: 'run', value: { t0: body.value.t0, steps: body.value.steps, clean: body.value.inputs, noisy: new Int32Array(0), hidden: new Int32Array(0) } };
+      case 'reward':
+        applied.reward++;
+        rewardIds.push(ctx.id);
+        return { case: 'reward', value: {} };
+      case 'stats':
+        return { case: 'stats', value: { steps: 1, updates: applied.reward, runCalls: applied.run, rewardCalls: applied.reward } };
+      case 'configure':
+        applied.other++;
+        throw new ConfigError('configure.topology.hidden', '999 is out of range; allowed 1..64');
+      case 'writeParams':
+        applied.other++;
+        throw new RpcError(ErrorCode.NOT_CONFIGURED, 'write_params before configure', 'write_params');
+      default:
+        applied.other++;
+        return { case: body.case, value: {} } as ResponseBody;
+    }
+  };
+  return { handler, applied, rewardIds };
+}
+
+/** Drop the writes whose 0-based index is in `drop`, pass the rest. */
+function dropWrites(drop: Set<number>): FaultHook {
+  let n = 0;
+  return (b) => (drop.has(n++) ? [] : [b]);
+}
+
+const reward = { t0: 0, deltaLoss: Float64Array.of(0.5, -0.25), lrW: 0.1, lrR: 0.1, lrV: 0.1 };
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+function link(opts: { aToB?: FaultHook; bToA?: FaultHook; cacheSize?: number; timeoutMs?: number; retries?: number } = {}) {
+  const { a, b } = memoryPair({ aToB: opts.aToB, bToA: opts.bToA });
+  const h = countingHandler();
+  const server = new RpcServer(h.handler, { cacheSize: opts.cacheSize });
+  void server.serve(b);
+  // Generous timeout: tests that count retries exactly must not see a spurious one on a busy machine.
+  const client = new RpcClient(a, { timeoutMs: opts.timeoutMs ?? 250, retries: opts.retries ?? 3, firstId: 100 });
+  cleanup.push(() => client.close());
+  return { client, server, ...h };
+}
+
+// ---------------------------------------------------------------------------------
+describe('rpc client and server', () => {
+  it('answers calls and keeps statistics', async () => {
+    const { client } = link();
+    for (let i = 0; i < 20; i++) {
+      const r = await client.call('run', { steps: 1, t0: i, inputs: Int32Array.of(i, -i), noisy: false, hiddenTrace: false });
+      expect(r).toMatchObject({ status: 'OK', value: { t0: i, clean: Int32Array.of(i, -i) } });
+    }
+    const s = client.stats();
+    expect(s).toMatchObject({ calls: 20, callsOk: 20, framesOut: 20, framesIn: 20, retries: 0, timeouts: 0, crcErrors: 0, rttSamples: 20 });
+    expect(s.bytesOut).toBeGreaterThan(20 * 8);
+    expect(s.bytesIn).toBeGreaterThan(20 * 8);
+    expect(s.rttP50Ms).toBeGreaterThan(0);
+    expect(s.rttP50Ms).toBeLessThanOrEqual(s.rttP95Ms);
+    expect(s.rttP95Ms).toBeLessThanOrEqual(s.rttP99Ms);
+  });
+
+  it('percentile is nearest-rank', () => {
+    const a = Float64Array.from({ length: 100 }, (_, i) => i + 1);
+    expect([percentile(a, 50), percentile(a, 95), percentile(a, 99), percentile(a, 100)]).toEqual([50, 95, 99, 100]);
+    expect(percentile(new Float64Array(0), 50)).toBe(0);
+    expect(percentile(Float64Array.of(3), 99)).toBe(3);
+  });
+
+  it('retries with the same id after a lost reply; the server replays instead of applying twice', async () => {
+    const { client, server, applied, rewardIds } = link({ bToA: dropWrites(new Set([0])) });
+    const r = await client.call('reward', reward);
+    expect(r.status).toBe('OK');
+    expect(applied.reward).toBe(1);
+    expect(rewardIds).toEqual([100]);
+    expect(client.stats()).toMatchObject({ retries: 1, timeouts: 0, callsOk: 1 });
+    expect(server.counters()).toMatchObject({ requests: 2, replays: 1 });
+  });
+
+  it('retries after a lost request; applied once, no replay needed', async () => {
+    const { client, server, applied } = link({ aToB: dropWrites(new Set([0])) });
+    expect((await client.call('reward', reward)).status).toBe('OK');
+    expect(applied.reward).toBe(1);
+    expect(server.counters()).toMatchObject({ requests: 1, replays: 0 });
+  });
+
+  it('a corrupted reply is caught by the CRC and retried', async () => {
+    let n = 0;
+    const { client, applied } = link({
+      bToA: (b) => {
+        if (n++ === 0) b[3] ^= 0x10;
+        return [b];
+      },
+    });
+    expect((await client.call('reward', reward)).status).toBe('OK');
+    expect(applied.reward).toBe(1);
+    expect(client.stats()).toMatchObject({ crcErrors: 1, retries: 1 });
+  });
+
+  it('under random loss, corruption and splitting, every call is applied at most once and exactly once if it succeeded', async () => {
+    const fault = fc.array(fc.constantFrom('pass', 'pass', 'drop', 'flip', 'split'), { minLength: 8, maxLength: 8 });
+    await fc.assert(
+      fc.asyncProperty(fault, fault, fc.integer({ min: 0, max: 1000 }), async (up, down, seed) => {
+        const hook = (plan: string[]): FaultHook => {
+          let n = 0;
+          return (b) => {
+            const what = plan[n++ % plan.length];
+            if (what === 'drop') return [];
+            if (what === 'flip') {
+              b[1 + ((seed + n) % (b.length - 2))] ^= 0x04;
+              return [b];
+            }
+            if (what === 'split') return [b.subarray(0, 3), b.subarray(3)];
+            return [b];
+          };
+        };
+        const { a, b } = memoryPair({ aToB: hook(up), bToA: hook(down) });
+        const h = countingHandler();
+        const server = new RpcServer(h.handler, { cacheSize: 1 });
+        void server.serve(b);
+        const client = new RpcClient(a, { timeoutMs: 8, retries: 6, firstId: seed });
+        const results: string[] = [];
+        for (let i = 0; i < 4; i++) results.push((await client.call('reward', reward)).status);
+        await client.close();
+        const okIds = results.flatMap((s, i) => (s === 'OK' ? [seed + i] : []));
+        // Never twice; every OK call applied; a failed call applied at most once.
+        expect(new Set(h.rewardIds).size).toBe(h.rewardIds.length);
+        for (const id of okIds) expect(h.rewardIds).toContain(id);
+        for (const s of results) expect(['OK', 'DEADLINE_EXCEEDED']).toContain(s);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('times out with a clear error after all attempts', async () => {
+    const { a } = memoryPair(); // nobody serves the other end
+    const client = new RpcClient(a, { timeoutMs: 15, retries: 2 });
+    cleanup.push(() => client.close());
+    const t = performance.now();
+    const r = await client.call('stats', {});
+    expect(performance.now() - t).toBeGreaterThanOrEqual(40);
+    expect(r.status).toBe('DEADLINE_EXCEEDED');
+    expect(r.status !== 'OK' && r.detail).toMatch(/^memory:\/\/host: no reply to stats \(id \d+\) within 3 attempts of 15 ms; check/);
+    expect(client.stats()).toMatchObject({ timeouts: 1, retries: 2, framesOut: 3 });
+  });
+
+  it('refuses a request larger than a frame without sending it', async () => {
+    const { a } = memoryPair();
+    const client = new RpcClient(a, { maxFrameBytes: 256 });
+    cleanup.push(() => client.close());
+    const r = await client.call('run', { steps: 1, t0: 0, inputs: new Int32Array(200).fill(-30000), noisy: false, hiddenTrace: false });
+    expect(r.status).toBe('RESOURCE_EXHAUSTED');
+    expect(r.status !== 'OK' && r.detail).toMatch(/run request needs \d+ bytes but a frame carries at most 256/);
+    expect(client.stats().framesOut).toBe(0);
+  });
+
+  it('fails pending calls when the link closes', async () => {
+    const { a, b } = memoryPair();
+    const client = new RpcClient(a, { timeoutMs: 5000 });
+    const pending = client.call('stats', {});
+    setTimeout(() => void b.close(), 5);
+    const r = await pending;
+    expect(r.status).toBe('UNAVAILABLE');
+    expect((await client.call('stats', {})).status).toBe('UNAVAILABLE');
+  });
+
+  it('maps device errors: ConfigError -> CONFIG_OUT_OF_RANGE with field, RpcError as thrown', async () => {
+    const { client } = link();
+    const c = await client.call('configure', { seed: 1, maxChunkSteps: 1 });
+    expect(c).toMatchObject({ status: 'DEVICE_ERROR', error: { code: ErrorCode.CONFIG_OUT_OF_RANGE, field: 'configure.topology.hidden' } });
+    expect(c.status !== 'OK' && c.detail).toMatch(/configure refused \(CONFIG_OUT_OF_RANGE\) at configure\.topology\.hidden: configure\.topology\.hidden: 999 is out of range/);
+    const w = await client.call('writeParams', { tensor: Tensor.W, offset: 0, codes: new Int32Array(1) });
+    expect(w).toMatchObject({ status: 'DEVICE_ERROR', error: { code: ErrorCode.NOT_CONFIGURED, field: 'write_params' } });
+  });
+
+  it('fills link counters into stats replies', async () => {
+    const { client } = link();
+    await client.call('reward', reward);
+    const s = await client.call('stats', {});
+    expect(s).toMatchObject({ status: 'OK', value: { updates: 1, link: { framesOk: 2, requests: 2, crcErrors: 0 } } });
+  });
+});
+
+// ---------------------------------------------------------------------------------
+describe('server, bytes in and bytes out', () => {
+  const req = (r: Request) => {
+    const e = encodeRequest(r);
+    if (e.status !== 'OK') throw new Error(e.detail);
+    return e.bytes;
+  };
+  const res = (b: Uint8Array | undefined): Response => {
+    const d = decodeResponse(b!);
+    if (d.status !== 'OK') throw new Error(d.detail);
+    return d.value;
+  };
+
+  it('checks the protocol version in Hello and fills in version and frame limit', async () => {
+    const { handler } = countingHandler();
+    const s = new RpcServer(handler, { maxFrameBytes: 4096 });
+    const bad = res(await s.handlePayload(req({ id: 1, body: { case: 'hello', value: { protocolVersion: 2, maxFrameBytes: 0, hostName: '' } } })));
+    expect(bad.error).toEqual({ code: ErrorCode.UNSUPPORTED_VERSION, message: `host speaks protocol 2, this device speaks ${PROTOCOL_VERSION}`, field: 'hello.protocol_version' });
+    const ok = res(await s.handlePayload(req({ id: 2, body: { case: 'hello', value: { protocolVersion: PROTOCOL_VERSION, maxFrameBytes: 1000, hostName: 'h' } } })));
+    expect(ok.body.case).toBe('hello');
+    expect(ok.body.case === 'hello' && ok.body.value.protocolVersion).toBe(PROTOCOL_VERSION);
+    expect(s.replyFrameLimit).toBe(1000);
+  });
+
+  it('answers an empty or unknown body and an unknown enum with BAD_REQUEST, and drops undecodable bytes', async () => {
+    const { handler, applied } = countingHandler();
+    const s = new RpcServer(handler);
+    expect(res(await s.handlePayload(Uint8Array.of(0x08, 0x05))).error).toMatchObject({ code: ErrorCode.BAD_REQUEST, field: 'body' });
+    expect(res(await s.handlePayload(Uint8Array.of(0x08, 0x06, 0x72, 0x00))).error).toMatchObject({ code: ErrorCode.BAD_REQUEST });
+    expect(res(await s.handlePayload(Uint8Array.of(0x08, 0x07, 0x22, 0x02, 0x08, 0x09))).error).toMatchObject({
+      code: ErrorCode.BAD_REQUEST,
+      field: 'write_params.tensor',
+    });
+    expect(await s.handlePayload(Uint8Array.of(0x0f))).toBeUndefined();
+    expect(s.counters()).toMatchObject({ requests: 3, decodeErrors: 1 });
+    expect(applied.other).toBe(0);
+  });
+
+  it('replays only identical bytes under the same id; a new body under an old id is applied; Hello clears the cache', async () => {
+    const { handler, applied } = countingHandler();
+    const s = new RpcServer(handler, { cacheSize: 2 });
+    const r1 = req({ id: 1, body: { case: 'reward', value: reward } });
+    const first = await s.handlePayload(r1);
+    expect(await s.handlePayload(r1)).toEqual(first);
+    expect(applied.reward).toBe(1);
+    await s.handlePayload(req({ id: 1, body: { case: 'reward', value: { ...reward, t0: 9 } } }));
+    expect(applied.reward).toBe(2);
+    // Eviction: ids 2 and 3 push id 1 out of a 2-entry cache.
+    const r1b = req({ id: 1, body: { case: 'reward', value: { ...reward, t0: 9 } } });
+    await s.handlePayload(req({ id: 2, body: { case: 'stats', value: {} } }));
+    await s.handlePayload(req({ id: 3, body: { case: 'stats', value: {} } }));
+    await s.handlePayload(r1b);
+    expect(applied.reward).toBe(3);
+    await s.handlePayload(req({ id: 4, body: { case: 'hello', value: { protocolVersion: PROTOCOL_VERSION, maxFrameBytes: 0, hostName: '' } } }));
+    await s.handlePayload(r1b);
+    expect(applied.reward).toBe(4);
+    expect(s.counters().replays).toBe(1);
+  });
+
+  it('processes requests one at a time, so a retry that arrives mid-request is replayed', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    let applied = 0;
+    const s = new RpcServer(async (body) => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      await new Promise((r) => setTimeout(r, 10));
+      running--;
+      applied++;
+      return { case: body.case, value: {} } as ResponseBody;
+    });
+    const r = req({ id: 5, body: { case: 'reward', value: reward } });
+    const [x, y] = await Promise.all([s.handlePayload(r), s.handlePayload(r)]);
+    expect(x).toEqual(y);
+    expect(applied).toBe(1);
+    expect(maxRunning).toBe(1);
+  });
+
+  it('replaces a reply larger than the frame limit by TOO_LARGE', async () => {
+    const s = new RpcServer(async () => ({ case: 'run', value: { t0: 0, steps: 1, clean: new Int32Array(500).fill(-99999), noisy: new Int32Array(0), hidden: new Int32Array(0) } }), {
+      maxFrameBytes: 512,
+    });
+    const out = res(await s.handlePayload(req({ id: 9, body: { case: 'run', value: { steps: 1, t0: 0, inputs: new Int32Array(0), noisy: false, hiddenTrace: false } } })));
+    expect(out.error).toMatchObject({ code: ErrorCode.TOO_LARGE, field: 'run' });
+    expect(out.error!.message.length).toBeLessThanOrEqual(120);
+  });
+
+  it('clips long error strings to the schema max sizes', async () => {
+    const s = new RpcServer(async () => {
+      throw new RpcError(ErrorCode.INTERNAL, 'x'.repeat(500), 'f'.repeat(100));
+    });
+    const out = res(await s.handlePayload(req({ id: 1, body: { case: 'stats', value: {} } })));
+    expect(out.error!.message).toHaveLength(120);
+    expect(out.error!.field).toHaveLength(48);
+  });
+});
+
+// ---------------------------------------------------------------------------------
+describe('link URLs and transports', () => {
+  it('parses tcp and serial URLs with defaults', () => {
+    expect(parseLinkUrl('tcp://127.0.0.1:5555')).toEqual({ status: 'OK', value: { kind: 'tcp', host: '127.0.0.1', port: 5555 } });
+    expect(parseLinkUrl('tcp://:5555')).toEqual({ status: 'OK', value: { kind: 'tcp', host: '127.0.0.1', port: 5555 } });
+    expect(parseLinkUrl('tcp://[::1]:7')).toEqual({ status: 'OK', value: { kind: 'tcp', host: '::1', port: 7 } });
+    expect(parseLinkUrl('serial:///dev/ttyACM0?baud=115200')).toEqual({ status: 'OK', value: { kind: 'serial', path: '/dev/ttyACM0', baudRate: 115200 } });
+    expect(parseLinkUrl('serial:///dev/ttyUSB1')).toEqual({ status: 'OK', value: { kind: 'serial', path: '/dev/ttyUSB1', baudRate: 115200 } });
+    expect(parseLinkUrl('SERIAL://COM3?baud=921600')).toEqual({ status: 'OK', value: { kind: 'serial', path: 'COM3', baudRate: 921600 } });
+    expect(formatLinkUrl({ kind: 'tcp', host: '::1', port: 7 })).toBe('tcp://[::1]:7');
+  });
+
+  it('gives one-line errors for bad URLs', () => {
+    const err = (u: string) => {
+      const r = parseLinkUrl(u);
+      expect(r.status).toBe('INVALID_ARGUMENT');
+      const d = r.status === 'INVALID_ARGUMENT' ? r.detail : '';
+      expect(d).not.toContain('\n');
+      return d;
+    };
+    expect(err('udp://1.2.3.4:5')).toMatch(/unknown scheme "udp:"; use tcp:\/\/HOST:PORT/);
+    expect(err('/dev/ttyACM0')).toMatch(/has no scheme/);
+    expect(err('tcp://127.0.0.1')).toMatch(/has no port; write tcp:\/\/127\.0\.0\.1:5555/);
+    expect(err('tcp://127.0.0.1:')).toMatch(/has no port/);
+    expect(err('tcp://host:http')).toMatch(/port "http" is not a number/);
+    expect(err('tcp://host:70000')).toMatch(/port 70000 is out of range 1\.\.65535/);
+    expect(err('serial:///dev/ttyACM0?baud=fast')).toMatch(/baud "fast" is not a positive whole number/);
+    expect(err('serial:///dev/ttyACM0?baud=')).toMatch(/baud "" is not a positive whole number/);
+    expect(err('serial:///dev/ttyACM0?parity=even')).toMatch(/unknown option "parity"/);
+    expect(err('serial://')).toMatch(/has no port path/);
+  });
+
+  it('openTransport throws a LinkError for a bad URL', async () => {
+    await expect(openTransport('carrier-pigeon://x')).rejects.toBeInstanceOf(LinkError);
+  });
+
+  it('serves calls over TCP loopback', async () => {
+    const { handler, applied } = countingHandler();
+    const server = new RpcServer(handler);
+    const listener = await listenTcp(0, (t) => void server.serve(t));
+    cleanup.push(() => listener.close());
+    expect(listener.host).toBe('127.0.0.1');
+    const t = await openTransport(`tcp://127.0.0.1:${listener.port}`);
+    const client = new RpcClient(t, { timeoutMs: 1000 });
+    cleanup.push(() => client.close());
+    expect(client.name).toBe(`tcp://127.0.0.1:${listener.port}`);
+    expect((await client.call('reward', reward)).status).toBe('OK');
+    expect(applied.reward).toBe(1);
+  });
+
+  it('a refused TCP connection says what to do', async () => {
+    const listener = await listenTcp(0, () => {});
+    const port = listener.port;
+    await listener.close();
+    await expect(connectTcp('127.0.0.1', port)).rejects.toThrow(/cannot connect \(ECONNREFUSED\): nothing listens there; start the device bridge or the simulator first/);
+  });
+
+  it('wraps a serialport stream (mock binding): bytes out are bytes in, line rate from the baud', async () => {
+    SerialPortMock.binding.createPort('/dev/ANPT-MOCK', { echo: true, record: true });
+    cleanup.push(() => SerialPortMock.binding.reset());
+    const port = new SerialPortMock({ path: '/dev/ANPT-MOCK', baudRate: 115200, autoOpen: false });
+    await new Promise<void>((resolve, reject) => port.open((e) => (e ? reject(e) : resolve())));
+    const t = serialTransport(port, 'serial:///dev/ANPT-MOCK?baud=115200', 115200);
+    expect(t.bytesPerSecond).toBe(11520);
+    const got: number[] = [];
+    t.onData((b) => got.push(...b));
+    const frame = encodeFrame(Uint8Array.of(1, 2, 0x7e));
+    await t.write(frame);
+    for (let i = 0; i < 100 && got.length < frame.length; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(Uint8Array.from(got)).toEqual(frame);
+    const dec = new FrameDecoder(64);
+    expect(dec.push(Uint8Array.from(got))).toEqual([{ status: 'OK', payload: Uint8Array.of(1, 2, 0x7e) }]);
+    await t.close();
+    await expect(t.write(frame)).rejects.toThrow(/port is closed/);
+  });
+
+  it('opening a missing serial port fails with a LinkError naming it', async () => {
+    await expect(openTransport('serial:///dev/anpt-does-not-exist?baud=9600')).rejects.toThrow(/serial:\/\/\/dev\/anpt-does-not-exist\?baud=9600/);
+  });
+});
+
+// ---------------------------------------------------------------------------------
+// End to end: SerialDevice -> link -> device server -> a FloatDevice-like fake.
+
+/**
+ * A small deterministic recurrent model on the Device interface (no quantisation of
+ * its own): hardtanh hidden layer, linear outputs, a "noisy" copy offset by a
+ * t-dependent amount, reward moves V. Enough to check that every value crosses the
+ * link intact.
+ */
+class FakeDevice implements Device {
+  cfg: DeviceConfig | undefined;
+  p: Params = { w: new Float64Array(0), r: new Float64Array(0), v: new Float64Array(0) };
+  st: RecurrentState = { clean: new Float64Array(0), noisy: new Float64Array(0) };
+  s: DeviceStats = { steps: 0, updates: 0, runCalls: 0, rewardCalls: 0 };
+
+  async info(): Promise<DeviceInfo> {
+    return { kind: 'float', name: 'fake', fixedPoint: false, maxInputs: 16, maxHidden: 64, maxOutputs: 8, maxBatch: 8, maxChunkSteps: 64 };
+  }
+  async configure(c: DeviceConfig): Promise<void> {
+    if (c.topology.hidden > 64) throw new ConfigError('topology.hidden', `${c.topology.hidden} is out of range; allowed 1..64`);
+    const { inputs: I, hidden: H, outputs: O, batch: B } = c.topology;
+    this.cfg = c;
+    this.p = { w: new Float64Array(H * I), r: new Float64Array(H * H), v: new Float64Array(O * H) };
+    this.st = { clean: new Float64Array(B * H), noisy: new Float64Array(B * H) };
+  }
+  async writeParams(p: Params): Promise<void> {
+    this.p = { w: p.w.slice(), r: p.r.slice(), v: p.v.slice() };
+  }
+  async readParams(): Promise<Params> {
+    return { w: this.p.w.slice(), r: this.p.r.slice(), v: this.p.v.slice() };
+  }
+  async readState(): Promise<RecurrentState> {
+    return { clean: this.st.clean.slice(), noisy: this.st.noisy.slice() };
+  }
+  async writeState(s: RecurrentState): Promise<void> {
+    this.st = { clean: s.clean.slice(), noisy: s.noisy.slice() };
+  }
+  async run(req: RunRequest): Promise<RunResult> {
+    const { inputs: I, hidden: H, outputs: O, batch: B } = this.cfg!.topology;
+    const K = req.steps;
+    const clean = new Float64Array(K * B * O);
+    const noisy = new Float64Array(req.noisy ? K * B * O : 0);
+    const hidden = new Float64Array(K * B * H);
+    for (let k = 0; k < K; k++) {
+      for (let b = 0; b < B; b++) {
+        for (const [copy, out] of [[this.st.clean, clean], ...(req.noisy ? [[this.st.noisy, noisy]] : [])] as const) {
+          const prev = copy.slice(b * H, b * H + H);
+          for (let i = 0; i < H; i++) {
+            let a = copy === this.st.noisy ? 0.01 * (((req.t0 + k + i) % 3) - 1) : 0;
+            for (let j = 0; j < I; j++) a += this.p.w[i * I + j] * req.inputs[(k * B + b) * I + j];
+            for (let j = 0; j < H; j++) a += this.p.r[i * H + j] * prev[j];
+            copy[b * H + i] = Math.max(-1, Math.min(1, a));
+            if (copy === this.st.clean) hidden[(k * B + b) * H + i] = copy[b * H + i];
+          }
+          for (let o = 0; o < O; o++) {
+            let y = 0;
+            for (let j = 0; j < H; j++) y += this.p.v[o * H + j] * copy[b * H + j];
+            out[(k * B + b) * O + o] = y;
+          }
+        }
+      }
+    }
+    this.s.steps += K;
+    this.s.runCalls++;
+    return req.hiddenTrace ? { clean, noisy, hidden } : { clean, noisy };
+  }
+  async reward(req: RewardRequest): Promise<void> {
+    const sum = req.deltaLoss.reduce((s, x) => s + x, 0);
+    for (let i = 0; i < this.p.v.length; i++) this.p.v[i] -= req.lr.v * sum * 0.0625;
+    this.s.updates += req.deltaLoss.length;
+    this.s.rewardCalls++;
+  }
+  async resetState(): Promise<void> {
+    this.st.clean.fill(0);
+    this.st.noisy.fill(0);
+  }
+  async stats(): Promise<DeviceStats> {
+    return { ...this.s };
+  }
+  async close(): Promise<void> {}
+}
+
+const formats = { input: q(3, 8), weight: q(1, 10), pre: q(3, 10), activity: q(0, 12), output: q(3, 10) };
+const config = (over: Partial<DeviceConfig> = {}): DeviceConfig => ({
+  topology: { inputs: 3, hidden: 20, outputs: 2, batch: 2, activation: 'hardtanh' },
+  formats,
+  noise: { hiddenSigma: 0.01, outputSigma: 0.01 },
+  mismatch: { gainSpread: 0.05, offsetSpread: 0.01, seed: 3 },
+  seed: 42,
+  maxChunkSteps: 8,
+  ...over,
+});
+/** Random values that are exact codes of a format. */
+function exactValues(n: number, f: FixedFormat, seed: number, scale = 1): Float64Array {
+  let x = seed >>> 0;
+  return Float64Array.from({ length: n }, () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return fromQ(toQ(((x / 2 ** 32) * 2 - 1) * scale, f), f);
+  });
+}
+const quant = (v: Float64Array, f: FixedFormat) => v.map((x) => fromQ(toQ(x, f), f));
+
+async function bridge(opts: { maxFrameBytes?: number; bToA?: FaultHook; aToB?: FaultHook; exact?: boolean } = {}) {
+  const fake = new FakeDevice();
+  const { a, b } = memoryPair({ aToB: opts.aToB, bToA: opts.bToA });
+  const { server } = createDeviceServer(fake, {
+    maxFrameBytes: opts.maxFrameBytes ?? 16384,
+    deviceId: 'fake-01',
+    cacheSize: 1,
+    converter: opts.exact ? EXACT_CONVERTER : undefined,
+  });
+  void server.serve(b);
+  const dev = await SerialDevice.connect(a, { timeoutMs: 250, retries: 3, maxFrameBytes: opts.maxFrameBytes });
+  cleanup.push(() => dev.close());
+  return { dev, fake, server };
+}
+
+describe('SerialDevice over the link to a served Device', () => {
+  it('handshakes and reports the device', async () => {
+    const { dev } = await bridge({ maxFrameBytes: 2048 });
+    expect(dev.hello).toMatchObject({ protocolVersion: PROTOCOL_VERSION, deviceId: 'fake-01', limits: { maxHidden: 64, maxFrameBytes: 2048 } });
+    expect(await dev.info()).toMatchObject({ kind: 'serial', fixedPoint: true, maxHidden: 64, name: expect.stringContaining('fake-01') });
+  });
+
+  it('writes and reads parameters and state exactly, in frame-sized pieces', async () => {
+    const { dev, fake, server } = await bridge({ maxFrameBytes: 300 }); // ~89 codes per piece
+    const cfg = config();
+    await dev.configure(cfg);
+    const H = 20;
+    const params: Params = { w: exactValues(H * 3, formats.weight, 1), r: exactValues(H * H, formats.weight, 2), v: exactValues(2 * H, formats.weight, 3) };
+    await dev.writeParams(params);
+    expect(await dev.readParams()).toEqual(params);
+    expect(fake.p).toEqual(params);
+    const state = { clean: exactValues(2 * H, formats.activity, 4), noisy: exactValues(2 * H, formats.activity, 5) };
+    await dev.writeState(state);
+    expect(await dev.readState()).toEqual(state);
+    // R (400 codes) needs several pieces each way.
+    expect(server.counters().requests).toBeGreaterThan(10);
+  });
+
+  it('runs and rewards like the device itself, and a retried reward is applied once', async () => {
+    // Lose the reply to the first Reward (found by decoding the device's frames).
+    let dropped = false;
+    const watch = new FrameDecoder(16384);
+    const { dev, fake } = await bridge({
+      bToA: (b) => {
+        for (const ev of watch.push(b)) {
+          if (ev.status !== 'OK') continue;
+          const r = decodeResponse(ev.payload);
+          if (!dropped && r.status === 'OK' && r.value.body.case === 'reward') {
+            dropped = true;
+            return [];
+          }
+        }
+        return [b];
+      },
+    });
+    const ref = new FakeDevice();
+    const cfg = config();
+    await dev.configure(cfg);
+    await ref.configure(cfg);
+    const params: Params = { w: exactValues(60, formats.weight, 7), r: exactValues(400, formats.weight, 8, 0.2), v: exactValues(40, formats.weight, 9) };
+    await dev.writeParams(params);
+    await ref.writeParams(params);
+    const inputs = exactValues(4 * 2 * 3, formats.input, 10);
+    for (const t0 of [0, 4]) {
+      const got = await dev.run({ steps: 4, t0, inputs, noisy: true, hiddenTrace: true });
+      const want = await ref.run({ steps: 4, t0, inputs, noisy: true, hiddenTrace: true });
+      expect(got.clean).toEqual(quant(want.clean, formats.output));
+      expect(got.noisy).toEqual(quant(want.noisy, formats.output));
+      expect(got.hidden).toEqual(quant(want.hidden!, formats.activity));
+      // Keep the reference state on the same grid as the device's.
+      ref.st = { clean: quant(ref.st.clean, formats.activity), noisy: quant(ref.st.noisy, formats.activity) };
+      fake.st = { clean: quant(fake.st.clean, formats.activity), noisy: quant(fake.st.noisy, formats.activity) };
+    }
+    const rw = { t0: 4, deltaLoss: Float64Array.of(0.5, -0.25, 0.125, 1), lr: { w: 0.1, r: 0.1, v: 0.5 } };
+    await dev.reward(rw);
+    await ref.reward(rw);
+    expect(dropped).toBe(true);
+    const stats = await dev.stats();
+    expect(stats).toMatchObject({ steps: 8, runCalls: 2, rewardCalls: 1, updates: 4 });
+    expect(stats.link).toMatchObject({ retries: 1, 'device.replays': 1 });
+    expect(fake.p.v).toEqual(ref.p.v);
+    // The chunk is rewarded: another reward is refused with a clear error, nothing applied.
+    await expect(dev.reward(rw)).rejects.toThrow(/NO_PENDING_CHUNK.*no noisy run awaits a reward/);
+    expect(fake.s.rewardCalls).toBe(1);
+  });
+
+  it('turns device refusals into ConfigError / LinkError with the field', async () => {
+    const { dev } = await bridge();
+    await expect(dev.run({ steps: 1, t0: 0, inputs: new Float64Array(6), noisy: false })).rejects.toThrow(/run before configure/);
+    const e = await dev.configure(config({ topology: { inputs: 3, hidden: 99, outputs: 2, batch: 1, activation: 'tanh' } })).catch((x) => x);
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.field).toBe('topology.hidden');
+    await expect(dev.configure({ ...config(), formats: undefined })).rejects.toThrow(/formats: a device behind a link needs fixed-point formats/);
+    await dev.configure(config());
+    await expect(dev.reward({ t0: 0, deltaLoss: Float64Array.of(1), lr: { w: 0, r: 0, v: 0 } })).rejects.toThrow(/NO_PENDING_CHUNK/);
+    await expect(dev.run({ steps: 9, t0: 0, inputs: new Float64Array(9 * 2 * 3), noisy: false })).rejects.toThrow(/TOO_LARGE.*run\.steps/);
+    await expect(dev.run({ steps: 1, t0: 0, inputs: new Float64Array(5), noisy: false })).rejects.toThrow(/inputs: has 5 values, expected steps\*batch\*inputs = 6/);
+  });
+
+  it('refuses a chunk size that cannot fit a frame, before sending', async () => {
+    const { dev } = await bridge({ maxFrameBytes: 512 });
+    await expect(dev.configure(config({ maxChunkSteps: 64 }))).rejects.toThrow(/maxChunkSteps: 64 steps of batch 2 do not fit one 512-byte frame .*use maxChunkSteps <= \d+/);
+  });
+
+  it('with the exact converter, an off-grid value from the device is an INTERNAL error, not a rounding', async () => {
+    expect(exactValuesToCodes(Float64Array.of(0.5, -0.25), q(1, 2), 'x')).toEqual(Int32Array.of(2, -1));
+    expect(() => exactValuesToCodes(Float64Array.of(0.5, 0.1), q(1, 2), 'x')).toThrow(/^x\[1\] = 0.1 is not a code of Q1.2$/);
+    const { dev } = await bridge({ exact: true });
+    await dev.configure(config());
+    await dev.writeParams({ w: new Float64Array(60).fill(0.1), r: new Float64Array(400), v: new Float64Array(40).fill(0.3) });
+    await expect(dev.run({ steps: 1, t0: 0, inputs: Float64Array.of(1, 1, 1, 1, 1, 1), noisy: false })).rejects.toThrow(/INTERNAL.*run\.clean\[0\] = .* is not a code of Q3\.10/);
+  });
+
+  it('a silent link fails the handshake with a message that says what to check', async () => {
+    const { a } = memoryPair();
+    await expect(SerialDevice.connect(a, { helloTimeoutMs: 10, retries: 1 })).rejects.toThrow(
+      /^memory:\/\/host: no reply to Hello within 10 ms; check the baud rate and that the board runs anpt firmware$/,
+    );
+  });
+});
