@@ -1,0 +1,303 @@
+/**
+ * The ANP-T trainer: drives any Device (emulator, float model, board) with forward
+ * passes only. Per chunk of K steps it runs both copies, forms one global reward per
+ * step, dL_t = MSE(noisy_t) - MSE(clean_t) (batch-mean MSE, stepMse), and sends it back;
+ * the device applies the update itself.
+ *
+ *   K = 1           online: the weights change every step (the reference's Mackey-Glass)
+ *   K > 1           chunked / two-pass: K steps with frozen weights, then K updates
+ *
+ * The host loop knows nothing of the rule: the NP and WP float baselines (np.ts, wp.ts)
+ * are devices with a different update and plug into the same loop.
+ *
+ * Forward-only stabilisers, driven by the global dL alone (what a host can see):
+ * - normalise: dL <- dL * target / rms(dL), rms an exponential running average, so a
+ *   loss landscape that grows steeper does not grow the step; target defaults to the
+ *   rms over the first warmupSteps steps (no scaling during the warm-up);
+ * - clip: |dL| <= max per step ('clip'), or the chunk's dL vector scaled down so its
+ *   largest |dL| is max ('scale', keeps the ratios within a chunk); applied after normalise;
+ * - spectral control: every everySteps steps the host reads R, estimates its spectral
+ *   radius (diagnostics.ts) and rescales R to the cap if it is above it. Why: a
+ *   Xavier-normal R sits near rho = 1 (1.07 at H = 100), where the noisy copy drifts
+ *   away from the clean one; on Mackey-Glass a cap of 0.95 made online ANP-T stable.
+ * The absolute step counter t0 grows across epochs, so every epoch draws new noise.
+ */
+import type { Device, LearningRates } from '../device/types.js';
+import { ConfigError } from '../format/fixed.js';
+import { stepMse, type SequenceSet, type Task } from '../tasks/types.js';
+import { spectralRadius } from './diagnostics.js';
+import { evaluate, validateSet, zeroOutputMse } from './evaluate.js';
+import { scaleRates, scheduleFactor, validateRates, validateSchedule, type Schedule } from './schedule.js';
+
+export interface DeltaLossClip {
+  mode: 'clip' | 'scale';
+  /** Largest |dL| per step, loss units (> 0). */
+  max: number;
+}
+
+export interface DeltaLossNormalise {
+  /** Decay of the running mean of dL^2 per step, 0..1 (default 0.999, ~1000 steps). */
+  decay?: number;
+  /** The rms |dL| to normalise to, loss units; default: measured over the warm-up. */
+  target?: number;
+  /** Steps of the warm-up that measures the target when none is given (default 100). */
+  warmupSteps?: number;
+}
+
+export interface SpectralControl {
+  /** Largest allowed spectral radius of R (> 0), e.g. 0.99. */
+  cap: number;
+  /** Check every this many trained steps (>= 1). */
+  everySteps: number;
+}
+
+export interface TrainProgress {
+  phase: 'chunk' | 'epoch';
+  /** 0-based epoch. */
+  epoch: number;
+  epochs: number;
+  /** Steps done in this epoch / per epoch. */
+  stepInEpoch: number;
+  stepsPerEpoch: number;
+  /** Steps done in the whole run / in all. */
+  stepsDone: number;
+  totalSteps: number;
+  /** Mean clean step MSE of this epoch so far. */
+  trainMse: number;
+  /** Set at the end of an epoch that was evaluated. */
+  testMse?: number;
+  /** The schedule's factor on the base rates. */
+  lrFactor: number;
+}
+
+export interface AnptOptions {
+  /** Passes over the training set (>= 1). */
+  epochs: number;
+  /** Base step sizes per layer (>= 0). */
+  lr: LearningRates;
+  /** Steps per run/reward round trip: 1 = online (default), K > 1 = chunked two-pass. */
+  chunkSteps?: number;
+  /** Default constant. */
+  schedule?: Schedule;
+  /** Ablation: train V only (lr.w = lr.r = 0). */
+  readoutOnly?: boolean;
+  normalise?: DeltaLossNormalise;
+  clip?: DeltaLossClip;
+  spectral?: SpectralControl;
+  /** Evaluated (clean copy) after every evaluateEvery epochs and after the last. */
+  test?: SequenceSet;
+  evaluateEvery?: number;
+  metrics?: Task['metrics'];
+  /** Absolute step counter of the first training step (uint32), default 0. */
+  t0?: number;
+  /** Called after every chunk (at most every progressEverySteps steps) and every epoch. */
+  onProgress?: (p: TrainProgress) => void;
+  progressEverySteps?: number;
+  /** Stop as diverged when an epoch's running MSE exceeds this times the zero-output MSE (default 1e4). */
+  divergenceFactor?: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  /** Mean clean step MSE over the epoch, as the weights changed. */
+  trainMse: number;
+  testMse?: number;
+  metrics?: Record<string, number>;
+  /** Schedule factor at the end of the epoch. */
+  lrFactor: number;
+  /** R rescales by spectral control in this epoch. */
+  rescales: number;
+  /** Last spectral radius measured in this epoch (spectral control only). */
+  spectralRadius?: number;
+  seconds: number;
+}
+
+export interface TrainResult {
+  status: 'ok' | 'diverged';
+  /** Why training stopped early. */
+  message?: string;
+  epochs: EpochRecord[];
+  /** Steps trained. */
+  steps: number;
+  /** t0 to continue with. */
+  nextT0: number;
+  /** MSE of the all-zero output (train, test): the bar to clear. */
+  zeroOutputMse: { train: number; test?: number };
+}
+
+function validateOptions(o: AnptOptions, train: SequenceSet): void {
+  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new ConfigError('epochs', `${o.epochs} is out of range; allowed integers >= 1`);
+  validateRates(o.lr);
+  const K = o.chunkSteps ?? 1;
+  if (!Number.isInteger(K) || K < 1) throw new ConfigError('chunkSteps', `${K} is out of range; allowed integers >= 1 (1 = online)`);
+  if (o.schedule) validateSchedule(o.schedule);
+  if (o.clip) {
+    if (o.clip.mode !== 'clip' && o.clip.mode !== 'scale') throw new ConfigError('clip.mode', `"${o.clip.mode}" is not a mode; use clip or scale`);
+    if (!(o.clip.max > 0) || !Number.isFinite(o.clip.max)) throw new ConfigError('clip.max', `${o.clip.max} is out of range; allowed finite values > 0 (loss units)`);
+  }
+  if (o.normalise) {
+    const { decay = 0.999, target, warmupSteps = 100 } = o.normalise;
+    if (!(decay >= 0 && decay < 1)) throw new ConfigError('normalise.decay', `${decay} is out of range; allowed 0 <= decay < 1`);
+    if (target !== undefined && !(target > 0 && Number.isFinite(target))) throw new ConfigError('normalise.target', `${target} is out of range; allowed finite values > 0 (loss units)`);
+    if (!Number.isInteger(warmupSteps) || warmupSteps < 1) throw new ConfigError('normalise.warmupSteps', `${warmupSteps} is out of range; allowed integers >= 1`);
+  }
+  if (o.spectral) {
+    if (!(o.spectral.cap > 0) || !Number.isFinite(o.spectral.cap)) throw new ConfigError('spectral.cap', `${o.spectral.cap} is out of range; allowed finite values > 0`);
+    if (!Number.isInteger(o.spectral.everySteps) || o.spectral.everySteps < 1) throw new ConfigError('spectral.everySteps', `${o.spectral.everySteps} is out of range; allowed integers >= 1`);
+  }
+  const t0 = o.t0 ?? 0;
+  const total = o.epochs * train.steps;
+  if (!Number.isInteger(t0) || t0 < 0 || t0 + total > 2 ** 32)
+    throw new ConfigError('t0', `${t0} is out of range: t0 + epochs x steps (${total}) must stay within the uint32 step counter`);
+}
+
+/**
+ * The running state of the dL normaliser: an exponential mean of dL^2, bias-corrected
+ * like Adam's when it starts from nothing, or started at the warm-up mean.
+ */
+class DeltaLossNormaliser {
+  private mean2 = 0;
+  private seen = 0;
+  /** Weight of the EMA's start value still in mean2 (1 - correction). */
+  private startWeight = 1;
+  private target: number | undefined;
+  private readonly decay: number;
+  private readonly warmup: number;
+
+  constructor(o: DeltaLossNormalise) {
+    this.decay = o.decay ?? 0.999;
+    this.warmup = o.warmupSteps ?? 100;
+    this.target = o.target;
+  }
+
+  /** Normalise dL in place. */
+  apply(dL: Float64Array): void {
+    for (let k = 0; k < dL.length; k++) {
+      const x = dL[k];
+      if (this.target === undefined) {
+        this.seen++;
+        this.mean2 += (x * x - this.mean2) / this.seen; // plain mean over the warm-up
+        if (this.seen >= this.warmup && this.mean2 > 0) {
+          this.target = Math.sqrt(this.mean2);
+          this.startWeight = 0; // the EMA starts at the warm-up mean: nothing to correct
+        }
+        continue;
+      }
+      this.mean2 = this.decay * this.mean2 + (1 - this.decay) * x * x;
+      this.startWeight *= this.decay;
+      const m = this.mean2 / (1 - this.startWeight);
+      if (m > 0) dL[k] = (x * this.target) / Math.sqrt(m);
+    }
+  }
+}
+
+/** Clip or scale a chunk's dL in place so that |dL| <= max. */
+function clipDeltaLoss(dL: Float64Array, c: DeltaLossClip): void {
+  if (c.mode === 'clip') {
+    for (let k = 0; k < dL.length; k++) dL[k] = Math.max(-c.max, Math.min(c.max, dL[k]));
+    return;
+  }
+  let m = 0;
+  for (const x of dL) m = Math.max(m, Math.abs(x));
+  if (m > c.max) for (let k = 0; k < dL.length; k++) dL[k] *= c.max / m;
+}
+
+/**
+ * Rescale R in place to spectral radius `cap` if above it. Returns the radius before
+ * (estimate of diagnostics.ts) and whether R was changed.
+ */
+export function capSpectralRadius(r: Float64Array, hidden: number, cap: number): { radius: number; rescaled: boolean } {
+  const radius = spectralRadius(r, hidden);
+  if (!(radius > cap)) return { radius, rescaled: false };
+  const f = cap / radius;
+  for (let k = 0; k < r.length; k++) r[k] *= f;
+  return { radius, rescaled: true };
+}
+
+/**
+ * Train a configured device (weights already written) on `train` with ANP-T for
+ * `epochs` passes. Every epoch starts from a zero state. Returns per-epoch records;
+ * stops early with status 'diverged' and a message (the device keeps the weights it
+ * has then) when a loss stops being finite or grows beyond divergenceFactor x the
+ * zero-output MSE. Bad options throw ConfigError naming the field.
+ */
+export async function trainAnpt(device: Device, train: SequenceSet, options: AnptOptions): Promise<TrainResult> {
+  validateSet(train, 'train');
+  if (options.test) validateSet(options.test, 'test');
+  validateOptions(options, train);
+  const { steps: T, batch: B, inputSize: I, outputSize: O } = train;
+  const info = await device.info();
+  const K = Math.min(options.chunkSteps ?? 1, T);
+  if (K > info.maxChunkSteps) throw new ConfigError('chunkSteps', `${K} exceeds the device's maxChunkSteps (${info.maxChunkSteps}); lower chunkSteps or configure a larger maxChunkSteps`);
+  const baseLr: LearningRates = options.readoutOnly ? { ...options.lr, w: 0, r: 0 } : options.lr;
+  const schedule = options.schedule ?? { kind: 'constant' };
+  const totalSteps = options.epochs * T;
+  const zero = { train: zeroOutputMse(train), test: options.test ? zeroOutputMse(options.test) : undefined };
+  const divergeAbove = (options.divergenceFactor ?? 1e4) * Math.max(zero.train, Number.MIN_VALUE);
+  const normaliser = options.normalise ? new DeltaLossNormaliser(options.normalise) : undefined;
+  const evaluateEvery = options.evaluateEvery ?? 1;
+  const progressEvery = options.progressEverySteps ?? 1;
+  const records: EpochRecord[] = [];
+  let t = options.t0 ?? 0;
+  let stepsDone = 0;
+  let nextSpectral = options.spectral?.everySteps ?? Infinity;
+  let lastProgress = 0;
+
+  const result = (status: TrainResult['status'], message?: string): TrainResult =>
+    ({ status, message, epochs: records, steps: stepsDone, nextT0: t, zeroOutputMse: zero });
+
+  for (let epoch = 0; epoch < options.epochs; epoch++) {
+    const started = performance.now();
+    let lossSum = 0;
+    let rescales = 0;
+    let radius: number | undefined;
+    let lrFactor = scheduleFactor(schedule, stepsDone, totalSteps);
+    await device.resetState();
+    for (let s = 0; s < T; s += K) {
+      const k = Math.min(K, T - s);
+      const res = await device.run({ steps: k, t0: t, inputs: train.inputs.subarray(s * B * I, (s + k) * B * I), noisy: true });
+      const dL = new Float64Array(k);
+      for (let j = 0; j < k; j++) {
+        const tOff = (s + j) * B * O;
+        const lc = stepMse(res.clean, j * B * O, train.targets, tOff, B * O);
+        dL[j] = stepMse(res.noisy, j * B * O, train.targets, tOff, B * O) - lc;
+        lossSum += lc;
+        if (!Number.isFinite(dL[j]) || !Number.isFinite(lc))
+          return result('diverged', `epoch ${epoch} step ${s + j}: the loss is not finite (clean ${lc}, dL ${dL[j]}); lower the learning rates or add clip/spectral control`);
+      }
+      const running = lossSum / (s + k);
+      if (running > divergeAbove)
+        return result('diverged', `epoch ${epoch} step ${s + k}: running MSE ${running.toExponential(3)} exceeds ${options.divergenceFactor ?? 1e4} x the zero-output MSE; lower the learning rates or add clip/spectral control`);
+      normaliser?.apply(dL);
+      if (options.clip) clipDeltaLoss(dL, options.clip);
+      lrFactor = scheduleFactor(schedule, stepsDone, totalSteps);
+      await device.reward({ t0: t, deltaLoss: dL, lr: scaleRates(baseLr, lrFactor) });
+      t += k;
+      stepsDone += k;
+      if (options.spectral && stepsDone >= nextSpectral) {
+        nextSpectral = stepsDone + options.spectral.everySteps;
+        const p = await device.readParams();
+        const c = capSpectralRadius(p.r, Math.round(Math.sqrt(p.r.length)), options.spectral.cap);
+        radius = c.radius;
+        if (c.rescaled) {
+          await device.writeParams(p);
+          rescales++;
+        }
+      }
+      if (options.onProgress && stepsDone - lastProgress >= progressEvery) {
+        lastProgress = stepsDone;
+        options.onProgress({ phase: 'chunk', epoch, epochs: options.epochs, stepInEpoch: s + k, stepsPerEpoch: T, stepsDone, totalSteps, trainMse: running, lrFactor });
+      }
+    }
+    const rec: EpochRecord = { epoch, trainMse: lossSum / T, lrFactor, rescales, spectralRadius: radius, seconds: 0 };
+    if (options.test && ((epoch + 1) % evaluateEvery === 0 || epoch === options.epochs - 1)) {
+      const ev = await evaluate(device, options.test, { metrics: options.metrics });
+      rec.testMse = ev.mse;
+      rec.metrics = ev.metrics;
+    }
+    rec.seconds = (performance.now() - started) / 1000;
+    records.push(rec);
+    options.onProgress?.({ phase: 'epoch', epoch, epochs: options.epochs, stepInEpoch: T, stepsPerEpoch: T, stepsDone, totalSteps, trainMse: rec.trainMse, testMse: rec.testMse, lrFactor });
+  }
+  return result('ok');
+}

@@ -1,0 +1,151 @@
+/**
+ * Diagnostics of a recurrent network and of the ANP-T update.
+ *
+ * spectralRadius: R is not symmetric, so its dominant eigenvalues are often a complex
+ * pair and plain power iteration does not converge to a vector. What does converge is
+ * the growth rate: for almost every start x, ||R^k x||^(1/k) -> rho(R) (Gelfand). We
+ * iterate x <- R x / ||R x||, discard a burn-in (transient growth of a non-normal R),
+ * and return the geometric mean of ||R x|| over the remaining iterations. The error in
+ * log rho falls as O(1/iterations) (an oscillating complex pair contributes a bounded
+ * log-ratio spread over all iterations); several eigenvalues of nearly the same modulus,
+ * as in random matrices, slow it further and bias the estimate slightly low, hence the
+ * default of 400 measured iterations. Cost: (burnIn + iterations) x H^2 multiply-adds.
+ *
+ * gradientAlignment: the mean update of a rule over many noise draws at fixed weights
+ * and state, through a FloatDevice (so it is the device's rule, not a re-derivation:
+ * ANP-T by default, or the NP/WP devices), against the exact gradients of the same
+ * chunk's loss, window-1 and full BPTT.
+ */
+import type { Params } from '../device/types.js';
+import { ConfigError } from '../format/fixed.js';
+import { stepMse } from '../tasks/types.js';
+import { FloatDevice } from '../model/float-device.js';
+import { counterKey, unitNormal, STREAM_DIAGNOSTICS } from '../model/rng.js';
+import type { RnnShape } from '../model/rnn.js';
+import { lossAndGradient } from './bptt.js';
+
+export interface SpectralOptions {
+  /** Iterations measured (default 400). */
+  iterations?: number;
+  /** Iterations discarded first (default 50). */
+  burnIn?: number;
+  /** Seed of the start vector (default 0). */
+  seed?: number;
+}
+
+/** Estimated spectral radius (largest |eigenvalue|) of an n x n row-major matrix; see the file comment. */
+export function spectralRadius(m: Float64Array, n: number, opts: SpectralOptions = {}): number {
+  if (m.length !== n * n) throw new ConfigError('matrix', `length ${m.length}, expected ${n} x ${n}`);
+  const iterations = opts.iterations ?? 400, burnIn = opts.burnIn ?? 50;
+  const key = counterKey(opts.seed ?? 0, STREAM_DIAGNOSTICS, n, 0);
+  let x = new Float64Array(n), y = new Float64Array(n);
+  for (let i = 0; i < n; i++) x[i] = unitNormal(key, i);
+  let logSum = 0;
+  for (let it = 0; it < burnIn + iterations; it++) {
+    let norm = 0;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += m[i * n + j] * x[j];
+      y[i] = s;
+      norm += s * s;
+    }
+    norm = Math.sqrt(norm);
+    if (norm === 0) return 0; // nilpotent on this start vector: every eigenvalue it meets is 0
+    if (it >= burnIn) logSum += Math.log(norm);
+    for (let i = 0; i < n; i++) y[i] /= norm;
+    [x, y] = [y, x];
+  }
+  return Math.exp(logSum / iterations);
+}
+
+/** Cosine of the angle between two vectors (0 when either is zero). */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let k = 0; k < a.length; k++) {
+    ab += a[k] * b[k];
+    aa += a[k] * a[k];
+    bb += b[k] * b[k];
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+
+export interface LayerCosines {
+  w: number;
+  r: number;
+  v: number;
+  /** Over W, R, V concatenated (dominated by the layer with the largest update). */
+  all: number;
+}
+
+/** Cosines between an update and the descent direction -grad, per layer and overall. */
+export function updateGradientCosines(update: Params, grad: Params): LayerCosines {
+  const neg = (g: Float64Array) => g.map((x) => -x);
+  const cat = (p: Params) => {
+    const out = new Float64Array(p.w.length + p.r.length + p.v.length);
+    out.set(p.w, 0);
+    out.set(p.r, p.w.length);
+    out.set(p.v, p.w.length + p.r.length);
+    return out;
+  };
+  return { w: cosine(update.w, neg(grad.w)), r: cosine(update.r, neg(grad.r)), v: cosine(update.v, neg(grad.v)), all: cosine(cat(update), neg(cat(grad))) };
+}
+
+export interface AlignmentOptions {
+  /** Noise draws to average (>= 1). */
+  samples: number;
+  /** Noise std on hidden pre-activations and outputs, real units. */
+  hiddenSigma: number;
+  outputSigma?: number;
+  /** Noise seed (uint32), default 1. */
+  seed?: number;
+  /** An unconfigured FloatDevice (or NpFloatDevice, WpFloatDevice) whose rule to measure; default ANP-T. */
+  device?: FloatDevice;
+}
+
+export interface Alignment {
+  /** Against the window-1 gradient (the state entering every step held constant). */
+  window1: LayerCosines;
+  /** Against the full BPTT gradient of the chunk. */
+  full: LayerCosines;
+  /** Mean ANP-T update over the draws at lr = 1 for every layer. */
+  meanUpdate: Params;
+  gradWindow1: Params;
+  gradFull: Params;
+}
+
+/**
+ * The mean update (ANP-T unless another device is given) over `samples` noise draws of
+ * one chunk of K steps from fixed weights and state (both copies start at `state`,
+ * B x H), compared with the gradients of that chunk's MSE. inputs K x B x I, targets
+ * K x B x O. Cosines are against the descent direction -grad.
+ */
+export async function gradientAlignment(
+  shape: RnnShape, params: Params, batch: number, state: Float64Array,
+  inputs: Float64Array, targets: Float64Array, steps: number, opts: AlignmentOptions,
+): Promise<Alignment> {
+  if (!Number.isInteger(opts.samples) || opts.samples < 1) throw new ConfigError('samples', `${opts.samples} is out of range; allowed integers >= 1`);
+  const dev = opts.device ?? new FloatDevice();
+  await dev.configure({
+    topology: { ...shape, batch },
+    noise: { hiddenSigma: opts.hiddenSigma, outputSigma: opts.outputSigma ?? opts.hiddenSigma },
+    seed: opts.seed ?? 1,
+    maxChunkSteps: steps,
+  });
+  if (dev.readDecorrelation()) throw new ConfigError('device', 'a device with decorrelation is not supported: the gradients here assume D = identity');
+  const bo = batch * shape.outputs;
+  const mean: Params = { w: new Float64Array(params.w.length), r: new Float64Array(params.r.length), v: new Float64Array(params.v.length) };
+  for (let s = 0; s < opts.samples; s++) {
+    await dev.writeParams(params);
+    await dev.writeState({ clean: state, noisy: state });
+    const t0 = s * steps;
+    const res = await dev.run({ steps, t0, inputs, noisy: true });
+    const dL = new Float64Array(steps);
+    for (let k = 0; k < steps; k++) dL[k] = stepMse(res.noisy, k * bo, targets, k * bo, bo) - stepMse(res.clean, k * bo, targets, k * bo, bo);
+    await dev.reward({ t0, deltaLoss: dL, lr: { w: 1, r: 1, v: 1 } });
+    const p = await dev.readParams();
+    for (const L of ['w', 'r', 'v'] as const) for (let q = 0; q < p[L].length; q++) mean[L][q] += (p[L][q] - params[L][q]) / opts.samples;
+  }
+  const g1 = lossAndGradient(shape, params, batch, inputs, targets, steps, { window: 1, initialState: state }).grad;
+  const gf = lossAndGradient(shape, params, batch, inputs, targets, steps, { window: 'full', initialState: state }).grad;
+  return { window1: updateGradientCosines(mean, g1), full: updateGradientCosines(mean, gf), meanUpdate: mean, gradWindow1: g1, gradFull: gf };
+}

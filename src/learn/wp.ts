@@ -1,0 +1,77 @@
+/**
+ * The WP baseline (weight perturbation, method.md): the noisy copy runs with every
+ * weight perturbed, W + Xi_W(t) and so on, Xi ~ N(0, sigma^2) drawn afresh at every
+ * step t and shared by the B sequences (they share the weights); no node noise. Update:
+ *
+ *   dW = -lrW (dL/sigma_h) Xi_W(t),  dR = -lrR (dL/sigma_h) Xi_R(t),  dV = -lrV (dL/sigma_o) Xi_V(t)
+ *
+ * (sigma_h = noise.hiddenSigma perturbs W and R, sigma_o = noise.outputSigma perturbs V.)
+ * Like NP it needs the perturbation itself, so it exists on the float model only, as
+ * a FloatDevice with its own perturbation and rule (see np.ts for why). Xi(t) is a pure
+ * function of (seed, t), drawn again by the update instead of stored.
+ */
+import type { DeviceConfig, LearningRates } from '../device/types.js';
+import { FloatDevice, type FloatDeviceOptions } from '../model/float-device.js';
+import { counterKey, unitNormal, STREAM_WEIGHT_NOISE } from '../model/rng.js';
+import type { RnnParams } from '../model/rnn.js';
+
+const LAYERS = ['w', 'r', 'v'] as const;
+
+type Layers = { w: Float64Array; r: Float64Array; v: Float64Array };
+
+/** The float model with weight perturbation: noisy copy with perturbed weights, the WP update (see the file comment). */
+export class WpFloatDevice extends FloatDevice {
+  private xi!: Layers;
+  private perturbed!: RnnParams;
+
+  constructor(opts: FloatDeviceOptions = {}) {
+    super({ name: 'anpt-float WP (weight perturbation)', ...opts });
+  }
+
+  /** As FloatDevice.configure, plus buffers for Xi and the perturbed weights. */
+  override async configure(config: DeviceConfig): Promise<void> {
+    await super.configure(config);
+    const zeros = (): Layers => ({ w: new Float64Array(this.params.w.length), r: new Float64Array(this.params.r.length), v: new Float64Array(this.params.v.length) });
+    this.xi = zeros();
+    this.perturbed = zeros();
+  }
+
+  /** Xi(t) for every layer: unit normal draws times the layer's sigma. */
+  private drawWeightNoise(t: number): Layers {
+    const cfg = this.need();
+    LAYERS.forEach((L, m) => {
+      const sigma = L === 'v' ? cfg.noise.outputSigma : cfg.noise.hiddenSigma;
+      const key = counterKey(cfg.seed, STREAM_WEIGHT_NOISE, m, t);
+      const a = this.xi[L];
+      for (let q = 0; q < a.length; q++) a[q] = sigma === 0 ? 0 : sigma * unitNormal(key, q);
+    });
+    return this.xi;
+  }
+
+  /** No node noise: the perturbation is in the weights. */
+  protected override drawNoise(_t: number, hidden: Float64Array, output: Float64Array): void {
+    hidden.fill(0);
+    output.fill(0);
+  }
+
+  /** W + Xi_W(t), R + Xi_R(t), V + Xi_V(t) (and D unchanged). */
+  protected override noisyParams(t: number): RnnParams {
+    const xi = this.drawWeightNoise(t), p = this.perturbed;
+    for (const L of LAYERS) for (let q = 0; q < p[L].length; q++) p[L][q] = this.params[L][q] + xi[L][q];
+    p.d = this.params.d;
+    return p;
+  }
+
+  /** The WP update of step k (absolute step t). */
+  protected override applyStep(_k: number, t: number, dL: number, lr: LearningRates): void {
+    const cfg = this.need();
+    const xi = this.drawWeightNoise(t);
+    for (const L of LAYERS) {
+      const sigma = L === 'v' ? cfg.noise.outputSigma : cfg.noise.hiddenSigma;
+      if (sigma === 0) continue;
+      const c = (-lr[L] * dL) / sigma;
+      const p = this.params[L], x = xi[L];
+      for (let q = 0; q < p.length; q++) p[q] += c * x[q];
+    }
+  }
+}

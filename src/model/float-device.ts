@@ -1,0 +1,349 @@
+/**
+ * FloatDevice: the reference RNN (rnn.ts) behind the Device interface, with the
+ * semantics of docs/kernel.md in binary64 instead of integer codes:
+ *
+ * - a clean and a noisy copy run in lockstep on the same inputs; the noisy copy adds
+ *   N(0, sigma^2) noise (real units) to its hidden pre-activations and outputs. The
+ *   noise of neuron n of sequence b at absolute step t is the kernel's draw
+ *   sigma * unitGauss(key(seed, 1, b, t), n) (hidden n = 0..H-1, outputs H..H+O-1):
+ *   an Irwin-Hall(4) approximation of the normal law, bounded at ±3.46 sigma. It is a
+ *   pure function of (seed, b, t), so a replayed chunk draws the same noise, and a
+ *   fixed-point device with the same seed draws the same noise up to LSB rounding.
+ * - run(K) freezes the weights and keeps traces (inputs, clean states, da = ã - a,
+ *   dy = ỹ - y); reward(dL) then applies, for each step k in order,
+ *     dW = -lrW sqrt(N) dL_k (da_k / ||da_k||^2) u_k^T / B
+ *     dR = -lrR sqrt(N) dL_k (da_k / ||da_k||^2) r̂_{k-1}^T / B
+ *     dV = -lrV sqrt(N) dL_k (dy_k / ||dy_k||^2) r̂_k^T / B
+ *   with the norms over the whole B x H (or B x O) block, N = I + H + O, presynaptic
+ *   terms from the clean copy, and a layer skipped when its norm is 0.
+ * - mismatch (per-neuron gain and offset of the hidden pre-activation, drawn from the
+ *   mismatch seed as in the kernel) is applied to both copies. No quantisation, no
+ *   overflow, no accumulator wrap: those are what the fixed-point devices add.
+ * - a clean-only run (noisy: false) leaves the noisy copy's state untouched and
+ *   cancels any pending reward, as the emulator does.
+ *
+ * Optional hidden decorrelation (method.md): with `decorrelationRate` > 0, reward()
+ * also applies D <- D - rate * offdiag(mean_b r̂ r̂^T) D per step, from the clean r̂.
+ * D is not part of Params (a chip has no D); read it with readDecorrelation().
+ *
+ * Subclasses (the NP and WP baselines in src/learn/) replace the perturbation
+ * (drawNoise, noisyParams) and the update (applyStep); the forward pass and the
+ * chunk bookkeeping stay here.
+ */
+import { validateConfig } from '../device/config.js';
+import { DeviceError } from '../device/errors.js';
+import type {
+  Device, DeviceConfig, DeviceInfo, DeviceStats, LearningRates, Params, RecurrentState, RewardRequest, RunRequest, RunResult,
+} from '../device/types.js';
+import { ConfigError } from '../format/fixed.js';
+import { counterKey, unitGauss, STREAM_GAIN, STREAM_NOISE, STREAM_OFFSET } from './rng.js';
+import {
+  addBatchOuter, allocStep, neuronCount, stepInto,
+  type RnnParams, type RnnShape, type StepBuffers, type StepPerturbation,
+} from './rnn.js';
+
+/** Limits of the float model (it has no memory budget beyond the host's). */
+export const FLOAT_LIMITS = {
+  maxInputs: 4096,
+  maxHidden: 4096,
+  maxOutputs: 4096,
+  maxBatch: 4096,
+  maxChunkSteps: 1 << 20,
+};
+
+export interface FloatDeviceOptions {
+  /** Step size of the hidden decorrelation D (per step); 0 or absent disables D. */
+  decorrelationRate?: number;
+  /** Shown in info().name. */
+  name?: string;
+}
+
+/** Traces of the last noisy chunk, grown on demand to the largest K asked for. */
+interface ChunkTrace {
+  capacity: number;
+  /** u, K x B x I. */
+  inputs: Float64Array;
+  /** Clean states r̂_{-1}..r̂_{K-1}, (K+1) x B x H. */
+  states: Float64Array;
+  /** ã - a, K x B x H. */
+  da: Float64Array;
+  /** ỹ - y, K x B x O. */
+  dy: Float64Array;
+}
+
+/** A Float64Array of length n with finite entries, else a DeviceError (BAD_REQUEST / BAD_INPUT) naming the field. */
+function checkTensor(a: Float64Array | undefined, n: number, field: string, dims: string): void {
+  if (!(a instanceof Float64Array) || a.length !== n)
+    throw new DeviceError('BAD_REQUEST', `${field}: length ${a?.length ?? 'missing'}, expected ${dims} = ${n} (a Float64Array); nothing was written`);
+  for (let k = 0; k < n; k++)
+    if (!Number.isFinite(a[k])) throw new DeviceError('BAD_INPUT', `${field}[${k}] is ${a[k]}; values must be finite; nothing was written`);
+}
+
+/** The float64 reference device; see the file comment. */
+export class FloatDevice implements Device {
+  protected cfg?: DeviceConfig;
+  protected shape!: RnnShape;
+  protected batch = 0;
+  protected params!: RnnParams;
+  protected clean!: Float64Array;
+  protected noisyState!: Float64Array;
+  protected trace!: ChunkTrace;
+  /** The noisy chunk waiting for its reward. */
+  protected pending: { t0: number; steps: number } | null = null;
+  private mismatch: StepPerturbation = {};
+  private bufClean!: StepBuffers;
+  private bufNoisy!: StepBuffers;
+  private hiddenNoise!: Float64Array;
+  private outputNoise!: Float64Array;
+  private readonly decorrelationRate: number;
+  private readonly name: string;
+  private counters = { steps: 0, updates: 0, runCalls: 0, rewardCalls: 0 };
+
+  constructor(opts: FloatDeviceOptions = {}) {
+    const rate = opts.decorrelationRate ?? 0;
+    if (!Number.isFinite(rate) || rate < 0) throw new ConfigError('decorrelationRate', `${rate} is out of range; allowed finite values >= 0 (0 disables D)`);
+    this.decorrelationRate = rate;
+    this.name = opts.name ?? 'anpt-float (binary64 reference)';
+  }
+
+  /** Kind 'float', fixedPoint false, FLOAT_LIMITS (maxChunkSteps is the configured one once configured). */
+  async info(): Promise<DeviceInfo> {
+    return { kind: 'float', name: this.name, fixedPoint: false, ...FLOAT_LIMITS, maxChunkSteps: this.cfg?.maxChunkSteps ?? FLOAT_LIMITS.maxChunkSteps };
+  }
+
+  /** Validate (ConfigError naming the field) and apply; zeroes weights and state, D = identity. */
+  async configure(config: DeviceConfig): Promise<void> {
+    validateConfig(config, FLOAT_LIMITS);
+    const t = config.topology;
+    const shape: RnnShape = { inputs: t.inputs, hidden: t.hidden, outputs: t.outputs, activation: t.activation };
+    const H = t.hidden, B = t.batch;
+    this.cfg = structuredClone(config);
+    this.shape = shape;
+    this.batch = B;
+    this.params = { w: new Float64Array(H * t.inputs), r: new Float64Array(H * H), v: new Float64Array(t.outputs * H) };
+    if (this.decorrelationRate > 0) {
+      this.params.d = new Float64Array(H * H);
+      for (let i = 0; i < H; i++) this.params.d[i * H + i] = 1;
+    }
+    this.clean = new Float64Array(B * H);
+    this.noisyState = new Float64Array(B * H);
+    this.bufClean = allocStep(shape, B);
+    this.bufNoisy = allocStep(shape, B);
+    this.hiddenNoise = new Float64Array(B * H);
+    this.outputNoise = new Float64Array(B * t.outputs);
+    this.trace = { capacity: 0, inputs: new Float64Array(0), states: new Float64Array(0), da: new Float64Array(0), dy: new Float64Array(0) };
+    this.pending = null;
+    this.mismatch = {};
+    const m = config.mismatch;
+    if (m && (m.gainSpread > 0 || m.offsetSpread > 0)) {
+      const kg = counterKey(m.seed, STREAM_GAIN, 0, 0), ko = counterKey(m.seed, STREAM_OFFSET, 0, 0);
+      const gain = new Float64Array(H), offset = new Float64Array(H);
+      for (let i = 0; i < H; i++) {
+        gain[i] = 1 + m.gainSpread * unitGauss(kg, i);
+        offset[i] = m.offsetSpread * unitGauss(ko, i);
+      }
+      this.mismatch = { gain, offset };
+    }
+    this.counters = { steps: 0, updates: 0, runCalls: 0, rewardCalls: 0 };
+  }
+
+  /** Write W, R, V (real units, exact: no quantisation). Nothing is written if any is bad. */
+  async writeParams(p: Params): Promise<void> {
+    this.need();
+    const { inputs: I, hidden: H, outputs: O } = this.shape;
+    checkTensor(p?.w, H * I, 'params.w', 'hidden x inputs');
+    checkTensor(p?.r, H * H, 'params.r', 'hidden x hidden');
+    checkTensor(p?.v, O * H, 'params.v', 'outputs x hidden');
+    this.params.w.set(p.w);
+    this.params.r.set(p.r);
+    this.params.v.set(p.v);
+  }
+
+  /** Copies of W, R, V. */
+  async readParams(): Promise<Params> {
+    this.need();
+    return { w: this.params.w.slice(), r: this.params.r.slice(), v: this.params.v.slice() };
+  }
+
+  /** A copy of D (H x H), or undefined when decorrelation is off. */
+  readDecorrelation(): Float64Array | undefined {
+    this.need();
+    return this.params.d?.slice();
+  }
+
+  /** Copies of both copies' recurrent states r̂ (B x H each). */
+  async readState(): Promise<RecurrentState> {
+    this.need();
+    return { clean: this.clean.slice(), noisy: this.noisyState.slice() };
+  }
+
+  /** Set both copies' recurrent states r̂ (B x H each, real units). */
+  async writeState(s: RecurrentState): Promise<void> {
+    this.need();
+    checkTensor(s?.clean, this.clean.length, 'state.clean', 'batch x hidden');
+    checkTensor(s?.noisy, this.clean.length, 'state.noisy', 'batch x hidden');
+    this.clean.set(s.clean);
+    this.noisyState.set(s.noisy);
+  }
+
+  /** Run K steps with frozen weights (inputs K x B x I, real units); see the file comment. */
+  async run(req: RunRequest): Promise<RunResult> {
+    const cfg = this.need();
+    const { inputs: I, hidden: H, outputs: O } = this.shape;
+    const B = this.batch, K = req.steps;
+    if (!Number.isInteger(K) || K < 1 || K > cfg.maxChunkSteps)
+      throw new DeviceError('BAD_REQUEST', `run.steps: ${K} is out of range; allowed 1..${cfg.maxChunkSteps} (maxChunkSteps)`);
+    if (!Number.isInteger(req.t0) || req.t0 < 0 || req.t0 > 0xffffffff)
+      throw new DeviceError('BAD_REQUEST', `run.t0: ${req.t0} is not a uint32 step counter`);
+    if (!(req.inputs instanceof Float64Array) || req.inputs.length !== K * B * I)
+      throw new DeviceError('BAD_REQUEST', `run.inputs: length ${req.inputs?.length}, expected steps x batch x inputs = ${K * B * I}`);
+    for (let n = 0; n < req.inputs.length; n++)
+      if (!Number.isFinite(req.inputs[n]))
+        throw new DeviceError('BAD_INPUT', `run.inputs[${n}] (step ${Math.floor(n / (B * I))}) is ${req.inputs[n]}; clean the data before training`);
+    const noisy = req.noisy;
+    if (noisy) this.ensureTrace(K);
+    const tr = this.trace, bh = B * H, bo = B * O;
+    const cleanOut = new Float64Array(K * bo);
+    const noisyOut = noisy ? new Float64Array(K * bo) : new Float64Array(0);
+    const hidden = req.hiddenTrace ? new Float64Array(K * bh) : undefined;
+    const c = this.bufClean, n = this.bufNoisy;
+    if (noisy) {
+      tr.inputs.set(req.inputs);
+      tr.states.set(this.clean, 0);
+    }
+    const noisyPert: StepPerturbation = { ...this.mismatch, hiddenNoise: this.hiddenNoise, outputNoise: this.outputNoise };
+    for (let k = 0; k < K; k++) {
+      const t = (req.t0 + k) >>> 0;
+      stepInto(this.shape, this.params, B, req.inputs, k * B * I, this.clean, c, this.mismatch);
+      if (noisy) {
+        this.drawNoise(t, this.hiddenNoise, this.outputNoise);
+        stepInto(this.shape, this.noisyParams(t), B, req.inputs, k * B * I, this.noisyState, n, noisyPert);
+        for (let q = 0; q < bh; q++) tr.da[k * bh + q] = n.a[q] - c.a[q];
+        for (let q = 0; q < bo; q++) tr.dy[k * bo + q] = n.y[q] - c.y[q];
+        tr.states.set(c.state, (k + 1) * bh);
+        this.noisyState.set(n.state);
+        noisyOut.set(n.y, k * bo);
+      }
+      this.clean.set(c.state);
+      cleanOut.set(c.y, k * bo);
+      hidden?.set(c.state, k * bh);
+    }
+    this.pending = noisy ? { t0: req.t0, steps: K } : null;
+    this.counters.steps += K;
+    this.counters.runCalls++;
+    return { clean: cleanOut, noisy: noisyOut, hidden };
+  }
+
+  /** Apply the update of each step of the last noisy chunk, in order; each chunk is rewarded once. */
+  async reward(req: RewardRequest): Promise<void> {
+    this.need();
+    const p = this.pending;
+    if (!p) throw new DeviceError('NO_PENDING_CHUNK', 'reward: no noisy chunk is waiting for a reward; run({noisy: true}) first, and reward each chunk once');
+    if (req.t0 !== p.t0) throw new DeviceError('NO_PENDING_CHUNK', `reward: t0 ${req.t0} does not match the last noisy run (t0 ${p.t0})`);
+    if (!(req.deltaLoss instanceof Float64Array) || req.deltaLoss.length !== p.steps)
+      throw new DeviceError('BAD_REQUEST', `reward.deltaLoss: length ${req.deltaLoss?.length}, expected ${p.steps} (one per step of the chunk)`);
+    for (let k = 0; k < p.steps; k++)
+      if (!Number.isFinite(req.deltaLoss[k]))
+        throw new DeviceError('BAD_INPUT', `reward.deltaLoss[${k}] is ${req.deltaLoss[k]}; the loss diverged or the data has NaN — weights were not changed`);
+    for (const name of ['w', 'r', 'v'] as const)
+      if (!Number.isFinite(req.lr?.[name])) throw new DeviceError('BAD_INPUT', `reward.lr.${name} is ${req.lr?.[name]}; use a finite step size`);
+    for (let k = 0; k < p.steps; k++) {
+      this.applyStep(k, (p.t0 + k) >>> 0, req.deltaLoss[k], req.lr);
+      if (this.params.d) this.decorrelate(k);
+    }
+    this.pending = null;
+    this.counters.updates += p.steps;
+    this.counters.rewardCalls++;
+  }
+
+  /** Zero both copies' recurrent states. */
+  async resetState(): Promise<void> {
+    this.need();
+    this.clean.fill(0);
+    this.noisyState.fill(0);
+  }
+
+  /** Steps run, updates applied (steps rewarded), run and reward calls since configure. */
+  async stats(): Promise<DeviceStats> {
+    return { ...this.counters };
+  }
+
+  /** Nothing to release. */
+  async close(): Promise<void> {}
+
+  /**
+   * The noise of the noisy copy at absolute step t: hidden (B x H) and output (B x O),
+   * real units. Default: node noise, the kernel's draw scaled by the configured sigmas.
+   */
+  protected drawNoise(t: number, hidden: Float64Array, output: Float64Array): void {
+    const cfg = this.cfg!;
+    const { hidden: H, outputs: O } = this.shape;
+    const sh = cfg.noise.hiddenSigma, so = cfg.noise.outputSigma;
+    for (let b = 0; b < this.batch; b++) {
+      const key = counterKey(cfg.seed, STREAM_NOISE, b, t);
+      for (let i = 0; i < H; i++) hidden[b * H + i] = sh === 0 ? 0 : sh * unitGauss(key, i);
+      for (let o = 0; o < O; o++) output[b * O + o] = so === 0 ? 0 : so * unitGauss(key, H + o);
+    }
+  }
+
+  /** The weights the noisy copy uses at step t. Default: the same as the clean copy. */
+  protected noisyParams(_t: number): RnnParams {
+    return this.params;
+  }
+
+  /** The ANP-T update of step k (absolute step t) of the pending chunk. */
+  protected applyStep(k: number, _t: number, dL: number, lr: LearningRates): void {
+    const { inputs: I, hidden: H, outputs: O } = this.shape;
+    const B = this.batch, bh = B * H, bo = B * O, tr = this.trace;
+    const sqrtN = Math.sqrt(neuronCount(this.shape));
+    let sh = 0, so = 0;
+    for (let q = 0; q < bh; q++) sh += tr.da[k * bh + q] ** 2;
+    for (let q = 0; q < bo; q++) so += tr.dy[k * bo + q] ** 2;
+    if (sh > 0) {
+      addBatchOuter(this.params.w, H, I, (-lr.w * sqrtN * dL) / (B * sh), B, tr.da, k * bh, tr.inputs, k * B * I);
+      addBatchOuter(this.params.r, H, H, (-lr.r * sqrtN * dL) / (B * sh), B, tr.da, k * bh, tr.states, k * bh);
+    }
+    if (so > 0) addBatchOuter(this.params.v, O, H, (-lr.v * sqrtN * dL) / (B * so), B, tr.dy, k * bo, tr.states, (k + 1) * bh);
+  }
+
+  /** D <- D - rate * (M D - diag(M) D), M = mean_b r̂_b r̂_b^T of step k, in O(B H^2). */
+  private decorrelate(k: number): void {
+    const d = this.params.d!, H = this.shape.hidden, B = this.batch;
+    const s = this.trace.states, off = (k + 1) * B * H;
+    const rate = this.decorrelationRate / B;
+    const z = new Float64Array(H);
+    const upd = new Float64Array(H * H);
+    for (let b = 0; b < B; b++) {
+      const rb = off + b * H;
+      z.fill(0); // z = D^T r̂_b
+      for (let i = 0; i < H; i++) {
+        const ri = s[rb + i];
+        if (ri === 0) continue;
+        for (let j = 0; j < H; j++) z[j] += d[i * H + j] * ri;
+      }
+      for (let i = 0; i < H; i++) {
+        const ri = s[rb + i];
+        for (let j = 0; j < H; j++) upd[i * H + j] += ri * (z[j] - ri * d[i * H + j]);
+      }
+    }
+    for (let q = 0; q < H * H; q++) d[q] -= rate * upd[q];
+  }
+
+  protected need(): DeviceConfig {
+    if (!this.cfg) throw new DeviceError('NOT_CONFIGURED', 'the device is not configured; call configure() first');
+    return this.cfg;
+  }
+
+  private ensureTrace(K: number): void {
+    if (this.trace.capacity >= K) return;
+    const { inputs: I, hidden: H, outputs: O } = this.shape;
+    const B = this.batch;
+    this.trace = {
+      capacity: K,
+      inputs: new Float64Array(K * B * I),
+      states: new Float64Array((K + 1) * B * H),
+      da: new Float64Array(K * B * H),
+      dy: new Float64Array(K * B * O),
+    };
+  }
+}
