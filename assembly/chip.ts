@@ -8,7 +8,7 @@ import { Layout } from './layout';
 import { dot, dot2, dot2Second } from './dot';
 import { applyUpdate } from './update';
 import { hiddenRows4 } from './hidden';
-import { mantissas, mantissaBits, pow2, sumSquares } from './plasticity';
+import { fillMantissas, mantissaBits, mantissaShift, maxAbs32, pow2, sumSquares } from './plasticity';
 
 // Status codes returned to the host (src/device/emulator.ts maps them to messages).
 export const OK: i32 = 0;
@@ -355,16 +355,25 @@ export function reward(K: i32, t0: u32, lrW: f64, lrR: f64, lrV: f64): i32 {
     const rPrev = L.rs + (<usize>k * stepBytes);
     const rNow = rPrev + stepBytes;
     if (Sh > 0.0) {
+      const maxDa = maxAbs32(da, B * H);
       const cW = (-lrW * sqrtN * dL * pow2(fPre.frac + fW.frac - fIn.frac)) / (fB * Sh);
-      const sW = mantissas(cW, da, H, B, mantBits, L.mant);
-      if (sW >= 0) applyUpdate(L.w, H, L.I, Ip, L.mant, B, xk, Ip, sW, fW, updKey(STREAM_UPD_W, t), L.scratch);
+      const sW = mantissaShift(cW, maxDa, mantBits);
+      if (sW >= 0) {
+        fillMantissas(cW, sW, da, H, B, mantBits, L.mant);
+        applyUpdate(L.w, H, L.I, Ip, L.mant, B, xk, Ip, sW, fW, updKey(STREAM_UPD_W, t), L.scratch);
+      }
       const cR = (-lrR * sqrtN * dL * pow2(fPre.frac + fW.frac - fAct.frac)) / (fB * Sh);
-      const sR = mantissas(cR, da, H, B, mantBits, L.mant);
-      if (sR >= 0) applyUpdate(L.r, H, H, Hp, L.mant, B, rPrev, Hp, sR, fW, updKey(STREAM_UPD_R, t), L.scratch);
+      const sR = mantissaShift(cR, maxDa, mantBits);
+      if (sR >= 0) {
+        // equal lrW and lrR give cR = cW * 2^k exactly, hence the same mantissas: reuse them
+        if (!(sW >= 0 && cR * pow2(sR) == cW * pow2(sW))) fillMantissas(cR, sR, da, H, B, mantBits, L.mant);
+        applyUpdate(L.r, H, H, Hp, L.mant, B, rPrev, Hp, sR, fW, updKey(STREAM_UPD_R, t), L.scratch);
+      }
     }
     if (So > 0.0) {
       const cV = (-lrV * sqrtN * dL * pow2(fOut.frac + fW.frac - fAct.frac)) / (fB * So);
-      const sV = mantissas(cV, dy, O, B, mantBits, L.mant);
+      const sV = mantissaShift(cV, maxAbs32(dy, B * O), mantBits);
+      if (sV >= 0) fillMantissas(cV, sV, dy, O, B, mantBits, L.mant);
       if (sV >= 0) applyUpdate(L.v, O, H, Hp, L.mant, B, rNow, Hp, sV, fW, updKey(STREAM_UPD_V, t), L.scratch);
     }
     updateCount++;

@@ -16,27 +16,35 @@ export function mantissaBits(B: i32): i32 {
   return 14 - c;
 }
 
-/**
- * Fill mant (rows x B int16, neuron-major) with nearest_even(c * delta_bi * 2^s) for
- * delta (B x rows int32, batch-major) and return s, or -1 when the layer is skipped.
- */
-export function mantissas(c: f64, delta: usize, rows: i32, B: i32, M: i32, mant: usize): i32 {
+/** max |delta| over n int32 codes. */
+export function maxAbs32(delta: usize, n: i32): i32 {
   let maxAbs: i32 = 0;
-  const n = rows * B;
   for (let k = 0; k < n; k++) {
     const d = load<i32>(delta + (<usize>k << 2));
     const a = d < 0 ? -d : d;
     if (a > maxAbs) maxAbs = a;
   }
+  return maxAbs;
+}
+
+/** The layer's shift s for factor c and max |delta|, or -1 when the layer is skipped. */
+export function mantissaShift(c: f64, maxAbs: i32, M: i32): i32 {
   const A = Math.abs(c) * <f64>maxAbs;
   if (!(A > 0.0) || !isFinite(A)) return -1;
   const bits = reinterpret<u64>(A);
   const expField = <i32>((bits >> 52) & 0x7ff);
   if (expField == 0) return -1; // subnormal: the update is far below one LSB
-  const e = expField - 1023;
-  let s = M - 1 - e;
+  let s = M - 1 - (expField - 1023);
   if (s < 0) s = 0;
   if (s > 30) s = 30;
+  return s;
+}
+
+/**
+ * Fill mant (rows x B int16, neuron-major) with nearest_even(c * delta_bi * 2^s) for
+ * delta (B x rows int32, batch-major).
+ */
+export function fillMantissas(c: f64, s: i32, delta: usize, rows: i32, B: i32, M: i32, mant: usize): void {
   const scale = pow2(s);
   const lim: f64 = <f64>((1 << M) - 1);
   for (let b = 0; b < B; b++) {
@@ -48,7 +56,6 @@ export function mantissas(c: f64, delta: usize, rows: i32, B: i32, M: i32, mant:
       store<i16>(mant + ((<usize>i * B + b) << 1), <i16>(<i32>m));
     }
   }
-  return s;
 }
 
 /** Sum of squares of n int32 codes, exact in int64. */
