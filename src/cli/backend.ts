@@ -1,0 +1,95 @@
+/**
+ * The device a command talks to: the float model (and its NP/WP variants) or the
+ * bit-exact emulator, with the fixed-point formats the format flags ask for.
+ */
+import type { Command } from 'commander';
+import { defaultChipFormats } from '../device/config.js';
+import { EmulatorDevice } from '../device/emulator.js';
+import type { ChipFormats, Device, Topology } from '../device/types.js';
+import { formatName, OVERFLOWS, ROUNDINGS, type FixedFormat } from '../format/fixed.js';
+import { NpFloatDevice } from '../learn/np.js';
+import { WpFloatDevice } from '../learn/wp.js';
+import { FloatDevice } from '../model/float-device.js';
+import { FLOAT_ONLY, type Algo, type Backend } from './defaults.js';
+import { UsageError } from './errors.js';
+import { choice, positiveInt, refuse } from './options.js';
+
+/** Format flags as commander returns them. */
+export interface FormatFlags {
+  weightBits?: string;
+  activityBits?: string;
+  rounding?: string;
+  overflow?: string;
+}
+
+/** Declare the emulator's format flags on a command (eval: their defaults are the run's). */
+export function addFormatOptions(cmd: Command, forTraining = true): Command {
+  const dflt = (value: string) => (forTraining ? `default ${value}` : "default: the run's formats on an emulator run, else 16 bits");
+  return cmd
+    .option('--weight-bits <n>', `emulator: weight bits, 3..16 (${dflt('16')})`)
+    .option('--activity-bits <n>', `emulator: bits of activity, pre-activations, inputs and outputs, 5..16 (${dflt('16')})`)
+    .option('--rounding <mode>', `emulator: rounding of weight updates: ${ROUNDINGS.join(' | ')} (${dflt('stochastic below 12 weight bits, else nearest')})`)
+    .option('--overflow <mode>', `emulator: ${OVERFLOWS.join(' | ')} (${dflt('sat')})`);
+}
+
+/**
+ * The chip formats for the emulator (undefined on the float model, which refuses the
+ * format flags). With no format flag and `saved` formats (eval), the saved ones.
+ */
+export function resolveFormats(backend: Backend, f: FormatFlags, saved?: ChipFormats): ChipFormats | undefined {
+  const given = f.weightBits !== undefined || f.activityBits !== undefined || f.rounding !== undefined || f.overflow !== undefined;
+  if (backend === 'float') {
+    for (const [flag, raw] of [['--weight-bits', f.weightBits], ['--activity-bits', f.activityBits], ['--rounding', f.rounding], ['--overflow', f.overflow]] as const)
+      refuse(flag, raw, 'applies to --backend emulator only (the float model has no fixed-point formats); remove it or add --backend emulator');
+    return undefined;
+  }
+  if (!given && saved) return saved;
+  return defaultChipFormats({
+    weightBits: positiveInt('--weight-bits', f.weightBits, 16, '8'),
+    activityBits: positiveInt('--activity-bits', f.activityBits, 16, '8'),
+    rounding: f.rounding === undefined ? undefined : choice('--rounding', f.rounding, ROUNDINGS, 'stochastic'),
+    overflow: f.overflow === undefined ? undefined : choice('--overflow', f.overflow, OVERFLOWS, 'sat'),
+  });
+}
+
+/** Formats with their Q names, for summaries and printing. */
+export function describeFormats(f: ChipFormats): Record<keyof ChipFormats, FixedFormat & { name: string }> {
+  const out = {} as Record<keyof ChipFormats, FixedFormat & { name: string }>;
+  for (const k of ['input', 'weight', 'pre', 'activity', 'output'] as const) out[k] = { name: formatName(f[k]), ...f[k] };
+  return out;
+}
+
+/** Refuse an algorithm that cannot run on the backend, saying why and what works. */
+export function checkAlgoBackend(algo: Algo, backend: Backend): void {
+  const why = FLOAT_ONLY[algo];
+  if (backend === 'emulator' && why)
+    throw new UsageError(`--algo ${algo} needs --backend float: ${why}; use --backend float, or --algo anpt (or reservoir) on the emulator`);
+}
+
+/** An unconfigured device for an algorithm on a backend (BPTT trains off-device; its model is a FloatDevice). */
+export function makeDevice(algo: Algo, backend: Backend): Device {
+  if (backend === 'emulator') return new EmulatorDevice();
+  if (algo === 'np') return new NpFloatDevice();
+  if (algo === 'wp') return new WpFloatDevice();
+  return new FloatDevice();
+}
+
+export interface DeviceSetup {
+  topology: Topology;
+  formats?: ChipFormats;
+  /** Noise std, hidden and output, real units. */
+  sigma: number;
+  seed: number;
+  maxChunkSteps: number;
+}
+
+/** Configure a device (ConfigError names the field; errors.ts maps it to the flag). */
+export async function configureDevice(device: Device, s: DeviceSetup): Promise<void> {
+  await device.configure({
+    topology: s.topology,
+    formats: s.formats,
+    noise: { hiddenSigma: s.sigma, outputSigma: s.sigma },
+    seed: s.seed,
+    maxChunkSteps: s.maxChunkSteps,
+  });
+}

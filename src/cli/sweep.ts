@@ -1,0 +1,65 @@
+/**
+ * `anpt sweep`: the command-line face of src/sweep/command.ts (flags only; the work is
+ * there). Register it on the program with registerSweep(program).
+ */
+import type { Command } from 'commander';
+import { ROUNDINGS } from '../format/fixed.js';
+import { sweepCommand, type SweepFlags } from '../sweep/command.js';
+import { GRID_DEFAULTS, METHODS } from '../sweep/grid.js';
+import { EXIT_FAILED, EXIT_OK } from './errors.js';
+import { addTaskOptions } from './task-options.js';
+
+export interface SweepHooks {
+  /** The command as typed (default: `anpt` and process.argv from the third entry on). */
+  commandLine?: string;
+  /** Receives the exit code: 0, or 1 when some rows failed (bad input throws before). */
+  setExitCode?: (code: number) => void;
+}
+
+const d = GRID_DEFAULTS;
+
+/** Add `anpt sweep` to the program. Bad input throws (UsageError / ConfigError) for the program's error handler. */
+export function registerSweep(program: Command, hooks: SweepHooks = {}): Command {
+  const cmd = program
+    .command('sweep')
+    .description('robustness study: train and test over a grid of weight bits, update rounding, noise and mismatch, with several methods and seeds, in parallel; resumable; writes results.csv/json and report.html')
+    .option('--out <dir>', 'results directory (required); the same command on the same directory resumes')
+    .option('--grid <file.json>', 'grid file (JSON; keys as in results.json "grid"); flags override its entries')
+    .option('--weight-bits <list>', `weight bits, 3..16 (default ${d.weightBits.join(',')})`)
+    .option('--activity-bits <list>', `bits of activity, pre-activations, inputs and outputs, 5..16 (default ${d.activityBits.join(',')})`)
+    .option('--rounding <list>', `weight-update rounding: ${ROUNDINGS.join(', ')} (default ${d.rounding.join(',')})`)
+    .option('--sigma <list>', `noise std of the noisy copy, real units (default ${d.sigma.join(',')})`)
+    .option('--mismatch <list>', `mismatch spread: per-neuron gain std (relative) and offset std (real units), 0..0.5 (default ${d.mismatch.join(',')})`)
+    .option('--seeds <n>', `number of seeds: the reference seeds 42, 101, 300, 482, 708 first (default ${d.seeds.length})`)
+    .option('--seed-list <list>', 'the seeds themselves, e.g. 42,101')
+    .option('--methods <list>', `${METHODS.join(', ')} (default all)`)
+    .option('--hidden <H>', `hidden neurons (default ${d.hidden})`)
+    .option('--activation <name>', `tanh | hardtanh | linear (default ${d.activation})`)
+    .option('--epochs <n>', `training epochs of ANP-T, and of BPTT unless --bptt-epochs (default ${d.anpt.epochs})`)
+    .option('--lr <x>', `ANP-T step size for W, R and V (default ${d.anpt.lr})`)
+    .option('--schedule <kind>', `ANP-T step-size schedule: constant | cosine (default ${d.anpt.schedule})`)
+    .option('--chunk <K>', `ANP-T steps per run/reward round trip, 1 = online (default ${d.anpt.chunk})`)
+    .option('--bptt-epochs <n>', 'BPTT epochs (default: --epochs)')
+    .option('--bptt-lr <x>', `BPTT step size (default ${d.bptt.lr})`)
+    .option('--bptt-window <k>', `BPTT window in steps, or full (default ${d.bptt.window})`)
+    .option('--bptt-optimizer <name>', `adam | sgd (default ${d.bptt.optimizer})`)
+    .option('--diag-samples <n>', `gradient diagnostic: noise draws, 0 = off (default ${d.diagnostics.samples})`)
+    .option('--diag-steps <K>', `gradient diagnostic: chunk length in steps (default ${d.diagnostics.steps})`)
+    .option('--diag-warmup <n>', `gradient diagnostic: clean steps before the chunk (default ${d.diagnostics.warmup})`)
+    .option('--workers <n>', 'worker threads (default: the number of CPUs; 0 = the main thread)')
+    .option('--force', 'use --out even if it holds another grid (rows this grid shares are kept) or other files')
+    .option('--no-report', 'do not write report.html and the SVGs')
+    .option('--quiet', 'no progress on stderr');
+  addTaskOptions(cmd, true);
+  cmd.addHelpText('after', `
+The task defaults to mackey-glass. Example (about 5 minutes on 2 cores):
+  anpt sweep --out sweep-mg --hidden 64 --steps 2000 --epochs 5 --weight-bits 4,6,8,10,12,16 --rounding nearest,stochastic --seeds 3
+Kill it at any time; the same command finishes the missing rows. anpt report DIR rebuilds the report.`);
+  cmd.action(async (flags: SweepFlags) => {
+    const summary = await sweepCommand(flags, { commandLine: hooks.commandLine });
+    const code = summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
+    if (hooks.setExitCode) hooks.setExitCode(code);
+    else process.exitCode = code;
+  });
+  return cmd;
+}

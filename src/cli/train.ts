@@ -1,0 +1,294 @@
+/**
+ * `anpt train`: train a network on a task with one algorithm on one backend and write
+ * the run directory (metrics.csv, summary.json, weights.json, loss.svg).
+ *
+ * Every flag is checked before any work, and nothing is written until the run is over,
+ * so bad input (exit 2) and an interrupted run leave no directory behind. A run that
+ * diverges still writes its directory, with status "diverged", and exits 1.
+ */
+import type { Command } from 'commander';
+import type { ChipFormats, Device, Params, Topology } from '../device/types.js';
+import { trainAnpt, type EpochRecord, type TrainProgress } from '../learn/anpt.js';
+import { evaluateFloat, trainBptt } from '../learn/bptt.js';
+import { evaluate, zeroOutputMse, type Evaluation } from '../learn/evaluate.js';
+import { fitRidgeReadout } from '../learn/reservoir.js';
+import { codeRange, formatName, lsb } from '../format/fixed.js';
+import { xavierNormal, type RnnShape } from '../model/rnn.js';
+import type { Task } from '../tasks/index.js';
+import { addFormatOptions, checkAlgoBackend, configureDevice, makeDevice, resolveFormats, type FormatFlags } from './backend.js';
+import {
+  ACTIVATION, ALGO_DEFAULTS, ALGOS, BACKENDS, BPTT_WINDOW, EVAL_CHUNK_STEPS, FLOAT_ONLY, HIDDEN, PROGRESS_EVERY_STEPS, SEED, TASK_BUDGET,
+  type Algo, type Backend,
+} from './defaults.js';
+import { EXIT_FAILED, EXIT_OK, UsageError } from './errors.js';
+import { choice, nonNegativeReal, positiveInt, positiveReal, refuse, uint32 } from './options.js';
+import { checkOutDir, metricsCsv, toJson, writeRunDir } from './output.js';
+import { createProgress, sci, type Progress } from './progress.js';
+import { buildSummary, lossChart, printSummary, type RunOutcome } from './summary.js';
+import { addTaskOptions, buildTask, resolveTaskSpec, type TaskFlags, type TaskSpec } from './task-options.js';
+import { anptVersion } from './version.js';
+import { toRows, weightsJson, WEIGHTS_FORMAT, type WeightsFile } from './weights-file.js';
+import type { CliIo } from './io.js';
+
+export interface TrainFlags extends TaskFlags, FormatFlags {
+  algo?: string;
+  backend?: string;
+  bpttWindow?: string;
+  hidden?: string;
+  epochs?: string;
+  lr?: string;
+  sigma?: string;
+  seed?: string;
+  chunk?: string;
+  schedule?: string;
+  readoutOnly?: boolean;
+  out?: string;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** A training run, every value checked and resolved (defaults from defaults.ts). */
+export interface TrainConfig {
+  task: TaskSpec;
+  algo: Algo;
+  backend: Backend;
+  hidden: number;
+  epochs: number;
+  /** Base step size of W, R and V. */
+  lr: number;
+  schedule: 'constant' | 'cosine';
+  /** Noise std, real units (0 for bptt and reservoir). */
+  sigma: number;
+  seed: number;
+  /** Steps per run/reward round trip (anpt, np, wp); 1 = online; 'sequence' = the whole sequence (resolved by runTrain). */
+  chunk: number | 'sequence';
+  readoutOnly: boolean;
+  /** bptt only: steps per gradient window, or 'full'. */
+  bpttWindow?: number | 'full';
+  formats?: ChipFormats;
+  out: string;
+  force: boolean;
+  json: boolean;
+  quiet: boolean;
+}
+
+/** Check every flag and fill in the defaults; throws UsageError (or ConfigError) before any work. */
+export function resolveTrainConfig(f: TrainFlags): TrainConfig {
+  const algo = choice('--algo', f.algo, ALGOS, 'anpt');
+  // The default backend is the chip's unless the algorithm cannot run there.
+  const backend = choice('--backend', f.backend, BACKENDS, FLOAT_ONLY[algo] ? 'float' : 'emulator');
+  checkAlgoBackend(algo, backend);
+  const d = ALGO_DEFAULTS[algo];
+  if (algo === 'reservoir')
+    for (const [flag, raw] of [['--epochs', f.epochs], ['--lr', f.lr], ['--sigma', f.sigma], ['--chunk', f.chunk], ['--schedule', f.schedule], ['--readout-only', f.readoutOnly]] as const)
+      refuse(flag, raw, 'does not apply to --algo reservoir (one ridge-regression fit of the readout); remove it');
+  if (algo === 'bptt') {
+    refuse('--sigma', f.sigma, 'does not apply to --algo bptt (no noise is injected); remove it');
+    refuse('--chunk', f.chunk, 'does not apply to --algo bptt; set the gradient window with --bptt-window');
+  }
+  if (algo !== 'bptt') refuse('--bptt-window', f.bpttWindow, 'applies to --algo bptt only; remove it');
+  const seed = uint32('--seed', f.seed, SEED, '42');
+  const task = resolveTaskSpec(f, { seed });
+  const budget = TASK_BUDGET[task.name];
+  const cfg: TrainConfig = {
+    task,
+    algo,
+    backend,
+    hidden: positiveInt('--hidden', f.hidden, HIDDEN),
+    epochs: algo === 'reservoir' ? 1 : positiveInt('--epochs', f.epochs, budget.epochs),
+    lr: nonNegativeReal('--lr', f.lr, d.lr, '0.1'),
+    schedule: choice('--schedule', f.schedule, ['constant', 'cosine'] as const, d.schedule === 'cosine' ? 'cosine' : 'constant'),
+    sigma: algo === 'bptt' || algo === 'reservoir' ? 0 : positiveReal('--sigma', f.sigma, d.sigma, '1e-3'),
+    seed,
+    chunk: f.chunk === undefined ? budget.chunk : positiveInt('--chunk', f.chunk, 1, '1'),
+    readoutOnly: f.readoutOnly === true,
+    bpttWindow: algo === 'bptt' ? (f.bpttWindow === 'full' ? 'full' : positiveInt('--bptt-window', f.bpttWindow, BPTT_WINDOW, `${BPTT_WINDOW} (or full)`)) : undefined,
+    formats: resolveFormats(backend, f),
+    out: f.out ?? '',
+    force: f.force === true,
+    json: f.json === true,
+    quiet: f.quiet === true,
+  };
+  checkOutDir(f.out, cfg.force);
+  return cfg;
+}
+
+/** What every algorithm's training returns. */
+interface Trained {
+  status: 'ok' | 'diverged';
+  message?: string;
+  epochs: EpochRecord[];
+  params: Params;
+  /** Test set, before training (epoch 0 of the learning curve) and at the end. */
+  initialTest: Evaluation;
+  finalTest: Evaluation;
+  deviceName: string;
+  maxChunkSteps?: number;
+  /** Anything algorithm-specific worth keeping (e.g. the ridge lambda). */
+  extra?: Record<string, unknown>;
+}
+
+const finite = (e: EpochRecord) => Number.isFinite(e.trainMse) && (e.testMse === undefined || Number.isFinite(e.testMse));
+
+/** BPTT trains the float model off-device (it needs gradients). */
+function trainWithBptt(cfg: TrainConfig, task: Task, shape: RnnShape, initial: Params, onProgress: (p: TrainProgress) => void): Trained {
+  const initialTest = evaluateFloat(shape, initial, task.test, task.metrics);
+  const lr = cfg.readoutOnly ? { w: 0, r: 0, v: cfg.lr } : cfg.lr;
+  const res = trainBptt(shape, initial, task.train, {
+    epochs: cfg.epochs, lr, window: cfg.bpttWindow!, optimizer: { kind: 'adam' }, schedule: { kind: cfg.schedule },
+    test: task.test, metrics: task.metrics, onProgress,
+  });
+  const ok = res.epochs.every(finite);
+  const last = res.epochs.at(-1)!;
+  return {
+    status: ok ? 'ok' : 'diverged',
+    message: ok ? undefined : `the loss stopped being finite (train MSE ${last.trainMse}); lower --lr or the --bptt-window`,
+    epochs: res.epochs, params: res.params, initialTest,
+    finalTest: { mse: last.testMse ?? NaN, outputs: new Float64Array(0), metrics: last.metrics },
+    deviceName: 'anpt-float (binary64 reference, BPTT off-device)',
+    extra: { optimizer: 'adam' },
+  };
+}
+
+/** Steps per device call: the training chunk, and up to EVAL_CHUNK_STEPS for clean evaluation. */
+function maxChunkSteps(cfg: TrainConfig, task: Task): number {
+  const T = task.train.steps;
+  const chunk = cfg.chunk === 'sequence' ? T : cfg.chunk;
+  return Math.max(Math.min(chunk, T), Math.min(EVAL_CHUNK_STEPS, Math.max(T, task.test.steps)));
+}
+
+/** The configured device with the initial weights (ConfigError here is bad input: nothing has run yet). */
+async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, initial: Params): Promise<Device> {
+  const device = makeDevice(cfg.algo, cfg.backend);
+  try {
+    await configureDevice(device, { topology, formats: cfg.formats, sigma: cfg.sigma, seed: cfg.seed, maxChunkSteps: maxChunkSteps(cfg, task) });
+    await device.writeParams(initial);
+  } catch (err) {
+    await device.close();
+    throw err;
+  }
+  return device;
+}
+
+/** ANP-T, NP, WP and the reservoir fit all run through the Device interface. */
+async function trainOnDevice(
+  cfg: TrainConfig, task: Task, device: Device, onProgress: (p: TrainProgress) => void, progress: Progress, warn: (line: string) => void,
+): Promise<Trained> {
+  const deviceName = (await device.info()).name;
+  const maxChunk = (await device.info()).maxChunkSteps;
+  const initialTest = await evaluate(device, task.test, { metrics: task.metrics });
+  if (cfg.algo === 'reservoir') {
+    const started = performance.now();
+    const fit = await fitRidgeReadout(device, task.train);
+    const vMax = fit.v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    const w = cfg.formats?.weight;
+    const range = w ? codeRange(w).max * lsb(w) : Infinity;
+    if (vMax > range)
+      warn(`the ridge readout has |V| up to ${vMax.toPrecision(3)}, but ${formatName(w!)} weights saturate at ${range.toPrecision(3)}: the emulator clips V, so its loss is far above the fit's; use --backend float for the reservoir baseline`);
+    const train = await evaluate(device, task.train);
+    const test = await evaluate(device, task.test, { metrics: task.metrics });
+    const seconds = (performance.now() - started) / 1000;
+    progress.note(`ridge fit of V: lambda ${fit.lambda}, train MSE ${sci(train.mse)}, test MSE ${sci(test.mse)}, ${seconds.toFixed(1)} s`);
+    const epoch: EpochRecord = { epoch: 0, trainMse: train.mse, testMse: test.mse, metrics: test.metrics, lrFactor: 1, rescales: 0, seconds };
+    return {
+      status: 'ok', epochs: [epoch], params: await device.readParams(), initialTest, finalTest: test, deviceName, maxChunkSteps: maxChunk,
+      extra: { ridge_lambda: fit.lambda, ridge_validation: fit.table },
+    };
+  }
+  const res = await trainAnpt(device, task.train, {
+    epochs: cfg.epochs, lr: { w: cfg.lr, r: cfg.lr, v: cfg.lr }, chunkSteps: cfg.chunk === 'sequence' ? task.train.steps : cfg.chunk, schedule: { kind: cfg.schedule },
+    readoutOnly: cfg.readoutOnly, test: task.test, metrics: task.metrics, onProgress, progressEverySteps: PROGRESS_EVERY_STEPS,
+  });
+  const last = res.epochs.at(-1);
+  // After a divergence the last completed epoch is not the weights the device holds now.
+  const finalTest = res.status === 'ok' && last?.testMse !== undefined
+    ? { mse: last.testMse, outputs: new Float64Array(0), metrics: last.metrics }
+    : await evaluate(device, task.test, { metrics: task.metrics });
+  return { status: res.status, message: res.message, epochs: res.epochs, params: await device.readParams(), initialTest, finalTest, deviceName, maxChunkSteps: maxChunk };
+}
+
+/** Run a checked configuration; writes the run directory and prints the result. Returns the exit code. */
+export async function runTrain(config: TrainConfig, io: CliIo, command: string): Promise<number> {
+  const task = buildTask(config.task);
+  const cfg: TrainConfig = { ...config, chunk: config.chunk === 'sequence' ? task.train.steps : config.chunk };
+  if (cfg.epochs * task.train.steps > 2 ** 32)
+    throw new UsageError(`--epochs: ${cfg.epochs} epochs x ${task.train.steps} steps exceed the device's 32-bit step counter (${2 ** 32} steps); train fewer epochs or on shorter sequences`);
+  const topology: Topology = { inputs: task.inputSize, hidden: cfg.hidden, outputs: task.outputSize, batch: task.train.batch, activation: ACTIVATION };
+  const shape: RnnShape = { inputs: topology.inputs, hidden: topology.hidden, outputs: topology.outputs, activation: topology.activation };
+  const initial = xavierNormal(shape, cfg.seed);
+  const device = cfg.algo === 'bptt' ? undefined : await prepareDevice(cfg, task, topology, initial);
+  const zeroTest = zeroOutputMse(task.test);
+  const progress = createProgress({ quiet: cfg.quiet, zeroTestMse: zeroTest, stream: io.progress });
+  const started = performance.now();
+  progress.note(`anpt train: ${task.name}, ${cfg.algo} on the ${cfg.backend} backend, H=${cfg.hidden} B=${topology.batch} T=${task.train.steps}${cfg.algo === 'reservoir' ? '' : `, ${cfg.epochs} epoch${cfg.epochs > 1 ? 's' : ''}`}`);
+  const warnings: string[] = [];
+  const warn = (line: string) => {
+    warnings.push(line);
+    if (cfg.quiet) io.err(`anpt: warning: ${line}\n`);
+    else progress.note(`anpt: warning: ${line}`);
+  };
+  let trained: Trained;
+  try {
+    const onProgress = (p: TrainProgress) => progress.onProgress(p);
+    trained = device
+      ? await trainOnDevice(cfg, task, device, onProgress, progress, warn)
+      : trainWithBptt(cfg, task, shape, initial, onProgress);
+  } finally {
+    progress.stop();
+    await device?.close();
+  }
+  const outcome: RunOutcome = { ...trained, task, topology, zeroTest, warnings, seconds: (performance.now() - started) / 1000 };
+  const summary = buildSummary(cfg, outcome, command);
+  const weights: WeightsFile = {
+    format: WEIGHTS_FORMAT,
+    anptVersion: anptVersion(),
+    algo: cfg.algo,
+    backend: cfg.backend,
+    task: cfg.task,
+    topology: shape,
+    formats: cfg.formats,
+    normalisation: task.normalisation,
+    W: toRows(trained.params.w, shape.hidden, shape.inputs),
+    R: toRows(trained.params.r, shape.hidden, shape.hidden),
+    V: toRows(trained.params.v, shape.outputs, shape.hidden),
+  };
+  writeRunDir(cfg.out, {
+    'metrics.csv': metricsCsv(trained.initialTest, trained.epochs),
+    'summary.json': toJson(summary, 2) + '\n',
+    'weights.json': weightsJson(weights),
+    'loss.svg': lossChart(task.name, cfg, trained.initialTest.mse, trained.epochs, zeroTest),
+  }, cfg.force);
+  if (cfg.json) io.out(toJson(summary) + '\n');
+  else printSummary(summary, cfg.out, io.out);
+  if (trained.status !== 'ok') io.err(`anpt: the run diverged: ${trained.message}\n`);
+  return trained.status === 'ok' ? EXIT_OK : EXIT_FAILED;
+}
+
+/** Declare `anpt train` on the program; `run` receives the parsed flags. */
+export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Promise<void>): Command {
+  const cmd = program
+    .command('train')
+    .description('train a recurrent network on a task and write a run directory (metrics.csv, summary.json, weights.json, loss.svg)')
+    .option('--algo <name>', `learning rule: ${ALGOS.join(' | ')} (default anpt)`)
+    .option('--backend <name>', 'float (binary64 model) | emulator (bit-exact chip); default emulator, float for np, wp and bptt');
+  addTaskOptions(cmd, true);
+  cmd
+    .option('--hidden <H>', `hidden neurons (default ${HIDDEN})`)
+    .option('--epochs <n>', `passes over the training set (default: mackey-glass ${TASK_BUDGET['mackey-glass'].epochs}, weather ${TASK_BUDGET.weather.epochs}, copy ${TASK_BUDGET.copy.epochs}, csv ${TASK_BUDGET.csv.epochs})`)
+    .option('--lr <eta>', `step size for W, R and V (default ${ALGO_DEFAULTS.anpt.lr}; np, wp ${ALGO_DEFAULTS.np.lr}; bptt ${ALGO_DEFAULTS.bptt.lr} with Adam)`)
+    .option('--schedule <kind>', `learning-rate schedule: constant | cosine (default ${ALGO_DEFAULTS.anpt.schedule}; bptt ${ALGO_DEFAULTS.bptt.schedule})`)
+    .option('--sigma <std>', `noise std on hidden and output pre-activations (wp: on weights), real units (default ${ALGO_DEFAULTS.anpt.sigma})`)
+    .option('--chunk <K>', 'steps per run/reward round trip: 1 = online, K > 1 = two-pass chunks (default 1; copy: one whole sequence, as the reference code)')
+    .option('--readout-only', 'train V only (ablation)')
+    .option('--bptt-window <k>', `bptt: steps per gradient window, or full (default ${BPTT_WINDOW})`)
+    .option('--seed <n>', `seed of the data, initial weights and noise (default ${SEED})`);
+  addFormatOptions(cmd);
+  return cmd
+    .option('--out <dir>', 'run directory to create (required; must not exist or be empty)')
+    .option('--force', 'replace an existing non-empty --out directory')
+    .option('--json', 'print the summary as one JSON object on stdout, nothing else')
+    .option('--quiet', 'no progress on stderr')
+    .action(async (flags: TrainFlags) => run(flags));
+}
+
