@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { instantiateSync } from '@assemblyscript/loader';
+import { DeviceError } from './errors.js';
 
 export interface KernelExports {
   memory: WebAssembly.Memory;
@@ -55,7 +56,7 @@ function wasmPath(flavour: KernelFlavour): string {
     if (existsSync(p)) return p;
     dir = dirname(dir);
   }
-  throw new Error(`anpt-${flavour}.wasm not found; run "npm run build:wasm" in the anpt folder`);
+  throw new DeviceError('INTERNAL', `anpt-${flavour}.wasm not found; run "npm run build:wasm" in the anpt folder`);
 }
 
 /** A fresh kernel instance (its own memory: one per device). */
