@@ -135,11 +135,21 @@ export async function fitRidgeReadout(device: Device, train: SequenceSet, opts: 
   const H = hidden.length / (T * train.batch);
   const fit = normalEquations(hidden, train, H, washout, split);
   const held = normalEquations(hidden, train, H, split, T);
-  const table = lambdas.map((lambda) => ({ lambda, validationMse: readoutMse(hidden, train, H, ridge(fit, H, O, lambda), split, T) }));
+  const p = await device.readParams();
+  // On a fixed-point device a readout is scored as the device holds it (quantised and
+  // saturated to its weight format): a tiny lambda can fit weights far outside the
+  // chip's range, which the float score would not see.
+  const fixedPoint = (await device.info()).fixedPoint;
+  const asHeld = async (v: Float64Array): Promise<Float64Array> => {
+    if (!fixedPoint) return v;
+    await device.writeParams({ w: p.w, r: p.r, v });
+    return (await device.readParams()).v;
+  };
+  const table: { lambda: number; validationMse: number }[] = [];
+  for (const lambda of lambdas) table.push({ lambda, validationMse: readoutMse(hidden, train, H, await asHeld(ridge(fit, H, O, lambda)), split, T) });
   const best = table.reduce((a, b) => (b.validationMse < a.validationMse ? b : a));
   const all = { gram: fit.gram.map((x, k) => x + held.gram[k]), xty: fit.xty.map((x, k) => x + held.xty[k]), rows: fit.rows + held.rows };
-  const v = ridge(all, H, O, best.lambda);
-  const p = await device.readParams();
+  const v = await asHeld(ridge(all, H, O, best.lambda));
   await device.writeParams({ w: p.w, r: p.r, v });
   return { v, lambda: best.lambda, table, trainMse: readoutMse(hidden, train, H, v, washout, T) };
 }
