@@ -36,6 +36,16 @@ if (want('epoch')) {
   results.epoch = r;
 }
 
+// ---- link (bench/link.ts; owned by the serial-bridge work) -------------------------
+if (want('link')) {
+  console.log('\n== ANP-T through firmware-sim (Mackey-Glass, H=32, B=1, chunks of 64 steps) vs the wire limit = (baud/10) / bytes per step, both directions, framing included');
+  const { benchLink, formatLinkRows } = await import('./link.js');
+  const rows = await benchLink(quick);
+  for (const line of formatLinkRows(rows)) console.log(line);
+  results.link = rows;
+}
+// ---- end link ------------------------------------------------------------------------
+
 mkdirSync('bench/out', { recursive: true });
 writeFileSync('bench/out/results.json', JSON.stringify(results, null, 2) + '\n');
 console.log('\nwritten: bench/out/results.json');

@@ -9,7 +9,8 @@
  */
 
 import type { Activation as ActivationName, ChipFormats, DeviceConfig, Topology as DeviceTopology } from '../device/types.js';
-import { ConfigError, OVERFLOW_CODE, ROUNDING_CODE, fromQ, toQ, type FixedFormat as DeviceFormat, type Overflow, type Rounding } from '../format/fixed.js';
+import { DeviceError } from '../device/errors.js';
+import { ConfigError, OVERFLOW_CODE, ROUNDING_CODE, fromQ, saturatingQuantiser, toQ, type FixedFormat as DeviceFormat, type Overflow, type Rounding } from '../format/fixed.js';
 import * as pb from './messages.js';
 
 const ROUNDING_BY_CODE = invert(ROUNDING_CODE);
@@ -80,6 +81,25 @@ export function configFromWire(c: pb.Configure): DeviceConfig & { formats: ChipF
   };
   if (c.mismatch) cfg.mismatch = { ...c.mismatch };
   return cfg;
+}
+
+/**
+ * Real values -> codes the way a fixed-point Device quantises what it is given (the
+ * Device contract, src/device/types.ts): round to nearest even, then saturate, whatever
+ * the format's overflow mode (that mode is for results computed on the chip). NaN is
+ * refused with BAD_INPUT naming the index; with `finiteOnly` (parameters, states) so
+ * is +-Infinity, as the emulator does.
+ */
+export function deviceCodes(values: Float64Array, f: DeviceFormat, field: string, finiteOnly: boolean): Int32Array {
+  const quantise = saturatingQuantiser(f);
+  const out = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v !== v || (finiteOnly && !Number.isFinite(v)))
+      throw new DeviceError('BAD_INPUT', `${field}[${i}] is ${v}; ${finiteOnly ? 'values must be finite' : 'clean the data before sending it'} — nothing was sent`);
+    out[i] = quantise(v);
+  }
+  return out;
 }
 
 /** Real values -> codes of a format (round to nearest even, then the format's overflow). */

@@ -12,7 +12,7 @@
  * failures into errors with a message a user can act on.
  */
 
-import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame } from './frame.js';
+import { CRC_BYTES, DEFAULT_MAX_FRAME_BYTES, FrameDecoder, MIN_FRAME_BYTES, encodeFrame } from './frame.js';
 import {
   ErrorCode,
   checkFrameLimit,
@@ -24,6 +24,7 @@ import {
   type Response,
   type WireError,
 } from './messages.js';
+import { isNak } from './server.js';
 import type { ByteTransport } from './transport.js';
 
 export interface RpcOptions {
@@ -42,11 +43,20 @@ export interface RpcOptions {
 export interface CallOptions {
   timeoutMs?: number;
   retries?: number;
+  /**
+   * Largest reply payload expected, bytes: on a serial link its wire time is added to
+   * the timeout. Default: a full frame for run and readParams, MIN_FRAME_BYTES (an
+   * acknowledgement, an error or a HelloReply) for the rest.
+   */
+  replyBytes?: number;
 }
 
 export type CallFailure =
-  /** No reply after all attempts. */
-  | { status: 'DEADLINE_EXCEEDED'; detail: string }
+  /**
+   * No reply after all attempts. `bytesReceived` counts what arrived meanwhile: bytes
+   * but no valid frame point at a wrong baud rate or a device that speaks something else.
+   */
+  | { status: 'DEADLINE_EXCEEDED'; detail: string; waitedMs: number; attempts: number; bytesReceived: number }
   /** The transport is closed or failed to write. */
   | { status: 'UNAVAILABLE'; detail: string }
   /** The request does not fit a frame. */
@@ -66,14 +76,22 @@ export interface RpcStats {
   callsFailed: number;
   /** Attempts after the first, over all calls. */
   retries: number;
+  /** Of those, attempts sent at once because a damaged frame or a NAK arrived instead of the reply (no timeout waited). */
+  fastRetries: number;
+  /** NAKs received: the device got a damaged frame (server.ts NAK_FIELD). */
+  naks: number;
   /** Calls that ran out of attempts. */
   timeouts: number;
   /** Replies to a call already completed or abandoned (e.g. the original after a retry). */
   lateReplies: number;
   /** Good frames that did not decode as a Response. */
   badReplies: number;
+  /** Bytes on the wire, framing included. */
   bytesOut: number;
   bytesIn: number;
+  /** Protobuf payload bytes of the frames sent and of the good frames received (bytes - payload = framing). */
+  payloadBytesOut: number;
+  payloadBytesIn: number;
   framesOut: number;
   framesIn: number;
   crcErrors: number;
@@ -89,8 +107,11 @@ export interface RpcStats {
 
 const RTT_WINDOW = 1024;
 
+/** How one attempt ended without a reply. */
+type NoReply = 'timeout' | 'corrupt' | 'closed';
+
 interface Waiter {
-  resolve: (res: Response | undefined) => void;
+  resolve: (res: Response | NoReply) => void;
   timer: ReturnType<typeof setTimeout>;
 }
 
@@ -117,11 +138,15 @@ export class RpcClient {
     callsOk: 0,
     callsFailed: 0,
     retries: 0,
+    fastRetries: 0,
+    naks: 0,
     timeouts: 0,
     lateReplies: 0,
     badReplies: 0,
     bytesOut: 0,
     bytesIn: 0,
+    payloadBytesOut: 0,
+    payloadBytesIn: 0,
     framesOut: 0,
   };
 
@@ -142,6 +167,11 @@ export class RpcClient {
   /** The transport's name, e.g. "tcp://127.0.0.1:5555". */
   get name(): string {
     return this.transport.name;
+  }
+
+  /** The transport's line rate, bytes/s (serial links), else undefined. */
+  get bytesPerSecond(): number | undefined {
+    return this.transport.bytesPerSecond;
   }
 
   /**
@@ -168,12 +198,17 @@ export class RpcClient {
       };
     }
     const frame = encodeFrame(enc.bytes);
-    // On a slow wire the frames' own transmission time (request, and a reply up to a
-    // full frame) comes on top of the device's think time.
+    // On a slow wire the frames' own transmission time (the request, and the largest
+    // reply this call can get, escapes and CRC included) comes on top of the device's
+    // think time.
     const bps = this.transport.bytesPerSecond;
-    const wireMs = bps ? Math.ceil((1000 * (frame.length + this.maxFrameBytes)) / bps) : 0;
+    const replyBytes = opts.replyBytes ?? (c === 'run' || c === 'readParams' ? this.maxFrameBytes : MIN_FRAME_BYTES);
+    const replyWireBytes = Math.ceil(replyBytes * 1.125) + CRC_BYTES + 2;
+    const wireMs = bps ? Math.ceil((1000 * (frame.length + replyWireBytes)) / bps) : 0;
     const timeoutMs = (opts.timeoutMs ?? this.timeoutMs) + wireMs;
     const attempts = 1 + (opts.retries ?? this.retries);
+    const started = this.now();
+    const bytesInAtStart = this.s.bytesIn;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) this.s.retries++;
       const reply = this.wait(id, timeoutMs);
@@ -186,17 +221,30 @@ export class RpcClient {
         return { status: 'UNAVAILABLE', detail: msg.startsWith(this.transport.name) ? msg : `${this.transport.name}: ${msg}` };
       }
       this.s.bytesOut += frame.length;
+      this.s.payloadBytesOut += enc.bytes.length;
       this.s.framesOut++;
       const res = await reply;
-      if (this.closedReason && !res) return { status: 'UNAVAILABLE', detail: this.closedReason };
-      if (!res) continue;
+      if (res === 'closed' || (this.closedReason && typeof res === 'string')) return { status: 'UNAVAILABLE', detail: this.closedReason ?? `${this.transport.name}: link closed` };
+      if (res === 'corrupt') {
+        // A damaged frame came instead of the reply: ask again now rather than after
+        // the timeout. The device answers a repeat from its replay cache.
+        if (attempt + 1 < attempts) this.s.fastRetries++;
+        continue;
+      }
+      if (res === 'timeout') continue;
       if (attempt === 0) this.recordRtt(this.now() - sentAt);
       return this.interpret(c, id, res);
     }
     this.s.timeouts++;
+    const waitedMs = Math.round(this.now() - started);
+    const bytesReceived = this.s.bytesIn - bytesInAtStart;
+    const heard = bytesReceived > 0 ? ` (${bytesReceived} bytes arrived, none of them a valid reply)` : '';
     return {
       status: 'DEADLINE_EXCEEDED',
-      detail: `${this.transport.name}: no reply to ${c} (id ${id}) within ${attempts} attempt${attempts > 1 ? 's' : ''} of ${timeoutMs} ms; check that the device is on and runs anpt firmware, and for serial links the baud rate`,
+      waitedMs,
+      attempts,
+      bytesReceived,
+      detail: `${this.transport.name}: no reply to ${c} (id ${id}) within ${attempts} attempt${attempts > 1 ? 's' : ''} of ${timeoutMs} ms${heard}; check that the device is on and runs anpt firmware, and for serial links the baud rate`,
     };
   }
 
@@ -241,36 +289,49 @@ export class RpcClient {
   }
 
   private takeId(): number {
+    if (this.nextId === 0) this.nextId = 1; // id 0 is the NAK's
     const id = this.nextId;
     this.nextId = (this.nextId + 1) >>> 0;
     return id;
   }
 
-  private wait(id: number, timeoutMs: number): Promise<Response | undefined> {
+  private wait(id: number, timeoutMs: number): Promise<Response | NoReply> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
-        resolve(undefined);
+        resolve('timeout');
       }, timeoutMs);
       this.waiting.set(id, { resolve, timer });
     });
   }
 
-  private cancel(id: number): void {
+  private cancel(id: number, why: NoReply = 'closed'): void {
     const w = this.waiting.get(id);
     if (!w) return;
     clearTimeout(w.timer);
     this.waiting.delete(id);
-    w.resolve(undefined);
+    w.resolve(why);
   }
 
   private receive(bytes: Uint8Array): void {
     this.s.bytesIn += bytes.length;
     for (const ev of this.decoder.push(bytes)) {
-      if (ev.status !== 'OK') continue; // counted by the decoder; the call will retry
+      if (ev.status !== 'OK') {
+        // Counted by the decoder. A frame that was damaged (not bytes between frames)
+        // was most likely the reply: with one call in flight, that call retries now.
+        if (ev.reason !== 'garbage' && this.waiting.size === 1) this.cancel(this.waiting.keys().next().value as number, 'corrupt');
+        continue;
+      }
+      this.s.payloadBytesIn += ev.payload.length;
       const dec = decodeResponse(ev.payload);
       if (dec.status !== 'OK') {
         this.s.badReplies++;
+        continue;
+      }
+      if (isNak(dec.value)) {
+        // the device got a damaged frame: most likely our request, so send it again now
+        this.s.naks++;
+        if (this.waiting.size === 1) this.cancel(this.waiting.keys().next().value as number, 'corrupt');
         continue;
       }
       const w = this.waiting.get(dec.value.id);

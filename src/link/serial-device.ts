@@ -4,11 +4,15 @@
  *
  * - open() sends Hello at once (an active handshake) and fails with a message that
  *   says what to check if no anpt device answers;
- * - values are sent as codes of the configured formats (toQ: round to nearest, then
- *   saturate or wrap) and come back exact, so results match the emulator bit for bit;
+ * - values are sent as codes of the configured formats, quantised as the emulator
+ *   quantises what it is given (round to nearest even, saturate: codes.ts deviceCodes)
+ *   and come back exact, so results match the emulator bit for bit;
+ * - the limits the device announced are checked before a Configure is sent;
  * - parameters and states travel in frame-sized pieces; a run is one request;
  * - calls are serialised (one in flight), which is what lets the device keep a
- *   one-entry replay cache and still answer every retry.
+ *   one-entry replay cache and still answer every retry;
+ * - handshake() says Hello again: a changed session id or boot counter means the device
+ *   rebooted and lost its configuration (resilient-device.ts recovers from that).
  */
 
 import type {
@@ -23,8 +27,9 @@ import type {
   RunRequest,
   RunResult,
 } from '../device/types.js';
+import { validateConfig } from '../device/config.js';
 import { ConfigError } from '../format/fixed.js';
-import { codesToValues, configToWire, tensorShape, valuesToCodes } from './codes.js';
+import { codesToValues, configToWire, deviceCodes, tensorShape } from './codes.js';
 import * as pb from './messages.js';
 import { RpcClient, errorName, type CallResult, type RpcOptions } from './rpc.js';
 import { LinkError, openTransport, type ByteTransport } from './transport.js';
@@ -38,21 +43,48 @@ export interface SerialDeviceOptions extends RpcOptions {
   hostName?: string;
   /** TCP connect timeout, ms. */
   connectTimeoutMs?: number;
+  /**
+   * Largest payload of one parameter or state piece, bytes (default: the frame limit).
+   * On a noisy line a smaller piece is likelier to arrive intact: at 1 % corrupted
+   * bytes a 16 KiB frame essentially never does, a 64-byte one half the time.
+   */
+  maxPieceBytes?: number;
+}
+
+/** A Configure field as the device names it (proto path) -> the DeviceConfig path: configure.max_chunk_steps -> maxChunkSteps. */
+export function configFieldFromWire(field: string): string {
+  return field.replace(/^configure\./, '').replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
+}
+
+/** Did the device reboot between two HelloReplies (new session id or boot counter)? */
+export function isNewSession(before: pb.HelloReply, after: pb.HelloReply): boolean {
+  return before.sessionId !== after.sessionId || before.bootCounter !== after.bootCounter;
 }
 
 export class SerialDevice implements Device {
   private config: (DeviceConfig & { formats: ChipFormats }) | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  private helloReply: pb.HelloReply;
   /** Frame limit both ends accept, bytes. */
   readonly frameLimit: number;
+  /** Payload limit of one parameter or state piece, bytes. */
+  private readonly pieceBytes: number;
 
   private constructor(
     readonly rpc: RpcClient,
-    readonly hello: pb.HelloReply,
+    hello: pb.HelloReply,
     private readonly kind: 'serial' | 'tcp',
+    private readonly opts: SerialDeviceOptions,
   ) {
+    this.helloReply = hello;
     const deviceLimit = hello.limits?.maxFrameBytes || rpc.maxFrameBytes;
     this.frameLimit = Math.min(rpc.maxFrameBytes, deviceLimit);
+    this.pieceBytes = Math.min(this.frameLimit, Math.max(64, opts.maxPieceBytes ?? this.frameLimit));
+  }
+
+  /** The device's last HelloReply (identity, boot counter, session, limits). */
+  get hello(): pb.HelloReply {
+    return this.helloReply;
   }
 
   /** Open a link URL (tcp://..., serial://...) and handshake. Throws LinkError. */
@@ -65,27 +97,36 @@ export class SerialDevice implements Device {
   /** Handshake over an open transport. Throws LinkError (and closes the transport) on failure. */
   static async connect(transport: ByteTransport, opts: SerialDeviceOptions = {}): Promise<SerialDevice> {
     const rpc = new RpcClient(transport, opts);
-    const helloTimeoutMs = opts.helloTimeoutMs ?? 2000;
-    const res = await rpc.call(
-      'hello',
-      { protocolVersion: pb.PROTOCOL_VERSION, maxFrameBytes: rpc.maxFrameBytes, hostName: opts.hostName ?? 'anpt-host' },
-      { timeoutMs: helloTimeoutMs, retries: opts.retries ?? 2 },
-    );
-    if (res.status !== 'OK') {
+    try {
+      return new SerialDevice(rpc, await sayHello(rpc, transport, opts), opts.kind ?? 'serial', opts);
+    } catch (e) {
       await rpc.close().catch(() => undefined);
-      if (res.status === 'DEADLINE_EXCEEDED') {
-        const baud = transport.bytesPerSecond ? ` at ${transport.bytesPerSecond * 10} baud` : '';
-        throw new LinkError(
-          res.status,
-          `${transport.name}: no reply to Hello within ${helloTimeoutMs} ms${baud}; check the baud rate and that the board runs anpt firmware`,
-        );
-      }
-      if (res.status === 'DEVICE_ERROR' && res.error.code === pb.ErrorCode.UNSUPPORTED_VERSION) {
-        throw new LinkError('UNSUPPORTED_VERSION', `${transport.name}: ${res.error.message}; use a host and firmware of the same protocol version`);
-      }
-      throw new LinkError(res.status, res.detail);
+      throw e;
     }
-    return new SerialDevice(rpc, res.value, opts.kind ?? 'serial');
+  }
+
+  /**
+   * Say Hello again over the open link and return the reply. If the device rebooted
+   * (isNewSession), it has lost its configuration: configure() must be called again
+   * before anything else. Throws LinkError like open().
+   */
+  handshake(): Promise<pb.HelloReply> {
+    return this.serial(async () => {
+      const h = await sayHello(this.rpc, { name: this.rpc.name, bytesPerSecond: this.rpc.bytesPerSecond }, this.opts);
+      if (isNewSession(this.helloReply, h)) this.config = undefined;
+      this.helloReply = h;
+      return h;
+    });
+  }
+
+  /**
+   * Take `config` as the configuration the device already has (sent by an earlier host
+   * session), without sending Configure: for reading or writing the parameters of a
+   * configured board. A wrong guess shows up as a tensor of the wrong size.
+   */
+  assumeConfig(config: DeviceConfig): void {
+    configToWire(config); // requires formats
+    this.config = { ...config, formats: config.formats as ChipFormats };
   }
 
   /** One call, in order after the previous ones. */
@@ -100,7 +141,11 @@ export class SerialDevice implements Device {
     if (r.status === 'OK') return r.value;
     if (r.status === 'DEVICE_ERROR') {
       const e = r.error;
-      if (e.code === pb.ErrorCode.CONFIG_OUT_OF_RANGE) throw new ConfigError(e.field || 'config', e.message);
+      if (e.code === pb.ErrorCode.CONFIG_OUT_OF_RANGE) {
+        const field = configFieldFromWire(e.field || 'config');
+        const msg = e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message;
+        throw new ConfigError(field, `${msg} (device at ${this.rpc.name})`);
+      }
       if (e.code === pb.ErrorCode.NOT_CONFIGURED && this.config) {
         throw new LinkError('NOT_CONFIGURED', `${this.rpc.name}: the device lost its configuration (rebooted?); configure it again and rewrite the parameters`);
       }
@@ -109,8 +154,8 @@ export class SerialDevice implements Device {
     throw new LinkError(r.status, r.detail);
   }
 
-  private async call<C extends pb.CallCase>(c: C, value: pb.Calls[C][0]): Promise<pb.Calls[C][1]> {
-    return this.unwrap(await this.rpc.call(c, value));
+  private async call<C extends pb.CallCase>(c: C, value: pb.Calls[C][0], replyBytes?: number): Promise<pb.Calls[C][1]> {
+    return this.unwrap(await this.rpc.call(c, value, { replyBytes }));
   }
 
   private formats(what: string): DeviceConfig & { formats: ChipFormats } {
@@ -119,7 +164,7 @@ export class SerialDevice implements Device {
   }
 
   async info(): Promise<DeviceInfo> {
-    const h = this.hello;
+    const h = this.helloReply;
     const l = h.limits;
     return {
       kind: this.kind,
@@ -129,7 +174,8 @@ export class SerialDevice implements Device {
       maxHidden: l?.maxHidden ?? 0,
       maxOutputs: l?.maxOutputs ?? 0,
       maxBatch: l?.maxBatch ?? 0,
-      maxChunkSteps: l?.maxChunkSteps ?? 0,
+      // once configured, the chunk limit is the configured one (as on the emulator)
+      maxChunkSteps: this.config?.maxChunkSteps ?? l?.maxChunkSteps ?? 0,
     };
   }
 
@@ -137,6 +183,16 @@ export class SerialDevice implements Device {
     return this.serial(async () => {
       const wire = configToWire(config); // requires formats
       const formats = config.formats as ChipFormats;
+      const l = this.helloReply.limits;
+      if (l) {
+        // the limits the device announced: refuse here, with the device's numbers
+        try {
+          validateConfig(config, { maxInputs: l.maxInputs, maxHidden: l.maxHidden, maxOutputs: l.maxOutputs, maxBatch: l.maxBatch, maxChunkSteps: l.maxChunkSteps });
+        } catch (e) {
+          if (e instanceof ConfigError) throw new ConfigError(e.field, `${e.message.slice(e.field.length + 2)} on the device at ${this.rpc.name} (its limit)`);
+          throw e;
+        }
+      }
       const fit = pb.maxChunkStepsForFrame(this.frameLimit, config.topology, formats, false);
       if (config.maxChunkSteps > fit) {
         throw new ConfigError(
@@ -154,8 +210,8 @@ export class SerialDevice implements Device {
     const cfg = this.formats(`write ${field}`);
     const s = tensorShape(tensor, cfg.topology, cfg.formats)!;
     if (values.length !== s.length) throw new ConfigError(field, `has ${values.length} values, expected ${s.length} for this topology`);
-    const codes = valuesToCodes(values, s.format, field);
-    const per = pb.maxCodesPerFrame(this.frameLimit, s.format);
+    const codes = deviceCodes(values, s.format, field, true);
+    const per = pb.maxCodesPerFrame(this.pieceBytes, s.format);
     for (let offset = 0; offset < codes.length; offset += per) {
       await this.call('writeParams', { tensor, offset, codes: codes.subarray(offset, offset + per) });
     }
@@ -165,10 +221,11 @@ export class SerialDevice implements Device {
     const cfg = this.formats(`read ${field}`);
     const s = tensorShape(tensor, cfg.topology, cfg.formats)!;
     const out = new Float64Array(s.length);
-    const per = pb.maxCodesPerFrame(this.frameLimit, s.format);
+    const per = pb.maxCodesPerFrame(this.pieceBytes, s.format);
     let offset = 0;
     while (offset < s.length) {
-      const r = await this.call('readParams', { tensor, offset, count: Math.min(per, s.length - offset) });
+      const count = Math.min(per, s.length - offset);
+      const r = await this.call('readParams', { tensor, offset, count }, pb.ENVELOPE_BYTES + count * pb.codeBytes(s.format));
       if (r.total !== s.length || r.offset !== offset || r.codes.length === 0 || offset + r.codes.length > s.length) {
         throw new LinkError('DATA_LOSS', `${this.rpc.name}: read of ${field} at ${offset} returned ${r.codes.length} of ${r.total} codes at ${r.offset}; expected a tensor of ${s.length}`);
       }
@@ -213,13 +270,12 @@ export class SerialDevice implements Device {
       const { topology: t, formats: f } = this.formats('run');
       const want = req.steps * t.batch * t.inputs;
       if (req.inputs.length !== want) throw new ConfigError('inputs', `has ${req.inputs.length} values, expected steps*batch*inputs = ${want}`);
-      const r = await this.call('run', {
-        steps: req.steps,
-        t0: req.t0 >>> 0,
-        inputs: valuesToCodes(req.inputs, f.input, 'inputs'),
-        noisy: req.noisy,
-        hiddenTrace: req.hiddenTrace ?? false,
-      });
+      const hiddenTrace = req.hiddenTrace ?? false;
+      const r = await this.call(
+        'run',
+        { steps: req.steps, t0: req.t0 >>> 0, inputs: deviceCodes(req.inputs, f.input, 'run.inputs', false), noisy: req.noisy, hiddenTrace },
+        pb.runReplyBytes(req.steps, t, f, hiddenTrace),
+      );
       const out: RunResult = { clean: codesToValues(r.clean, f.output), noisy: codesToValues(r.noisy, f.output) };
       if (req.hiddenTrace) out.hidden = codesToValues(r.hidden, f.activity);
       return out;
@@ -250,4 +306,36 @@ export class SerialDevice implements Device {
   close(): Promise<void> {
     return this.serial(() => this.rpc.close());
   }
+}
+
+/** Hello -> HelloReply, or a LinkError that says what to check. */
+async function sayHello(rpc: RpcClient, link: { name: string; bytesPerSecond?: number }, opts: SerialDeviceOptions): Promise<pb.HelloReply> {
+  const res = await rpc.call(
+    'hello',
+    { protocolVersion: pb.PROTOCOL_VERSION, maxFrameBytes: rpc.maxFrameBytes, hostName: opts.hostName ?? 'anpt-host' },
+    { timeoutMs: opts.helloTimeoutMs ?? 2000, retries: opts.retries ?? 2 },
+  );
+  if (res.status === 'OK') {
+    if (res.value.protocolVersion !== pb.PROTOCOL_VERSION) {
+      throw new LinkError(
+        'UNSUPPORTED_VERSION',
+        `${link.name}: the device speaks protocol ${res.value.protocolVersion}, this host ${pb.PROTOCOL_VERSION}; update the firmware or use a matching anpt version`,
+      );
+    }
+    return res.value;
+  }
+  if (res.status === 'DEADLINE_EXCEEDED') {
+    const heard = res.bytesReceived > 0 ? ` (${res.bytesReceived} bytes arrived, not one valid frame)` : '';
+    const serial = link.bytesPerSecond !== undefined;
+    throw new LinkError(
+      res.status,
+      serial
+        ? `${link.name}: no valid reply to Hello within ${res.waitedMs} ms at ${link.bytesPerSecond! * 10} baud${heard}; check the baud rate and that the board runs anpt firmware`
+        : `${link.name}: no valid reply to Hello within ${res.waitedMs} ms${heard}; check that the device or bridge there runs anpt firmware and is not stalled`,
+    );
+  }
+  if (res.status === 'DEVICE_ERROR' && res.error.code === pb.ErrorCode.UNSUPPORTED_VERSION) {
+    throw new LinkError('UNSUPPORTED_VERSION', `${link.name}: ${res.error.message}; update the firmware or use a matching anpt version`);
+  }
+  throw new LinkError(res.status, res.detail);
 }

@@ -35,6 +35,20 @@ import {
 } from './messages.js';
 import type { ByteTransport } from './transport.js';
 
+/**
+ * The field of a NAK: `Response { id: 0, error { BAD_REQUEST, field "frame" } }`, sent
+ * for a frame that arrived damaged (CRC error, bad escape, too short). Its id is
+ * unknown, so it names none; a host with one call in flight resends that call at
+ * once instead of waiting for its timeout. Hosts that do not know NAKs ignore a
+ * reply to id 0 (they never use id 0).
+ */
+export const NAK_FIELD = 'frame';
+
+/** Is `res` a NAK (see NAK_FIELD)? */
+export function isNak(res: Response): boolean {
+  return res.id === 0 && res.error?.code === ErrorCode.BAD_REQUEST && res.error.field === NAK_FIELD;
+}
+
 /** Max sizes of Error strings (proto comments; a nanopb firmware truncates the same way). */
 export const ERROR_MESSAGE_MAX = 120;
 export const ERROR_FIELD_MAX = 48;
@@ -70,6 +84,11 @@ export interface ServerOptions {
   maxFrameBytes?: number;
   /** Responses kept for replay. Default 4. */
   cacheSize?: number;
+  /**
+   * Protocol version this server speaks (default PROTOCOL_VERSION). Only for testing
+   * how a host meets older or newer firmware (firmware-sim --protocol-version).
+   */
+  protocolVersion?: number;
 }
 
 interface CacheEntry {
@@ -81,11 +100,15 @@ interface CacheEntry {
 export class RpcServer {
   readonly maxFrameBytes: number;
   readonly cacheSize: number;
+  readonly protocolVersion: number;
   /** Frame limit for replies: the smaller of ours and the host's (from its Hello). */
   private replyLimit: number;
   private readonly cache = new Map<number, CacheEntry>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly c = { requests: 0, replays: 0, decodeErrors: 0 };
+  /** NAKs sent for damaged frames (not a LinkCounters field of protocol 1). */
+  naksSent = 0;
+  private nakFrame: Uint8Array | undefined;
   private readonly frameTotals: FrameCounters = { framesOk: 0, crcErrors: 0, oversize: 0, malformed: 0, bytesDropped: 0 };
   private readonly decoders = new Set<FrameDecoder>();
 
@@ -95,6 +118,7 @@ export class RpcServer {
   ) {
     this.maxFrameBytes = checkFrameLimit(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, 'RpcServer');
     this.cacheSize = Math.max(1, opts.cacheSize ?? 4);
+    this.protocolVersion = opts.protocolVersion ?? PROTOCOL_VERSION;
     this.replyLimit = this.maxFrameBytes;
   }
 
@@ -148,7 +172,15 @@ export class RpcServer {
       });
       transport.onData((bytes) => {
         for (const ev of decoder.push(bytes)) {
-          if (ev.status !== 'OK') continue;
+          if (ev.status !== 'OK') {
+            // a damaged frame (not bytes between frames): tell the host to resend now
+            if (ev.reason === 'crc' || ev.reason === 'bad_escape' || ev.reason === 'too_short') {
+              this.naksSent++;
+              this.nakFrame ??= encodeFrame(this.encodeError(0, ErrorCode.BAD_REQUEST, 'frame arrived damaged; resend it', NAK_FIELD));
+              void transport.write(this.nakFrame).catch(() => undefined);
+            }
+            continue;
+          }
           void this.handlePayload(ev.payload).then(
             (out) => (out ? transport.write(encodeFrame(out)).catch(() => undefined) : undefined),
             () => undefined,
@@ -190,14 +222,14 @@ export class RpcServer {
       return errorResponse(
         id,
         ErrorCode.BAD_REQUEST,
-        `empty or unknown request (this device speaks protocol ${PROTOCOL_VERSION}); update the host or the firmware`,
+        `empty or unknown request (this device speaks protocol ${this.protocolVersion}); update the host or the firmware`,
         'body',
       );
     }
     if (body.case === 'hello') {
       const v = body.value.protocolVersion;
-      if (v !== PROTOCOL_VERSION) {
-        return errorResponse(id, ErrorCode.UNSUPPORTED_VERSION, `host speaks protocol ${v}, this device speaks ${PROTOCOL_VERSION}`, 'hello.protocol_version');
+      if (v !== this.protocolVersion) {
+        return errorResponse(id, ErrorCode.UNSUPPORTED_VERSION, `host speaks protocol ${v}, this device speaks ${this.protocolVersion}`, 'hello.protocol_version');
       }
       const hostLimit = body.value.maxFrameBytes;
       this.replyLimit = hostLimit > 0 ? Math.min(this.maxFrameBytes, hostLimit) : this.maxFrameBytes;
@@ -213,7 +245,7 @@ export class RpcServer {
     }
     if (out.case === 'hello') {
       const r = out.value;
-      out = { case: 'hello', value: { ...r, protocolVersion: r.protocolVersion || PROTOCOL_VERSION, limits: r.limits && { ...r.limits, maxFrameBytes: r.limits.maxFrameBytes || this.maxFrameBytes } } };
+      out = { case: 'hello', value: { ...r, protocolVersion: this.protocolVersion, limits: r.limits && { ...r.limits, maxFrameBytes: r.limits.maxFrameBytes || this.maxFrameBytes } } };
     } else if (out.case === 'stats' && !out.value.link) {
       out = { case: 'stats', value: { ...out.value, link: this.counters() } };
     }
@@ -278,7 +310,8 @@ export function errorResponse(id: number, code: ErrorCode, message: string, fiel
 /** A thrown value -> (code, message, field). */
 function describeError(e: unknown): [ErrorCode, string, string] {
   if (e instanceof RpcError) return [e.code, e.message, e.field];
-  if (e instanceof ConfigError) return [ErrorCode.CONFIG_OUT_OF_RANGE, e.message, e.field];
+  // Error.field carries the field: the message need not repeat it (it has 120 bytes)
+  if (e instanceof ConfigError) return [ErrorCode.CONFIG_OUT_OF_RANGE, e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message, e.field];
   const msg = e instanceof Error ? e.message : String(e);
   return [ErrorCode.INTERNAL, msg.split('\n')[0], ''];
 }

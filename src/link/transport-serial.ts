@@ -77,7 +77,9 @@ export async function openSerial(path: string, baudRate: number): Promise<ByteTr
     }
     port.open((err) => {
       if (err) {
-        reject(new LinkError('UNAVAILABLE', `${name}: cannot open (${err.message}); check the path, that the board is plugged in, and that no other program holds the port`));
+        // serialport says "Error: No such file or directory, cannot open /dev/x": keep the reason only
+        const reason = err.message.replace(/^Error: /, '').replace(/, cannot open .*$/, '');
+        reject(new LinkError('UNAVAILABLE', `${name}: cannot open (${reason}); check the path (list ports with \`anpt ports\`), that the board is plugged in, and that no other program holds the port`));
         return;
       }
       resolve(serialTransport(port, name, baudRate));

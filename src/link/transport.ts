@@ -8,6 +8,8 @@
  * Transports carry raw bytes with no framing or integrity: frame.ts does that.
  */
 
+import { DeviceError, type DeviceErrorCode } from '../device/errors.js';
+
 export interface ByteTransport {
   /** For messages, e.g. "tcp://127.0.0.1:5555". */
   readonly name: string;
@@ -95,13 +97,24 @@ export function formatLinkUrl(u: LinkUrl): string {
   return `serial://${u.path}?baud=${u.baudRate}`;
 }
 
-/** A link failure a user can act on; `code` is a status name such as 'UNAVAILABLE'. */
-export class LinkError extends Error {
+/** Device error codes that travel unchanged as link statuses (a device refusal). */
+const DEVICE_CODES: ReadonlySet<string> = new Set<DeviceErrorCode>([
+  'BAD_REQUEST', 'BAD_INPUT', 'NOT_CONFIGURED', 'NO_PENDING_CHUNK', 'CONFIG_OUT_OF_RANGE', 'UNSUPPORTED_VERSION', 'TOO_LARGE', 'INTERNAL',
+]);
+
+/**
+ * A link failure or a device refusal seen through the link, with a message a user can
+ * act on. `status` is the link-level status name ('UNAVAILABLE', 'DEADLINE_EXCEEDED',
+ * 'NO_PENDING_CHUNK', ...); `code` is the DeviceErrorCode every backend uses (a
+ * timeout is 'TIMEOUT', a broken or closed link 'LINK'), so code that handles the
+ * emulator's DeviceError handles a board's errors too.
+ */
+export class LinkError extends DeviceError {
   constructor(
-    readonly code: string,
+    readonly status: string,
     message: string,
   ) {
-    super(message);
+    super(DEVICE_CODES.has(status) ? (status as DeviceErrorCode) : status === 'DEADLINE_EXCEEDED' ? 'TIMEOUT' : 'LINK', message);
     this.name = 'LinkError';
   }
 }

@@ -1,0 +1,242 @@
+/**
+ * The simulated board: the bit-exact WASM kernel (EmulatorDevice) behind the link's
+ * device server, with what makes a board a board:
+ *
+ * - limits it announces in HelloReply and enforces, including a RAM budget: a
+ *   configuration whose kernel layout (layoutEstimate) does not fit is refused with
+ *   CONFIG_OUT_OF_RANGE naming the field to change;
+ * - a boot counter and a random session id per boot;
+ * - optional reboots after every N steps: configuration, weights, state, the replay
+ *   cache and any half-received frame are lost, and the reply to the request that
+ *   was running is never sent (the host sees a timeout, then NOT_CONFIGURED);
+ * - optional stalls: every reply is delayed.
+ *
+ * The wire (pacing, baud mismatch, faults) is not the board's business: those are
+ * transport stages between the port and attach().
+ */
+
+import { validateConfig } from '../src/device/config.js';
+import { EmulatorDevice, layoutEstimate } from '../src/device/emulator.js';
+import type { Device, DeviceConfig, DeviceInfo, DeviceStats, Params, RecurrentState, RewardRequest, RunRequest, RunResult } from '../src/device/types.js';
+import { ConfigError } from '../src/format/fixed.js';
+import { EXACT_CONVERTER } from '../src/link/codes.js';
+import { DeviceService } from '../src/link/device-server.js';
+import { RpcServer, type Handler } from '../src/link/server.js';
+import type { ByteTransport } from '../src/link/transport.js';
+
+export const FIRMWARE_NAME = 'anpt-firmware-sim';
+export const FIRMWARE_VERSION = '0.1.0';
+
+/**
+ * What the simulated board accepts at most: a small microcontroller's worth. The RAM
+ * budget usually binds first; maxHidden is lowered to what fits it at all (one input,
+ * one output, one sequence, one-step chunks).
+ */
+export const SIM_LIMITS = { maxInputs: 64, maxHidden: 1024, maxOutputs: 64, maxBatch: 64, maxChunkSteps: 4096 };
+export type SimLimits = typeof SIM_LIMITS;
+
+/** Largest hidden size whose smallest configuration fits `ramBytes` (0 if none). */
+export function maxHiddenForRam(ramBytes: number, cap: number): number {
+  let h = 0;
+  while (h < cap && layoutEstimate(1, h + 1, 1, 1, 1) <= ramBytes) h++;
+  return h;
+}
+
+export interface BoardOptions {
+  /** RAM for weights, state and traces, bytes (default 256 KiB). */
+  ramBytes?: number;
+  /** Frame payload limit, bytes (default 16384). */
+  maxFrameBytes?: number;
+  limits?: Partial<SimLimits>;
+  /** Protocol version spoken (testing only; default the current one). */
+  protocolVersion?: number;
+  /** Reboot after every this many steps since boot (0 or absent: never). */
+  resetAfterSteps?: number;
+  /** Delay before every reply, ms. */
+  stallMs?: number;
+  deviceId?: string;
+  /** Boot counter of the first boot (default 1). */
+  firstBoot?: number;
+  log?: (line: string) => void;
+}
+
+/** A DeviceConfig path -> the Configure field's proto path: maxChunkSteps -> configure.max_chunk_steps. */
+export function configFieldToWire(field: string): string {
+  return `configure.${field.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`)}`;
+}
+
+const kib = (bytes: number) => Math.ceil(bytes / 1024);
+
+/**
+ * The EmulatorDevice with the board's limits and RAM budget, counting the steps it runs.
+ */
+export class BoardDevice implements Device {
+  constructor(
+    private readonly chip: EmulatorDevice,
+    private readonly limits: SimLimits,
+    private readonly ramBytes: number,
+    private readonly onSteps: (steps: number) => void,
+  ) {}
+
+  async info(): Promise<DeviceInfo> {
+    return { kind: 'emulator', name: FIRMWARE_NAME, fixedPoint: true, ...this.limits };
+  }
+
+  async configure(config: DeviceConfig): Promise<void> {
+    try {
+      validateConfig(config, this.limits);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError(configFieldToWire(e.field), e.message.slice(e.field.length + 2));
+      throw e;
+    }
+    const { inputs: I, hidden: H, outputs: O, batch: B } = config.topology;
+    const need = (K: number) => layoutEstimate(I, H, O, B, K);
+    const K = config.maxChunkSteps;
+    if (need(K) > this.ramBytes) {
+      if (need(1) > this.ramBytes)
+        throw new ConfigError('configure.topology.hidden', `needs ${kib(need(1))} KiB of RAM even with 1-step chunks, the board has ${kib(this.ramBytes)} KiB; lower hidden or batch`);
+      let lo = 1; // fits
+      let hi = K; // does not fit
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >>> 1;
+        if (need(mid) <= this.ramBytes) lo = mid;
+        else hi = mid;
+      }
+      throw new ConfigError('configure.max_chunk_steps', `needs ${kib(need(K))} KiB of RAM, the board has ${kib(this.ramBytes)} KiB; use max_chunk_steps <= ${lo} or lower hidden/batch`);
+    }
+    await this.chip.configure(config);
+  }
+
+  async run(req: RunRequest): Promise<RunResult> {
+    const res = await this.chip.run(req);
+    this.onSteps(req.steps);
+    return res;
+  }
+
+  writeParams = (p: Params): Promise<void> => this.chip.writeParams(p);
+  readParams = (): Promise<Params> => this.chip.readParams();
+  readState = (): Promise<RecurrentState> => this.chip.readState();
+  writeState = (s: RecurrentState): Promise<void> => this.chip.writeState(s);
+  reward = (r: RewardRequest): Promise<void> => this.chip.reward(r);
+  resetState = (): Promise<void> => this.chip.resetState();
+  stats = (): Promise<DeviceStats> => this.chip.stats();
+  close = (): Promise<void> => this.chip.close();
+}
+
+/**
+ * The board's end of one link. The server of the current boot sees it through a view;
+ * a reboot kills the view (nothing more in, nothing more out) and makes a new one.
+ */
+class Port {
+  private view: View | undefined;
+  constructor(readonly link: ByteTransport) {
+    link.onData((b) => this.view?.receive(b));
+  }
+  connect(server: RpcServer): void {
+    this.view?.kill();
+    this.view = new View(this.link);
+    void server.serve(this.view);
+  }
+  detach(): void {
+    this.view?.kill();
+    this.view = undefined;
+  }
+}
+
+class View implements ByteTransport {
+  private alive = true;
+  private dataCb: (b: Uint8Array) => void = () => {};
+  private closeCb: (reason?: Error) => void = () => {};
+  constructor(private readonly link: ByteTransport) {}
+  get name(): string {
+    return this.link.name;
+  }
+  get bytesPerSecond(): number | undefined {
+    return this.link.bytesPerSecond;
+  }
+  write(bytes: Uint8Array): Promise<void> {
+    return this.alive ? this.link.write(bytes) : Promise.resolve(); // a rebooted board's old replies are never sent
+  }
+  receive(bytes: Uint8Array): void {
+    if (this.alive) this.dataCb(bytes);
+  }
+  onData(cb: (b: Uint8Array) => void): void {
+    this.dataCb = cb;
+  }
+  onClose(cb: (reason?: Error) => void): void {
+    this.closeCb = cb;
+  }
+  kill(): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.closeCb();
+  }
+  close(): Promise<void> {
+    return this.link.close();
+  }
+}
+
+export class SimBoard {
+  bootCounter: number;
+  sessionId = 0;
+  private server!: RpcServer;
+  private readonly ports = new Set<Port>();
+  private stepsSinceBoot = 0;
+  private readonly limits: SimLimits;
+  readonly ramBytes: number;
+
+  constructor(private readonly opts: BoardOptions = {}) {
+    this.ramBytes = opts.ramBytes ?? 256 * 1024;
+    const limits = { ...SIM_LIMITS, ...opts.limits };
+    this.limits = { ...limits, maxHidden: maxHiddenForRam(this.ramBytes, limits.maxHidden) };
+    if (this.limits.maxHidden < 1) throw new RangeError(`${Math.round(this.ramBytes / 1024)} KiB of RAM hold no network at all; give the board more`);
+    this.bootCounter = (opts.firstBoot ?? 1) - 1;
+    this.boot();
+  }
+
+  /** Serve a link (a TCP connection, a serial port) until it closes. */
+  attach(link: ByteTransport): void {
+    const port = new Port(link);
+    this.ports.add(port);
+    link.onClose(() => {
+      port.detach();
+      this.ports.delete(port);
+    });
+    port.connect(this.server);
+  }
+
+  /** Lose everything and start again: new boot counter and session id. */
+  reboot(why: string): void {
+    this.opts.log?.(`reboot (${why})`);
+    this.boot();
+  }
+
+  private boot(): void {
+    this.bootCounter++;
+    this.sessionId = (Math.floor(Math.random() * 0xffffffff) + 1) >>> 0;
+    this.stepsSinceBoot = 0;
+    const o = this.opts;
+    const device = new BoardDevice(new EmulatorDevice(), this.limits, this.ramBytes, (k) => this.countSteps(k));
+    const service = new DeviceService(device, {
+      maxFrameBytes: o.maxFrameBytes,
+      firmwareName: FIRMWARE_NAME,
+      firmwareVersion: FIRMWARE_VERSION,
+      deviceId: o.deviceId ?? 'firmware-sim',
+      bootCounter: this.bootCounter,
+      sessionId: this.sessionId,
+      ramBytes: this.ramBytes,
+      converter: EXACT_CONVERTER,
+    });
+    const stallMs = o.stallMs ?? 0;
+    const handler: Handler = stallMs > 0 ? (body, ctx) => new Promise((ok) => setTimeout(ok, stallMs)).then(() => service.handle(body, ctx)) : service.handle;
+    this.server = new RpcServer(handler, { maxFrameBytes: o.maxFrameBytes, cacheSize: 4, protocolVersion: o.protocolVersion });
+    for (const port of this.ports) port.connect(this.server);
+    o.log?.(`boot ${this.bootCounter}, session ${this.sessionId.toString(16).padStart(8, '0')}`);
+  }
+
+  private countSteps(steps: number): void {
+    this.stepsSinceBoot += steps;
+    const n = this.opts.resetAfterSteps ?? 0;
+    if (n > 0 && this.stepsSinceBoot >= n) this.reboot(`after ${this.stepsSinceBoot} steps`);
+  }
+}
