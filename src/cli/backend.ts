@@ -13,6 +13,9 @@ import { FloatDevice } from '../model/float-device.js';
 import { FLOAT_ONLY, type Algo, type Backend } from './defaults.js';
 import { UsageError } from './errors.js';
 import { choice, positiveInt, refuse } from './options.js';
+import { ResilientDevice } from '../link/resilient-device.js';
+import { SerialDevice } from '../link/serial-device.js';
+import { DEFAULT_BAUD, parseLinkUrl } from '../link/transport.js';
 
 /** Format flags as commander returns them. */
 export interface FormatFlags {
@@ -62,12 +65,13 @@ export function describeFormats(f: ChipFormats): Record<keyof ChipFormats, Fixed
 /** Refuse an algorithm that cannot run on the backend, saying why and what works. */
 export function checkAlgoBackend(algo: Algo, backend: Backend): void {
   const why = FLOAT_ONLY[algo];
-  if (backend === 'emulator' && why)
-    throw new UsageError(`--algo ${algo} needs --backend float: ${why}; use --backend float, or --algo anpt (or reservoir) on the emulator`);
+  if (backend !== 'float' && why)
+    throw new UsageError(`--algo ${algo} needs --backend float: ${why}; use --backend float, or --algo anpt (or reservoir) on the ${backend === 'device' ? 'device' : 'emulator'}`);
 }
 
-/** An unconfigured device for an algorithm on a backend (BPTT trains off-device; its model is a FloatDevice). */
+/** An unconfigured in-process device for an algorithm on a backend (BPTT trains off-device; its model is a FloatDevice). */
 export function makeDevice(algo: Algo, backend: Backend): Device {
+  if (backend === 'device') throw new Error('makeDevice: a board is opened with openBoard()');
   if (backend === 'emulator') return new EmulatorDevice();
   if (algo === 'np') return new NpFloatDevice();
   if (algo === 'wp') return new WpFloatDevice();
@@ -92,4 +96,37 @@ export async function configureDevice(device: Device, s: DeviceSetup): Promise<v
     seed: s.seed,
     maxChunkSteps: s.maxChunkSteps,
   });
+}
+
+/**
+ * The link URL from --device, or from --port and --baud (serial shorthand); undefined
+ * when neither is given (an in-process backend).
+ */
+export function resolveDeviceUrl(f: { device?: string; port?: string; baud?: string }): string | undefined {
+  if (f.device !== undefined && f.port !== undefined) throw new UsageError('--device and --port name the same thing; give one (e.g. --device serial:///dev/ttyACM0?baud=115200 or --port /dev/ttyACM0 --baud 115200)');
+  if (f.device === undefined && f.port === undefined) {
+    refuse('--baud', f.baud, 'goes with --port; add --port /dev/ttyACM0 (or use --device serial://...?baud=N)');
+    return undefined;
+  }
+  const url = f.device ?? `serial://${f.port}?baud=${positiveInt('--baud', f.baud, DEFAULT_BAUD, '115200')}`;
+  const parsed = parseLinkUrl(url);
+  if (parsed.status !== 'OK') throw new UsageError(`${f.device !== undefined ? '--device' : '--port'}: ${parsed.detail}`);
+  return url;
+}
+
+/** Open a board (or firmware-sim) as a Device that survives resets: checkpoints and a journal (src/link/resilient-device.ts). */
+export async function openBoard(url: string, opts: { checkpointDir?: string; onEvent?: (line: string) => void }): Promise<ResilientDevice> {
+  return ResilientDevice.open(url, { checkpointDir: opts.checkpointDir, onEvent: opts.onEvent });
+}
+
+/** Link health of a board for progress lines and summary.json (undefined for in-process devices). */
+export function linkHealth(device: Device): Record<string, number> | undefined {
+  if (!(device instanceof ResilientDevice)) return undefined;
+  const s = device.device instanceof SerialDevice ? device.device.rpc.stats() : undefined;
+  return { ...(s ?? {}), ...device.resilience() } as unknown as Record<string, number>;
+}
+
+/** One line of link health: frames, CRC errors, retries, timeouts, round-trip times. */
+export function linkLine(h: Record<string, number>): string {
+  return `link: ${h.framesOut ?? 0}/${h.framesIn ?? 0} frames out/in, ${h.crcErrors ?? 0} CRC errors, ${h.retries ?? 0} retries, ${h.timeouts ?? 0} timeouts, rtt p50 ${(h.rttP50Ms ?? 0).toFixed(2)} ms p95 ${(h.rttP95Ms ?? 0).toFixed(2)} ms, ${h.resetsRecovered ?? 0} resets recovered`;
 }

@@ -10,7 +10,8 @@ export const ALGOS = ['anpt', 'np', 'wp', 'bptt', 'reservoir'] as const;
 export type Algo = (typeof ALGOS)[number];
 
 export const BACKENDS = ['float', 'emulator'] as const;
-export type Backend = (typeof BACKENDS)[number];
+/** 'device': a board (or firmware-sim) behind --device URL or --port; chosen by those flags, not by --backend. */
+export type Backend = (typeof BACKENDS)[number] | 'device';
 
 /** What each algorithm needs from the backend, and why (shown in the error when it is missing). */
 export const FLOAT_ONLY: Partial<Record<Algo, string>> = {

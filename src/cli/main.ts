@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `anpt` command line: `anpt train` and `anpt eval` (see train.ts and eval.ts).
+ * The `anpt` command line: `anpt train`, `eval`, `sweep`, `report`, `ports` and `device`
+ * (train.ts, eval.ts, sweep.ts, report.ts, device.ts).
  *
  * Exit codes (errors.ts): 0 success, 1 the run failed (diverged), 2 bad input. Every
  * error is one line on stderr, `anpt: <what is wrong>; <what to do>`.
@@ -13,6 +14,9 @@ import { runEval, addEvalCommand } from './eval.js';
 import { processIo, type CliIo } from './io.js';
 import { addTrainCommand, resolveTrainConfig, runTrain } from './train.js';
 import { anptVersion } from './version.js';
+import { registerSweep } from './sweep.js';
+import { registerReport } from './report.js';
+import { registerDeviceCommands } from './device.js';
 
 /** The command line as typed, for summary.json (arguments with spaces or quotes are quoted). */
 export function commandLine(argv: string[]): string {
@@ -23,7 +27,7 @@ export function commandLine(argv: string[]): string {
 /** Commander's own errors (unknown option, missing value) as our one line. */
 function commanderLine(err: CommanderError, argv: string[]): string {
   const text = err.message.replace(/^error: /, '').split('\n').map((s) => s.trim().replace(/\.$/, '')).filter(Boolean).join(' ');
-  const sub = ['train', 'eval'].includes(argv[0]) ? ` ${argv[0]}` : '';
+  const sub = ['train', 'eval', 'sweep', 'report', 'ports', 'device'].includes(argv[0]) ? ` ${argv[0]}` : '';
   return `${text}; see anpt${sub} --help`;
 }
 
@@ -43,6 +47,9 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   addEvalCommand(program, async (flags) => {
     exitCode = await runEval(flags, io);
   });
+  registerSweep(program, { commandLine: commandLine(argv), io, setExitCode: (c) => { exitCode = c; } });
+  registerReport(program, { io });
+  registerDeviceCommands(program, io);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;

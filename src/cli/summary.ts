@@ -20,6 +20,8 @@ export interface RunOutcome {
   deviceName: string;
   maxChunkSteps?: number;
   extra?: Record<string, unknown>;
+  /** A board's link health at the end (bytes, frames, CRC errors, retries, round trips, resets recovered). */
+  link?: Record<string, number>;
   task: Task;
   topology: Topology;
   /** Problems worth a look that did not stop the run. */
@@ -72,6 +74,7 @@ export function buildSummary(cfg: TrainConfig, o: RunOutcome, command: string) {
       formats: cfg.formats ? describeFormats(cfg.formats) : undefined,
       ...o.extra,
     },
+    link: o.link,
     initial_test_loss: o.initialTest.mse,
     final_test_loss: o.finalTest.mse,
     best_test_loss: best?.testMse,

@@ -7,13 +7,16 @@ import { ROUNDINGS } from '../format/fixed.js';
 import { sweepCommand, type SweepFlags } from '../sweep/command.js';
 import { GRID_DEFAULTS, METHODS } from '../sweep/grid.js';
 import { EXIT_FAILED, EXIT_OK } from './errors.js';
+import type { CliIo } from './io.js';
 import { addTaskOptions } from './task-options.js';
 
 export interface SweepHooks {
   /** The command as typed (default: `anpt` and process.argv from the third entry on). */
   commandLine?: string;
-  /** Receives the exit code: 0, or 1 when some rows failed (bad input throws before). */
+  /** Receives the exit code: 0, or 1 when some rows failed (bad input throws before). Default: process.exitCode. */
   setExitCode?: (code: number) => void;
+  /** Where to write (default the process's streams): result lines to out, progress to progress. */
+  io?: CliIo;
 }
 
 const d = GRID_DEFAULTS;
@@ -51,12 +54,15 @@ export function registerSweep(program: Command, hooks: SweepHooks = {}): Command
     .option('--no-report', 'do not write report.html and the SVGs')
     .option('--quiet', 'no progress on stderr');
   addTaskOptions(cmd, true);
+  const task = cmd.options.find((o) => o.long === '--task');
+  if (task) task.description = task.description.replace('(required)', '(default mackey-glass)');
   cmd.addHelpText('after', `
-The task defaults to mackey-glass. Example (about 5 minutes on 2 cores):
-  anpt sweep --out sweep-mg --hidden 64 --steps 2000 --epochs 5 --weight-bits 4,6,8,10,12,16 --rounding nearest,stochastic --seeds 3
+Example (docs/sweep-example: 108 runs, 4 minutes on 2 cores):
+  anpt sweep --out sweep-mg --hidden 64 --steps 5000 --epochs 10 --weight-bits 4,6,8,10,12,16 --rounding nearest,stochastic --seeds 3
 Kill it at any time; the same command finishes the missing rows. anpt report DIR rebuilds the report.`);
   cmd.action(async (flags: SweepFlags) => {
-    const summary = await sweepCommand(flags, { commandLine: hooks.commandLine });
+    const io = hooks.io;
+    const summary = await sweepCommand(flags, { commandLine: hooks.commandLine, log: io && ((line) => io.out(`${line}\n`)), progress: io?.progress });
     const code = summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
     if (hooks.setExitCode) hooks.setExitCode(code);
     else process.exitCode = code;

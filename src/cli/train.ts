@@ -15,7 +15,7 @@ import { fitRidgeReadout } from '../learn/reservoir.js';
 import { codeRange, formatName, lsb } from '../format/fixed.js';
 import { xavierNormal, type RnnShape } from '../model/rnn.js';
 import type { Task } from '../tasks/index.js';
-import { addFormatOptions, checkAlgoBackend, configureDevice, makeDevice, resolveFormats, type FormatFlags } from './backend.js';
+import { addFormatOptions, checkAlgoBackend, configureDevice, linkHealth, linkLine, makeDevice, openBoard, resolveDeviceUrl, resolveFormats, type FormatFlags } from './backend.js';
 import {
   ACTIVATION, ALGO_DEFAULTS, ALGOS, BACKENDS, BPTT_WINDOW, EVAL_CHUNK_STEPS, FLOAT_ONLY, HIDDEN, PROGRESS_EVERY_STEPS, SEED, TASK_BUDGET,
   type Algo, type Backend,
@@ -27,12 +27,18 @@ import { createProgress, sci, type Progress } from './progress.js';
 import { buildSummary, lossChart, printSummary, type RunOutcome } from './summary.js';
 import { addTaskOptions, buildTask, resolveTaskSpec, type TaskFlags, type TaskSpec } from './task-options.js';
 import { anptVersion } from './version.js';
+import { ResilientDevice } from '../link/resilient-device.js';
+import { SerialDevice } from '../link/serial-device.js';
 import { toRows, weightsJson, WEIGHTS_FORMAT, type WeightsFile } from './weights-file.js';
 import type { CliIo } from './io.js';
 
 export interface TrainFlags extends TaskFlags, FormatFlags {
   algo?: string;
   backend?: string;
+  device?: string;
+  port?: string;
+  baud?: string;
+  checkpointDir?: string;
   bpttWindow?: string;
   hidden?: string;
   epochs?: string;
@@ -53,6 +59,9 @@ export interface TrainConfig {
   task: TaskSpec;
   algo: Algo;
   backend: Backend;
+  /** backend 'device': the link URL (tcp://, serial://) and where checkpoints go. */
+  deviceUrl?: string;
+  checkpointDir?: string;
   hidden: number;
   epochs: number;
   /** Base step size of W, R and V. */
@@ -77,7 +86,10 @@ export interface TrainConfig {
 export function resolveTrainConfig(f: TrainFlags): TrainConfig {
   const algo = choice('--algo', f.algo, ALGOS, 'anpt');
   // The default backend is the chip's unless the algorithm cannot run there.
-  const backend = choice('--backend', f.backend, BACKENDS, FLOAT_ONLY[algo] ? 'float' : 'emulator');
+  const deviceUrl = resolveDeviceUrl(f);
+  if (deviceUrl !== undefined) refuse('--backend', f.backend, 'does not go with --device/--port (the board is the backend); remove it');
+  else refuse('--checkpoint-dir', f.checkpointDir, 'applies to a board (--device or --port) only; remove it');
+  const backend: Backend = deviceUrl !== undefined ? 'device' : choice('--backend', f.backend, BACKENDS, FLOAT_ONLY[algo] ? 'float' : 'emulator');
   checkAlgoBackend(algo, backend);
   const d = ALGO_DEFAULTS[algo];
   if (algo === 'reservoir')
@@ -95,6 +107,8 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     task,
     algo,
     backend,
+    deviceUrl,
+    checkpointDir: f.checkpointDir,
     hidden: positiveInt('--hidden', f.hidden, HIDDEN),
     epochs: algo === 'reservoir' ? 1 : positiveInt('--epochs', f.epochs, budget.epochs),
     lr: nonNegativeReal('--lr', f.lr, d.lr, '0.1'),
@@ -159,10 +173,32 @@ function maxChunkSteps(cfg: TrainConfig, task: Task): number {
 }
 
 /** The configured device with the initial weights (ConfigError here is bad input: nothing has run yet). */
-async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, initial: Params): Promise<Device> {
-  const device = makeDevice(cfg.algo, cfg.backend);
+async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, initial: Params, note: (line: string) => void): Promise<Device> {
+  const device = cfg.backend === 'device'
+    ? await openBoard(cfg.deviceUrl!, { checkpointDir: cfg.checkpointDir, onEvent: note })
+    : makeDevice(cfg.algo, cfg.backend);
   try {
-    await configureDevice(device, { topology, formats: cfg.formats, sigma: cfg.sigma, seed: cfg.seed, maxChunkSteps: maxChunkSteps(cfg, task) });
+    let maxChunk = maxChunkSteps(cfg, task);
+    if (device instanceof ResilientDevice && device.device instanceof SerialDevice && cfg.formats) {
+      // over a link a run and its reply must fit one frame: evaluation uses smaller chunks there
+      const fit = device.device.chunkLimit(topology, cfg.formats);
+      const trainChunk = cfg.chunk === 'sequence' ? task.train.steps : cfg.chunk;
+      if (Math.min(trainChunk, task.train.steps) > fit) throw new UsageError(`--chunk: ${trainChunk} steps of batch ${topology.batch} do not fit one frame of this link; use --chunk ${fit} or less`);
+      maxChunk = Math.min(maxChunk, fit);
+    }
+    const trainChunk = Math.min(cfg.chunk === 'sequence' ? task.train.steps : cfg.chunk, task.train.steps);
+    for (;;) {
+      try {
+        await configureDevice(device, { topology, formats: cfg.formats, sigma: cfg.sigma, seed: cfg.seed, maxChunkSteps: maxChunk });
+        break;
+      } catch (err) {
+        // A board's RAM bounds the chunk: evaluation chunks are our choice, so halve them
+        // until the board accepts (never below the training chunk, which the user chose).
+        const field = (err as { field?: string }).field;
+        if (cfg.backend !== 'device' || field !== 'maxChunkSteps' || maxChunk <= trainChunk) throw err;
+        maxChunk = Math.max(trainChunk, Math.floor(maxChunk / 2));
+      }
+    }
     await device.writeParams(initial);
   } catch (err) {
     await device.close();
@@ -217,9 +253,9 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
   const topology: Topology = { inputs: task.inputSize, hidden: cfg.hidden, outputs: task.outputSize, batch: task.train.batch, activation: ACTIVATION };
   const shape: RnnShape = { inputs: topology.inputs, hidden: topology.hidden, outputs: topology.outputs, activation: topology.activation };
   const initial = xavierNormal(shape, cfg.seed);
-  const device = cfg.algo === 'bptt' ? undefined : await prepareDevice(cfg, task, topology, initial);
   const zeroTest = zeroOutputMse(task.test);
   const progress = createProgress({ quiet: cfg.quiet, zeroTestMse: zeroTest, stream: io.progress });
+  const device = cfg.algo === 'bptt' ? undefined : await prepareDevice(cfg, task, topology, initial, (line) => progress.note(line));
   const started = performance.now();
   progress.note(`anpt train: ${task.name}, ${cfg.algo} on the ${cfg.backend} backend, H=${cfg.hidden} B=${topology.batch} T=${task.train.steps}${cfg.algo === 'reservoir' ? '' : `, ${cfg.epochs} epoch${cfg.epochs > 1 ? 's' : ''}`}`);
   const warnings: string[] = [];
@@ -229,16 +265,23 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
     else progress.note(`anpt: warning: ${line}`);
   };
   let trained: Trained;
+  let linkAtEnd: Record<string, number> | undefined;
   try {
-    const onProgress = (p: TrainProgress) => progress.onProgress(p);
+    const onProgress = (p: TrainProgress) => {
+      progress.onProgress(p);
+      // a board's link health next to the loss, once per epoch
+      const health = p.phase === 'epoch' && device ? linkHealth(device) : undefined;
+      if (health) progress.note(`  ${linkLine(health)}`);
+    };
     trained = device
       ? await trainOnDevice(cfg, task, device, onProgress, progress, warn)
       : trainWithBptt(cfg, task, shape, initial, onProgress);
+    linkAtEnd = device ? linkHealth(device) : undefined;
   } finally {
     progress.stop();
     await device?.close();
   }
-  const outcome: RunOutcome = { ...trained, task, topology, zeroTest, warnings, seconds: (performance.now() - started) / 1000 };
+  const outcome: RunOutcome = { ...trained, link: linkAtEnd, task, topology, zeroTest, warnings, seconds: (performance.now() - started) / 1000 };
   const summary = buildSummary(cfg, outcome, command);
   const weights: WeightsFile = {
     format: WEIGHTS_FORMAT,
@@ -271,7 +314,11 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .command('train')
     .description('train a recurrent network on a task and write a run directory (metrics.csv, summary.json, weights.json, loss.svg)')
     .option('--algo <name>', `learning rule: ${ALGOS.join(' | ')} (default anpt)`)
-    .option('--backend <name>', 'float (binary64 model) | emulator (bit-exact chip); default emulator, float for np, wp and bptt');
+    .option('--backend <name>', 'float (binary64 model) | emulator (bit-exact chip); default emulator, float for np, wp and bptt')
+    .option('--device <url>', 'train a board instead: tcp://127.0.0.1:5555 or serial:///dev/ttyACM0?baud=115200 (anpt, reservoir)')
+    .option('--port <path>', 'serial shorthand for --device: the board\'s serial port, e.g. /dev/ttyACM0')
+    .option('--baud <n>', 'with --port: baud rate (default 115200)')
+    .option('--checkpoint-dir <dir>', 'with a board: write checkpoint.json there (recovery from resets works without it, in memory)');
   addTaskOptions(cmd, true);
   cmd
     .option('--hidden <H>', `hidden neurons (default ${HIDDEN})`)

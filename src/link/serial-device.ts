@@ -15,7 +15,7 @@
  *   rebooted and lost its configuration (resilient-device.ts recovers from that).
  */
 
-import type {
+import type { Topology,
   ChipFormats,
   Device,
   DeviceConfig,
@@ -80,6 +80,12 @@ export class SerialDevice implements Device {
     const deviceLimit = hello.limits?.maxFrameBytes || rpc.maxFrameBytes;
     this.frameLimit = Math.min(rpc.maxFrameBytes, deviceLimit);
     this.pieceBytes = Math.min(this.frameLimit, Math.max(64, opts.maxPieceBytes ?? this.frameLimit));
+  }
+
+  /** The most steps one run chunk may have on this link for a topology and formats (a Run and its reply fit one frame). */
+  chunkLimit(topology: Topology, formats: ChipFormats, hiddenTrace = false): number {
+    const deviceMax = this.helloReply.limits?.maxChunkSteps || Infinity;
+    return Math.min(deviceMax, pb.maxChunkStepsForFrame(this.frameLimit, topology, formats, hiddenTrace));
   }
 
   /** The device's last HelloReply (identity, boot counter, session, limits). */

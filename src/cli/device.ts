@@ -1,0 +1,71 @@
+/**
+ * `anpt ports` and `anpt device info|pull|push <url>`: find a board, read its handshake,
+ * and read or write its weights without reflashing it (the work is in src/link/commands.ts).
+ */
+import type { Command } from 'commander';
+import { deviceInfo, describeChipFormats, formatDeviceReport, listPorts, pullParams, pushParams } from '../link/commands.js';
+import { addFormatOptions, resolveDeviceUrl, resolveFormats, type FormatFlags } from './backend.js';
+import { toJson } from './output.js';
+import type { CliIo } from './io.js';
+
+interface LinkFlags extends FormatFlags {
+  json?: boolean;
+  baud?: string;
+}
+
+/** A positional URL, or a serial port path with --baud, as a link URL. */
+function urlOf(target: string, f: LinkFlags): string {
+  return /^[a-z]+:\/\//i.test(target) ? resolveDeviceUrl({ device: target, baud: undefined })! : resolveDeviceUrl({ port: target, baud: f.baud })!;
+}
+
+/** Add `anpt ports` and `anpt device ...` to the program. Errors throw to the program's handler. */
+export function registerDeviceCommands(program: Command, io: CliIo): void {
+  program
+    .command('ports')
+    .description('list the serial ports of this machine (to find a board)')
+    .option('--json', 'print the list as JSON')
+    .action(async (f: { json?: boolean }) => {
+      const list = await listPorts();
+      if (f.json) return io.out(toJson(list) + '\n');
+      if (list.note) io.err(`anpt: note: ${list.note}\n`);
+      if (list.ports.length === 0) io.out('no serial ports found\n');
+      for (const p of list.ports) io.out(`${p.path}${p.manufacturer ? `  ${p.manufacturer}` : ''}${p.serialNumber ? `  serial ${p.serialNumber}` : ''}\n`);
+    });
+
+  const device = program.command('device').description('talk to a board (or firmware-sim): info, pull and push weights');
+  device
+    .command('info <url>')
+    .description('print the handshake reply: protocol, firmware, device id, boot counter, limits, link health (url: tcp://host:port, serial:///dev/ttyACM0?baud=115200, or a port path)')
+    .option('--baud <n>', 'with a port path: baud rate (default 115200)')
+    .option('--json', 'print the report as JSON')
+    .action(async (target: string, f: LinkFlags) => {
+      const r = await deviceInfo(urlOf(target, f));
+      if (f.json) io.out(toJson(r) + '\n');
+      else for (const line of formatDeviceReport(r)) io.out(line + '\n');
+    });
+  addFormatOptions(
+    device
+      .command('pull <url> <weights>')
+      .description("read W, R, V from the configured board and write them to a weights file (or DIR/weights.json); give the board's formats with the format flags (default 16-bit)")
+      .option('--baud <n>', 'with a port path: baud rate (default 115200)')
+      .option('--json', 'print the result as JSON'),
+    false,
+  ).action(async (target: string, file: string, f: LinkFlags) => {
+    const given = f.weightBits !== undefined || f.activityBits !== undefined || f.rounding !== undefined || f.overflow !== undefined;
+    const formats = given ? resolveFormats('device', f) : undefined;
+    const r = await pullParams(urlOf(target, f), file, { formats });
+    if (f.json) return io.out(toJson(r) + '\n');
+    io.out(`wrote ${r.file}: ${r.values} values, inputs ${r.topology.inputs}, hidden ${r.topology.hidden}, outputs ${r.topology.outputs}\n`);
+    if (r.formatsAssumed) io.err(`anpt: note: the board cannot report its formats; assumed ${describeChipFormats(r.formats)} (give --weight-bits etc. if it was configured otherwise)\n`);
+  });
+  device
+    .command('push <url> <weights>')
+    .description('write the W, R, V of a weights file (anpt train --backend emulator, or pull) to the configured board and read them back')
+    .option('--baud <n>', 'with a port path: baud rate (default 115200)')
+    .option('--json', 'print the result as JSON')
+    .action(async (target: string, file: string, f: LinkFlags) => {
+      const r = await pushParams(urlOf(target, f), file);
+      if (f.json) return io.out(toJson(r) + '\n');
+      io.out(`pushed ${r.values} values from ${r.file}${r.rounded ? `; ${r.rounded} were not exact codes and were rounded` : ''}; read back and checked\n`);
+    });
+}

@@ -1,0 +1,250 @@
+/**
+ * `anpt sweep`: the quantisation, noise and mismatch robustness study. Takes the flags
+ * as commander parsed them (strings), builds and checks the grid before any work,
+ * opens (or resumes) the results directory, runs the missing rows on worker threads,
+ * and writes results.csv, results.json and the HTML report.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../cli/errors.js';
+import { resolveTaskSpec, type TaskFlags, type TaskSpec } from '../cli/task-options.js';
+import { TASK_NAMES, type TaskName } from '../tasks/index.js';
+import { anptVersion } from '../cli/version.js';
+import { ConfigError } from '../format/fixed.js';
+import { writeReportFiles } from '../report/command.js';
+import { gridRows, gridPoints, resolveGrid, type GridSpec } from './grid.js';
+import { duration, type ProgressStream } from './progress.js';
+import { appendRun, collectResults, openSweepDir, writeResults, type SweepRun } from './results.js';
+import { runRows } from './runner.js';
+
+/** The flags of `anpt sweep` as commander returns them (strings; undefined when absent). */
+export interface SweepFlags extends TaskFlags {
+  out?: string;
+  grid?: string;
+  hidden?: string;
+  activation?: string;
+  weightBits?: string;
+  activityBits?: string;
+  rounding?: string;
+  sigma?: string;
+  mismatch?: string;
+  seeds?: string;
+  seedList?: string;
+  methods?: string;
+  epochs?: string;
+  lr?: string;
+  schedule?: string;
+  chunk?: string;
+  bpttEpochs?: string;
+  bpttLr?: string;
+  bpttWindow?: string;
+  bpttOptimizer?: string;
+  diagSamples?: string;
+  diagSteps?: string;
+  diagWarmup?: string;
+  workers?: string;
+  force?: boolean;
+  quiet?: boolean;
+  /** false with --no-report. */
+  report?: boolean;
+}
+
+export interface SweepContext {
+  /** The command as typed, recorded in the results and shown at the top of the report. */
+  commandLine?: string;
+  /** Progress (default process.stderr). */
+  progress?: ProgressStream;
+  /** Result lines (default process.stdout). */
+  log?: (line: string) => void;
+}
+
+export interface SweepSummary {
+  dir: string;
+  rows: number;
+  ran: number;
+  skipped: number;
+  failed: number;
+  wallSeconds: number;
+  files: string[];
+}
+
+/** Flags that set a grid entry: grid path -> flag. */
+const GRID_FLAGS: [keyof SweepFlags, string, string][] = [
+  ['hidden', 'hidden', '--hidden'],
+  ['activation', 'activation', '--activation'],
+  ['weightBits', 'weightBits', '--weight-bits'],
+  ['activityBits', 'activityBits', '--activity-bits'],
+  ['rounding', 'rounding', '--rounding'],
+  ['sigma', 'sigma', '--sigma'],
+  ['mismatch', 'mismatch', '--mismatch'],
+  ['methods', 'methods', '--methods'],
+  ['epochs', 'anpt.epochs', '--epochs'],
+  ['lr', 'anpt.lr', '--lr'],
+  ['schedule', 'anpt.schedule', '--schedule'],
+  ['chunk', 'anpt.chunk', '--chunk'],
+  ['bpttEpochs', 'bptt.epochs', '--bptt-epochs'],
+  ['bpttLr', 'bptt.lr', '--bptt-lr'],
+  ['bpttWindow', 'bptt.window', '--bptt-window'],
+  ['bpttOptimizer', 'bptt.optimizer', '--bptt-optimizer'],
+  ['diagSamples', 'diagnostics.samples', '--diag-samples'],
+  ['diagSteps', 'diagnostics.steps', '--diag-steps'],
+  ['diagWarmup', 'diagnostics.warmup', '--diag-warmup'],
+];
+const LIST_PATHS = new Set(['weightBits', 'activityBits', 'rounding', 'sigma', 'mismatch', 'methods']);
+const TASK_FLAG_KEYS: (keyof TaskFlags)[] = ['task', 'batch', 'steps', 'mgMode', 'horizon', 'copyLength', 'copyDelay', 'data', 'inputs', 'targets', 'split'];
+
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+/** A flag value as a grid value: a number when it reads as one, else the string (the grid check names it). */
+const value = (s: string): number | string => (NUMBER.test(s.trim()) ? Number(s) : s.trim());
+
+/** Shell-quote the arguments as typed: `anpt sweep --out x ...`. */
+export function quoteCommand(argv: string[]): string {
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return argv.map(quote).join(' ');
+}
+
+function setPath(obj: Record<string, unknown>, path: string, v: unknown): void {
+  const [head, tail] = path.split('.');
+  if (tail === undefined) {
+    obj[head] = v;
+    return;
+  }
+  const inner = (typeof obj[head] === 'object' && obj[head] !== null ? obj[head] : {}) as Record<string, unknown>;
+  obj[head] = { ...inner, [tail]: v };
+}
+
+function readGridFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new UsageError(`--grid ${file}: cannot read it (${e.code ?? e.message}); give the path of a JSON grid file`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--grid ${file}: not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UsageError(`--grid ${file}: the file must hold one JSON object of grid settings, e.g. {"weightBits": [4, 8, 16]}`);
+  // a sweep directory's grid.json works too: its "grid" is a complete grid
+  const g = raw as { format?: unknown; grid?: unknown };
+  if (g.format === 'anpt-sweep-grid/1' && typeof g.grid === 'object' && g.grid !== null) return g.grid as Record<string, unknown>;
+  return raw as Record<string, unknown>;
+}
+
+/**
+ * The checked grid from a grid file and/or flags (flags override the file). Every
+ * error names the grid entry and where it came from:
+ * `--weight-bits (grid.weightBits[2]): 17 is out of range; allowed 3..16`.
+ */
+export function gridFromFlags(f: SweepFlags): GridSpec {
+  const raw: Record<string, unknown> = f.grid !== undefined ? readGridFile(f.grid) : {};
+  const fileRaw = structuredClone(raw);
+  const flagOf = new Map<string, string>();
+  for (const [key, path, flag] of GRID_FLAGS) {
+    const s = f[key];
+    if (typeof s !== 'string') continue;
+    setPath(raw, path, LIST_PATHS.has(path) ? s.split(',').map(value) : path === 'bptt.window' && s.trim() === 'full' ? 'full' : value(s));
+    flagOf.set(path, flag);
+  }
+  // --epochs sets BPTT's epochs too, unless --bptt-epochs is given
+  if (f.epochs !== undefined && f.bpttEpochs === undefined) {
+    setPath(raw, 'bptt.epochs', value(f.epochs));
+    flagOf.set('bptt.epochs', '--epochs');
+  }
+  if (f.seeds !== undefined && f.seedList !== undefined) throw new UsageError('--seeds and --seed-list: give one of them (--seeds 3 takes the first 3 reference seeds; --seed-list 42,101 lists them)');
+  if (f.seeds !== undefined) {
+    raw.seeds = value(f.seeds);
+    flagOf.set('seeds', '--seeds');
+  }
+  if (f.seedList !== undefined) {
+    raw.seeds = f.seedList.split(',').map(value);
+    flagOf.set('seeds', '--seed-list');
+  }
+  if (TASK_FLAG_KEYS.some((k) => f[k] !== undefined)) {
+    const fileTask = raw.task as { name?: string; options?: Record<string, unknown> } | string | undefined;
+    const savedName = typeof fileTask === 'string' ? fileTask : fileTask?.name;
+    if (savedName !== undefined && !(TASK_NAMES as readonly unknown[]).includes(savedName))
+      throw new UsageError(`grid file ${f.grid}: grid.task.name: ${JSON.stringify(savedName)} is not one of ${TASK_NAMES.join(', ')}`);
+    const saved: TaskSpec | undefined = savedName === undefined ? undefined
+      : { name: savedName as TaskName, options: (typeof fileTask === 'object' ? fileTask.options : undefined) ?? {} };
+    const taskFlags: TaskFlags = { ...f, task: f.task ?? (saved ? undefined : 'mackey-glass') };
+    const spec = resolveTaskSpec(taskFlags, { saved });
+    const { seed: _seed, ...options } = spec.options;
+    raw.task = { name: spec.name, options };
+    flagOf.set('task', '--task');
+  }
+  try {
+    return resolveGrid(raw);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const path = err.field.replace(/^grid\.?/, '').replace(/\[\d+\].*$/, '').replace(/ .*$/, '');
+    const detail = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
+    const top = path.split('.')[0];
+    const flag = flagOf.get(path) ?? flagOf.get(top);
+    if (flag) throw new UsageError(`${flag} (${err.field}): ${detail}`);
+    if (f.grid !== undefined && top in fileRaw) throw new UsageError(`grid file ${f.grid}: ${err.field}: ${detail}`);
+    throw new UsageError(`${err.field}: ${detail}`);
+  }
+}
+
+function workerCount(raw: string | undefined): number {
+  const fallback = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  if (raw === undefined) return fallback;
+  const n = NUMBER.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 256) throw new UsageError(`--workers: '${raw}' is not an integer in 0..256 (0 runs in the main thread); e.g. --workers ${fallback}`);
+  return n;
+}
+
+/** Run `anpt sweep` (see the file comment). Bad input throws UsageError before anything is written. */
+export async function sweepCommand(f: SweepFlags, ctx: SweepContext = {}): Promise<SweepSummary> {
+  const log = ctx.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  if (f.out === undefined) throw new UsageError('--out DIR is required: the results directory (created if missing; the same command on the same DIR resumes)');
+  const grid = gridFromFlags(f);
+  const workers = workerCount(f.workers);
+  const commandLine = ctx.commandLine ?? quoteCommand(['anpt', ...process.argv.slice(2)]);
+  const dir = f.out;
+  const startedAt = new Date();
+  const loadAverageStart = os.loadavg();
+  let opened;
+  try {
+    opened = openSweepDir(dir, grid, commandLine, f.force ?? false);
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const all = gridRows(grid);
+  const todo = all.filter((r) => !opened.done.has(r.key));
+  const points = gridPoints(grid).length;
+  if (opened.dropped) log(`--force: ${opened.dropped} rows of the previous grid moved to ${join(dir, 'results.dropped.jsonl')}`);
+  log(`sweep: ${all.length} rows (${points} points x ${grid.seeds.length} seeds x ${grid.methods.length} methods); ${all.length - todo.length} already done in ${dir}, running ${todo.length} on ${workers === 0 ? 'the main thread' : `${workers} worker${workers > 1 ? 's' : ''}`}`);
+  const steps = Number((grid.task.options as { steps?: number }).steps ?? 1000);
+  const res = todo.length ? await runRows({ dir, grid, todo, steps, workers, quiet: f.quiet ?? false, stream: ctx.progress }) : { rows: [], failed: 0 };
+  const finishedAt = new Date();
+  const wallSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
+  const run: SweepRun = {
+    command: commandLine,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    wallSeconds,
+    rowsRun: todo.length,
+    rowsSkipped: all.length - todo.length,
+    rowsFailed: res.failed,
+    workers,
+    cpus: os.cpus().length,
+    loadAverageStart,
+    loadAverageEnd: os.loadavg(),
+    anptVersion: anptVersion(),
+    node: process.version,
+  };
+  appendRun(dir, run);
+  const results = collectResults(dir);
+  writeResults(dir, results);
+  const files = [join(dir, 'results.jsonl'), join(dir, 'results.csv'), join(dir, 'results.json')];
+  if (f.report !== false) files.push(...writeReportFiles(dir, results));
+  const failedNote = res.failed ? `; ${res.failed} failed (see the message column of results.csv; re-running the command retries them)` : '';
+  log(`sweep: ${todo.length} rows run in ${duration(wallSeconds)}${failedNote}; wrote ${files.join(', ')}`);
+  return { dir, rows: all.length, ran: todo.length, skipped: all.length - todo.length, failed: res.failed, wallSeconds, files };
+}

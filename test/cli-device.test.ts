@@ -1,0 +1,74 @@
+// `anpt train --device`, `anpt device info|pull|push` and `anpt ports` against
+// firmware-sim over TCP (a separate process): the same command trains a board exactly
+// as it trains the emulator, and link health lands next to the loss.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli/main.js';
+import { spawnFirmwareSim, type RunningSim } from '../firmware-sim/spawn.js';
+
+const TMP = mkdtempSync(join(tmpdir(), 'anpt-cli-device-'));
+let sim: RunningSim;
+beforeAll(async () => {
+  sim = await spawnFirmwareSim(['--tcp', '0', '--baud', '2000000']);
+}, 30_000);
+afterAll(async () => {
+  await sim?.stop();
+  rmSync(TMP, { recursive: true, force: true });
+});
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '', err = '';
+  const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), progress: { write: (s: string) => (err += s), isTTY: false } });
+  return { code, out, err };
+}
+const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
+
+describe('anpt with a board', () => {
+  const task = ['--task', 'mackey-glass', '--hidden', '16', '--steps', '400', '--batch', '2', '--epochs', '2', '--chunk', '20', '--lr', '0.03'];
+
+  it('train --device gives the same result as the emulator and records link health', async () => {
+    const board = await cli('train', ...task, '--device', sim.url(), '--out', join(TMP, 'board'));
+    expect(board.code, board.err).toBe(0);
+    expect(board.err).toMatch(/link: \d+\/\d+ frames out\/in, 0 CRC errors/);
+    const emu = await cli('train', ...task, '--backend', 'emulator', '--out', join(TMP, 'emu'));
+    expect(emu.code, emu.err).toBe(0);
+    const b = readJson(join(TMP, 'board', 'summary.json'));
+    const e = readJson(join(TMP, 'emu', 'summary.json'));
+    expect(b.backend).toBe('device');
+    expect(b.final_test_loss).toBe(e.final_test_loss);
+    expect(readJson(join(TMP, 'board', 'weights.json')).R).toEqual(readJson(join(TMP, 'emu', 'weights.json')).R);
+    expect(b.link.framesOut).toBeGreaterThan(0);
+    expect(b.link.rttP50Ms).toBeGreaterThan(0);
+  });
+
+  it('device info, pull and push', async () => {
+    const info = await cli('device', 'info', sim.url());
+    expect(info.code, info.err).toBe(0);
+    expect(info.out).toMatch(/anpt-firmware-sim/);
+    const pulled = join(TMP, 'pulled.json');
+    const pull = await cli('device', 'pull', sim.url(), pulled);
+    expect(pull.code, pull.err).toBe(0);
+    expect(readJson(pulled).R.length).toBe(16);
+    const push = await cli('device', 'push', sim.url(), pulled);
+    expect(push.code, push.err).toBe(0);
+    expect(push.out).toMatch(/read back and checked/);
+  });
+
+  it('a device that is not there is one line, exit 2', async () => {
+    const r = await cli('device', 'info', 'tcp://127.0.0.1:1');
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/nothing listens there; start the device bridge or the simulator first/);
+    const bad = await cli('train', '--device', 'ftp://x', '--out', join(TMP, 'never'));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^anpt: --device: /);
+  });
+
+  it('ports lists something or says why not', async () => {
+    const r = await cli('ports', '--json');
+    expect(r.code).toBe(0);
+    expect(Array.isArray(JSON.parse(r.out).ports)).toBe(true);
+  });
+});
