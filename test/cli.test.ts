@@ -168,7 +168,7 @@ describe('anpt train', () => {
 
   it('a diverged run writes its directory with status "diverged" and exits 1', async () => {
     const dir = join(TMP, 'diverged');
-    const r = await cli('train', '--task', 'mackey-glass', '--steps', '200', '--hidden', '12', '--algo', 'np', '--lr', '1', '--out', dir, '--quiet');
+    const r = await cli('train', '--task', 'mackey-glass', '--steps', '200', '--hidden', '12', '--algo', 'anpt', '--backend', 'float', '--lr', '1000', '--out', dir, '--quiet');
     expect(r.code).toBe(1);
     expect(lines(r.err)).toHaveLength(1);
     expect(r.err).toMatch(/^anpt: the run diverged: .*lower the learning rates/);
