@@ -171,6 +171,8 @@ export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
   const tanhShZ = 16 - fPre.frac;
   const tanhShOut = 15 - fAct.frac;
   const actMax = <i32>fAct.max;
+  const preMin = fPre.min;
+  const preMax = fPre.max;
   const preClean = L.pre;
   const preNoisy = L.pre + (<usize>B * H << 2);
   let rnCur = L.rn;
@@ -226,7 +228,7 @@ export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
           store<i16>(rc + (<usize>i << 1), <i16>tanhNearestSat(a, tanhShZ, tanhShOut, actMax));
           if (noisy) {
             let an = <i64>load<i32>(pn + (<usize>i << 2)) + gauss(scaleHidden, mix64(kn ^ <u64>i));
-            an = an < fPre.min ? fPre.min : an > fPre.max ? fPre.max : an;
+            an = an < preMin ? preMin : an > preMax ? preMax : an;
             store<i16>(rn + (<usize>i << 1), <i16>tanhNearestSat(<i32>an, tanhShZ, tanhShOut, actMax));
             store<i32>(da + (<usize>i << 2), <i32>an - a);
           }

@@ -47,7 +47,9 @@ export function gaussScale(sigmaLsb: f64): i64 {
 // @ts-ignore: decorator
 @inline
 export function gauss(scale: i64, h: u64): i64 {
-  const s = <i64>((h & 0xffff) + ((h >> 16) & 0xffff) + ((h >> 32) & 0xffff) + (h >> 48));
+  // the four 16-bit fields summed: two at a time in 32-bit halves, then the halves
+  const t = (h & 0x0000ffff0000ffff) + ((h >> 16) & 0x0000ffff0000ffff);
+  const s = <i64>((t & 0xffffffff) + (t >> 32));
   return ((s - 131070) * scale + 0x80000000) >> 32;
 }
 

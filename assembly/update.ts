@@ -94,7 +94,7 @@ function rowsSimd(
   // bound_i = sum_b |m_bi| * max_j |pre_bj|, and nearest rounding sends |p| <= 2^(s-1)
   // to 0; floor and stochastic send p = 0 to 0.
   const xmax = mpv + (<usize>P << 4);
-  for (let b = 0; b < B; b++) store<i32>(xmax + (<usize>b << 2), maxAbs16(pre + ((<usize>b * preStride) << 1), cols));
+  for (let b = 0; b < B; b++) store<i32>(xmax + (<usize>b << 2), maxAbs16(pre + ((<usize>b * preStride) << 1), rowStride));
   const zeroBelow: i64 = mode == RND_NEAREST ? (<i64>1 << <i64>(s - 1)) : 0;
   for (let i = 0; i < rows; i++) {
     const row = wt + ((<usize>i * rowStride) << 1);
@@ -157,15 +157,25 @@ function rowsSimd(
   }
 }
 
-/** max_j |x_j| over n int16 (scalar: once per sequence and layer). */
+/** max_j |x_j| over n int16 lanes (n a multiple of 8; padding lanes are 0). */
 function maxAbs16(x: usize, n: i32): i32 {
-  let m: i32 = 0;
-  for (let j = 0; j < n; j++) {
-    let v = <i32>load<i16>(x + (<usize>j << 1));
-    if (v < 0) v = -v;
-    if (v > m) m = v;
+  if (ASC_FEATURE_SIMD) {
+    // abs(-32768) wraps to 0x8000, which is right when read unsigned: max_u
+    let m = i16x8.splat(0);
+    for (let j = 0; j < n; j += 8) m = i16x8.max_u(m, i16x8.abs(v128.load(x + (<usize>j << 1))));
+    m = i16x8.max_u(m, i8x16.shuffle(m, m, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+    m = i16x8.max_u(m, i8x16.shuffle(m, m, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
+    m = i16x8.max_u(m, i8x16.shuffle(m, m, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
+    return <i32>i16x8.extract_lane_u(m, 0);
+  } else {
+    let m: i32 = 0;
+    for (let j = 0; j < n; j++) {
+      let v = <i32>load<i16>(x + (<usize>j << 1));
+      if (v < 0) v = -v;
+      if (v > m) m = v;
+    }
+    return m;
   }
-  return m;
 }
 
 /** scratch[q][2j + e] = pre[2q + e][j] (zero for the missing partner of an odd B). */
