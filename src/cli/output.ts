@@ -71,10 +71,11 @@ function cell(v: number | undefined): string {
  */
 export function metricsCsv(initialTest: { mse: number; metrics?: Record<string, number> }, epochs: EpochRecord[]): string {
   const names = Object.keys(initialTest.metrics ?? epochs.find((e) => e.metrics)?.metrics ?? {});
-  const rows = [['epoch', 'train_loss', 'test_loss', 'seconds', ...names.map((n) => `test_${n}`)].join(',')];
-  rows.push(['0', '', cell(initialTest.mse), '0', ...names.map((n) => cell(initialTest.metrics?.[n]))].join(','));
+  const diag = Object.keys(epochs.find((e) => e.diagnostics)?.diagnostics ?? {});
+  const rows = [['epoch', 'train_loss', 'test_loss', 'seconds', ...names.map((n) => `test_${n}`), ...diag].join(',')];
+  rows.push(['0', '', cell(initialTest.mse), '0', ...names.map((n) => cell(initialTest.metrics?.[n])), ...diag.map(() => '')].join(','));
   for (const e of epochs)
-    rows.push([String(e.epoch + 1), cell(e.trainMse), cell(e.testMse), e.seconds.toFixed(3), ...names.map((n) => cell(e.metrics?.[n]))].join(','));
+    rows.push([String(e.epoch + 1), cell(e.trainMse), cell(e.testMse), e.seconds.toFixed(3), ...names.map((n) => cell(e.metrics?.[n])), ...diag.map((n) => cell(e.diagnostics?.[n]))].join(','));
   return rows.join('\n') + '\n';
 }
 

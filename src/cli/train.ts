@@ -12,6 +12,7 @@ import { trainAnpt, type EpochRecord, type TrainProgress } from '../learn/anpt.j
 import { evaluateFloat, trainBptt } from '../learn/bptt.js';
 import { evaluate, zeroOutputMse, type Evaluation } from '../learn/evaluate.js';
 import { fitRidgeReadout } from '../learn/reservoir.js';
+import { gradientAlignment, spectralRadius } from '../learn/diagnostics.js';
 import { codeRange, formatName, lsb } from '../format/fixed.js';
 import { xavierNormal, type RnnShape } from '../model/rnn.js';
 import type { Task } from '../tasks/index.js';
@@ -48,6 +49,8 @@ export interface TrainFlags extends TaskFlags, FormatFlags {
   chunk?: string;
   schedule?: string;
   readoutOnly?: boolean;
+  /** commander's --no-diagnostics sets false. */
+  diagnostics?: boolean;
   out?: string;
   force?: boolean;
   json?: boolean;
@@ -73,6 +76,8 @@ export interface TrainConfig {
   /** Steps per run/reward round trip (anpt, np, wp); 1 = online; 'sequence' = the whole sequence (resolved by runTrain). */
   chunk: number | 'sequence';
   readoutOnly: boolean;
+  /** Skip the per-epoch spectral radius and gradient cosine (they cost a little time on the float model). */
+  noDiagnostics?: boolean;
   /** bptt only: steps per gradient window, or 'full'. */
   bpttWindow?: number | 'full';
   formats?: ChipFormats;
@@ -117,6 +122,7 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     seed,
     chunk: f.chunk === undefined ? budget.chunk : positiveInt('--chunk', f.chunk, 1, '1'),
     readoutOnly: f.readoutOnly === true,
+    noDiagnostics: f.diagnostics === false,
     bpttWindow: algo === 'bptt' ? (f.bpttWindow === 'full' ? 'full' : positiveInt('--bptt-window', f.bpttWindow, BPTT_WINDOW, `${BPTT_WINDOW} (or full)`)) : undefined,
     formats: resolveFormats(backend, f),
     out: f.out ?? '',
@@ -235,6 +241,7 @@ async function trainOnDevice(
   const res = await trainAnpt(device, task.train, {
     epochs: cfg.epochs, lr: { w: cfg.lr, r: cfg.lr, v: cfg.lr }, chunkSteps: cfg.chunk === 'sequence' ? task.train.steps : cfg.chunk, schedule: { kind: cfg.schedule },
     readoutOnly: cfg.readoutOnly, test: task.test, metrics: task.metrics, onProgress, progressEverySteps: PROGRESS_EVERY_STEPS,
+    afterEpoch: (cfg.algo === 'anpt' && !cfg.noDiagnostics) ? () => epochDiagnostics(cfg, task, device) : undefined,
   });
   const last = res.epochs.at(-1);
   // After a divergence the last completed epoch is not the weights the device holds now.
@@ -242,6 +249,33 @@ async function trainOnDevice(
     ? { mse: last.testMse, outputs: new Float64Array(0), metrics: last.metrics }
     : await evaluate(device, task.test, { metrics: task.metrics });
   return { status: res.status, message: res.message, epochs: res.epochs, params: await device.readParams(), initialTest, finalTest, deviceName, maxChunkSteps: maxChunk };
+}
+
+/** Steps of the train set the gradient-quality diagnostic averages over (from a zero state). */
+const DIAG_STEPS = 20;
+/** Noise draws it averages. */
+const DIAG_SAMPLES = 32;
+
+/**
+ * Per epoch: the spectral radius of R (any backend) and, on the float model, the cosine
+ * between the mean ANP-T update and the descent direction of the window-1 and the full
+ * BPTT gradient, over the first DIAG_STEPS steps of the train set from a zero state,
+ * at the epoch's weights (src/learn/diagnostics.ts).
+ */
+async function epochDiagnostics(cfg: TrainConfig, task: Task, device: Device): Promise<Record<string, number>> {
+  const p = await device.readParams();
+  const H = cfg.hidden;
+  const out: Record<string, number> = { spectral_radius: spectralRadius(p.r, H) };
+  if (cfg.backend !== 'float') return out;
+  const set = task.train;
+  const K = Math.min(DIAG_STEPS, set.steps);
+  const shape: RnnShape = { inputs: set.inputSize, hidden: H, outputs: set.outputSize, activation: ACTIVATION };
+  const a = await gradientAlignment(shape, p, set.batch, new Float64Array(set.batch * H),
+    set.inputs.subarray(0, K * set.batch * set.inputSize), set.targets.subarray(0, K * set.batch * set.outputSize), K,
+    { samples: DIAG_SAMPLES, hiddenSigma: cfg.sigma, seed: cfg.seed });
+  out.cos_window1 = a.window1.all;
+  out.cos_full = a.full.all;
+  return out;
 }
 
 /** Run a checked configuration; writes the run directory and prints the result. Returns the exit code. */
@@ -328,6 +362,7 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--sigma <std>', `noise std on hidden and output pre-activations (wp: on weights), real units (default ${ALGO_DEFAULTS.anpt.sigma})`)
     .option('--chunk <K>', 'steps per run/reward round trip: 1 = online, K > 1 = two-pass chunks (default 1; copy: one whole sequence, as the reference code)')
     .option('--readout-only', 'train V only (ablation)')
+    .option('--no-diagnostics', 'anpt: skip the per-epoch spectral radius of R and (float backend) the cosine of the update to the BPTT gradient, written to metrics.csv')
     .option('--bptt-window <k>', `bptt: steps per gradient window, or full (default ${BPTT_WINDOW})`)
     .option('--seed <n>', `seed of the data, initial weights and noise (default ${SEED})`);
   addFormatOptions(cmd);

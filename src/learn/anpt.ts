@@ -95,6 +95,12 @@ export interface AnptOptions {
   progressEverySteps?: number;
   /** Stop as diverged when an epoch's running MSE exceeds this times the zero-output MSE (default 1e4). */
   divergenceFactor?: number;
+  /**
+   * Called after every epoch's training steps, before its evaluation: the device holds
+   * that epoch's weights. What it returns is kept as the epoch's `diagnostics` (e.g. the
+   * spectral radius of R, the cosine of the update to the BPTT gradient).
+   */
+  afterEpoch?: (epoch: number) => Promise<Record<string, number> | undefined>;
 }
 
 export interface EpochRecord {
@@ -109,6 +115,8 @@ export interface EpochRecord {
   rescales: number;
   /** Last spectral radius measured in this epoch (spectral control only). */
   spectralRadius?: number;
+  /** What options.afterEpoch returned for this epoch. */
+  diagnostics?: Record<string, number>;
   seconds: number;
 }
 
@@ -290,6 +298,7 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
       }
     }
     const rec: EpochRecord = { epoch, trainMse: lossSum / T, lrFactor, rescales, spectralRadius: radius, seconds: 0 };
+    if (options.afterEpoch) rec.diagnostics = await options.afterEpoch(epoch);
     if (options.test && ((epoch + 1) % evaluateEvery === 0 || epoch === options.epochs - 1)) {
       const ev = await evaluate(device, options.test, { metrics: options.metrics });
       rec.testMse = ev.mse;
