@@ -46,6 +46,19 @@ function expectCleanParent(parent: string, name?: string): void {
 const MG_SMALL = ['--task', 'mackey-glass', '--steps', '300', '--hidden', '16', '--epochs', '2'];
 
 describe('anpt train', () => {
+  it('logs the spectral radius of R and, on the float model, the cosine of the update to the BPTT gradient per epoch', async () => {
+    const dir = join(TMP, 'diag');
+    const r = await cli('train', '--task', 'mackey-glass', '--steps', '300', '--hidden', '12', '--epochs', '2', '--backend', 'float', '--out', dir, '--quiet');
+    expect(r.code, r.err).toBe(0);
+    const m = readMetrics(dir);
+    expect(Object.keys(m[0])).toEqual(['epoch', 'train_loss', 'test_loss', 'seconds', 'spectral_radius', 'cos_window1', 'cos_full']);
+    for (const row of m.slice(1)) {
+      expect(row.spectral_radius).toBeGreaterThan(0);
+      expect(Math.abs(row.cos_window1)).toBeLessThanOrEqual(1);
+      expect(Math.abs(row.cos_full)).toBeLessThanOrEqual(1);
+    }
+  });
+
   for (const backend of ['emulator', 'float'] as const) {
     it(`${backend}: a short Mackey-Glass run writes metrics.csv, summary.json, weights.json and loss.svg with sane content`, async () => {
       const parent = join(TMP, `train-${backend}`);
@@ -149,7 +162,7 @@ describe('anpt train', () => {
     expect((await cli('train', '--task', 'copy', '--copy-length', '5', '--copy-delay', '2', '--hidden', '8', '--epochs', '1', '--out', copyDir, '--quiet')).code).toBe(0);
     expect(readJson(join(copyDir, 'summary.json')).config).toMatchObject({ chunk_steps: 12, epochs: 1 }); // two-pass: one chunk per 12-step sequence
     const m = readMetrics(copyDir);
-    expect(Object.keys(m[0])).toEqual(['epoch', 'train_loss', 'test_loss', 'seconds', 'test_wrong_bits', 'test_recall_accuracy']);
+    expect(Object.keys(m[0])).toEqual(['epoch', 'train_loss', 'test_loss', 'seconds', 'test_wrong_bits', 'test_recall_accuracy', 'spectral_radius']);
     expect(m[1].test_recall_accuracy).toBeGreaterThanOrEqual(0);
 
     const csv = join(TMP, 'series.csv');
