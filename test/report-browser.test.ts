@@ -20,22 +20,9 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** The command line runner: the real `anpt` once main.ts registers the commands, else the same commands on a bare program. */
+/** The real `anpt` program, run from the sources. */
 function cliArgs(): string[] {
-  const main = join(ROOT, 'src/cli/main.ts');
-  if (existsSync(main) && /registerSweep[\s\S]*registerReport|registerReport[\s\S]*registerSweep/.test(readFileSync(main, 'utf8'))) return ['--import', 'tsx', main];
-  const runner = `
-    const { Command } = await import('commander');
-    const { registerSweep } = await import('./src/cli/sweep.ts');
-    const { registerReport } = await import('./src/cli/report.ts');
-    const { reportError } = await import('./src/cli/errors.ts');
-    const argv = process.argv.slice(1);
-    const program = new Command('anpt').exitOverride();
-    registerSweep(program, { commandLine: ['anpt', ...argv].join(' ') });
-    registerReport(program);
-    try { await program.parseAsync(argv, { from: 'user' }); } catch (err) { process.exitCode = reportError(err); }
-  `;
-  return ['--import', 'tsx', '--input-type=module', '-e', runner, '--'];
+  return ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
 }
 
 function anpt(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

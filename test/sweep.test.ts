@@ -19,22 +19,9 @@ import { openSweepDir } from '../src/sweep/results.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** The command line runner: the real `anpt` once main.ts registers sweep, else the same commands on a bare program. */
+/** The real `anpt` program, run from the sources. */
 function cliArgs(): string[] {
-  const main = join(ROOT, 'src/cli/main.ts');
-  if (existsSync(main) && readFileSync(main, 'utf8').includes('registerSweep')) return ['--import', 'tsx', main];
-  const runner = `
-    const { Command } = await import('commander');
-    const { registerSweep } = await import('./src/cli/sweep.ts');
-    const { registerReport } = await import('./src/cli/report.ts');
-    const { reportError } = await import('./src/cli/errors.ts');
-    const argv = process.argv.slice(1);
-    const program = new Command('anpt').exitOverride();
-    registerSweep(program, { commandLine: ['anpt', ...argv].join(' ') });
-    registerReport(program);
-    try { await program.parseAsync(argv, { from: 'user' }); } catch (err) { process.exitCode = reportError(err); }
-  `;
-  return ['--import', 'tsx', '--input-type=module', '-e', runner, '--'];
+  return ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
 }
 
 interface Done {
