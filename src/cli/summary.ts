@@ -69,6 +69,7 @@ export function buildSummary(cfg: TrainConfig, o: RunOutcome, command: string) {
       seed: cfg.seed,
       chunk_steps: ['anpt', 'np', 'wp'].includes(cfg.algo) ? cfg.chunk : undefined,
       readout_only: cfg.readoutOnly,
+      spectral_cap: cfg.spectralCap,
       bptt_window: cfg.bpttWindow,
       max_chunk_steps: o.maxChunkSteps,
       formats: cfg.formats ? describeFormats(cfg.formats) : undefined,

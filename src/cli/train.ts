@@ -49,6 +49,7 @@ export interface TrainFlags extends TaskFlags, FormatFlags {
   chunk?: string;
   schedule?: string;
   readoutOnly?: boolean;
+  spectralCap?: string;
   /** commander's --no-diagnostics sets false. */
   diagnostics?: boolean;
   out?: string;
@@ -76,6 +77,8 @@ export interface TrainConfig {
   /** Steps per run/reward round trip (anpt, np, wp); 1 = online; 'sequence' = the whole sequence (resolved by runTrain). */
   chunk: number | 'sequence';
   readoutOnly: boolean;
+  /** Rescale R to this spectral radius whenever it is above it (checked every SPECTRAL_EVERY_STEPS steps); anpt, np, wp. */
+  spectralCap?: number;
   /** Skip the per-epoch spectral radius and gradient cosine (they cost a little time on the float model). */
   noDiagnostics?: boolean;
   /** bptt only: steps per gradient window, or 'full'. */
@@ -98,11 +101,12 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
   checkAlgoBackend(algo, backend);
   const d = ALGO_DEFAULTS[algo];
   if (algo === 'reservoir')
-    for (const [flag, raw] of [['--epochs', f.epochs], ['--lr', f.lr], ['--sigma', f.sigma], ['--chunk', f.chunk], ['--schedule', f.schedule], ['--readout-only', f.readoutOnly]] as const)
+    for (const [flag, raw] of [['--epochs', f.epochs], ['--lr', f.lr], ['--sigma', f.sigma], ['--chunk', f.chunk], ['--schedule', f.schedule], ['--readout-only', f.readoutOnly], ['--spectral-cap', f.spectralCap]] as const)
       refuse(flag, raw, 'does not apply to --algo reservoir (one ridge-regression fit of the readout); remove it');
   if (algo === 'bptt') {
     refuse('--sigma', f.sigma, 'does not apply to --algo bptt (no noise is injected); remove it');
     refuse('--chunk', f.chunk, 'does not apply to --algo bptt; set the gradient window with --bptt-window');
+    refuse('--spectral-cap', f.spectralCap, 'does not apply to --algo bptt (a stabiliser of the perturbation learners); remove it');
   }
   if (algo !== 'bptt') refuse('--bptt-window', f.bpttWindow, 'applies to --algo bptt only; remove it');
   const seed = uint32('--seed', f.seed, SEED, '42');
@@ -123,6 +127,7 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     chunk: f.chunk === undefined ? budget.chunk : positiveInt('--chunk', f.chunk, 1, '1'),
     readoutOnly: f.readoutOnly === true,
     noDiagnostics: f.diagnostics === false,
+    spectralCap: f.spectralCap === undefined ? undefined : positiveReal('--spectral-cap', f.spectralCap, 0.95, '0.95'),
     bpttWindow: algo === 'bptt' ? (f.bpttWindow === 'full' ? 'full' : positiveInt('--bptt-window', f.bpttWindow, BPTT_WINDOW, `${BPTT_WINDOW} (or full)`)) : undefined,
     formats: resolveFormats(backend, f),
     out: f.out ?? '',
@@ -241,6 +246,7 @@ async function trainOnDevice(
   const res = await trainAnpt(device, task.train, {
     epochs: cfg.epochs, lr: { w: cfg.lr, r: cfg.lr, v: cfg.lr }, chunkSteps: cfg.chunk === 'sequence' ? task.train.steps : cfg.chunk, schedule: { kind: cfg.schedule },
     readoutOnly: cfg.readoutOnly, test: task.test, metrics: task.metrics, onProgress, progressEverySteps: PROGRESS_EVERY_STEPS,
+    spectral: cfg.spectralCap ? { cap: cfg.spectralCap, everySteps: SPECTRAL_EVERY_STEPS } : undefined,
     afterEpoch: (cfg.algo === 'anpt' && !cfg.noDiagnostics) ? () => epochDiagnostics(cfg, task, device) : undefined,
   });
   const last = res.epochs.at(-1);
@@ -250,6 +256,9 @@ async function trainOnDevice(
     : await evaluate(device, task.test, { metrics: task.metrics });
   return { status: res.status, message: res.message, epochs: res.epochs, params: await device.readParams(), initialTest, finalTest, deviceName, maxChunkSteps: maxChunk };
 }
+
+/** How often the spectral cap reads R (steps). */
+const SPECTRAL_EVERY_STEPS = 100;
 
 /** Steps of the train set the gradient-quality diagnostic averages over (from a zero state). */
 const DIAG_STEPS = 20;
@@ -362,6 +371,7 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--sigma <std>', `noise std on hidden and output pre-activations (wp: on weights), real units (default ${ALGO_DEFAULTS.anpt.sigma})`)
     .option('--chunk <K>', 'steps per run/reward round trip: 1 = online, K > 1 = two-pass chunks (default 1; copy: one whole sequence, as the reference code)')
     .option('--readout-only', 'train V only (ablation)')
+    .option('--spectral-cap <rho>', `anpt, np, wp: rescale R to spectral radius rho whenever it exceeds it (checked every ${100} steps; a forward-only stabiliser; e.g. 0.95)`)
     .option('--no-diagnostics', 'anpt: skip the per-epoch spectral radius of R and (float backend) the cosine of the update to the BPTT gradient, written to metrics.csv')
     .option('--bptt-window <k>', `bptt: steps per gradient window, or full (default ${BPTT_WINDOW})`)
     .option('--seed <n>', `seed of the data, initial weights and noise (default ${SEED})`);
