@@ -46,6 +46,14 @@ function expectCleanParent(parent: string, name?: string): void {
 const MG_SMALL = ['--task', 'mackey-glass', '--steps', '300', '--hidden', '16', '--epochs', '2'];
 
 describe('anpt train', () => {
+  it('--spectral-cap keeps the spectral radius of R at the cap', async () => {
+    const dir = join(TMP, 'cap');
+    const r = await cli('train', '--task', 'mackey-glass', '--steps', '300', '--hidden', '12', '--epochs', '2', '--spectral-cap', '0.8', '--out', dir, '--quiet');
+    expect(r.code, r.err).toBe(0);
+    for (const row of readMetrics(dir).slice(1)) expect(row.spectral_radius).toBeLessThanOrEqual(0.8 + 1e-3);
+    expect(readJson(join(dir, 'summary.json')).config.spectral_cap).toBe(0.8);
+  });
+
   it('logs the spectral radius of R and, on the float model, the cosine of the update to the BPTT gradient per epoch', async () => {
     const dir = join(TMP, 'diag');
     const r = await cli('train', '--task', 'mackey-glass', '--steps', '300', '--hidden', '12', '--epochs', '2', '--backend', 'float', '--out', dir, '--quiet');
