@@ -143,6 +143,32 @@ describe('diagnostics', () => {
     }
   });
 
+  it('NP and WP with the unbiased scale (default) step by the gradient itself at lr 1; the reference scale is sigma (/ B for NP) times that', async () => {
+    const shape: RnnShape = { inputs: 2, hidden: 6, outputs: 1, activation: 'tanh' };
+    const B = 2, sigma = 1e-3, p = xavierNormal(shape, 3), state = randomArray(B * 6, 4).map(Math.tanh);
+    const u = randomArray(B * 2, 5), y = randomArray(B, 6);
+    const cases = [
+      { make: (scale?: 'unbiased' | 'reference') => new NpFloatDevice({ scale }), ratio: sigma / B },
+      { make: (scale?: 'unbiased' | 'reference') => new WpFloatDevice({ scale }), ratio: sigma },
+    ];
+    for (const c of cases) {
+      const a = await gradientAlignment(shape, p, B, state, u, y, 1, { samples: 3000, hiddenSigma: sigma, device: c.make() });
+      for (const L of LAYERS) {
+        const g = a.gradWindow1[L], m = a.meanUpdate[L];
+        let dot = 0, gg = 0;
+        for (let q = 0; q < g.length; q++) { dot -= m[q] * g[q]; gg += g[q] * g[q]; }
+        expect(dot / gg).toBeGreaterThan(0.8); // projection of the mean update on -grad, in gradient units
+        expect(dot / gg).toBeLessThan(1.25);
+      }
+      const ref = await gradientAlignment(shape, p, B, state, u, y, 1, { samples: 50, hiddenSigma: sigma, device: c.make('reference') });
+      const unb = await gradientAlignment(shape, p, B, state, u, y, 1, { samples: 50, hiddenSigma: sigma, device: c.make('unbiased') });
+      for (const L of LAYERS)
+        for (let q = 0; q < ref.meanUpdate[L].length; q++)
+          expect(Math.abs(ref.meanUpdate[L][q] - c.ratio * unb.meanUpdate[L][q])).toBeLessThanOrEqual(1e-9 * Math.abs(c.ratio * unb.meanUpdate[L][q]) + 1e-300);
+    }
+    expect(() => new NpFloatDevice({ scale: 'bogus' as 'unbiased' })).toThrow(ConfigError);
+  });
+
   it('cosine', () => {
     expect(cosine([1, 0], [0, 2])).toBe(0);
     expect(cosine([1, 1], [2, 2])).toBeCloseTo(1, 15);
@@ -218,7 +244,8 @@ describe('ANP-T trainer', () => {
   it('NP and WP float devices plug into the same loop', async () => {
     for (const dev of [new NpFloatDevice(), new WpFloatDevice()]) {
       const d = await floatDevice(64, dev);
-      const res = await trainAnpt(d, train, { epochs: 1, lr: { w: 0.01, r: 0.01, v: 0.01 }, chunkSteps: 10, test });
+      // unbiased scale (default): lr is a gradient step; the single-sample estimate is noisy, so a small one
+      const res = await trainAnpt(d, train, { epochs: 1, lr: { w: 1e-3, r: 1e-3, v: 1e-3 }, chunkSteps: 10, test });
       expect(res.status).toBe('ok');
       expect((await d.info()).name).toMatch(/NP|WP/);
     }

@@ -1,14 +1,28 @@
 /**
  * The NP baseline (node perturbation, method.md): the same clean and noisy copies as
  * ANP-T, but the update uses the injected noise itself instead of the measured
- * activity difference:
+ * activity difference. Two scalings of the same direction (scale option):
  *
- *   dW = -lrW (dL/sigma_h) (1/B) sum_b xi_b u_b^T       (xi: hidden noise, B x H)
- *   dR = -lrR (dL/sigma_h) (1/B) sum_b xi_b r̂_{b,t-1}^T
- *   dV = -lrV (dL/sigma_o) (1/B) sum_b zeta_b r̂_{b,t}^T (zeta: output noise, B x O)
+ * 'unbiased' (default): the unbiased estimator of the window-1 gradient of the
+ * batch-mean step loss, so `lr` means a gradient step as it does for BPTT:
  *
- * dL is the batch-mean loss difference; the 1/B matches the ANP-T rule so the two
- * compare at equal step sizes. A layer whose sigma is 0 is not updated.
+ *   dW = -lrW (dL/sigma_h^2) sum_b xi_b u_b^T          (xi: hidden noise, B x H)
+ *   dR = -lrR (dL/sigma_h^2) sum_b xi_b r̂_{b,t-1}^T
+ *   dV = -lrV (dL/sigma_o^2) sum_b zeta_b r̂_{b,t}^T    (zeta: output noise, B x O)
+ *
+ *   (to first order dL = sum_b g_b . xi_b + ..., with g_b = dL/da_b, and
+ *   E[dL xi_b] = sigma^2 g_b, so E[dW] = -lrW dL/dW exactly.)
+ *
+ * 'reference': the reference code's convention, dL/sigma instead of dL/sigma^2 and a
+ * further 1/B (to match the ANP-T rule's 1/B):
+ *
+ *   dW = -lrW (dL/sigma_h) (1/B) sum_b xi_b u_b^T,  and so on,
+ *
+ * i.e. sigma / B times the 'unbiased' step at the same lr (1e-4 x at sigma 1e-3,
+ * B 10): at a gradient-sized lr it barely moves, which is much of why NP "learns
+ * slowly" in the paper's comparison.
+ *
+ * dL is the batch-mean loss difference. A layer whose sigma is 0 is not updated.
  *
  * A chip cannot give the host its noise, so this lives on the float model only. It is
  * written as a FloatDevice whose rule differs: the forward pass, chunk bookkeeping
@@ -17,16 +31,35 @@
  * of (seed, b, t), so the update draws it again.
  */
 import type { DeviceConfig, LearningRates } from '../device/types.js';
+import { ConfigError } from '../format/fixed.js';
 import { FloatDevice, type FloatDeviceOptions } from '../model/float-device.js';
 import { addBatchOuter } from '../model/rnn.js';
+
+/** How NP and WP scale dL x perturbation (see np.ts and wp.ts). */
+export type PerturbationScale = 'unbiased' | 'reference';
+
+export interface PerturbationDeviceOptions extends FloatDeviceOptions {
+  /** Default 'unbiased' (lr is a gradient step); 'reference' is the reference code's dL/sigma. */
+  scale?: PerturbationScale;
+}
+
+/** Check a scale option; throws ConfigError naming the field. */
+export function checkScale(scale: unknown): PerturbationScale {
+  if (scale === undefined) return 'unbiased';
+  if (scale !== 'unbiased' && scale !== 'reference') throw new ConfigError('scale', `"${String(scale)}" is not a scale; use unbiased or reference`);
+  return scale;
+}
 
 /** The float model with node perturbation: the ANP-T forward pass, the NP update (see the file comment). */
 export class NpFloatDevice extends FloatDevice {
   private xi!: Float64Array;
   private zeta!: Float64Array;
+  readonly scale: PerturbationScale;
 
-  constructor(opts: FloatDeviceOptions = {}) {
-    super({ name: 'anpt-float NP (node perturbation, injected noise)', ...opts });
+  constructor(opts: PerturbationDeviceOptions = {}) {
+    const scale = checkScale(opts.scale);
+    super({ name: `anpt-float NP (node perturbation, injected noise, ${scale} scale)`, ...opts });
+    this.scale = scale;
   }
 
   /** As FloatDevice.configure, plus buffers for the redrawn noise. */
@@ -43,10 +76,12 @@ export class NpFloatDevice extends FloatDevice {
     const B = this.batch, bh = B * H, tr = this.trace;
     this.drawNoise(t, this.xi, this.zeta);
     const sh = cfg.noise.hiddenSigma, so = cfg.noise.outputSigma;
+    // divisor of dL: sigma^2 (unbiased) or sigma x B (reference)
+    const div = (s: number) => (this.scale === 'unbiased' ? s * s : s * B);
     if (sh > 0) {
-      addBatchOuter(this.params.w, H, I, (-lr.w * dL) / (sh * B), B, this.xi, 0, tr.inputs, k * B * I);
-      addBatchOuter(this.params.r, H, H, (-lr.r * dL) / (sh * B), B, this.xi, 0, tr.states, k * bh);
+      addBatchOuter(this.params.w, H, I, (-lr.w * dL) / div(sh), B, this.xi, 0, tr.inputs, k * B * I);
+      addBatchOuter(this.params.r, H, H, (-lr.r * dL) / div(sh), B, this.xi, 0, tr.states, k * bh);
     }
-    if (so > 0) addBatchOuter(this.params.v, O, H, (-lr.v * dL) / (so * B), B, this.zeta, 0, tr.states, (k + 1) * bh);
+    if (so > 0) addBatchOuter(this.params.v, O, H, (-lr.v * dL) / div(so), B, this.zeta, 0, tr.states, (k + 1) * bh);
   }
 }
