@@ -18,7 +18,7 @@ import { xavierNormal, type RnnShape } from '../model/rnn.js';
 import type { Task } from '../tasks/index.js';
 import { addFormatOptions, checkAlgoBackend, configureDevice, linkHealth, linkLine, makeDevice, openBoard, resolveDeviceUrl, resolveFormats, type FormatFlags } from './backend.js';
 import {
-  ACTIVATION, ALGO_DEFAULTS, ALGOS, BACKENDS, BPTT_WINDOW, EVAL_CHUNK_STEPS, FLOAT_ONLY, HIDDEN, PROGRESS_EVERY_STEPS, SEED, TASK_BUDGET,
+  ACTIVATION, ALGO_DEFAULTS, ALGOS, BACKENDS, FLOAT_ANPT_SPECTRAL_CAP, BPTT_WINDOW, EVAL_CHUNK_STEPS, FLOAT_ONLY, HIDDEN, PROGRESS_EVERY_STEPS, SEED, TASK_BUDGET,
   type Algo, type Backend,
 } from './defaults.js';
 import { EXIT_FAILED, EXIT_OK, UsageError } from './errors.js';
@@ -127,7 +127,7 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     chunk: f.chunk === undefined ? budget.chunk : positiveInt('--chunk', f.chunk, 1, '1'),
     readoutOnly: f.readoutOnly === true,
     noDiagnostics: f.diagnostics === false,
-    spectralCap: f.spectralCap === undefined ? undefined : positiveReal('--spectral-cap', f.spectralCap, 0.95, '0.95'),
+    spectralCap: resolveSpectralCap(algo, backend, f.spectralCap),
     bpttWindow: algo === 'bptt' ? (f.bpttWindow === 'full' ? 'full' : positiveInt('--bptt-window', f.bpttWindow, BPTT_WINDOW, `${BPTT_WINDOW} (or full)`)) : undefined,
     formats: resolveFormats(backend, f),
     out: f.out ?? '',
@@ -137,6 +137,13 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
   };
   checkOutDir(f.out, cfg.force);
   return cfg;
+}
+
+/** --spectral-cap rho (0 = off); default FLOAT_ANPT_SPECTRAL_CAP for anpt on the float model, else off. */
+function resolveSpectralCap(algo: Algo, backend: Backend, raw: string | undefined): number | undefined {
+  const dflt = algo === 'anpt' && backend === 'float' ? FLOAT_ANPT_SPECTRAL_CAP : 0;
+  const cap = nonNegativeReal('--spectral-cap', raw, dflt, '0.95 (0 = off)');
+  return cap > 0 ? cap : undefined;
 }
 
 /** What every algorithm's training returns. */
@@ -366,12 +373,12 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
   cmd
     .option('--hidden <H>', `hidden neurons (default ${HIDDEN})`)
     .option('--epochs <n>', `passes over the training set (default: mackey-glass ${TASK_BUDGET['mackey-glass'].epochs}, weather ${TASK_BUDGET.weather.epochs}, copy ${TASK_BUDGET.copy.epochs}, csv ${TASK_BUDGET.csv.epochs})`)
-    .option('--lr <eta>', `step size for W, R and V (default ${ALGO_DEFAULTS.anpt.lr}; np, wp ${ALGO_DEFAULTS.np.lr}; bptt ${ALGO_DEFAULTS.bptt.lr} with Adam)`)
-    .option('--schedule <kind>', `learning-rate schedule: constant | cosine (default ${ALGO_DEFAULTS.anpt.schedule}; bptt ${ALGO_DEFAULTS.bptt.schedule})`)
+    .option('--lr <eta>', `step size for W, R and V (default ${ALGO_DEFAULTS.anpt.lr}; np ${ALGO_DEFAULTS.np.lr}; wp ${ALGO_DEFAULTS.wp.lr}; bptt ${ALGO_DEFAULTS.bptt.lr} with Adam)`)
+    .option('--schedule <kind>', `learning-rate schedule: constant | cosine (default ${ALGO_DEFAULTS.anpt.schedule}; np ${ALGO_DEFAULTS.np.schedule}; wp ${ALGO_DEFAULTS.wp.schedule}; bptt ${ALGO_DEFAULTS.bptt.schedule})`)
     .option('--sigma <std>', `noise std on hidden and output pre-activations (wp: on weights), real units (default ${ALGO_DEFAULTS.anpt.sigma})`)
     .option('--chunk <K>', 'steps per run/reward round trip: 1 = online, K > 1 = two-pass chunks (default 1; copy: one whole sequence, as the reference code)')
     .option('--readout-only', 'train V only (ablation)')
-    .option('--spectral-cap <rho>', `anpt, np, wp: rescale R to spectral radius rho whenever it exceeds it (checked every ${100} steps; a forward-only stabiliser; e.g. 0.95)`)
+    .option('--spectral-cap <rho>', `anpt, np, wp: rescale R to spectral radius rho whenever it exceeds it (checked every 100 steps; a forward-only stabiliser); 0 = off (default ${FLOAT_ANPT_SPECTRAL_CAP} for anpt on the float backend, else off)`)
     .option('--no-diagnostics', 'anpt: skip the per-epoch spectral radius of R and (float backend) the cosine of the update to the BPTT gradient, written to metrics.csv')
     .option('--bptt-window <k>', `bptt: steps per gradient window, or full (default ${BPTT_WINDOW})`)
     .option('--seed <n>', `seed of the data, initial weights and noise (default ${SEED})`);
