@@ -24,6 +24,9 @@ export const ERR_T0: i32 = -5;
 const L = new Layout();
 const PROBE = new Layout();
 const BASE: usize = (__heap_base + 8192 + 15) & ~(<usize>15);
+// Stochastic pre-activation rounding keys of one step, one per sequence (drawn once per
+// step, not per neuron); 256 = EMULATOR_LIMITS.maxBatch in src/device/emulator.ts.
+const preKeys = new StaticArray<u32>(256);
 const fIn = new Fmt();
 const fW = new Fmt();
 const fPre = new Fmt();
@@ -188,6 +191,7 @@ export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
       memory.copy(xk + (<usize>b * Ip << 1), L.inputs + ((<usize>(k * B + b) * I) << 1), <usize>I << 1);
     }
     // hidden pre-activations of both copies
+    if (stochPre) for (let b = 0; b < B; b++) unchecked(preKeys[b] = <u32>key(seed, STREAM_PRE, <u64>b, <u64>t));
     let done = 0;
     if (ASC_FEATURE_SIMD) {
       if (fastPre && accFrac - fPre.frac >= 1)
@@ -207,7 +211,7 @@ export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
           rn = 0;
         }
         const idx = (<usize>b * H + i) << 2;
-        const rnd: u32 = stochPre ? lowbias32(<u32>key(seed, STREAM_PRE, <u64>b, <u64>t) ^ <u32>i) : 0;
+        const rnd: u32 = stochPre ? lowbias32(unchecked(preKeys[b]) ^ <u32>i) : 0;
         store<i32>(preClean + idx, <i32>hiddenPre(ax + (rc << shR), accFrac, rnd, i));
         if (noisy) store<i32>(preNoisy + idx, <i32>hiddenPre(ax + (rn << shR), accFrac, rnd, i));
       }

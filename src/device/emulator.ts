@@ -56,7 +56,7 @@ export class EmulatorDevice implements Device {
   private fmt?: ChipFormats;
   private ready?: { cfg: DeviceConfig; fmt: ChipFormats };
   private quantiseInput?: (x: number) => number;
-  private ptr = { inputs: 0, outClean: 0, outNoisy: 0, hidden: 0, rewards: 0 };
+  private ptr = { inputs: 0, outClean: 0, outNoisy: 0, hidden: 0, rewards: 0, staging: 0 };
   private view?: { i16: Int16Array; f64: Float64Array };
   private runCalls = 0;
   private rewardCalls = 0;
@@ -97,7 +97,7 @@ export class EmulatorDevice implements Device {
     this.quantiseInput = saturatingQuantiser(f.input);
     this.ptr = {
       inputs: this.k.ptrInputs(), outClean: this.k.ptrOutClean(), outNoisy: this.k.ptrOutNoisy(),
-      hidden: this.k.ptrHidden(), rewards: this.k.ptrRewards(),
+      hidden: this.k.ptrHidden(), rewards: this.k.ptrRewards(), staging: this.k.ptrStaging(),
     };
   }
 
@@ -218,22 +218,17 @@ export class EmulatorDevice implements Device {
 
   private writeTensor(t: number, values: Float64Array, n: number, f: FixedFormat, field: string): void {
     if (!values || values.length !== n) throw new DeviceError('BAD_REQUEST', `${field}: length ${values?.length}, expected ${n}`);
-    const codes = new Int16Array(n);
-    const quantise = saturatingQuantiser(f);
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < n; i++)
       if (!Number.isFinite(values[i])) throw new DeviceError('BAD_INPUT', `${field}[${i}] is ${values[i]}; parameters must be finite — nothing was written`);
-      codes[i] = quantise(values[i]);
-    }
-    new Int16Array(this.k.memory.buffer, this.k.ptrStaging(), n).set(codes);
+    const quantise = saturatingQuantiser(f);
+    const codes = this.views().i16;
+    const base = this.ptr.staging >> 1;
+    for (let i = 0; i < n; i++) codes[base + i] = quantise(values[i]);
     this.check(this.k.loadTensor(t), 'writeParams');
   }
 
   private readTensor(t: number, n: number, f: FixedFormat): Float64Array {
     this.check(this.k.storeTensor(t), 'readParams');
-    const src = new Int16Array(this.k.memory.buffer, this.k.ptrStaging(), n);
-    const out = new Float64Array(n);
-    const s = 2 ** -f.frac;
-    for (let i = 0; i < n; i++) out[i] = src[i] * s;
-    return out;
+    return this.decode(this.ptr.staging, n, 2 ** -f.frac);
   }
 }
