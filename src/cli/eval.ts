@@ -6,11 +6,9 @@
  * (e.g. --backend emulator --weight-bits 8 deploys float-trained weights to an 8-bit chip).
  */
 import type { Command } from 'commander';
-import { EmulatorDevice } from '../device/emulator.js';
 import type { Device } from '../device/types.js';
 import { evaluate, zeroOutputMse } from '../learn/evaluate.js';
-import { FloatDevice } from '../model/float-device.js';
-import { addFormatOptions, configureDevice, describeFormats, resolveFormats, type FormatFlags } from './backend.js';
+import { addFormatOptions, configureDevice, describeFormats, makeDevice, resolveFormats, type FormatFlags } from './backend.js';
 import { BACKENDS, EVAL_CHUNK_STEPS } from './defaults.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
@@ -32,15 +30,16 @@ export async function runEval(f: EvalFlags, io: CliIo): Promise<number> {
   if (f.weights === undefined) throw new UsageError('--weights is required: a run directory written by anpt train --out; e.g. --weights runs/mg-1');
   const { file, params } = readWeights(f.weights);
   const spec = resolveTaskSpec(f, { seed: f.seed === undefined ? undefined : uint32('--seed', f.seed, 42), saved: file.task });
-  const backend = choice('--backend', f.backend, BACKENDS, file.backend);
-  const formats = resolveFormats(backend, f, file.backend === 'emulator' ? file.formats : undefined);
+  // weights trained on a board evaluate on its bit-exact twin, the emulator, by default
+  const backend = choice('--backend', f.backend, BACKENDS, file.backend === 'float' ? 'float' : 'emulator');
+  const formats = resolveFormats(backend, f, file.backend !== 'float' ? file.formats : undefined);
   const task = buildTask(spec);
   const t = file.topology;
   if (task.inputSize !== t.inputs || task.outputSize !== t.outputs)
     throw new UsageError(`--task: ${task.name} has ${task.inputSize} inputs and ${task.outputSize} outputs, but the weights take ${t.inputs} and give ${t.outputs}; evaluate on a task of the same shape`);
   if (file.normalisation && task.normalisation && JSON.stringify(file.normalisation) !== JSON.stringify(task.normalisation))
     io.err('anpt: warning: this data is normalised with other min/max values than the training data (weights.json "normalisation"); losses are not comparable with the run\'s\n');
-  const device: Device = backend === 'emulator' ? new EmulatorDevice() : new FloatDevice();
+  const device: Device = makeDevice('anpt', backend);
   try {
     await configureDevice(device, {
       topology: { ...t, batch: task.test.batch },

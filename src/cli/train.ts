@@ -183,11 +183,14 @@ function trainWithBptt(cfg: TrainConfig, task: Task, shape: RnnShape, initial: P
   };
 }
 
+/** Steps per training run/reward round trip, at most the sequence length. */
+function trainChunk(cfg: TrainConfig, task: Task): number {
+  return Math.min(cfg.chunk === 'sequence' ? task.train.steps : cfg.chunk, task.train.steps);
+}
+
 /** Steps per device call: the training chunk, and up to EVAL_CHUNK_STEPS for clean evaluation. */
 function maxChunkSteps(cfg: TrainConfig, task: Task): number {
-  const T = task.train.steps;
-  const chunk = cfg.chunk === 'sequence' ? T : cfg.chunk;
-  return Math.max(Math.min(chunk, T), Math.min(EVAL_CHUNK_STEPS, Math.max(T, task.test.steps)));
+  return Math.max(trainChunk(cfg, task), Math.min(EVAL_CHUNK_STEPS, Math.max(task.train.steps, task.test.steps)));
 }
 
 /** The configured device with the initial weights (ConfigError here is bad input: nothing has run yet). */
@@ -200,11 +203,10 @@ async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, i
     if (device instanceof ResilientDevice && device.device instanceof SerialDevice && cfg.formats) {
       // over a link a run and its reply must fit one frame: evaluation uses smaller chunks there
       const fit = device.device.chunkLimit(topology, cfg.formats);
-      const trainChunk = cfg.chunk === 'sequence' ? task.train.steps : cfg.chunk;
-      if (Math.min(trainChunk, task.train.steps) > fit) throw new UsageError(`--chunk: ${trainChunk} steps of batch ${topology.batch} do not fit one frame of this link; use --chunk ${fit} or less`);
+      if (trainChunk(cfg, task) > fit) throw new UsageError(`--chunk: ${trainChunk(cfg, task)} steps of batch ${topology.batch} do not fit one frame of this link; use --chunk ${fit} or less`);
       maxChunk = Math.min(maxChunk, fit);
     }
-    const trainChunk = Math.min(cfg.chunk === 'sequence' ? task.train.steps : cfg.chunk, task.train.steps);
+    const minChunk = trainChunk(cfg, task);
     for (;;) {
       try {
         await configureDevice(device, { topology, formats: cfg.formats, sigma: cfg.sigma, seed: cfg.seed, maxChunkSteps: maxChunk });
@@ -213,8 +215,8 @@ async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, i
         // A board's RAM bounds the chunk: evaluation chunks are our choice, so halve them
         // until the board accepts (never below the training chunk, which the user chose).
         const field = (err as { field?: string }).field;
-        if (cfg.backend !== 'device' || field !== 'maxChunkSteps' || maxChunk <= trainChunk) throw err;
-        maxChunk = Math.max(trainChunk, Math.floor(maxChunk / 2));
+        if (cfg.backend !== 'device' || field !== 'maxChunkSteps' || maxChunk <= minChunk) throw err;
+        maxChunk = Math.max(minChunk, Math.floor(maxChunk / 2));
       }
     }
     await device.writeParams(initial);
@@ -251,7 +253,7 @@ async function trainOnDevice(
     };
   }
   const res = await trainAnpt(device, task.train, {
-    epochs: cfg.epochs, lr: { w: cfg.lr, r: cfg.lr, v: cfg.lr }, chunkSteps: cfg.chunk === 'sequence' ? task.train.steps : cfg.chunk, schedule: { kind: cfg.schedule },
+    epochs: cfg.epochs, lr: { w: cfg.lr, r: cfg.lr, v: cfg.lr }, chunkSteps: trainChunk(cfg, task), schedule: { kind: cfg.schedule },
     readoutOnly: cfg.readoutOnly, test: task.test, metrics: task.metrics, onProgress, progressEverySteps: PROGRESS_EVERY_STEPS,
     spectral: cfg.spectralCap ? { cap: cfg.spectralCap, everySteps: SPECTRAL_EVERY_STEPS } : undefined,
     afterEpoch: (cfg.algo === 'anpt' && !cfg.noDiagnostics) ? () => epochDiagnostics(cfg, task, device) : undefined,

@@ -16,7 +16,7 @@
  * ANP-T by default, or the NP/WP devices), against the exact gradients of the same
  * chunk's loss, window-1 and full BPTT.
  */
-import type { Params } from '../device/types.js';
+import type { Device, Params } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import { stepMse } from '../tasks/types.js';
 import { FloatDevice } from '../model/float-device.js';
@@ -114,6 +114,41 @@ export interface Alignment {
 }
 
 /**
+ * The mean change of the parameters of a configured device over `samples` noise draws
+ * of one chunk of `steps` steps, each from `params` and both copies at `state`
+ * (draw s starts at step t0 + s * steps, so each has new noise), rewarded with
+ * dL = MSE(noisy) - MSE(clean) per step at step size `lr` for every layer. Also the
+ * number of draws that changed no parameter at all (fixed-point updates that round to 0).
+ */
+export async function meanUpdate(
+  dev: Device, params: Params, state: Float64Array, inputs: Float64Array, targets: Float64Array,
+  steps: number, samples: number, o: { t0: number; lr: number },
+): Promise<{ mean: Params; zeroUpdates: number }> {
+  const bo = targets.length / steps;
+  const mean: Params = { w: new Float64Array(params.w.length), r: new Float64Array(params.r.length), v: new Float64Array(params.v.length) };
+  let zeroUpdates = 0;
+  for (let s = 0; s < samples; s++) {
+    await dev.writeParams(params);
+    await dev.writeState({ clean: state, noisy: state });
+    const t0 = o.t0 + s * steps;
+    const res = await dev.run({ steps, t0, inputs, noisy: true });
+    const dL = new Float64Array(steps);
+    for (let k = 0; k < steps; k++) dL[k] = stepMse(res.noisy, k * bo, targets, k * bo, bo) - stepMse(res.clean, k * bo, targets, k * bo, bo);
+    await dev.reward({ t0, deltaLoss: dL, lr: { w: o.lr, r: o.lr, v: o.lr } });
+    const p = await dev.readParams();
+    let moved = false;
+    for (const L of ['w', 'r', 'v'] as const)
+      for (let q = 0; q < p[L].length; q++) {
+        const delta = p[L][q] - params[L][q];
+        if (delta !== 0) moved = true;
+        mean[L][q] += delta / samples;
+      }
+    if (!moved) zeroUpdates++;
+  }
+  return { mean, zeroUpdates };
+}
+
+/**
  * The mean update (ANP-T unless another device is given) over `samples` noise draws of
  * one chunk of K steps from fixed weights and state (both copies start at `state`,
  * B x H), compared with the gradients of that chunk's MSE. inputs K x B x I, targets
@@ -132,19 +167,7 @@ export async function gradientAlignment(
     maxChunkSteps: steps,
   });
   if (dev.readDecorrelation()) throw new ConfigError('device', 'a device with decorrelation is not supported: the gradients here assume D = identity');
-  const bo = batch * shape.outputs;
-  const mean: Params = { w: new Float64Array(params.w.length), r: new Float64Array(params.r.length), v: new Float64Array(params.v.length) };
-  for (let s = 0; s < opts.samples; s++) {
-    await dev.writeParams(params);
-    await dev.writeState({ clean: state, noisy: state });
-    const t0 = s * steps;
-    const res = await dev.run({ steps, t0, inputs, noisy: true });
-    const dL = new Float64Array(steps);
-    for (let k = 0; k < steps; k++) dL[k] = stepMse(res.noisy, k * bo, targets, k * bo, bo) - stepMse(res.clean, k * bo, targets, k * bo, bo);
-    await dev.reward({ t0, deltaLoss: dL, lr: { w: 1, r: 1, v: 1 } });
-    const p = await dev.readParams();
-    for (const L of ['w', 'r', 'v'] as const) for (let q = 0; q < p[L].length; q++) mean[L][q] += (p[L][q] - params[L][q]) / opts.samples;
-  }
+  const { mean } = await meanUpdate(dev, params, state, inputs, targets, steps, opts.samples, { t0: 0, lr: 1 });
   const g1 = lossAndGradient(shape, params, batch, inputs, targets, steps, { window: 1, initialState: state }).grad;
   const gf = lossAndGradient(shape, params, batch, inputs, targets, steps, { window: 'full', initialState: state }).grad;
   return { window1: updateGradientCosines(mean, g1), full: updateGradientCosines(mean, gf), meanUpdate: mean, gradWindow1: g1, gradFull: gf };

@@ -258,8 +258,3 @@ export function xavierNormal(shape: RnnShape, seed: number): Params {
   return { w: draw(H, I, 0), r: draw(H, H, 1), v: draw(O, H, 2) };
 }
 
-/** Zero parameters of a shape (W, R, V). */
-export function zeroParams(shape: RnnShape): Params {
-  const { inputs: I, hidden: H, outputs: O } = shape;
-  return { w: new Float64Array(H * I), r: new Float64Array(H * H), v: new Float64Array(O * H) };
-}

@@ -21,12 +21,12 @@ import { EmulatorDevice } from '../device/emulator.js';
 import type { DeviceConfig, Params } from '../device/types.js';
 import { codeRange, formatName, type FixedFormat } from '../format/fixed.js';
 import { trainAnpt } from '../learn/anpt.js';
-import { evaluateFloat, lossAndGradient, trainBptt } from '../learn/bptt.js';
-import { cosine, gradientAlignment, updateGradientCosines, type LayerCosines } from '../learn/diagnostics.js';
+import { evaluateFloat, trainBptt } from '../learn/bptt.js';
+import { gradientAlignment, meanUpdate, updateGradientCosines, type LayerCosines } from '../learn/diagnostics.js';
 import { evaluate, zeroOutputMse } from '../learn/evaluate.js';
 import { FloatDevice } from '../model/float-device.js';
 import { xavierNormal, type RnnShape } from '../model/rnn.js';
-import { stepMse, type SequenceSet, type Task } from '../tasks/types.js';
+import type { SequenceSet, Task } from '../tasks/types.js';
 import { buildGridTask, chipConfig, type DiagnosticSettings, type FloatJob, type RowSpec } from './grid.js';
 
 /** The numbers of one row. MSEs are in target units squared, over the whole test set. */
@@ -128,34 +128,12 @@ export async function chipDiagnostic(cfg: DeviceConfig, init: Params, set: Seque
   const state = (await dev.readState()).clean;
   const inputs = set.inputs.slice(d.warmup * B * I, (d.warmup + K) * B * I);
   const targets = set.targets.slice(d.warmup * B * O, (d.warmup + K) * B * O);
-  const mean: Params = { w: new Float64Array(params.w.length), r: new Float64Array(params.r.length), v: new Float64Array(params.v.length) };
-  let zeroUpdates = 0;
-  const bo = B * O;
-  for (let s = 0; s < d.samples; s++) {
-    await dev.writeParams(params);
-    await dev.writeState({ clean: state, noisy: state });
-    const t0 = d.warmup + s * K; // a new noise draw per sample
-    const res = await dev.run({ steps: K, t0, inputs, noisy: true });
-    const dL = new Float64Array(K);
-    for (let k = 0; k < K; k++) dL[k] = stepMse(res.noisy, k * bo, targets, k * bo, bo) - stepMse(res.clean, k * bo, targets, k * bo, bo);
-    await dev.reward({ t0, deltaLoss: dL, lr: { w: lr, r: lr, v: lr } });
-    const p = await dev.readParams();
-    let moved = false;
-    for (const L of ['w', 'r', 'v'] as const)
-      for (let q = 0; q < p[L].length; q++) {
-        const delta = p[L][q] - params[L][q];
-        if (delta !== 0) moved = true;
-        mean[L][q] += delta / d.samples;
-      }
-    if (!moved) zeroUpdates++;
-  }
-  const gFull = lossAndGradient(shape, params, B, inputs, targets, K, { window: 'full', initialState: state }).grad;
-  const g1 = lossAndGradient(shape, params, B, inputs, targets, K, { window: 1, initialState: state }).grad;
+  const { mean, zeroUpdates } = await meanUpdate(dev, params, state, inputs, targets, K, d.samples, { t0: d.warmup, lr });
+  // the float shadow's alignment computes both BPTT gradients at the same weights, state and chunk
   const float = await gradientAlignment(shape, params, B, state, inputs, targets, K, { samples: d.samples, hiddenSigma: cfg.noise.hiddenSigma, outputSigma: cfg.noise.outputSigma, seed: cfg.seed });
-  const flat = (p: Params) => [...p.w, ...p.r, ...p.v];
   return {
-    chip: updateGradientCosines(mean, gFull),
-    chipWindow1: cosine(flat(mean), flat(g1).map((x) => -x)),
+    chip: updateGradientCosines(mean, float.gradFull),
+    chipWindow1: updateGradientCosines(mean, float.gradWindow1).all,
     float: float.full,
     floatWindow1: float.window1.all,
     zeroUpdateFraction: zeroUpdates / d.samples,
