@@ -47,15 +47,17 @@ export function toRows(a: Float64Array, rows: number, cols: number): (number | n
   return Array.from({ length: rows }, (_, i) => Array.from(a.subarray(i * cols, (i + 1) * cols), (v) => (Number.isFinite(v) ? v : null)));
 }
 
-function fromRows(m: unknown, rows: number, cols: number, name: string, where: string): Float64Array {
-  const fail = (what: string) => new UsageError(`${where}: ${name} ${what}; give a directory written by anpt train`);
-  if (!Array.isArray(m) || m.length !== rows) throw fail(`must have ${rows} rows`);
+/**
+ * Rows of a weights file -> row-major flat array; `fail(what)` makes the caller's error
+ * (its type and context) for a matrix with the wrong shape or a non-finite value.
+ */
+export function fromRows(m: unknown, rows: number, cols: number, name: string, fail: (what: string) => Error): Float64Array {
+  if (!Array.isArray(m) || m.length !== rows) throw fail(`${name} must have ${rows} rows`);
   const out = new Float64Array(rows * cols);
   m.forEach((row: unknown, i) => {
-    if (!Array.isArray(row) || row.length !== cols) throw fail(`row ${i} must have ${cols} values`);
+    if (!Array.isArray(row) || row.length !== cols) throw fail(`${name} row ${i} must have ${cols} values`);
     row.forEach((v: unknown, j) => {
-      if (typeof v !== 'number' || !Number.isFinite(v))
-        throw new UsageError(`${where}: ${name}[${i}][${j}] is ${JSON.stringify(v)}, not a finite number (did the run diverge?); these weights cannot be evaluated`);
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`${name}[${i}][${j}] is ${JSON.stringify(v)}, not a finite number (did the run diverge?)`);
       out[i * cols + j] = v;
     });
   });
@@ -83,11 +85,11 @@ export function readWeights(dir: string): { file: WeightsFile; params: Params } 
   for (const k of ['inputs', 'hidden', 'outputs'] as const)
     if (!t || !Number.isInteger(t[k]) || t[k] < 1) throw new UsageError(`--weights: '${path}': topology.${k} must be a positive integer`);
   if (!ACTIVATIONS.includes(t.activation)) throw new UsageError(`--weights: '${path}': topology.activation must be one of ${ACTIVATIONS.join(', ')}`);
-  const where = `--weights: '${path}'`;
+  const fail = (what: string) => new UsageError(`--weights: '${path}': ${what}; give a directory written by anpt train`);
   const params: Params = {
-    w: fromRows(f.W, t.hidden, t.inputs, 'W', where),
-    r: fromRows(f.R, t.hidden, t.hidden, 'R', where),
-    v: fromRows(f.V, t.outputs, t.hidden, 'V', where),
+    w: fromRows(f.W, t.hidden, t.inputs, 'W', fail),
+    r: fromRows(f.R, t.hidden, t.hidden, 'R', fail),
+    v: fromRows(f.V, t.outputs, t.hidden, 'V', fail),
   };
   return { file: f, params };
 }

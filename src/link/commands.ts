@@ -12,7 +12,7 @@
 
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { toRows, weightsJson, WEIGHTS_FILE, WEIGHTS_FORMAT, type WeightsFile } from '../cli/weights-file.js';
+import { fromRows, toRows, weightsJson, WEIGHTS_FILE, WEIGHTS_FORMAT, type WeightsFile } from '../cli/weights-file.js';
 import { defaultChipFormats } from '../device/config.js';
 import { DeviceError } from '../device/errors.js';
 import type { Activation, ChipFormats, DeviceConfig, Params, Topology } from '../device/types.js';
@@ -247,24 +247,11 @@ export function readWeightsFile(file: string): { topology: Omit<Topology, 'batch
   if (j?.format !== WEIGHTS_FORMAT) throw bad(`not an ${WEIGHTS_FORMAT} file`);
   const t = j.topology as Topology | undefined;
   for (const k of ['inputs', 'hidden', 'outputs'] as const) if (!t || !Number.isInteger(t[k]) || t[k] < 1) throw bad(`topology.${k} must be a positive integer`);
-  const rows = (name: 'W' | 'R' | 'V', n: number, m: number): Float64Array => {
-    const a = j[name];
-    if (!Array.isArray(a) || a.length !== n) throw bad(`${name} must have ${n} rows`);
-    const out = new Float64Array(n * m);
-    a.forEach((row: unknown, i) => {
-      if (!Array.isArray(row) || row.length !== m) throw bad(`${name} row ${i} must have ${m} values`);
-      row.forEach((v: unknown, k) => {
-        if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`${name}[${i}][${k}] is ${JSON.stringify(v)}, not a finite number`);
-        out[i * m + k] = v;
-      });
-    });
-    return out;
-  };
   const { inputs: I, hidden: H, outputs: O } = t!;
   return {
     topology: { inputs: I, hidden: H, outputs: O, activation: t!.activation ?? 'tanh' },
     formats: j.formats as ChipFormats | undefined,
-    params: { w: rows('W', H, I), r: rows('R', H, H), v: rows('V', O, H) },
+    params: { w: fromRows(j.W, H, I, 'W', bad), r: fromRows(j.R, H, H, 'R', bad), v: fromRows(j.V, O, H, 'V', bad) },
   };
 }
 
