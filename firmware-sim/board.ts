@@ -86,7 +86,7 @@ export class BoardDevice implements Device {
     try {
       validateConfig(config, this.limits);
     } catch (e) {
-      if (e instanceof ConfigError) throw new ConfigError(configFieldToWire(e.field), e.message.slice(e.field.length + 2));
+      if (e instanceof ConfigError) throw new ConfigError(configFieldToWire(e.field), e.detail);
       throw e;
     }
     const { inputs: I, hidden: H, outputs: O, batch: B } = config.topology;

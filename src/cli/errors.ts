@@ -53,7 +53,7 @@ export function describeError(err: unknown): { line: string; exitCode: number } 
     return { line: err.message, exitCode: EXIT_USAGE };
   if (err instanceof ConfigError) {
     const flag = flagFor(err.field);
-    const detail = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
+    const detail = err.detail;
     return { line: flag ? `${flag} (${err.field}): ${detail}` : err.message, exitCode: EXIT_USAGE };
   }
   const message = err instanceof Error ? err.message : String(err);

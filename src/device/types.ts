@@ -160,3 +160,13 @@ export interface Device {
   stats(): Promise<DeviceStats>;
   close(): Promise<void>;
 }
+
+/** A deep copy of parameters (the device may keep or reuse the arrays it was given). */
+export function copyParams(p: Params): Params {
+  return { w: Float64Array.from(p.w), r: Float64Array.from(p.r), v: Float64Array.from(p.v) };
+}
+
+/** A deep copy of a recurrent state. */
+export function copyState(s: RecurrentState): RecurrentState {
+  return { clean: Float64Array.from(s.clean), noisy: Float64Array.from(s.noisy) };
+}

@@ -38,8 +38,11 @@ export interface FixedFormat {
 /** An error in user input: names the field, the value and what is allowed. */
 export class ConfigError extends Error {
   readonly code = 'CONFIG';
+  /** The message without the leading "field: " (for callers that name the field their own way). */
+  readonly detail: string;
   constructor(readonly field: string, message: string) {
     super(`${field}: ${message}`);
+    this.detail = message;
     this.name = 'ConfigError';
   }
 }

@@ -10,7 +10,7 @@
 
 import type { Activation as ActivationName, ChipFormats, DeviceConfig, Topology as DeviceTopology } from '../device/types.js';
 import { DeviceError } from '../device/errors.js';
-import { ConfigError, OVERFLOW_CODE, ROUNDING_CODE, fromQ, saturatingQuantiser, toQ, type FixedFormat as DeviceFormat, type Overflow, type Rounding } from '../format/fixed.js';
+import { ConfigError, OVERFLOW_CODE, ROUNDING_CODE, saturatingQuantiser, toQ, type FixedFormat as DeviceFormat, type Overflow, type Rounding } from '../format/fixed.js';
 import * as pb from './messages.js';
 
 const ROUNDING_BY_CODE = invert(ROUNDING_CODE);
@@ -133,14 +133,15 @@ export interface CodeConverter {
 }
 
 /** Rounds values that are not codes (any Device, e.g. the float model). */
-export const ROUNDING_CONVERTER: CodeConverter = { toValues: (c, f) => codesToValues(c, f), toCodes: valuesToCodes };
+export const ROUNDING_CONVERTER: CodeConverter = { toValues: codesToValues, toCodes: valuesToCodes };
 /** Refuses values that are not codes (bit-exact devices: the emulator). */
-export const EXACT_CONVERTER: CodeConverter = { toValues: (c, f) => codesToValues(c, f), toCodes: exactValuesToCodes };
+export const EXACT_CONVERTER: CodeConverter = { toValues: codesToValues, toCodes: exactValuesToCodes };
 
 /** Codes -> real values (exact: code * 2^-frac). */
 export function codesToValues(codes: Int32Array, f: Pick<DeviceFormat, 'frac'>): Float64Array {
   const out = new Float64Array(codes.length);
-  for (let i = 0; i < codes.length; i++) out[i] = fromQ(codes[i], f);
+  const lsb = 2 ** -f.frac;
+  for (let i = 0; i < codes.length; i++) out[i] = codes[i] * lsb;
   return out;
 }
 

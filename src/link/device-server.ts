@@ -10,6 +10,8 @@
  */
 
 import type { ChipFormats, Device, DeviceConfig, Params, RecurrentState } from '../device/types.js';
+import { copyParams, copyState } from '../device/types.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './frame.js';
 import { ROUNDING_CONVERTER, configFromWire, tensorShape, type CodeConverter } from './codes.js';
 import * as pb from './messages.js';
 import { RpcError, RpcServer, type Handler, type ServerOptions } from './server.js';
@@ -42,6 +44,8 @@ export class DeviceService {
   private pending: { t0: number; steps: number } | undefined;
   private readonly sessionId: number;
   private replyLimit: number;
+  /** The last tensor read, while only ReadParams requests follow. */
+  private readCache?: { tensor: pb.Tensor; all: Float64Array };
   private readonly conv: CodeConverter;
 
   constructor(
@@ -49,13 +53,14 @@ export class DeviceService {
     private readonly opts: DeviceServerOptions = {},
   ) {
     this.sessionId = (opts.sessionId ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
-    this.replyLimit = opts.maxFrameBytes ?? 16384;
+    this.replyLimit = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.conv = opts.converter ?? ROUNDING_CONVERTER;
   }
 
   /** The Handler for an RpcServer. */
   readonly handle: Handler = async (body, ctx): Promise<pb.ResponseBody> => {
     this.replyLimit = ctx.replyLimit;
+    if (body.case !== 'readParams') this.readCache = undefined;
     // Staged pieces go to the Device before any request that could observe them;
     // Configure discards them.
     if (body.case !== 'writeParams' && body.case !== 'hello' && body.case !== 'configure') await this.flush();
@@ -178,9 +183,14 @@ export class DeviceService {
     const s = this.shape(m.tensor, 'read_params');
     if (m.offset > s.length) throw new RpcError(pb.ErrorCode.BAD_REQUEST, `offset ${m.offset} is past tensor ${s.name} of ${s.length}`, 'read_params.offset');
     const n = Math.min(m.count, s.length - m.offset, pb.maxCodesPerFrame(this.replyLimit, s.format));
-    let all: Float64Array;
-    if (s.name === 'w' || s.name === 'r' || s.name === 'v') all = (await this.device.readParams())[s.name];
-    else all = (await this.device.readState())[s.name as 'clean' | 'noisy'];
+    // A tensor read in pieces is read from the device once: any other request clears the cache.
+    if (this.readCache?.tensor !== m.tensor) {
+      const all = s.name === 'w' || s.name === 'r' || s.name === 'v'
+        ? (await this.device.readParams())[s.name]
+        : (await this.device.readState())[s.name as 'clean' | 'noisy'];
+      this.readCache = { tensor: m.tensor, all };
+    }
+    const all = this.readCache.all;
     const codes = this.conv.toCodes(all.subarray(m.offset, m.offset + n), s.format, `read_params.${s.name}`);
     return { tensor: m.tensor, offset: m.offset, total: s.length, codes };
   }
@@ -228,12 +238,6 @@ export class DeviceService {
   }
 }
 
-function copyParams(p: Params): Params {
-  return { w: Float64Array.from(p.w), r: Float64Array.from(p.r), v: Float64Array.from(p.v) };
-}
-function copyState(s: RecurrentState): RecurrentState {
-  return { clean: Float64Array.from(s.clean), noisy: Float64Array.from(s.noisy) };
-}
 
 /** An RpcServer answering requests with `device`. Serve a transport with `server.serve(t)`. */
 export function createDeviceServer(device: Device, opts: DeviceServerOptions = {}): { server: RpcServer; service: DeviceService } {

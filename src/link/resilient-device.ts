@@ -23,6 +23,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Device, DeviceConfig, DeviceInfo, DeviceStats, Params, RecurrentState, RewardRequest, RunRequest, RunResult } from '../device/types.js';
+import { copyParams, copyState } from '../device/types.js';
 import { DeviceError } from '../device/errors.js';
 import type { HelloReply } from './messages.js';
 import { SerialDevice, isNewSession, type SerialDeviceOptions } from './serial-device.js';
@@ -87,8 +88,6 @@ type JournalEntry =
 export const CHECKPOINT_FILE = 'checkpoint.json';
 const CHECKPOINT_FORMAT = 'anpt-checkpoint/1';
 
-const copyParams = (p: Params): Params => ({ w: Float64Array.from(p.w), r: Float64Array.from(p.r), v: Float64Array.from(p.v) });
-const copyState = (s: RecurrentState): RecurrentState => ({ clean: Float64Array.from(s.clean), noisy: Float64Array.from(s.noisy) });
 
 export class ResilientDevice implements Device {
   private ckpt: Checkpoint | undefined;

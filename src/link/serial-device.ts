@@ -195,7 +195,7 @@ export class SerialDevice implements Device {
         try {
           validateConfig(config, { maxInputs: l.maxInputs, maxHidden: l.maxHidden, maxOutputs: l.maxOutputs, maxBatch: l.maxBatch, maxChunkSteps: l.maxChunkSteps });
         } catch (e) {
-          if (e instanceof ConfigError) throw new ConfigError(e.field, `${e.message.slice(e.field.length + 2)} on the device at ${this.rpc.name} (its limit)`);
+          if (e instanceof ConfigError) throw new ConfigError(e.field, `${e.detail} on the device at ${this.rpc.name} (its limit)`);
           throw e;
         }
       }

@@ -141,14 +141,7 @@ export class RpcServer {
   /** Link counters: this server's and those of the frame decoders of served transports. */
   counters(): LinkCounters {
     const f = { ...this.frameTotals };
-    for (const d of this.decoders) {
-      const x = d.counters();
-      f.framesOk += x.framesOk;
-      f.crcErrors += x.crcErrors;
-      f.oversize += x.oversize;
-      f.malformed += x.malformed;
-      f.bytesDropped += x.bytesDropped;
-    }
+    for (const d of this.decoders) addFrameCounters(f, d.counters());
     return { ...f, ...this.c };
   }
 
@@ -161,13 +154,8 @@ export class RpcServer {
     this.decoders.add(decoder);
     return new Promise((resolve) => {
       transport.onClose(() => {
-        const x = decoder.counters();
         this.decoders.delete(decoder);
-        this.frameTotals.framesOk += x.framesOk;
-        this.frameTotals.crcErrors += x.crcErrors;
-        this.frameTotals.oversize += x.oversize;
-        this.frameTotals.malformed += x.malformed;
-        this.frameTotals.bytesDropped += x.bytesDropped;
+        addFrameCounters(this.frameTotals, decoder.counters());
         resolve();
       });
       transport.onData((bytes) => {
@@ -311,7 +299,16 @@ export function errorResponse(id: number, code: ErrorCode, message: string, fiel
 function describeError(e: unknown): [ErrorCode, string, string] {
   if (e instanceof RpcError) return [e.code, e.message, e.field];
   // Error.field carries the field: the message need not repeat it (it has 120 bytes)
-  if (e instanceof ConfigError) return [ErrorCode.CONFIG_OUT_OF_RANGE, e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message, e.field];
+  if (e instanceof ConfigError) return [ErrorCode.CONFIG_OUT_OF_RANGE, e.detail, e.field];
   const msg = e instanceof Error ? e.message : String(e);
   return [ErrorCode.INTERNAL, msg.split('\n')[0], ''];
+}
+
+/** into += x, counter by counter. */
+function addFrameCounters(into: Pick<LinkCounters, 'framesOk' | 'crcErrors' | 'oversize' | 'malformed' | 'bytesDropped'>, x: typeof into): void {
+  into.framesOk += x.framesOk;
+  into.crcErrors += x.crcErrors;
+  into.oversize += x.oversize;
+  into.malformed += x.malformed;
+  into.bytesDropped += x.bytesDropped;
 }

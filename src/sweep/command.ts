@@ -182,7 +182,7 @@ export function gridFromFlags(f: SweepFlags): GridSpec {
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const path = err.field.replace(/^grid\.?/, '').replace(/\[\d+\].*$/, '').replace(/ .*$/, '');
-    const detail = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
+    const detail = err.detail;
     const top = path.split('.')[0];
     const flag = flagOf.get(path) ?? flagOf.get(top);
     if (flag) throw new UsageError(`${flag} (${err.field}): ${detail}`);
