@@ -41,7 +41,7 @@ import { parseArgs } from 'node:util';
 import type { LearningRates } from '../src/device/types.js';
 import { trainAnpt, type EpochRecord } from '../src/learn/anpt.js';
 import { evaluateFloat, trainBptt, type Optimizer } from '../src/learn/bptt.js';
-import { spectralRadius } from '../src/learn/diagnostics.js';
+import { spectralRadius } from '../src/linalg/spectral.js';
 import { evaluate, zeroOutputMse } from '../src/learn/evaluate.js';
 import { NpFloatDevice } from '../src/learn/np.js';
 import { fitRidgeReadout } from '../src/learn/reservoir.js';

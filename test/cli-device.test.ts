@@ -1,7 +1,8 @@
 // `anpt train --device`, `anpt device info|pull|push` and `anpt ports` against
 // firmware-sim over TCP (a separate process): the same command trains a board exactly
 // as it trains the emulator, and link health lands next to the loss.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,16 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   let out = '', err = '';
   const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), progress: { write: (s: string) => (err += s), isTTY: false } });
   return { code, out, err };
+}
+/** A 127.0.0.1 port nobody listens on: bound, then closed. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
 
@@ -56,19 +67,33 @@ describe('anpt with a board', () => {
     expect(push.out).toMatch(/read back and checked/);
   });
 
-  it('a device that is not there is one line, exit 2', async () => {
-    const r = await cli('device', 'info', 'tcp://127.0.0.1:1');
-    expect(r.code).toBe(2);
+  it('a device that is not there is a link failure: one line, exit 3, nothing written; a bad URL is bad input, exit 2', async () => {
+    const port = await closedPort();
+    const r = await cli('device', 'info', `tcp://127.0.0.1:${port}`);
+    expect(r.code).toBe(3);
     expect(r.err.trim().split('\n')).toHaveLength(1);
     expect(r.err).toMatch(/nothing listens there; start the device bridge or the simulator first/);
+    const train = await cli('train', '--task', 'mackey-glass', '--device', `tcp://127.0.0.1:${port}`, '--out', join(TMP, 'no-board'));
+    expect(train.code, train.err).toBe(3);
+    expect(train.err).toMatch(/^anpt: tcp:\/\/127\.0\.0\.1:\d+: cannot connect/);
+    expect(existsSync(join(TMP, 'no-board'))).toBe(false);
     const bad = await cli('train', '--device', 'ftp://x', '--out', join(TMP, 'never'));
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/^anpt: --device: /);
   });
 
-  it('ports lists something or says why not', async () => {
-    const r = await cli('ports', '--json');
-    expect(r.code).toBe(0);
-    expect(Array.isArray(JSON.parse(r.out).ports)).toBe(true);
+  it('ports: the text listing names exactly the ports of the JSON listing', async () => {
+    const json = await cli('ports', '--json');
+    expect(json.code, json.err).toBe(0);
+    const list = JSON.parse(json.out) as { ports: { path: string }[]; note?: string };
+    for (const p of list.ports) expect(p.path).toMatch(/^\/dev\/\S+$/);
+    const text = await cli('ports');
+    expect(text.code, text.err).toBe(0);
+    const lines = text.out.trim().split('\n');
+    if (list.ports.length === 0) expect(lines).toEqual(['no serial ports found']);
+    else expect(lines.map((l) => l.split(/\s+/)[0])).toEqual(list.ports.map((p) => p.path));
+    // the fallback scan says why it was needed, on stderr only
+    if (list.note) expect(text.err).toContain(`anpt: note: ${list.note}`);
+    else expect(text.err).toBe('');
   });
 });

@@ -9,7 +9,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { describeError, EXIT_BY_CODE, EXIT_DEVICE, EXIT_USAGE } from '../src/cli/errors.js';
 import { runCli } from '../src/cli/main.js';
+import { DeviceError } from '../src/device/errors.js';
+import { UsageError } from '../src/errors.js';
+import { ConfigError } from '../src/format/fixed.js';
+import { LinkError } from '../src/link/transport.js';
+import { SweepDirError } from '../src/sweep/results.js';
+import { TaskError } from '../src/tasks/errors.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TMP = mkdtempSync(join(tmpdir(), 'anpt-cli-'));
@@ -272,5 +279,29 @@ describe('bad input: one line naming the problem and what to do, exit 2, no outp
     const t = await cli('train', '--help');
     expect(t.code).toBe(0);
     expect(t.out).toMatch(/--bptt-window/);
+    // every help ends with what each exit code means
+    for (const help of [h.out, t.out, (await cli('sweep', '--help')).out, (await cli('device', 'info', '--help')).out])
+      expect(help).toMatch(/Exit codes:\n {2}0 {2}success\n {2}1 .*diverged.*\n {2}2 {2}bad input.*\n {2}3 {2}the device or the link failed/);
+  });
+});
+
+describe('exit codes: one meaning each, by error code', () => {
+  it('bad input is 2, a device or link failure 3, anything unexpected 1', () => {
+    const exit = (err: unknown) => describeError(err).exitCode;
+    expect(exit(new UsageError('--x: bad'))).toBe(2);
+    expect(exit(new ConfigError('topology.hidden', 'must be >= 1'))).toBe(2);
+    expect(exit(new TaskError('FILE_NOT_FOUND', 'no file'))).toBe(2);
+    expect(exit(new SweepDirError('--out d: another grid'))).toBe(2);
+    expect(exit(new DeviceError('BAD_INPUT', 'reward is NaN'))).toBe(2);
+    expect(exit(new DeviceError('CONFIG_OUT_OF_RANGE', 'H too large'))).toBe(2);
+    for (const code of ['TIMEOUT', 'LINK', 'INTERNAL', 'NOT_CONFIGURED', 'NO_PENDING_CHUNK', 'UNSUPPORTED_VERSION'] as const)
+      expect(exit(new DeviceError(code, 'x')), code).toBe(3);
+    expect(exit(new LinkError('DEADLINE_EXCEEDED', 'no reply in 2 s'))).toBe(3);
+    expect(exit(new LinkError('UNAVAILABLE', 'closed'))).toBe(3);
+    expect(exit(new Error('bug'))).toBe(1);
+    expect(EXIT_BY_CODE.USAGE).toBe(EXIT_USAGE);
+    expect(EXIT_BY_CODE.LINK).toBe(EXIT_DEVICE);
+    // the one line names the message as given
+    expect(describeError(new LinkError('UNAVAILABLE', 'tcp://h:1: closed')).line).toBe('tcp://h:1: closed');
   });
 });

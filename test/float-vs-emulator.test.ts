@@ -7,7 +7,7 @@ import { EmulatorDevice } from '../src/device/emulator.js';
 import { defaultChipFormats } from '../src/device/config.js';
 import { FloatDevice } from '../src/model/float-device.js';
 import { xavierNormal } from '../src/model/rnn.js';
-import { cosine } from '../src/learn/diagnostics.js';
+import { cosine } from '../src/linalg/vector.js';
 import type { Device, DeviceConfig } from '../src/device/types.js';
 
 const I = 2, H = 24, O = 2, B = 3, K = 20;

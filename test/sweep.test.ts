@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../src/cli/errors.js';
-import { gridFromFlags } from '../src/sweep/command.js';
+import { UsageError } from '../src/errors.js';
+import { gridFromFlags } from '../src/cli/sweep-command.js';
 import { gridRows, resolveGrid } from '../src/sweep/grid.js';
 import { openSweepDir } from '../src/sweep/results.js';
 

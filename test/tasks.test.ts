@@ -107,7 +107,7 @@ describe('mackey-glass', () => {
   });
 
   it('rejects bad options with a TaskError', () => {
-    expect(taskError(() => mackeyGlassTask({ steps: 0 })).code).toBe('bad-option');
+    expect(taskError(() => mackeyGlassTask({ steps: 0 })).code).toBe('BAD_OPTION');
     expect(taskError(() => mackeyGlassTask({ mode: 'sideways' as 'recall' })).message).toContain("'recall' or 'forecast'");
   });
 });
@@ -174,7 +174,7 @@ describe('copy', () => {
     const m = copyMetrics(out, set);
     expect(m.wrong_bits).toBeCloseTo(2 / 4, 12);
     expect(m.recall_accuracy).toBeCloseTo(1 - 1 / (20 * 4), 12);
-    expect(taskError(() => copyMetrics(new Float64Array(3), set)).code).toBe('shape-mismatch');
+    expect(taskError(() => copyMetrics(new Float64Array(3), set)).code).toBe('SHAPE_MISMATCH');
   });
 });
 
@@ -257,38 +257,38 @@ describe('csv', () => {
 
   it('reports a missing file', () => {
     const e = taskError(() => csvTask({ file: join(dir, 'x.csv'), inputs: ['a'], targets: ['b'] }));
-    expect(e.code).toBe('file-not-found');
+    expect(e.code).toBe('FILE_NOT_FOUND');
     expect(e.message).toMatch(/^data file '.*x\.csv' not found; check the path$/);
   });
 
   it('reports a missing column and lists the available ones', () => {
     const e = taskError(() => csvTask({ file: good, inputs: ['a', 'temp'], targets: ['b'] }));
-    expect(e.code).toBe('missing-column');
+    expect(e.code).toBe('MISSING_COLUMN');
     expect(e.message).toBe("data file 'good.csv' has no column 'temp'; available columns: 'a', 'b', 'c x'");
   });
 
   it('reports a non-numeric cell with row, column and text', () => {
     const file = write('text.csv', 'a,b\n1,2\n3,4\n5,abc\n');
     const e = taskError(() => csvTask({ file, inputs: ['a'], targets: ['b'] }));
-    expect(e.code).toBe('non-numeric');
+    expect(e.code).toBe('NON_NUMERIC');
     expect(e.message).toBe("data file 'text.csv' row 3 (line 4), column 'b' is 'abc', not a number; use plain decimal numbers");
   });
 
   it('reports empty and NaN cells', () => {
     const empty = write('empty.csv', 'a,b\n1,2\n,4\n');
     const e1 = taskError(() => csvTask({ file: empty, inputs: ['a'], targets: ['b'] }));
-    expect(e1.code).toBe('missing-value');
+    expect(e1.code).toBe('MISSING_VALUE');
     expect(e1.message).toBe("data file 'empty.csv' row 2 (line 3), column 'a' is empty; fill or remove that row");
     const nan = write('nan.csv', 'a,b\n1,NaN\n');
     const e2 = taskError(() => csvTask({ file: nan, inputs: ['a'], targets: ['b'] }));
-    expect(e2.code).toBe('missing-value');
+    expect(e2.code).toBe('MISSING_VALUE');
     expect(e2.message).toContain("column 'b' is 'NaN'");
   });
 
   it('reports too few rows with the number needed', () => {
     const file = write('short.csv', 'a,b\n' + rowsOf(12, (r) => `${r},${r}`));
     const e = taskError(() => csvTask({ file, inputs: ['a'], targets: ['b'], split: 0.8, batch: 3 }));
-    expect(e.code).toBe('too-few-rows');
+    expect(e.code).toBe('TOO_FEW_ROWS');
     // Each split needs batch + horizon = 4 rows: 16 rows split 12 + 4; 15 would leave 3 for test.
     expect(minimumRows(0.8, 3, 1)).toBe(16);
     expect(e.message).toBe("data file 'short.csv' has 12 data rows but split 0.8, batch 3 and horizon 1 need at least 16; add rows or lower the batch");
@@ -297,7 +297,7 @@ describe('csv', () => {
   it('reports a bad split', () => {
     for (const split of [0, 1, 1.5, -0.2, Number.NaN]) {
       const e = taskError(() => csvTask({ file: good, inputs: ['a'], targets: ['b'], split }));
-      expect(e.code).toBe('bad-split');
+      expect(e.code).toBe('BAD_SPLIT');
       expect(e.message).toContain('must be a fraction in (0, 1)');
     }
   });
@@ -314,7 +314,7 @@ describe('csv', () => {
     const table = parseCsv('\uFEFF"t",v\n1,2\n', 'mem.csv');
     expect(table.columns).toEqual(['t', 'v']);
     expect(table.rows).toEqual([['1', '2']]);
-    expect(taskError(() => parseCsv('\n\n', 'blank.csv')).code).toBe('empty-file');
+    expect(taskError(() => parseCsv('\n\n', 'blank.csv')).code).toBe('EMPTY_FILE');
   });
 });
 
@@ -327,7 +327,7 @@ describe('makeTask', () => {
 
   it('rejects an unknown name, listing the valid ones', () => {
     const e = taskError(() => makeTask('psmnist'));
-    expect(e.code).toBe('unknown-task');
+    expect(e.code).toBe('UNKNOWN_TASK');
     expect(e.message).toBe("unknown task 'psmnist'; valid tasks: mackey-glass, copy, weather, csv");
   });
 });

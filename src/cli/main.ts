@@ -3,17 +3,18 @@
  * The `anpt` command line: `anpt train`, `eval`, `sweep`, `report`, `ports` and `device`
  * (train.ts, eval.ts, sweep.ts, report.ts, device.ts).
  *
- * Exit codes (errors.ts): 0 success, 1 the run failed (diverged), 2 bad input. Every
- * error is one line on stderr, `anpt: <what is wrong>; <what to do>`.
+ * Exit codes (errors.ts, shown by every --help): 0 success, 1 the run diverged, 2 bad
+ * input, 3 the device or the link failed. Every error is one line on stderr,
+ * `anpt: <what is wrong>; <what to do>`.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { EXIT_OK, EXIT_USAGE, reportError } from './errors.js';
+import { EXIT_CODES_HELP, EXIT_OK, EXIT_USAGE, reportError } from './errors.js';
 import { runEval, addEvalCommand } from './eval.js';
 import { processIo, type CliIo } from './io.js';
 import { addTrainCommand, resolveTrainConfig, runTrain } from './train.js';
-import { anptVersion } from './version.js';
+import { anptVersion } from '../version.js';
 import { registerSweep } from './sweep.js';
 import { registerReport } from './report.js';
 import { registerDeviceCommands } from './device.js';
@@ -39,7 +40,8 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     .version(anptVersion(), '-V, --version')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => {} })
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    .addHelpText('afterAll', `\n${EXIT_CODES_HELP}`);
   addTrainCommand(program, async (flags) => {
     const cfg = resolveTrainConfig(flags);
     exitCode = await runTrain(cfg, io, commandLine(argv));

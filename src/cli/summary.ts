@@ -8,8 +8,8 @@ import { lineChart } from '../report/svg.js';
 import type { Task } from '../tasks/index.js';
 import { describeFormats } from './backend.js';
 import { sci } from './progress.js';
-import type { TrainConfig } from './train.js';
-import { anptVersion } from './version.js';
+import type { TrainConfig } from './train-config.js';
+import { anptVersion } from '../version.js';
 
 export interface RunOutcome {
   status: 'ok' | 'diverged';

@@ -1,10 +1,10 @@
 /**
- * `anpt sweep`: the command-line face of src/sweep/command.ts (flags only; the work is
+ * `anpt sweep`: the command-line face of sweep-command.ts (flags only; the work is
  * there). Register it on the program with registerSweep(program).
  */
 import type { Command } from 'commander';
 import { ROUNDINGS } from '../format/fixed.js';
-import { sweepCommand, type SweepFlags } from '../sweep/command.js';
+import { sweepCommand, type SweepFlags } from './sweep-command.js';
 import { GRID_DEFAULTS, METHODS } from '../sweep/grid.js';
 import { EXIT_FAILED, EXIT_OK } from './errors.js';
 import type { CliIo } from './io.js';

@@ -145,7 +145,7 @@ export function buildTask(spec: TaskSpec): Task {
   try {
     return makeTask(spec.name, spec.options);
   } catch (err) {
-    if (err instanceof TaskError && err.code === 'missing-column' && spec.name === 'csv') {
+    if (err instanceof TaskError && err.code === 'MISSING_COLUMN' && spec.name === 'csv') {
       const inputs = spec.options.inputs as string[];
       const flag = inputs.some((c) => err.message.includes(`no column '${c}'`)) ? '--inputs' : '--targets';
       throw new TaskError(err.code, `${flag}: ${err.message}`);

@@ -7,12 +7,13 @@
  * diverges still writes its directory, with status "diverged", and exits 1.
  */
 import type { Command } from 'commander';
-import type { ChipFormats, Device, Params, Topology } from '../device/types.js';
+import type { Device, Params, Topology } from '../device/types.js';
 import { trainAnpt, type EpochRecord, type TrainProgress } from '../learn/anpt.js';
 import { evaluateFloat, trainBptt } from '../learn/bptt.js';
 import { evaluate, zeroOutputMse, type Evaluation } from '../learn/evaluate.js';
 import { fitRidgeReadout } from '../learn/reservoir.js';
-import { gradientAlignment, spectralRadius } from '../learn/diagnostics.js';
+import { gradientAlignment } from '../learn/diagnostics.js';
+import { spectralRadius } from '../linalg/spectral.js';
 import { codeRange, formatName, lsb } from '../format/fixed.js';
 import { xavierNormal, type RnnShape } from '../model/rnn.js';
 import type { Task } from '../tasks/index.js';
@@ -26,12 +27,13 @@ import { choice, nonNegativeReal, positiveInt, positiveReal, refuse, uint32 } fr
 import { checkOutDir, metricsCsv, toJson, writeRunDir } from './output.js';
 import { createProgress, sci, type Progress } from './progress.js';
 import { buildSummary, lossChart, printSummary, type RunOutcome } from './summary.js';
-import { addTaskOptions, buildTask, resolveTaskSpec, type TaskFlags, type TaskSpec } from './task-options.js';
-import { anptVersion } from './version.js';
+import { addTaskOptions, buildTask, resolveTaskSpec, type TaskFlags } from './task-options.js';
+import { anptVersion } from '../version.js';
 import { ResilientDevice } from '../link/resilient-device.js';
 import { SerialDevice } from '../link/serial-device.js';
 import { toRows, weightsJson, WEIGHTS_FORMAT, type WeightsFile } from './weights-file.js';
 import type { CliIo } from './io.js';
+import type { TrainConfig } from './train-config.js';
 
 export interface TrainFlags extends TaskFlags, FormatFlags {
   algo?: string;
@@ -59,36 +61,7 @@ export interface TrainFlags extends TaskFlags, FormatFlags {
 }
 
 /** A training run, every value checked and resolved (defaults from defaults.ts). */
-export interface TrainConfig {
-  task: TaskSpec;
-  algo: Algo;
-  backend: Backend;
-  /** backend 'device': the link URL (tcp://, serial://) and where checkpoints go. */
-  deviceUrl?: string;
-  checkpointDir?: string;
-  hidden: number;
-  epochs: number;
-  /** Base step size of W, R and V. */
-  lr: number;
-  schedule: 'constant' | 'cosine';
-  /** Noise std, real units (0 for bptt and reservoir). */
-  sigma: number;
-  seed: number;
-  /** Steps per run/reward round trip (anpt, np, wp); 1 = online; 'sequence' = the whole sequence (resolved by runTrain). */
-  chunk: number | 'sequence';
-  readoutOnly: boolean;
-  /** Rescale R to this spectral radius whenever it is above it (checked every SPECTRAL_EVERY_STEPS steps); anpt, np, wp. */
-  spectralCap?: number;
-  /** Skip the per-epoch spectral radius and gradient cosine (they cost a little time on the float model). */
-  noDiagnostics?: boolean;
-  /** bptt only: steps per gradient window, or 'full'. */
-  bpttWindow?: number | 'full';
-  formats?: ChipFormats;
-  out: string;
-  force: boolean;
-  json: boolean;
-  quiet: boolean;
-}
+export type { TrainConfig } from './train-config.js';
 
 /** Check every flag and fill in the defaults; throws UsageError (or ConfigError) before any work. */
 export function resolveTrainConfig(f: TrainFlags): TrainConfig {

@@ -2,6 +2,8 @@
  * Errors a device call can end with: a code a program can branch on and a one-line
  * message a person can act on. The same codes travel over the wire (proto/anpt.proto).
  */
+import { AnptError } from '../errors.js';
+
 export type DeviceErrorCode =
   | 'BAD_REQUEST'
   | 'BAD_INPUT'
@@ -14,9 +16,4 @@ export type DeviceErrorCode =
   | 'LINK'
   | 'INTERNAL';
 
-export class DeviceError extends Error {
-  constructor(readonly code: DeviceErrorCode, message: string) {
-    super(message);
-    this.name = 'DeviceError';
-  }
-}
+export class DeviceError extends AnptError<DeviceErrorCode> {}

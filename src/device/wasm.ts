@@ -4,9 +4,8 @@
  * source and give the same bits; the scalar one exists to prove that.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 import { instantiateSync } from '@assemblyscript/loader';
+import { packagePath } from '../package-root.js';
 import { DeviceError } from './errors.js';
 
 export interface KernelExports {
@@ -49,14 +48,9 @@ export const KERNEL_MAX_MEMORY_BYTES = 16384 * 65536;
 const moduleCache = new Map<KernelFlavour, WebAssembly.Module>();
 
 function wasmPath(flavour: KernelFlavour): string {
-  // src/device (tests, tsx) or dist/src/device (installed CLI): build/ sits at the package root.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let up = 0; up < 5; up++) {
-    const p = join(dir, 'build', `anpt-${flavour}.wasm`);
-    if (existsSync(p)) return p;
-    dir = dirname(dir);
-  }
-  throw new DeviceError('INTERNAL', `anpt-${flavour}.wasm not found; run "npm run build:wasm" in the anpt folder`);
+  const p = packagePath('build', `anpt-${flavour}.wasm`);
+  if (!existsSync(p)) throw new DeviceError('INTERNAL', `${p} not found; run "npm run build:wasm" in the anpt folder`);
+  return p;
 }
 
 /** A fresh kernel instance (its own memory: one per device). */

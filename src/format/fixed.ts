@@ -14,6 +14,7 @@
  *   sat         clamp to the largest/smallest value   (HLS AP_SAT)
  *   wrap        keep the low bits, two's complement   (HLS AP_WRAP)
  */
+import { AnptError } from '../errors.js';
 
 export type Rounding = 'nearest' | 'floor' | 'stochastic';
 export type Overflow = 'sat' | 'wrap';
@@ -35,15 +36,15 @@ export interface FixedFormat {
   overflow: Overflow;
 }
 
+export type ConfigErrorCode = 'CONFIG';
+
 /** An error in user input: names the field, the value and what is allowed. */
-export class ConfigError extends Error {
-  readonly code = 'CONFIG';
+export class ConfigError extends AnptError<ConfigErrorCode> {
   /** The message without the leading "field: " (for callers that name the field their own way). */
   readonly detail: string;
   constructor(readonly field: string, message: string) {
-    super(`${field}: ${message}`);
+    super('CONFIG', `${field}: ${message}`);
     this.detail = message;
-    this.name = 'ConfigError';
   }
 }
 

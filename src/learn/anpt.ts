@@ -25,7 +25,7 @@
 import type { Device, LearningRates } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import { stepMse, type SequenceSet, type Task } from '../tasks/types.js';
-import { spectralRadius } from './diagnostics.js';
+import { spectralRadius } from '../linalg/spectral.js';
 import { evaluate, validateSet, zeroOutputMse } from './evaluate.js';
 import { scaleRates, scheduleFactor, validateRates, validateSchedule, type Schedule } from './schedule.js';
 

@@ -3,8 +3,7 @@
  * DIR/results.json, without running anything.
  */
 import { join } from 'node:path';
-import { UsageError } from '../cli/errors.js';
-import { readResults, SweepDirError, writeFileAtomic, type SweepResults } from '../sweep/results.js';
+import { readResults, writeFileAtomic, type SweepResults } from '../sweep/results.js';
 import { buildSweepReport } from './sweep-report.js';
 
 export interface ReportFlags {
@@ -32,16 +31,10 @@ export function writeReportFiles(dir: string, results: SweepResults): string[] {
   return files;
 }
 
-/** Run `anpt report` (see the file comment); a directory without results is a UsageError saying what to do. */
+/** Run `anpt report` (see the file comment); a directory without results is a SweepDirError saying what to do. */
 export async function reportCommand(f: ReportFlags, ctx: ReportContext = {}): Promise<string[]> {
   const log = ctx.log ?? ((line: string) => process.stdout.write(`${line}\n`));
-  let results: SweepResults;
-  try {
-    results = readResults(f.dir);
-  } catch (err) {
-    if (err instanceof SweepDirError) throw new UsageError(err.message);
-    throw err;
-  }
+  const results: SweepResults = readResults(f.dir);
   const files = writeReportFiles(f.dir, results);
   log(`report: ${results.rows.length} rows; wrote ${files.join(', ')}`);
   return files;

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AnptError } from '../errors.js';
 import { canonicalJson, gridRows, type GridPoint, type GridSpec, type RowConfig, type SweepMethod } from './grid.js';
 import type { FloatOutcome, RowMetrics } from './methods.js';
 
@@ -72,10 +73,12 @@ export interface GridFile {
   createdAt: string;
 }
 
-export class SweepDirError extends Error {
+export type SweepDirErrorCode = 'SWEEP_DIR';
+
+/** A results directory that cannot be used as asked (another grid, damaged files, not a sweep). */
+export class SweepDirError extends AnptError<SweepDirErrorCode> {
   constructor(message: string) {
-    super(message);
-    this.name = 'SweepDirError';
+    super('SWEEP_DIR', message);
   }
 }
 

@@ -61,7 +61,7 @@ export function copyMetrics(outputs: Float64Array, set: SequenceSet): Record<str
   const C = set.outputSize;
   if (outputs.length !== set.targets.length) {
     throw new TaskError(
-      'shape-mismatch',
+      'SHAPE_MISMATCH',
       `copy metrics: outputs have ${outputs.length} values but the set needs T*B*O = ${set.targets.length}; pass the outputs of the whole set`,
     );
   }

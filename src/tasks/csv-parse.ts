@@ -58,7 +58,7 @@ export function parseCsv(text: string, file: string): CsvTable {
   let k = 0;
   while (k < allLines.length && allLines[k].trim() === '') k++;
   if (k === allLines.length) {
-    throw new TaskError('empty-file', `data file '${name}' is empty; it needs a header row and data rows`);
+    throw new TaskError('EMPTY_FILE', `data file '${name}' is empty; it needs a header row and data rows`);
   }
   const columns = splitCsvLine(allLines[k]).map((c) => c.trim());
   const rows: string[][] = [];
@@ -69,7 +69,7 @@ export function parseCsv(text: string, file: string): CsvTable {
     const cells = splitCsvLine(line);
     if (cells.length !== columns.length) {
       throw new TaskError(
-        'bad-row',
+        'BAD_ROW',
         `data file '${name}' line ${k + 1} has ${cells.length} cells but the header has ${columns.length} columns; fix that line`,
       );
     }
@@ -79,15 +79,15 @@ export function parseCsv(text: string, file: string): CsvTable {
   return { file, columns, rows, lines };
 }
 
-/** Reads and parses a CSV file; throws TaskError 'file-not-found' if it does not exist. */
+/** Reads and parses a CSV file; throws TaskError 'FILE_NOT_FOUND' if it does not exist. */
 export function readCsvFile(file: string): CsvTable {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new TaskError('file-not-found', `data file '${file}' not found; check the path`);
-    throw new TaskError('file-unreadable', `data file '${file}' cannot be read (${code ?? String(err)}); check the path and permissions`);
+    if (code === 'ENOENT') throw new TaskError('FILE_NOT_FOUND', `data file '${file}' not found; check the path`);
+    throw new TaskError('FILE_UNREADABLE', `data file '${file}' cannot be read (${code ?? String(err)}); check the path and permissions`);
   }
   return parseCsv(text, file);
 }
@@ -96,8 +96,8 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /**
  * The named columns as numbers, one Float64Array per name in the given order. Throws
- * TaskError for a missing or duplicated column, an empty or NaN cell ('missing-value'),
- * or a cell that is not a plain decimal number ('non-numeric').
+ * TaskError for a missing or duplicated column, an empty or NaN cell ('MISSING_VALUE'),
+ * or a cell that is not a plain decimal number ('NON_NUMERIC').
  */
 export function numericColumns(table: CsvTable, names: string[]): Float64Array[] {
   const name = basename(table.file);
@@ -105,10 +105,10 @@ export function numericColumns(table: CsvTable, names: string[]): Float64Array[]
     const at = table.columns.indexOf(column);
     if (at < 0) {
       const available = table.columns.map((c) => `'${c}'`).join(', ');
-      throw new TaskError('missing-column', `data file '${name}' has no column '${column}'; available columns: ${available}`);
+      throw new TaskError('MISSING_COLUMN', `data file '${name}' has no column '${column}'; available columns: ${available}`);
     }
     if (table.columns.indexOf(column, at + 1) >= 0) {
-      throw new TaskError('duplicate-column', `data file '${name}' has more than one column named '${column}'; rename one in the header`);
+      throw new TaskError('DUPLICATE_COLUMN', `data file '${name}' has more than one column named '${column}'; rename one in the header`);
     }
     return at;
   });
@@ -118,10 +118,10 @@ export function numericColumns(table: CsvTable, names: string[]): Float64Array[]
       const cell = table.rows[r][at].trim();
       const where = `data file '${name}' row ${r + 1} (line ${table.lines[r]}), column '${names[j]}'`;
       if (cell === '' || /^nan$/i.test(cell)) {
-        throw new TaskError('missing-value', `${where} is ${cell === '' ? 'empty' : `'${cell}'`}; fill or remove that row`);
+        throw new TaskError('MISSING_VALUE', `${where} is ${cell === '' ? 'empty' : `'${cell}'`}; fill or remove that row`);
       }
       if (!NUMBER.test(cell)) {
-        throw new TaskError('non-numeric', `${where} is '${cell}', not a number; use plain decimal numbers`);
+        throw new TaskError('NON_NUMERIC', `${where} is '${cell}', not a number; use plain decimal numbers`);
       }
       values[r] = Number(cell);
     }

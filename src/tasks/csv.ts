@@ -39,7 +39,7 @@ export function minimumRows(split: number, batch: number, horizon: number): numb
 
 function checkNames(what: string, names: unknown): string[] {
   if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string')) {
-    throw new TaskError('bad-option', `csv ${what} must be a non-empty list of column names`);
+    throw new TaskError('BAD_OPTION', `csv ${what} must be a non-empty list of column names`);
   }
   return names as string[];
 }
@@ -58,12 +58,12 @@ export function csvTask(opts: CsvOptions): Task {
   const targets = checkNames('targets', opts.targets);
   const split = opts.split ?? 0.8;
   if (typeof split !== 'number' || !(split > 0 && split < 1)) {
-    throw new TaskError('bad-split', `csv split must be a fraction in (0, 1), e.g. 0.8, got ${String(split)}`);
+    throw new TaskError('BAD_SPLIT', `csv split must be a fraction in (0, 1), e.g. 0.8, got ${String(split)}`);
   }
   const batch = checkInteger('csv batch', opts.batch ?? 10, 1);
   const horizon = checkInteger('csv horizon', opts.horizon ?? 1, 0);
   if (typeof opts.file !== 'string' || opts.file === '') {
-    throw new TaskError('bad-option', 'csv file must be a path to a CSV file');
+    throw new TaskError('BAD_OPTION', 'csv file must be a path to a CSV file');
   }
 
   const table = readCsvFile(opts.file);
@@ -73,7 +73,7 @@ export function csvTask(opts: CsvOptions): Task {
   const needed = minimumRows(split, batch, horizon);
   if (rows < needed) {
     throw new TaskError(
-      'too-few-rows',
+      'TOO_FEW_ROWS',
       `data file '${basename(opts.file)}' has ${rows} data rows but split ${split}, batch ${batch} and horizon ${horizon} need at least ${needed}; add rows or lower the batch`,
     );
   }

@@ -20,7 +20,7 @@ export const TASK_NAMES: readonly TaskName[] = ['mackey-glass', 'copy', 'weather
 
 /**
  * Builds a task by name. Options are optional except for 'csv' (file, inputs,
- * targets). Throws TaskError 'unknown-task' for any other name, listing the valid ones.
+ * targets). Throws TaskError 'UNKNOWN_TASK' for any other name, listing the valid ones.
  */
 export function makeTask<K extends TaskName>(name: K, ...options: K extends 'csv' ? [TaskOptionsByName[K]] : [TaskOptionsByName[K]?]): Task;
 export function makeTask(name: string, options?: object): Task;
@@ -35,7 +35,7 @@ export function makeTask(name: string, options: object = {}): Task {
     case 'csv':
       return csvTask(options as CsvOptions);
     default:
-      throw new TaskError('unknown-task', `unknown task '${name}'; valid tasks: ${TASK_NAMES.join(', ')}`);
+      throw new TaskError('UNKNOWN_TASK', `unknown task '${name}'; valid tasks: ${TASK_NAMES.join(', ')}`);
   }
 }
 

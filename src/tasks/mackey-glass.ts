@@ -94,7 +94,7 @@ export function mackeyGlassTask(opts: MackeyGlassOptions = {}): Task {
   const seed = checkSeed('mackey-glass seed', opts.seed ?? 42);
   const mode = opts.mode ?? 'recall';
   if (mode !== 'recall' && mode !== 'forecast') {
-    throw new TaskError('bad-option', `mackey-glass mode must be 'recall' or 'forecast', got '${String(mode)}'`);
+    throw new TaskError('BAD_OPTION', `mackey-glass mode must be 'recall' or 'forecast', got '${String(mode)}'`);
   }
   return {
     name: `mackey-glass/${mode}-${horizon}`,

@@ -55,7 +55,7 @@ function splitSet(spec: SeriesSpec, norm: Float64Array[], start: number, end: nu
   const steps = Math.floor(pairs / batch);
   if (steps < 1) {
     throw new TaskError(
-      'too-few-rows',
+      'TOO_FEW_ROWS',
       `${spec.source}: the ${what} split has ${end - start} rows but batch ${batch} with horizon ${horizon} needs at least ${batch + horizon}; use more rows or a smaller batch`,
     );
   }

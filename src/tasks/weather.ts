@@ -3,9 +3,7 @@
  * 2010-2013, as in the Informer benchmarks): from the nine non-Celsius columns at hour
  * t, predict the dry-bulb temperature in Fahrenheit at hour t + 1.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-root.js';
 import { TaskError, checkInteger } from './errors.js';
 import { numericColumns, readCsvFile } from './csv-parse.js';
 import { seriesTask } from './series.js';
@@ -35,15 +33,9 @@ export interface WeatherOptions {
   file?: string;
 }
 
-/** data/WTH.csv found by walking up from this module (works from src/ and dist/src/). */
+/** data/WTH.csv of the anpt package. */
 export function defaultWeatherFile(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let up = 0; up < 5; up++) {
-    const candidate = join(dir, 'data', 'WTH.csv');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  return join(process.cwd(), 'data', 'WTH.csv');
+  return packagePath('data', 'WTH.csv');
 }
 
 /**
@@ -61,7 +53,7 @@ export function weatherTask(opts: WeatherOptions = {}): Task {
   const data = numericColumns(table, WEATHER_COLUMNS);
   if (table.rows.length <= WEATHER_TRAIN_ROWS) {
     throw new TaskError(
-      'too-few-rows',
+      'TOO_FEW_ROWS',
       `weather file '${file}' has ${table.rows.length} data rows but needs more than ${WEATHER_TRAIN_ROWS} (the train split); use the full WTH.csv`,
     );
   }

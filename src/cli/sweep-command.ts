@@ -7,16 +7,17 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../cli/errors.js';
-import { resolveTaskSpec, type TaskFlags, type TaskSpec } from '../cli/task-options.js';
+import { AnptError } from '../errors.js';
+import { UsageError } from './errors.js';
+import { resolveTaskSpec, type TaskFlags, type TaskSpec } from './task-options.js';
 import { TASK_NAMES, type TaskName } from '../tasks/index.js';
-import { anptVersion } from '../cli/version.js';
+import { anptVersion } from '../version.js';
 import { ConfigError } from '../format/fixed.js';
 import { writeReportFiles } from '../report/command.js';
-import { gridRows, gridPoints, resolveGrid, type GridSpec } from './grid.js';
-import { duration, type ProgressStream } from './progress.js';
-import { appendRun, collectResults, openSweepDir, writeResults, type SweepRun } from './results.js';
-import { runRows } from './runner.js';
+import { gridRows, gridPoints, resolveGrid, type GridSpec } from '../sweep/grid.js';
+import { duration, type ProgressStream } from '../sweep/progress.js';
+import { appendRun, collectResults, openSweepDir, writeResults, type SweepRun } from '../sweep/results.js';
+import { runRows } from '../sweep/runner.js';
 
 /** The flags of `anpt sweep` as commander returns them (strings; undefined when absent). */
 export interface SweepFlags extends TaskFlags {
@@ -213,7 +214,8 @@ export async function sweepCommand(f: SweepFlags, ctx: SweepContext = {}): Promi
   try {
     opened = openSweepDir(dir, grid, commandLine, f.force ?? false);
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    if (err instanceof AnptError) throw err;
+    throw new UsageError(`--out ${dir}: ${err instanceof Error ? err.message : String(err)}`);
   }
   const all = gridRows(grid);
   const todo = all.filter((r) => !opened.done.has(r.key));
