@@ -3,7 +3,8 @@
  * DIR/results.json, without running anything.
  */
 import { join } from 'node:path';
-import { readResults, writeFileAtomic, type SweepResults } from '../sweep/results.js';
+import writeFileAtomic from 'write-file-atomic';
+import { readResults, type SweepResults } from '../sweep/results.js';
 import { buildSweepReport } from './sweep-report.js';
 
 export interface ReportFlags {
@@ -22,11 +23,11 @@ export function writeReportFiles(dir: string, results: SweepResults): string[] {
   const files: string[] = [];
   for (const p of report.plots) {
     const path = join(dir, p.file);
-    writeFileAtomic(path, p.svg);
+    writeFileAtomic.sync(path, p.svg);
     files.push(path);
   }
   const html = join(dir, 'report.html');
-  writeFileAtomic(html, report.html);
+  writeFileAtomic.sync(html, report.html);
   files.unshift(html);
   return files;
 }

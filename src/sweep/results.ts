@@ -13,8 +13,10 @@
  * it is dropped (and the file repaired) when the directory is opened again.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+// whole or not at all, so a kill never leaves half a results.json
+import writeFileAtomic from 'write-file-atomic';
 import { AnptError } from '../errors.js';
 import { canonicalJson, gridRows, type GridPoint, type GridSpec, type RowConfig, type SweepMethod } from './grid.js';
 import type { FloatOutcome, RowMetrics } from './methods.js';
@@ -86,13 +88,6 @@ const GRID_FILE = 'grid.json';
 const ROWS_FILE = 'results.jsonl';
 const RUNS_FILE = 'runs.jsonl';
 const FLOAT_DIR = 'float';
-
-/** Write a file whole or not at all (a kill never leaves half a results.json). */
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
 
 /** Leaves of a JSON value by path (arrays are leaves): {anpt: {epochs: 5}} -> anpt.epochs = 5. */
 function leaves(v: unknown, path: string, out: Map<string, string>): Map<string, string> {
@@ -170,7 +165,7 @@ export function openSweepDir(dir: string, grid: GridSpec, command: string, force
   const rowsPath = join(dir, ROWS_FILE);
   const fresh = (): OpenedDir => {
     const file: GridFile = { format: 'anpt-sweep-grid/1', grid, command, createdAt: new Date().toISOString() };
-    writeFileAtomic(gridPath, JSON.stringify(file, null, 2) + '\n');
+    writeFileAtomic.sync(gridPath, JSON.stringify(file, null, 2) + '\n');
     return { done: new Map(), dropped: 0, command };
   };
   if (!existsSync(gridPath)) {
@@ -200,7 +195,7 @@ export function openSweepDir(dir: string, grid: GridSpec, command: string, force
   const keep = [...rows.values()].filter((r) => wanted.has(r.key));
   const drop = [...rows.values()].filter((r) => !wanted.has(r.key));
   if (drop.length) appendFileSync(join(dir, 'results.dropped.jsonl'), drop.map((r) => JSON.stringify(r) + '\n').join(''));
-  writeFileAtomic(rowsPath, keep.map((r) => JSON.stringify(r) + '\n').join(''));
+  writeFileAtomic.sync(rowsPath, keep.map((r) => JSON.stringify(r) + '\n').join(''));
   fresh();
   return { done: new Map(keep.filter(finished).map((r) => [r.key, r])), dropped: drop.length, command };
 }
@@ -235,7 +230,7 @@ export function readFloatCache(dir: string, key: string): FloatOutcome | undefin
 
 export function writeFloatCache(dir: string, f: FloatOutcome): void {
   mkdirSync(join(dir, FLOAT_DIR), { recursive: true });
-  writeFileAtomic(floatPath(dir, f.key), JSON.stringify(f) + '\n');
+  writeFileAtomic.sync(floatPath(dir, f.key), JSON.stringify(f) + '\n');
 }
 
 /** Collect everything in the directory into SweepResults (rows in grid order). */
@@ -318,8 +313,8 @@ export function resultsCsv(rows: SweepRow[]): string {
 
 /** Write results.json and results.csv. */
 export function writeResults(dir: string, results: SweepResults): void {
-  writeFileAtomic(join(dir, 'results.json'), JSON.stringify(results, null, 1) + '\n');
-  writeFileAtomic(join(dir, 'results.csv'), resultsCsv(results.rows));
+  writeFileAtomic.sync(join(dir, 'results.json'), JSON.stringify(results, null, 1) + '\n');
+  writeFileAtomic.sync(join(dir, 'results.csv'), resultsCsv(results.rows));
 }
 
 /** Read DIR/results.json (for `anpt report`), with a message that says what to do when it is missing. */
