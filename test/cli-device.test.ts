@@ -2,9 +2,9 @@
 // firmware-sim over TCP (a separate process): the same command trains a board exactly
 // as it trains the emulator, and link health lands next to the loss.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { closedPort } from './closed-port.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
 import { spawnFirmwareSim, type RunningSim } from '../firmware-sim/spawn.js';
@@ -23,16 +23,6 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   let out = '', err = '';
   const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), progress: { write: (s: string) => (err += s), isTTY: false } });
   return { code, out, err };
-}
-/** A 127.0.0.1 port nobody listens on: bound, then closed. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
 

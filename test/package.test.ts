@@ -6,10 +6,10 @@
 // build/*.wasm is what `npm ci` built (the emulator tests use the same files).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { closedPort } from './closed-port.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -60,16 +60,6 @@ function losses(out: string): { untrained: number; trained: number } {
   const m = /untrained ([\d.e+-]+), after 1 epoch ([\d.e+-]+)/.exec(out);
   expect(m, out).not.toBeNull();
   return { untrained: Number(m![1]), trained: Number(m![2]) };
-}
-
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 let tarball: string;
