@@ -1,7 +1,8 @@
 /**
  * ANP-T on Mackey-Glass recall-15 (H=100, B=10, 5000-step sequences) on the emulator,
  * through the Device interface, at a given weight width and update rounding.
- * Prints the test MSE per epoch as a fraction of the all-zero output's MSE.
+ * Prints the test MSE of the untrained network and after each epoch as fractions of the
+ * all-zero output's MSE.
  *
  *   npx tsx scripts/mg-emulator.ts --weight-bits 8 --rounding stochastic --seeds 42,101,300
  */
@@ -10,11 +11,19 @@ import { EmulatorDevice } from '../src/device/emulator.js';
 import { defaultChipFormats } from '../src/device/config.js';
 import { mackeyGlassTask } from '../src/tasks/mackey-glass.js';
 import { trainAnpt } from '../src/learn/anpt.js';
+import { evaluate } from '../src/learn/evaluate.js';
 import { xavierNormal } from '../src/model/rnn.js';
 import type { Rounding } from '../src/format/fixed.js';
 
-/** One seeded run; returns test MSE / zero-output MSE per epoch. */
-export async function mgEmulatorRun(opts: { weightBits: number; rounding: Rounding; lr: number; epochs: number; seed: number }): Promise<number[]> {
+export interface MgEmulatorResult {
+  /** Test MSE of the untrained network / zero-output MSE. */
+  untrained: number;
+  /** Test MSE after each epoch / zero-output MSE. */
+  epochs: number[];
+}
+
+/** One seeded run: the test MSE before and after each epoch, as fractions of the zero-output MSE. */
+export async function mgEmulatorRun(opts: { weightBits: number; rounding: Rounding; lr: number; epochs: number; seed: number }): Promise<MgEmulatorResult> {
   const task = mackeyGlassTask({ steps: 5000, batch: 10, mode: 'recall', horizon: 15, seed: opts.seed });
   const H = 100;
   const dev = new EmulatorDevice();
@@ -26,9 +35,10 @@ export async function mgEmulatorRun(opts: { weightBits: number; rounding: Roundi
     maxChunkSteps: 1000,
   });
   await dev.writeParams(xavierNormal({ inputs: 1, hidden: H, outputs: 1, activation: 'tanh' }, opts.seed));
+  const untrained = (await evaluate(dev, task.test)).mse;
   const res = await trainAnpt(dev, task.train, { epochs: opts.epochs, lr: { w: opts.lr, r: opts.lr, v: opts.lr }, schedule: { kind: 'cosine' }, test: task.test });
   const zero = res.zeroOutputMse.test!;
-  return res.epochs.map((e) => (e.testMse ?? NaN) / zero);
+  return { untrained: untrained / zero, epochs: res.epochs.map((e) => (e.testMse ?? NaN) / zero) };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -43,6 +53,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   });
   for (const seed of values.seeds!.split(',').map(Number)) {
     const r = await mgEmulatorRun({ weightBits: Number(values['weight-bits']), rounding: values.rounding as Rounding, lr: Number(values.lr), epochs: Number(values.epochs), seed });
-    console.log(`seed ${seed}: test MSE / zero-output MSE by epoch: ${r.map((x) => x.toFixed(3)).join(' ')}`);
+    console.log(`seed ${seed}: test MSE / zero-output MSE untrained ${r.untrained.toFixed(3)}, by epoch: ${r.epochs.map((x) => x.toFixed(3)).join(' ')}`);
   }
 }
