@@ -299,7 +299,7 @@ describe('bad input: one line naming the problem and what to do, exit 2, no outp
     expect(t.out).toMatch(/--bptt-window/);
     // every help ends with what each exit code means
     for (const help of [h.out, t.out, (await cli('sweep', '--help')).out, (await cli('device', 'info', '--help')).out])
-      expect(help).toMatch(/Exit codes:\n {2}0 {2}success\n {2}1 .*diverged.*\n {2}2 {2}bad input.*\n {2}3 {2}the device or the link failed/);
+      expect(help).toMatch(/Exit codes:\n {2}0 {2}success\n {2}1 .*diverged.*\n.*internal error.*\n {2}2 {2}bad input.*\n {2}3 {2}the device or the link failed/);
   });
 });
 

@@ -11,7 +11,7 @@ export { UsageError } from '../errors.js';
 
 /** Success. */
 export const EXIT_OK = 0;
-/** The work ran and failed: a training run diverged, or sweep rows failed (their directory is still written). */
+/** The work ran and failed: a training run diverged, or sweep rows failed (their directory is still written); also an unexpected internal error (a bug). */
 export const EXIT_FAILED = 1;
 /** Bad input: a flag, a data file, a task, a configuration; fix the command and run it again. Nothing was written. */
 export const EXIT_USAGE = 2;
@@ -57,6 +57,7 @@ export const EXIT_BY_CODE: Record<AnptErrorCode, ExitCode> = {
 export const EXIT_CODES_HELP = `Exit codes:
   0  success
   1  the run diverged (train), or some rows failed (sweep); the output is still written
+     (also an internal error, which asks to be reported)
   2  bad input (a flag, a data file, a task, a configuration); nothing was written
   3  the device or the link failed (timeout, broken link, device error)`;
 
