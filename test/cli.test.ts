@@ -110,7 +110,7 @@ describe('anpt train', () => {
       expect(s.final_test_loss).toBe(m[2].test_loss);
       expect(s.initial_test_loss).toBe(m[0].test_loss);
       expect(s.best_test_loss).toBe(Math.min(m[1].test_loss, m[2].test_loss));
-      expect(s.final_test_loss).toBeLessThan(0.5 * s.initial_test_loss); // it learned something (seeded: ~0.2x)
+      expect(s.final_test_loss).toBeLessThan(s.initial_test_loss / 3); // it learned: 3x below the untrained network (seeded: ~0.2x)
       expect(s.zero_output_test_loss).toBe(zeroOutputMse(mackeyGlassTask({ steps: 300, batch: 10 }).test));
       expect(s.final_test_loss_vs_zero_output).toBeCloseTo(s.final_test_loss / s.zero_output_test_loss, 12);
       expect(s.seconds_per_epoch).toBeGreaterThan(0);
