@@ -271,7 +271,7 @@ const i32Array = (maxLength: number) => fc.int32Array({ maxLength });
 const f64Array = (maxLength: number) => fc.float64Array({ maxLength });
 const dbl = fc.double();
 const str = (maxLength: number) => fc.string({ maxLength });
-const enumOf = (name: string) => fc.constantFrom(...Object.values(ENUM_MIRRORS[`anpt.v1.${name}`]));
+const enumOf = (name: string) => fc.constantFrom(...Object.values(ENUM_MIRRORS[`anpt.v2.${name}`]));
 const tensorA = enumOf('Tensor') as fc.Arbitrary<Tensor>;
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
 /** An object without the keys whose value is undefined (absent sub-messages). */
@@ -380,8 +380,8 @@ describe('messages', () => {
     }
     expect(ROUNDING_CODE).toEqual({ nearest: 0, floor: 1, stochastic: 2 });
     expect(OVERFLOW_CODE).toEqual({ sat: 0, wrap: 1 });
-    expect(ENUM_MIRRORS['anpt.v1.Rounding']).toEqual({ NEAREST: ROUNDING_CODE.nearest, FLOOR: ROUNDING_CODE.floor, STOCHASTIC: ROUNDING_CODE.stochastic });
-    expect(ENUM_MIRRORS['anpt.v1.Overflow']).toEqual({ SAT: OVERFLOW_CODE.sat, WRAP: OVERFLOW_CODE.wrap });
+    expect(ENUM_MIRRORS['anpt.v2.Rounding']).toEqual({ NEAREST: ROUNDING_CODE.nearest, FLOOR: ROUNDING_CODE.floor, STOCHASTIC: ROUNDING_CODE.stochastic });
+    expect(ENUM_MIRRORS['anpt.v2.Overflow']).toEqual({ SAT: OVERFLOW_CODE.sat, WRAP: OVERFLOW_CODE.wrap });
   });
 
   for (const c of CALL_CASES) {

@@ -38,17 +38,17 @@ export const PROTO_FILE: string = findProtoFile();
 const root = protobuf.loadSync(PROTO_FILE);
 root.resolveAll();
 
-const RequestType = root.lookupType('anpt.v1.Request');
-const ResponseType = root.lookupType('anpt.v1.Response');
+const RequestType = root.lookupType('anpt.v2.Request');
+const ResponseType = root.lookupType('anpt.v2.Response');
 
-/** The protobufjs reflection root of anpt.v1 (for tests and tools; do not mutate). */
+/** The protobufjs reflection root of anpt.v2 (for tests and tools; do not mutate). */
 export const schemaRoot: protobuf.Root = root;
 
 /**
  * Wire protocol version spoken by this build: the value of
- * anpt.v1.PROTOCOL_VERSION_CURRENT in proto/anpt.proto. Sent in Hello.protocolVersion.
+ * anpt.v2.PROTOCOL_VERSION_CURRENT in proto/anpt.proto. Sent in Hello.protocolVersion.
  */
-export const PROTOCOL_VERSION: number = root.lookupEnum('anpt.v1.ProtocolVersion').values.PROTOCOL_VERSION_CURRENT;
+export const PROTOCOL_VERSION: number = root.lookupEnum('anpt.v2.ProtocolVersion').values.PROTOCOL_VERSION_CURRENT;
 
 // ---------------------------------------------------------------------------------
 // Enums: the proto values without their prefix (TENSOR_W -> Tensor.W). A test checks
@@ -85,12 +85,12 @@ export type Tensor = (typeof Tensor)[keyof typeof Tensor];
 
 /** TS enum object -> proto enum name (for the schema consistency test). */
 export const ENUM_MIRRORS: Record<string, { readonly [k: string]: number }> = {
-  'anpt.v1.ErrorCode': ErrorCode,
-  'anpt.v1.NoiseSource': NoiseSource,
-  'anpt.v1.Activation': Activation,
-  'anpt.v1.Rounding': Rounding,
-  'anpt.v1.Overflow': Overflow,
-  'anpt.v1.Tensor': Tensor,
+  'anpt.v2.ErrorCode': ErrorCode,
+  'anpt.v2.NoiseSource': NoiseSource,
+  'anpt.v2.Activation': Activation,
+  'anpt.v2.Rounding': Rounding,
+  'anpt.v2.Overflow': Overflow,
+  'anpt.v2.Tensor': Tensor,
 };
 
 // ---------------------------------------------------------------------------------
