@@ -667,7 +667,7 @@ describe('SerialDevice over the link to a served Device', () => {
     expect(stats.link).toMatchObject({ retries: 1, 'device.replays': 1 });
     expect(fake.p.v).toEqual(ref.p.v);
     // The chunk is rewarded: another reward is refused with a clear error, nothing applied.
-    await expect(dev.reward(rw)).rejects.toThrow(/NO_PENDING_CHUNK.*no noisy run awaits a reward/);
+    await expect(dev.reward(rw)).rejects.toThrow(/NO_PENDING_CHUNK.*no noisy chunk is waiting for a reward/);
     expect(fake.s.rewardCalls).toBe(1);
   });
 
@@ -680,8 +680,9 @@ describe('SerialDevice over the link to a served Device', () => {
     await expect(dev.configure({ ...config(), formats: undefined })).rejects.toThrow(/formats: a device behind a link needs fixed-point formats/);
     await dev.configure(config());
     await expect(dev.reward({ t0: 0, deltaLoss: Float64Array.of(1), lr: { w: 0, r: 0, v: 0 } })).rejects.toThrow(/NO_PENDING_CHUNK/);
-    await expect(dev.run({ steps: 9, t0: 0, inputs: new Float64Array(9 * 2 * 3), noisy: false })).rejects.toThrow(/TOO_LARGE.*run\.steps/);
-    await expect(dev.run({ steps: 1, t0: 0, inputs: new Float64Array(5), noisy: false })).rejects.toThrow(/inputs: has 5 values, expected steps\*batch\*inputs = 6/);
+    // the contract's checks, made on the host before anything is sent (the same code the device would give)
+    await expect(dev.run({ steps: 9, t0: 0, inputs: new Float64Array(9 * 2 * 3), noisy: false })).rejects.toMatchObject({ code: 'TOO_LARGE', message: expect.stringMatching(/^run\.steps: 9 is over maxChunkSteps 8/) });
+    await expect(dev.run({ steps: 1, t0: 0, inputs: new Float64Array(5), noisy: false })).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/^run\.inputs: length 5, expected steps x batch x inputs = 6/) });
   });
 
   it('refuses a chunk size that cannot fit a frame, before sending', async () => {
