@@ -38,7 +38,7 @@ import { ConfigError } from '../format/fixed.js';
 import { codesToValues, configFromWire, configToWire, deviceCodes, tensorShape } from './codes.js';
 import { configFieldFromWire } from './field-names.js';
 import * as pb from './messages.js';
-import { RpcClient, errorName, type CallResult, type RpcOptions } from './rpc.js';
+import { RpcClient, type CallResult, type RpcOptions } from './rpc.js';
 import { LinkError, openTransport, type ByteTransport } from './transport.js';
 
 export interface SerialDeviceOptions extends RpcOptions {
@@ -189,7 +189,7 @@ export class SerialDevice implements Device {
       if (e.code === pb.ErrorCode.NOT_CONFIGURED && this.config) {
         throw new LinkError('NOT_CONFIGURED', `${this.rpc.name}: the device lost its configuration (rebooted?); configure it again and rewrite the parameters`);
       }
-      throw new LinkError(errorName(e.code), r.detail);
+      throw new LinkError(pb.errorName(e.code), r.detail);
     }
     throw new LinkError(r.status, r.detail);
   }
