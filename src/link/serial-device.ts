@@ -39,7 +39,8 @@ import { codesToValues, configFromWire, configToWire, deviceCodes, tensorShape }
 import { configFieldFromWire } from './field-names.js';
 import * as pb from './messages.js';
 import { RpcClient, type CallResult, type RpcOptions } from './rpc.js';
-import { LinkError, openTransport, type ByteTransport } from './transport.js';
+import { openTransport } from './open-transport.js';
+import { LinkError, type ByteTransport } from './transport.js';
 
 export interface SerialDeviceOptions extends RpcOptions {
   /** Reported by info(). Default from the URL scheme, else 'serial'. */
