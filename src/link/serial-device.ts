@@ -396,7 +396,7 @@ async function sayHello(rpc: RpcClient, link: { name: string; bytesPerSecond?: n
     );
   }
   if (res.status === 'DEVICE_ERROR' && res.error.code === pb.ErrorCode.BUSY) {
-    throw new LinkError('BUSY', `${link.name}: ${busyText(res.error)}; wait for it to finish, or take the board over on purpose (SerialDevice option takeOver, anpt --take-over)`);
+    throw new LinkError('BUSY', `${link.name}: ${busyText(res.error)}; wait for it to finish, or take the board over on purpose (SerialDevice option takeOver)`);
   }
   if (res.status === 'DEVICE_ERROR' && res.error.code === pb.ErrorCode.UNSUPPORTED_VERSION) {
     throw new LinkError('UNSUPPORTED_VERSION', `${link.name}: ${res.error.message}; update the firmware or use a matching anpt version`);
