@@ -1,7 +1,7 @@
 /**
  * Calls over a byte transport: the host side of the link's top layer.
  *
- * Each call gets a request id; the request is encoded (messages.ts), framed
+ * Each call gets a request id; the request is encoded (codec.ts), framed
  * (frame.ts) and written; the reply with the same id completes it. A reply that does
  * not come within `timeoutMs` makes the client send the *same bytes* again (same id),
  * up to `retries` times: the device answers a repeated id from its replay cache

@@ -119,7 +119,7 @@ export class RpcServer {
   private readonly cache = new Map<number, CacheEntry>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly c = { requests: 0, replays: 0, decodeErrors: 0 };
-  /** NAKs sent for damaged frames (not a LinkCounters field of protocol 1). */
+  /** NAKs sent for damaged frames (not a LinkCounters field). */
   naksSent = 0;
   private nakFrame: Uint8Array | undefined;
   private readonly frameTotals: FrameCounters = { framesOk: 0, crcErrors: 0, oversize: 0, malformed: 0, bytesDropped: 0 };
