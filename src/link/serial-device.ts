@@ -12,7 +12,12 @@
  * - calls are serialised (one in flight), which is what lets the device keep a
  *   one-entry replay cache and still answer every retry;
  * - handshake() says Hello again: a changed session id or boot counter means the device
- *   rebooted and lost its configuration (resilient-device.ts recovers from that).
+ *   rebooted and lost its configuration (resilient-device.ts recovers from that);
+ * - sessions (protocol 2): Hello opens this host's session (BUSY if another host holds
+ *   the board, unless `takeOver`); every request carries its id. A NO_SESSION refusal
+ *   (the lease ran out, or the board rebooted) makes it say Hello again: with the same
+ *   boot counter the call is made again (a refused call changed nothing), after a
+ *   reboot it fails NO_SESSION, since the configuration is gone.
  */
 
 import type { Topology,
@@ -28,11 +33,14 @@ import type { Topology,
   RunResult,
 } from '../device/types.js';
 import { validateConfig } from '../device/config.js';
+import { checkParams, checkRewardT0, checkRun, checkState } from '../device/contract.js';
 import { ConfigError } from '../format/fixed.js';
-import { codesToValues, configToWire, deviceCodes, tensorShape } from './codes.js';
+import { codesToValues, configFromWire, configToWire, deviceCodes, tensorShape } from './codes.js';
+import { configFieldFromWire } from './field-names.js';
 import * as pb from './messages.js';
-import { RpcClient, errorName, type CallResult, type RpcOptions } from './rpc.js';
-import { LinkError, openTransport, type ByteTransport } from './transport.js';
+import { RpcClient, type CallResult, type RpcOptions } from './rpc.js';
+import { openTransport } from './open-transport.js';
+import { LinkError, type ByteTransport } from './transport.js';
 
 export interface SerialDeviceOptions extends RpcOptions {
   /** Reported by info(). Default from the URL scheme, else 'serial'. */
@@ -49,12 +57,18 @@ export interface SerialDeviceOptions extends RpcOptions {
    * bytes a 16 KiB frame essentially never does, a 64-byte one half the time.
    */
   maxPieceBytes?: number;
+  /**
+   * Take the board from the host that holds it (Hello.take_over). Without it, opening
+   * a board another host holds fails with a LinkError BUSY naming that host.
+   */
+  takeOver?: boolean;
+  /** This host's Hello.host_nonce (never 0). Default one random value per process, so a reconnecting host resumes its own session. */
+  hostNonce?: number;
 }
 
-/** A Configure field as the device names it (proto path) -> the DeviceConfig path: configure.max_chunk_steps -> maxChunkSteps. */
-export function configFieldFromWire(field: string): string {
-  return field.replace(/^configure\./, '').replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
-}
+/** Hello.host_nonce of this process (see SerialDeviceOptions.hostNonce). */
+export const HOST_NONCE: number = 1 + Math.floor(Math.random() * (2 ** 32 - 1));
+
 
 /** Did the device reboot between two HelloReplies (new session id or boot counter)? */
 export function isNewSession(before: pb.HelloReply, after: pb.HelloReply): boolean {
@@ -117,12 +131,15 @@ export class SerialDevice implements Device {
    * before anything else. Throws LinkError like open().
    */
   handshake(): Promise<pb.HelloReply> {
-    return this.serial(async () => {
-      const h = await sayHello(this.rpc, { name: this.rpc.name, bytesPerSecond: this.rpc.bytesPerSecond }, this.opts);
-      if (isNewSession(this.helloReply, h)) this.config = undefined;
-      this.helloReply = h;
-      return h;
-    });
+    return this.serial(() => this.rehello());
+  }
+
+  /** Hello again (inside a serial() call). A new boot counter forgets the configuration. */
+  private async rehello(): Promise<pb.HelloReply> {
+    const h = await sayHello(this.rpc, { name: this.rpc.name, bytesPerSecond: this.rpc.bytesPerSecond }, this.opts);
+    if (h.bootCounter !== this.helloReply.bootCounter) this.config = undefined;
+    this.helloReply = h;
+    return h;
   }
 
   /**
@@ -133,6 +150,21 @@ export class SerialDevice implements Device {
   assumeConfig(config: DeviceConfig): void {
     configToWire(config); // requires formats
     this.config = { ...config, formats: config.formats as ChipFormats };
+  }
+
+  /**
+   * The configuration in force on the device (ReadConfig), as the last Configure of any
+   * host set it; also adopted as this host's (like assumeConfig). Throws LinkError
+   * NOT_CONFIGURED if the device holds none.
+   */
+  readConfig(): Promise<DeviceConfig> {
+    return this.serial(async () => {
+      const r = await this.call('readConfig', {});
+      if (!r.config) throw new LinkError('DATA_LOSS', `${this.rpc.name}: ReadConfig reply holds no configuration`);
+      const cfg = configFromWire(r.config);
+      this.config = cfg;
+      return cfg;
+    });
   }
 
   /** One call, in order after the previous ones. */
@@ -152,15 +184,27 @@ export class SerialDevice implements Device {
         const msg = e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message;
         throw new ConfigError(field, `${msg} (device at ${this.rpc.name})`);
       }
+      if (e.code === pb.ErrorCode.BUSY) {
+        throw new LinkError('BUSY', `${this.rpc.name}: ${busyText(e)}; this host lost the board (open it again with takeOver to take it back)`);
+      }
       if (e.code === pb.ErrorCode.NOT_CONFIGURED && this.config) {
         throw new LinkError('NOT_CONFIGURED', `${this.rpc.name}: the device lost its configuration (rebooted?); configure it again and rewrite the parameters`);
       }
-      throw new LinkError(errorName(e.code), r.detail);
+      throw new LinkError(pb.errorName(e.code), r.detail);
     }
     throw new LinkError(r.status, r.detail);
   }
 
   private async call<C extends pb.CallCase>(c: C, value: pb.Calls[C][0], replyBytes?: number): Promise<pb.Calls[C][1]> {
+    const r = await this.rpc.call(c, value, { replyBytes });
+    if (r.status !== 'DEVICE_ERROR' || r.error.code !== pb.ErrorCode.NO_SESSION) return this.unwrap(r);
+    // No session: the lease ran out (say Hello and call again: the refusal changed
+    // nothing) or the board rebooted (its configuration is gone).
+    const boot = this.helloReply.bootCounter;
+    const h = await this.rehello();
+    if (h.bootCounter !== boot) {
+      throw new LinkError('NO_SESSION', `${this.rpc.name}: the device rebooted (boot ${boot} -> ${h.bootCounter}) and lost its configuration; configure it again and rewrite the parameters`);
+    }
     return this.unwrap(await this.rpc.call(c, value, { replyBytes }));
   }
 
@@ -243,6 +287,7 @@ export class SerialDevice implements Device {
 
   writeParams(params: Params): Promise<void> {
     return this.serial(async () => {
+      checkParams(params, this.formats('writeParams').topology); // all of it before the first piece goes out
       await this.writeTensor(pb.Tensor.W, params.w, 'params.w');
       await this.writeTensor(pb.Tensor.R, params.r, 'params.r');
       await this.writeTensor(pb.Tensor.V, params.v, 'params.v');
@@ -266,6 +311,7 @@ export class SerialDevice implements Device {
 
   writeState(state: RecurrentState): Promise<void> {
     return this.serial(async () => {
+      checkState(state, this.formats('writeState').topology);
       await this.writeTensor(pb.Tensor.STATE_CLEAN, state.clean, 'state.clean');
       await this.writeTensor(pb.Tensor.STATE_NOISY, state.noisy, 'state.noisy');
     });
@@ -273,13 +319,13 @@ export class SerialDevice implements Device {
 
   run(req: RunRequest): Promise<RunResult> {
     return this.serial(async () => {
-      const { topology: t, formats: f } = this.formats('run');
-      const want = req.steps * t.batch * t.inputs;
-      if (req.inputs.length !== want) throw new ConfigError('inputs', `has ${req.inputs.length} values, expected steps*batch*inputs = ${want}`);
+      const cfg = this.formats('run');
+      const { topology: t, formats: f } = cfg;
+      checkRun(req, cfg); // here too: the wire cannot carry a bad t0 or a NaN input
       const hiddenTrace = req.hiddenTrace ?? false;
       const r = await this.call(
         'run',
-        { steps: req.steps, t0: req.t0 >>> 0, inputs: deviceCodes(req.inputs, f.input, 'run.inputs', false), noisy: req.noisy, hiddenTrace },
+        { steps: req.steps, t0: req.t0, inputs: deviceCodes(req.inputs, f.input, 'run.inputs', false), noisy: req.noisy, hiddenTrace },
         pb.runReplyBytes(req.steps, t, f, hiddenTrace),
       );
       const out: RunResult = { clean: codesToValues(r.clean, f.output), noisy: codesToValues(r.noisy, f.output) };
@@ -290,7 +336,9 @@ export class SerialDevice implements Device {
 
   reward(req: RewardRequest): Promise<void> {
     return this.serial(async () => {
-      await this.call('reward', { t0: req.t0 >>> 0, deltaLoss: req.deltaLoss, lrW: req.lr.w, lrR: req.lr.r, lrV: req.lr.v });
+      this.formats('reward');
+      checkRewardT0(req); // the rest of the reward checks need the pending chunk: the device makes them
+      await this.call('reward', { t0: req.t0, deltaLoss: req.deltaLoss, lrW: req.lr.w, lrR: req.lr.r, lrV: req.lr.v });
     });
   }
 
@@ -318,10 +366,17 @@ export class SerialDevice implements Device {
 async function sayHello(rpc: RpcClient, link: { name: string; bytesPerSecond?: number }, opts: SerialDeviceOptions): Promise<pb.HelloReply> {
   const res = await rpc.call(
     'hello',
-    { protocolVersion: pb.PROTOCOL_VERSION, maxFrameBytes: rpc.maxFrameBytes, hostName: opts.hostName ?? 'anpt-host' },
+    {
+      protocolVersion: pb.PROTOCOL_VERSION,
+      maxFrameBytes: rpc.maxFrameBytes,
+      hostName: opts.hostName ?? 'anpt-host',
+      hostNonce: (opts.hostNonce ?? HOST_NONCE) >>> 0 || 1,
+      takeOver: opts.takeOver ?? false,
+    },
     { timeoutMs: opts.helloTimeoutMs ?? 2000, retries: opts.retries ?? 2 },
   );
   if (res.status === 'OK') {
+    rpc.session = res.value.sessionId;
     if (res.value.protocolVersion !== pb.PROTOCOL_VERSION) {
       throw new LinkError(
         'UNSUPPORTED_VERSION',
@@ -340,8 +395,16 @@ async function sayHello(rpc: RpcClient, link: { name: string; bytesPerSecond?: n
         : `${link.name}: no valid reply to Hello within ${res.waitedMs} ms${heard}; check that the device or bridge there runs anpt firmware and is not stalled`,
     );
   }
+  if (res.status === 'DEVICE_ERROR' && res.error.code === pb.ErrorCode.BUSY) {
+    throw new LinkError('BUSY', `${link.name}: ${busyText(res.error)}; wait for it to finish, or take the board over on purpose (SerialDevice option takeOver)`);
+  }
   if (res.status === 'DEVICE_ERROR' && res.error.code === pb.ErrorCode.UNSUPPORTED_VERSION) {
     throw new LinkError('UNSUPPORTED_VERSION', `${link.name}: ${res.error.message}; update the firmware or use a matching anpt version`);
   }
   throw new LinkError(res.status, res.detail);
+}
+
+/** "the board is held by HOST (for N s)" from a BUSY error. */
+function busyText(e: pb.WireError): string {
+  return `the board is held by ${e.holder || 'another host'} (for ${Math.round((e.heldMs ?? 0) / 1000)} s)`;
 }
