@@ -50,7 +50,11 @@ export const EXIT_BY_CODE: Record<AnptErrorCode, ExitCode> = {
   UNSUPPORTED_VERSION: EXIT_DEVICE,
   TIMEOUT: EXIT_DEVICE,
   LINK: EXIT_DEVICE,
+  DATA_LOSS: EXIT_DEVICE,
   INTERNAL: EXIT_DEVICE,
+  // another host holds the board, or this host's session ended (reboot, lease, take-over)
+  BUSY: EXIT_DEVICE,
+  NO_SESSION: EXIT_DEVICE,
 };
 
 /** The exit codes as `--help` shows them. */
