@@ -55,7 +55,8 @@ describe('clear errors from the link', () => {
     );
     oneLine(e);
     const stated = Number(/within (\d+) ms/.exec(e.message)![1]);
-    expect(ms).toBeLessThan(stated + 300);
+    // the stated wait is the real one, give or take scheduling on a loaded machine
+    expect(ms).toBeLessThan(stated + 1500);
     // the same board at the right rate answers
     const dev = await SerialDevice.open(pty.url(115200));
     expect(dev.hello.firmwareName).toBe('anpt-firmware-sim');
@@ -77,7 +78,8 @@ describe('clear errors from the link', () => {
     expect(e.message).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+: no valid reply to Hello within (\d+) ms; check that the device or bridge there runs anpt firmware and is not stalled$/);
     const stated = Number(/within (\d+) ms/.exec(e.message)![1]);
     expect(stated).toBeGreaterThanOrEqual(500); // 2 attempts of 250 ms
-    expect(ms).toBeLessThan(stated + 300);
+    // the stated wait is the real one, give or take scheduling on a loaded machine
+    expect(ms).toBeLessThan(stated + 1500);
   });
 
   it('a device that speaks an older protocol version', async () => {
