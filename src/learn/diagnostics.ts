@@ -20,7 +20,7 @@ import type { Device, Params } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import { stepMse } from '../tasks/types.js';
 import { FloatDevice } from '../model/float-device.js';
-import { counterKey, unitNormal, STREAM_DIAGNOSTICS } from '../model/rng.js';
+import { key, unitNormal, STREAM_DIAGNOSTICS } from '../model/rng.js';
 import type { RnnShape } from '../model/rnn.js';
 import { lossAndGradient } from './bptt.js';
 
@@ -37,9 +37,9 @@ export interface SpectralOptions {
 export function spectralRadius(m: Float64Array, n: number, opts: SpectralOptions = {}): number {
   if (m.length !== n * n) throw new ConfigError('matrix', `length ${m.length}, expected ${n} x ${n}`);
   const iterations = opts.iterations ?? 400, burnIn = opts.burnIn ?? 50;
-  const key = counterKey(opts.seed ?? 0, STREAM_DIAGNOSTICS, n, 0);
+  const k = key(opts.seed ?? 0, STREAM_DIAGNOSTICS, n, 0);
   let x = new Float64Array(n), y = new Float64Array(n);
-  for (let i = 0; i < n; i++) x[i] = unitNormal(key, i);
+  for (let i = 0; i < n; i++) x[i] = unitNormal(k, i);
   let logSum = 0;
   for (let it = 0; it < burnIn + iterations; it++) {
     let norm = 0;
