@@ -136,26 +136,29 @@ function tensorShape(L: Layout, t: i32): bool {
   return true;
 }
 
-/** Copy staging (rows x cols, unpadded) into tensor t; values are clamped by the host. */
-export function loadTensor(t: i32): i32 {
+/** Copy between staging (rows x cols, unpadded) and tensor t (padded rows), either way. */
+function copyTensor(t: i32, intoTensor: bool): i32 {
   if (!chip.configured) return ERR_NOT_CONFIGURED;
   const L = chip.L;
   if (!tensorShape(L, t)) return ERR_TENSOR;
+  const rowBytes = <usize>tensor.cols << 1;
   for (let i = 0; i < tensor.rows; i++) {
-    memory.copy(tensor.base + ((<usize>i * tensor.stride) << 1), L.staging + ((<usize>i * tensor.cols) << 1), <usize>tensor.cols << 1);
+    const padded = tensor.base + ((<usize>i * tensor.stride) << 1);
+    const packed = L.staging + ((<usize>i * tensor.cols) << 1);
+    if (intoTensor) memory.copy(padded, packed, rowBytes);
+    else memory.copy(packed, padded, rowBytes);
   }
   return OK;
 }
 
-/** Copy tensor t into staging (rows x cols, unpadded). */
+/** Copy staging into tensor t; values are clamped by the host. */
+export function loadTensor(t: i32): i32 {
+  return copyTensor(t, true);
+}
+
+/** Copy tensor t into staging. */
 export function storeTensor(t: i32): i32 {
-  if (!chip.configured) return ERR_NOT_CONFIGURED;
-  const L = chip.L;
-  if (!tensorShape(L, t)) return ERR_TENSOR;
-  for (let i = 0; i < tensor.rows; i++) {
-    memory.copy(L.staging + ((<usize>i * tensor.cols) << 1), tensor.base + ((<usize>i * tensor.stride) << 1), <usize>tensor.cols << 1);
-  }
-  return OK;
+  return copyTensor(t, false);
 }
 
 /** Zero the recurrent state of both copies. */
