@@ -43,7 +43,7 @@ export function gaussScale(sigmaLsb: f64): i64 {
   return <i64>nearest<f64>((sigmaLsb * 4294967296.0) / sd);
 }
 
-/** Irwin-Hall(4) approximation of N(0, sigma^2) in LSBs, from one uint64. */
+/** Irwin-Hall(4) approximation of N(0, sigma^2) in LSBs, from one uint64 h (kernel.md's gauss(sigmaLsb, h)). */
 // @ts-ignore: decorator
 @inline
 export function gaussBits(scale: i64, h: u64): i64 {
@@ -53,7 +53,7 @@ export function gaussBits(scale: i64, h: u64): i64 {
   return ((s - 131070) * scale + 0x80000000) >> 32;
 }
 
-/** Draw number n under a key, in LSBs: gaussBits(scale, mix64(key ^ n)). */
+/** Draw number n under a key, in LSBs: gaussBits(scale, mix64(key ^ n)); the float model's gauss(sigma, key, n). */
 // @ts-ignore: decorator
 @inline
 export function gauss(scale: i64, key: u64, n: u64): i64 {
