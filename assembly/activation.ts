@@ -6,15 +6,15 @@ export const ACT_TANH: i32 = 0;
 export const ACT_HARDTANH: i32 = 1;
 export const ACT_LINEAR: i32 = 2;
 
-/** Activity code from a pre-activation code a (pre frac pF). */
+/** act(a): activity code (format f) from a pre-activation code a (pre frac pF). */
 // @ts-ignore: decorator
 @inline
-export function activate(kind: i32, a: i64, pF: i32, act: Fmt, rnd: u32): i64 {
-  if (kind == ACT_LINEAR) return ovf(rshift(a, pF - act.frac, act.rounding, rnd), act);
+export function act(kind: i32, a: i64, pF: i32, f: Fmt, rnd: u32): i64 {
+  if (kind == ACT_LINEAR) return ovf(rshift(a, pF - f.frac, f.rounding, rnd), f);
   if (kind == ACT_HARDTANH) {
     const one: i64 = <i64>1 << <i64>pF;
     const c = a > one ? one : a < -one ? -one : a;
-    return ovf(rshift(c, pF - act.frac, act.rounding, rnd), act);
+    return ovf(rshift(c, pF - f.frac, f.rounding, rnd), f);
   }
   // tanh is odd: the magnitude goes through the table, the sign is restored after rounding.
   const neg = a < 0;
@@ -32,8 +32,8 @@ export function activate(kind: i32, a: i64, pF: i32, act: Fmt, rnd: u32): i64 {
   }
   // saturate the magnitude, then restore the sign (odd for signed formats; an unsigned
   // activity format takes negatives through its overflow mode)
-  const m = ovf(rshift(y, 15 - act.frac, act.rounding, rnd), act);
-  return ovf(neg ? -m : m, act);
+  const m = ovf(rshift(y, 15 - f.frac, f.rounding, rnd), f);
+  return ovf(neg ? -m : m, f);
 }
 
 // Exported for the activation accuracy test.
@@ -41,5 +41,5 @@ import { unpackFmt } from './fixed';
 const testAct = new Fmt();
 export function testActivate(kind: i32, a: i64, pF: i32, actWord: i32, rnd: u32): i64 {
   unpackFmt(actWord, testAct);
-  return activate(kind, a, pF, testAct, rnd);
+  return act(kind, a, pF, testAct, rnd);
 }

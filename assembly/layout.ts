@@ -1,5 +1,7 @@
-// Where each buffer lives in linear memory. Rows are padded to 8 int16 lanes so the
-// SIMD path reads whole v128s; padding lanes hold zeros and never change results.
+// Where each buffer lives in linear memory: the one description of the layout (the
+// host asks the kernel for sizes and addresses, chip.ts ptr* and layoutBytes). Rows
+// are padded to 8 int16 lanes so the SIMD path reads whole v128s; padding lanes hold
+// zeros and never change results.
 
 // @ts-ignore: decorator
 @inline
@@ -9,8 +11,8 @@ export function pad8(n: i32): i32 {
 
 // @ts-ignore: decorator
 @inline
-function align16(n: usize): usize {
-  return (n + 15) & ~(<usize>15);
+function align16(n: u64): u64 {
+  return (n + 15) & ~(<u64>15);
 }
 
 @unmanaged
@@ -47,8 +49,12 @@ export class Layout {
   rewards: usize = 0; // K
   end: usize = 0;
 
-  /** Compute offsets from `base`; returns the end address. Allocates nothing. */
-  plan(base: usize, I: i32, H: i32, O: i32, B: i32, K: i32): usize {
+  /**
+   * Compute offsets from `base`; returns the end address. Sizes are added in 64 bits,
+   * so a layout beyond the 32-bit address space is measured, not wrapped (the caller
+   * refuses it before using the offsets). Allocates nothing.
+   */
+  plan(base: usize, I: i32, H: i32, O: i32, B: i32, K: i32): u64 {
     this.I = I;
     this.H = H;
     this.O = O;
@@ -58,35 +64,36 @@ export class Layout {
     const Hp = pad8(H);
     this.Ip = Ip;
     this.Hp = Hp;
-    let p = align16(base);
-    this.w = p; p = align16(p + <usize>H * Ip * 2);
-    this.r = p; p = align16(p + <usize>H * Hp * 2);
-    this.v = p; p = align16(p + <usize>O * Hp * 2);
-    this.xs = p; p = align16(p + <usize>K * B * Ip * 2);
-    this.state = p; p = align16(p + <usize>B * Hp * 2);
-    this.rs = p; p = align16(p + <usize>(K + 1) * B * Hp * 2);
-    this.rn = p; p = align16(p + <usize>2 * B * Hp * 2);
-    this.inputs = p; p = align16(p + <usize>K * B * I * 2);
-    this.outClean = p; p = align16(p + <usize>K * B * O * 2);
-    this.outNoisy = p; p = align16(p + <usize>K * B * O * 2);
-    this.hidden = p; p = align16(p + <usize>K * B * H * 2);
-    let big = <usize>H * I;
-    if (<usize>H * H > big) big = <usize>H * H;
-    if (<usize>O * H > big) big = <usize>O * H;
-    if (<usize>B * H > big) big = <usize>B * H;
-    this.staging = p; p = align16(p + big * 2);
-    this.da = p; p = align16(p + <usize>K * B * H * 4);
-    this.dy = p; p = align16(p + <usize>K * B * O * 4);
-    this.pre = p; p = align16(p + <usize>2 * B * H * 4);
-    this.gain = p; p = align16(p + <usize>H * 4);
-    this.offset = p; p = align16(p + <usize>H * 4);
-    const mrow = Hp > O ? Hp : O;
-    this.mant = p; p = align16(p + <usize>B * mrow * 2);
-    const P = <usize>((B + 1) >> 1);
-    const maxStride = <usize>(Ip > Hp ? Ip : Hp);
-    this.scratch = p; p = align16(p + P * 2 * maxStride * 2 + P * 16 + <usize>B * 4);
-    this.rewards = p; p = align16(p + <usize>K * 8);
-    this.end = p;
+    const i = <u64>I, h = <u64>H, o = <u64>O, b = <u64>B, k = <u64>K, ip = <u64>Ip, hp = <u64>Hp;
+    let p = align16(<u64>base);
+    this.w = <usize>p; p = align16(p + h * ip * 2);
+    this.r = <usize>p; p = align16(p + h * hp * 2);
+    this.v = <usize>p; p = align16(p + o * hp * 2);
+    this.xs = <usize>p; p = align16(p + k * b * ip * 2);
+    this.state = <usize>p; p = align16(p + b * hp * 2);
+    this.rs = <usize>p; p = align16(p + (k + 1) * b * hp * 2);
+    this.rn = <usize>p; p = align16(p + 2 * b * hp * 2);
+    this.inputs = <usize>p; p = align16(p + k * b * i * 2);
+    this.outClean = <usize>p; p = align16(p + k * b * o * 2);
+    this.outNoisy = <usize>p; p = align16(p + k * b * o * 2);
+    this.hidden = <usize>p; p = align16(p + k * b * h * 2);
+    let big = h * i;
+    if (h * h > big) big = h * h;
+    if (o * h > big) big = o * h;
+    if (b * h > big) big = b * h;
+    this.staging = <usize>p; p = align16(p + big * 2);
+    this.da = <usize>p; p = align16(p + k * b * h * 4);
+    this.dy = <usize>p; p = align16(p + k * b * o * 4);
+    this.pre = <usize>p; p = align16(p + 2 * b * h * 4);
+    this.gain = <usize>p; p = align16(p + h * 4);
+    this.offset = <usize>p; p = align16(p + h * 4);
+    const mrow = hp > o ? hp : o;
+    this.mant = <usize>p; p = align16(p + b * mrow * 2);
+    const P = (b + 1) >> 1;
+    const maxStride = ip > hp ? ip : hp;
+    this.scratch = <usize>p; p = align16(p + P * 2 * maxStride * 2 + P * 16 + b * 4);
+    this.rewards = <usize>p; p = align16(p + k * 8);
+    this.end = <usize>p;
     return p;
   }
 }

@@ -43,14 +43,21 @@ export function gaussScale(sigmaLsb: f64): i64 {
   return <i64>nearest<f64>((sigmaLsb * 4294967296.0) / sd);
 }
 
-/** Irwin-Hall(4) approximation of N(0, sigma^2) in LSBs, from one uint64. */
+/** Irwin-Hall(4) approximation of N(0, sigma^2) in LSBs, from one uint64 h (kernel.md's gauss(sigmaLsb, h)). */
 // @ts-ignore: decorator
 @inline
-export function gauss(scale: i64, h: u64): i64 {
+export function gaussBits(scale: i64, h: u64): i64 {
   // the four 16-bit fields summed: two at a time in 32-bit halves, then the halves
   const t = (h & 0x0000ffff0000ffff) + ((h >> 16) & 0x0000ffff0000ffff);
   const s = <i64>((t & 0xffffffff) + (t >> 32));
   return ((s - 131070) * scale + 0x80000000) >> 32;
+}
+
+/** Draw number n under a key, in LSBs: gaussBits(scale, mix64(key ^ n)); the float model's gauss(sigma, key, n). */
+// @ts-ignore: decorator
+@inline
+export function gauss(scale: i64, key: u64, n: u64): i64 {
+  return gaussBits(scale, mix64(key ^ n));
 }
 
 // Exported for tests and golden vectors.
@@ -64,5 +71,5 @@ export function testLowbias32(x: u32): u32 {
   return lowbias32(x);
 }
 export function testGauss(sigmaLsb: f64, h: u64): i64 {
-  return gauss(gaussScale(sigmaLsb), h);
+  return gaussBits(gaussScale(sigmaLsb), h);
 }

@@ -1,206 +1,57 @@
-// The O(H^2) part of the ANP-T update: w_ij = ovf(w_ij + sat16(rshift(sum_b m_bi * pre_bj, s))).
-// Mantissas m (int16, |m| < 2^14) come from plasticity.ts; see docs/kernel.md.
-import { Fmt, RND_FLOOR, RND_NEAREST, RND_STOCHASTIC, ovf, rshift } from './fixed';
-import { lowbias32 } from './rng';
+// The ANP-T update of one step of the pending chunk (docs/kernel.md, "The ANP-T
+// update"), as the float model's update (src/model/float-device.ts): per layer, the
+// factor c in binary64, block-floating mantissas of c * delta, then the batch outer
+// product added to the weights (batch-outer.ts).
+import { Chip } from './context';
+import { RND_STOCHASTIC } from './fixed';
+import { key, STREAM_UPD_W, STREAM_UPD_R, STREAM_UPD_V } from './rng';
+import { addBatchOuter } from './batch-outer';
+import { fillMantissas, mantissaShift, maxAbs32, pow2, sumSquares } from './plasticity';
+
+/** Key of the update's stochastic rounding bits (not drawn for other roundings). */
+// @ts-ignore: decorator
+@inline
+function updateKey(c: Chip, stream: u64, t: u32): u32 {
+  return c.fW.rounding == RND_STOCHASTIC ? <u32>key(c.seed, stream, <u64>t, 0) : 0;
+}
 
 /**
- * Update `rows` weight rows of `rowStride` int16 (the first `cols` real).
- * mant: rows x B int16 (neuron-major); pre: B x preStride int16.
+ * Apply the update of step k of the pending chunk (absolute step t) with reward dL
+ * and step sizes lrW, lrR, lrV, from the traces run() left in c.L.
  */
-export function applyUpdate(
-  wt: usize, rows: i32, cols: i32, rowStride: i32,
-  mant: usize, B: i32,
-  pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32, scratch: usize,
-): void {
-  if (ASC_FEATURE_SIMD) {
-    applySimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch);
-  } else {
-    applyScalar(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey);
-  }
-}
-
-function applyScalar(
-  wt: usize, rows: i32, cols: i32, rowStride: i32,
-  mant: usize, B: i32, pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32,
-): void {
-  const stoch = f.rounding == RND_STOCHASTIC;
-  for (let i = 0; i < rows; i++) {
-    const row = wt + ((<usize>i * rowStride) << 1);
-    const mrow = mant + ((<usize>i * B) << 1);
-    for (let j = 0; j < cols; j++) {
-      let p: i32 = 0;
-      for (let b = 0; b < B; b++) {
-        p += <i32>load<i16>(mrow + (<usize>b << 1)) * <i32>load<i16>(pre + ((<usize>b * preStride + j) << 1));
-      }
-      const rnd: u32 = stoch ? lowbias32(rndKey ^ <u32>(i * cols + j)) : 0;
-      let d = rshift(<i64>p, s, f.rounding, rnd);
-      d = d > 32767 ? 32767 : d < -32768 ? -32768 : d; // the step's change is saturated to int16
-      const o = row + (<usize>j << 1);
-      store<i16>(o, <i16>ovf(<i64>load<i16>(o) + d, f));
+export function update(c: Chip, k: i32, t: u32, dL: f64, lrW: f64, lrR: f64, lrV: f64): void {
+  const L = c.L, fW = c.fW, B = L.B, H = L.H, O = L.O, Ip = L.Ip, Hp = L.Hp, M = c.mantBits;
+  const stepBytes = <usize>B * Hp * 2;
+  const fB = <f64>B;
+  const da = L.da + ((<usize>k * B * H) << 2);
+  const dy = L.dy + ((<usize>k * B * O) << 2);
+  const Sh = <f64>sumSquares(da, B * H);
+  const So = <f64>sumSquares(dy, B * O);
+  const x = L.xs + (<usize>k * B * Ip << 1);
+  const rPrev = L.rs + (<usize>k * stepBytes);
+  const r = rPrev + stepBytes;
+  if (Sh > 0.0) {
+    const maxDa = maxAbs32(da, B * H);
+    const cW = (-lrW * c.sqrtN * dL * pow2(c.fPre.frac + fW.frac - c.fIn.frac)) / (fB * Sh);
+    const sW = mantissaShift(cW, maxDa, M);
+    if (sW >= 0) {
+      fillMantissas(cW, sW, da, H, B, M, L.mant);
+      addBatchOuter(L.w, H, L.I, Ip, L.mant, B, x, Ip, sW, fW, updateKey(c, STREAM_UPD_W, t), L.scratch);
+    }
+    const cR = (-lrR * c.sqrtN * dL * pow2(c.fPre.frac + fW.frac - c.fAct.frac)) / (fB * Sh);
+    const sR = mantissaShift(cR, maxDa, M);
+    if (sR >= 0) {
+      // equal lrW and lrR give cR = cW * 2^k exactly, hence the same mantissas: reuse them
+      if (!(sW >= 0 && cR * pow2(sR) == cW * pow2(sW))) fillMantissas(cR, sR, da, H, B, M, L.mant);
+      addBatchOuter(L.r, H, H, Hp, L.mant, B, rPrev, Hp, sR, fW, updateKey(c, STREAM_UPD_R, t), L.scratch);
     }
   }
-}
-
-function applySimd(
-  wt: usize, rows: i32, cols: i32, rowStride: i32,
-  mant: usize, B: i32, pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32, scratch: usize,
-): void {
-  // One specialised loop per (rounding, overflow): the branches fold away after inlining.
-  const wrap = f.wrap;
-  const mode = s == 0 ? -1 : f.rounding;
-  if (mode == RND_NEAREST) {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, true);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, false);
-  } else if (mode == RND_FLOOR) {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, true);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, false);
-  } else if (mode == RND_STOCHASTIC) {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, true);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, false);
-  } else {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, true);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, false);
-  }
-}
-
-// @ts-ignore: decorator
-@inline
-function rowsSimd(
-  wt: usize, rows: i32, cols: i32, rowStride: i32,
-  mant: usize, B: i32, pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32, scratch: usize, mode: i32, wrap: bool,
-): void {
-  const halfV = i32x4.splat(s > 0 ? (1 << (s - 1)) - 1 : 0);
-  const one = i32x4.splat(1);
-  const mask = i32x4.splat((1 << s) - 1);
-  const narrow16 = f.bits < 16;
-  const lo = i16x8.splat(<i16>f.min);
-  const hi = i16x8.splat(<i16>f.max);
-  const wrapSh = 16 - f.bits;
-  const lane = i32x4(0, 1, 2, 3);
-  const four = i32x4.splat(4);
-  const k1 = i32x4.splat(0x7FEB352D);
-  const k2 = i32x4.splat(<i32>0x846CA68B);
-  const keyV = i32x4.splat(<i32>rndKey);
-  // B >= 2: sequences in pairs, interleaved, so one i32x4.dot_i16x8_s does two
-  // multiply-adds per lane (exact: |m x| < 2^29 and the sum over b fits in int32).
-  const P = (B + 1) >> 1;
-  if (B >= 2) interleave(pre, preStride, B, rowStride, scratch);
-  const mpv = scratch + ((<usize>P * 2 * rowStride) << 1);
-  // A row whose every change is zero is skipped (same bits, less work): |p_ij| <=
-  // bound_i = sum_b |m_bi| * max_j |pre_bj|, and nearest rounding sends |p| <= 2^(s-1)
-  // to 0; floor and stochastic send p = 0 to 0.
-  const xmax = mpv + (<usize>P << 4);
-  for (let b = 0; b < B; b++) store<i32>(xmax + (<usize>b << 2), maxAbs16(pre + ((<usize>b * preStride) << 1), rowStride));
-  const zeroBelow: i64 = mode == RND_NEAREST ? (<i64>1 << <i64>(s - 1)) : 0;
-  for (let i = 0; i < rows; i++) {
-    const row = wt + ((<usize>i * rowStride) << 1);
-    const mrow = mant + ((<usize>i * B) << 1);
-    let bound: i64 = 0;
-    for (let b = 0; b < B; b++) {
-      const m = <i32>load<i16>(mrow + (<usize>b << 1));
-      bound += <i64>(m < 0 ? -m : m) * <i64>load<i32>(xmax + (<usize>b << 2));
-    }
-    if (bound <= zeroBelow) continue;
-    const m0 = i16x8.splat(load<i16>(mrow));
-    if (B >= 2) {
-      for (let q = 0; q < P; q++) {
-        const lo16 = <i32>load<u16>(mrow + (<usize>(2 * q) << 1));
-        const hi16 = 2 * q + 1 < B ? <i32>load<i16>(mrow + (<usize>(2 * q + 1) << 1)) : 0;
-        v128.store(mpv + (<usize>q << 4), i32x4.splat((hi16 << 16) | lo16));
-      }
-    }
-    for (let j = 0; j < rowStride; j += 8) {
-      let pl: v128, ph: v128;
-      if (B == 1) {
-        const x0 = v128.load(pre + (<usize>j << 1));
-        pl = i32x4.extmul_low_i16x8_s(m0, x0);
-        ph = i32x4.extmul_high_i16x8_s(m0, x0);
-      } else {
-        pl = i32x4.splat(0);
-        ph = i32x4.splat(0);
-        for (let q = 0; q < P; q++) {
-          const mp = v128.load(mpv + (<usize>q << 4));
-          const src = scratch + ((<usize>(q * 2 * rowStride + 2 * j)) << 1);
-          pl = i32x4.add(pl, i32x4.dot_i16x8_s(mp, v128.load(src)));
-          ph = i32x4.add(ph, i32x4.dot_i16x8_s(mp, v128.load(src + 16)));
-        }
-      }
-      if (mode == RND_FLOOR) {
-        pl = i32x4.shr_s(pl, s);
-        ph = i32x4.shr_s(ph, s);
-      } else if (mode == RND_STOCHASTIC) {
-        // lowbias32(key ^ (i*cols + j + lane)); padding lanes have p = 0 and stay 0.
-        const base = i32x4.add(i32x4.splat(i * cols + j), lane);
-        pl = i32x4.shr_s(i32x4.add(pl, v128.and(hash4(v128.xor(keyV, base), k1, k2), mask)), s);
-        ph = i32x4.shr_s(i32x4.add(ph, v128.and(hash4(v128.xor(keyV, i32x4.add(base, four)), k1, k2), mask)), s);
-      } else if (mode == RND_NEAREST) {
-        pl = i32x4.shr_s(i32x4.add(i32x4.add(pl, halfV), v128.and(i32x4.shr_s(pl, s), one)), s);
-        ph = i32x4.shr_s(i32x4.add(i32x4.add(ph, halfV), v128.and(i32x4.shr_s(ph, s), one)), s);
-      }
-      // the step's change, saturated to int16 (narrow saturates), then added
-      const d = i16x8.narrow_i32x4_s(pl, ph);
-      const wv = v128.load(row + (<usize>j << 1));
-      let n: v128;
-      if (wrap) {
-        n = i16x8.add(wv, d);
-        if (narrow16) n = i16x8.shr_s(i16x8.shl(n, wrapSh), wrapSh);
-      } else {
-        n = i16x8.add_sat_s(wv, d);
-        if (narrow16) n = i16x8.min_s(i16x8.max_s(n, lo), hi);
-      }
-      v128.store(row + (<usize>j << 1), n);
+  if (So > 0.0) {
+    const cV = (-lrV * c.sqrtN * dL * pow2(c.fOut.frac + fW.frac - c.fAct.frac)) / (fB * So);
+    const sV = mantissaShift(cV, maxAbs32(dy, B * O), M);
+    if (sV >= 0) {
+      fillMantissas(cV, sV, dy, O, B, M, L.mant);
+      addBatchOuter(L.v, O, H, Hp, L.mant, B, r, Hp, sV, fW, updateKey(c, STREAM_UPD_V, t), L.scratch);
     }
   }
-}
-
-/** max_j |x_j| over n int16 lanes (n a multiple of 8; padding lanes are 0). */
-function maxAbs16(x: usize, n: i32): i32 {
-  if (ASC_FEATURE_SIMD) {
-    // abs(-32768) wraps to 0x8000, which is right when read unsigned: max_u
-    let m = i16x8.splat(0);
-    for (let j = 0; j < n; j += 8) m = i16x8.max_u(m, i16x8.abs(v128.load(x + (<usize>j << 1))));
-    m = i16x8.max_u(m, i8x16.shuffle(m, m, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
-    m = i16x8.max_u(m, i8x16.shuffle(m, m, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
-    m = i16x8.max_u(m, i8x16.shuffle(m, m, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
-    return <i32>i16x8.extract_lane_u(m, 0);
-  } else {
-    let m: i32 = 0;
-    for (let j = 0; j < n; j++) {
-      let v = <i32>load<i16>(x + (<usize>j << 1));
-      if (v < 0) v = -v;
-      if (v > m) m = v;
-    }
-    return m;
-  }
-}
-
-/** scratch[q][2j + e] = pre[2q + e][j] (zero for the missing partner of an odd B). */
-function interleave(pre: usize, preStride: i32, B: i32, cols: i32, scratch: usize): void {
-  const P = (B + 1) >> 1;
-  for (let q = 0; q < P; q++) {
-    const a = pre + ((<usize>(2 * q) * preStride) << 1);
-    const hasB = 2 * q + 1 < B;
-    const b = pre + ((<usize>(2 * q + 1) * preStride) << 1);
-    const dst = scratch + ((<usize>q * 2 * cols) << 1);
-    for (let j = 0; j < cols; j += 8) {
-      const va = v128.load(a + (<usize>j << 1));
-      const vb = hasB ? v128.load(b + (<usize>j << 1)) : i32x4.splat(0);
-      v128.store(dst + (<usize>(2 * j) << 1), i16x8.shuffle(va, vb, 0, 8, 1, 9, 2, 10, 3, 11));
-      v128.store(dst + (<usize>(2 * j + 8) << 1), i16x8.shuffle(va, vb, 4, 12, 5, 13, 6, 14, 7, 15));
-    }
-  }
-}
-
-// @ts-ignore: decorator
-@inline
-function hash4(x: v128, k1: v128, k2: v128): v128 {
-  x = v128.xor(x, i32x4.shr_u(x, 16));
-  x = i32x4.mul(x, k1);
-  x = v128.xor(x, i32x4.shr_u(x, 15));
-  x = i32x4.mul(x, k2);
-  return v128.xor(x, i32x4.shr_u(x, 16));
 }

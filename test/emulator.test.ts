@@ -169,10 +169,37 @@ describe('accuracy', () => {
     expect(worst).toBeLessThanOrEqual(2);
   });
 
-  it('the layout estimate covers what the kernel uses', () => {
+  it('the host reads the layout from the kernel: its buffers end where layoutEstimate says', async () => {
     const k = instantiateKernel('scalar');
-    for (const [I, H, O, B, K] of [[1, 1, 1, 1, 1], [3, 100, 2, 10, 64], [9, 1000, 1, 4, 512]])
-      expect(layoutEstimate(I, H, O, B, K)).toBeGreaterThanOrEqual(k.layoutBytes(I, H, O, B, K) - 8192);
+    for (const [I, H, O, B, K] of [[1, 1, 1, 1, 1], [3, 100, 2, 10, 64], [9, 1000, 1, 4, 512]]) {
+      const fmt = packFormat(q(3, 12));
+      expect(k.configure(I, H, O, B, K, 0, fmt, fmt, fmt, packFormat(q(0, 15)), fmt, 1, 0, 0, 0, 0, 0, 0)).toBe(k.OK.value);
+      // the rewards buffer (K binary64) is the last one
+      expect(k.ptrRewards() + 8 * K).toBeLessThanOrEqual(k.memoryBase() + layoutEstimate(I, H, O, B, K));
+      expect(k.ptrRewards() + 8 * K + 16).toBeGreaterThan(k.memoryBase() + layoutEstimate(I, H, O, B, K));
+    }
+    // a layout past the 32-bit address space is measured in 64 bits, not wrapped
+    expect(layoutEstimate(4096, 4096, 4096, 256, 65536)).toBeGreaterThan(2 ** 32);
+    expect(layoutEstimate(1, 1, 1, 257, 1)).toBe(Infinity);
+  });
+
+  it('the kernel refuses sizes beyond its limits itself, and the refusal changes nothing', async () => {
+    const k = instantiateKernel('scalar');
+    const fmt = packFormat(q(3, 12)), act = packFormat(q(0, 15));
+    const configure = (I: number, H: number, O: number, B: number, K: number) => k.configure(I, H, O, B, K, 0, fmt, fmt, fmt, act, fmt, 1, 0, 0, 0, 0, 0, 0);
+    expect(configure(2, 8, 1, 4, 3)).toBe(k.OK.value);
+    const staging = new Int16Array(k.memory.buffer, k.ptrStaging(), 8 * 2);
+    staging.set(Array.from({ length: 16 }, (_, i) => i + 1));
+    expect(k.loadTensor(k.T_W.value)).toBe(k.OK.value);
+    const memory = k.memory.buffer.byteLength;
+    for (const sizes of [[2, 8, 1, 257, 3], [2, 8, 1, 0, 3], [4097, 8, 1, 4, 3], [2, 4097, 1, 4, 3], [2, 8, 4097, 4, 3], [2, 8, 1, 4, 65537], [2, 8, 1, 4, 0]] as const)
+      expect(configure(...sizes)).toBe(k.ERR_SIZE.value);
+    expect(k.loadTensor(99)).toBe(k.ERR_TENSOR.value);
+    expect(k.memory.buffer.byteLength).toBe(memory);
+    // still the old configuration, weights intact
+    expect(k.storeTensor(k.T_W.value)).toBe(k.OK.value);
+    expect(Array.from(new Int16Array(k.memory.buffer, k.ptrStaging(), 16))).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    expect(k.layoutBytes(2, 8, 1, 257, 3)).toBe(-1);
   });
 
   it('fixed-point tanh: worst-case error against Math.tanh is below 5e-5 (Q3.12 in, Q0.15 out)', () => {

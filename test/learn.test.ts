@@ -12,13 +12,13 @@ import { choleskySolve, fitRidgeReadout } from '../src/learn/reservoir.js';
 import { scheduleFactor } from '../src/learn/schedule.js';
 import { WpFloatDevice } from '../src/learn/wp.js';
 import { FloatDevice } from '../src/model/float-device.js';
-import { counterKey, unitNormal } from '../src/model/rng.js';
+import { key, unitNormal } from '../src/model/rng.js';
 import { runSequence, xavierNormal, type RnnParams, type RnnShape } from '../src/model/rnn.js';
 import type { SequenceSet } from '../src/tasks/types.js';
 
 function randomArray(n: number, seed: number, scale = 1): Float64Array {
-  const key = counterKey(seed, 40, 0, 0);
-  return new Float64Array(n).map((_, i) => scale * unitNormal(key, i));
+  const k = key(seed, 40, 0, 0);
+  return new Float64Array(n).map((_, i) => scale * unitNormal(k, i));
 }
 
 /** Input: clipped Gaussian noise; target: 0.8 x the input two steps back (needs memory). */

@@ -57,11 +57,11 @@ describe('anpt device info / pull / push', () => {
     const r = await deviceInfo(url);
     expect(r).toMatchObject({ url, firmwareName: 'anpt-firmware-sim', deviceId: 'bench-board-1', bootCounter: 1, protocolVersion: 2, frameLimit: 16384 });
     expect(r.sessionId).toMatch(/^[0-9a-f]{8}$/);
-    expect(r.limits).toMatchObject({ ramBytes: 262144, maxHidden: 243 });
+    expect(r.limits).toMatchObject({ ramBytes: 262144, maxHidden: 248 });
     expect(r.stats.link['device.framesOk']).toBeGreaterThan(0);
     const lines = formatDeviceReport(r);
     expect(lines[0]).toBe(`device      anpt-firmware-sim 0.1.0, id bench-board-1, at ${url}`);
-    expect(lines.join('\n')).toMatch(/limits {6}inputs 64, hidden 243, outputs 64, batch 64, chunk 4096 steps; 2\.\.16-bit formats/);
+    expect(lines.join('\n')).toMatch(/limits {6}inputs 64, hidden 248, outputs 64, batch 64, chunk 4096 steps; 2\.\.16-bit formats/);
     expect(lines.join('\n')).toMatch(/memory {6}256 KiB RAM; plasticity on the device; noise counter PRNG/);
   });
 

@@ -3,7 +3,7 @@ import { DeviceError } from '../src/device/errors.js';
 import type { DeviceConfig } from '../src/device/types.js';
 import { ConfigError } from '../src/format/fixed.js';
 import { FloatDevice } from '../src/model/float-device.js';
-import { counterKey, mix64, unitGauss, unitNormal, STREAM_NOISE } from '../src/model/rng.js';
+import { key, mix64, gauss, unitNormal, STREAM_NOISE } from '../src/model/rng.js';
 import { neuronCount, runSequence, step, xavierNormal, type RnnParams, type RnnShape } from '../src/model/rnn.js';
 
 // BigInt reference of kernel.md's mix64 and key.
@@ -17,8 +17,8 @@ const keyRef = (seed: bigint, stream: bigint, a: bigint, b: bigint) => mixRef(mi
 const toBig = (k: { hi: number; lo: number }) => (BigInt(k.hi) << 32n) | BigInt(k.lo);
 
 function randomArray(n: number, seed: number, scale = 1): Float64Array {
-  const key = counterKey(seed, 40, 0, 0);
-  return new Float64Array(n).map((_, i) => scale * unitNormal(key, i));
+  const k = key(seed, 40, 0, 0);
+  return new Float64Array(n).map((_, i) => scale * unitNormal(k, i));
 }
 
 const shape: RnnShape = { inputs: 2, hidden: 5, outputs: 2, activation: 'tanh' };
@@ -42,24 +42,24 @@ async function device(over: Partial<DeviceConfig> = {}, params: RnnParams = xavi
 }
 
 describe('rng', () => {
-  it('mix64 and counterKey match the kernel (BigInt reference)', () => {
+  it('mix64 and key match the kernel (BigInt reference)', () => {
     for (const [hi, lo] of [[0, 0], [0xdeadbeef, 0x12345678], [0xffffffff, 0xffffffff], [1, 0]]) {
       expect(toBig(mix64({ hi, lo }))).toBe(mixRef((BigInt(hi) << 32n) | BigInt(lo)));
     }
     for (const [s, st, a, b] of [[0, 1, 0, 0], [42, 1, 3, 77], [0xffffffff, 6, 0, 0], [7, 33, 2, 0xfffffffe]]) {
-      expect(toBig(counterKey(s, st, a, b))).toBe(keyRef(BigInt(s), BigInt(st), BigInt(a), BigInt(b)));
+      expect(toBig(key(s, st, a, b))).toBe(keyRef(BigInt(s), BigInt(st), BigInt(a), BigInt(b)));
     }
   });
 
-  it('unitGauss is the kernel Irwin-Hall(4) draw: unit variance, bounded', () => {
-    const key = counterKey(1, STREAM_NOISE, 0, 5);
-    const h = mix64({ hi: key.hi, lo: (key.lo ^ 9) >>> 0 });
+  it('gauss is the kernel Irwin-Hall(4) draw: unit variance at sigma 1, bounded', () => {
+    const k = key(1, STREAM_NOISE, 0, 5);
+    const h = mix64({ hi: k.hi, lo: (k.lo ^ 9) >>> 0 });
     const fields = (h.lo & 0xffff) + (h.lo >>> 16) + (h.hi & 0xffff) + (h.hi >>> 16);
-    expect(unitGauss(key, 9)).toBe((fields - 131070) / Math.sqrt((4 * (65536 * 65536 - 1)) / 12));
+    expect(gauss(1, k, 9)).toBe((fields - 131070) / Math.sqrt((4 * (65536 * 65536 - 1)) / 12));
     let s = 0, s2 = 0, max = 0;
     const n = 100_000;
     for (let i = 0; i < n; i++) {
-      const g = unitGauss(key, i);
+      const g = gauss(1, k, i);
       s += g;
       s2 += g * g;
       max = Math.max(max, Math.abs(g));
@@ -70,11 +70,11 @@ describe('rng', () => {
   });
 
   it('unitNormal has normal moments', () => {
-    const key = counterKey(2, 32, 0, 0);
+    const k = key(2, 32, 0, 0);
     let s = 0, s2 = 0, s4 = 0;
     const n = 100_000;
     for (let i = 0; i < n; i++) {
-      const g = unitNormal(key, i);
+      const g = unitNormal(k, i);
       s += g;
       s2 += g * g;
       s4 += g ** 4;
@@ -180,7 +180,7 @@ describe('FloatDevice', () => {
     expect([...(await c.run({ steps: 10, t0: 100, inputs: u, noisy: true })).noisy]).not.toEqual([...ra.noisy]);
   });
 
-  it('adds the kernel noise sigma * unitGauss(key(seed, 1, b, t), n) to hidden and output pre-activations', async () => {
+  it('adds the kernel noise gauss(sigma, key(seed, 1, b, t), n) to hidden and output pre-activations', async () => {
     // zero weights and state: a = 0, so the noisy copy's first step shows the noise itself
     const zero: RnnParams = { w: new Float64Array(10), r: new Float64Array(25), v: new Float64Array(10) };
     const s: RnnShape = { ...shape, activation: 'linear' };
@@ -191,9 +191,9 @@ describe('FloatDevice', () => {
     const res = await d.run({ steps: 1, t0: t, inputs: new Float64Array(B * 2), noisy: true });
     const st = await d.readState();
     for (let b = 0; b < B; b++) {
-      const key = counterKey(42, STREAM_NOISE, b, t);
-      for (let i = 0; i < 5; i++) expect(st.noisy[b * 5 + i]).toBe(0.01 * unitGauss(key, i));
-      for (let o = 0; o < 2; o++) expect(res.noisy[b * 2 + o]).toBe(0.02 * unitGauss(key, 5 + o));
+      const k = key(42, STREAM_NOISE, b, t);
+      for (let i = 0; i < 5; i++) expect(st.noisy[b * 5 + i]).toBe(gauss(0.01, k, i));
+      for (let o = 0; o < 2; o++) expect(res.noisy[b * 2 + o]).toBe(gauss(0.02, k, 5 + o));
     }
     expect([...res.clean]).toEqual(new Array(B * 2).fill(0));
   });
@@ -219,9 +219,9 @@ describe('FloatDevice', () => {
       const uk = u.subarray(k * B * 2, (k + 1) * B * 2);
       const xi = new Float64Array(B * 5), zeta = new Float64Array(B * 2);
       for (let b = 0; b < B; b++) {
-        const key = counterKey(42, STREAM_NOISE, b, 50 + k);
-        for (let i = 0; i < 5; i++) xi[b * 5 + i] = 0.01 * unitGauss(key, i);
-        for (let o = 0; o < 2; o++) zeta[b * 2 + o] = 0.02 * unitGauss(key, 5 + o);
+        const kn = key(42, STREAM_NOISE, b, 50 + k);
+        for (let i = 0; i < 5; i++) xi[b * 5 + i] = gauss(0.01, kn, i);
+        for (let o = 0; o < 2; o++) zeta[b * 2 + o] = gauss(0.02, kn, 5 + o);
       }
       const c = step(shape, p, B, uk, clean);
       const n = step(shape, p, B, uk, noisy, { hiddenNoise: xi, outputNoise: zeta });

@@ -8,42 +8,44 @@ import type { FixedFormat } from '../format/fixed.js';
 import { ACTIVATION_CODE, packFormat, validateChipFormats, validateConfig } from './config.js';
 import { PendingChunk, checkParams, checkRun, checkState } from './contract.js';
 import { DeviceError } from './errors.js';
-import { instantiateKernel, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
+import { instantiateKernel, kernelLayoutBytes, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
+import { MAX_BATCH, MAX_CHUNK_STEPS, MAX_HIDDEN, MAX_INPUTS, MAX_OUTPUTS } from '../../assembly/limits.js';
 import type { KernelExports, KernelFlavour } from './wasm.js';
 import type {
   ChipFormats, Device, DeviceConfig, DeviceInfo, DeviceStats, Params, RecurrentState, RewardRequest, RunRequest, RunResult,
 } from './types.js';
 
-const T_W = 0, T_R = 1, T_V = 2, T_STATE_CLEAN = 3, T_STATE_NOISY = 4;
-
-/** Limits of the emulator (memory is checked separately from the layout). */
+/** Limits of the emulator, the kernel's own (assembly/limits.ts; memory is checked separately from the layout). */
 export const EMULATOR_LIMITS = {
-  maxInputs: 4096,
-  maxHidden: 4096,
-  maxOutputs: 4096,
-  maxBatch: 256,
-  maxChunkSteps: 65536,
+  maxInputs: MAX_INPUTS,
+  maxHidden: MAX_HIDDEN,
+  maxOutputs: MAX_OUTPUTS,
+  maxBatch: MAX_BATCH,
+  maxChunkSteps: MAX_CHUNK_STEPS,
 };
 
-const STATUS: Record<number, string> = {
-  [-1]: 'the device is not configured; call configure() first',
-  [-2]: 'the kernel could not grow its memory',
-  [-3]: 'steps out of range for this chunk',
-  [-4]: 'no noisy chunk is waiting for a reward; run({noisy: true}) first, and reward each chunk once',
-  [-5]: 'the reward is for a different chunk (t0 does not match the last noisy run)',
-};
+/** What each kernel status means (the codes are the kernel's exports, assembly/chip.ts). */
+function statusMessages(k: KernelExports): Record<number, string> {
+  return {
+    [k.ERR_NOT_CONFIGURED.value]: NOT_CONFIGURED,
+    [k.ERR_MEMORY.value]: 'the kernel could not grow its memory',
+    [k.ERR_STEPS.value]: 'steps out of range for this chunk',
+    [k.ERR_NO_CHUNK.value]: 'no noisy chunk is waiting for a reward; run({noisy: true}) first, and reward each chunk once',
+    [k.ERR_T0.value]: 'the reward is for a different chunk (t0 does not match the last noisy run)',
+    [k.ERR_SIZE.value]: 'a size is beyond the kernel limits (assembly/limits.ts)',
+    [k.ERR_TENSOR.value]: 'unknown tensor id',
+  };
+}
+
+const NOT_CONFIGURED = 'the device is not configured; call configure() first';
 
 /**
- * Bytes of kernel memory a configuration needs (assembly/layout.ts), in binary64 so
- * that a huge request is measured instead of overflowing the kernel's 32-bit sizes.
+ * Bytes of the kernel's buffers for a configuration, from the kernel's own layout
+ * (assembly/layout.ts), measured in 64 bits so that a huge request is measured instead
+ * of wrapping; Infinity beyond the kernel's size limits.
  */
 export function layoutEstimate(I: number, H: number, O: number, B: number, K: number): number {
-  const pad = (n: number) => Math.ceil(n / 8) * 8;
-  const Ip = pad(I), Hp = pad(H);
-  const int16 = H * Ip + H * Hp + O * Hp + K * B * Ip + (K + 4) * B * Hp + K * B * (I + 2 * O + H) + Math.max(H * I, H * H, O * H, B * H) + B * Math.max(Hp, O);
-  const int32 = K * B * (H + O) + 2 * B * H + 2 * H;
-  const scratch = Math.ceil(B / 2) * (4 * Math.max(Ip, Hp) + 16) + 4 * B;
-  return 2 * int16 + 4 * int32 + 8 * K + scratch + 16 * 32 + 8192;
+  return kernelLayoutBytes(I, H, O, B, K);
 }
 
 export interface EmulatorOptions {
@@ -53,6 +55,8 @@ export interface EmulatorOptions {
 
 export class EmulatorDevice implements Device {
   private readonly k: KernelExports;
+  private readonly status: Record<number, string>;
+  private readonly tensor: { w: number; r: number; v: number; clean: number; noisy: number };
   private cfg?: DeviceConfig;
   private fmt?: ChipFormats;
   private ready?: { cfg: DeviceConfig; fmt: ChipFormats };
@@ -65,7 +69,9 @@ export class EmulatorDevice implements Device {
   private readonly pending = new PendingChunk();
 
   constructor(opts: EmulatorOptions = {}) {
-    this.k = instantiateKernel(opts.flavour ?? 'simd');
+    const k = (this.k = instantiateKernel(opts.flavour ?? 'simd'));
+    this.status = statusMessages(k);
+    this.tensor = { w: k.T_W.value, r: k.T_R.value, v: k.T_V.value, clean: k.T_STATE_CLEAN.value, noisy: k.T_STATE_NOISY.value };
     this.flavour = opts.flavour ?? 'simd';
   }
 
@@ -81,7 +87,7 @@ export class EmulatorDevice implements Device {
     validateConfig(config, EMULATOR_LIMITS);
     const f = validateChipFormats(config);
     const t = config.topology;
-    const bytes = layoutEstimate(t.inputs, t.hidden, t.outputs, t.batch, config.maxChunkSteps);
+    const bytes = this.k.layoutBytes(t.inputs, t.hidden, t.outputs, t.batch, config.maxChunkSteps) + this.k.memoryBase();
     const budget = KERNEL_MAX_MEMORY_BYTES - 1024 * 1024;
     if (bytes > budget)
       throw new ConfigError('topology', `needs ${(bytes / 2 ** 20).toFixed(0)} MiB of emulator memory (hidden ${t.hidden}, batch ${t.batch}, maxChunkSteps ${config.maxChunkSteps}); the limit is ${(budget / 2 ** 20).toFixed(0)} MiB: lower hidden, batch or maxChunkSteps`);
@@ -109,33 +115,33 @@ export class EmulatorDevice implements Device {
     const { cfg, fmt } = this.need();
     const t = cfg.topology;
     checkParams(p, t);
-    this.writeTensor(T_W, p.w, t.hidden * t.inputs, fmt.weight, 'params.w');
-    this.writeTensor(T_R, p.r, t.hidden * t.hidden, fmt.weight, 'params.r');
-    this.writeTensor(T_V, p.v, t.outputs * t.hidden, fmt.weight, 'params.v');
+    this.writeTensor(this.tensor.w, p.w, t.hidden * t.inputs, fmt.weight, 'params.w');
+    this.writeTensor(this.tensor.r, p.r, t.hidden * t.hidden, fmt.weight, 'params.r');
+    this.writeTensor(this.tensor.v, p.v, t.outputs * t.hidden, fmt.weight, 'params.v');
   }
 
   async readParams(): Promise<Params> {
     const { cfg, fmt } = this.need();
     const t = cfg.topology;
     return {
-      w: this.readTensor(T_W, t.hidden * t.inputs, fmt.weight),
-      r: this.readTensor(T_R, t.hidden * t.hidden, fmt.weight),
-      v: this.readTensor(T_V, t.outputs * t.hidden, fmt.weight),
+      w: this.readTensor(this.tensor.w, t.hidden * t.inputs, fmt.weight),
+      r: this.readTensor(this.tensor.r, t.hidden * t.hidden, fmt.weight),
+      v: this.readTensor(this.tensor.v, t.outputs * t.hidden, fmt.weight),
     };
   }
 
   async readState(): Promise<RecurrentState> {
     const { cfg, fmt } = this.need();
     const n = cfg.topology.batch * cfg.topology.hidden;
-    return { clean: this.readTensor(T_STATE_CLEAN, n, fmt.activity), noisy: this.readTensor(T_STATE_NOISY, n, fmt.activity) };
+    return { clean: this.readTensor(this.tensor.clean, n, fmt.activity), noisy: this.readTensor(this.tensor.noisy, n, fmt.activity) };
   }
 
   async writeState(s: RecurrentState): Promise<void> {
     const { cfg, fmt } = this.need();
     checkState(s, cfg.topology);
     const n = cfg.topology.batch * cfg.topology.hidden;
-    this.writeTensor(T_STATE_CLEAN, s.clean, n, fmt.activity, 'state.clean');
-    this.writeTensor(T_STATE_NOISY, s.noisy, n, fmt.activity, 'state.noisy');
+    this.writeTensor(this.tensor.clean, s.clean, n, fmt.activity, 'state.clean');
+    this.writeTensor(this.tensor.noisy, s.noisy, n, fmt.activity, 'state.noisy');
   }
 
   async run(req: RunRequest): Promise<RunResult> {
@@ -201,14 +207,15 @@ export class EmulatorDevice implements Device {
   async close(): Promise<void> {}
 
   private need(): { cfg: DeviceConfig; fmt: ChipFormats } {
-    if (!this.ready) throw new DeviceError('NOT_CONFIGURED', STATUS[-1]);
+    if (!this.ready) throw new DeviceError('NOT_CONFIGURED', NOT_CONFIGURED);
     return this.ready; // made once at configure: no allocation per call
   }
 
   private check(status: number, call: string): void {
     if (status === 0) return;
-    const code = status === -4 || status === -5 ? 'NO_PENDING_CHUNK' : status === -1 ? 'NOT_CONFIGURED' : 'INTERNAL';
-    throw new DeviceError(code, `${call}: ${STATUS[status] ?? `kernel status ${status}`}`);
+    const k = this.k;
+    const code = status === k.ERR_NO_CHUNK.value || status === k.ERR_T0.value ? 'NO_PENDING_CHUNK' : status === k.ERR_NOT_CONFIGURED.value ? 'NOT_CONFIGURED' : 'INTERNAL';
+    throw new DeviceError(code, `${call}: ${this.status[status] ?? `kernel status ${status}`}`);
   }
 
   private writeTensor(t: number, values: Float64Array, n: number, f: FixedFormat, field: string): void {

@@ -151,9 +151,9 @@ export interface Device {
   readParams(): Promise<Params>;
   readState(): Promise<RecurrentState>;
   writeState(state: RecurrentState): Promise<void>;
-  /** Run K steps of both copies with frozen weights (the update of an earlier reward is applied first). */
+  /** Run K steps of both copies with frozen weights (as the last reward() left them: an update is never deferred). */
   run(req: RunRequest): Promise<RunResult>;
-  /** Apply the ANP-T update for each step of the last noisy chunk, in step order. */
+  /** Apply the ANP-T update for each step of the last noisy chunk, in step order, at once: the weights have changed when it resolves. */
   reward(req: RewardRequest): Promise<void>;
   /** Zero the recurrent state of both copies (start of new sequences). */
   resetState(): Promise<void>;

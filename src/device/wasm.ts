@@ -8,9 +8,30 @@ import { instantiateSync } from '@assemblyscript/loader';
 import { packagePath } from '../package-root.js';
 import { DeviceError } from './errors.js';
 
+/** An exported constant of the kernel (a WebAssembly global). */
+interface KernelConst {
+  readonly value: number;
+}
+
 export interface KernelExports {
   memory: WebAssembly.Memory;
+  /** Bytes of the buffers of a configuration (assembly/layout.ts), -1 beyond the limits. */
   layoutBytes(I: number, H: number, O: number, B: number, K: number): number;
+  /** Address of the first buffer (the kernel's own data lies below). */
+  memoryBase(): number;
+  OK: KernelConst;
+  ERR_NOT_CONFIGURED: KernelConst;
+  ERR_MEMORY: KernelConst;
+  ERR_STEPS: KernelConst;
+  ERR_NO_CHUNK: KernelConst;
+  ERR_T0: KernelConst;
+  ERR_SIZE: KernelConst;
+  ERR_TENSOR: KernelConst;
+  T_W: KernelConst;
+  T_R: KernelConst;
+  T_V: KernelConst;
+  T_STATE_CLEAN: KernelConst;
+  T_STATE_NOISY: KernelConst;
   configure(
     I: number, H: number, O: number, B: number, K: number, act: number,
     fmtIn: number, fmtW: number, fmtPre: number, fmtAct: number, fmtOut: number,
@@ -62,4 +83,17 @@ export function instantiateKernel(flavour: KernelFlavour = 'simd'): KernelExport
   }
   const inst = instantiateSync(mod, {});
   return inst.exports as unknown as KernelExports;
+}
+
+let probe: KernelExports | undefined;
+
+/**
+ * Bytes of the kernel's buffers for a configuration, as the kernel lays them out
+ * (assembly/layout.ts: the one description of the layout), asked of one shared kernel
+ * instance. Infinity beyond the kernel's size limits (assembly/limits.ts).
+ */
+export function kernelLayoutBytes(I: number, H: number, O: number, B: number, K: number): number {
+  probe ??= instantiateKernel('simd');
+  const bytes = probe.layoutBytes(I, H, O, B, K);
+  return bytes < 0 ? Infinity : bytes;
 }

@@ -17,7 +17,7 @@
 import type { LearningRates, Params } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import { setMse, type SequenceSet, type Task } from '../tasks/types.js';
-import { activationSlope, addBatchOuter, cloneParams, runSequence, validateParams, validateShape, type RnnParams, type RnnShape } from '../model/rnn.js';
+import { actSlope, addBatchOuter, cloneParams, runSequence, validateParams, validateShape, type RnnParams, type RnnShape } from '../model/rnn.js';
 import type { EpochRecord, TrainProgress } from './anpt.js';
 import { validateSet, type Evaluation } from './evaluate.js';
 import { scaleRates, scheduleFactor, validateRates, validateSchedule, type Schedule } from './schedule.js';
@@ -91,7 +91,7 @@ export function lossAndGradient(
           gr[b * H + j] = s;
         }
     } else gr.set(gs);
-    for (let q = 0; q < bh; q++) ga[q] = gr[q] * activationSlope(activation, pre[t * bh + q]);
+    for (let q = 0; q < bh; q++) ga[q] = gr[q] * actSlope(activation, pre[t * bh + q]);
     addBatchOuter(grad.w, H, I, 1, B, ga, 0, inputs, inOff + t * B * I);
     addBatchOuter(grad.r, H, H, 1, B, ga, 0, states, t * bh);
     carry.fill(0);

@@ -70,7 +70,7 @@ export class NpFloatDevice extends FloatDevice {
   }
 
   /** The NP update of step k (absolute step t). */
-  protected override applyStep(k: number, t: number, dL: number, lr: LearningRates): void {
+  protected override update(k: number, t: number, dL: number, lr: LearningRates): void {
     const cfg = this.need();
     const { inputs: I, hidden: H, outputs: O } = this.shape;
     const B = this.batch, bh = B * H, tr = this.trace;

@@ -16,7 +16,7 @@
  */
 import type { DeviceConfig, LearningRates } from '../device/types.js';
 import { FloatDevice } from '../model/float-device.js';
-import { counterKey, unitNormal, STREAM_WEIGHT_NOISE } from '../model/rng.js';
+import { key, unitNormal, STREAM_WEIGHT_NOISE } from '../model/rng.js';
 import type { RnnParams } from '../model/rnn.js';
 import { checkScale, type PerturbationDeviceOptions, type PerturbationScale } from './np.js';
 
@@ -54,9 +54,9 @@ export class WpFloatDevice extends FloatDevice {
     this.xiStep = t;
     LAYERS.forEach((L, m) => {
       const sigma = L === 'v' ? cfg.noise.outputSigma : cfg.noise.hiddenSigma;
-      const key = counterKey(cfg.seed, STREAM_WEIGHT_NOISE, m, t);
+      const k = key(cfg.seed, STREAM_WEIGHT_NOISE, m, t);
       const a = this.xi[L];
-      for (let q = 0; q < a.length; q++) a[q] = sigma === 0 ? 0 : sigma * unitNormal(key, q);
+      for (let q = 0; q < a.length; q++) a[q] = sigma === 0 ? 0 : sigma * unitNormal(k, q);
     });
     return this.xi;
   }
@@ -76,7 +76,7 @@ export class WpFloatDevice extends FloatDevice {
   }
 
   /** The WP update of step k (absolute step t). */
-  protected override applyStep(_k: number, t: number, dL: number, lr: LearningRates): void {
+  protected override update(_k: number, t: number, dL: number, lr: LearningRates): void {
     const cfg = this.need();
     const xi = this.drawWeightNoise(t);
     for (const L of LAYERS) {

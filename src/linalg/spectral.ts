@@ -13,7 +13,7 @@
  * default of 400 measured iterations. Cost: (burnIn + iterations) x H^2 multiply-adds.
  */
 import { ConfigError } from '../format/fixed.js';
-import { counterKey, unitNormal, STREAM_DIAGNOSTICS } from '../model/rng.js';
+import { key, unitNormal, STREAM_DIAGNOSTICS } from '../model/rng.js';
 
 export interface SpectralOptions {
   /** Iterations measured (default 400). */
@@ -28,9 +28,9 @@ export interface SpectralOptions {
 export function spectralRadius(m: Float64Array, n: number, opts: SpectralOptions = {}): number {
   if (m.length !== n * n) throw new ConfigError('matrix', `length ${m.length}, expected ${n} x ${n}`);
   const iterations = opts.iterations ?? 400, burnIn = opts.burnIn ?? 50;
-  const key = counterKey(opts.seed ?? 0, STREAM_DIAGNOSTICS, n, 0);
+  const k = key(opts.seed ?? 0, STREAM_DIAGNOSTICS, n, 0);
   let x = new Float64Array(n), y = new Float64Array(n);
-  for (let i = 0; i < n; i++) x[i] = unitNormal(key, i);
+  for (let i = 0; i < n; i++) x[i] = unitNormal(k, i);
   let logSum = 0;
   for (let it = 0; it < burnIn + iterations; it++) {
     let norm = 0;

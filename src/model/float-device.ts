@@ -5,7 +5,7 @@
  * - a clean and a noisy copy run in lockstep on the same inputs; the noisy copy adds
  *   N(0, sigma^2) noise (real units) to its hidden pre-activations and outputs. The
  *   noise of neuron n of sequence b at absolute step t is the kernel's draw
- *   sigma * unitGauss(key(seed, 1, b, t), n) (hidden n = 0..H-1, outputs H..H+O-1):
+ *   gauss(sigma, key(seed, 1, b, t), n) (hidden n = 0..H-1, outputs H..H+O-1):
  *   an Irwin-Hall(4) approximation of the normal law, bounded at ±3.46 sigma. It is a
  *   pure function of (seed, b, t), so a replayed chunk draws the same noise, and a
  *   fixed-point device with the same seed draws the same noise up to LSB rounding.
@@ -27,7 +27,7 @@
  * D is not part of Params (a chip has no D); read it with readDecorrelation().
  *
  * Subclasses (the NP and WP baselines in src/learn/) replace the perturbation
- * (drawNoise, noisyParams) and the update (applyStep); the forward pass and the
+ * (drawNoise, noisyParams) and the update (update); the forward pass and the
  * chunk bookkeeping stay here.
  */
 import { validateConfig } from '../device/config.js';
@@ -36,7 +36,7 @@ import type {
   Device, DeviceConfig, DeviceInfo, DeviceStats, LearningRates, Params, RecurrentState, RewardRequest, RunRequest, RunResult,
 } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
-import { counterKey, unitGauss, STREAM_GAIN, STREAM_NOISE, STREAM_OFFSET } from './rng.js';
+import { gauss, key, STREAM_GAIN, STREAM_NOISE, STREAM_OFFSET } from './rng.js';
 import {
   addBatchOuter, allocStep, neuronCount, stepInto,
   type RnnParams, type RnnShape, type StepBuffers, type StepPerturbation,
@@ -128,11 +128,11 @@ export class FloatDevice implements Device {
     this.mismatch = {};
     const m = config.mismatch;
     if (m && (m.gainSpread > 0 || m.offsetSpread > 0)) {
-      const kg = counterKey(m.seed, STREAM_GAIN, 0, 0), ko = counterKey(m.seed, STREAM_OFFSET, 0, 0);
+      const kg = key(m.seed, STREAM_GAIN, 0, 0), ko = key(m.seed, STREAM_OFFSET, 0, 0);
       const gain = new Float64Array(H), offset = new Float64Array(H);
       for (let i = 0; i < H; i++) {
-        gain[i] = 1 + m.gainSpread * unitGauss(kg, i);
-        offset[i] = m.offsetSpread * unitGauss(ko, i);
+        gain[i] = 1 + gauss(m.gainSpread, kg, i);
+        offset[i] = gauss(m.offsetSpread, ko, i);
       }
       this.mismatch = { gain, offset };
     }
@@ -217,7 +217,7 @@ export class FloatDevice implements Device {
     this.need();
     const p = this.pending.check(req);
     for (let k = 0; k < p.steps; k++) {
-      this.applyStep(k, (p.t0 + k) >>> 0, req.deltaLoss[k], req.lr);
+      this.update(k, (p.t0 + k) >>> 0, req.deltaLoss[k], req.lr);
       if (this.params.d) this.decorrelate(k);
     }
     this.pending.rewarded();
@@ -249,9 +249,9 @@ export class FloatDevice implements Device {
     const { hidden: H, outputs: O } = this.shape;
     const sh = cfg.noise.hiddenSigma, so = cfg.noise.outputSigma;
     for (let b = 0; b < this.batch; b++) {
-      const key = counterKey(cfg.seed, STREAM_NOISE, b, t);
-      for (let i = 0; i < H; i++) hidden[b * H + i] = sh === 0 ? 0 : sh * unitGauss(key, i);
-      for (let o = 0; o < O; o++) output[b * O + o] = so === 0 ? 0 : so * unitGauss(key, H + o);
+      const kn = key(cfg.seed, STREAM_NOISE, b, t);
+      for (let i = 0; i < H; i++) hidden[b * H + i] = sh === 0 ? 0 : gauss(sh, kn, i);
+      for (let o = 0; o < O; o++) output[b * O + o] = so === 0 ? 0 : gauss(so, kn, H + o);
     }
   }
 
@@ -260,8 +260,8 @@ export class FloatDevice implements Device {
     return this.params;
   }
 
-  /** The ANP-T update of step k (absolute step t) of the pending chunk. */
-  protected applyStep(k: number, _t: number, dL: number, lr: LearningRates): void {
+  /** The ANP-T update of step k (absolute step t) of the pending chunk; the kernel's update (assembly/update.ts). */
+  protected update(k: number, _t: number, dL: number, lr: LearningRates): void {
     const { inputs: I, hidden: H, outputs: O } = this.shape;
     const B = this.batch, bh = B * H, bo = B * O, tr = this.trace;
     const sqrtN = Math.sqrt(neuronCount(this.shape));

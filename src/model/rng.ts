@@ -5,8 +5,8 @@
  *
  * The key derivation is the kernel's, bit for bit (SplitMix64's finaliser `mix64` and
  * `key(seed, stream, a, b)`), computed in 32-bit halves because BigInt is ~50x slower
- * in the hot loop. `unitGauss` is the kernel's Irwin-Hall(4) draw before it is scaled
- * to LSBs, so the FloatDevice and a fixed-point device configured with the same seed
+ * in the hot loop. `gauss` is the kernel's Irwin-Hall(4) draw in real units instead of
+ * LSBs (assembly/rng.ts has the same names), so the FloatDevice and a fixed-point device configured with the same seed
  * draw the same noise up to the LSB rounding of the chip.
  *
  * Streams 1..18 are the kernel's; streams from 32 up are host-only (initialisation,
@@ -80,7 +80,7 @@ export function mix64(z: Key64): Key64 {
  * kernel.md `key(seed, stream, a, b) = mix64(mix64(mix64(seed ^ stream*GOLDEN) ^ a) ^ b)`.
  * seed, a and b are uint32 (e.g. a = sequence index b, b = absolute step t); stream a small integer.
  */
-export function counterKey(seed: number, stream: number, a: number, b: number): Key64 {
+export function key(seed: number, stream: number, a: number, b: number): Key64 {
   mul64(0, stream >>> 0, GOLDEN_HI, GOLDEN_LO);
   mix64Into(rHi, (rLo ^ (seed >>> 0)) >>> 0);
   mix64Into(rHi, (rLo ^ (a >>> 0)) >>> 0);
@@ -89,14 +89,14 @@ export function counterKey(seed: number, stream: number, a: number, b: number): 
 }
 
 /**
- * Zero-mean, unit-variance draw number n (uint32) under a key: the kernel's
- * Irwin-Hall(4) sum of the four 16-bit fields of mix64(key ^ n), divided by its std.
- * Bounded at ±3.46 (a chip's noise is this times sigma, rounded to LSBs).
+ * Draw number n (uint32) under a key with std sigma (real units): the kernel's
+ * Irwin-Hall(4) sum of the four 16-bit fields of mix64(key ^ n), centred, divided by
+ * its std, times sigma. Bounded at ±3.46 sigma (a chip's noise is this in LSBs, rounded).
  */
-export function unitGauss(key: Key64, n: number): number {
-  mix64Into(key.hi, (key.lo ^ n) >>> 0);
+export function gauss(sigma: number, k: Key64, n: number): number {
+  mix64Into(k.hi, (k.lo ^ n) >>> 0);
   const s = (rLo & 0xffff) + (rLo >>> 16) + (rHi & 0xffff) + (rHi >>> 16);
-  return (s - 131070) / IRWIN_HALL4_SD;
+  return sigma * ((s - 131070) / IRWIN_HALL4_SD);
 }
 
 /** Uniform in (0, 1) with 53 bits from the registers. */
@@ -106,11 +106,11 @@ function registersToUniform(): number {
 
 /**
  * Standard normal draw number n (uint32) under a key, by Box-Muller from two
- * 53-bit uniforms (mix64(key ^ n) and its mix64). Unbounded tails, unlike unitGauss;
+ * 53-bit uniforms (mix64(key ^ n) and its mix64). Unbounded tails, unlike gauss;
  * used where no chip has to reproduce the number (initialisation, baselines).
  */
-export function unitNormal(key: Key64, n: number): number {
-  mix64Into(key.hi, (key.lo ^ n) >>> 0);
+export function unitNormal(k: Key64, n: number): number {
+  mix64Into(k.hi, (k.lo ^ n) >>> 0);
   const u1 = registersToUniform();
   mix64Into(rHi, rLo);
   const u2 = registersToUniform();

@@ -13,7 +13,7 @@
  */
 import type { Activation, Params } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
-import { counterKey, unitNormal, STREAM_INIT } from './rng.js';
+import { key, unitNormal, STREAM_INIT } from './rng.js';
 
 export const ACTIVATIONS: readonly Activation[] = ['tanh', 'hardtanh', 'linear'];
 
@@ -60,20 +60,20 @@ export function neuronCount(shape: RnnShape): number {
   return shape.inputs + shape.hidden + shape.outputs;
 }
 
-/** act(a) for one pre-activation (real units). */
-export function activate(act: Activation, a: number): number {
-  if (act === 'tanh') return Math.tanh(a);
-  if (act === 'hardtanh') return a > 1 ? 1 : a < -1 ? -1 : a;
+/** act(a) for one pre-activation (real units); the kernel's act (assembly/activation.ts). */
+export function act(kind: Activation, a: number): number {
+  if (kind === 'tanh') return Math.tanh(a);
+  if (kind === 'hardtanh') return a > 1 ? 1 : a < -1 ? -1 : a;
   return a;
 }
 
 /** d act / d a at a pre-activation (hardtanh: 1 inside (-1, 1), else 0). */
-export function activationSlope(act: Activation, a: number): number {
-  if (act === 'tanh') {
+export function actSlope(kind: Activation, a: number): number {
+  if (kind === 'tanh') {
     const t = Math.tanh(a);
     return 1 - t * t;
   }
-  if (act === 'hardtanh') return a > -1 && a < 1 ? 1 : 0;
+  if (kind === 'hardtanh') return a > -1 && a < 1 ? 1 : 0;
   return 1;
 }
 
@@ -115,17 +115,17 @@ export function cloneParams<P extends RnnParams>(p: P): P {
 }
 
 /**
- * One step of B sequences into `out` (no allocation). `input` holds B x I values from
- * `inputOffset`; `state` is r̂_{t-1} (B x H) and may be the same array as out.state.
+ * Hidden pre-activations a = W u + R r̂ of B sequences into `a` (B x H), then each
+ * neuron's mismatch a <- g a + o when given. `input` holds B x I values from
+ * `inputOffset`; `state` is r̂_{t-1} (B x H). The kernel's hiddenPre (assembly/step.ts).
  */
-export function stepInto(
+export function hiddenPre(
   shape: RnnShape, params: RnnParams, batch: number,
-  input: Float64Array, inputOffset: number, state: Float64Array,
-  out: StepBuffers, perturbation?: StepPerturbation,
+  input: Float64Array, inputOffset: number, state: Float64Array, a: Float64Array, perturbation?: StepPerturbation,
 ): void {
-  const { inputs: I, hidden: H, outputs: O, activation } = shape;
-  const { w, r: rec, v, d } = params;
-  const { a, r, y } = out;
+  const { inputs: I, hidden: H } = shape;
+  const { w, r: rec } = params;
+  const gain = perturbation?.gain, offset = perturbation?.offset;
   for (let b = 0; b < batch; b++) {
     const uo = inputOffset + b * I, so = b * H;
     for (let i = 0; i < H; i++) {
@@ -133,23 +133,26 @@ export function stepInto(
       const wo = i * I, ro = i * H;
       for (let j = 0; j < I; j++) s += w[wo + j] * input[uo + j];
       for (let j = 0; j < H; j++) s += rec[ro + j] * state[so + j];
+      if (gain) s *= gain[i];
+      if (offset) s += offset[i];
       a[so + i] = s;
     }
   }
-  // All of a is formed before the state is overwritten, so state may alias out.state.
-  const gain = perturbation?.gain, offset = perturbation?.offset, xi = perturbation?.hiddenNoise;
-  for (let b = 0; b < batch; b++) {
-    for (let i = 0; i < H; i++) {
-      const n = b * H + i;
-      let ai = a[n];
-      if (gain) ai *= gain[i];
-      if (offset) ai += offset[i];
-      if (xi) ai += xi[n];
-      a[n] = ai;
-      r[n] = activate(activation, ai);
-    }
-  }
-  const st = out.state;
+}
+
+/** a <- a + xi: the noisy copy's hidden noise (B x H, real units). The kernel's noise. */
+export function noise(a: Float64Array, xi: Float64Array): void {
+  for (let n = 0; n < a.length; n++) a[n] += xi[n];
+}
+
+/** r = act(a) for every pre-activation. The kernel's activate. */
+export function activate(activation: Activation, a: Float64Array, r: Float64Array): void {
+  for (let n = 0; n < a.length; n++) r[n] = act(activation, a[n]);
+}
+
+/** The new state r̂ = D r (B x H), or r itself when there is no D. */
+export function decorrelate(shape: RnnShape, d: Float64Array | undefined, batch: number, r: Float64Array, st: Float64Array): void {
+  const H = shape.hidden;
   if (d) {
     for (let b = 0; b < batch; b++)
       for (let i = 0; i < H; i++) {
@@ -160,13 +163,36 @@ export function stepInto(
   } else if (st !== r) {
     st.set(r);
   }
-  const zeta = perturbation?.outputNoise;
+}
+
+/** Outputs y = V r̂ + zeta (B x O; zeta the output noise, when given). The kernel's outputs. */
+export function outputs(shape: RnnShape, params: RnnParams, batch: number, state: Float64Array, y: Float64Array, zeta?: Float64Array): void {
+  const { hidden: H, outputs: O } = shape;
+  const v = params.v;
   for (let b = 0; b < batch; b++)
     for (let o = 0; o < O; o++) {
       let s = zeta ? zeta[b * O + o] : 0;
-      for (let j = 0; j < H; j++) s += v[o * H + j] * st[b * H + j];
+      for (let j = 0; j < H; j++) s += v[o * H + j] * state[b * H + j];
       y[b * O + o] = s;
     }
+}
+
+/**
+ * One step of B sequences into `out` (no allocation): hiddenPre, noise, activate,
+ * decorrelate, outputs. `input` holds B x I values from `inputOffset`; `state` is
+ * r̂_{t-1} (B x H) and may be the same array as out.state.
+ */
+export function stepInto(
+  shape: RnnShape, params: RnnParams, batch: number,
+  input: Float64Array, inputOffset: number, state: Float64Array,
+  out: StepBuffers, perturbation?: StepPerturbation,
+): void {
+  // All of a is formed before the state is overwritten, so state may alias out.state.
+  hiddenPre(shape, params, batch, input, inputOffset, state, out.a, perturbation);
+  if (perturbation?.hiddenNoise) noise(out.a, perturbation.hiddenNoise);
+  activate(shape.activation, out.a, out.r);
+  decorrelate(shape, params.d, batch, out.r, out.state);
+  outputs(shape, params, batch, out.state, out.y, perturbation?.outputNoise);
 }
 
 /**
@@ -249,10 +275,10 @@ export function xavierNormal(shape: RnnShape, seed: number): Params {
   validateShape(shape);
   const { inputs: I, hidden: H, outputs: O } = shape;
   const draw = (rows: number, cols: number, matrix: number): Float64Array => {
-    const key = counterKey(seed >>> 0, STREAM_INIT, matrix, 0);
+    const k = key(seed >>> 0, STREAM_INIT, matrix, 0);
     const std = Math.sqrt(2 / (rows + cols));
     const m = new Float64Array(rows * cols);
-    for (let k = 0; k < m.length; k++) m[k] = std * unitNormal(key, k);
+    for (let q = 0; q < m.length; q++) m[q] = std * unitNormal(k, q);
     return m;
   };
   return { w: draw(H, I, 0), r: draw(H, H, 1), v: draw(O, H, 2) };

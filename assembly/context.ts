@@ -1,0 +1,35 @@
+// The chip context: everything one configured chip holds besides its buffers. One
+// instance lives in chip.ts; the step and update functions take it as an argument.
+import { Fmt } from './fixed';
+import { Layout } from './layout';
+
+@unmanaged
+export class Chip {
+  /** Buffer addresses and sizes (layout.ts). */
+  L: Layout = new Layout();
+  // the five formats, unpacked once at configure (fixed.ts)
+  fIn: Fmt = new Fmt();
+  fW: Fmt = new Fmt();
+  fPre: Fmt = new Fmt();
+  fAct: Fmt = new Fmt();
+  fOut: Fmt = new Fmt();
+  /** Hidden nonlinearity (activation.ts ACT_*). */
+  act: i32 = 0;
+  /** Seed of the noise and rounding streams. */
+  seed: u64 = 0;
+  /** gaussScale of the hidden and output noise sigmas (LSBs). */
+  scaleHidden: i64 = 0;
+  scaleOutput: i64 = 0;
+  /** Per-neuron gain and offset (in L.gain, L.offset) are applied. */
+  mismatch: bool = false;
+  /** sqrt(I + H + O) of the update's factors. */
+  sqrtN: f64 = 0;
+  /** Mantissa bits M of the update (plasticity.ts mantissaBits). */
+  mantBits: i32 = 14;
+  configured: bool = false;
+  /** The last noisy chunk, waiting for its reward (0 steps: none). */
+  pendingSteps: i32 = 0;
+  pendingT0: u32 = 0;
+  stepCount: u64 = 0;
+  updateCount: u64 = 0;
+}

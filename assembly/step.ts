@@ -1,0 +1,222 @@
+// One step of both copies for every sequence (docs/kernel.md, "One step"), in the
+// order and with the names of the float model's step (src/model/rnn.ts):
+//   hiddenPre  a = requant(W x + R r), then the mismatch; ã the same from r~
+//   noise      ã = ovf(ã + noise), da = ã - a
+//   activate   r = act(a), r~ = act(ã)
+//   outputs    y = requant(V r), ỹ = ovf(requant(V r~) + noise), dy = ỹ - y
+// Each takes the chip context (context.ts) and the step's buffers; the tensors are
+// in c.L (layout.ts).
+import { Chip } from './context';
+import { ovf, rshift, requant, RND_STOCHASTIC, RND_NEAREST } from './fixed';
+import { key, lowbias32, gauss, STREAM_NOISE, STREAM_PRE, STREAM_ACT, STREAM_OUT } from './rng';
+import { act, ACT_TANH } from './activation';
+import { TANH_TABLE } from './tanh-table';
+import { dot, dot2, dot2Second } from './dot';
+import { hiddenRows4 } from './hidden';
+import { MAX_BATCH } from './limits';
+
+// Stochastic pre-activation rounding keys of one step, one per sequence (drawn once per
+// step, not per neuron). configure refuses B > MAX_BATCH, so the unchecked index fits.
+const preKeys = new StaticArray<u32>(MAX_BATCH);
+
+/** The input x of step k: the run's inputs (K x B x I) copied into the padded trace. */
+export function loadInputs(c: Chip, k: i32): usize {
+  const L = c.L, B = L.B, I = L.I, Ip = L.Ip;
+  const x = L.xs + (<usize>k * B * Ip << 1);
+  for (let b = 0; b < B; b++) {
+    memory.copy(x + (<usize>b * Ip << 1), L.inputs + ((<usize>(k * B + b) * I) << 1), <usize>I << 1);
+  }
+  return x;
+}
+
+/**
+ * Pre-activation codes of both copies at step t into c.L.pre (clean: B x H int32,
+ * then noisy: B x H): a = requant(acc, wF + F, pre), then the neuron's mismatch.
+ * x: the inputs (B x Ip); r, rn: the clean and noisy activity of the step before.
+ */
+export function hiddenPre(c: Chip, t: u32, x: usize, r: usize, rn: usize, noisy: bool): void {
+  const L = c.L, fPre = c.fPre, B = L.B, H = L.H, Ip = L.Ip, Hp = L.Hp;
+  const F = c.fIn.frac > c.fAct.frac ? c.fIn.frac : c.fAct.frac;
+  const shX = F - c.fIn.frac;
+  const shR = F - c.fAct.frac;
+  const accFrac = c.fW.frac + F;
+  const stoch = fPre.rounding == RND_STOCHASTIC;
+  const mismatchOn = c.mismatch;
+  const preClean = L.pre;
+  const preNoisy = L.pre + (<usize>B * H << 2);
+  if (stoch) for (let b = 0; b < B; b++) unchecked(preKeys[b] = <u32>key(c.seed, STREAM_PRE, <u64>b, <u64>t));
+  let done = 0;
+  if (ASC_FEATURE_SIMD) {
+    if (!mismatchOn && !stoch && accFrac - fPre.frac >= 1)
+      done = hiddenRows4(L.w, L.r, Ip, Hp, H, B, x, r, rn, noisy, shX, shR, accFrac - fPre.frac, fPre, preClean, preNoisy);
+  }
+  for (let i = done; i < H; i++) {
+    const wRow = L.w + (<usize>i * Ip << 1);
+    const rRow = L.r + (<usize>i * Hp << 1);
+    for (let b = 0; b < B; b++) {
+      const ax = dot(wRow, x + (<usize>b * Ip << 1), Ip) << shX;
+      let rc: i32, rnb: i32;
+      if (noisy) {
+        rc = dot2(rRow, r + (<usize>b * Hp << 1), rn + (<usize>b * Hp << 1), Hp);
+        rnb = dot2Second;
+      } else {
+        rc = dot(rRow, r + (<usize>b * Hp << 1), Hp);
+        rnb = 0;
+      }
+      const idx = (<usize>b * H + i) << 2;
+      const rnd: u32 = stoch ? lowbias32(unchecked(preKeys[b]) ^ <u32>i) : 0;
+      let a = requant(<i64>(ax + (rc << shR)), accFrac, fPre, rnd);
+      if (mismatchOn) a = mismatch(c, a, i);
+      store<i32>(preClean + idx, <i32>a);
+      if (noisy) {
+        let an = requant(<i64>(ax + (rnb << shR)), accFrac, fPre, rnd);
+        if (mismatchOn) an = mismatch(c, an, i);
+        store<i32>(preNoisy + idx, <i32>an);
+      }
+    }
+  }
+}
+
+/** a = ovf(rshift(a * g_i, 14, nearest) + o_i, pre): neuron i's gain and offset. */
+// @ts-ignore: decorator
+@inline
+function mismatch(c: Chip, a: i64, i: i32): i64 {
+  const g = <i64>load<i32>(c.L.gain + (<usize>i << 2));
+  const off = <i64>load<i32>(c.L.offset + (<usize>i << 2));
+  return ovf(rshift(a * g, 14, RND_NEAREST, 0) + off, c.fPre);
+}
+
+/**
+ * The noisy copy's hidden noise at step t: ã = ovf(ã + noise_i, pre), and the measured
+ * perturbation da = ã - a into the trace of step k.
+ */
+export function noise(c: Chip, k: i32, t: u32): void {
+  const L = c.L, fPre = c.fPre, B = L.B, H = L.H, scale = c.scaleHidden;
+  const sat = !fPre.wrap, lo = fPre.min, hi = fPre.max;
+  for (let b = 0; b < B; b++) {
+    const kn = key(c.seed, STREAM_NOISE, <u64>b, <u64>t);
+    const pc = L.pre + (<usize>b * H << 2);
+    const pn = pc + (<usize>B * H << 2);
+    const da = L.da + ((<usize>(k * B + b) * H) << 2);
+    // saturation with the range in locals (the stores could alias fPre for the compiler)
+    if (sat) for (let i = 0; i < H; i++) {
+      let an = <i64>load<i32>(pn + (<usize>i << 2)) + gauss(scale, kn, <u64>i);
+      an = an < lo ? lo : an > hi ? hi : an;
+      store<i32>(pn + (<usize>i << 2), <i32>an);
+      store<i32>(da + (<usize>i << 2), <i32>an - load<i32>(pc + (<usize>i << 2)));
+    } else for (let i = 0; i < H; i++) {
+      const an = ovf(<i64>load<i32>(pn + (<usize>i << 2)) + gauss(scale, kn, <u64>i), fPre);
+      store<i32>(pn + (<usize>i << 2), <i32>an);
+      store<i32>(da + (<usize>i << 2), <i32>an - load<i32>(pc + (<usize>i << 2)));
+    }
+  }
+}
+
+/**
+ * Activity of both copies at step t from c.L.pre: r = act(a) into r (B x Hp int16),
+ * and r~ = act(ã) into rn when noisy. Both copies use the same rounding bits.
+ */
+export function activate(c: Chip, t: u32, r: usize, rn: usize, noisy: bool): void {
+  const L = c.L, fPre = c.fPre, fAct = c.fAct, B = L.B, H = L.H, Hp = L.Hp, kind = c.act;
+  const preClean = L.pre;
+  const preNoisy = L.pre + (<usize>B * H << 2);
+  const stoch = fAct.rounding == RND_STOCHASTIC;
+  const fastTanh = kind == ACT_TANH && fAct.rounding == RND_NEAREST && !fAct.wrap && fAct.signed && !fPre.wrap
+    && fPre.frac <= 16 && fAct.frac <= 15 && fAct.frac >= 1;
+  for (let b = 0; b < B; b++) {
+    const rb = r + (<usize>b * Hp << 1);
+    const rnb = rn + (<usize>b * Hp << 1);
+    const pc = preClean + (<usize>b * H << 2);
+    const pn = preNoisy + (<usize>b * H << 2);
+    if (fastTanh) {
+      // the common case in a tight loop: tanh, nearest, saturating signed activity
+      const shZ = 16 - fPre.frac, shOut = 15 - fAct.frac, max = <i32>fAct.max;
+      tanhRow(pc, rb, H, shZ, shOut, max);
+      if (noisy) tanhRow(pn, rnb, H, shZ, shOut, max);
+      continue;
+    }
+    const kAct = stoch ? <u32>key(c.seed, STREAM_ACT, <u64>b, <u64>t) : 0;
+    for (let i = 0; i < H; i++) {
+      const rnd: u32 = stoch ? lowbias32(kAct ^ <u32>i) : 0;
+      store<i16>(rb + (<usize>i << 1), <i16>act(kind, <i64>load<i32>(pc + (<usize>i << 2)), fPre.frac, fAct, rnd));
+      if (noisy) store<i16>(rnb + (<usize>i << 1), <i16>act(kind, <i64>load<i32>(pn + (<usize>i << 2)), fPre.frac, fAct, rnd));
+    }
+  }
+}
+
+/** tanhNearestSat over n pre-activation codes (int32) into n activity codes (int16). */
+// @ts-ignore: decorator
+@inline
+function tanhRow(pre: usize, out: usize, n: i32, shZ: i32, shOut: i32, max: i32): void {
+  for (let i = 0; i < n; i++) {
+    store<i16>(out + (<usize>i << 1), <i16>tanhNearestSat(load<i32>(pre + (<usize>i << 2)), shZ, shOut, max));
+  }
+}
+
+/**
+ * act(tanh) for nearest rounding and a saturating signed activity format, in
+ * 32-bit arithmetic (docs/kernel.md; the general path is activation.ts, same bits).
+ */
+// @ts-ignore: decorator
+@inline
+export function tanhNearestSat(a: i32, shZ: i32, shOut: i32, max: i32): i32 {
+  const neg = a < 0;
+  const z: u32 = <u32>(neg ? -a : a) << shZ;
+  const k = z >> 10;
+  let y: i32;
+  if (k >= 512) {
+    y = <i32>unchecked(TANH_TABLE[512]);
+  } else {
+    const t0 = <i32>unchecked(TANH_TABLE[k]);
+    y = t0 + (((<i32>unchecked(TANH_TABLE[k + 1]) - t0) * <i32>(z & 1023) + 512) >> 10);
+  }
+  if (shOut > 0) y = (y + (1 << (shOut - 1)) - 1 + ((y >> shOut) & 1)) >> shOut;
+  if (y > max) y = max;
+  return neg ? -y : y;
+}
+
+/**
+ * Outputs of both copies at step t (trace index k): y = requant(V r, wF + aF, output)
+ * into c.L.outClean; when noisy ỹ = ovf(requant(V r~) + noise_{H+o}, output) into
+ * c.L.outNoisy and dy = ỹ - y. Both copies use the same rounding bits.
+ */
+export function outputs(c: Chip, k: i32, t: u32, r: usize, rn: usize, noisy: bool): void {
+  const L = c.L, fOut = c.fOut, B = L.B, H = L.H, O = L.O, Hp = L.Hp;
+  const yFrac = c.fW.frac + c.fAct.frac;
+  const stoch = fOut.rounding == RND_STOCHASTIC;
+  const scale = c.scaleOutput;
+  for (let b = 0; b < B; b++) {
+    const kOut = stoch ? <u32>key(c.seed, STREAM_OUT, <u64>b, <u64>t) : 0;
+    const kn = noisy ? key(c.seed, STREAM_NOISE, <u64>b, <u64>t) : 0;
+    const rb = r + (<usize>b * Hp << 1);
+    const rnb = rn + (<usize>b * Hp << 1);
+    for (let o = 0; o < O; o++) {
+      const vRow = L.v + (<usize>o * Hp << 1);
+      const rnd: u32 = stoch ? lowbias32(kOut ^ <u32>o) : 0;
+      const oi = (<usize>(k * B + b) * O + o);
+      let yc: i32, yn: i32;
+      if (noisy) {
+        yc = dot2(vRow, rb, rnb, Hp);
+        yn = dot2Second;
+      } else {
+        yc = dot(vRow, rb, Hp);
+        yn = 0;
+      }
+      const y = requant(<i64>yc, yFrac, fOut, rnd);
+      store<i16>(L.outClean + (oi << 1), <i16>y);
+      if (noisy) {
+        const ynq = ovf(requant(<i64>yn, yFrac, fOut, rnd) + gauss(scale, kn, <u64>(H + o)), fOut);
+        store<i16>(L.outNoisy + (oi << 1), <i16>ynq);
+        store<i32>(L.dy + (oi << 2), <i32>(ynq - y));
+      }
+    }
+  }
+}
+
+/** The clean activity r of step k (B x Hp) into the hidden trace (K x B x H). */
+export function traceHidden(c: Chip, k: i32, r: usize): void {
+  const L = c.L, B = L.B, H = L.H, Hp = L.Hp;
+  for (let b = 0; b < B; b++) {
+    memory.copy(L.hidden + ((<usize>(k * B + b) * H) << 1), r + (<usize>b * Hp << 1), <usize>H << 1);
+  }
+}
