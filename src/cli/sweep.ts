@@ -3,7 +3,7 @@
  * there). Register it on the program with registerSweep(program).
  */
 import type { Command } from 'commander';
-import { ROUNDINGS } from '../format/fixed.js';
+import { FORMAT_BITS, ROUNDINGS } from '../format/fixed.js';
 import { sweepCommand, type SweepFlags } from '../sweep/command.js';
 import { GRID_DEFAULTS, METHODS } from '../sweep/grid.js';
 import { EXIT_FAILED, EXIT_OK } from './errors.js';
@@ -28,7 +28,7 @@ export function registerSweep(program: Command, hooks: SweepHooks = {}): Command
     .description('robustness study: train and test over a grid of weight bits, update rounding, noise and mismatch, with several methods and seeds, in parallel; resumable; writes results.csv/json and report.html')
     .option('--out <dir>', 'results directory (required); the same command on the same directory resumes')
     .option('--grid <file.json>', 'grid file (JSON; keys as in results.json "grid"); flags override its entries')
-    .option('--weight-bits <list>', `weight bits, 3..16 (default ${d.weightBits.join(',')})`)
+    .option('--weight-bits <list>', `weight bits, ${FORMAT_BITS.min}..${FORMAT_BITS.max} (default ${d.weightBits.join(',')})`)
     .option('--activity-bits <list>', `bits of activity, pre-activations, inputs and outputs, 5..16 (default ${d.activityBits.join(',')})`)
     .option('--rounding <list>', `weight-update rounding: ${ROUNDINGS.join(', ')} (default ${d.rounding.join(',')})`)
     .option('--sigma <list>', `noise std of the noisy copy, real units (default ${d.sigma.join(',')})`)

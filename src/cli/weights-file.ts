@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Activation, ChipFormats, Params } from '../device/types.js';
+import type { Activation, ChipFormats, MismatchConfig, Params } from '../device/types.js';
 import { ACTIVATIONS } from '../model/rnn.js';
 import type { Task } from '../tasks/index.js';
 import type { Algo, Backend } from './defaults.js';
@@ -26,6 +26,8 @@ export interface WeightsFile {
   /** Present for fixed-point runs: the values are exact multiples of the weight format's LSB. */
   formats?: ChipFormats;
   normalisation?: Task['normalisation'];
+  /** The chip's per-neuron mismatch the weights were trained with (eval and predict apply it again). */
+  mismatch?: MismatchConfig;
   W: (number | null)[][];
   R: (number | null)[][];
   V: (number | null)[][];

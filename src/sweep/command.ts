@@ -13,7 +13,7 @@ import { TASK_NAMES, type TaskName } from '../tasks/index.js';
 import { anptVersion } from '../cli/version.js';
 import { ConfigError } from '../format/fixed.js';
 import { writeReportFiles } from '../report/command.js';
-import { gridRows, gridPoints, resolveGrid, type GridSpec } from './grid.js';
+import { gridMemoryProblem, gridRows, gridPoints, resolveGrid, type GridSpec } from './grid.js';
 import { duration, type ProgressStream } from './progress.js';
 import { appendRun, collectResults, openSweepDir, writeResults, type SweepRun } from './results.js';
 import { runRows } from './runner.js';
@@ -138,7 +138,7 @@ function readGridFile(file: string): Record<string, unknown> {
 /**
  * The checked grid from a grid file and/or flags (flags override the file). Every
  * error names the grid entry and where it came from:
- * `--weight-bits (grid.weightBits[2]): 17 is out of range; allowed 3..16`.
+ * `--weight-bits (grid.weightBits[2]): 17 is out of range; allowed 2..16`.
  */
 export function gridFromFlags(f: SweepFlags): GridSpec {
   const raw: Record<string, unknown> = f.grid !== undefined ? readGridFile(f.grid) : {};
@@ -181,6 +181,7 @@ export function gridFromFlags(f: SweepFlags): GridSpec {
     return resolveGrid(raw);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
+    if (err.field === 'grid.size') throw new UsageError(err.detail);
     const path = err.field.replace(/^grid\.?/, '').replace(/\[\d+\].*$/, '').replace(/ .*$/, '');
     const detail = err.detail;
     const top = path.split('.')[0];
@@ -205,6 +206,8 @@ export async function sweepCommand(f: SweepFlags, ctx: SweepContext = {}): Promi
   if (f.out === undefined) throw new UsageError('--out DIR is required: the results directory (created if missing; the same command on the same DIR resumes)');
   const grid = gridFromFlags(f);
   const workers = workerCount(f.workers);
+  const side = gridMemoryProblem(grid, Math.max(1, Math.min(workers, gridRows(grid).length)));
+  if (side) throw new UsageError(`${side}, or use fewer --workers`);
   const commandLine = ctx.commandLine ?? quoteCommand(['anpt', ...process.argv.slice(2)]);
   const dir = f.out;
   const startedAt = new Date();

@@ -33,6 +33,8 @@ export interface WeatherOptions {
   batch?: number;
   /** Path of WTH.csv; default data/WTH.csv of the anpt package. */
   file?: string;
+  /** Use this saved normalisation (weights.json) instead of the file's train min/max. */
+  normalisation?: Task['normalisation'];
 }
 
 /** data/WTH.csv found by walking up from this module (works from src/ and dist/src/). */
@@ -75,5 +77,6 @@ export function weatherTask(opts: WeatherOptions = {}): Task {
     batch,
     horizon: 1,
     source: `weather file '${file}'`,
+    normalisation: opts.normalisation,
   });
 }
