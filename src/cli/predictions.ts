@@ -110,7 +110,7 @@ export function predictionChart(title: string, outputs: Float64Array, set: Seque
     xLabel: 'test step',
     yLabel: names[0],
     series: [
-      { name: `target ${names[0]}`, points: series(set.targets), color: '#000000' },
+      { name: `target ${names[0]}`, points: series(set.targets), color: '#0072B2' },
       { name: `predicted ${names[0]}`, points: series(outputs), color: '#D55E00', dashed: true },
     ],
     width: 900,
