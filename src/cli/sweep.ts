@@ -8,6 +8,7 @@ import { sweepCommand, type SweepFlags } from '../sweep/command.js';
 import { GRID_DEFAULTS, METHODS } from '../sweep/grid.js';
 import { EXIT_FAILED, EXIT_OK } from './errors.js';
 import type { CliIo } from './io.js';
+import { toJson } from './output.js';
 import { addTaskOptions } from './task-options.js';
 
 export interface SweepHooks {
@@ -52,7 +53,8 @@ export function registerSweep(program: Command, hooks: SweepHooks = {}): Command
     .option('--workers <n>', 'worker threads (default: the number of CPUs; 0 = the main thread)')
     .option('--force', 'use --out even if it holds another grid (rows this grid shares are kept) or other files')
     .option('--no-report', 'do not write report.html and the SVGs')
-    .option('--quiet', 'no progress on stderr');
+    .option('--quiet', 'no progress on stderr')
+    .option('--json', 'print the summary (rows run, skipped, failed, seconds, files) as one JSON object on stdout, nothing else');
   addTaskOptions(cmd, true);
   const task = cmd.options.find((o) => o.long === '--task');
   if (task) task.description = task.description.replace('(required)', '(default mackey-glass)');
@@ -62,7 +64,10 @@ Example (docs/sweep-example: 108 runs, 4 minutes on 2 cores):
 Kill it at any time; the same command finishes the missing rows. anpt report DIR rebuilds the report.`);
   cmd.action(async (flags: SweepFlags) => {
     const io = hooks.io;
-    const summary = await sweepCommand(flags, { commandLine: hooks.commandLine, log: io && ((line) => io.out(`${line}\n`)), progress: io?.progress });
+    const out = io?.out ?? ((s: string) => process.stdout.write(s));
+    const json = (flags as { json?: boolean }).json === true;
+    const summary = await sweepCommand(flags, { commandLine: hooks.commandLine, log: json ? () => {} : (line) => out(`${line}\n`), progress: io?.progress });
+    if (json) out(toJson(summary) + '\n');
     const code = summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
     if (hooks.setExitCode) hooks.setExitCode(code);
     else process.exitCode = code;

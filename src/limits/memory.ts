@@ -78,10 +78,13 @@ export function runMemory(r: RunSize): { flag: string; bytes: number; what: stri
   const window = r.bpttWindow === undefined ? K : r.bpttWindow === 'full' ? T : Math.min(T, r.bpttWindow);
   const trace = 4 * 8 * Math.max(K, window) * B * (H + s.outputs);
   const n = Math.max(1, r.parallel ?? 1);
+  // the largest factor of the states names the flag: the steps kept, the batch or the width
+  const kept = Math.max(K, window);
+  const traceFlag = kept >= Math.max(B, H) ? (window > K ? '--bptt-window' : s.flag) : B > H ? '--batch' : '--hidden';
   return [
     { flag: B > T ? '--batch' : s.flag, bytes: n * data, what: `data: ${T} steps x ${B} sequences x ${s.inputs + s.outputs} values` },
     { flag: '--hidden', bytes: n * weights, what: `weights: R is ${H} x ${H}` },
-    { flag: r.bpttWindow !== undefined && window > Math.max(B, H) ? '--bptt-window' : B > H ? '--batch' : '--hidden', bytes: n * trace, what: `states: ${Math.max(K, window)} steps x ${B} sequences x ${H} neurons` },
+    { flag: traceFlag, bytes: n * trace, what: `states: ${Math.max(K, window)} steps x ${B} sequences x ${H} neurons` },
   ];
 }
 
