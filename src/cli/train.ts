@@ -17,6 +17,7 @@ import { codeRange, formatName, lsb } from '../format/fixed.js';
 import { ACTIVATIONS, xavierNormal, type RnnShape } from '../model/rnn.js';
 import { divergence, DIVERGENCE_FACTOR, untrainedReference } from '../learn/divergence.js';
 import { checkTrainSize } from './limits.js';
+import { SPECTRAL_EVERY_STEPS } from '../learn/defaults.js';
 import { applyConfigFile, configJson } from './config-file.js';
 import type { Task } from '../tasks/index.js';
 import { addFormatOptions, checkAlgoBackend, configureDevice, linkHealth, linkLine, makeDevice, openBoard, resolveDeviceUrl, resolveFormats, type FormatFlags } from './backend.js';
@@ -300,8 +301,6 @@ async function trainOnDevice(
   return { status: res.status, message: res.message, epochs: res.epochs, params: await device.readParams(), initialTest, finalTest, deviceName, maxChunkSteps: maxChunk };
 }
 
-/** How often the spectral cap reads R (steps). */
-const SPECTRAL_EVERY_STEPS = 100;
 
 /** Steps of the train set the gradient-quality diagnostic averages over (from a zero state). */
 const DIAG_STEPS = 20;

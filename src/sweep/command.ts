@@ -224,7 +224,7 @@ export async function sweepCommand(f: SweepFlags, ctx: SweepContext = {}): Promi
   if (opened.dropped) log(`--force: ${opened.dropped} rows of the previous grid moved to ${join(dir, 'results.dropped.jsonl')}`);
   log(`sweep: ${all.length} rows (${points} points x ${grid.seeds.length} seeds x ${grid.methods.length} methods); ${all.length - todo.length} already done in ${dir}, running ${todo.length} on ${workers === 0 ? 'the main thread' : `${workers} worker${workers > 1 ? 's' : ''}`}`);
   const steps = Number((grid.task.options as { steps?: number }).steps ?? 1000);
-  const res = todo.length ? await runRows({ dir, grid, todo, steps, workers, quiet: f.quiet ?? false, stream: ctx.progress }) : { rows: [], failed: 0 };
+  const res = todo.length ? await runRows({ dir, grid, todo, steps, workers, quiet: f.quiet ?? false, stream: ctx.progress, done: [...opened.done.values()] }) : { rows: [], failed: 0 };
   const finishedAt = new Date();
   const wallSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
   const run: SweepRun = {

@@ -18,6 +18,7 @@ import { KERNEL_MAX_MEMORY_BYTES } from '../device/wasm.js';
 import type { Activation, DeviceConfig } from '../device/types.js';
 import { ConfigError, FORMAT_BITS, ROUNDINGS, type Rounding } from '../format/fixed.js';
 import { memoryProblem } from '../limits/memory.js';
+import { FLOAT_ANPT_SPECTRAL_CAP } from '../learn/defaults.js';
 import { makeTask, TASK_NAMES, TaskError, type Task, type TaskName } from '../tasks/index.js';
 
 /** The three ways to get a network onto the chip that the study compares. */
@@ -430,6 +431,8 @@ export interface FloatJob {
   activation: Activation;
   /** anpt-float-ptq: noise std of the float model's noisy copy, real units. */
   sigma?: number;
+  /** anpt-float-ptq: spectral-radius cap of R, as `anpt train --backend float` (part of the key, so a float cache trained without it is not reused). */
+  spectralCap?: number;
   anpt?: AnptSettings;
   bptt?: BpttSettings;
 }
@@ -440,6 +443,6 @@ export function floatJobFor(row: RowSpec): FloatJob | undefined {
   const c = row.config;
   const job: Omit<FloatJob, 'key'> = row.method === 'bptt-ptq'
     ? { method: row.method, seed: row.seed, task: c.task, hidden: c.hidden, activation: c.activation, bptt: c.bptt }
-    : { method: row.method, seed: row.seed, task: c.task, hidden: c.hidden, activation: c.activation, sigma: c.point.sigma, anpt: c.anpt };
+    : { method: row.method, seed: row.seed, task: c.task, hidden: c.hidden, activation: c.activation, sigma: c.point.sigma, spectralCap: FLOAT_ANPT_SPECTRAL_CAP, anpt: c.anpt };
   return { key: canonicalJson(job), ...job };
 }
