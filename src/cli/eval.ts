@@ -131,13 +131,15 @@ export async function runEval(f: EvalFlags, io: CliIo): Promise<number> {
 /** `anpt predict`: eval, plus predictions.csv and predictions.svg in --out (default: the run directory). */
 export async function runPredict(f: EvalFlags, io: CliIo): Promise<number> {
   const e = await evaluateWeights(f);
-  const dir = resolve(f.out ?? f.weights!);
-  const csv = join(dir, 'predictions.csv');
-  const svg = join(dir, 'predictions.svg');
+  const given = f.out ?? f.weights!;
+  const dir = resolve(given);
+  // paths as the user gave them, for the message and --json
+  const csv = join(given, 'predictions.csv');
+  const svg = join(given, 'predictions.svg');
   try {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(csv, predictionsCsv(e.ev.outputs, e.task.test, e.names, e.denorm));
-    writeFileSync(svg, predictionChart(`${e.task.name} on ${e.backend}`, e.ev.outputs, e.task.test, e.names, e.denorm));
+    writeFileSync(join(dir, 'predictions.csv'), predictionsCsv(e.ev.outputs, e.task.test, e.names, e.denorm));
+    writeFileSync(join(dir, 'predictions.svg'), predictionChart(`${e.task.name} on ${e.backend}`, e.ev.outputs, e.task.test, e.names, e.denorm));
   } catch (err) {
     const x = err as NodeJS.ErrnoException;
     throw new UsageError(`--out: cannot write '${dir}' (${x.code ?? x.message}); check that the directory is writable`);

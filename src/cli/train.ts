@@ -15,7 +15,7 @@ import { fitRidgeReadout } from '../learn/reservoir.js';
 import { gradientAlignment, spectralRadius } from '../learn/diagnostics.js';
 import { codeRange, formatName, lsb } from '../format/fixed.js';
 import { ACTIVATIONS, xavierNormal, type RnnShape } from '../model/rnn.js';
-import { divergence, DIVERGENCE_FACTOR, untrainedReference } from '../learn/divergence.js';
+import { divergence, DIVERGENCE_FACTOR, DIVERGENCE_RULE, untrainedReference } from '../learn/divergence.js';
 import { checkTrainSize } from './limits.js';
 import { SPECTRAL_EVERY_STEPS } from '../learn/defaults.js';
 import { applyConfigFile, configJson } from './config-file.js';
@@ -435,6 +435,7 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--quiet', 'no progress on stderr')
     .option('--progress-every <s>', `stderr not a terminal: seconds between progress lines inside an epoch (default ${PROGRESS_INTERVAL_SECONDS})`)
     .option('--config <file.json>', 'flags from a JSON file ({"hidden": 100, "weight-bits": 8}); flags given here override it; every run writes its full config.json, which repeats it')
+    .addHelpText('after', `\nExit codes: 0 the run is ok; 1 the run diverged: ${DIVERGENCE_RULE} (its directory is written, with "status": "diverged"); 2 bad input, one line on stderr, nothing written.`)
     .action(async (flags: TrainFlags, command: Command) => run(applyConfigFile(flags, command)));
 }
 

@@ -15,6 +15,9 @@
  */
 export const DIVERGENCE_FACTOR = 10;
 
+/** The rule in one clause, for --help and messages. */
+export const DIVERGENCE_RULE = `a loss became non-finite or exceeded ${DIVERGENCE_FACTOR} x the untrained loss (the larger of the untrained network's and the zero-output test MSE)`;
+
 export interface LossRecord {
   epoch: number;
   trainMse: number;
