@@ -3,7 +3,7 @@
 // size that blows the loss up ends as "diverged", exit 1, on every learner; a piped
 // stderr gets a progress line every few seconds; firmware-sim speaks the same way.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,18 @@ describe('sizes are checked before any allocation', () => {
     expect(r.err).toMatch(/the limit is [\d.]+ GB \(half of this machine's/);
     expect(ms).toBeLessThan(1000);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('a weights file naming an unknown task', () => {
+  it('is bad input (one line, exit 2), not an internal error', async () => {
+    const dir = join(TMP, 'bogus-weights');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'weights.json'), JSON.stringify({ format: 'anpt-weights/1', backend: 'float', task: { name: 'bogus', options: {} }, topology: { inputs: 1, hidden: 2, outputs: 1, activation: 'tanh' }, W: [[0], [0]], R: [[0, 0], [0, 0]], V: [[0, 0]] }));
+    const r = await cli('eval', '--weights', dir);
+    expect(r.code).toBe(2);
+    expect(lines(r.err)).toHaveLength(1);
+    expect(r.err).toMatch(/^anpt: --weights: .*task must be \{"name": one of mackey-glass/);
   });
 });
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Activation, ChipFormats, MismatchConfig, Params } from '../device/types.js';
 import { ACTIVATIONS } from '../model/rnn.js';
-import type { Task } from '../tasks/index.js';
+import { TASK_NAMES, type Task } from '../tasks/index.js';
 import type { Algo, Backend } from './defaults.js';
 import { UsageError } from './errors.js';
 import type { TaskSpec } from './task-options.js';
@@ -88,6 +88,9 @@ export function readWeights(dir: string): { file: WeightsFile; params: Params } 
     if (!t || !Number.isInteger(t[k]) || t[k] < 1) throw new UsageError(`--weights: '${path}': topology.${k} must be a positive integer`);
   if (!ACTIVATIONS.includes(t.activation)) throw new UsageError(`--weights: '${path}': topology.activation must be one of ${ACTIVATIONS.join(', ')}`);
   const fail = (what: string) => new UsageError(`--weights: '${path}': ${what}; give a directory written by anpt train`);
+  const task = f.task as { name?: unknown; options?: unknown } | undefined;
+  if (!task || !(TASK_NAMES as readonly unknown[]).includes(task.name) || typeof task.options !== 'object' || task.options === null)
+    throw fail(`task must be {"name": one of ${TASK_NAMES.join(', ')}, "options": {...}}, not ${JSON.stringify(f.task)}`);
   const params: Params = {
     w: fromRows(f.W, t.hidden, t.inputs, 'W', fail),
     r: fromRows(f.R, t.hidden, t.hidden, 'R', fail),
