@@ -113,6 +113,7 @@ export function predictionChart(title: string, outputs: Float64Array, set: Seque
       { name: `target ${names[0]}`, points: series(set.targets), color: '#0072B2' },
       { name: `predicted ${names[0]}`, points: series(outputs), color: '#D55E00', dashed: true },
     ],
+    pointRadius: 1.6,
     width: 900,
     height: 400,
   });

@@ -52,6 +52,8 @@ export interface ChartSpec {
   yRange?: [number, number];
   /** Horizontal reference lines, e.g. { y: 1, label: 'zero output' }; the y range includes them. */
   refLines?: { y: number; label: string }[];
+  /** Marker size in px (default 3.5); small for long series such as a time series. */
+  pointRadius?: number;
   /** Outer size in px (default 640 x 400). */
   width?: number;
   height?: number;
@@ -274,6 +276,7 @@ export function renderLineChart(spec: ChartSpec): Chart {
   // series: line (broken at skipped points), error bars, points; series with bars set side by side
   const barred = spec.series.map((s) => s.points.some((p) => p.low !== undefined || p.high !== undefined));
   const nBarred = barred.filter(Boolean).length;
+  const radius = spec.pointRadius ?? 3.5;
   let barIndex = 0;
   spec.series.forEach((s, k) => {
     const color = s.color ?? PALETTE[k % PALETTE.length];
@@ -313,9 +316,9 @@ export function renderLineChart(spec: ChartSpec): Chart {
       const tip = `<title>${escapeXml(p.tooltip ?? `${s.name}: x ${p.x}, y ${p.y}`)}</title>`;
       // the circle carries the data and the tooltip; other shapes are drawn over a transparent one
       const look = shape === 'circle' ? `fill="${escapeXml(color)}"` : 'fill="#ffffff" fill-opacity="0" pointer-events="all"';
-      out.push(`<circle class="point" cx="${fmt(cx)}" cy="${fmt(cy)}" r="${shape === 'circle' ? 3.5 : 5}" ${look} data-series="${escapeXml(s.name)}" data-x="${p.x}" data-y="${p.y}"${extra}>${tip}</circle>`);
+      out.push(`<circle class="point" cx="${fmt(cx)}" cy="${fmt(cy)}" r="${fmt(shape === 'circle' ? radius : radius * 1.4)}" ${look} data-series="${escapeXml(s.name)}" data-x="${p.x}" data-y="${p.y}"${extra}>${tip}</circle>`);
       if (shape !== 'circle')
-        out.push(`<path class="marker" data-marker="${shape}" d="${markerPath(shape, cx, cy, 3.2)}" ${shape === 'cross' ? `stroke="${escapeXml(color)}" stroke-width="1.6" fill="none"` : `fill="${escapeXml(color)}"`} pointer-events="none"/>`);
+        out.push(`<path class="marker" data-marker="${shape}" d="${markerPath(shape, cx, cy, radius * 0.9)}" ${shape === 'cross' ? `stroke="${escapeXml(color)}" stroke-width="1.6" fill="none"` : `fill="${escapeXml(color)}"`} pointer-events="none"/>`);
     }
     out.push('</g>');
   });
