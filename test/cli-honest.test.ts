@@ -124,3 +124,18 @@ describe('firmware-sim speaks like anpt', () => {
     }
   });
 });
+
+describe('progress on a terminal', () => {
+  it('one bar over the whole run: step of all epochs x steps, the epoch, the loss and the ETA', async () => {
+    const { createProgress } = await import('../src/cli/progress.js');
+    let text = '';
+    const stream = { write: (s: string) => ((text += s), true), isTTY: true, columns: 200, cursorTo: () => true, clearLine: () => true, moveCursor: () => true, on: () => stream, removeListener: () => stream };
+    const p = createProgress({ quiet: false, stream: stream as never });
+    const base = { epochs: 2, stepsPerEpoch: 1000, totalSteps: 2000, lrFactor: 1, trainMse: 0.01 };
+    p.onProgress({ ...base, phase: 'chunk', epoch: 0, stepInEpoch: 500, stepsDone: 500 });
+    await new Promise((r) => setTimeout(r, 150));
+    p.onProgress({ ...base, phase: 'chunk', epoch: 1, stepInEpoch: 200, stepsDone: 1200 });
+    p.stop();
+    expect(text).toMatch(/step 1200\/2000 \| epoch 2\/2 \| train MSE 1\.000e-2 \| \d+ steps\/s \| ETA /);
+  });
+});

@@ -33,3 +33,18 @@ describe('sweep ETA', () => {
     p.stop();
   });
 });
+
+describe('sweep progress on a pipe', () => {
+  it('says where the sweep is at least every 5 s while a long task runs', async () => {
+    let text = '';
+    const p = createSweepProgress({
+      totalRows: 1, totalCost: 1, quiet: false, parallel: 1,
+      work: { chip: { count: 1, cost: 1 }, ptq: { count: 0, cost: 0 }, float: { count: 0, cost: 0 } },
+      varies: { activityBits: false, sigma: false, mismatch: false },
+      stream: { write: (s: string) => (text += s), isTTY: false },
+    });
+    await new Promise((r) => setTimeout(r, 6500));
+    p.stop();
+    expect(text).toMatch(/^sweep: 0\/1 rows done, \d+s elapsed, ETA \?\n/);
+  }, 20_000);
+});

@@ -29,6 +29,9 @@ export interface SweepProgress {
 
 export type TaskKind = 'chip' | 'ptq' | 'float';
 
+/** Not a terminal: longest silence between progress lines of a sweep, seconds. */
+export const HEARTBEAT_SECONDS = 5;
+
 /** The kind of a finished row's task. */
 export const rowKind = (r: Pick<SweepRow, 'method'>): TaskKind => (r.method === 'anpt-chip' ? 'chip' : 'ptq');
 
@@ -120,19 +123,29 @@ export function createSweepProgress(o: ProgressOptions): SweepProgress {
   const width = String(o.totalRows).length;
 
   if (!stream.isTTY) {
+    // a float training or a long row can take minutes: between rows, a line every HEARTBEAT_SECONDS
+    let lastLine = performance.now();
+    const heartbeat = setInterval(() => {
+      if (performance.now() - lastLine < HEARTBEAT_SECONDS * 1000) return;
+      lastLine = performance.now();
+      stream.write(`sweep: ${rows}/${o.totalRows} rows done, ${duration((lastLine - started) / 1000)} elapsed, ETA ${duration(eta())}\n`);
+    }, 1000);
+    heartbeat.unref();
     return {
       row(r, c) {
         rows++;
         cost += c;
         done(rowKind(r), r.seconds);
+        lastLine = performance.now();
         stream.write(`[${String(rows).padStart(width)}/${o.totalRows}] ${rowLabel(r, o.varies)}: ${rowResult(r)} (${r.seconds.toFixed(1)} s; ETA ${duration(eta())})\n`);
       },
       float(label, seconds, c, status) {
         cost += c;
         done('float', seconds);
+        lastLine = performance.now();
         stream.write(`float training ${label}: ${status} in ${seconds.toFixed(1)} s (ETA ${duration(eta())})\n`);
       },
-      stop: () => {},
+      stop: () => clearInterval(heartbeat),
     };
   }
 
