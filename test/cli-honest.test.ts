@@ -89,7 +89,7 @@ describe('progress on a piped stderr', () => {
   it(`the default gives a line at least every 5 s (every ${PROGRESS_INTERVAL_SECONDS} s) inside an epoch, with step, loss, steps/s and ETA`, async () => {
     expect(PROGRESS_INTERVAL_SECONDS).toBeLessThanOrEqual(5);
     // one long epoch on the emulator: about 10 s on a quiet 2-core machine
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'train', '--task', 'mackey-glass', '--steps', '60000', '--epochs', '1', '--no-diagnostics', '--out', join(TMP, 'piped')],
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'train', '--task', 'mackey-glass', '--steps', '120000', '--epochs', '1', '--no-diagnostics', '--out', join(TMP, 'piped')],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const seen: { t: number; line: string }[] = [];
     let buf = '';
@@ -101,7 +101,7 @@ describe('progress on a piped stderr', () => {
     });
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(code).toBe(0);
-    const steps = seen.filter((s) => /^step +\d+\/60000 \(epoch 1\/1\) {2}train MSE \S+ {2}\d+ steps\/s {2}ETA \S+$/.test(s.line));
+    const steps = seen.filter((s) => /^step +\d+\/120000 \(epoch 1\/1\) {2}train MSE \S+ {2}\d+ steps\/s {2}ETA \S+$/.test(s.line));
     expect(steps.length, seen.map((s) => s.line).join('\n')).toBeGreaterThanOrEqual(2);
     // from the first step line to the epoch line, no gap of 5 s or more
     const from = seen.indexOf(steps[0]);

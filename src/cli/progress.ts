@@ -51,6 +51,8 @@ export interface Progress {
   onProgress(p: TrainProgress): void;
   /** A one-off line (e.g. a phase that has no epochs), in the same place as the epoch lines. */
   note(line: string): void;
+  /** The device ran a chunk (also outside training, e.g. the test pass): not a terminal, a line if none came for a while. */
+  tick(): void;
   /** Remove the bar (call on success and on failure). */
   stop(): void;
 }
@@ -71,7 +73,7 @@ export function epochLine(p: TrainProgress, seconds: number, zeroTestMse?: numbe
 /** A progress reporter for one training run; see the file comment. */
 export function createProgress(opts: ProgressOptions): Progress {
   const stream = opts.stream ?? process.stderr;
-  if (opts.quiet) return { onProgress: () => {}, note: () => {}, stop: () => {} };
+  if (opts.quiet) return { onProgress: () => {}, note: () => {}, tick: () => {}, stop: () => {} };
   let epochStart = performance.now();
   // the whole run's clock: from the first progress callback (setup and the untrained test pass excluded)
   let runStart: number | undefined;
@@ -81,9 +83,13 @@ export function createProgress(opts: ProgressOptions): Progress {
 
   if (!stream.isTTY) {
     let lastLine = performance.now();
+    let last: TrainProgress | undefined;
+    let lastCall = 0;
     return {
       onProgress(p) {
         const now = performance.now();
+        last = p;
+        lastCall = now;
         if (runStart === undefined) {
           runStart = now;
           lastLine = now;
@@ -101,6 +107,14 @@ export function createProgress(opts: ProgressOptions): Progress {
         lastLine = now;
       },
       note: (line) => stream.write(`${line}\n`),
+      tick() {
+        // device calls between training chunks: the test pass, the diagnostics
+        const now = performance.now();
+        // inside training the trainer's own callbacks (every 50 steps) speak; a second without one is another phase
+        if (runStart === undefined || !last || now - lastLine < every || now - lastCall < 1000) return;
+        lastLine = now;
+        stream.write(`step ${last.stepsDone}/${last.totalSteps} (epoch ${last.epoch + 1}/${last.epochs})  testing (${((now - runStart) / 1000).toFixed(0)} s into the run)\n`);
+      },
       stop: () => {},
     };
   }
@@ -140,6 +154,7 @@ export function createProgress(opts: ProgressOptions): Progress {
       bar = undefined;
       stream.write(`${line}\n`);
     },
+    tick: () => {},
     stop() {
       bar?.stop();
       bar = undefined;

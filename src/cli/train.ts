@@ -260,10 +260,30 @@ async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, i
   return device;
 }
 
+/**
+ * The device with `tick` called after every run: the test pass and the diagnostics run
+ * chunks outside the trainer's progress callbacks, and a pipe should hear from them too.
+ */
+function ticking(device: Device, tick: () => void): Device {
+  return new Proxy(device, {
+    get(target, key) {
+      const v = Reflect.get(target, key, target) as unknown;
+      if (typeof v !== 'function') return v;
+      if (key !== 'run') return v.bind(target);
+      return async (...args: unknown[]) => {
+        const res = await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        tick();
+        return res;
+      };
+    },
+  });
+}
+
 /** ANP-T, NP, WP and the reservoir fit all run through the Device interface. */
 async function trainOnDevice(
-  cfg: TrainConfig, task: Task, device: Device, onProgress: (p: TrainProgress) => void, progress: Progress, warn: (line: string) => void,
+  cfg: TrainConfig, task: Task, board: Device, onProgress: (p: TrainProgress) => void, progress: Progress, warn: (line: string) => void,
 ): Promise<Trained> {
+  const device = ticking(board, () => progress.tick());
   const deviceName = (await device.info()).name;
   const maxChunk = (await device.info()).maxChunkSteps;
   const initialTest = await evaluate(device, task.test, { metrics: task.metrics });

@@ -89,7 +89,8 @@ export function readWeights(dir: string): { file: WeightsFile; params: Params } 
   if (!ACTIVATIONS.includes(t.activation)) throw new UsageError(`--weights: '${path}': topology.activation must be one of ${ACTIVATIONS.join(', ')}`);
   const fail = (what: string) => new UsageError(`--weights: '${path}': ${what}; give a directory written by anpt train`);
   const task = f.task as { name?: unknown; options?: unknown } | undefined;
-  if (!task || !(TASK_NAMES as readonly unknown[]).includes(task.name) || typeof task.options !== 'object' || task.options === null)
+  // a file from `anpt device pull` has no task (eval then needs --task)
+  if (task !== undefined && (!(TASK_NAMES as readonly unknown[]).includes(task.name) || typeof task.options !== 'object' || task.options === null))
     throw fail(`task must be {"name": one of ${TASK_NAMES.join(', ')}, "options": {...}}, not ${JSON.stringify(f.task)}`);
   const params: Params = {
     w: fromRows(f.W, t.hidden, t.inputs, 'W', fail),
