@@ -17,7 +17,8 @@
  * testing how the host copes.
  */
 
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { anptVersion } from '../src/version.js';
 import { openSerial } from '../src/link/transport-serial.js';
 import { listenTcp } from '../src/link/transport-tcp.js';
 import type { ByteTransport } from '../src/link/transport.js';
@@ -74,25 +75,47 @@ const program = new Command('anpt-firmware-sim')
   .option('--device-id <id>', 'device id announced in HelloReply', 'firmware-sim')
   .option('--quiet', 'no log lines on stderr')
   .addOption(new Option('--protocol-version <n>', 'speak another protocol version (testing)').argParser(integer(0, 'a version number')).hideHelp())
-  .showHelpAfterError();
+  .version(anptVersion(), '-V, --version')
+  .exitOverride()
+  .configureOutput({ outputError: () => {} });
 
-program.parse();
+/** Bad input: one line on stderr, exit 2 (as anpt's own errors), never the whole help or a stack trace. */
+function usage(message: string): never {
+  const line = message.replace(/^error: /, '').split('\n').map((l) => l.trim().replace(/\.$/, '')).filter(Boolean).join(' ');
+  process.stderr.write(`anpt-firmware-sim: ${line}; see anpt-firmware-sim --help\n`);
+  process.exit(2);
+}
+
+try {
+  program.parse();
+} catch (err) {
+  if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) process.exit(0);
+  usage(err instanceof Error ? err.message : String(err));
+}
 const flags = program.opts<Flags>();
 const modes = [flags.tcp !== undefined, flags.pty === true, flags.serial !== undefined].filter(Boolean).length;
-if (modes !== 1) program.error('anpt-firmware-sim: give exactly one of --tcp <port>, --pty, --serial <path>');
+if (modes !== 1) usage('give exactly one of --tcp <port>, --pty, --serial <path>');
 
 const log = (line: string) => {
   if (!flags.quiet) process.stderr.write(`[firmware-sim ${process.pid}] ${line}\n`);
 };
-const board = new SimBoard({
-  ramBytes: flags.ramKib * 1024,
-  maxFrameBytes: flags.maxFrameBytes,
-  protocolVersion: flags.protocolVersion,
-  resetAfterSteps: flags.resetAfterSteps,
-  stallMs: flags.stallMs,
-  deviceId: flags.deviceId,
-  log,
-});
+function makeBoard(): SimBoard {
+  try {
+    return new SimBoard({
+      ramBytes: flags.ramKib * 1024,
+      maxFrameBytes: flags.maxFrameBytes,
+      protocolVersion: flags.protocolVersion,
+      resetAfterSteps: flags.resetAfterSteps,
+      stallMs: flags.stallMs,
+      deviceId: flags.deviceId,
+      log,
+    });
+  } catch (err) {
+    // e.g. --ram-kib 1: the kernel does not fit; the board's message names the limit
+    return usage(`--ram-kib ${flags.ramKib}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+const board = makeBoard();
 const bytesPerSecond = flags.baud / 10;
 const faulty = flags.corruptRate > 0 || flags.dropRate > 0;
 

@@ -44,6 +44,16 @@ describe('anpt with a board', () => {
     expect(b.link.rttP50Ms).toBeGreaterThan(0);
   });
 
+  it('predict --device runs the saved weights on the board: the same predictions as on the emulator', async () => {
+    const board = await cli('predict', '--weights', join(TMP, 'board'), '--device', sim.url(), '--out', join(TMP, 'pred-board'), '--json');
+    expect(board.code, board.err).toBe(0);
+    const emu = await cli('predict', '--weights', join(TMP, 'board'), '--backend', 'emulator', '--out', join(TMP, 'pred-emu'), '--json');
+    expect(emu.code, emu.err).toBe(0);
+    expect(JSON.parse(board.out).backend).toBe('device');
+    expect(JSON.parse(board.out).test_loss).toBe(JSON.parse(emu.out).test_loss);
+    expect(readFileSync(join(TMP, 'pred-board', 'predictions.csv'), 'utf8')).toBe(readFileSync(join(TMP, 'pred-emu', 'predictions.csv'), 'utf8'));
+  });
+
   it('device info, pull and push', async () => {
     const info = await cli('device', 'info', sim.url());
     expect(info.code, info.err).toBe(0);

@@ -86,7 +86,7 @@ describe('anpt train', () => {
       const dir = join(parent, 'run');
       const r = await cli('train', ...MG_SMALL, '--backend', backend, '--out', dir);
       expect(r.code, r.err).toBe(0);
-      expect(readdirSync(dir).sort()).toEqual(['loss.svg', 'metrics.csv', 'summary.json', 'weights.json']);
+      expect(readdirSync(dir).sort()).toEqual(['config.json', 'loss.svg', 'metrics.csv', 'summary.json', 'weights.json']);
       expectCleanParent(parent, 'run');
       expect(r.out).toMatch(/^final test MSE .* x the zero-output MSE/m);
       expect(r.err).toMatch(/^epoch 2\/2 +train MSE/m); // not a TTY: plain epoch lines on stderr
@@ -236,7 +236,7 @@ describe('anpt train', () => {
     expect((await cli('train', ...MG_SMALL, '--out', dir, '--quiet')).code).toBe(0); // an empty directory is fine
     const again = await cli('train', ...MG_SMALL, '--epochs', '1', '--out', dir, '--force', '--quiet');
     expect(again.code, again.err).toBe(0);
-    expect(readdirSync(dir).sort()).toEqual(['loss.svg', 'metrics.csv', 'summary.json', 'weights.json']);
+    expect(readdirSync(dir).sort()).toEqual(['config.json', 'loss.svg', 'metrics.csv', 'summary.json', 'weights.json']);
     expect(readJson(join(dir, 'summary.json')).epochs_run).toBe(1);
     expectCleanParent(TMP);
   });
@@ -254,7 +254,7 @@ describe('bad input: one line naming the problem and what to do, exit 2, no outp
     ['np on the emulator', ['--task', 'mackey-glass', '--algo', 'np', '--backend', 'emulator'], /^anpt: --algo np needs --backend float: .*cannot report; use --backend float/],
     ['format flag on float', ['--task', 'mackey-glass', '--backend', 'float', '--weight-bits', '8'], /^anpt: --weight-bits applies to --backend emulator only/],
     ['flag of another task', ['--task', 'copy', '--steps', '300'], /^anpt: --steps applies to --task mackey-glass only, not copy; remove it$/],
-    ['weight bits out of range', ['--task', 'mackey-glass', '--weight-bits', '2'], /^anpt: --weight-bits \(weightBits\): 2 is out of range; allowed 3\.\.16$/],
+    ['weight bits out of range', ['--task', 'mackey-glass', '--weight-bits', '17'], /^anpt: --weight-bits \(weightBits\): 17 is out of range; allowed 2\.\.16$/],
     ['noise too large for the chip', ['--task', 'mackey-glass', '--steps', '50', '--sigma', '5'], /^anpt: --sigma \(noise\.hiddenSigma\): 5 is 20480 LSBs/],
     ['csv without columns', ['--task', 'csv', '--data', csv], /^anpt: --task csv needs --inputs/],
     ['unknown option', ['--task', 'mackey-glass', '--hiden', '3'], /^anpt: unknown option '--hiden' \(Did you mean --hidden\?\); see anpt train --help$/],

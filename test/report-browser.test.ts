@@ -125,7 +125,7 @@ beforeAll(async () => {
   if (r.code !== 0) throw new Error(`the tiny sweep failed (exit ${r.code}): ${r.stderr}`);
   results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  page = await browser.newPage();
+  page = await browser.newPage({ acceptDownloads: true });
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text());
   });
@@ -145,7 +145,9 @@ describe('sweep report in headless chromium', () => {
     expect(consoleErrors).toEqual([]);
     expect(requests).toEqual([pathToFileURL(join(out, 'report.html')).href]);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
-    expect(html).not.toMatch(/<script|<link[^>]+stylesheet|<img|@import|url\(http/i);
+    // one inline script (save as PNG), nothing loaded
+    expect(html).not.toMatch(/<script[^>]*src|<link[^>]+stylesheet|<img|@import|url\(http/i);
+    expect(html.match(/<script>/g)).toHaveLength(1);
   });
 
   it('shows the command that made it at the top', async () => {
@@ -170,6 +172,39 @@ describe('sweep report in headless chromium', () => {
     // all four methods/roundings of the weight-bits plot, 3 bit widths each
     const weightSeries = new Set(expectedPoints(results, 'weightBits').map((p) => p.series));
     expect(weightSeries).toEqual(new Set(['anpt-chip (nearest)', 'anpt-chip (stochastic)', 'bptt-ptq', 'anpt-float-ptq']));
+  });
+
+  it('loss plots: a y = 1 reference line, series told apart by marker and dash, tooltips with the exact value and seed count', async () => {
+    for (const kind of ['weightBits', 'activityBits', 'sigma', 'mismatch']) {
+      const ref = page.locator(`figure[data-plot="${kind}"] g.refline`);
+      expect(await ref.getAttribute('data-y')).toBe('1');
+      expect(await ref.locator('text').textContent()).toMatch(/zero output \(1\)/);
+    }
+    const fig = 'figure[data-plot="weightBits"]';
+    const series = await page.$$eval(`${fig} g.series path.line`, (els) => els.map((e) => e.getAttribute('stroke-dasharray') ?? 'solid'));
+    expect(new Set(series).size).toBe(series.length); // four series, four dash styles
+    const markers = await page.$$eval(`${fig} g.points`, (gs) => gs.map((g) => g.querySelector('path.marker')?.getAttribute('data-marker') ?? 'circle'));
+    expect(new Set(markers).size).toBe(markers.length); // and four marker shapes
+    const tip = await page.locator(`${fig} circle.point`).first().locator('title').textContent();
+    expect(tip).toMatch(/^anpt-chip \(nearest\), weight bits \d+: mean [\d.e-]+ over 2 seeds \(smallest [\d.e-]+, largest [\d.e-]+\)$/);
+    const first = await page.locator(`${fig} circle.point`).first();
+    expect(tip).toContain(`mean ${await first.getAttribute('data-y')} `);
+  });
+
+  it('figures follow the page width, and each saves as SVG and as PNG', async () => {
+    const fig = page.locator('figure[data-plot="weightBits"]');
+    await page.setViewportSize({ width: 560, height: 900 });
+    expect((await fig.locator('svg').boundingBox())!.width).toBeLessThanOrEqual(560);
+    await page.setViewportSize({ width: 1400, height: 900 });
+    expect((await fig.locator('svg').boundingBox())!.width).toBeGreaterThan(900);
+    expect(await fig.locator('.save a').getAttribute('download')).toBe('loss-vs-weight-bits.svg');
+    const [download] = await Promise.all([page.waitForEvent('download'), fig.locator('button.save-png').click()]);
+    expect(download.suggestedFilename()).toBe('loss-vs-weight-bits.png');
+    const file = join(tmp, 'saved.png');
+    await download.saveAs(file);
+    expect(readFileSync(file).subarray(1, 4).toString()).toBe('PNG');
+    expect(readFileSync(file).length).toBeGreaterThan(5000);
+    expect(consoleErrors).toEqual([]);
   });
 
   it('writes each plot as a standalone SVG with the same points', async () => {

@@ -76,7 +76,7 @@ describe('grid checks before any work', () => {
   };
 
   it('names the bad entry of a flag list', () => {
-    expect(refused({ weightBits: '4,6,17' })).toBe('--weight-bits (grid.weightBits[2]): 17 is out of range; allowed 3..16');
+    expect(refused({ weightBits: '4,6,17' })).toBe('--weight-bits (grid.weightBits[2]): 17 is out of range; allowed 2..16');
     expect(refused({ methods: 'anpt-chip,bptt' })).toBe("--methods (grid.methods[1]): 'bptt' is not one of anpt-chip, bptt-ptq, anpt-float-ptq");
     expect(refused({ rounding: 'nearest,stochastic,up' })).toContain('grid.rounding[2]');
     expect(refused({ weightBits: '' })).toContain('grid.weightBits[0]');
@@ -99,7 +99,7 @@ describe('grid checks before any work', () => {
     expect(refused({ grid: file('g4.json', '{"weightBits": [4, 8,') })).toMatch(/^--grid .*g4\.json: not valid JSON/);
     expect(refused({ grid: join(tmp, 'missing.json') })).toMatch(/^--grid .*missing\.json: cannot read it \(ENOENT\)/);
     // a flag overrides the file, and its error names the flag
-    expect(refused({ grid: g1, methods: 'anpt-chip', weightBits: '4,99' })).toBe('--weight-bits (grid.weightBits[1]): 99 is out of range; allowed 3..16');
+    expect(refused({ grid: g1, methods: 'anpt-chip', weightBits: '4,99' })).toBe('--weight-bits (grid.weightBits[1]): 99 is out of range; allowed 2..16');
   });
 
   it('refuses points the emulator cannot run and a diagnostic longer than the data', () => {
@@ -112,7 +112,7 @@ describe('grid checks before any work', () => {
     const out = join(tmp, 'refused');
     const r = await anpt(['sweep', '--out', out, '--weight-bits', '4,6,8,10,12,17', '--seeds', '1']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('anpt: --weight-bits (grid.weightBits[5]): 17 is out of range; allowed 3..16\n');
+    expect(r.stderr).toBe('anpt: --weight-bits (grid.weightBits[5]): 17 is out of range; allowed 2..16\n');
     expect(existsSync(out)).toBe(false);
   });
 });

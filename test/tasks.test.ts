@@ -316,6 +316,16 @@ describe('csv', () => {
     expect(table.rows).toEqual([['1', '2']]);
     expect(taskError(() => parseCsv('\n\n', 'blank.csv')).code).toBe('EMPTY_FILE');
   });
+
+  it('finds a semicolon or tab delimiter from the header, and reads a line break inside quotes', () => {
+    const semi = parseCsv('time;"temp; C"\n1;2,5\n2;3\n', 'de.csv');
+    expect(semi.columns).toEqual(['time', 'temp; C']);
+    expect(semi.rows).toEqual([['1', '2,5'], ['2', '3']]);
+    expect(parseCsv('a\tb\n1\t2\n', 'tab.tsv').rows).toEqual([['1', '2']]);
+    const multi = parseCsv('"note\nwith break",v\n1,2\n3,4\n', 'multi.csv');
+    expect(multi.columns).toEqual(['note\nwith break', 'v']);
+    expect(multi.lines).toEqual([3, 4]); // line numbers of the file, after the two-line header
+  });
 });
 
 describe('makeTask', () => {

@@ -5,8 +5,8 @@
 import type { Command } from 'commander';
 import { defaultChipFormats } from '../device/config.js';
 import { EmulatorDevice } from '../device/emulator.js';
-import type { ChipFormats, Device, Topology } from '../device/types.js';
-import { formatName, OVERFLOWS, ROUNDINGS, type FixedFormat } from '../format/fixed.js';
+import type { ChipFormats, Device, MismatchConfig, Topology } from '../device/types.js';
+import { FORMAT_BITS, formatName, OVERFLOWS, ROUNDINGS, type FixedFormat } from '../format/fixed.js';
 import { NpFloatDevice } from '../learn/np.js';
 import { WpFloatDevice } from '../learn/wp.js';
 import { FloatDevice } from '../model/float-device.js';
@@ -25,11 +25,18 @@ export interface FormatFlags {
   overflow?: string;
 }
 
-/** Declare the emulator's format flags on a command (eval: their defaults are the run's). */
-export function addFormatOptions(cmd: Command, forTraining = true): Command {
-  const dflt = (value: string) => (forTraining ? `default ${value}` : "default: the run's formats on an emulator run, else 16 bits");
+/**
+ * Declare the emulator's format flags on a command. Where their defaults come from:
+ * 'train' the values below; 'eval' the run's saved formats (float-trained weights: the
+ * values below); 'pull' the values below too (a board does not report its formats, so
+ * give the ones it was configured with).
+ */
+export function addFormatOptions(cmd: Command, defaults: 'train' | 'eval' | 'pull' = 'train'): Command {
+  const dflt = (value: string) => defaults === 'train' ? `default ${value}`
+    : defaults === 'eval' ? `default: the run's formats; for float-trained weights ${value}`
+    : `default ${value}; give the formats the board was configured with`;
   return cmd
-    .option('--weight-bits <n>', `emulator: weight bits, 3..16 (${dflt('16')})`)
+    .option('--weight-bits <n>', `emulator: weight bits, ${FORMAT_BITS.min}..${FORMAT_BITS.max} (${dflt('16')})`)
     .option('--activity-bits <n>', `emulator: bits of activity, pre-activations, inputs and outputs, 5..16 (${dflt('16')})`)
     .option('--rounding <mode>', `emulator: rounding of weight updates: ${ROUNDINGS.join(' | ')} (${dflt('stochastic below 12 weight bits, else nearest')})`)
     .option('--overflow <mode>', `emulator: ${OVERFLOWS.join(' | ')} (${dflt('sat')})`);
@@ -85,6 +92,7 @@ export interface DeviceSetup {
   sigma: number;
   seed: number;
   maxChunkSteps: number;
+  mismatch?: MismatchConfig;
 }
 
 /** Configure a device (ConfigError names the field; errors.ts maps it to the flag). */
@@ -95,6 +103,7 @@ export async function configureDevice(device: Device, s: DeviceSetup): Promise<v
     noise: { hiddenSigma: s.sigma, outputSigma: s.sigma },
     seed: s.seed,
     maxChunkSteps: s.maxChunkSteps,
+    mismatch: s.mismatch,
   });
 }
 

@@ -63,8 +63,8 @@ export const ALGO_DEFAULTS: Record<Algo, AlgoDefaults> = {
   reservoir: { lr: 0, schedule: 'constant', sigma: 0 },
 };
 
-/** Spectral-radius cap of R for ANP-T on the float model (see ALGO_DEFAULTS); 0 = none. */
-export const FLOAT_ANPT_SPECTRAL_CAP = 0.95;
+/** Spectral-radius cap of R for ANP-T on the float model (see ALGO_DEFAULTS; the sweep's float baseline uses the same); 0 = none. */
+export { FLOAT_ANPT_SPECTRAL_CAP } from '../learn/defaults.js';
 
 /** Passes over the training set, and steps per run/reward round trip, by task. */
 export interface TaskBudget {

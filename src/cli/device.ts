@@ -46,10 +46,10 @@ export function registerDeviceCommands(program: Command, io: CliIo): void {
   addFormatOptions(
     device
       .command('pull <url> <weights>')
-      .description("read W, R, V from the configured board and write them to a weights file (or DIR/weights.json); give the board's formats with the format flags (default 16-bit)")
+      .description("read W, R, V from the configured board and write them to a weights file (or DIR/weights.json); the formats are the board's, or those of the format flags")
       .option('--baud <n>', 'with a port path: baud rate (default 115200)')
       .option('--json', 'print the result as JSON'),
-    false,
+    'pull',
   ).action(async (target: string, file: string, f: LinkFlags) => {
     const given = f.weightBits !== undefined || f.activityBits !== undefined || f.rounding !== undefined || f.overflow !== undefined;
     const formats = given ? resolveFormats('device', f) : undefined;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `anpt` command line: `anpt train`, `eval`, `sweep`, `report`, `ports` and `device`
- * (train.ts, eval.ts, sweep.ts, report.ts, device.ts).
+ * The `anpt` command line: `anpt train`, `eval`, `predict`, `sweep`, `report`, `ports`
+ * and `device` (train.ts, eval.ts, sweep.ts, report.ts, device.ts); `anpt help <command>`.
  *
  * Exit codes (errors.ts, shown by every --help): 0 success, 1 the run diverged, 2 bad
  * input, 3 the device or the link failed. Every error is one line on stderr,
@@ -11,7 +11,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { EXIT_CODES_HELP, EXIT_OK, EXIT_USAGE, reportError } from './errors.js';
-import { runEval, addEvalCommand } from './eval.js';
+import { runEval, runPredict, addEvalCommand, addPredictCommand } from './eval.js';
 import { processIo, type CliIo } from './io.js';
 import { addTrainCommand, resolveTrainConfig, runTrain } from './train.js';
 import { anptVersion } from '../version.js';
@@ -28,7 +28,7 @@ export function commandLine(argv: string[]): string {
 /** Commander's own errors (unknown option, missing value) as our one line. */
 function commanderLine(err: CommanderError, argv: string[]): string {
   const text = err.message.replace(/^error: /, '').split('\n').map((s) => s.trim().replace(/\.$/, '')).filter(Boolean).join(' ');
-  const sub = ['train', 'eval', 'sweep', 'report', 'ports', 'device'].includes(argv[0]) ? ` ${argv[0]}` : '';
+  const sub = ['train', 'eval', 'predict', 'sweep', 'report', 'ports', 'device'].includes(argv[0]) ? ` ${argv[0]}` : '';
   return `${text}; see anpt${sub} --help`;
 }
 
@@ -49,6 +49,9 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   addEvalCommand(program, async (flags) => {
     exitCode = await runEval(flags, io);
   });
+  addPredictCommand(program, async (flags) => {
+    exitCode = await runPredict(flags, io);
+  });
   registerSweep(program, { commandLine: commandLine(argv), io, setExitCode: (c) => { exitCode = c; } });
   registerReport(program, { io });
   registerDeviceCommands(program, io);
@@ -58,7 +61,9 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK;
-      if (err.code === 'commander.help' || err.code === 'commander.executeSubCommandAsync') return EXIT_USAGE; // help shown on stderr
+      // `anpt help train` and `anpt train --help` exit 0; `anpt device` without a subcommand shows its help as an error
+      if (err.code === 'commander.help') return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+      if (err.code === 'commander.executeSubCommandAsync') return EXIT_USAGE;
       io.err(`anpt: ${commanderLine(err, argv)}\n`);
       return EXIT_USAGE;
     }

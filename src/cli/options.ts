@@ -17,8 +17,9 @@ function bad(flag: string, raw: string, what: string, example: string): UsageErr
 
 /** An integer in [min, max]; `what` names the range for the message. */
 function integerIn(flag: string, raw: string, min: number, max: number, what: string, example: string): number {
-  const v = INTEGER.test(raw.trim()) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(v) || v < min || v > max) throw bad(flag, raw, what, example);
+  // 1e6 and 5e3 are integers too (the size checks then say whether they fit)
+  const v = INTEGER.test(raw.trim()) || REAL.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isInteger(v) || v < min || v > max) throw bad(flag, raw, what, example);
   return v;
 }
 

@@ -9,7 +9,7 @@ import type { EpochRecord } from '../learn/anpt.js';
 import { UsageError } from './errors.js';
 
 /** The files of a run directory. */
-export const RUN_FILES = ['metrics.csv', 'summary.json', 'weights.json', 'loss.svg'];
+export const RUN_FILES = ['metrics.csv', 'summary.json', 'weights.json', 'loss.svg', 'config.json', 'predictions.csv', 'predictions.svg'];
 
 /**
  * Check, before any work, that `dir` can become the run directory: absent, empty, or

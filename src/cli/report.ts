@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { reportCommand } from '../report/command.js';
 import type { CliIo } from './io.js';
+import { toJson } from './output.js';
 
 /** Add `anpt report` to the program. A directory without results throws a UsageError for the program's error handler. */
 export function registerReport(program: Command, hooks: { io?: CliIo } = {}): Command {
@@ -12,8 +13,10 @@ export function registerReport(program: Command, hooks: { io?: CliIo } = {}): Co
     .command('report')
     .description('rebuild the HTML report and the SVG plots of a sweep from DIR/results.json')
     .argument('<dir>', 'the --out directory of anpt sweep')
-    .action(async (dir: string) => {
-      const io = hooks.io;
-      await reportCommand({ dir }, { log: io && ((line) => io.out(`${line}\n`)) });
+    .option('--json', 'print {"dir", "files"} as one JSON object on stdout, nothing else')
+    .action(async (dir: string, f: { json?: boolean }) => {
+      const out = hooks.io?.out ?? ((s: string) => process.stdout.write(s));
+      const files = await reportCommand({ dir }, { log: f.json ? () => {} : (line) => out(`${line}\n`) });
+      if (f.json) out(toJson({ dir, files }) + '\n');
     });
 }

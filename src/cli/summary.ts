@@ -62,6 +62,7 @@ export function buildSummary(cfg: TrainConfig, o: RunOutcome, command: string) {
     config: {
       hidden: cfg.hidden,
       activation: o.topology.activation,
+      mismatch: cfg.mismatch || undefined,
       epochs: cfg.algo === 'reservoir' ? undefined : cfg.epochs,
       lr: cfg.algo === 'reservoir' ? undefined : { w: cfg.readoutOnly ? 0 : cfg.lr, r: cfg.readoutOnly ? 0 : cfg.lr, v: cfg.lr },
       lr_schedule: cfg.algo === 'reservoir' ? undefined : cfg.schedule,
@@ -99,7 +100,7 @@ export function printSummary(s: RunSummary, out: string, write: (line: string) =
   if (s.test_metrics) write(`test ${Object.entries(s.test_metrics).map(([k, v]) => `${k} ${Number(v.toPrecision(4))}`).join(', ')}\n`);
   const rate = s.steps_per_second !== undefined ? `, ${Math.round(s.steps_per_second)} steps/s` : '';
   write(`${s.status === 'ok' ? '' : `${s.status}: `}${s.epochs_run} epoch${s.epochs_run === 1 ? '' : 's'} in ${s.seconds.toFixed(1)} s${rate}\n`);
-  write(`wrote ${out}/: metrics.csv summary.json weights.json loss.svg\n`);
+  write(`wrote ${out}/: metrics.csv summary.json weights.json loss.svg config.json\n`);
 }
 
 /** loss.svg: train and test MSE per epoch (log scale), with the zero-output level. */

@@ -14,7 +14,7 @@ import { TASK_NAMES, type TaskName } from '../tasks/index.js';
 import { anptVersion } from '../version.js';
 import { ConfigError } from '../format/fixed.js';
 import { writeReportFiles } from '../report/command.js';
-import { gridRows, gridPoints, resolveGrid, type GridSpec } from '../sweep/grid.js';
+import { gridMemoryProblem, gridRows, gridPoints, resolveGrid, type GridSpec } from '../sweep/grid.js';
 import { duration, type ProgressStream } from '../sweep/progress.js';
 import { appendRun, collectResults, openSweepDir, writeResults, type SweepRun } from '../sweep/results.js';
 import { runRows } from '../sweep/runner.js';
@@ -139,7 +139,7 @@ function readGridFile(file: string): Record<string, unknown> {
 /**
  * The checked grid from a grid file and/or flags (flags override the file). Every
  * error names the grid entry and where it came from:
- * `--weight-bits (grid.weightBits[2]): 17 is out of range; allowed 3..16`.
+ * `--weight-bits (grid.weightBits[2]): 17 is out of range; allowed 2..16`.
  */
 export function gridFromFlags(f: SweepFlags): GridSpec {
   const raw: Record<string, unknown> = f.grid !== undefined ? readGridFile(f.grid) : {};
@@ -182,6 +182,7 @@ export function gridFromFlags(f: SweepFlags): GridSpec {
     return resolveGrid(raw);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
+    if (err.field === 'grid.size') throw new UsageError(err.detail);
     const path = err.field.replace(/^grid\.?/, '').replace(/\[\d+\].*$/, '').replace(/ .*$/, '');
     const detail = err.detail;
     const top = path.split('.')[0];
@@ -206,6 +207,8 @@ export async function sweepCommand(f: SweepFlags, ctx: SweepContext = {}): Promi
   if (f.out === undefined) throw new UsageError('--out DIR is required: the results directory (created if missing; the same command on the same DIR resumes)');
   const grid = gridFromFlags(f);
   const workers = workerCount(f.workers);
+  const side = gridMemoryProblem(grid, Math.max(1, Math.min(workers, gridRows(grid).length)));
+  if (side) throw new UsageError(`${side}, or use fewer --workers`);
   const commandLine = ctx.commandLine ?? quoteCommand(['anpt', ...process.argv.slice(2)]);
   const dir = f.out;
   const startedAt = new Date();
@@ -223,7 +226,7 @@ export async function sweepCommand(f: SweepFlags, ctx: SweepContext = {}): Promi
   if (opened.dropped) log(`--force: ${opened.dropped} rows of the previous grid moved to ${join(dir, 'results.dropped.jsonl')}`);
   log(`sweep: ${all.length} rows (${points} points x ${grid.seeds.length} seeds x ${grid.methods.length} methods); ${all.length - todo.length} already done in ${dir}, running ${todo.length} on ${workers === 0 ? 'the main thread' : `${workers} worker${workers > 1 ? 's' : ''}`}`);
   const steps = Number((grid.task.options as { steps?: number }).steps ?? 1000);
-  const res = todo.length ? await runRows({ dir, grid, todo, steps, workers, quiet: f.quiet ?? false, stream: ctx.progress }) : { rows: [], failed: 0 };
+  const res = todo.length ? await runRows({ dir, grid, todo, steps, workers, quiet: f.quiet ?? false, stream: ctx.progress, done: [...opened.done.values()] }) : { rows: [], failed: 0 };
   const finishedAt = new Date();
   const wallSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
   const run: SweepRun = {

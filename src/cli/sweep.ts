@@ -3,11 +3,12 @@
  * there). Register it on the program with registerSweep(program).
  */
 import type { Command } from 'commander';
-import { ROUNDINGS } from '../format/fixed.js';
+import { FORMAT_BITS, ROUNDINGS } from '../format/fixed.js';
 import { sweepCommand, type SweepFlags } from './sweep-command.js';
 import { GRID_DEFAULTS, METHODS } from '../sweep/grid.js';
 import { EXIT_FAILED, EXIT_OK } from './errors.js';
 import type { CliIo } from './io.js';
+import { toJson } from './output.js';
 import { addTaskOptions } from './task-options.js';
 
 export interface SweepHooks {
@@ -28,7 +29,7 @@ export function registerSweep(program: Command, hooks: SweepHooks = {}): Command
     .description('robustness study: train and test over a grid of weight bits, update rounding, noise and mismatch, with several methods and seeds, in parallel; resumable; writes results.csv/json and report.html')
     .option('--out <dir>', 'results directory (required); the same command on the same directory resumes')
     .option('--grid <file.json>', 'grid file (JSON; keys as in results.json "grid"); flags override its entries')
-    .option('--weight-bits <list>', `weight bits, 3..16 (default ${d.weightBits.join(',')})`)
+    .option('--weight-bits <list>', `weight bits, ${FORMAT_BITS.min}..${FORMAT_BITS.max} (default ${d.weightBits.join(',')})`)
     .option('--activity-bits <list>', `bits of activity, pre-activations, inputs and outputs, 5..16 (default ${d.activityBits.join(',')})`)
     .option('--rounding <list>', `weight-update rounding: ${ROUNDINGS.join(', ')} (default ${d.rounding.join(',')})`)
     .option('--sigma <list>', `noise std of the noisy copy, real units (default ${d.sigma.join(',')})`)
@@ -52,7 +53,8 @@ export function registerSweep(program: Command, hooks: SweepHooks = {}): Command
     .option('--workers <n>', 'worker threads (default: the number of CPUs; 0 = the main thread)')
     .option('--force', 'use --out even if it holds another grid (rows this grid shares are kept) or other files')
     .option('--no-report', 'do not write report.html and the SVGs')
-    .option('--quiet', 'no progress on stderr');
+    .option('--quiet', 'no progress on stderr')
+    .option('--json', 'print the summary (rows run, skipped, failed, seconds, files) as one JSON object on stdout, nothing else');
   addTaskOptions(cmd, true);
   const task = cmd.options.find((o) => o.long === '--task');
   if (task) task.description = task.description.replace('(required)', '(default mackey-glass)');
@@ -62,7 +64,10 @@ Example (docs/sweep-example: 108 runs, 4 minutes on 2 cores):
 Kill it at any time; the same command finishes the missing rows. anpt report DIR rebuilds the report.`);
   cmd.action(async (flags: SweepFlags) => {
     const io = hooks.io;
-    const summary = await sweepCommand(flags, { commandLine: hooks.commandLine, log: io && ((line) => io.out(`${line}\n`)), progress: io?.progress });
+    const out = io?.out ?? ((s: string) => process.stdout.write(s));
+    const json = (flags as { json?: boolean }).json === true;
+    const summary = await sweepCommand(flags, { commandLine: hooks.commandLine, log: json ? () => {} : (line) => out(`${line}\n`), progress: io?.progress });
+    if (json) out(toJson(summary) + '\n');
     const code = summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
     if (hooks.setExitCode) hooks.setExitCode(code);
     else process.exitCode = code;

@@ -2,7 +2,7 @@
  * A training run's configuration, every flag checked and every default filled in:
  * what `resolveTrainConfig` (train.ts) returns and what the summary (summary.ts) records.
  */
-import type { ChipFormats } from '../device/types.js';
+import type { Activation, ChipFormats } from '../device/types.js';
 import type { Algo, Backend } from './defaults.js';
 import type { TaskSpec } from './task-options.js';
 
@@ -24,6 +24,10 @@ export interface TrainConfig {
   /** Steps per run/reward round trip (anpt, np, wp); 1 = online; 'sequence' = the whole sequence (resolved by runTrain). */
   chunk: number | 'sequence';
   readoutOnly: boolean;
+  /** Hidden nonlinearity. */
+  activation: Activation;
+  /** Per-neuron mismatch spread (gain std, relative, and offset std, real units; seeded by the run's seed); 0 = none. */
+  mismatch: number;
   /** Rescale R to this spectral radius whenever it is above it (checked every SPECTRAL_EVERY_STEPS steps); anpt, np, wp. */
   spectralCap?: number;
   /** Skip the per-epoch spectral radius and gradient cosine (they cost a little time on the float model). */
@@ -35,4 +39,6 @@ export interface TrainConfig {
   force: boolean;
   json: boolean;
   quiet: boolean;
+  /** Not a terminal: seconds between progress lines inside an epoch. */
+  progressEvery: number;
 }

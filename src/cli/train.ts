@@ -7,7 +7,7 @@
  * diverges still writes its directory, with status "diverged", and exits 1.
  */
 import type { Command } from 'commander';
-import type { Device, Params, Topology } from '../device/types.js';
+import type { Activation, ChipFormats, Device, MismatchConfig, Params, Topology } from '../device/types.js';
 import { trainAnpt, type EpochRecord, type TrainProgress } from '../learn/anpt.js';
 import { evaluateFloat, trainBptt } from '../learn/bptt.js';
 import { evaluate, zeroOutputMse, type Evaluation } from '../learn/evaluate.js';
@@ -15,7 +15,11 @@ import { fitRidgeReadout } from '../learn/reservoir.js';
 import { gradientAlignment } from '../learn/diagnostics.js';
 import { spectralRadius } from '../linalg/spectral.js';
 import { codeRange, formatName, lsb } from '../format/fixed.js';
-import { xavierNormal, type RnnShape } from '../model/rnn.js';
+import { ACTIVATIONS, xavierNormal, type RnnShape } from '../model/rnn.js';
+import { divergence, DIVERGENCE_FACTOR, DIVERGENCE_RULE, untrainedReference } from '../learn/divergence.js';
+import { checkTrainSize } from './limits.js';
+import { SPECTRAL_EVERY_STEPS } from '../learn/defaults.js';
+import { applyConfigFile, configJson } from './config-file.js';
 import type { Task } from '../tasks/index.js';
 import { addFormatOptions, checkAlgoBackend, configureDevice, linkHealth, linkLine, makeDevice, openBoard, resolveDeviceUrl, resolveFormats, type FormatFlags } from './backend.js';
 import {
@@ -25,7 +29,7 @@ import {
 import { EXIT_FAILED, EXIT_OK, UsageError } from './errors.js';
 import { choice, nonNegativeReal, positiveInt, positiveReal, refuse, uint32 } from './options.js';
 import { checkOutDir, metricsCsv, toJson, writeRunDir } from './output.js';
-import { createProgress, sci, type Progress } from './progress.js';
+import { createProgress, PROGRESS_INTERVAL_SECONDS, sci, type Progress } from './progress.js';
 import { buildSummary, lossChart, printSummary, type RunOutcome } from './summary.js';
 import { addTaskOptions, buildTask, resolveTaskSpec, type TaskFlags } from './task-options.js';
 import { anptVersion } from '../version.js';
@@ -52,12 +56,15 @@ export interface TrainFlags extends TaskFlags, FormatFlags {
   schedule?: string;
   readoutOnly?: boolean;
   spectralCap?: string;
+  activation?: string;
+  mismatch?: string;
   /** commander's --no-diagnostics sets false. */
   diagnostics?: boolean;
   out?: string;
   force?: boolean;
   json?: boolean;
   quiet?: boolean;
+  progressEvery?: string;
 }
 
 /** A training run, every value checked and resolved (defaults from defaults.ts). */
@@ -80,6 +87,7 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     refuse('--sigma', f.sigma, 'does not apply to --algo bptt (no noise is injected); remove it');
     refuse('--chunk', f.chunk, 'does not apply to --algo bptt; set the gradient window with --bptt-window');
     refuse('--spectral-cap', f.spectralCap, 'does not apply to --algo bptt (a stabiliser of the perturbation learners); remove it');
+    refuse('--mismatch', f.mismatch, 'does not apply to --algo bptt (it trains the ideal float model off-device); remove it');
   }
   if (algo !== 'bptt') refuse('--bptt-window', f.bpttWindow, 'applies to --algo bptt only; remove it');
   const seed = uint32('--seed', f.seed, SEED, '42');
@@ -99,6 +107,8 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     seed,
     chunk: f.chunk === undefined ? budget.chunk : positiveInt('--chunk', f.chunk, 1, '1'),
     readoutOnly: f.readoutOnly === true,
+    activation: choice('--activation', f.activation, ACTIVATIONS, ACTIVATION),
+    mismatch: mismatchSpread(f.mismatch),
     noDiagnostics: f.diagnostics === false,
     spectralCap: resolveSpectralCap(algo, backend, f.spectralCap),
     bpttWindow: algo === 'bptt' ? (f.bpttWindow === 'full' ? 'full' : positiveInt('--bptt-window', f.bpttWindow, BPTT_WINDOW, `${BPTT_WINDOW} (or full)`)) : undefined,
@@ -107,9 +117,26 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     force: f.force === true,
     json: f.json === true,
     quiet: f.quiet === true,
+    progressEvery: positiveReal('--progress-every', f.progressEvery, PROGRESS_INTERVAL_SECONDS, String(PROGRESS_INTERVAL_SECONDS)),
   };
   checkOutDir(f.out, cfg.force);
+  checkTrainSize(cfg);
   return cfg;
+}
+
+/** Largest mismatch spread (the sweep's bound): a gain std of 50 %. */
+export const MAX_MISMATCH = 0.5;
+
+/** --mismatch s: 0..MAX_MISMATCH, default 0 (none). */
+function mismatchSpread(raw: string | undefined): number {
+  const v = nonNegativeReal('--mismatch', raw, 0, '0.05');
+  if (v > MAX_MISMATCH) throw new UsageError(`--mismatch: '${raw}' is above ${MAX_MISMATCH} (a ${MAX_MISMATCH * 100} % gain spread); e.g. --mismatch 0.05`);
+  return v;
+}
+
+/** The device mismatch of a run: gain and offset spread s, drawn from the run's seed. */
+export function runMismatch(cfg: Pick<TrainConfig, 'mismatch' | 'seed'>): MismatchConfig | undefined {
+  return cfg.mismatch > 0 ? { gainSpread: cfg.mismatch, offsetSpread: cfg.mismatch, seed: cfg.seed } : undefined;
 }
 
 /** --spectral-cap rho (0 = off); default FLOAT_ANPT_SPECTRAL_CAP for anpt on the float model, else off. */
@@ -182,7 +209,7 @@ async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, i
     const minChunk = trainChunk(cfg, task);
     for (;;) {
       try {
-        await configureDevice(device, { topology, formats: cfg.formats, sigma: cfg.sigma, seed: cfg.seed, maxChunkSteps: maxChunk });
+        await configureDevice(device, { topology, formats: cfg.formats, sigma: cfg.sigma, seed: cfg.seed, maxChunkSteps: maxChunk, mismatch: runMismatch(cfg) });
         break;
       } catch (err) {
         // A board's RAM bounds the chunk: evaluation chunks are our choice, so halve them
@@ -200,10 +227,30 @@ async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, i
   return device;
 }
 
+/**
+ * The device with `tick` called after every run: the test pass and the diagnostics run
+ * chunks outside the trainer's progress callbacks, and a pipe should hear from them too.
+ */
+function ticking(device: Device, tick: () => void): Device {
+  return new Proxy(device, {
+    get(target, key) {
+      const v = Reflect.get(target, key, target) as unknown;
+      if (typeof v !== 'function') return v;
+      if (key !== 'run') return v.bind(target);
+      return async (...args: unknown[]) => {
+        const res = await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        tick();
+        return res;
+      };
+    },
+  });
+}
+
 /** ANP-T, NP, WP and the reservoir fit all run through the Device interface. */
 async function trainOnDevice(
-  cfg: TrainConfig, task: Task, device: Device, onProgress: (p: TrainProgress) => void, progress: Progress, warn: (line: string) => void,
+  cfg: TrainConfig, task: Task, board: Device, onProgress: (p: TrainProgress) => void, progress: Progress, warn: (line: string) => void,
 ): Promise<Trained> {
+  const device = ticking(board, () => progress.tick());
   const deviceName = (await device.info()).name;
   const maxChunk = (await device.info()).maxChunkSteps;
   const initialTest = await evaluate(device, task.test, { metrics: task.metrics });
@@ -228,6 +275,8 @@ async function trainOnDevice(
   const res = await trainAnpt(device, task.train, {
     epochs: cfg.epochs, lr: { w: cfg.lr, r: cfg.lr, v: cfg.lr }, chunkSteps: trainChunk(cfg, task), schedule: { kind: cfg.schedule },
     readoutOnly: cfg.readoutOnly, test: task.test, metrics: task.metrics, onProgress, progressEverySteps: PROGRESS_EVERY_STEPS,
+    // stop early at the divergence bound (divergence.ts), in the trainer's units: its zero-output train MSE
+    divergenceFactor: DIVERGENCE_FACTOR * untrainedReference(initialTest.mse, zeroOutputMse(task.test)) / zeroOutputMse(task.test),
     spectral: cfg.spectralCap ? { cap: cfg.spectralCap, everySteps: SPECTRAL_EVERY_STEPS } : undefined,
     afterEpoch: (cfg.algo === 'anpt' && !cfg.noDiagnostics) ? () => epochDiagnostics(cfg, task, device) : undefined,
   });
@@ -239,8 +288,6 @@ async function trainOnDevice(
   return { status: res.status, message: res.message, epochs: res.epochs, params: await device.readParams(), initialTest, finalTest, deviceName, maxChunkSteps: maxChunk };
 }
 
-/** How often the spectral cap reads R (steps). */
-const SPECTRAL_EVERY_STEPS = 100;
 
 /** Steps of the train set the gradient-quality diagnostic averages over (from a zero state). */
 const DIAG_STEPS = 20;
@@ -260,7 +307,7 @@ async function epochDiagnostics(cfg: TrainConfig, task: Task, device: Device): P
   if (cfg.backend !== 'float') return out;
   const set = task.train;
   const K = Math.min(DIAG_STEPS, set.steps);
-  const shape: RnnShape = { inputs: set.inputSize, hidden: H, outputs: set.outputSize, activation: ACTIVATION };
+  const shape: RnnShape = { inputs: set.inputSize, hidden: H, outputs: set.outputSize, activation: cfg.activation };
   const a = await gradientAlignment(shape, p, set.batch, new Float64Array(set.batch * H),
     set.inputs.subarray(0, K * set.batch * set.inputSize), set.targets.subarray(0, K * set.batch * set.outputSize), K,
     { samples: DIAG_SAMPLES, hiddenSigma: cfg.sigma, seed: cfg.seed });
@@ -275,11 +322,11 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
   const cfg: TrainConfig = { ...config, chunk: config.chunk === 'sequence' ? task.train.steps : config.chunk };
   if (cfg.epochs * task.train.steps > 2 ** 32)
     throw new UsageError(`--epochs: ${cfg.epochs} epochs x ${task.train.steps} steps exceed the device's 32-bit step counter (${2 ** 32} steps); train fewer epochs or on shorter sequences`);
-  const topology: Topology = { inputs: task.inputSize, hidden: cfg.hidden, outputs: task.outputSize, batch: task.train.batch, activation: ACTIVATION };
+  const topology: Topology = { inputs: task.inputSize, hidden: cfg.hidden, outputs: task.outputSize, batch: task.train.batch, activation: cfg.activation };
   const shape: RnnShape = { inputs: topology.inputs, hidden: topology.hidden, outputs: topology.outputs, activation: topology.activation };
   const initial = xavierNormal(shape, cfg.seed);
   const zeroTest = zeroOutputMse(task.test);
-  const progress = createProgress({ quiet: cfg.quiet, zeroTestMse: zeroTest, stream: io.progress });
+  const progress = createProgress({ quiet: cfg.quiet, zeroTestMse: zeroTest, stream: io.progress, intervalSeconds: cfg.progressEvery });
   const device = cfg.algo === 'bptt' ? undefined : await prepareDevice(cfg, task, topology, initial, (line) => progress.note(line));
   const started = performance.now();
   progress.note(`anpt train: ${task.name}, ${cfg.algo} on the ${cfg.backend} backend, H=${cfg.hidden} B=${topology.batch} T=${task.train.steps}${cfg.algo === 'reservoir' ? '' : `, ${cfg.epochs} epoch${cfg.epochs > 1 ? 's' : ''}`}`);
@@ -306,6 +353,11 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
     progress.stop();
     await device?.close();
   }
+  if (trained.status === 'ok') {
+    // the one rule of divergence.ts, for every learner (the trainers only stop early at it)
+    const why = divergence(trained.epochs, trained.finalTest.mse, trained.initialTest.mse, zeroTest);
+    if (why) trained = { ...trained, status: 'diverged', message: `${why}; lower --lr` };
+  }
   const outcome: RunOutcome = { ...trained, link: linkAtEnd, task, topology, zeroTest, warnings, seconds: (performance.now() - started) / 1000 };
   const summary = buildSummary(cfg, outcome, command);
   const weights: WeightsFile = {
@@ -317,6 +369,7 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
     topology: shape,
     formats: cfg.formats,
     normalisation: task.normalisation,
+    mismatch: runMismatch(cfg),
     W: toRows(trained.params.w, shape.hidden, shape.inputs),
     R: toRows(trained.params.r, shape.hidden, shape.hidden),
     V: toRows(trained.params.v, shape.outputs, shape.hidden),
@@ -326,6 +379,7 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
     'summary.json': toJson(summary, 2) + '\n',
     'weights.json': weightsJson(weights),
     'loss.svg': lossChart(task.name, cfg, trained.initialTest.mse, trained.epochs, zeroTest),
+    'config.json': JSON.stringify(configJson(cfg), null, 2) + '\n',
   }, cfg.force);
   if (cfg.json) io.out(toJson(summary) + '\n');
   else printSummary(summary, cfg.out, io.out);
@@ -335,6 +389,7 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
 
 /** Declare `anpt train` on the program; `run` receives the parsed flags. */
 export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Promise<void>): Command {
+  // commander passes the command as the last action argument: the config file needs its option sources
   const cmd = program
     .command('train')
     .description('train a recurrent network on a task and write a run directory (metrics.csv, summary.json, weights.json, loss.svg)')
@@ -356,13 +411,18 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--spectral-cap <rho>', `anpt, np, wp: rescale R to spectral radius rho whenever it exceeds it (checked every 100 steps; a forward-only stabiliser); 0 = off (default ${FLOAT_ANPT_SPECTRAL_CAP} for anpt on the float backend, else off)`)
     .option('--no-diagnostics', 'anpt: skip the per-epoch spectral radius of R and (float backend) the cosine of the update to the BPTT gradient, written to metrics.csv')
     .option('--bptt-window <k>', `bptt: steps per gradient window, or full (default ${BPTT_WINDOW})`)
-    .option('--seed <n>', `seed of the data, initial weights and noise (default ${SEED})`);
+    .option('--seed <n>', `seed of the data, initial weights and noise (default ${SEED})`)
+    .option('--activation <name>', `hidden nonlinearity: ${ACTIVATIONS.join(' | ')} (default ${ACTIVATION})`)
+    .option('--mismatch <s>', `per-neuron mismatch of the chip: gain std s (relative) and offset std s (real units), 0..${MAX_MISMATCH}, drawn from --seed; anpt, np, wp, reservoir (default 0)`);
   addFormatOptions(cmd);
   return cmd
     .option('--out <dir>', 'run directory to create (required; must not exist or be empty)')
     .option('--force', 'replace an existing non-empty --out directory')
     .option('--json', 'print the summary as one JSON object on stdout, nothing else')
     .option('--quiet', 'no progress on stderr')
-    .action(async (flags: TrainFlags) => run(flags));
+    .option('--progress-every <s>', `stderr not a terminal: seconds between progress lines inside an epoch (default ${PROGRESS_INTERVAL_SECONDS})`)
+    .option('--config <file.json>', 'flags from a JSON file ({"hidden": 100, "weight-bits": 8}); flags given here override it; every run writes its full config.json, which repeats it')
+    .addHelpText('after', `\nExit codes: 0 the run is ok; 1 the run diverged: ${DIVERGENCE_RULE} (its directory is written, with "status": "diverged"); 2 bad input, one line on stderr, nothing written.`)
+    .action(async (flags: TrainFlags, command: Command) => run(applyConfigFile(flags, command)));
 }
 

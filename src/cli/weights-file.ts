@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Params } from '../device/types.js';
 import { parseWeightsFile, WEIGHTS_FILE, type WeightsFile as StoredWeightsFile } from '../device/weights-file.js';
+import { TASK_NAMES } from '../tasks/index.js';
 import type { Algo, Backend } from './defaults.js';
 import { UsageError } from './errors.js';
 import type { TaskSpec } from './task-options.js';
@@ -29,6 +30,11 @@ export function readWeights(dir: string): { file: WeightsFile; params: Params } 
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(`--weights: ${code === 'ENOENT' ? `no ${WEIGHTS_FILE} in '${dir}'` : `cannot read '${path}' (${code})`}; give a directory written by anpt train --out`);
   }
-  const { file, params } = parseWeightsFile(text, (what) => new UsageError(`--weights: '${path}': ${what}; give a directory written by anpt train --out`));
+  const fail = (what: string) => new UsageError(`--weights: '${path}': ${what}; give a directory written by anpt train --out`);
+  const { file, params } = parseWeightsFile(text, fail);
+  const task = file.task as { name?: unknown; options?: unknown } | undefined;
+  // a file from `anpt device pull` has no task (eval then needs --task)
+  if (task !== undefined && (!(TASK_NAMES as readonly unknown[]).includes(task.name) || typeof task.options !== 'object' || task.options === null))
+    throw fail(`task must be {"name": one of ${TASK_NAMES.join(', ')}, "options": {...}}, not ${JSON.stringify(file.task)}`);
   return { file: file as WeightsFile, params };
 }

@@ -2,7 +2,7 @@
  * Checking a DeviceConfig before any device sees it, and the default chip formats.
  * Every error names the field, the value and the allowed range.
  */
-import { ConfigError, validateFormat, ROUNDING_CODE, OVERFLOW_CODE, q } from '../format/fixed.js';
+import { ConfigError, FORMAT_BITS, validateFormat, ROUNDING_CODE, OVERFLOW_CODE, q } from '../format/fixed.js';
 import type { FixedFormat, Rounding, Overflow } from '../format/fixed.js';
 import type { ChipFormats, DeviceConfig, DeviceInfo } from './types.js';
 
@@ -96,7 +96,7 @@ export interface FormatOptions {
 export function defaultChipFormats(opts: FormatOptions = {}): ChipFormats {
   const wb = opts.weightBits ?? 16;
   const ab = opts.activityBits ?? 16;
-  if (!Number.isInteger(wb) || wb < 3 || wb > 16) throw new ConfigError('weightBits', `${wb} is out of range; allowed 3..16`);
+  if (!Number.isInteger(wb) || wb < FORMAT_BITS.min || wb > FORMAT_BITS.max) throw new ConfigError('weightBits', `${wb} is out of range; allowed ${FORMAT_BITS.min}..${FORMAT_BITS.max}`);
   if (!Number.isInteger(ab) || ab < 5 || ab > 16) throw new ConfigError('activityBits', `${ab} is out of range; allowed 5..16`);
   const upd = opts.rounding ?? (wb < 12 ? 'stochastic' : 'nearest');
   const fwd = opts.forwardRounding ?? 'nearest';

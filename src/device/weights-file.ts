@@ -5,7 +5,7 @@
  * the task's data normalisation, if any. Written by `anpt train` and `anpt device
  * pull`, read by `anpt eval` and `anpt device push`: the one reader and writer.
  */
-import type { Activation, ChipFormats, Params } from './types.js';
+import type { Activation, ChipFormats, MismatchConfig, Params } from './types.js';
 import { ACTIVATIONS } from '../model/rnn.js';
 import type { Task } from '../tasks/index.js';
 
@@ -25,6 +25,8 @@ export interface WeightsFile {
   /** Present for fixed-point runs: the values are exact multiples of the weight format's LSB. */
   formats?: ChipFormats;
   normalisation?: Task['normalisation'];
+  /** The chip's per-neuron mismatch the weights were trained with (eval and predict apply it again). */
+  mismatch?: MismatchConfig;
   W: (number | null)[][];
   R: (number | null)[][];
   V: (number | null)[][];

@@ -87,7 +87,10 @@ export function parseFormatName(
  * Check a format; throws ConfigError naming the field and the allowed range.
  * `minBits`/`maxBits` let a quantity narrow the range (weights: 2..16).
  */
-export function validateFormat(f: FixedFormat, field: string, minBits = 2, maxBits = 16): void {
+/** Bits of any fixed-point format the kernel accepts (sign included): the one range the CLI, device info and docs give. */
+export const FORMAT_BITS = { min: 2, max: 16 } as const;
+
+export function validateFormat(f: FixedFormat, field: string, minBits: number = FORMAT_BITS.min, maxBits: number = FORMAT_BITS.max): void {
   if (f === null || typeof f !== 'object') throw new ConfigError(field, 'missing format object {bits, frac, signed, rounding, overflow}');
   if (!Number.isInteger(f.bits) || f.bits < minBits || f.bits > maxBits)
     throw new ConfigError(`${field}.bits`, `${f.bits} is out of range; allowed ${minBits}..${maxBits}`);

@@ -8,6 +8,14 @@
  * or y <= 0 on a log axis) are left out of the plot and reported: in the returned
  * chart's `skipped` list, in the root element's `data-skipped` count and as a visible
  * note under the plot. A series' line is broken at a skipped point.
+ *
+ * Series differ by more than colour: each has its own marker shape (circle, square,
+ * triangle, diamond, ...) and line dash, by index. Series with error bars are set
+ * side by side a few pixels apart at the same x, so their bars do not cover each other,
+ * and a bar whose lower end cannot be drawn on a log axis is drawn upwards only (not
+ * down to the axis). Each point has a tooltip (an SVG <title>: its exact value, or the
+ * point's own `tooltip`). Reference lines (e.g. y = 1) are dashed grey with a label.
+ * Tick labels of an axis share one style: all plain decimals, or all m e k.
  */
 
 export interface ChartPoint {
@@ -17,6 +25,8 @@ export interface ChartPoint {
   low?: number;
   /** Upper end of the error bar, in y units (e.g. max over seeds, or mean + std). */
   high?: number;
+  /** Tooltip text (default: series, x and y). */
+  tooltip?: string;
 }
 
 export interface ChartSeries {
@@ -40,6 +50,10 @@ export interface ChartSpec {
   /** Fixed axis ranges (data outside is still drawn, clipped to the plot area); default from the data. */
   xRange?: [number, number];
   yRange?: [number, number];
+  /** Horizontal reference lines, e.g. { y: 1, label: 'zero output' }; the y range includes them. */
+  refLines?: { y: number; label: string }[];
+  /** Marker size in px (default 3.5); small for long series such as a time series. */
+  pointRadius?: number;
   /** Outer size in px (default 640 x 400). */
   width?: number;
   height?: number;
@@ -74,8 +88,35 @@ export function formatTick(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
   if (a >= 1e-2 && a < 1e4) return String(Number(v.toPrecision(4)));
+  return expTick(v);
+}
+
+function expTick(v: number): string {
+  if (v === 0) return '0';
   const [m, e] = v.toExponential(2).split('e');
-  return `${String(Number(m))}e${Number(e)}`;
+  return Number(e) === 0 ? String(Number(m)) : `${String(Number(m))}e${Number(e)}`;
+}
+
+/** Labels of one axis in one style: plain when every tick reads well that way, else all m e k (0.05 and 5e-3 never side by side). */
+export function formatTicks(ticks: number[]): string[] {
+  const plain = ticks.every((v) => v === 0 || (Math.abs(v) >= 1e-2 && Math.abs(v) < 1e4));
+  return ticks.map(plain ? formatTick : expTick);
+}
+
+/** Marker shapes, by series index: the first is the circle itself. */
+const MARKERS = ['circle', 'square', 'triangle', 'diamond', 'triangle-down', 'cross'] as const;
+/** Line dashes, by series index (a series' own `dashed` is the second). */
+const DASHES = ['', '6 4', '2 3', '8 3 2 3', '12 4', '4 2 1 2'];
+
+function markerPath(shape: (typeof MARKERS)[number], x: number, y: number, r: number): string {
+  const p = (dx: number, dy: number) => `${fmt(x + dx)} ${fmt(y + dy)}`;
+  switch (shape) {
+    case 'square': return `M${p(-r, -r)} L${p(r, -r)} L${p(r, r)} L${p(-r, r)} Z`;
+    case 'triangle': return `M${p(0, -1.2 * r)} L${p(1.1 * r, r)} L${p(-1.1 * r, r)} Z`;
+    case 'triangle-down': return `M${p(0, 1.2 * r)} L${p(1.1 * r, -r)} L${p(-1.1 * r, -r)} Z`;
+    case 'diamond': return `M${p(0, -1.3 * r)} L${p(1.3 * r, 0)} L${p(0, 1.3 * r)} L${p(-1.3 * r, 0)} Z`;
+    default: return `M${p(-r, -r)} L${p(r, r)} M${p(-r, r)} L${p(r, -r)}`;
+  }
 }
 
 /** One axis: maps data values to pixels between p0 and p1 (p1 may be < p0 for y). */
@@ -187,6 +228,7 @@ export function renderLineChart(spec: ChartSpec): Chart {
       ys.push(p.y);
       for (const e of [p.low, p.high]) if (e !== undefined && drawable(e, logY)) ys.push(e);
     }
+  for (const r of spec.refLines ?? []) if (drawable(r.y, logY)) ys.push(r.y);
 
   // Layout: title on top, legend at the right, axis labels left and bottom.
   const legendWidth = spec.series.length ? 36 + 7 * Math.max(...spec.series.map((s) => s.name.length)) : 0;
@@ -205,27 +247,44 @@ export function renderLineChart(spec: ChartSpec): Chart {
 
   // grid, ticks and tick labels
   out.push('<g class="axes" stroke="#000000" fill="#000000">');
-  for (const t of ax.ticks) {
+  const xLabels = formatTicks(ax.ticks), yLabels = formatTicks(ay.ticks);
+  for (const [i, t] of ax.ticks.entries()) {
     const x = fmt(ax.toPx(t));
     out.push(`<line class="grid" x1="${x}" y1="${top}" x2="${x}" y2="${bottom}" stroke="#e5e5e5" stroke-width="1"/>`);
     out.push(`<line x1="${x}" y1="${bottom}" x2="${x}" y2="${bottom + 5}" stroke-width="1"/>`);
-    out.push(`<text class="tick x" x="${x}" y="${bottom + 18}" text-anchor="middle" stroke="none">${escapeXml(formatTick(t))}</text>`);
+    out.push(`<text class="tick x" x="${x}" y="${bottom + 18}" text-anchor="middle" stroke="none">${escapeXml(xLabels[i])}</text>`);
   }
-  for (const t of ay.ticks) {
+  for (const [i, t] of ay.ticks.entries()) {
     const y = fmt(ay.toPx(t));
     out.push(`<line class="grid" x1="${left}" y1="${y}" x2="${right}" y2="${y}" stroke="#e5e5e5" stroke-width="1"/>`);
     out.push(`<line x1="${left - 5}" y1="${y}" x2="${left}" y2="${y}" stroke-width="1"/>`);
-    out.push(`<text class="tick y" x="${left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle" stroke="none">${escapeXml(formatTick(t))}</text>`);
+    out.push(`<text class="tick y" x="${left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle" stroke="none">${escapeXml(yLabels[i])}</text>`);
   }
   out.push(`<rect x="${left}" y="${top}" width="${fmt(right - left)}" height="${fmt(bottom - top)}" fill="none" stroke-width="1"/>`);
   out.push('</g>');
   out.push(`<text class="label x" x="${fmt((left + right) / 2)}" y="${bottom + 38}" text-anchor="middle">${escapeXml(spec.xLabel + (logX ? ' (log scale)' : ''))}</text>`);
   out.push(`<text class="label y" transform="translate(16 ${fmt((top + bottom) / 2)}) rotate(-90)" text-anchor="middle">${escapeXml(spec.yLabel + (logY ? ' (log scale)' : ''))}</text>`);
 
-  // series: line (broken at skipped points), error bars, points
+  // reference lines, under the data
+  for (const r of spec.refLines ?? []) {
+    if (!drawable(r.y, logY)) continue;
+    const y = fmt(ay.toPx(r.y));
+    out.push(`<g class="refline" data-y="${r.y}"><line x1="${left}" y1="${y}" x2="${fmt(right)}" y2="${y}" stroke="#555555" stroke-width="1.2" stroke-dasharray="4 3"/>`
+      + `<text x="${fmt(right - 4)}" y="${fmt(Number(y) - 5)}" text-anchor="end" fill="#555555" font-size="11">${escapeXml(r.label)}</text></g>`);
+  }
+
+  // series: line (broken at skipped points), error bars, points; series with bars set side by side
+  const barred = spec.series.map((s) => s.points.some((p) => p.low !== undefined || p.high !== undefined));
+  const nBarred = barred.filter(Boolean).length;
+  const radius = spec.pointRadius ?? 3.5;
+  let barIndex = 0;
   spec.series.forEach((s, k) => {
     const color = s.color ?? PALETTE[k % PALETTE.length];
     const pts = kept[k];
+    const dodge = barred[k] && nBarred > 1 ? (barIndex++ - (nBarred - 1) / 2) * 5 : 0;
+    const px = (x: number) => ax.toPx(x) + dodge;
+    const dash = s.dashed ? DASHES[1] : DASHES[k % DASHES.length];
+    const shape = MARKERS[k % MARKERS.length];
     out.push(`<g class="series" data-series="${escapeXml(s.name)}" clip-path="url(#${clipId})">`);
     let d = '', pen = 'M';
     for (const p of pts) {
@@ -233,17 +292,19 @@ export function renderLineChart(spec: ChartSpec): Chart {
         pen = 'M';
         continue;
       }
-      d += `${pen}${fmt(ax.toPx(p.x))} ${fmt(ay.toPx(p.y))} `;
+      d += `${pen}${fmt(px(p.x))} ${fmt(ay.toPx(p.y))} `;
       pen = 'L';
     }
-    if (d) out.push(`<path class="line" d="${d.trim()}" fill="none" stroke="${escapeXml(color)}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    if (d) out.push(`<path class="line" d="${d.trim()}" fill="none" stroke="${escapeXml(color)}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
     for (const p of pts) {
       if (!p || (p.low === undefined && p.high === undefined)) continue;
-      const lo = p.low !== undefined && drawable(p.low, logY) ? p.low : logY ? ay.min : p.y;
+      // a lower end that a log axis cannot show: the bar goes up only, with no cap at the bottom
+      const lowOk = p.low !== undefined && drawable(p.low, logY);
+      const lo = lowOk ? p.low! : p.y;
       const hi = p.high !== undefined && Number.isFinite(p.high) ? p.high : p.y;
-      const x = fmt(ax.toPx(p.x)), y0 = fmt(ay.toPx(lo)), y1 = fmt(ay.toPx(hi));
-      const cx = ax.toPx(p.x);
-      out.push(`<path class="errorbar" d="M${x} ${y0} L${x} ${y1} M${fmt(cx - 4)} ${y0} L${fmt(cx + 4)} ${y0} M${fmt(cx - 4)} ${y1} L${fmt(cx + 4)} ${y1}" stroke="${escapeXml(color)}" stroke-width="1.2" fill="none"/>`);
+      const cx = px(p.x), x = fmt(cx), y0 = fmt(ay.toPx(lo)), y1 = fmt(ay.toPx(hi));
+      const caps = `${lowOk ? ` M${fmt(cx - 3)} ${y0} L${fmt(cx + 3)} ${y0}` : ''} M${fmt(cx - 3)} ${y1} L${fmt(cx + 3)} ${y1}`;
+      out.push(`<path class="errorbar" d="M${x} ${y0} L${x} ${y1}${caps}" stroke="${escapeXml(color)}" stroke-width="1.2" fill="none"/>`);
     }
     out.push('</g>');
     // points are not clipped: a marker on the axis line stays whole
@@ -251,7 +312,13 @@ export function renderLineChart(spec: ChartSpec): Chart {
     for (const p of pts) {
       if (!p) continue;
       const extra = (p.low !== undefined ? ` data-low="${p.low}"` : '') + (p.high !== undefined ? ` data-high="${p.high}"` : '');
-      out.push(`<circle class="point" cx="${fmt(ax.toPx(p.x))}" cy="${fmt(ay.toPx(p.y))}" r="3" fill="${escapeXml(color)}" data-series="${escapeXml(s.name)}" data-x="${p.x}" data-y="${p.y}"${extra}/>`);
+      const cx = px(p.x), cy = ay.toPx(p.y);
+      const tip = `<title>${escapeXml(p.tooltip ?? `${s.name}: x ${p.x}, y ${p.y}`)}</title>`;
+      // the circle carries the data and the tooltip; other shapes are drawn over a transparent one
+      const look = shape === 'circle' ? `fill="${escapeXml(color)}"` : 'fill="#ffffff" fill-opacity="0" pointer-events="all"';
+      out.push(`<circle class="point" cx="${fmt(cx)}" cy="${fmt(cy)}" r="${fmt(shape === 'circle' ? radius : radius * 1.4)}" ${look} data-series="${escapeXml(s.name)}" data-x="${p.x}" data-y="${p.y}"${extra}>${tip}</circle>`);
+      if (shape !== 'circle')
+        out.push(`<path class="marker" data-marker="${shape}" d="${markerPath(shape, cx, cy, radius * 0.9)}" ${shape === 'cross' ? `stroke="${escapeXml(color)}" stroke-width="1.6" fill="none"` : `fill="${escapeXml(color)}"`} pointer-events="none"/>`);
     }
     out.push('</g>');
   });
@@ -261,7 +328,11 @@ export function renderLineChart(spec: ChartSpec): Chart {
   spec.series.forEach((s, k) => {
     const color = s.color ?? PALETTE[k % PALETTE.length];
     const y = top + 10 + 20 * k, x = right + 14;
-    out.push(`<line x1="${x}" y1="${y}" x2="${x + 22}" y2="${y}" stroke="${escapeXml(color)}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    const dash = s.dashed ? DASHES[1] : DASHES[k % DASHES.length];
+    const shape = MARKERS[k % MARKERS.length];
+    out.push(`<line x1="${x}" y1="${y}" x2="${x + 22}" y2="${y}" stroke="${escapeXml(color)}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
+    out.push(shape === 'circle' ? `<circle cx="${x + 11}" cy="${y}" r="3.5" fill="${escapeXml(color)}"/>`
+      : `<path d="${markerPath(shape, x + 11, y, 3.2)}" ${shape === 'cross' ? `stroke="${escapeXml(color)}" stroke-width="1.6" fill="none"` : `fill="${escapeXml(color)}"`}/>`);
     out.push(`<text x="${x + 28}" y="${y}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
   });
   out.push('</g>');

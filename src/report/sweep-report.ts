@@ -95,6 +95,11 @@ function stats(values: number[]): Stats {
   return { n, mean, sd, min: Math.min(...v), max: Math.max(...v) };
 }
 
+/** A point's tooltip: the exact mean, how many seeds it is over, and their range. */
+function tooltip(series: string, xLabel: string, x: number, st: Stats): string {
+  return `${series}, ${xLabel} ${x}: mean ${st.mean} over ${st.n} seed${st.n === 1 ? '' : 's'}${st.n > 1 ? ` (smallest ${st.min}, largest ${st.max})` : ''}`;
+}
+
 /** 3 significant digits; exponent form outside 1e-3..1e5. */
 export function num(v: number | undefined): string {
   if (v === undefined || v === null || Number.isNaN(v)) return '–';
@@ -154,7 +159,7 @@ function lossPlot(results: SweepResults, dim: Dim): ReportPlot {
       .map(([x, rs]) => ({ x: Number(x), s: stats(rs.map(rel)) }))
       .filter((p) => p.s.n > 0)
       .sort((a, b) => a.x - b.x)
-      .map((p) => ({ x: p.x, y: p.s.mean, low: p.s.min, high: p.s.max }));
+      .map((p) => ({ x: p.x, y: p.s.mean, low: p.s.min, high: p.s.max, tooltip: tooltip(name, DIM_LABEL[dim], p.x, p.s) }));
     return { name, points, color: SERIES_COLOURS[name] };
   });
   const title = `Test MSE vs ${DIM_LABEL[dim]}`;
@@ -165,10 +170,11 @@ function lossPlot(results: SweepResults, dim: Dim): ReportPlot {
     series,
     logY: true,
     logX: dim === 'sigma' && grid.sigma.every((s) => s > 0),
+    refLines: [{ y: 1, label: 'zero output (1): below is learning' }],
     width: 720,
     height: 420,
   };
-  const caption = `Mean over ${grid.seeds.length} seed${grid.seeds.length > 1 ? 's' : ''} (error bars: smallest to largest seed) of the test MSE on the emulator's clean copy, as a fraction of the MSE of always answering 0; below 1 is learning. Held fixed: ${describeReference(ref, [dim])}.`;
+  const caption = `Mean over ${grid.seeds.length} seed${grid.seeds.length > 1 ? 's' : ''} (error bars: smallest to largest seed) of the test MSE on the emulator's clean copy, as a fraction of the MSE of always answering 0; below the dashed line at 1 is learning. Series with bars are set a few pixels apart; hover a point for its exact value and seed count. Held fixed: ${describeReference(ref, [dim])}.`;
   return { file: DIM_FILE[dim], kind: dim, title, caption, svg: renderLineChart(spec).svg };
 }
 
@@ -190,7 +196,7 @@ function cosinePlot(results: SweepResults): ReportPlot | undefined {
       .map(([x, g]) => ({ x: Number(x), s: stats(g.map(value)) }))
       .filter((p) => p.s.n > 0)
       .sort((a, b) => a.x - b.x)
-      .map((p) => ({ x: p.x, y: p.s.mean, low: p.s.min, high: p.s.max }));
+      .map((p) => ({ x: p.x, y: p.s.mean, low: p.s.min, high: p.s.max, tooltip: tooltip(name, 'weight bits', p.x, p.s) }));
     if (points.length) series.push({ name, points, color, dashed });
   };
   for (const rounding of grid.rounding)
@@ -357,7 +363,9 @@ pre.command { background: #f4f4f4; border: 1px solid #ddd; padding: 0.7rem 0.9re
 .meta, .note { color: #555; font-size: 0.9rem; }
 .warn { color: #b00020; font-weight: 600; }
 figure { margin: 1.2rem 0 2rem; }
-figure svg { max-width: 100%; height: auto; border: 1px solid #eee; }
+figure svg { width: 100%; max-width: 1100px; height: auto; border: 1px solid #eee; }
+figure .save { font-size: 0.85rem; margin: 0.2rem 0; }
+figure .save a, figure .save button { margin-right: 0.6rem; font: inherit; }
 figcaption { font-size: 0.9rem; color: #444; max-width: 720px; }
 table { border-collapse: collapse; font-size: 0.85rem; margin: 0.6rem 0; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }
@@ -370,6 +378,26 @@ ul.methods { padding-left: 1.2rem; }
 details summary { cursor: pointer; margin: 0.6rem 0; }
 `;
 
+/**
+ * "Save as PNG" of each figure, the one script of the page (inline, loads nothing): the
+ * figure's own SVG drawn onto a canvas at twice its size and downloaded. Written by
+ * hand because it is ten lines of standard DOM and a library would have to be inlined.
+ */
+const SAVE_PNG_SCRIPT = `
+for (const b of document.querySelectorAll('button.save-png')) b.addEventListener('click', async () => {
+  const svg = b.closest('figure').querySelector('svg');
+  const w = svg.viewBox.baseVal.width, h = svg.viewBox.baseVal.height;
+  const img = new Image();
+  img.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(new XMLSerializer().serializeToString(svg));
+  await img.decode();
+  const c = document.createElement('canvas');
+  c.width = 2 * w; c.height = 2 * h;
+  c.getContext('2d').drawImage(img, 0, 0, c.width, c.height);
+  const a = document.createElement('a');
+  a.href = c.toDataURL('image/png'); a.download = b.dataset.file;
+  document.body.append(a); a.click(); a.remove();
+});`;
+
 /** Build the page and the plots from the results; pure (the same results give the same page). */
 export function buildSweepReport(results: SweepResults): SweepReport {
   const plots = sweepPlots(results);
@@ -377,6 +405,7 @@ export function buildSweepReport(results: SweepResults): SweepReport {
   const totalWall = results.runs.reduce((s, r) => s + r.wallSeconds, 0);
   const figure = (p: ReportPlot) => `<figure data-plot="${p.kind}">
 ${p.svg.trim()}
+<div class="save">Save: <a href="${esc(p.file)}" download="${esc(p.file)}">SVG</a><button type="button" class="save-png" data-file="${esc(p.file.replace(/\.svg$/, '.png'))}">PNG</button></div>
 <figcaption>${esc(p.caption)} Standalone: <a href="${esc(p.file)}">${esc(p.file)}</a>.</figcaption>
 </figure>`;
   const lossFigures = plots.filter((p) => p.kind !== 'cosine').map(figure).join('\n');
@@ -408,6 +437,7 @@ ${cosineTable(results)}
 <h2>Runs</h2>
 ${runsTable(results)}
 ${perSeedTable(results)}
+<script>${SAVE_PNG_SCRIPT}</script>
 </body>
 </html>
 `;

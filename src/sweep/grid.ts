@@ -4,7 +4,7 @@
  *
  * A grid comes from a JSON file, from flags, or both (flags override the file). It is
  * checked completely before any work starts; every error names the entry that is wrong
- * and what is allowed, e.g. `grid.weightBits[2]: 17 is out of range; allowed 3..16`.
+ * and what is allowed, e.g. `grid.weightBits[2]: 17 is out of range; allowed 2..16`.
  * The checked grid (GridSpec) has every default written out, so the copy kept in the
  * results directory says exactly what ran.
  *
@@ -16,7 +16,9 @@ import { defaultChipFormats, validateChipFormats, validateConfig } from '../devi
 import { EMULATOR_LIMITS, layoutEstimate } from '../device/emulator.js';
 import { KERNEL_MAX_MEMORY_BYTES } from '../device/wasm.js';
 import type { Activation, DeviceConfig } from '../device/types.js';
-import { ConfigError, ROUNDINGS, type Rounding } from '../format/fixed.js';
+import { ConfigError, FORMAT_BITS, ROUNDINGS, type Rounding } from '../format/fixed.js';
+import { memoryProblem } from '../limits/memory.js';
+import { FLOAT_ANPT_SPECTRAL_CAP } from '../learn/defaults.js';
 import { makeTask, TASK_NAMES, TaskError, type Task, type TaskName } from '../tasks/index.js';
 
 /** The three ways to get a network onto the chip that the study compares. */
@@ -237,7 +239,7 @@ export function resolveGrid(raw: unknown): GridSpec {
   const hidden = intIn(pick('hidden'), 'grid.hidden', 1, EMULATOR_LIMITS.maxHidden);
   const activation = word(pick('activation'), 'grid.activation', ['tanh', 'hardtanh', 'linear'] as const);
   const methods = list(pick('methods'), 'grid.methods', '["anpt-chip", "bptt-ptq"]', (x, f) => word(x, f, METHODS));
-  const weightBits = list(pick('weightBits'), 'grid.weightBits', '[4, 8, 16]', (x, f) => intIn(x, f, 3, 16));
+  const weightBits = list(pick('weightBits'), 'grid.weightBits', '[4, 8, 16]', (x, f) => intIn(x, f, FORMAT_BITS.min, FORMAT_BITS.max));
   const activityBits = list(pick('activityBits'), 'grid.activityBits', '[16]', (x, f) => intIn(x, f, 5, 16));
   const rounding = list(pick('rounding'), 'grid.rounding', '["nearest", "stochastic"]', (x, f) => word(x, f, ROUNDINGS));
   const needsNoise = methods.some((m) => m !== 'bptt-ptq');
@@ -271,8 +273,19 @@ export function resolveGrid(raw: unknown): GridSpec {
     warmup: intIn(g.warmup, 'grid.diagnostics.warmup', 0, 100000),
   };
   const spec: GridSpec = { task, hidden, activation, weightBits, activityBits, rounding, sigma, mismatch, seeds, methods, anpt, bptt, diagnostics };
+  // sizes before any data exists (checkRunnable builds it): field 'grid.size' carries a finished one-line message
+  const tooBig = gridMemoryProblem(spec, 1);
+  if (tooBig) throw new ConfigError('grid.size', tooBig);
   checkRunnable(spec);
   return spec;
+}
+
+/** The memory estimate of one row (src/limits/memory.ts), times `parallel` rows side by side; undefined when it fits. */
+export function gridMemoryProblem(spec: GridSpec, parallel: number): string | undefined {
+  return memoryProblem({
+    task: spec.task, hidden: spec.hidden, chunkSteps: Math.max(spec.anpt.chunk, 1000), parallel,
+    bpttWindow: spec.methods.includes('bptt-ptq') ? spec.bptt.window : undefined,
+  });
 }
 
 /** Build the data once and configure-check every point, so that a grid that cannot run fails now. */
@@ -418,6 +431,8 @@ export interface FloatJob {
   activation: Activation;
   /** anpt-float-ptq: noise std of the float model's noisy copy, real units. */
   sigma?: number;
+  /** anpt-float-ptq: spectral-radius cap of R, as `anpt train --backend float` (part of the key, so a float cache trained without it is not reused). */
+  spectralCap?: number;
   anpt?: AnptSettings;
   bptt?: BpttSettings;
 }
@@ -428,6 +443,6 @@ export function floatJobFor(row: RowSpec): FloatJob | undefined {
   const c = row.config;
   const job: Omit<FloatJob, 'key'> = row.method === 'bptt-ptq'
     ? { method: row.method, seed: row.seed, task: c.task, hidden: c.hidden, activation: c.activation, bptt: c.bptt }
-    : { method: row.method, seed: row.seed, task: c.task, hidden: c.hidden, activation: c.activation, sigma: c.point.sigma, anpt: c.anpt };
+    : { method: row.method, seed: row.seed, task: c.task, hidden: c.hidden, activation: c.activation, sigma: c.point.sigma, spectralCap: FLOAT_ANPT_SPECTRAL_CAP, anpt: c.anpt };
   return { key: canonicalJson(job), ...job };
 }

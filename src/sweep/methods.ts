@@ -5,7 +5,8 @@
  * - anpt-chip: ANP-T inside the emulator configured with the point's formats, noise
  *   and mismatch; tested on that emulator's clean copy.
  * - bptt-ptq / anpt-float-ptq: a float training that does not see the chip (trainFloat,
- *   shared by every point of a seed), then post-training quantisation: the float
+ *   shared by every point of a seed; ANP-T with `anpt train --backend float`'s spectral
+ *   cap on R), then post-training quantisation: the float
  *   weights written into an emulator with the point's configuration (writeParams
  *   rounds to nearest and saturates) and tested on its clean copy.
  *
@@ -21,6 +22,7 @@ import { EmulatorDevice } from '../device/emulator.js';
 import type { DeviceConfig, Params } from '../device/types.js';
 import { codeRange, formatName, type FixedFormat } from '../format/fixed.js';
 import { trainAnpt } from '../learn/anpt.js';
+import { SPECTRAL_EVERY_STEPS } from '../learn/defaults.js';
 import { evaluateFloat, trainBptt } from '../learn/bptt.js';
 import { gradientAlignment, meanUpdate, updateGradientCosines, type LayerCosines } from '../learn/diagnostics.js';
 import { evaluate, zeroOutputMse } from '../learn/evaluate.js';
@@ -208,7 +210,11 @@ export async function trainFloat(job: FloatJob): Promise<FloatOutcome> {
       maxChunkSteps: Math.max(Math.min(1000, task.train.steps), Math.min(a.chunk, task.train.steps)),
     });
     await dev.writeParams(init);
-    const res = await trainAnpt(dev, task.train, { epochs: a.epochs, lr: { w: a.lr, r: a.lr, v: a.lr }, schedule: { kind: a.schedule }, chunkSteps: a.chunk });
+    // as `anpt train --backend float` trains ANP-T: with the spectral cap on R (src/learn/defaults.ts)
+    const res = await trainAnpt(dev, task.train, {
+      epochs: a.epochs, lr: { w: a.lr, r: a.lr, v: a.lr }, schedule: { kind: a.schedule }, chunkSteps: a.chunk,
+      spectral: job.spectralCap ? { cap: job.spectralCap, everySteps: SPECTRAL_EVERY_STEPS } : undefined,
+    });
     status = res.status;
     message = res.message;
     params = await dev.readParams();

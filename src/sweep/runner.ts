@@ -10,7 +10,7 @@
 import { Piscina } from 'piscina';
 import { floatJobFor, type FloatJob, type GridSpec, type RowSpec } from './grid.js';
 import type { FloatOutcome, RowOutcome } from './methods.js';
-import { createSweepProgress, type ProgressStream } from './progress.js';
+import { createSweepProgress, rowKind, type KindWork, type ProgressStream, type TaskKind } from './progress.js';
 import { appendRow, readFloatCache, writeFloatCache, type SweepRow } from './results.js';
 import { runSweepTask, type SweepTask, type TaskResult } from './worker.js';
 
@@ -38,6 +38,8 @@ export interface RunRowsOptions {
   workers: number;
   quiet: boolean;
   stream?: ProgressStream;
+  /** Rows an earlier run of this sweep finished (their seconds feed the ETA). */
+  done?: SweepRow[];
 }
 
 export interface RunRowsResult {
@@ -101,9 +103,25 @@ export async function runRows(o: RunRowsOptions): Promise<RunRowsResult> {
     totalCost += rows.length * taskCost({ kind: 'ptq', row: rows[0], float: dummyFloat }, o.steps);
   }
   const g = o.grid;
+  // the work by kind (for the ETA from measured times) and what earlier runs measured
+  const firstPtq = [...floatJobs.values()][0]?.rows[0];
+  const work: Record<TaskKind, KindWork> = {
+    chip: { count: chipRows.length, cost: chipRows.length ? taskCost({ kind: 'chip', row: chipRows[0] }, o.steps) : 0 },
+    ptq: { count: [...floatJobs.values()].reduce((n, e) => n + e.rows.length, 0), cost: firstPtq ? taskCost({ kind: 'ptq', row: firstPtq, float: dummyFloat }, o.steps) : 0 },
+    float: { count: [...floatJobs.keys()].filter((k) => !cached.has(k)).length, cost: floatJobs.size ? taskCost({ kind: 'float', job: [...floatJobs.values()][0].job }, o.steps) : 0 },
+  };
+  const earlier = o.done ?? [];
+  const prior: Record<TaskKind, number[]> = {
+    chip: earlier.filter((r) => rowKind(r) === 'chip').map((r) => r.seconds),
+    ptq: earlier.filter((r) => rowKind(r) === 'ptq').map((r) => r.seconds),
+    float: [...cached.values()].map((f) => f.seconds),
+  };
   const progress = createSweepProgress({
     totalRows: o.todo.length,
     totalCost,
+    work,
+    prior,
+    parallel: Math.max(1, o.workers),
     varies: { activityBits: g.activityBits.length > 1, sigma: g.sigma.length > 1, mismatch: g.mismatch.length > 1 },
     quiet: o.quiet,
     stream: o.stream,

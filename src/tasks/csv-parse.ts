@@ -1,13 +1,12 @@
 /**
- * A tiny CSV reader for numeric time series (no CSV library is a dependency).
- *
- * Supported: a header row, one record per line, comma separators, LF or CRLF line
- * ends, a UTF-8 byte-order mark, blank lines (skipped), and double-quoted fields
- * ("a,b" and "" for a quote) in the header or data. Not supported: line breaks inside
- * quoted fields.
+ * Reading CSV time series with csv-parse (RFC 4180: quoted fields with commas, quotes
+ * and line breaks, CRLF, a byte-order mark), plus what a time series needs on top: the
+ * delimiter found from the header (comma, semicolon or tab, as spreadsheets in other
+ * locales write), blank lines skipped, and errors that name the file and line.
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { CsvError, parse } from 'csv-parse/sync';
 import { TaskError } from './errors.js';
 
 export interface CsvTable {
@@ -21,60 +20,52 @@ export interface CsvTable {
   lines: number[];
 }
 
+/** The delimiter of a file: the one of , ; and tab that occurs most in its first line, outside quotes (comma on a tie). */
+export function sniffDelimiter(text: string): string {
+  const first = text.replace(/^\uFEFF/, '').split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
+  const outside = first.replace(/"(?:[^"]|"")*"/g, '');
+  const count = (d: string) => outside.split(d).length - 1;
+  return [',', ';', '\t'].reduce((best, d) => (count(d) > count(best) ? d : best), ',');
+}
+
 /** Splits one CSV line into fields, honouring double quotes. */
-export function splitCsvLine(line: string): string[] {
-  if (!line.includes('"')) return line.split(',');
-  const fields: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let k = 0; k < line.length; k++) {
-    const ch = line[k];
-    if (quoted) {
-      if (ch === '"' && line[k + 1] === '"') {
-        field += '"';
-        k++;
-      } else if (ch === '"') {
-        quoted = false;
-      } else {
-        field += ch;
-      }
-    } else if (ch === '"') {
-      quoted = true;
-    } else if (ch === ',') {
-      fields.push(field);
-      field = '';
-    } else {
-      field += ch;
+export function splitCsvLine(line: string, delimiter = ','): string[] {
+  return parseRecords(line, 'line', delimiter)[0]?.record ?? [''];
+}
+
+function parseRecords(text: string, name: string, delimiter: string): { record: string[]; line: number }[] {
+  try {
+    // any line end, even mixed in one file (an edited CRLF file gains LF lines)
+    const out = parse(text, { bom: true, delimiter, record_delimiter: ['\r\n', '\n', '\r'], skip_empty_lines: true, relax_column_count: true, info: true }) as unknown as { record: string[]; info: { lines: number } }[];
+    return out.map((r) => ({ record: r.record, line: r.info.lines }));
+  } catch (err) {
+    if (err instanceof CsvError) {
+      const line = (err as CsvError & { lines?: number }).lines;
+      throw new TaskError('BAD_ROW', `data file '${name}'${line ? ` line ${line}` : ''}: ${err.message.replace(/^Invalid [^:]*: /, '')}; fix that line`);
     }
+    throw err;
   }
-  fields.push(field);
-  return fields;
 }
 
 /** Parses CSV text with a header row. `file` only names the source in errors. */
 export function parseCsv(text: string, file: string): CsvTable {
   const name = basename(file);
-  const allLines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  let k = 0;
-  while (k < allLines.length && allLines[k].trim() === '') k++;
-  if (k === allLines.length) {
+  const records = parseRecords(text, name, sniffDelimiter(text)).filter((r) => !(r.record.length === 1 && r.record[0].trim() === ''));
+  if (records.length === 0) {
     throw new TaskError('EMPTY_FILE', `data file '${name}' is empty; it needs a header row and data rows`);
   }
-  const columns = splitCsvLine(allLines[k]).map((c) => c.trim());
+  const columns = records[0].record.map((c) => c.trim());
   const rows: string[][] = [];
   const lines: number[] = [];
-  for (k++; k < allLines.length; k++) {
-    const line = allLines[k];
-    if (line.trim() === '') continue;
-    const cells = splitCsvLine(line);
-    if (cells.length !== columns.length) {
+  for (const { record, line } of records.slice(1)) {
+    if (record.length !== columns.length) {
       throw new TaskError(
         'BAD_ROW',
-        `data file '${name}' line ${k + 1} has ${cells.length} cells but the header has ${columns.length} columns; fix that line`,
+        `data file '${name}' line ${line} has ${record.length} cells but the header has ${columns.length} columns; fix that line`,
       );
     }
-    rows.push(cells);
-    lines.push(k + 1);
+    rows.push(record);
+    lines.push(line);
   }
   return { file, columns, rows, lines };
 }

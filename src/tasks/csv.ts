@@ -21,7 +21,8 @@ export interface CsvOptions {
   /** Sequences per split B, default 10. */
   batch?: number;
   /** Rows between inputs and targets, default 1 (predict the next row); 0 allowed. */
-  horizon?: number;
+  horizon?: number;  /** Use this saved normalisation (weights.json) instead of the file's train min/max. */
+  normalisation?: Task['normalisation'];
 }
 
 /** Rows in the train split: floor(split * rows), tolerant of float error like 0.57 * 100. */
@@ -87,5 +88,6 @@ export function csvTask(opts: CsvOptions): Task {
     batch,
     horizon,
     source: `data file '${basename(opts.file)}'`,
+    normalisation: opts.normalisation,
   });
 }

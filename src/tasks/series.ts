@@ -22,6 +22,12 @@ export interface SeriesSpec {
   horizon: number;
   /** Names the data in error messages. */
   source: string;
+  /**
+   * A saved normalisation (a run's weights.json) to use instead of this data's train
+   * min/max, so that results on another file are in the run's units. Columns are
+   * matched by name; a column it does not list is normalised with this data's rows.
+   */
+  normalisation?: Task['normalisation'];
 }
 
 /**
@@ -70,13 +76,22 @@ function splitSet(spec: SeriesSpec, norm: Float64Array[], start: number, end: nu
       for (let o = 0; o < O; o++) targets[(t * batch + b) * O + o] = norm[outCols[o]][r + horizon];
     }
   }
-  return { steps, batch, inputSize: I, outputSize: O, inputs, targets };
+  const targetRows = new Int32Array(steps * batch);
+  for (let t = 0; t < steps; t++) for (let b = 0; b < batch; b++) targetRows[t * batch + b] = start + b * steps + t + horizon;
+  return { steps, batch, inputSize: I, outputSize: O, inputs, targets, targetRows };
 }
 
 /** The Task for a normalised, split and segmented multi-column series. */
 export function seriesTask(spec: SeriesSpec): Task {
   const rows = spec.data[0]?.length ?? 0;
   const { min, max } = trainMinMax(spec.data, spec.trainRows);
+  const saved = spec.normalisation;
+  if (saved) {
+    spec.columns.forEach((c, i) => {
+      const k = saved.columns.indexOf(c);
+      if (k >= 0) [min[i], max[i]] = [saved.min[k], saved.max[k]];
+    });
+  }
   const norm = spec.data.map((column, c) => column.map((v) => (v - min[c]) / (max[c] - min[c])));
   return {
     name: spec.name,

@@ -13,6 +13,8 @@ export interface SequenceSet {
   inputs: Float64Array;
   /** T x B x O, real units. */
   targets: Float64Array;
+  /** Table data (CSV, weather): the 0-based data row of each step's target, T x B. */
+  targetRows?: Int32Array;
 }
 
 export interface Task {

@@ -31,6 +31,8 @@ export interface WeatherOptions {
   batch?: number;
   /** Path of WTH.csv; default data/WTH.csv of the anpt package. */
   file?: string;
+  /** Use this saved normalisation (weights.json) instead of the file's train min/max. */
+  normalisation?: Task['normalisation'];
 }
 
 /** data/WTH.csv of the anpt package. */
@@ -67,5 +69,6 @@ export function weatherTask(opts: WeatherOptions = {}): Task {
     batch,
     horizon: 1,
     source: `weather file '${file}'`,
+    normalisation: opts.normalisation,
   });
 }

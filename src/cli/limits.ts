@@ -1,0 +1,51 @@
+/**
+ * The size checks of `anpt train`, `eval` and `predict`, made on the resolved flags
+ * before any data or weights exist (src/limits/memory.ts has the estimate): a run that
+ * cannot fit is refused in milliseconds, exit 2, with the estimate and the limit.
+ */
+import { EMULATOR_LIMITS } from '../device/emulator.js';
+import { memoryProblem } from '../limits/memory.js';
+import { taskShape } from '../limits/memory.js';
+import { EVAL_CHUNK_STEPS, type Backend } from './defaults.js';
+import { UsageError } from './errors.js';
+import type { TaskSpec } from './task-options.js';
+
+/** The emulator's own bounds (checked again when it is configured, but only after the data is built). */
+function checkEmulator(backend: Backend, hidden: number, batch: number): void {
+  if (backend !== 'emulator') return;
+  if (hidden > EMULATOR_LIMITS.maxHidden)
+    throw new UsageError(`--hidden: ${hidden} exceeds the emulator's ${EMULATOR_LIMITS.maxHidden} hidden neurons; use --hidden ${EMULATOR_LIMITS.maxHidden} or less, or --backend float`);
+  if (batch > EMULATOR_LIMITS.maxBatch)
+    throw new UsageError(`--batch: ${batch} exceeds the emulator's ${EMULATOR_LIMITS.maxBatch} sequences; use --batch ${EMULATOR_LIMITS.maxBatch} or less, or --backend float`);
+}
+
+/** eval/predict: the task's data and the saved network must fit. */
+export function checkTaskSize(spec: TaskSpec, hidden: number, backend?: Backend): void {
+  if (backend) checkEmulator(backend, hidden, taskShape(spec).batch);
+  const problem = memoryProblem({ task: spec, hidden, chunkSteps: EVAL_CHUNK_STEPS });
+  if (problem) throw new UsageError(problem);
+}
+
+export interface TrainSize {
+  task: TaskSpec;
+  backend: Backend;
+  hidden: number;
+  epochs: number;
+  chunk: number | 'sequence';
+  bpttWindow?: number | 'full';
+}
+
+/** train: the step counter, the emulator's bounds and the memory estimate. */
+export function checkTrainSize(c: TrainSize): void {
+  const shape = taskShape(c.task);
+  const chunk = c.chunk === 'sequence' ? shape.steps : Math.max(c.chunk, EVAL_CHUNK_STEPS);
+  const problem = memoryProblem({ task: c.task, hidden: c.hidden, chunkSteps: chunk, bpttWindow: c.bpttWindow });
+  if (problem) throw new UsageError(problem);
+  // table data: the step count is known only once the file is read (and bounded by it)
+  if (c.task.name === 'mackey-glass' || c.task.name === 'copy') {
+    const steps = c.task.name === 'copy' ? shape.steps : Number(c.task.options.steps);
+    if (c.epochs * steps > 2 ** 32)
+      throw new UsageError(`${c.epochs > 1 && steps <= 2 ** 32 ? '--epochs' : shape.flag}: ${c.epochs} epochs x ${steps} steps exceed the device's 32-bit step counter (${2 ** 32} steps); train fewer epochs or on shorter sequences`);
+  }
+  checkEmulator(c.backend, c.hidden, shape.batch);
+}
