@@ -102,9 +102,11 @@ describe('progress on a piped stderr', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(code).toBe(0);
     const steps = seen.filter((s) => /^step +\d+\/120000 \(epoch 1\/1\) {2}train MSE \S+ {2}\d+ steps\/s {2}ETA \S+$/.test(s.line));
-    expect(steps.length, seen.map((s) => s.line).join('\n')).toBeGreaterThanOrEqual(2);
-    // from the first step line to the epoch line, no gap of 5 s or more
-    const from = seen.indexOf(steps[0]);
+    // a fast machine finishes the epoch in a few seconds: one step line may be all
+    expect(steps.length, seen.map((s) => s.line).join('\n')).toBeGreaterThanOrEqual(1);
+    // from the run's first line to the epoch line, no gap of 5 s or more
+    const from = seen.findIndex((s) => /^anpt train: /.test(s.line));
+    expect(from, seen.map((s) => s.line).join('\n')).toBeGreaterThanOrEqual(0);
     const to = seen.findIndex((s) => /^epoch 1\/1 /.test(s.line));
     for (let k = from + 1; k <= to; k++) expect(seen[k].t - seen[k - 1].t, seen[k].line).toBeLessThan(5000);
   }, 120_000);
@@ -116,7 +118,7 @@ describe('firmware-sim speaks like anpt', () => {
     const v = sim('--version');
     expect(v.status).toBe(0);
     expect(v.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
-    for (const args of [['--ram-kib', '1', '--tcp', '0'], ['--tcpp', '1'], [], ['--baud', 'x', '--tcp', '0']]) {
+    for (const args of [['--ram-kib', '0', '--tcp', '0'], ['--tcpp', '1'], [], ['--baud', 'x', '--tcp', '0']]) {
       const r = sim(...args);
       expect(r.status, r.stderr).toBe(2);
       expect(lines(r.stderr), r.stderr).toHaveLength(1);

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from './errors.js';
-import type { TrainConfig, TrainFlags } from './train.js';
+import type { TrainConfig, TrainFlags } from './train-config.js';
 
 /** Flags that say where and how to write, not what to run: never read from or written to a config. */
 const NOT_CONFIG = new Set(['config', 'out', 'force', 'json', 'quiet', 'progress-every', 'help']);

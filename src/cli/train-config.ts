@@ -4,7 +4,8 @@
  */
 import type { Activation, ChipFormats } from '../device/types.js';
 import type { Algo, Backend } from './defaults.js';
-import type { TaskSpec } from './task-options.js';
+import type { FormatFlags } from './backend.js';
+import type { TaskFlags, TaskSpec } from './task-options.js';
 
 export interface TrainConfig {
   task: TaskSpec;
@@ -41,4 +42,33 @@ export interface TrainConfig {
   quiet: boolean;
   /** Not a terminal: seconds between progress lines inside an epoch. */
   progressEvery: number;
+}
+
+/** The flags of `anpt train` as commander returns them (strings; undefined when absent). */
+export interface TrainFlags extends TaskFlags, FormatFlags {
+  algo?: string;
+  backend?: string;
+  device?: string;
+  port?: string;
+  baud?: string;
+  checkpointDir?: string;
+  bpttWindow?: string;
+  hidden?: string;
+  epochs?: string;
+  lr?: string;
+  sigma?: string;
+  seed?: string;
+  chunk?: string;
+  schedule?: string;
+  readoutOnly?: boolean;
+  spectralCap?: string;
+  activation?: string;
+  mismatch?: string;
+  /** commander's --no-diagnostics sets false. */
+  diagnostics?: boolean;
+  out?: string;
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  progressEvery?: string;
 }

@@ -39,33 +39,8 @@ import { toRows, weightsJson, WEIGHTS_FORMAT, type WeightsFile } from './weights
 import type { CliIo } from './io.js';
 import type { TrainConfig } from './train-config.js';
 
-export interface TrainFlags extends TaskFlags, FormatFlags {
-  algo?: string;
-  backend?: string;
-  device?: string;
-  port?: string;
-  baud?: string;
-  checkpointDir?: string;
-  bpttWindow?: string;
-  hidden?: string;
-  epochs?: string;
-  lr?: string;
-  sigma?: string;
-  seed?: string;
-  chunk?: string;
-  schedule?: string;
-  readoutOnly?: boolean;
-  spectralCap?: string;
-  activation?: string;
-  mismatch?: string;
-  /** commander's --no-diagnostics sets false. */
-  diagnostics?: boolean;
-  out?: string;
-  force?: boolean;
-  json?: boolean;
-  quiet?: boolean;
-  progressEvery?: string;
-}
+import type { TrainFlags } from './train-config.js';
+export type { TrainFlags } from './train-config.js';
 
 /** A training run, every value checked and resolved (defaults from defaults.ts). */
 export type { TrainConfig } from './train-config.js';
