@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `anpt` command line: `anpt train`, `eval`, `sweep`, `report`, `ports` and `device`
- * (train.ts, eval.ts, sweep.ts, report.ts, device.ts).
+ * The `anpt` command line: `anpt train`, `eval`, `sweep`, `report`, `ports`, `device` and
+ * `worker` (train.ts, eval.ts, sweep.ts, report.ts, device.ts, worker.ts).
  *
  * Exit codes (errors.ts): 0 success, 1 the run failed (diverged), 2 bad input. Every
  * error is one line on stderr, `anpt: <what is wrong>; <what to do>`.
@@ -17,6 +17,7 @@ import { anptVersion } from './version.js';
 import { registerSweep } from './sweep.js';
 import { registerReport } from './report.js';
 import { registerDeviceCommands } from './device.js';
+import { registerWorker } from './worker.js';
 
 /** The command line as typed, for summary.json (arguments with spaces or quotes are quoted). */
 export function commandLine(argv: string[]): string {
@@ -27,7 +28,7 @@ export function commandLine(argv: string[]): string {
 /** Commander's own errors (unknown option, missing value) as our one line. */
 function commanderLine(err: CommanderError, argv: string[]): string {
   const text = err.message.replace(/^error: /, '').split('\n').map((s) => s.trim().replace(/\.$/, '')).filter(Boolean).join(' ');
-  const sub = ['train', 'eval', 'sweep', 'report', 'ports', 'device'].includes(argv[0]) ? ` ${argv[0]}` : '';
+  const sub = ['train', 'eval', 'sweep', 'report', 'ports', 'device', 'worker'].includes(argv[0]) ? ` ${argv[0]}` : '';
   return `${text}; see anpt${sub} --help`;
 }
 
@@ -50,6 +51,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   registerSweep(program, { commandLine: commandLine(argv), io, setExitCode: (c) => { exitCode = c; } });
   registerReport(program, { io });
   registerDeviceCommands(program, io);
+  registerWorker(program, io);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
