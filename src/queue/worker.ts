@@ -22,7 +22,9 @@ import os from 'node:os';
 import type { Job, Queue, Worker } from 'bullmq';
 import { sweepPool, sweepRow } from '../sweep/runner.js';
 import type { FloatOutcome } from '../sweep/methods.js';
-import type { SweepTask } from '../sweep/worker.js';
+import { runSweepTask, type SweepTask, type TaskResult } from '../sweep/worker.js';
+import type { Device } from '../device/types.js';
+import { DeviceError } from '../device/errors.js';
 import { rowLabel } from '../sweep/progress.js';
 import { boardRefuses, rowJobId } from './classes.js';
 import { connectRedis, redactUrl } from './connection.js';
@@ -47,6 +49,34 @@ interface Served {
   worker: Worker;
 }
 
+/** A link failure (the board is gone or not answering), as opposed to a refusal of the row. */
+const isLinkFailure = (err: unknown): boolean => err instanceof DeviceError && (err.code === 'LINK' || err.code === 'TIMEOUT');
+
+/**
+ * Tasks of a board worker: rows on the board, in this thread (the link is I/O, so lock
+ * renewals still run; the link code's lazy imports need the main thread under tsx),
+ * float trainings on the pool. A link failure is thrown, not recorded: it is not the
+ * row's result, and the queue retries the row.
+ */
+function boardRunner(url: string, onPool: (t: SweepTask) => Promise<TaskResult>): (t: SweepTask) => Promise<TaskResult> {
+  let board: Promise<Device> | undefined;
+  const chip = () => {
+    if (!board) board = import('./board.js').then((b) => b.openFittedBoard(url));
+    return board;
+  };
+  return async (task) => {
+    if (task.kind === 'float') return onPool(task);
+    try {
+      return await runSweepTask(task, { chip, rethrow: isLinkFailure });
+    } catch (err) {
+      const dev = board;
+      board = undefined; // open it again for the next row
+      void dev?.then((d) => d.close()).catch(() => undefined);
+      throw new Error(`board ${url}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Run the worker until `o.stop` resolves and its rows are done. */
@@ -61,6 +91,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   const me = `${os.hostname()}:${process.pid} ${board ? `board ${board.deviceId} at ${o.device}` : 'emulator'}`;
   const slots = board ? 1 : o.concurrency;
   const pool = sweepPool(slots);
+  const runTask = board ? boardRunner(o.device!, (t) => pool.run(t)) : (t: SweepTask) => pool.run(t);
   o.log(`worker ${me}: ${slots} row${slots > 1 ? 's' : ''} at a time, queue ${redactUrl(o.url)}`);
 
   const served = new Map<string, Served>();
@@ -105,8 +136,8 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       if (text === null) throw new Error(`the float training this row quantises (${data.float}) is not in Redis; retry later`);
       float = JSON.parse(text) as FloatOutcome;
     }
-    const task: SweepTask = float ? { kind: 'ptq', row: data.row, float, device: o.device } : { kind: 'chip', row: data.row, device: o.device };
-    const res = await pool.run(task);
+    const task: SweepTask = float ? { kind: 'ptq', row: data.row, float } : { kind: 'chip', row: data.row };
+    const res = await runTask(task);
     return { ...sweepRow(data.row, res), worker: me };
   };
 

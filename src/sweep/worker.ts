@@ -3,20 +3,16 @@
  * training. An exception becomes an 'error' outcome with its message (the runner
  * records it and goes on with the other rows).
  *
- * A queue worker bound to a board (anpt worker --device URL) sets `device`: the row
- * runs on that board, opened once per thread. A link that fails (the board stopped
- * answering) is not the row's fault: that error is thrown, so the queue retries the
- * row elsewhere, instead of becoming the row's result.
+ * A queue worker bound to a board calls the same function with the board as `chip`
+ * and `rethrow` for link failures (src/queue/worker.ts).
  */
-import type { Device } from '../device/types.js';
-import { DeviceError } from '../device/errors.js';
 import { runAnptChip, runPtq, trainFloat, type ChipSource, type FloatOutcome, type RowOutcome } from './methods.js';
 import type { FloatJob, RowSpec } from './grid.js';
 
 export type SweepTask =
-  | { kind: 'chip'; row: RowSpec; device?: string }
+  | { kind: 'chip'; row: RowSpec }
   | { kind: 'float'; job: FloatJob }
-  | { kind: 'ptq'; row: RowSpec; float: FloatOutcome; device?: string };
+  | { kind: 'ptq'; row: RowSpec; float: FloatOutcome };
 
 export interface TaskResult {
   outcome: RowOutcome | FloatOutcome;
@@ -27,41 +23,28 @@ export interface TaskResult {
 
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-let board: { url: string; device: Promise<Device> } | undefined;
-/** The board of this thread (opened on first use; src/queue/board.ts). */
-function boardChip(url: string): ChipSource {
-  return async () => {
-    if (board?.url !== url) {
-      const { openFittedBoard } = await import('../queue/board.js');
-      board = { url, device: openFittedBoard(url) };
-      board.device.catch(() => (board = undefined));
-    }
-    return board.device;
-  };
+export interface TaskOptions {
+  /** The device chip rows run on (default: a fresh emulator per run). */
+  chip?: ChipSource;
+  /** Errors to throw instead of recording them as the row's error. */
+  rethrow?: (err: unknown) => boolean;
 }
 
-/** A link failure (the board is gone or not answering), as opposed to a refusal of the row. */
-export const isLinkFailure = (err: unknown): boolean => err instanceof DeviceError && (err.code === 'LINK' || err.code === 'TIMEOUT');
-
 /** Run one task (also callable in the main thread, for --workers 0). */
-export async function runSweepTask(task: SweepTask): Promise<TaskResult> {
+export async function runSweepTask(task: SweepTask, o: TaskOptions = {}): Promise<TaskResult> {
   const startedAt = new Date().toISOString();
   const t = performance.now();
   let outcome: RowOutcome | FloatOutcome;
   try {
-    const chip = task.kind !== 'float' && task.device ? boardChip(task.device) : undefined;
-    if (task.kind === 'chip') outcome = await runAnptChip(task.row, chip);
-    else if (task.kind === 'ptq') outcome = await runPtq(task.row, task.float, chip);
+    if (task.kind === 'chip') outcome = await runAnptChip(task.row, o.chip);
+    else if (task.kind === 'ptq') outcome = await runPtq(task.row, task.float, o.chip);
     else outcome = await trainFloat(task.job);
   } catch (err) {
-    if (task.kind !== 'float' && task.device && isLinkFailure(err)) {
-      board = undefined; // open it again for the next row
-      throw new Error(`board ${task.device}: ${messageOf(err)}`);
-    }
+    if (o.rethrow?.(err)) throw err;
     const message = `${messageOf(err)}${process.env.ANPT_DEBUG && err instanceof Error ? `\n${err.stack}` : ''}`;
     outcome = task.kind === 'float' ? { key: task.job.key, status: 'error', message, seconds: (performance.now() - t) / 1000 } : { status: 'error', message };
   }
   return { outcome, startedAt, finishedAt: new Date().toISOString(), seconds: (performance.now() - t) / 1000 };
 }
 
-export default runSweepTask;
+export default (task: SweepTask) => runSweepTask(task);
