@@ -6,10 +6,11 @@
  * restarts from its append-only file mid-sweep.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnFirmwareSim, type RunningSim } from '../firmware-sim/spawn.js';
@@ -36,8 +37,8 @@ interface Proc {
 const procs: Proc[] = [];
 
 /** `anpt <args>` from the sources, as a user runs it. */
-function anpt(args: string[]): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+function anpt(args: string[], env: NodeJS.ProcessEnv = process.env): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
   let text = '';
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   const feed = (d: Buffer) => {
@@ -104,6 +105,13 @@ function expectSameRows(dir: string, reference: Row[]): Row[] {
   return rows;
 }
 
+/** `n` emulator workers, one row at a time each, ready to take rows. */
+async function emulatorWorkers(n: number): Promise<Proc[]> {
+  const ws = Array.from({ length: n }, () => anpt(['worker', '--queue', redis.url, '--concurrency', '1', ...STALL]));
+  await Promise.all(ws.map((w) => w.line(/row at a time/)));
+  return ws;
+}
+
 const tmp = mkdtempSync(join(tmpdir(), 'anpt-queue-test-'));
 let redis: RunningRedis;
 let reference: Row[] = [];
@@ -129,9 +137,7 @@ describe.skipIf(missing !== undefined)('queued sweep (real redis-server, coordin
   });
 
   it('a worker SIGKILLed mid-row: its row runs again on the other worker; 24 rows, bit-identical to the local sweep', async () => {
-    const a = anpt(['worker', '--queue', redis.url, '--concurrency', '1', ...STALL]);
-    const b = anpt(['worker', '--queue', redis.url, '--concurrency', '1', ...STALL]);
-    await Promise.all([a.line(/row at a time/), b.line(/row at a time/)]);
+    const [a] = await emulatorWorkers(2);
     const out = join(tmp, 'killed');
     const sweep = anpt(['sweep', '--out', out, ...GRID, '--queue', redis.url]);
     await a.line(/^row anpt-chip/);
@@ -178,9 +184,7 @@ describe.skipIf(missing !== undefined)('queued sweep (real redis-server, coordin
   }, 90_000);
 
   it('redis-server restarted mid-sweep (append-only file): no row lost, none twice', async () => {
-    const a = anpt(['worker', '--queue', redis.url, '--concurrency', '1', ...STALL]);
-    const b = anpt(['worker', '--queue', redis.url, '--concurrency', '1', ...STALL]);
-    await Promise.all([a.line(/row at a time/), b.line(/row at a time/)]);
+    await emulatorWorkers(2);
     const out = join(tmp, 'restart');
     const sweep = anpt(['sweep', '--out', out, ...GRID, '--queue', redis.url]);
     await sweep.line(/\[ *6\/24\]/);
@@ -188,5 +192,105 @@ describe.skipIf(missing !== undefined)('queued sweep (real redis-server, coordin
     expect(await sweep.done).toBe(0);
     const rows = expectSameRows(out, reference);
     expect(rows.length).toBe(24);
+  }, 90_000);
+  it('a worker stopped mid-row (SIGSTOP) past its lock: the row runs again elsewhere and the late second completion is ignored', async () => {
+    const [a] = await emulatorWorkers(2);
+    const out = join(tmp, 'stopped');
+    const sweep = anpt(['sweep', '--out', out, ...GRID, '--queue', redis.url]);
+    await a.line(/^row anpt-chip/);
+    await new Promise((r) => setTimeout(r, 50));
+    a.child.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 6000)); // > lock + two stalled checks: b has the row
+    a.child.kill('SIGCONT');
+    expect(await sweep.done).toBe(0);
+    expectSameRows(out, reference);
+    // a finished its copy too late: BullMQ refused the completion (its lock was gone)
+    await a.line(/^job r[0-9a-f]{64} in anpt\./, 20_000);
+  }, 90_000);
+
+  it('a row that fails deterministically fails once with its error; a job the worker cannot read fails once', async () => {
+    const csv = join(tmp, 'series.csv');
+    writeFileSync(csv, 'x,y\n' + Array.from({ length: 400 }, (_, i) => `${Math.sin(i / 7).toFixed(4)},${Math.cos(i / 7).toFixed(4)}`).join('\n') + '\n');
+    const out = join(tmp, 'failing');
+    const sweep = anpt(['sweep', '--out', out, '--task', 'csv', '--data', csv, '--inputs', 'x', '--targets', 'y', '--batch', '2', '--hidden', '8',
+      '--epochs', '1', '--weight-bits', '8', '--rounding', 'nearest', '--seeds', '2', '--methods', 'anpt-chip', '--diag-samples', '0', '--no-report', '--queue', redis.url]);
+    await sweep.line(/queued on/);
+    rmSync(csv); // the workers cannot read the data: every row fails, the same way each time
+    const [w] = await emulatorWorkers(1);
+    expect(await sweep.done).toBe(1); // exit 1: rows failed
+    const rows = readRows(out);
+    expect(rows).toHaveLength(2);
+    for (const r of rows) {
+      expect(r.status).toBe('error');
+      expect((r as unknown as { message: string }).message).toContain('series.csv');
+    }
+    const c = new Redis(redis.url);
+    const queue = Object.keys(await c.hgetall('anpt:queues')).find((q) => !q.endsWith('.float'))!;
+    const jobKeys = (await c.keys(`bull:${queue}:r*`)).filter((k) => /:r[0-9a-f]{64}$/.test(k));
+    expect(jobKeys).toHaveLength(2);
+    for (const k of jobKeys) expect(await c.hget(k, 'ats')).toBe('1'); // started once, not retried
+    // a job whose data this worker cannot read is failed at once, not retried
+    const q = new Queue(queue, { connection: c, prefix: 'bull' });
+    const bad = await q.add('row', { format: 'something-else' }, { attempts: 3, jobId: 'bogus' });
+    let state = '';
+    for (let i = 0; i < 100 && state !== 'failed'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = await bad.getState();
+    }
+    expect(state).toBe('failed');
+    const failed = await q.getJob('bogus');
+    expect(failed!.attemptsMade).toBe(1);
+    expect(failed!.failedReason).toContain('anpt-queue-job/1');
+    await q.close();
+    c.disconnect();
+    w.child.kill('SIGTERM');
+    expect(await w.done).toBe(0); // SIGTERM: a clean stop
+  }, 90_000);
+  it('a password in the URL or in ANPT_REDIS_PASSWORD; it is not recorded; a wrong one is one line, exit 2', async () => {
+    const locked = await startRedis(['--requirepass', 's3cret-pw']);
+    try {
+      const url = `redis://:s3cret-pw@127.0.0.1:${locked.port}/0`;
+      const small = [...GRID.slice(0, GRID.indexOf('--weight-bits')), '--weight-bits', '8', '--rounding', 'nearest,stochastic', '--seeds', '2', '--methods', 'anpt-chip', '--diag-samples', '4', '--no-report'];
+      const w = anpt(['worker', '--queue', url, '--concurrency', '1']);
+      await w.line(/row at a time/);
+      expect(w.out()).not.toContain('s3cret-pw');
+      const out = join(tmp, 'password');
+      const viaEnv = anpt(['sweep', '--out', out, ...small, '--queue', locked.url], { ...process.env, ANPT_REDIS_PASSWORD: 's3cret-pw' });
+      expect(await viaEnv.done).toBe(0);
+      expect(readRows(out).filter((r) => r.status === 'ok')).toHaveLength(4);
+      const withUrl = anpt(['sweep', '--out', join(tmp, 'password2'), ...small, '--queue', url]);
+      expect(await withUrl.done).toBe(0);
+      for (const f of ['grid.json', 'results.json', 'runs.jsonl']) expect(readFileSync(join(tmp, 'password2', f), 'utf8')).not.toContain('s3cret-pw');
+      const wrong = anpt(['sweep', '--out', join(tmp, 'password3'), ...small, '--queue', `redis://:nope@127.0.0.1:${locked.port}/0`]);
+      expect(await wrong.done).toBe(2);
+      expect(wrong.out().trim().split('\n')).toHaveLength(1);
+      expect(wrong.out()).toMatch(/^anpt: --queue redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0: cannot connect to Redis \(WRONGPASS/);
+    } finally {
+      await locked.stop();
+    }
+  }, 90_000);
+  it('TLS: rediss:// with a private CA (ANPT_REDIS_CA)', async () => {
+    const tls = join(ROOT, 'test/fixtures/tls');
+    const secure = await startRedis([], { cert: join(tls, 'server.pem'), key: join(tls, 'server.key'), ca: join(tls, 'ca.pem') });
+    const env = { ...process.env, ANPT_REDIS_CA: join(tls, 'ca.pem') };
+    try {
+      expect(secure.url).toMatch(/^rediss:/);
+      const small = [...GRID.slice(0, GRID.indexOf('--weight-bits')), '--weight-bits', '8', '--rounding', 'nearest,stochastic', '--seeds', '2', '--methods', 'anpt-chip', '--diag-samples', '4', '--no-report'];
+      const w = anpt(['worker', '--queue', secure.url, '--concurrency', '1'], env);
+      await w.line(/row at a time/);
+      const out = join(tmp, 'tls');
+      const sweep = anpt(['sweep', '--out', out, ...small, '--queue', secure.url], env);
+      expect(await sweep.done).toBe(0);
+      const rows = readRows(out);
+      expect(rows.filter((r) => r.status === 'ok')).toHaveLength(4);
+      const ref = new Map(reference.map((r) => [r.key, r]));
+      for (const r of rows) if (ref.has(r.key)) expect(numbers(r)).toBe(numbers(ref.get(r.key)!));
+      // without the CA the server's certificate is not trusted: refused, one line
+      const untrusted = anpt(['sweep', '--out', join(tmp, 'tls2'), ...small, '--queue', secure.url]);
+      expect(await untrusted.done).toBe(2);
+      expect(untrusted.out()).toMatch(/^anpt: --queue rediss:\/\/127\.0\.0\.1:\d+\/0: cannot connect to Redis/);
+    } finally {
+      await secure.stop();
+    }
   }, 90_000);
 });

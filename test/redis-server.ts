@@ -37,12 +37,21 @@ export interface RunningRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(extra: string[] = []): Promise<RunningRedis> {
+/** TLS material: server certificate and key, and the CA clients trust (PEM files). */
+export interface RedisTls {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+export async function startRedis(extra: string[] = [], tls?: RedisTls): Promise<RunningRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'anpt-redis-'));
   const port = await freePort();
+  // with TLS the plain port is off and the free port speaks TLS only
+  const listen = tls ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no'] : ['--port', String(port)];
   let child: ChildProcess;
   const launch = () => new Promise<void>((resolve, reject) => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
     child.stdout!.on('data', (d) => {
@@ -65,7 +74,7 @@ export async function startRedis(extra: string[] = []): Promise<RunningRedis> {
   });
   await launch();
   return {
-    url: `redis://127.0.0.1:${port}/0`,
+    url: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}/0`,
     port,
     restart: async () => {
       await halt();

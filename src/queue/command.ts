@@ -9,7 +9,7 @@ import { writeReportFiles } from '../report/command.js';
 import { gridRows, type GridSpec } from '../sweep/grid.js';
 import { collectResults, openSweepDir, writeResults, type GridFile } from '../sweep/results.js';
 import { RUN_ON, type RunOn } from './classes.js';
-import { checkQueueUrl } from './connection.js';
+import { checkQueueUrl, connectRedis } from './connection.js';
 import { collectQueued } from './coordinator.js';
 
 export interface QueueFlags {
@@ -41,6 +41,11 @@ export function queueSettings(f: QueueFlags): QueueSettings {
   return { url, runOn, keepSeconds: Math.round(days * 86400) };
 }
 
+/** Connect once and let go: a wrong host or password is refused before DIR is touched. */
+export async function checkReachable(url: string): Promise<void> {
+  (await connectRedis(url, 'anpt-sweep-check')).disconnect();
+}
+
 /** The grid of `--collect DIR`: DIR's own grid.json, else the grid the flags give. */
 export function collectGrid(dir: string, fromFlags: () => GridSpec): GridSpec {
   const path = join(dir, 'grid.json');
@@ -58,7 +63,7 @@ export async function collectCommand(s: QueueSettings, dir: string, grid: GridSp
   }
   const all = gridRows(grid);
   const todo = all.filter((r) => !opened.done.has(r.key));
-  const got = todo.length ? await collectQueued(s.url, dir, s.runOn, todo, grid) : 0;
+  const got = todo.length ? await collectQueued(s.url, dir, todo, grid) : 0;
   const results = collectResults(dir);
   writeResults(dir, results);
   const files = [join(dir, 'results.jsonl'), join(dir, 'results.csv'), join(dir, 'results.json')];

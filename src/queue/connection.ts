@@ -6,6 +6,7 @@
  * imported here only when a queue is used: a local sweep never loads them.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { Redis, RedisOptions } from 'ioredis';
 import { UsageError } from '../cli/errors.js';
 
@@ -39,15 +40,44 @@ export function redisOptions(url: string): RedisOptions {
     retryStrategy: (times) => Math.min(200 * times, 2000),
   };
   if (!u.password && process.env.ANPT_REDIS_PASSWORD) opts.password = process.env.ANPT_REDIS_PASSWORD;
-  if (u.protocol === 'rediss:') opts.tls = { servername: u.hostname, ...(process.env.ANPT_REDIS_CA ? { ca: readFileSync(process.env.ANPT_REDIS_CA) } : {}) };
+  if (u.protocol === 'rediss:') {
+    // the certificate is checked against the host name (an IP address: against its IP entries)
+    opts.tls = { ...(isIP(u.hostname) ? {} : { servername: u.hostname }), ...(process.env.ANPT_REDIS_CA ? { ca: readFileSync(process.env.ANPT_REDIS_CA) } : {}) };
+  }
   return opts;
 }
 
-/** A connected client (waits for the server: a coordinator or worker may start before Redis). */
-export async function connectRedis(url: string, name: string): Promise<Redis> {
+/**
+ * A connected client. The first connection must succeed (within 10 s): a wrong host,
+ * port or password is a one-line usage error. Later, a lost connection is retried and
+ * commands wait for it (a Redis restart is survived).
+ */
+export async function connectRedis(url: string, name: string, flag = '--queue'): Promise<Redis> {
   const { Redis } = await import('ioredis');
   const client = new Redis(url, { ...redisOptions(url), connectionName: name, lazyConnect: true });
-  client.on('error', () => {}); // reconnects are retried; the callers see their commands wait
-  await client.connect();
+  let firstError: Error | undefined;
+  client.on('error', (err: Error) => (firstError ??= err));
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(firstError ?? new Error('no answer within 10 s')), 10_000);
+    client.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    // an authentication failure never becomes ready: give up at its first error
+    client.on('error', (err: Error) => {
+      if (/WRONGPASS|NOAUTH|AUTH|invalid password/i.test(err.message)) {
+        clearTimeout(timer);
+        reject(err);
+      }
+    });
+  });
+  client.connect().catch(() => undefined);
+  try {
+    await ready;
+  } catch (err) {
+    client.disconnect();
+    const tlsHint = url.startsWith('rediss:') ? ', the CA that signed its certificate (ANPT_REDIS_CA=ca.pem)' : '';
+    throw new UsageError(`${flag} ${redactUrl(url)}: cannot connect to Redis (${(err as Error).message}); check the host, port, password (ANPT_REDIS_PASSWORD)${tlsHint} and that redis-server runs`);
+  }
   return client;
 }

@@ -17,7 +17,7 @@ import { buildGridTask, floatJobFor, gridRows, type GridSpec, type RowSpec } fro
 import type { ProgressStream } from '../sweep/progress.js';
 import { appendRow, collectResults, writeResults, type SweepRow } from '../sweep/results.js';
 import { groupRows, sweepProgress, taskCost, todoCost } from '../sweep/runner.js';
-import { floatJobId, floatQueue, rowJobId, sweepQueues, type RunOn } from './classes.js';
+import { floatJobId, floatQueue, rowJobId, RUN_ON, sweepQueues, type RunOn } from './classes.js';
 import { connectRedis } from './connection.js';
 import { floatKey, JOB_FORMAT, jobOptions, PREFIX, QUEUES_KEY, SWEEPS_KEY, type FloatJobData, type FloatResult, type RowJobData, type RowResult } from './jobs.js';
 
@@ -249,19 +249,20 @@ export async function runQueued(o: QueuedOptions): Promise<QueuedResult> {
   return { rows, failed: rows.filter((r) => r.status === 'error').length };
 }
 
-/** `--collect DIR`: append the rows the queue finished that DIR lacks; returns how many. */
-export async function collectQueued(url: string, dir: string, runOn: RunOn, todo: RowSpec[], grid: GridSpec): Promise<number> {
-  const sq = await SweepQueues.open(url, grid, runOn, todo);
-  try {
-    const { completed } = await sq.finished();
-    const seen = new Set<string>();
-    for (const c of completed) {
-      if (seen.has(c.row.key)) continue;
-      seen.add(c.row.key);
-      appendRow(dir, c.row);
+/** `--collect DIR`: append the rows the queue finished that DIR lacks (whatever --run-on queued them); returns how many. */
+export async function collectQueued(url: string, dir: string, todo: RowSpec[], grid: GridSpec): Promise<number> {
+  const seen = new Set<string>();
+  for (const runOn of RUN_ON) {
+    const sq = await SweepQueues.open(url, grid, runOn, todo);
+    try {
+      for (const c of (await sq.finished()).completed) {
+        if (seen.has(c.row.key)) continue;
+        seen.add(c.row.key);
+        appendRow(dir, c.row);
+      }
+    } finally {
+      await sq.close();
     }
-    return seen.size;
-  } finally {
-    await sq.close();
   }
+  return seen.size;
 }

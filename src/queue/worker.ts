@@ -1,8 +1,9 @@
 /**
  * `anpt worker`: takes sweep rows from the queues in Redis and runs them with the
- * local row runner (src/sweep/worker.ts) on a pool of threads: N emulator threads, or
- * one thread bound to a board. The main thread only talks to Redis, so job locks are
- * renewed while a row computes.
+ * local row runner (src/sweep/worker.ts): on N emulator threads (piscina, as a local
+ * sweep), or on one board (rows one at a time, in this thread: the link is I/O; the
+ * float trainings on one thread). The main thread's event loop stays free, so job
+ * locks are renewed while a row computes.
  *
  * One worker serves many queues (one per capability class, classes.ts) with one budget
  * of N rows, so it fetches jobs itself (BullMQ's manual-fetch pattern: getNextJob,

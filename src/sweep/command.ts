@@ -211,6 +211,7 @@ export async function sweepCommand(f: SweepFlags, ctx: SweepContext = {}): Promi
   const queued = f.queue !== undefined || f.collect !== undefined || f.runOn !== undefined || f.keepDays !== undefined ? await import('../queue/command.js') : undefined;
   const q = queued?.queueSettings(f);
   if (q && f.workers !== undefined) throw new UsageError('--workers: a queued sweep runs on `anpt worker` processes; give them --concurrency N instead');
+  if (queued && q) await queued.checkReachable(q.url); // before anything is written
   if (queued && q && f.collect !== undefined) {
     const { redactUrl } = await import('../queue/connection.js');
     const started = Date.now();
