@@ -6,7 +6,9 @@
  * wallSeconds: enqueue to last row), workers already waiting; each run is repeated and
  * the fastest kept (the machine is shared). Overhead per row = (wall time - the sum of
  * the rows' own compute seconds) / rows, with one worker (one thread locally): what the
- * queue (or the local pool) adds around the computation.
+ * queue (or the local pool) adds around the computation; and the median gap between
+ * one row's end and the next row's start on the same worker (thread), which is the
+ * per-row cost of fetching, dispatching and completing a row, free of compute noise.
  *
  *   npx tsx bench/queue.ts [--quick]      (also: npm run bench -- --only queue)
  */
@@ -25,6 +27,8 @@ export interface QueueBenchRow {
   seconds: number;
   /** Sum of the rows' own seconds (their computation on the worker thread). */
   rowSeconds: number;
+  /** Median time between a row's end and the next row's start on the same worker (or local thread), ms. */
+  gapMs: number;
   /** Over the local sweep with 1 thread. */
   speedup: number;
 }
@@ -53,10 +57,30 @@ function anpt(args: string[]): { child: ChildProcess; done: Promise<number | nul
 }
 
 const lines = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
-const timesOf = (dir: string) => ({
-  seconds: lines(join(dir, 'runs.jsonl')).at(-1)!.wallSeconds,
-  rowSeconds: lines(join(dir, 'results.jsonl')).reduce((s, r) => s + r.seconds, 0),
-});
+/** Median idle time between one row's end and the next row's start on the same worker (ms). */
+function medianGapMs(rows: Record<string, unknown>[]): number {
+  const byWorker = new Map<string, { start: number; end: number }[]>();
+  for (const r of rows) {
+    const w = String(r.worker ?? 'local');
+    byWorker.set(w, [...(byWorker.get(w) ?? []), { start: Date.parse(String(r.startedAt)), end: Date.parse(String(r.finishedAt)) }]);
+  }
+  const gaps: number[] = [];
+  for (const list of byWorker.values()) {
+    list.sort((a, b) => a.start - b.start);
+    for (let i = 1; i < list.length; i++) gaps.push(list[i].start - list[i - 1].end);
+  }
+  gaps.sort((a, b) => a - b);
+  return gaps.length ? gaps[Math.floor(gaps.length / 2)] : NaN;
+}
+
+const timesOf = (dir: string) => {
+  const rows = lines(join(dir, 'results.jsonl'));
+  return {
+    seconds: lines(join(dir, 'runs.jsonl')).at(-1)!.wallSeconds,
+    rowSeconds: rows.reduce((s, r) => s + r.seconds, 0),
+    gapMs: medianGapMs(rows),
+  };
+};
 
 export async function benchQueue(quick: boolean): Promise<QueueBench> {
   const repeats = quick ? 1 : 2;
@@ -74,7 +98,7 @@ export async function benchQueue(quick: boolean): Promise<QueueBench> {
       if ((await r.done) !== 0) throw new Error(`anpt sweep ${extra.join(' ')} failed`);
       return timesOf(dir);
     };
-    const fastest = async (once: () => Promise<{ seconds: number; rowSeconds: number }>) => {
+    const fastest = async (once: () => Promise<{ seconds: number; rowSeconds: number; gapMs: number }>) => {
       let best = await once();
       for (let i = 1; i < repeats; i++) {
         const t = await once();
@@ -110,7 +134,7 @@ export async function benchQueue(quick: boolean): Promise<QueueBench> {
 }
 
 export function formatQueueRows(b: QueueBench): string[] {
-  const lines = b.results.map((r) => `${r.run.padEnd(34)} ${r.seconds.toFixed(1).padStart(6)} s   speed-up ${r.speedup.toFixed(2)}x`);
+  const lines = b.results.map((r) => `${r.run.padEnd(34)} ${r.seconds.toFixed(1).padStart(6)} s   speed-up ${r.speedup.toFixed(2)}x   median gap between rows on a worker ${r.gapMs.toFixed(0)} ms`);
   lines.push(`overhead per row, (wall - rows' own compute seconds) / ${b.rows}: queue with 1 worker ${b.overheadMsPerRow.toFixed(0)} ms, local piscina with 1 thread ${b.localOverheadMsPerRow.toFixed(0)} ms`);
   lines.push(`queue overhead per row (the difference): ${(b.overheadMsPerRow - b.localOverheadMsPerRow).toFixed(0)} ms`);
   lines.push(`machine: ${b.cpus} CPUs, load average at start ${b.loadAverage.map((x) => x.toFixed(2)).join(' ')}`);

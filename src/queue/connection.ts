@@ -55,26 +55,25 @@ export function redisOptions(url: string): RedisOptions {
 export async function connectRedis(url: string, name: string, flag = '--queue'): Promise<Redis> {
   const { Redis } = await import('ioredis');
   const client = new Redis(url, { ...redisOptions(url), connectionName: name, lazyConnect: true });
-  let firstError: Error | undefined;
-  client.on('error', (err: Error) => (firstError ??= err));
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(firstError ?? new Error('no answer within 10 s')), 10_000);
+    const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      reject(err);
+    };
+    client.once('error', fail); // refused, unknown host, bad certificate, wrong password
     client.once('ready', () => {
       clearTimeout(timer);
+      client.off('error', fail);
+      client.on('error', () => {}); // from now on: reconnects are retried, commands wait
       resolve();
-    });
-    // an authentication failure never becomes ready: give up at its first error
-    client.on('error', (err: Error) => {
-      if (/WRONGPASS|NOAUTH|AUTH|invalid password/i.test(err.message)) {
-        clearTimeout(timer);
-        reject(err);
-      }
     });
   });
   client.connect().catch(() => undefined);
   try {
     await ready;
   } catch (err) {
+    client.on('error', () => {});
     client.disconnect();
     const tlsHint = url.startsWith('rediss:') ? ', the CA that signed its certificate (ANPT_REDIS_CA=ca.pem)' : '';
     throw new UsageError(`${flag} ${redactUrl(url)}: cannot connect to Redis (${(err as Error).message}); check the host, port, password (ANPT_REDIS_PASSWORD)${tlsHint} and that redis-server runs`);

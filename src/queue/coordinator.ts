@@ -3,7 +3,8 @@
  * the queues (classes.ts; job id = a hash of the row key, so a row already queued,
  * running or finished is not added again), then follows the queues' event streams
  * and appends each finished row to DIR/results.jsonl (once per key: a second
- * completion of a row is ignored), with the local sweep's progress bar and ETA.
+ * completion of a row is ignored), with the local sweep's progress bar and ETA;
+ * results.csv, results.json and the report are rewritten as rows come in.
  * Workers (`anpt worker`) do the work; the coordinator may stop and start again:
  * a start first collects what finished meanwhile. `--collect DIR` does only that.
  *
@@ -15,6 +16,7 @@ import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { buildGridTask, floatJobFor, gridRows, type GridSpec, type RowSpec } from '../sweep/grid.js';
 import type { ProgressStream } from '../sweep/progress.js';
+import { writeReportFiles } from '../report/command.js';
 import { appendRow, collectResults, writeResults, type SweepRow } from '../sweep/results.js';
 import { groupRows, sweepProgress, taskCost, todoCost } from '../sweep/runner.js';
 import { floatJobId, floatQueue, rowJobId, RUN_ON, sweepQueues, type RunOn } from './classes.js';
@@ -32,6 +34,8 @@ export interface QueuedOptions {
   /** How long finished jobs and float weights stay in Redis, seconds. */
   keepSeconds: number;
   command: string;
+  /** Rewrite report.html along with results.csv/json (false with --no-report). */
+  report: boolean;
   quiet: boolean;
   stream?: ProgressStream;
   log: (line: string) => void;
@@ -152,6 +156,11 @@ class SweepQueues {
     if (job && (state === 'completed' || state === 'failed')) await job.retry(state).catch(() => undefined);
   }
 
+  /** Every row is finished: the workers may let go of this sweep's queues (a later run registers them again). */
+  async unregister(): Promise<void> {
+    await this.client.hdel(QUEUES_KEY, ...this.classes.map((c) => c.name));
+  }
+
   async close(): Promise<void> {
     for (const q of this.queues.values()) await q.close().catch(() => undefined);
     this.client.disconnect();
@@ -194,7 +203,7 @@ export async function runQueued(o: QueuedOptions): Promise<QueuedResult> {
     await sq.enqueue(o.todo.filter((r) => !written.has(r.key)), o.keepSeconds);
     o.log(`sweep: queued on ${sq.queues.size} queues (sweep ${sq.sweep}); ${written.size} rows had finished while no coordinator watched; start workers with: anpt worker --queue URL`);
 
-    let rescanAt = Date.now() + 30_000, rewriteAt = Date.now() + 5000, dirty = written.size > 0;
+    let rescanAt = Date.now() + 30_000, rewriteAt = Date.now() + 10_000, dirty = written.size > 0;
     let reconnected = false;
     sq.client.on('ready', () => (reconnected = true));
     const rescan = async () => {
@@ -234,12 +243,15 @@ export async function runQueued(o: QueuedOptions): Promise<QueuedResult> {
         dirty = true;
       }
       if (dirty && Date.now() > rewriteAt) {
-        // results.csv and results.json follow the rows (the report is written at the end)
-        writeResults(o.dir, collectResults(o.dir));
-        rewriteAt = Date.now() + 5000;
+        // results.csv, results.json and the report follow the rows (every 10 s at most)
+        const results = collectResults(o.dir);
+        writeResults(o.dir, results);
+        if (o.report) writeReportFiles(o.dir, results);
+        rewriteAt = Date.now() + 10_000;
         dirty = false;
       }
     }
+    await sq.unregister();
   } finally {
     progress.stop();
     reader.disconnect();

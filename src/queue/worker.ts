@@ -48,6 +48,8 @@ export interface WorkerOptions {
 interface Served {
   q: RegisteredQueue;
   worker: Worker;
+  /** Rows of this queue in hand. */
+  busy: number;
 }
 
 /** A link failure (the board is gone or not answering), as opposed to a refusal of the row. */
@@ -59,23 +61,27 @@ const isLinkFailure = (err: unknown): boolean => err instanceof DeviceError && (
  * float trainings on the pool. A link failure is thrown, not recorded: it is not the
  * row's result, and the queue retries the row.
  */
-function boardRunner(url: string, onPool: (t: SweepTask) => Promise<TaskResult>): (t: SweepTask) => Promise<TaskResult> {
+function boardRunner(url: string, onPool: (t: SweepTask) => Promise<TaskResult>): { run: (t: SweepTask) => Promise<TaskResult>; close: () => Promise<void> } {
   let board: Promise<Device> | undefined;
   const chip = () => {
     if (!board) board = import('./board.js').then((b) => b.openFittedBoard(url));
     return board;
   };
-  return async (task) => {
+  const close = async () => {
+    const dev = board;
+    board = undefined;
+    await dev?.then((d) => d.close()).catch(() => undefined);
+  };
+  const run = async (task: SweepTask): Promise<TaskResult> => {
     if (task.kind === 'float') return onPool(task);
     try {
       return await runSweepTask(task, { chip, rethrow: isLinkFailure });
     } catch (err) {
-      const dev = board;
-      board = undefined; // open it again for the next row
-      void dev?.then((d) => d.close()).catch(() => undefined);
+      await close(); // open it again for the next row
       throw new Error(`board ${url}: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
+  return { run, close };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -92,7 +98,8 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   const me = `${os.hostname()}:${process.pid} ${board ? `board ${board.deviceId} at ${o.device}` : 'emulator'}`;
   const slots = board ? 1 : o.concurrency;
   const pool = sweepPool(slots);
-  const runTask = board ? boardRunner(o.device!, (t) => pool.run(t)) : (t: SweepTask) => pool.run(t);
+  const onBoard = board ? boardRunner(o.device!, (t) => pool.run(t)) : undefined;
+  const runTask = onBoard ? onBoard.run : (t: SweepTask) => pool.run(t);
   o.log(`worker ${me}: ${slots} row${slots > 1 ? 's' : ''} at a time, queue ${redactUrl(o.url)}`);
 
   const served = new Map<string, Served>();
@@ -109,6 +116,13 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   };
   const refresh = async () => {
     const all = await client.hgetall(QUEUES_KEY);
+    // a finished sweep's coordinator removes its queues: let go of them (and their connections)
+    for (const [name, s] of served) {
+      if (name in all || s.busy > 0) continue;
+      served.delete(name);
+      await s.worker.close().catch(() => undefined);
+    }
+    for (const name of refused) if (!(name in all)) refused.delete(name);
     for (const [name, text] of Object.entries(all)) {
       if (served.has(name) || refused.has(name)) continue;
       const q = { ...(JSON.parse(text) as RegisteredQueue), name };
@@ -126,7 +140,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       });
       worker.on('error', () => {}); // connection errors: ioredis reconnects, commands wait
       await worker.startStalledCheckTimer();
-      served.set(name, { q, worker });
+      served.set(name, { q, worker, busy: 0 });
     }
   };
 
@@ -200,7 +214,11 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       const token = `${s.worker.id}:${tokenN++}`;
       const job = await s.worker.getNextJob(token, { block: false }).catch(() => undefined);
       if (!job) continue;
-      const p = handle(job, token).finally(() => active.delete(p));
+      s.busy++;
+      const p = handle(job, token).finally(() => {
+        s.busy--;
+        active.delete(p);
+      });
       active.add(p);
       taken = true;
       break;
@@ -214,6 +232,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   await Promise.all(active);
   for (const s of served.values()) await s.worker.close().catch(() => undefined);
   for (const q of queues.values()) await q.close().catch(() => undefined);
+  await onBoard?.close();
   await pool.destroy();
   client.disconnect();
 }

@@ -242,7 +242,7 @@ export async function sweepCommand(f: SweepFlags, ctx: SweepContext = {}): Promi
   const steps = Number((grid.task.options as { steps?: number }).steps ?? 1000);
   const quiet = f.quiet ?? false;
   const res = !todo.length ? { rows: [], failed: 0 }
-    : q ? await (await import('../queue/coordinator.js')).runQueued({ ...q, dir, grid, todo, steps, command: commandLine, quiet, stream: ctx.progress, log })
+    : q ? await (await import('../queue/coordinator.js')).runQueued({ ...q, dir, grid, todo, steps, command: commandLine, report: f.report !== false, quiet, stream: ctx.progress, log })
     : await runRows({ dir, grid, todo, steps, workers, quiet, stream: ctx.progress });
   const finishedAt = new Date();
   const wallSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
