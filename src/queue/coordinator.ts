@@ -12,7 +12,7 @@
  * invocation (its finished job is retried); a row the queue gave up on (its attempts
  * or stall count used up) becomes an error row with BullMQ's reason.
  */
-import type { Job, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { buildGridTask, floatJobFor, gridRows, type GridSpec, type RowSpec } from '../sweep/grid.js';
 import type { ProgressStream } from '../sweep/progress.js';
@@ -129,7 +129,7 @@ class SweepQueues {
    * Every finished job of the wanted rows: completed ones with their rows, failed ones
    * (and failed float trainings, for their PTQ rows) with BullMQ's reason.
    */
-  async finished(): Promise<{ completed: { id: string; row: SweepRow; job?: Job }[]; failed: { id: string; queue: string; reason: string }[] }> {
+  async finished(): Promise<{ completed: { id: string; row: SweepRow }[]; failed: { id: string; queue: string; reason: string }[] }> {
     const completed: { id: string; row: SweepRow }[] = [];
     const failed: { id: string; queue: string; reason: string }[] = [];
     for (const name of this.queues.keys()) {

@@ -178,7 +178,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
       const result = data.kind === 'float' ? await runFloat(data, job) : await runRow(data);
       clearInterval(renew);
       await job.moveToCompleted(result, token, false);
-      if (!o.device || data.kind === 'row') o.log(data.kind === 'float'
+      o.log(data.kind === 'float'
         ? `float training ${data.job.method} seed ${data.job.seed}: ${(result as FloatResult).status} in ${(result as FloatResult).seconds.toFixed(1)} s`
         : `row ${rowLabel({ ...data.row, point: data.row.config.point }, { activityBits: true, sigma: true, mismatch: true })}: ${(result as RowResult).status} in ${(result as RowResult).seconds.toFixed(1)} s`);
     } catch (err) {
