@@ -30,7 +30,7 @@ export function registerWorker(program: Command, io: CliIo): void {
     .option('--queue <url>', 'the Redis of the sweeps (required): redis://[:password@]host:6379/0 or rediss:// (TLS); ANPT_REDIS_PASSWORD and ANPT_REDIS_CA also apply')
     .option('--concurrency <n>', `rows at once on the emulator (default: the number of CPUs, ${cpus}); 1 with --device`)
     .option('--device <url>', 'run the rows on this board: tcp://host:port or serial:///dev/ttyACM0?baud=115200; takes only rows the board can run')
-    .option('--stall-ms <ms>', `lock duration and stalled-check interval: a killed worker's row runs again after about twice this (default ${STALL_MS})`)
+    .option('--stall-ms <ms>', `lock duration and stalled-check interval: a killed worker's row runs again after about 2-3 times this (default ${STALL_MS})`)
     .option('--quiet', 'no line per row')
     .action(async (f: WorkerFlags) => {
       if (f.queue === undefined) throw new UsageError('--queue is required: the Redis of the sweeps, e.g. --queue redis://127.0.0.1:6379/0');

@@ -20,7 +20,7 @@ import { writeReportFiles } from '../report/command.js';
 import { appendRow, collectResults, writeResults, type SweepRow } from '../sweep/results.js';
 import { groupRows, sweepProgress, taskCost, todoCost } from '../sweep/runner.js';
 import { floatJobId, floatQueue, rowJobId, RUN_ON, sweepQueues, type RunOn } from './classes.js';
-import { connectRedis } from './connection.js';
+import { connectRedis, redactUrl } from './connection.js';
 import { floatKey, JOB_FORMAT, jobOptions, PREFIX, QUEUES_KEY, SWEEPS_KEY, type FloatJobData, type FloatResult, type RowJobData, type RowResult } from './jobs.js';
 
 export interface QueuedOptions {
@@ -201,7 +201,7 @@ export async function runQueued(o: QueuedOptions): Promise<QueuedResult> {
     }
     for (const f of before.failed) await sq.retry(f.queue, f.id);
     await sq.enqueue(o.todo.filter((r) => !written.has(r.key)), o.keepSeconds);
-    o.log(`sweep: queued on ${sq.queues.size} queues (sweep ${sq.sweep}); ${written.size} rows had finished while no coordinator watched; start workers with: anpt worker --queue URL`);
+    o.log(`sweep: queued on ${sq.queues.size} queues (sweep ${sq.sweep}); ${written.size} rows had finished while no coordinator watched; start workers with: anpt worker --queue ${redactUrl(o.url)}`);
 
     let rescanAt = Date.now() + 30_000, rewriteAt = Date.now() + 10_000, dirty = written.size > 0;
     let reconnected = false;
