@@ -2,6 +2,7 @@
  * npm run bench: every benchmark in one run, ratios measured in this run.
  *   step    the fused training step, emulator (WASM) vs plain C (gcc -O3 -march=native)
  *   epoch   one Mackey-Glass ANP-T epoch on the emulator (H=100, B=10, 5000+5000 steps)
+ *   queue   a 48-row sweep: local piscina vs 1, 2, 4 queue workers on Redis (bench/queue.ts)
  * Results also go to bench/out/results.json. Options: --quick (shorter timings),
  * --only step,epoch.
  */
@@ -45,6 +46,14 @@ if (want('link')) {
   results.link = rows;
 }
 // ---- end link ------------------------------------------------------------------------
+
+if (want('queue')) {
+  console.log('\n== queued sweep (BullMQ on a local redis-server): a 48-row grid, local piscina vs 1, 2 and 4 emulator workers (bench/queue.ts)');
+  const { benchQueue, formatQueueRows } = await import('./queue.js');
+  const b = await benchQueue(quick);
+  for (const line of formatQueueRows(b)) console.log(line);
+  results.queue = b;
+}
 
 mkdirSync('bench/out', { recursive: true });
 writeFileSync('bench/out/results.json', JSON.stringify(results, null, 2) + '\n');

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `anpt` command line: `anpt train`, `eval`, `predict`, `sweep`, `report`, `ports`
- * and `device` (train.ts, eval.ts, sweep.ts, report.ts, device.ts); `anpt help <command>`.
+ * The `anpt` command line: `anpt train`, `eval`, `predict`, `sweep`, `report`, `ports`,
+ * `device` and `worker` (train.ts, eval.ts, sweep.ts, report.ts, device.ts, worker.ts);
+ * `anpt help <command>`.
  *
  * Exit codes (errors.ts, shown by every --help): 0 success, 1 the run diverged, 2 bad
  * input, 3 the device or the link failed. Every error is one line on stderr,
@@ -18,6 +19,7 @@ import { anptVersion } from '../version.js';
 import { registerSweep } from './sweep.js';
 import { registerReport } from './report.js';
 import { registerDeviceCommands } from './device.js';
+import { registerWorker } from './worker.js';
 
 /** The command line as typed, for summary.json (arguments with spaces or quotes are quoted). */
 export function commandLine(argv: string[]): string {
@@ -28,7 +30,7 @@ export function commandLine(argv: string[]): string {
 /** Commander's own errors (unknown option, missing value) as our one line. */
 function commanderLine(err: CommanderError, argv: string[]): string {
   const text = err.message.replace(/^error: /, '').split('\n').map((s) => s.trim().replace(/\.$/, '')).filter(Boolean).join(' ');
-  const sub = ['train', 'eval', 'predict', 'sweep', 'report', 'ports', 'device'].includes(argv[0]) ? ` ${argv[0]}` : '';
+  const sub = ['train', 'eval', 'predict', 'sweep', 'report', 'ports', 'device', 'worker'].includes(argv[0]) ? ` ${argv[0]}` : '';
   return `${text}; see anpt${sub} --help`;
 }
 
@@ -55,6 +57,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   registerSweep(program, { commandLine: commandLine(argv), io, setExitCode: (c) => { exitCode = c; } });
   registerReport(program, { io });
   registerDeviceCommands(program, io);
+  registerWorker(program, io);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;

@@ -45,6 +45,11 @@ export interface SweepFlags extends TaskFlags {
   diagSteps?: string;
   diagWarmup?: string;
   workers?: string;
+  /** Queued sweeps (src/queue/command.ts): --queue URL, --collect DIR, --run-on, --keep-days. */
+  queue?: string;
+  collect?: string;
+  runOn?: string;
+  keepDays?: string;
   force?: boolean;
   quiet?: boolean;
   /** false with --no-report. */
@@ -204,12 +209,25 @@ function workerCount(raw: string | undefined): number {
 /** Run `anpt sweep` (see the file comment). Bad input throws UsageError before anything is written. */
 export async function sweepCommand(f: SweepFlags, ctx: SweepContext = {}): Promise<SweepSummary> {
   const log = ctx.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  // a queued sweep loads bullmq and ioredis; a local one never does
+  const queued = f.queue !== undefined || f.collect !== undefined || f.runOn !== undefined || f.keepDays !== undefined ? await import('../queue/command.js') : undefined;
+  const q = queued?.queueSettings(f);
+  if (q && f.workers !== undefined) throw new UsageError('--workers: a queued sweep runs on `anpt worker` processes; give them --concurrency N instead');
+  if (queued && q) await queued.checkReachable(q.url); // before anything is written
+  if (queued && q && f.collect !== undefined) {
+    const { redactUrl } = await import('../queue/connection.js');
+    const started = Date.now();
+    const grid = queued.collectGrid(f.collect, () => gridFromFlags(f));
+    const c = await queued.collectCommand(q, f.collect, grid, redactUrl(ctx.commandLine ?? quoteCommand(['anpt', ...process.argv.slice(2)])), f.report !== false, log);
+    return { dir: f.collect, rows: c.rows, ran: 0, skipped: c.rows, failed: 0, wallSeconds: (Date.now() - started) / 1000, files: c.files };
+  }
   if (f.out === undefined) throw new UsageError('--out DIR is required: the results directory (created if missing; the same command on the same DIR resumes)');
   const grid = gridFromFlags(f);
-  const workers = workerCount(f.workers);
+  const workers = q ? 0 : workerCount(f.workers);
   const side = gridMemoryProblem(grid, Math.max(1, Math.min(workers, gridRows(grid).length)));
   if (side) throw new UsageError(`${side}, or use fewer --workers`);
-  const commandLine = ctx.commandLine ?? quoteCommand(['anpt', ...process.argv.slice(2)]);
+  let commandLine = ctx.commandLine ?? quoteCommand(['anpt', ...process.argv.slice(2)]);
+  if (q) commandLine = (await import('../queue/connection.js')).redactUrl(commandLine); // no password in results.json
   const dir = f.out;
   const startedAt = new Date();
   const loadAverageStart = os.loadavg();
@@ -224,9 +242,13 @@ export async function sweepCommand(f: SweepFlags, ctx: SweepContext = {}): Promi
   const todo = all.filter((r) => !opened.done.has(r.key));
   const points = gridPoints(grid).length;
   if (opened.dropped) log(`--force: ${opened.dropped} rows of the previous grid moved to ${join(dir, 'results.dropped.jsonl')}`);
-  log(`sweep: ${all.length} rows (${points} points x ${grid.seeds.length} seeds x ${grid.methods.length} methods); ${all.length - todo.length} already done in ${dir}, running ${todo.length} on ${workers === 0 ? 'the main thread' : `${workers} worker${workers > 1 ? 's' : ''}`}`);
+  const on = q ? `the queue's workers (${q.runOn === 'any' ? 'emulators and boards' : `${q.runOn}s`})` : workers === 0 ? 'the main thread' : `${workers} worker${workers > 1 ? 's' : ''}`;
+  log(`sweep: ${all.length} rows (${points} points x ${grid.seeds.length} seeds x ${grid.methods.length} methods); ${all.length - todo.length} already done in ${dir}, running ${todo.length} on ${on}`);
   const steps = Number((grid.task.options as { steps?: number }).steps ?? 1000);
-  const res = todo.length ? await runRows({ dir, grid, todo, steps, workers, quiet: f.quiet ?? false, stream: ctx.progress, done: [...opened.done.values()] }) : { rows: [], failed: 0 };
+  const quiet = f.quiet ?? false;
+  const res = !todo.length ? { rows: [], failed: 0 }
+    : q ? await (await import('../queue/coordinator.js')).runQueued({ ...q, dir, grid, todo, steps, command: commandLine, report: f.report !== false, quiet, stream: ctx.progress, log })
+    : await runRows({ dir, grid, todo, steps, workers, quiet, stream: ctx.progress, done: [...opened.done.values()] });
   const finishedAt = new Date();
   const wallSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
   const run: SweepRun = {

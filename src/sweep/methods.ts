@@ -19,7 +19,7 @@
  * separates what the rule loses from what quantised updates lose.
  */
 import { EmulatorDevice } from '../device/emulator.js';
-import type { DeviceConfig, Params } from '../device/types.js';
+import type { Device, DeviceConfig, Params } from '../device/types.js';
 import { codeRange, formatName, type FixedFormat } from '../format/fixed.js';
 import { trainAnpt } from '../learn/anpt.js';
 import { SPECTRAL_EVERY_STEPS } from '../learn/defaults.js';
@@ -110,8 +110,9 @@ function railFraction(p: Params, f: FixedFormat): number {
 }
 
 /** Run `steps` clean steps of `set` from its start in chunks the device accepts. */
-async function warmUp(dev: EmulatorDevice, set: SequenceSet, steps: number, chunk: number): Promise<void> {
+async function warmUp(dev: Device, set: SequenceSet, steps: number): Promise<void> {
   const BI = set.batch * set.inputSize;
+  const chunk = (await dev.info()).maxChunkSteps; // a board may have fewer than the configuration asked for
   await dev.resetState();
   for (let s = 0; s < steps; s += chunk) {
     const k = Math.min(chunk, steps - s);
@@ -119,14 +120,21 @@ async function warmUp(dev: EmulatorDevice, set: SequenceSet, steps: number, chun
   }
 }
 
+/**
+ * Where a row runs: a fresh emulator by default; a queue worker bound to a board gives
+ * the board (configure() resets it, so one board serves row after row).
+ */
+export type ChipSource = () => Promise<Device>;
+const emulator: ChipSource = async () => new EmulatorDevice();
+
 /** The gradient diagnostic of one chip configuration at weights `init`; see the file comment. */
-export async function chipDiagnostic(cfg: DeviceConfig, init: Params, set: SequenceSet, shape: RnnShape, d: DiagnosticSettings, lr: number): Promise<ChipDiagnostic> {
-  const dev = new EmulatorDevice();
+export async function chipDiagnostic(cfg: DeviceConfig, init: Params, set: SequenceSet, shape: RnnShape, d: DiagnosticSettings, lr: number, chip: ChipSource = emulator): Promise<ChipDiagnostic> {
+  const dev = await chip();
   await dev.configure(cfg);
   await dev.writeParams(init);
   const params = await dev.readParams(); // the quantised weights: the float shadow's weights
   const B = set.batch, I = set.inputSize, O = set.outputSize, K = d.steps;
-  await warmUp(dev, set, d.warmup, cfg.maxChunkSteps);
+  await warmUp(dev, set, d.warmup);
   const state = (await dev.readState()).clean;
   const inputs = set.inputs.slice(d.warmup * B * I, (d.warmup + K) * B * I);
   const targets = set.targets.slice(d.warmup * B * O, (d.warmup + K) * B * O);
@@ -146,7 +154,7 @@ export async function chipDiagnostic(cfg: DeviceConfig, init: Params, set: Seque
 }
 
 /** anpt-chip: ANP-T inside the emulator with the point's formats, noise and mismatch. */
-export async function runAnptChip(row: RowSpec): Promise<RowOutcome> {
+export async function runAnptChip(row: RowSpec, chip: ChipSource = emulator): Promise<RowOutcome> {
   const c = row.config;
   const a = c.anpt!;
   const task = buildGridTask(c.task, row.seed);
@@ -154,9 +162,9 @@ export async function runAnptChip(row: RowSpec): Promise<RowOutcome> {
   const cfg = chipConfig(c, task, row.seed);
   const init = xavierNormal(shape, row.seed);
   const diagnostic = c.diagnostics && c.point.mismatch === 0
-    ? await chipDiagnostic(cfg, init, task.train, shape, c.diagnostics, a.lr)
+    ? await chipDiagnostic(cfg, init, task.train, shape, c.diagnostics, a.lr, chip)
     : undefined;
-  const dev = new EmulatorDevice();
+  const dev = await chip();
   await dev.configure(cfg);
   await dev.writeParams(init);
   const started = performance.now();
@@ -227,12 +235,12 @@ export async function trainFloat(job: FloatJob): Promise<FloatOutcome> {
 }
 
 /** Post-training quantisation: the float weights on the point's emulator, tested on its clean copy. */
-export async function runPtq(row: RowSpec, float: FloatOutcome): Promise<RowOutcome> {
+export async function runPtq(row: RowSpec, float: FloatOutcome, chip: ChipSource = emulator): Promise<RowOutcome> {
   if (!float.params) return { status: float.status === 'diverged' ? 'diverged' : 'error', message: float.message ?? 'the float training produced no weights' };
   const c = row.config;
   const task = buildGridTask(c.task, row.seed);
   const cfg = chipConfig(c, task, row.seed);
-  const dev = new EmulatorDevice();
+  const dev = await chip();
   await dev.configure(cfg);
   await dev.writeParams({ w: Float64Array.from(float.params.w), r: Float64Array.from(float.params.r), v: Float64Array.from(float.params.v) });
   const testMse = (await evaluate(dev, task.test)).mse;

@@ -35,6 +35,8 @@ export interface SweepRow {
   finishedAt: string;
   /** Wall seconds of this row's task on its worker (PTQ: the quantisation and test only). */
   seconds: number;
+  /** Queued sweeps: the worker that ran the row (host:pid and its device). */
+  worker?: string;
 }
 
 /** One invocation of the sweep command. */
@@ -296,6 +298,7 @@ const CSV_COLUMNS: [string, (r: SweepRow) => unknown][] = [
   ['startedAt', (r) => r.startedAt],
   ['finishedAt', (r) => r.finishedAt],
   ['message', (r) => r.message ?? r.metrics?.trainMessage],
+  ['worker', (r) => r.worker],
 ];
 
 function csvField(v: unknown): string {

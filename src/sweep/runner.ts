@@ -10,7 +10,7 @@
 import { Piscina } from 'piscina';
 import { floatJobFor, type FloatJob, type GridSpec, type RowSpec } from './grid.js';
 import type { FloatOutcome, RowOutcome } from './methods.js';
-import { createSweepProgress, rowKind, type KindWork, type ProgressStream, type TaskKind } from './progress.js';
+import { createSweepProgress, rowKind, type KindWork, type ProgressStream, type SweepProgress, type TaskKind } from './progress.js';
 import { appendRow, readFloatCache, writeFloatCache, type SweepRow } from './results.js';
 import { runSweepTask, type SweepTask, type TaskResult } from './worker.js';
 
@@ -47,21 +47,107 @@ export interface RunRowsResult {
   failed: number;
 }
 
+/** The rows to run: PTQ rows grouped by the float training they need, and the anpt-chip rows. */
+export function groupRows(todo: RowSpec[]): { floatJobs: Map<string, { job: FloatJob; rows: RowSpec[] }>; chipRows: RowSpec[] } {
+  const floatJobs = new Map<string, { job: FloatJob; rows: RowSpec[] }>();
+  const chipRows: RowSpec[] = [];
+  for (const row of todo) {
+    const job = floatJobFor(row);
+    if (!job) {
+      chipRows.push(row);
+      continue;
+    }
+    const entry = floatJobs.get(job.key) ?? { job, rows: [] };
+    entry.rows.push(row);
+    floatJobs.set(job.key, entry);
+  }
+  return { floatJobs, chipRows };
+}
+
+/** The estimated cost of everything to run (the ETA's denominator); `trained` float trainings cost nothing. */
+export function todoCost(floatJobs: ReturnType<typeof groupRows>['floatJobs'], chipRows: RowSpec[], steps: number, trained: (key: string) => boolean): number {
+  const dummyFloat: FloatOutcome = { key: '', status: 'ok', seconds: 0 };
+  let total = chipRows.reduce((s, row) => s + taskCost({ kind: 'chip', row }, steps), 0);
+  for (const [key, { job, rows }] of floatJobs) {
+    if (!trained(key)) total += taskCost({ kind: 'float', job }, steps);
+    total += rows.length * taskCost({ kind: 'ptq', row: rows[0], float: dummyFloat }, steps);
+  }
+  return total;
+}
+
+/** What the progress display of a sweep's rows (a local or a queued one) needs to know. */
+export interface SweepProgressOptions {
+  grid: GridSpec;
+  groups: ReturnType<typeof groupRows>;
+  steps: number;
+  /** Float trainings already done (cached): they cost nothing, and their seconds feed the ETA. */
+  trained: Map<string, FloatOutcome>;
+  /** Rows an earlier run of this sweep finished (their seconds feed the ETA). */
+  done?: SweepRow[];
+  /** Rows run at once. */
+  parallel: number;
+  quiet: boolean;
+  stream?: ProgressStream;
+}
+
+/** The progress display of a sweep's rows, with the ETA from measured row times by kind. */
+export function sweepProgress(o: SweepProgressOptions): SweepProgress {
+  const g = o.grid;
+  const { floatJobs, chipRows } = o.groups;
+  const dummyFloat: FloatOutcome = { key: '', status: 'ok', seconds: 0 };
+  const firstPtq = [...floatJobs.values()][0]?.rows[0];
+  const work: Record<TaskKind, KindWork> = {
+    chip: { count: chipRows.length, cost: chipRows.length ? taskCost({ kind: 'chip', row: chipRows[0] }, o.steps) : 0 },
+    ptq: { count: [...floatJobs.values()].reduce((n, e) => n + e.rows.length, 0), cost: firstPtq ? taskCost({ kind: 'ptq', row: firstPtq, float: dummyFloat }, o.steps) : 0 },
+    float: { count: [...floatJobs.keys()].filter((k) => !o.trained.has(k)).length, cost: floatJobs.size ? taskCost({ kind: 'float', job: [...floatJobs.values()][0].job }, o.steps) : 0 },
+  };
+  const earlier = o.done ?? [];
+  const prior: Record<TaskKind, number[]> = {
+    chip: earlier.filter((r) => rowKind(r) === 'chip').map((r) => r.seconds),
+    ptq: earlier.filter((r) => rowKind(r) === 'ptq').map((r) => r.seconds),
+    float: [...o.trained.values()].map((f) => f.seconds),
+  };
+  return createSweepProgress({
+    totalRows: chipRows.length + work.ptq.count,
+    totalCost: todoCost(floatJobs, chipRows, o.steps, (key) => o.trained.has(key)),
+    work,
+    prior,
+    parallel: Math.max(1, o.parallel),
+    varies: { activityBits: g.activityBits.length > 1, sigma: g.sigma.length > 1, mismatch: g.mismatch.length > 1 },
+    quiet: o.quiet,
+    stream: o.stream,
+  });
+}
+
+/** A finished row as results.jsonl holds it (the local runner and the queue workers both build it here). */
+export function sweepRow(row: RowSpec, res: TaskResult): SweepRow {
+  const out = res.outcome as RowOutcome;
+  return {
+    key: row.key, method: row.method, seed: row.seed, point: row.config.point, config: row.config,
+    status: out.status, message: out.message, metrics: out.metrics,
+    startedAt: res.startedAt, finishedAt: res.finishedAt, seconds: res.seconds,
+  };
+}
+
 /** The worker module next to this one: worker.ts under tsx/vitest, worker.js when built. */
 function workerFile(): string {
   const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
   return new URL(`./worker.${ext}`, import.meta.url).href;
 }
 
-/** Run `todo` (see the file comment); resolves when every row is written. */
-export async function runRows(o: RunRowsOptions): Promise<RunRowsResult> {
+/** A pool of `threads` worker threads running worker.ts (also the queue worker's pool). */
+export function sweepPool(threads: number): Piscina<SweepTask, TaskResult> {
   // Workers inherit the loader flags (tsx); --input-type only makes sense for the main script.
   const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-  const pool = o.workers > 0
-    ? new Piscina<SweepTask, TaskResult>({ filename: workerFile(), minThreads: o.workers, maxThreads: o.workers, idleTimeout: 1000, execArgv })
-    : undefined;
-  // a worker that dies outside a task is replaced by piscina; its task (if any) fails below
-  pool?.on('error', () => {});
+  const pool = new Piscina<SweepTask, TaskResult>({ filename: workerFile(), minThreads: threads, maxThreads: threads, idleTimeout: 1000, execArgv });
+  // a worker that dies outside a task is replaced by piscina; its task (if any) fails where it was run
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** Run `todo` (see the file comment); resolves when every row is written. */
+export async function runRows(o: RunRowsOptions): Promise<RunRowsResult> {
+  const pool = o.workers > 0 ? sweepPool(o.workers) : undefined;
   let inline = Promise.resolve();
   const run = async (task: SweepTask): Promise<TaskResult> => {
     const startedAt = new Date().toISOString();
@@ -78,64 +164,21 @@ export async function runRows(o: RunRowsOptions): Promise<RunRowsResult> {
     }
   };
 
-  // PTQ rows grouped by the float training they need
-  const floatJobs = new Map<string, { job: FloatJob; rows: RowSpec[] }>();
-  const chipRows: RowSpec[] = [];
-  for (const row of o.todo) {
-    const job = floatJobFor(row);
-    if (!job) {
-      chipRows.push(row);
-      continue;
-    }
-    const entry = floatJobs.get(job.key) ?? { job, rows: [] };
-    entry.rows.push(row);
-    floatJobs.set(job.key, entry);
-  }
+  const groups = groupRows(o.todo);
+  const { floatJobs, chipRows } = groups;
   const cached = new Map<string, FloatOutcome>();
   for (const key of floatJobs.keys()) {
     const f = readFloatCache(o.dir, key);
     if (f) cached.set(key, f);
   }
-  const dummyFloat: FloatOutcome = { key: '', status: 'ok', seconds: 0 };
-  let totalCost = chipRows.reduce((s, row) => s + taskCost({ kind: 'chip', row }, o.steps), 0);
-  for (const [key, { job, rows }] of floatJobs) {
-    if (!cached.has(key)) totalCost += taskCost({ kind: 'float', job }, o.steps);
-    totalCost += rows.length * taskCost({ kind: 'ptq', row: rows[0], float: dummyFloat }, o.steps);
-  }
+
   const g = o.grid;
-  // the work by kind (for the ETA from measured times) and what earlier runs measured
-  const firstPtq = [...floatJobs.values()][0]?.rows[0];
-  const work: Record<TaskKind, KindWork> = {
-    chip: { count: chipRows.length, cost: chipRows.length ? taskCost({ kind: 'chip', row: chipRows[0] }, o.steps) : 0 },
-    ptq: { count: [...floatJobs.values()].reduce((n, e) => n + e.rows.length, 0), cost: firstPtq ? taskCost({ kind: 'ptq', row: firstPtq, float: dummyFloat }, o.steps) : 0 },
-    float: { count: [...floatJobs.keys()].filter((k) => !cached.has(k)).length, cost: floatJobs.size ? taskCost({ kind: 'float', job: [...floatJobs.values()][0].job }, o.steps) : 0 },
-  };
-  const earlier = o.done ?? [];
-  const prior: Record<TaskKind, number[]> = {
-    chip: earlier.filter((r) => rowKind(r) === 'chip').map((r) => r.seconds),
-    ptq: earlier.filter((r) => rowKind(r) === 'ptq').map((r) => r.seconds),
-    float: [...cached.values()].map((f) => f.seconds),
-  };
-  const progress = createSweepProgress({
-    totalRows: o.todo.length,
-    totalCost,
-    work,
-    prior,
-    parallel: Math.max(1, o.workers),
-    varies: { activityBits: g.activityBits.length > 1, sigma: g.sigma.length > 1, mismatch: g.mismatch.length > 1 },
-    quiet: o.quiet,
-    stream: o.stream,
-  });
+  const progress = sweepProgress({ grid: g, groups, steps: o.steps, trained: cached, done: o.done, parallel: o.workers, quiet: o.quiet, stream: o.stream });
 
   const finished: SweepRow[] = [];
   let failed = 0;
   const record = (row: RowSpec, res: TaskResult, cost: number) => {
-    const out = res.outcome as RowOutcome;
-    const r: SweepRow = {
-      key: row.key, method: row.method, seed: row.seed, point: row.config.point, config: row.config,
-      status: out.status, message: out.message, metrics: out.metrics,
-      startedAt: res.startedAt, finishedAt: res.finishedAt, seconds: res.seconds,
-    };
+    const r = sweepRow(row, res);
     appendRow(o.dir, r);
     finished.push(r);
     if (r.status === 'error') failed++;
