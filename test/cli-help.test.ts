@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
-import { gridFromFlags } from '../src/sweep/command.js';
+import { gridFromFlags } from '../src/cli/sweep-command.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'anpt-help-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
@@ -59,11 +59,11 @@ const COPY = ['--task', 'copy', '--copy-length', '5', '--copy-delay', '2', '--hi
 
 describe('anpt train --help', () => {
   /** flag -> [arguments of a run that uses it, the config.json key and value it must produce, or the expected failure] */
-  const cases = (): Record<string, { args: string[]; config?: [string, unknown]; fails?: RegExp }> => ({
+  const cases = (): Record<string, { args: string[]; config?: [string, unknown]; fails?: RegExp; code?: number }> => ({
     '--algo': { args: [...MG, '--algo', 'np'], config: ['algo', 'np'] },
     '--backend': { args: [...MG, '--backend', 'float'], config: ['backend', 'float'] },
-    '--device': { args: [...MG, '--device', 'tcp://127.0.0.1:1'], fails: /nothing listens there/ },
-    '--port': { args: [...MG, '--port', join(TMP, 'no-such-port')], fails: /^anpt: .*no-such-port/ },
+    '--device': { args: [...MG, '--device', 'tcp://127.0.0.1:1'], fails: /nothing listens there/, code: 3 },
+    '--port': { args: [...MG, '--port', join(TMP, 'no-such-port')], fails: /^anpt: .*no-such-port/, code: 3 },
     '--baud': { args: [...MG, '--port', join(TMP, 'no-such-port'), '--baud', 'x'], fails: /^anpt: --baud: 'x' is not a positive integer/ },
     '--checkpoint-dir': { args: [...MG, '--checkpoint-dir', TMP], fails: /^anpt: --checkpoint-dir applies to a board/ },
     '--task': { args: MG, config: ['task', 'mackey-glass'] },
@@ -116,7 +116,7 @@ describe('anpt train --help', () => {
       const r = await cli('train', ...args, ...(args.at(-1) === '--out' ? [out] : ['--out', out]));
       expect(r.err, flag).not.toMatch(/unknown option/);
       if (c.fails) {
-        expect(r.code, `${flag}: ${r.err}`).toBe(2);
+        expect(r.code, `${flag}: ${r.err}`).toBe(c.code ?? 2);
         expect(r.err, flag).toMatch(c.fails);
         continue;
       }
@@ -190,11 +190,11 @@ describe('anpt eval and predict --help', () => {
     expect((await cli('train', ...MG, '--out', run)).code).toBe(0);
     const csvRun = join(TMP, `${cmd}-csv`);
     expect((await cli('train', '--task', 'csv', '--data', csv, '--inputs', 'a,b', '--targets', 'c', '--hidden', '6', '--epochs', '1', '--quiet', '--out', csvRun)).code).toBe(0);
-    const table: Record<string, { args: string[]; json?: (j: Record<string, any>) => unknown; want?: unknown; fails?: RegExp }> = {
+    const table: Record<string, { args: string[]; json?: (j: Record<string, any>) => unknown; want?: unknown; fails?: RegExp; code?: number }> = {
       '--weights': { args: ['--weights', run], json: (j) => j.weights, want: run },
       '--backend': { args: ['--weights', run, '--backend', 'float'], json: (j) => j.backend, want: 'float' },
-      '--device': { args: ['--weights', run, '--device', 'tcp://127.0.0.1:1'], fails: /nothing listens there/ },
-      '--port': { args: ['--weights', run, '--port', join(TMP, 'no-such-port')], fails: /no-such-port/ },
+      '--device': { args: ['--weights', run, '--device', 'tcp://127.0.0.1:1'], fails: /nothing listens there/, code: 3 },
+      '--port': { args: ['--weights', run, '--port', join(TMP, 'no-such-port')], fails: /no-such-port/, code: 3 },
       '--baud': { args: ['--weights', run, '--port', join(TMP, 'no-such-port'), '--baud', 'x'], fails: /--baud: 'x'/ },
       '--task': { args: ['--weights', run, '--task', 'copy'], fails: /^anpt: --task: copy\S* has 10 inputs/ },
       '--batch': { args: ['--weights', run, '--batch', '3'], json: (j) => j.task.batch, want: 3 },
@@ -221,7 +221,7 @@ describe('anpt eval and predict --help', () => {
       const r = await cli(cmd, ...c.args, '--json');
       expect(r.err, flag).not.toMatch(/unknown option/);
       if (c.fails) {
-        expect(r.code, `${flag}: ${r.err}`).toBe(2);
+        expect(r.code, `${flag}: ${r.err}`).toBe(c.code ?? 2);
         expect(r.err, flag).toMatch(c.fails);
         continue;
       }
@@ -275,7 +275,9 @@ describe('anpt sweep --help', () => {
     writeFileSync(g, JSON.stringify({ hidden: 5 }));
     expect((gridFromFlags({ out: 'x', grid: g }) as { hidden: number }).hidden).toBe(5);
     // the flags that are not grid entries: all listed, each with a test of its own elsewhere (test/sweep*.test.ts)
-    const others = ['--out', '--grid', '--seeds', '--seed-list', '--bptt-epochs', '--workers', '--force', '--no-report', '--quiet', '--json', '--task', '--copy-length', '--copy-delay', '--data', '--inputs', '--targets', '--split'];
+    // (the queue flags: test/queue.test.ts)
+    const others = ['--out', '--grid', '--seeds', '--seed-list', '--bptt-epochs', '--workers', '--force', '--no-report', '--quiet', '--json', '--task', '--copy-length', '--copy-delay', '--data', '--inputs', '--targets', '--split',
+      '--queue', '--collect', '--run-on', '--keep-days'];
     expect([...flags.keys()].sort()).toEqual([...Object.keys(paths), ...others].sort());
   });
 
@@ -300,10 +302,15 @@ describe('the other commands', () => {
     expect([...(await helpFlags('device', 'info')).keys()].sort()).toEqual(['--baud', '--json']);
     expect([...(await helpFlags('device', 'pull')).keys()].sort()).toEqual(['--activity-bits', '--baud', '--json', '--overflow', '--rounding', '--weight-bits']);
     expect([...(await helpFlags('device', 'push')).keys()].sort()).toEqual(['--baud', '--json']);
-    // a board that is not there: the flags are parsed (one line, exit 2, not "unknown option")
-    for (const args of [['device', 'info', join(TMP, 'no-port'), '--baud', '9600', '--json'], ['device', 'pull', 'tcp://127.0.0.1:1', join(TMP, 'w.json'), '--weight-bits', '8', '--activity-bits', '12', '--rounding', 'floor', '--overflow', 'wrap', '--json'], ['device', 'push', 'tcp://127.0.0.1:1', join(TMP, 'w.json'), '--json']]) {
+    // a board that is not there: the flags are parsed (one line, exit 3 for the link, not "unknown option")
+    for (const [code, args] of [
+      [3, ['device', 'info', join(TMP, 'no-port'), '--baud', '9600', '--json']],
+      [3, ['device', 'pull', 'tcp://127.0.0.1:1', join(TMP, 'w.json'), '--weight-bits', '8', '--activity-bits', '12', '--rounding', 'floor', '--overflow', 'wrap', '--json']],
+      // push reads its file first: a missing file is bad input
+      [2, ['device', 'push', 'tcp://127.0.0.1:1', join(TMP, 'w.json'), '--json']],
+    ] as const) {
       const r = await cli(...args);
-      expect(r.code, r.err).toBe(2);
+      expect(r.code, r.err).toBe(code);
       expect(r.err).not.toMatch(/unknown option/);
     }
     expect((await cli('help')).code).toBe(0);
