@@ -218,10 +218,13 @@ describe.skipIf(missing !== undefined)('queued sweep (real redis-server, coordin
     expect(rows.length).toBe(24);
   }, 90_000);
   it('a worker stopped mid-row (SIGSTOP) past its lock: the row runs again elsewhere and the late second completion is ignored', async () => {
-    const [a] = await emulatorWorkers(2);
+    const workers = await emulatorWorkers(2);
     const out = join(tmp, 'stopped');
     const sweep = anpt(['sweep', '--out', out, ...GRID, '--queue', redis.url]);
-    await a.line(/^row anpt-chip/);
+    // stop whichever worker starts a row first (on a loaded machine either may be first)
+    const starts = workers.map((w) => w.line(/^row anpt-chip/, 60_000).then(() => w));
+    for (const p of starts) p.catch(() => undefined);
+    const a = await Promise.any(starts);
     await new Promise((r) => setTimeout(r, 50));
     a.child.kill('SIGSTOP');
     await new Promise((r) => setTimeout(r, 6000)); // > lock + two stalled checks: b has the row
