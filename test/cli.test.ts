@@ -10,6 +10,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
+import { targetVariance } from '../src/learn/evaluate.js';
+import { DEFAULT_GAINS, DEFAULT_RADII } from '../src/learn/reservoir.js';
+import { makeTask } from '../src/tasks/index.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TMP = mkdtempSync(join(tmpdir(), 'anpt-cli-'));
@@ -163,6 +166,29 @@ describe('anpt train', () => {
     const ro = readJson(join(TMP, 'algos', 'anpt-chunked', 'summary.json'));
     expect(ro.config).toMatchObject({ chunk_steps: 25, readout_only: true, lr: { w: 0, r: 0, v: 0.1 }, formats: { weight: { name: 'Q1.6', rounding: 'stochastic' } } });
     expect(readJson(join(TMP, 'algos', 'reservoir-float', 'summary.json')).config.ridge_lambda).toBeGreaterThan(0);
+  });
+
+  it('reservoir tunes the radius of R and the gain of W on the train tail by default; the new tasks train; NRMSE in the summary', async () => {
+    const tuned = join(TMP, 'res-tuned'), fixed = join(TMP, 'res-fixed'), adding = join(TMP, 'adding');
+    const base = ['train', '--task', 'delayed-recall', '--episodes', '30', '--hidden', '12', '--algo', 'reservoir', '--backend', 'float', '--quiet'];
+    expect((await cli(...base, '--out', tuned)).code).toBe(0);
+    const s = readJson(join(tuned, 'summary.json'));
+    expect(s.task.name).toBe('delayed-recall/len10');
+    expect(s.config.reservoir_validation).toHaveLength(DEFAULT_RADII.length * DEFAULT_GAINS.length);
+    const best = s.config.reservoir_validation.reduce((a: { validationMse: number }, b: { validationMse: number }) => (b.validationMse < a.validationMse ? b : a));
+    expect([s.config.reservoir_radius, s.config.reservoir_gain]).toEqual([best.radius, best.gain]);
+    const task = makeTask('delayed-recall', { episodes: 30, batch: 10, seed: 42 });
+    expect(s.final_test_nrmse).toBeCloseTo(Math.sqrt(s.final_test_loss / targetVariance(task.test)), 12);
+    expect((await cli(...base, '--radius', 'init', '--input-gain', '1', '--out', fixed)).code).toBe(0);
+    const f = readJson(join(fixed, 'summary.json'));
+    expect([f.config.reservoir_radius, f.config.reservoir_gain, f.config.reservoir_validation.length]).toEqual([undefined, 1, 1]);
+    const bad = await cli('train', '--task', 'adding', '--radius', '0.5', '--out', join(TMP, 'res-bad'));
+    expect([bad.code, bad.err]).toEqual([2, 'anpt: --radius applies to --algo reservoir only; remove it\n']);
+    expect(existsSync(join(TMP, 'res-bad'))).toBe(false);
+    const r = await cli('train', '--task', 'adding', '--episodes', '20', '--hidden', '8', '--epochs', '1', '--backend', 'float', '--out', adding, '--quiet');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/NRMSE \d\.\d{3}/);
+    expect(readJson(join(adding, 'summary.json')).task).toMatchObject({ name: 'adding/len10', inputs: 3, outputs: 1, train_steps: 200 });
   });
 
   it('copy task: metric columns; CSV task: normalisation saved and eval on the same file reproduces the loss', async () => {

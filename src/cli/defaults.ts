@@ -77,12 +77,15 @@ export interface TaskBudget {
  * Mackey-Glass 10 epochs online (also the lead's emulator runs), weather 5 epochs
  * online, copy 150 epochs two-pass with one chunk per 210-step sequence (the reference
  * code's schedule for the copy task, method.md). csv: provisional, as Mackey-Glass.
+ * adding, delayed-recall: 20 epochs online, the budget of scripts/recurrence-tasks.ts.
  */
 export const TASK_BUDGET: Record<TaskName, TaskBudget> = {
   'mackey-glass': { epochs: 10, chunk: 1 },
   weather: { epochs: 5, chunk: 1 },
   copy: { epochs: 150, chunk: 'sequence' },
   csv: { epochs: 10, chunk: 1 },
+  adding: { epochs: 20, chunk: 1 },
+  'delayed-recall': { epochs: 20, chunk: 1 },
 };
 
 /**
@@ -112,6 +115,8 @@ export const TASK_DEFAULTS = {
   mackeyGlass: { steps: 5000, mode: 'recall' as 'recall' | 'forecast', horizon: 15 },
   copy: { length: 100, delay: 10 },
   csv: { split: 0.8, horizon: 1 },
+  /** adding, delayed-recall: episodes of 10 steps, 100 per sequence (src/tasks/adding.ts, delayed-recall.ts). */
+  episodes: { episode: 10, episodes: 100 },
 };
 
 /**

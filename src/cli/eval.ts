@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import type { Device } from '../device/types.js';
-import { evaluate, zeroOutputMse } from '../learn/evaluate.js';
+import { evaluate, nrmse, zeroOutputMse } from '../learn/evaluate.js';
 import { addFormatOptions, configureDevice, describeFormats, makeDevice, resolveFormats, type FormatFlags } from './backend.js';
 import { BACKENDS, EVAL_CHUNK_STEPS } from './defaults.js';
 import { EXIT_OK, UsageError } from './errors.js';
@@ -60,11 +60,12 @@ export async function runEval(f: EvalFlags, io: CliIo): Promise<number> {
       test_loss: ev.mse,
       zero_output_test_loss: zero,
       test_loss_vs_zero_output: ev.mse / zero,
+      test_nrmse: nrmse(ev.mse, task.test),
       test_metrics: ev.metrics,
     };
     if (f.json) io.out(toJson(result) + '\n');
     else {
-      io.out(`test MSE ${sci(ev.mse)} = ${(ev.mse / zero).toFixed(3)} x the zero-output MSE ${sci(zero)} (${task.name}, ${backend}${formats ? `, weights ${describeFormats(formats).weight.name}` : ''})\n`);
+      io.out(`test MSE ${sci(ev.mse)} = ${(ev.mse / zero).toFixed(3)} x the zero-output MSE ${sci(zero)}, NRMSE ${nrmse(ev.mse, task.test).toFixed(3)} (${task.name}, ${backend}${formats ? `, weights ${describeFormats(formats).weight.name}` : ''})\n`);
       if (ev.metrics) io.out(`test ${Object.entries(ev.metrics).map(([k, v]) => `${k} ${Number(v.toPrecision(4))}`).join(', ')}\n`);
     }
     return EXIT_OK;
