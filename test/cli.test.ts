@@ -246,7 +246,7 @@ describe('anpt train', () => {
 describe('bad input: one line naming the problem and what to do, exit 2, no output directory', () => {
   const csv = join(ROOT, 'data', 'WTH.csv');
   const cases: [string, string[], RegExp][] = [
-    ['unknown task', ['--task', 'mackey'], /^anpt: --task: 'mackey' is not one of mackey-glass, copy, weather, csv; e\.g\. --task mackey-glass$/],
+    ['unknown task', ['--task', 'mackey'], /^anpt: --task: 'mackey' is not one of mackey-glass, copy, weather, csv, adding, delayed-recall; e\.g\. --task mackey-glass$/],
     ['unknown algo', ['--task', 'mackey-glass', '--algo', 'sgd'], /^anpt: --algo: 'sgd' is not one of anpt, np, wp, bptt, reservoir/],
     ['negative hidden', ['--task', 'mackey-glass', '--hidden', '-3'], /^anpt: --hidden: '-3' is not a positive integer; e\.g\. --hidden 100$/],
     ['non-numeric lr', ['--task', 'mackey-glass', '--lr', 'abc'], /^anpt: --lr: 'abc' is not a number >= 0; e\.g\. --lr 0\.1$/],
