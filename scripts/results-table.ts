@@ -235,6 +235,7 @@ function main(): void {
     ? `nice -n 10 npx tsx scripts/results.ts --task ${r.task} --stage long --learners anpt,anpt-ro`
     : `nice -n 10 npx tsx scripts/results.ts --task ${r.task} --stage explore --learners ${r.learner} --seeds ${seedsOf(r)} --config '${JSON.stringify(r.config)}'`));
   for (const c of exCmds) L.push(c);
+  L.push('nice -n 10 npx tsx scripts/recurrence-tasks.ts                  # the recurrence-task section (issue 11)');
   L.push('npx tsx scripts/results-table.ts                                  # this file', '```', '');
   writeFileSync(OUT, L.join('\n'));
   console.log(`wrote ${OUT} from ${runs.length} runs`);
