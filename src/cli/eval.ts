@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Device } from '../device/types.js';
-import { evaluate, zeroOutputMse, type Evaluation } from '../learn/evaluate.js';
+import { evaluate, nrmse, zeroOutputMse, type Evaluation } from '../learn/evaluate.js';
 import type { Task } from '../tasks/types.js';
 import { addFormatOptions, configureDevice, describeFormats, makeDevice, openBoard, resolveDeviceUrl, resolveFormats, type FormatFlags } from './backend.js';
 import { BACKENDS, EVAL_CHUNK_STEPS, type Backend } from './defaults.js';
