@@ -55,6 +55,8 @@ beforeAll(() => {
 });
 
 const MG = ['--task', 'mackey-glass', '--steps', '60', '--hidden', '6', '--batch', '2', '--epochs', '1', '--quiet'];
+const EPISODES = ['--task', 'adding', '--episode', '5', '--episodes', '4', '--hidden', '6', '--batch', '2', '--epochs', '1', '--quiet'];
+const RESERVOIR = ['--task', 'mackey-glass', '--steps', '60', '--hidden', '6', '--batch', '2', '--algo', 'reservoir', '--quiet'];
 const COPY = ['--task', 'copy', '--copy-length', '5', '--copy-delay', '2', '--hidden', '6', '--batch', '2', '--epochs', '1', '--quiet'];
 
 describe('anpt train --help', () => {
@@ -73,6 +75,10 @@ describe('anpt train --help', () => {
     '--horizon': { args: [...MG, '--horizon', '3'], config: ['horizon', 3] },
     '--copy-length': { args: COPY, config: ['copy-length', 5] },
     '--copy-delay': { args: COPY, config: ['copy-delay', 2] },
+    '--episode': { args: EPISODES, config: ['episode', 5] },
+    '--episodes': { args: EPISODES, config: ['episodes', 4] },
+    '--radius': { args: [...RESERVOIR, '--radius', '0.5,0.9'], config: ['radius', '0.5,0.9'] },
+    '--input-gain': { args: [...RESERVOIR, '--input-gain', '2'], config: ['input-gain', '2'] },
     '--data': { args: ['--task', 'csv', '--data', csv, '--inputs', 'a,b', '--targets', 'c', '--hidden', '6', '--epochs', '1', '--quiet'], config: ['data', csv] },
     '--inputs': { args: ['--task', 'csv', '--data', csv, '--inputs', 'a', '--targets', 'c', '--hidden', '6', '--epochs', '1', '--quiet'], config: ['inputs', 'a'] },
     '--targets': { args: ['--task', 'csv', '--data', csv, '--inputs', 'a', '--targets', 'b,c', '--hidden', '6', '--epochs', '1', '--quiet'], config: ['targets', 'b,c'] },
@@ -203,6 +209,8 @@ describe('anpt eval and predict --help', () => {
       '--horizon': { args: ['--weights', run, '--horizon', '3'], json: (j) => j.task.spec.options.horizon, want: 3 },
       '--copy-length': { args: ['--weights', run, '--task', 'copy', '--copy-length', '4'], fails: /^anpt: --task: copy\S* has 10 inputs/ },
       '--copy-delay': { args: ['--weights', run, '--task', 'copy', '--copy-delay', '4'], fails: /^anpt: --task: copy\S* has 10 inputs/ },
+      '--episode': { args: ['--weights', run, '--task', 'adding', '--episode', '5'], fails: /^anpt: --task: adding\S* has \d+ inputs/ },
+      '--episodes': { args: ['--weights', run, '--task', 'adding', '--episodes', '4'], fails: /^anpt: --task: adding\S* has \d+ inputs/ },
       '--data': { args: ['--weights', csvRun, '--data', csv], json: (j) => j.task.spec.options.file, want: csv },
       '--inputs': { args: ['--weights', csvRun, '--inputs', 'b,a'], json: (j) => j.task.spec.options.inputs, want: ['b', 'a'] },
       '--targets': { args: ['--weights', csvRun, '--targets', 'a'], json: (j) => j.task.spec.options.targets, want: ['a'] },
@@ -276,7 +284,7 @@ describe('anpt sweep --help', () => {
     expect((gridFromFlags({ out: 'x', grid: g }) as { hidden: number }).hidden).toBe(5);
     // the flags that are not grid entries: all listed, each with a test of its own elsewhere (test/sweep*.test.ts)
     // (the queue flags: test/queue.test.ts)
-    const others = ['--out', '--grid', '--seeds', '--seed-list', '--bptt-epochs', '--workers', '--force', '--no-report', '--quiet', '--json', '--task', '--copy-length', '--copy-delay', '--data', '--inputs', '--targets', '--split',
+    const others = ['--out', '--grid', '--seeds', '--seed-list', '--bptt-epochs', '--workers', '--force', '--no-report', '--quiet', '--json', '--task', '--copy-length', '--copy-delay', '--episode', '--episodes', '--data', '--inputs', '--targets', '--split',
       '--queue', '--collect', '--run-on', '--keep-days'];
     expect([...flags.keys()].sort()).toEqual([...Object.keys(paths), ...others].sort());
   });

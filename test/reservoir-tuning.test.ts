@@ -2,11 +2,11 @@
 // spectral radius of R, the gain of W and lambda on the held-out tail of the train
 // steps, never on the test set; and NRMSE (src/learn/evaluate.ts).
 import { describe, expect, it } from 'vitest';
-import { spectralRadius } from '../src/learn/diagnostics.js';
+import { spectralRadius } from '../src/linalg/spectral.js';
 import { evaluate, nrmse, targetVariance } from '../src/learn/evaluate.js';
 import { tuneReservoir } from '../src/learn/reservoir.js';
 import { FloatDevice } from '../src/model/float-device.js';
-import { counterKey, unitNormal } from '../src/model/rng.js';
+import { key as counterKey, unitNormal } from '../src/model/rng.js';
 import { xavierNormal, type RnnShape } from '../src/model/rnn.js';
 import type { SequenceSet } from '../src/tasks/types.js';
 
