@@ -5,11 +5,15 @@
  * - limits it announces in HelloReply and enforces, including a RAM budget: a
  *   configuration whose kernel layout (layoutEstimate) does not fit is refused with
  *   CONFIG_OUT_OF_RANGE naming the field to change;
- * - a boot counter and a random session id per boot;
+ * - a boot counter; sessions (server.ts) that a reboot loses, so the host's next
+ *   changing call is answered NO_SESSION;
  * - optional reboots after every N steps: configuration, weights, state, the replay
  *   cache and any half-received frame are lost, and the reply to the request that
  *   was running is never sent (the host sees a timeout, then NOT_CONFIGURED);
- * - optional stalls: every reply is delayed.
+ * - optional stalls: every reply is delayed;
+ * - Stats report the faults the simulator injected (injected_* link counters): the
+ *   stalls and reboots here, and the corrupted bytes and dropped frames of the fault
+ *   stages of its links (faults.ts, given to attach()).
  *
  * The wire (pacing, baud mismatch, faults) is not the board's business: those are
  * transport stages between the port and attach().
@@ -21,8 +25,9 @@ import type { Device, DeviceConfig, DeviceInfo, DeviceStats, Params, RecurrentSt
 import { ConfigError } from '../src/format/fixed.js';
 import { EXACT_CONVERTER } from '../src/link/codes.js';
 import { DeviceService } from '../src/link/device-server.js';
-import { RpcServer, type Handler } from '../src/link/server.js';
+import { RpcServer, type Handler, type InjectedCounters } from '../src/link/server.js';
 import type { ByteTransport } from '../src/link/transport.js';
+import type { FaultCounters } from './faults.js';
 
 export const FIRMWARE_NAME = 'anpt-firmware-sim';
 export const FIRMWARE_VERSION = '0.1.0';
@@ -57,6 +62,8 @@ export interface BoardOptions {
   deviceId?: string;
   /** Boot counter of the first boot (default 1). */
   firstBoot?: number;
+  /** Session lease, ms (default the server's, 60000). */
+  sessionLeaseMs?: number;
   log?: (line: string) => void;
 }
 
@@ -178,8 +185,12 @@ class View implements ByteTransport {
 
 export class SimBoard {
   bootCounter: number;
-  sessionId = 0;
   private server!: RpcServer;
+  /** Stalls and reboots injected, over all boots. */
+  private readonly injected = { stalls: 0, resets: 0 };
+  /** Fault counters of the attached links' fault stages, live and closed. */
+  private readonly faultSources = new Set<() => FaultCounters>();
+  private readonly closedFaults: FaultCounters = { bytesCorruptedIn: 0, bytesCorruptedOut: 0, framesDroppedIn: 0, framesDroppedOut: 0 };
   private readonly ports = new Set<Port>();
   private stepsSinceBoot = 0;
   private readonly limits: SimLimits;
@@ -194,26 +205,40 @@ export class SimBoard {
     this.boot();
   }
 
-  /** Serve a link (a TCP connection, a serial port) until it closes. */
-  attach(link: ByteTransport): void {
+  /** The open session's id (0 if none). */
+  get sessionId(): number {
+    return this.server.sessions.current;
+  }
+
+  /**
+   * Serve a link (a TCP connection, a serial port) until it closes. `faults`: the
+   * counters of the fault stage in front of it (faultyTransport), reported in Stats.
+   */
+  attach(link: ByteTransport, faults?: () => FaultCounters): void {
     const port = new Port(link);
     this.ports.add(port);
+    if (faults) this.faultSources.add(faults);
     link.onClose(() => {
       port.detach();
       this.ports.delete(port);
+      if (faults) {
+        const f = faults();
+        for (const k of Object.keys(f) as (keyof FaultCounters)[]) this.closedFaults[k] += f[k];
+        this.faultSources.delete(faults);
+      }
     });
     port.connect(this.server);
   }
 
-  /** Lose everything and start again: new boot counter and session id. */
+  /** Lose everything and start again: new boot counter, no session. */
   reboot(why: string): void {
+    this.injected.resets++;
     this.opts.log?.(`reboot (${why})`);
     this.boot();
   }
 
   private boot(): void {
     this.bootCounter++;
-    this.sessionId = (Math.floor(Math.random() * 0xffffffff) + 1) >>> 0;
     this.stepsSinceBoot = 0;
     const o = this.opts;
     const device = new BoardDevice(new EmulatorDevice(), this.limits, this.ramBytes, (k) => this.countSteps(k));
@@ -223,15 +248,36 @@ export class SimBoard {
       firmwareVersion: FIRMWARE_VERSION,
       deviceId: o.deviceId ?? 'firmware-sim',
       bootCounter: this.bootCounter,
-      sessionId: this.sessionId,
       ramBytes: this.ramBytes,
       converter: EXACT_CONVERTER,
     });
     const stallMs = o.stallMs ?? 0;
-    const handler: Handler = stallMs > 0 ? (body, ctx) => new Promise((ok) => setTimeout(ok, stallMs)).then(() => service.handle(body, ctx)) : service.handle;
-    this.server = new RpcServer(handler, { maxFrameBytes: o.maxFrameBytes, cacheSize: 4, protocolVersion: o.protocolVersion });
+    const stall = () => {
+      this.injected.stalls++;
+      return new Promise((ok) => setTimeout(ok, stallMs));
+    };
+    const handler: Handler = stallMs > 0 ? (body, ctx) => stall().then(() => service.handle(body, ctx)) : service.handle;
+    this.server = new RpcServer(handler, {
+      maxFrameBytes: o.maxFrameBytes,
+      cacheSize: 4,
+      protocolVersion: o.protocolVersion,
+      sessionLeaseMs: o.sessionLeaseMs,
+      injected: () => this.injectedCounters(),
+    });
     for (const port of this.ports) port.connect(this.server);
-    o.log?.(`boot ${this.bootCounter}, session ${this.sessionId.toString(16).padStart(8, '0')}`);
+    o.log?.(`boot ${this.bootCounter}`);
+  }
+
+  /** What this simulator injected so far, as Stats reports it. */
+  injectedCounters(): InjectedCounters {
+    const f = { ...this.closedFaults };
+    for (const live of this.faultSources) for (const [k, v] of Object.entries(live())) f[k as keyof FaultCounters] += v;
+    return {
+      injectedCorrupt: f.bytesCorruptedIn + f.bytesCorruptedOut,
+      injectedDrops: f.framesDroppedIn + f.framesDroppedOut,
+      injectedStalls: this.injected.stalls,
+      injectedResets: this.injected.resets,
+    };
   }
 
   private countSteps(steps: number): void {

@@ -104,7 +104,8 @@ function attach(link: ByteTransport, opts: { pace: boolean; hostBaud?: () => num
   if (faulty) {
     const f = faultyTransport(t, { corruptRate: flags.corruptRate, dropRate: flags.dropRate, seed: flags.faultSeed });
     link.onClose(() => log(`link ${link.name} closed; faults injected: ${JSON.stringify(f.faults())}`));
-    t = f;
+    board.attach(f, f.faults);
+    return;
   }
   board.attach(t);
 }

@@ -55,7 +55,7 @@ describe('anpt ports', () => {
 describe('anpt device info / pull / push', () => {
   it('describes the device: identity, session, limits, round trip and link health', async () => {
     const r = await deviceInfo(url);
-    expect(r).toMatchObject({ url, firmwareName: 'anpt-firmware-sim', deviceId: 'bench-board-1', bootCounter: 1, protocolVersion: 1, frameLimit: 16384 });
+    expect(r).toMatchObject({ url, firmwareName: 'anpt-firmware-sim', deviceId: 'bench-board-1', bootCounter: 1, protocolVersion: 2, frameLimit: 16384 });
     expect(r.sessionId).toMatch(/^[0-9a-f]{8}$/);
     expect(r.limits).toMatchObject({ ramBytes: 262144, maxHidden: 243 });
     expect(r.stats.link['device.framesOk']).toBeGreaterThan(0);

@@ -84,7 +84,7 @@ describe('clear errors from the link', () => {
     const old = await oldSim;
     const { e } = await failure(SerialDevice.open(old.url()));
     expect(e).toMatchObject({ code: 'UNSUPPORTED_VERSION' });
-    expect(e.message).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+: host speaks protocol 1, this device speaks 0; update the firmware or use a matching anpt version$/);
+    expect(e.message).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+: host speaks protocol 2, this device speaks 0; update the firmware or use a matching anpt version$/);
   });
 
   it("a configuration beyond the device's limits or its RAM names the field and the value that would fit", async () => {

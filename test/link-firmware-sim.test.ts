@@ -15,7 +15,7 @@ import { layoutEstimate } from '../src/device/emulator.js';
 import type { DeviceConfig } from '../src/device/types.js';
 import { FrameDecoder, encodeFrame } from '../src/link/frame.js';
 import { encodeRequest, PROTOCOL_VERSION } from '../src/link/messages.js';
-import { SerialDevice } from '../src/link/serial-device.js';
+import { SerialDevice, type SerialDeviceOptions } from '../src/link/serial-device.js';
 import { memoryPair } from '../src/link/transport-memory.js';
 import type { ByteTransport } from '../src/link/transport.js';
 
@@ -155,10 +155,10 @@ const cfg = (over: Partial<DeviceConfig> = {}): DeviceConfig => ({
   ...over,
 });
 
-async function boardLink(board: SimBoard, opts: { timeoutMs?: number } = {}): Promise<SerialDevice> {
+async function boardLink(board: SimBoard, opts: { timeoutMs?: number } & SerialDeviceOptions = {}): Promise<SerialDevice> {
   const { a, b } = memoryPair();
   board.attach(b);
-  const dev = await SerialDevice.connect(a, { timeoutMs: opts.timeoutMs ?? 100, helloTimeoutMs: 200, retries: 1 });
+  const dev = await SerialDevice.connect(a, { helloTimeoutMs: 200, retries: 1, ...opts, timeoutMs: opts.timeoutMs ?? 100 });
   closers.push(() => dev.close());
   return dev;
 }
@@ -196,7 +196,8 @@ describe('the simulated board', () => {
     await dev.run({ steps: 10, t0: 0, inputs, noisy: false });
     await dev.run({ steps: 10, t0: 10, inputs, noisy: false });
     // 30 steps >= 25: the board reboots before replying; the retry meets the new boot
-    await expect(dev.run({ steps: 10, t0: 20, inputs, noisy: false })).rejects.toMatchObject({ code: 'NOT_CONFIGURED' });
+    // (NO_SESSION: the host says Hello again at once and sees the new boot counter)
+    await expect(dev.run({ steps: 10, t0: 20, inputs, noisy: false })).rejects.toMatchObject({ code: 'NO_SESSION' });
     expect(board.bootCounter).toBe(2);
     const after = await dev.handshake();
     expect(after.bootCounter).toBe(2);
@@ -204,6 +205,37 @@ describe('the simulated board', () => {
     await expect(dev.readParams()).rejects.toMatchObject({ code: 'NOT_CONFIGURED' });
     await dev.configure(cfg());
     await dev.run({ steps: 10, t0: 0, inputs, noisy: false });
+  });
+
+  it('holds one session: a second host is BUSY (naming the holder) until it takes over; the first then gets BUSY', async () => {
+    const board = new SimBoard();
+    const alice = await boardLink(board, { hostName: 'alice', hostNonce: 1 });
+    await alice.configure(cfg());
+    const second = boardLink(board, { hostName: 'bob', hostNonce: 2 });
+    await expect(second).rejects.toMatchObject({ code: 'BUSY' });
+    await expect(second).rejects.toThrow(/the board is held by alice \(for \d+ s\); wait for it to finish, or take the board over on purpose/);
+    const bob = await boardLink(board, { hostName: 'bob', hostNonce: 2, takeOver: true });
+    // the configuration survives a take-over (only a reboot loses it); reads need no session
+    expect(await bob.readConfig()).toMatchObject({ seed: 3, maxChunkSteps: 10, topology: { hidden: 16, batch: 2 } });
+    const before = await alice.readParams();
+    await expect(alice.writeParams(before)).rejects.toMatchObject({ code: 'BUSY' });
+    await expect(alice.run({ steps: 1, t0: 0, inputs: new Float64Array(2), noisy: true })).rejects.toThrow(/held by bob/);
+    expect(await bob.readParams()).toEqual(before);
+    expect((await bob.stats()).runCalls).toBe(0);
+  });
+
+  it('reports the faults it injected in Stats (stalls, reboots; corrupted bytes and dropped frames of its links)', async () => {
+    const board = new SimBoard({ stallMs: 1, resetAfterSteps: 5 });
+    const { a, b } = memoryPair();
+    const f = faultyTransport(b, { corruptRate: 0, dropRate: 0 });
+    board.attach(f, () => ({ bytesCorruptedIn: 3, bytesCorruptedOut: 4, framesDroppedIn: 1, framesDroppedOut: 2 }));
+    const dev = await SerialDevice.connect(a, { timeoutMs: 100, retries: 1 });
+    closers.push(() => dev.close());
+    await dev.configure(cfg());
+    await expect(dev.run({ steps: 6, t0: 0, inputs: new Float64Array(12), noisy: false })).rejects.toMatchObject({ code: 'NO_SESSION' });
+    const link = (await dev.stats()).link!;
+    expect(link).toMatchObject({ 'device.injectedCorrupt': 7, 'device.injectedDrops': 3, 'device.injectedResets': 1, 'device.queueDrops': 0 });
+    expect(link['device.injectedStalls']).toBeGreaterThanOrEqual(3);
   });
 
   it('delays every reply by --stall-ms', async () => {
@@ -216,7 +248,7 @@ describe('the simulated board', () => {
   it('can speak another protocol version (to test hosts against old firmware)', async () => {
     const { a, b } = memoryPair();
     new SimBoard({ protocolVersion: 0 }).attach(b);
-    await expect(SerialDevice.connect(a, { helloTimeoutMs: 100 })).rejects.toThrow(/^memory:\/\/host: host speaks protocol 1, this device speaks 0; update the firmware/);
+    await expect(SerialDevice.connect(a, { helloTimeoutMs: 100 })).rejects.toThrow(/^memory:\/\/host: host speaks protocol 2, this device speaks 0; update the firmware/);
   });
 });
 

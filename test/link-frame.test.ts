@@ -285,26 +285,29 @@ const formatA = fc.record({
   overflow: enumOf('Overflow') as fc.Arbitrary<0 | 1>,
 });
 
+const configureA = fc
+  .record({
+    topology: maybe(fc.record({ inputs: u16, hidden: u16, outputs: u16, batch: u16, activation: enumOf('Activation') })),
+    formats: maybe(
+      fc.record({ input: maybe(formatA), weight: maybe(formatA), pre: maybe(formatA), activity: maybe(formatA), output: maybe(formatA) }).map(compact),
+    ),
+    noise: maybe(fc.record({ hiddenSigma: dbl, outputSigma: dbl })),
+    mismatch: maybe(fc.record({ gainSpread: dbl, offsetSpread: dbl, seed: u32 })),
+    seed: u32,
+    maxChunkSteps: u32,
+  })
+  .map(compact);
+
 const requestBodies: { [C in CallCase]: fc.Arbitrary<unknown> } = {
-  hello: fc.record({ protocolVersion: u32, maxFrameBytes: u32, hostName: str(32) }),
-  configure: fc
-    .record({
-      topology: maybe(fc.record({ inputs: u16, hidden: u16, outputs: u16, batch: u16, activation: enumOf('Activation') })),
-      formats: maybe(
-        fc.record({ input: maybe(formatA), weight: maybe(formatA), pre: maybe(formatA), activity: maybe(formatA), output: maybe(formatA) }).map(compact),
-      ),
-      noise: maybe(fc.record({ hiddenSigma: dbl, outputSigma: dbl })),
-      mismatch: maybe(fc.record({ gainSpread: dbl, offsetSpread: dbl, seed: u32 })),
-      seed: u32,
-      maxChunkSteps: u32,
-    })
-    .map(compact),
+  hello: fc.record({ protocolVersion: u32, maxFrameBytes: u32, hostName: str(32), hostNonce: u32, takeOver: fc.boolean() }),
+  configure: configureA,
   writeParams: fc.record({ tensor: tensorA, offset: u32, codes: i32Array(300) }),
   readParams: fc.record({ tensor: tensorA, offset: u32, count: u32 }),
   run: fc.record({ steps: u32, t0: u32, inputs: i32Array(300), noisy: fc.boolean(), hiddenTrace: fc.boolean() }),
   reward: fc.record({ t0: u32, deltaLoss: f64Array(64), lrW: dbl, lrR: dbl, lrV: dbl }),
   resetState: fc.constant({}),
   stats: fc.constant({}),
+  readConfig: fc.constant({}),
 };
 
 const linkA = fc.record({
@@ -316,6 +319,11 @@ const linkA = fc.record({
   requests: u32,
   replays: u32,
   decodeErrors: u32,
+  injectedCorrupt: u32,
+  injectedDrops: u32,
+  injectedStalls: u32,
+  injectedResets: u32,
+  queueDrops: u32,
 });
 
 const responseBodies: { [C in CallCase]: fc.Arbitrary<unknown> } = {
@@ -327,6 +335,7 @@ const responseBodies: { [C in CallCase]: fc.Arbitrary<unknown> } = {
       deviceId: str(32),
       bootCounter: u32,
       sessionId: u32,
+      sessionLeaseMs: u32,
       limits: maybe(
         fc.record({
           maxInputs: u32,
@@ -343,6 +352,7 @@ const responseBodies: { [C in CallCase]: fc.Arbitrary<unknown> } = {
           maxFrameBytes: u32,
           plasticityOnDevice: fc.boolean(),
           noiseSource: enumOf('NoiseSource'),
+          minFrameBytes: u32,
         }),
       ),
     })
@@ -356,6 +366,7 @@ const responseBodies: { [C in CallCase]: fc.Arbitrary<unknown> } = {
   stats: fc
     .record({ steps: fc.maxSafeNat(), updates: fc.maxSafeNat(), runCalls: u32, rewardCalls: u32, link: maybe(linkA) })
     .map(compact),
+  readConfig: fc.record({ config: maybe(configureA) }).map(compact),
 };
 
 /** payload -> frame -> decoder (split) -> payload. */
@@ -367,8 +378,8 @@ function throughFrames(payload: Uint8Array, split: number): Uint8Array {
 }
 
 describe('messages', () => {
-  it('PROTOCOL_VERSION comes from the schema and is 1', () => {
-    expect(PROTOCOL_VERSION).toBe(1);
+  it('PROTOCOL_VERSION comes from the schema and is 2', () => {
+    expect(PROTOCOL_VERSION).toBe(2);
   });
 
   it('TS enum mirrors equal the schema (prefix stripped), rounding/overflow equal fixed.ts codes', () => {
@@ -387,8 +398,8 @@ describe('messages', () => {
   for (const c of CALL_CASES) {
     it(`request ${c}: encode -> frame -> deframe -> decode is the identity`, () => {
       fc.assert(
-        fc.property(u32, requestBodies[c], fc.integer({ min: 1, max: 64 }), (id, value, split) => {
-          const req = { id, body: { case: c, value } } as Request;
+        fc.property(u32, u32, requestBodies[c], fc.integer({ min: 1, max: 64 }), (id, session, value, split) => {
+          const req = { id, session, body: { case: c, value } } as Request;
           const enc = encodeRequest(req);
           expect(enc.status).toBe('OK');
           if (enc.status !== 'OK') return;
@@ -416,8 +427,8 @@ describe('messages', () => {
 
   it('error responses round-trip', () => {
     fc.assert(
-      fc.property(u32, enumOf('ErrorCode'), str(120), str(48), (id, code, message, field) => {
-        const res: Response = { id, body: { case: undefined }, error: { code, message, field } };
+      fc.property(u32, enumOf('ErrorCode'), str(120), str(48), str(32), u32, (id, code, message, field, holder, heldMs) => {
+        const res: Response = { id, body: { case: undefined }, error: { code, message, field, holder, heldMs } };
         const enc = encodeResponse(res);
         expect(enc.status).toBe('OK');
         if (enc.status === 'OK') expect(decodeResponse(enc.bytes)).toEqual({ status: 'OK', value: res });
@@ -450,7 +461,7 @@ describe('messages', () => {
   it('decodes an unknown body (a newer host) as no body', () => {
     // Request{id: 3, field 14 (unknown): empty message}
     const dec = decodeRequest(bytes(0x08, 0x03, 0x72, 0x00));
-    expect(dec).toEqual({ status: 'OK', value: { id: 3, body: { case: undefined } } });
+    expect(dec).toEqual({ status: 'OK', value: { id: 3, session: 0, body: { case: undefined } } });
   });
 
   it('never throws on arbitrary bytes', () => {
@@ -480,7 +491,7 @@ describe('messages', () => {
           const f = fmt(bits, signed);
           const worst = signed ? -(2 ** (bits - 1)) : 2 ** bits - 1;
           const n = maxCodesPerFrame(frame, f);
-          const w = encodeRequest({ id: 0xffffffff, body: { case: 'writeParams', value: { tensor: Tensor.STATE_NOISY, offset: 0xffffffff, codes: new Int32Array(n).fill(worst) } } });
+          const w = encodeRequest({ id: 0xffffffff, session: 0xffffffff, body: { case: 'writeParams', value: { tensor: Tensor.STATE_NOISY, offset: 0xffffffff, codes: new Int32Array(n).fill(worst) } } });
           const r = encodeResponse({ id: 0xffffffff, body: { case: 'readParams', value: { tensor: Tensor.STATE_NOISY, offset: 0xffffffff, total: 0xffffffff, codes: new Int32Array(n).fill(worst) } } });
           expect(w.status === 'OK' && w.bytes.length).toBeLessThanOrEqual(frame);
           expect(r.status === 'OK' && r.bytes.length).toBeLessThanOrEqual(frame);
@@ -489,6 +500,7 @@ describe('messages', () => {
           if (k === 0) return;
           const run = encodeRequest({
             id: 0xffffffff,
+            session: 0xffffffff,
             body: { case: 'run', value: { steps: 0xffffffff, t0: 0xffffffff, inputs: new Int32Array(k * topo.batch * topo.inputs).fill(worst), noisy: true, hiddenTrace: true } },
           });
           const o = new Int32Array(k * topo.batch * topo.outputs).fill(worst);
@@ -496,7 +508,7 @@ describe('messages', () => {
             id: 0xffffffff,
             body: { case: 'run', value: { t0: 0xffffffff, steps: 0xffffffff, clean: o, noisy: o, hidden: new Int32Array(trace ? k * topo.batch * topo.hidden : 0).fill(worst) } },
           });
-          const reward = encodeRequest({ id: 0xffffffff, body: { case: 'reward', value: { t0: 0xffffffff, deltaLoss: new Float64Array(k).fill(-1.5), lrW: 1, lrR: 1, lrV: 1 } } });
+          const reward = encodeRequest({ id: 0xffffffff, session: 0xffffffff, body: { case: 'reward', value: { t0: 0xffffffff, deltaLoss: new Float64Array(k).fill(-1.5), lrW: 1, lrR: 1, lrV: 1 } } });
           for (const [e, bound] of [
             [run, runRequestBytes(k, topo, formats)],
             [reply, runReplyBytes(k, topo, formats, trace)],
@@ -524,6 +536,9 @@ describe('messages', () => {
       'NO_PENDING_CHUNK',
       'TOO_LARGE',
       'INTERNAL',
+      'BAD_INPUT',
+      'BUSY',
+      'NO_SESSION',
     ]);
   });
 });

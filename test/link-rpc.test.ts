@@ -17,6 +17,7 @@ import {
   Tensor,
   decodeResponse,
   encodeRequest,
+  type Hello,
   type Request,
   type Response,
   type ResponseBody,
@@ -39,7 +40,7 @@ function countingHandler() {
   const handler: Handler = async (body, ctx): Promise<ResponseBody> => {
     switch (body.case) {
       case 'hello':
-        return { case: 'hello', value: { protocolVersion: 0, firmwareName: 'fake', firmwareVersion: '1.0.0', deviceId: 'x', bootCounter: 1, sessionId: 7 } };
+        return { case: 'hello', value: { protocolVersion: 0, firmwareName: 'fake', firmwareVersion: '1.0.0', deviceId: 'x', bootCounter: 1, sessionId: 0, sessionLeaseMs: 0 } };
       case 'run':
         applied.run++;
         return { case: 'run', value: { t0: body.value.t0, steps: body.value.steps, clean: body.value.inputs, noisy: new Int32Array(0), hidden: new Int32Array(0) } };
@@ -63,6 +64,13 @@ function countingHandler() {
   return { handler, applied, rewardIds };
 }
 
+/** Open a session on `server` for a test host (as its Hello would, without a frame); returns the session id. */
+function openSession(server: RpcServer, hostNonce = 1): number {
+  const h = server.sessions.hello({ hostName: 'test', hostNonce, takeOver: false });
+  if (h.status !== 'OK') throw new Error('board busy');
+  return h.sessionId;
+}
+
 /** Drop the writes whose 0-based index is in `drop`, pass the rest. */
 function dropWrites(drop: Set<number>): FaultHook {
   let n = 0;
@@ -82,6 +90,7 @@ function link(opts: { aToB?: FaultHook; bToA?: FaultHook; cacheSize?: number; ti
   void server.serve(b);
   // Generous timeout: tests that count retries exactly must not see a spurious one on a busy machine.
   const client = new RpcClient(a, { timeoutMs: opts.timeoutMs ?? 250, retries: opts.retries ?? 3, firstId: 100 });
+  client.session = openSession(server);
   cleanup.push(() => client.close());
   return { client, server, ...h };
 }
@@ -186,6 +195,7 @@ describe('rpc client and server', () => {
         const server = new RpcServer(h.handler, { cacheSize: 1 });
         void server.serve(b);
         const client = new RpcClient(a, { timeoutMs: 8, retries: 6, firstId: seed });
+        client.session = openSession(server);
         const results: string[] = [];
         for (let i = 0; i < 4; i++) results.push((await client.call('reward', reward)).status);
         await client.close();
@@ -261,14 +271,22 @@ describe('server, bytes in and bytes out', () => {
     return d.value;
   };
 
-  it('checks the protocol version in Hello and fills in version and frame limit', async () => {
+  const hello = (v: Partial<Hello> = {}): Hello => ({ protocolVersion: PROTOCOL_VERSION, maxFrameBytes: 0, hostName: 'h', hostNonce: 1, takeOver: false, ...v });
+
+  it('checks the protocol version and frame limit in Hello and fills in version, frame limits and session', async () => {
     const { handler } = countingHandler();
-    const s = new RpcServer(handler, { maxFrameBytes: 4096 });
-    const bad = res(await s.handlePayload(req({ id: 1, body: { case: 'hello', value: { protocolVersion: 2, maxFrameBytes: 0, hostName: '' } } })));
-    expect(bad.error).toEqual({ code: ErrorCode.UNSUPPORTED_VERSION, message: `host speaks protocol 2, this device speaks ${PROTOCOL_VERSION}`, field: 'hello.protocol_version' });
-    const ok = res(await s.handlePayload(req({ id: 2, body: { case: 'hello', value: { protocolVersion: PROTOCOL_VERSION, maxFrameBytes: 1000, hostName: 'h' } } })));
+    const s = new RpcServer(handler, { maxFrameBytes: 4096, sessionLeaseMs: 5000 });
+    const bad = res(await s.handlePayload(req({ id: 1, body: { case: 'hello', value: hello({ protocolVersion: 1 }) } })));
+    expect(bad.error).toMatchObject({ code: ErrorCode.UNSUPPORTED_VERSION, message: `host speaks protocol 1, this device speaks ${PROTOCOL_VERSION}`, field: 'hello.protocol_version' });
+    const small = res(await s.handlePayload(req({ id: 2, body: { case: 'hello', value: hello({ maxFrameBytes: 255 }) } })));
+    expect(small.error).toMatchObject({ code: ErrorCode.BAD_REQUEST, field: 'hello.max_frame_bytes' });
+    expect(s.sessions.current).toBe(0); // refused Hellos open nothing
+    const ok = res(await s.handlePayload(req({ id: 3, body: { case: 'hello', value: hello({ maxFrameBytes: 1000 }) } })));
     expect(ok.body.case).toBe('hello');
-    expect(ok.body.case === 'hello' && ok.body.value.protocolVersion).toBe(PROTOCOL_VERSION);
+    const h = ok.body.case === 'hello' ? ok.body.value : undefined;
+    expect(h).toMatchObject({ protocolVersion: PROTOCOL_VERSION, sessionLeaseMs: 5000 });
+    expect(h!.sessionId).not.toBe(0);
+    expect(h!.sessionId).toBe(s.sessions.current);
     expect(s.replyFrameLimit).toBe(1000);
   });
 
@@ -286,25 +304,63 @@ describe('server, bytes in and bytes out', () => {
     expect(applied.other).toBe(0);
   });
 
-  it('replays only identical bytes under the same id; a new body under an old id is applied; Hello clears the cache', async () => {
+  it('replays only identical bytes under the same id; a new body under an old id is applied; a new session clears the cache', async () => {
     const { handler, applied } = countingHandler();
     const s = new RpcServer(handler, { cacheSize: 2 });
-    const r1 = req({ id: 1, body: { case: 'reward', value: reward } });
+    const session = openSession(s);
+    const r1 = req({ id: 1, session, body: { case: 'reward', value: reward } });
     const first = await s.handlePayload(r1);
     expect(await s.handlePayload(r1)).toEqual(first);
     expect(applied.reward).toBe(1);
-    await s.handlePayload(req({ id: 1, body: { case: 'reward', value: { ...reward, t0: 9 } } }));
+    await s.handlePayload(req({ id: 1, session, body: { case: 'reward', value: { ...reward, t0: 9 } } }));
     expect(applied.reward).toBe(2);
     // Eviction: ids 2 and 3 push id 1 out of a 2-entry cache.
-    const r1b = req({ id: 1, body: { case: 'reward', value: { ...reward, t0: 9 } } });
+    const r1b = req({ id: 1, session, body: { case: 'reward', value: { ...reward, t0: 9 } } });
     await s.handlePayload(req({ id: 2, body: { case: 'stats', value: {} } }));
-    await s.handlePayload(req({ id: 3, body: { case: 'stats', value: {} } }));
+    const stats3 = req({ id: 3, body: { case: 'stats', value: {} } });
+    await s.handlePayload(stats3);
     await s.handlePayload(r1b);
     expect(applied.reward).toBe(3);
-    await s.handlePayload(req({ id: 4, body: { case: 'hello', value: { protocolVersion: PROTOCOL_VERSION, maxFrameBytes: 0, hostName: '' } } }));
+    // The holder's Hello resumes its session: the cache stays, so its retry is replayed.
+    await s.handlePayload(req({ id: 4, body: { case: 'hello', value: hello() } }));
+    expect(s.sessions.current).toBe(session);
     await s.handlePayload(r1b);
-    expect(applied.reward).toBe(4);
-    expect(s.counters().replays).toBe(1);
+    expect(applied.reward).toBe(3);
+    expect(s.counters().replays).toBe(2);
+    // Another host takes over: a new session, an empty cache.
+    await s.handlePayload(req({ id: 5, body: { case: 'hello', value: hello({ hostNonce: 2, takeOver: true }) } }));
+    expect(s.sessions.current).not.toBe(session);
+    await s.handlePayload(stats3);
+    expect(s.counters().replays).toBe(2);
+  });
+
+  it('sessions: BUSY names the holder, NO_SESSION without one, take-over, lease; refused calls apply nothing', async () => {
+    const { handler, applied } = countingHandler();
+    let now = 0;
+    const s = new RpcServer(handler, { sessionLeaseMs: 1000, now: () => now });
+    const call = async (id: number, session: number) => res(await s.handlePayload(req({ id, session, body: { case: 'reward', value: reward } })));
+    expect((await call(1, 0)).error).toMatchObject({ code: ErrorCode.NO_SESSION, field: 'session' });
+    const a = res(await s.handlePayload(req({ id: 2, body: { case: 'hello', value: hello({ hostName: 'alice', hostNonce: 11 }) } })));
+    const sa = a.body.case === 'hello' ? a.body.value.sessionId : 0;
+    now = 400;
+    const b = res(await s.handlePayload(req({ id: 3, body: { case: 'hello', value: hello({ hostName: 'bob', hostNonce: 22 }) } })));
+    expect(b.error).toMatchObject({ code: ErrorCode.BUSY, holder: 'alice', heldMs: 400 });
+    expect((await call(4, 12345)).error).toMatchObject({ code: ErrorCode.BUSY, holder: 'alice' });
+    expect(applied.reward).toBe(0);
+    // reads need no session
+    expect(res(await s.handlePayload(req({ id: 5, body: { case: 'stats', value: {} } }))).body.case).toBe('stats');
+    expect((await call(6, sa)).error).toBeUndefined();
+    expect(applied.reward).toBe(1);
+    // bob takes over; alice's next changing call is BUSY naming bob
+    const t = res(await s.handlePayload(req({ id: 7, body: { case: 'hello', value: hello({ hostName: 'bob', hostNonce: 22, takeOver: true }) } })));
+    const sb = t.body.case === 'hello' ? t.body.value.sessionId : 0;
+    expect(sb).not.toBe(sa);
+    expect((await call(8, sa)).error).toMatchObject({ code: ErrorCode.BUSY, holder: 'bob' });
+    // the lease runs out after 1000 ms without a request: NO_SESSION, and alice may say Hello
+    now += 1001;
+    expect((await call(9, sb)).error).toMatchObject({ code: ErrorCode.NO_SESSION });
+    expect(res(await s.handlePayload(req({ id: 10, body: { case: 'hello', value: hello({ hostName: 'alice', hostNonce: 11 }) } }))).body.case).toBe('hello');
+    expect(applied.reward).toBe(1);
   });
 
   it('processes requests one at a time, so a retry that arrives mid-request is replayed', async () => {
@@ -319,7 +375,7 @@ describe('server, bytes in and bytes out', () => {
       applied++;
       return { case: body.case, value: {} } as ResponseBody;
     });
-    const r = req({ id: 5, body: { case: 'reward', value: reward } });
+    const r = req({ id: 5, session: openSession(s), body: { case: 'reward', value: reward } });
     const [x, y] = await Promise.all([s.handlePayload(r), s.handlePayload(r)]);
     expect(x).toEqual(y);
     expect(applied).toBe(1);
@@ -330,7 +386,7 @@ describe('server, bytes in and bytes out', () => {
     const s = new RpcServer(async () => ({ case: 'run', value: { t0: 0, steps: 1, clean: new Int32Array(500).fill(-99999), noisy: new Int32Array(0), hidden: new Int32Array(0) } }), {
       maxFrameBytes: 512,
     });
-    const out = res(await s.handlePayload(req({ id: 9, body: { case: 'run', value: { steps: 1, t0: 0, inputs: new Int32Array(0), noisy: false, hiddenTrace: false } } })));
+    const out = res(await s.handlePayload(req({ id: 9, session: openSession(s), body: { case: 'run', value: { steps: 1, t0: 0, inputs: new Int32Array(0), noisy: false, hiddenTrace: false } } })));
     expect(out.error).toMatchObject({ code: ErrorCode.TOO_LARGE, field: 'run' });
     expect(out.error!.message.length).toBeLessThanOrEqual(120);
   });
@@ -389,6 +445,7 @@ describe('link URLs and transports', () => {
     expect(listener.host).toBe('127.0.0.1');
     const t = await openTransport(`tcp://127.0.0.1:${listener.port}`);
     const client = new RpcClient(t, { timeoutMs: 1000 });
+    client.session = openSession(server);
     cleanup.push(() => client.close());
     expect(client.name).toBe(`tcp://127.0.0.1:${listener.port}`);
     expect((await client.call('reward', reward)).status).toBe('OK');

@@ -10,8 +10,11 @@ export type DeviceErrorCode =
   | 'CONFIG_OUT_OF_RANGE'
   | 'UNSUPPORTED_VERSION'
   | 'TOO_LARGE'
+  | 'BUSY'
+  | 'NO_SESSION'
   | 'TIMEOUT'
   | 'LINK'
+  | 'DATA_LOSS'
   | 'INTERNAL';
 
 export class DeviceError extends Error {

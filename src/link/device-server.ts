@@ -12,7 +12,7 @@
 import type { ChipFormats, Device, DeviceConfig, Params, RecurrentState } from '../device/types.js';
 import { copyParams, copyState } from '../device/types.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './frame.js';
-import { ROUNDING_CONVERTER, configFromWire, tensorShape, type CodeConverter } from './codes.js';
+import { ROUNDING_CONVERTER, configFromWire, configToWire, tensorShape, type CodeConverter } from './codes.js';
 import * as pb from './messages.js';
 import { RpcError, RpcServer, type Handler, type ServerOptions } from './server.js';
 
@@ -21,8 +21,6 @@ export interface DeviceServerOptions extends ServerOptions {
   firmwareVersion?: string;
   deviceId?: string;
   bootCounter?: number;
-  /** Random per process start unless given. */
-  sessionId?: number;
   ramBytes?: number;
   noiseSource?: pb.NoiseSource;
   /** Format bit range the device accepts. Default 2..16. */
@@ -42,7 +40,6 @@ export class DeviceService {
   private stagedParams: Params | undefined;
   private stagedState: RecurrentState | undefined;
   private pending: { t0: number; steps: number } | undefined;
-  private readonly sessionId: number;
   private replyLimit: number;
   /** The last tensor read, while only ReadParams requests follow. */
   private readCache?: { tensor: pb.Tensor; all: Float64Array };
@@ -52,7 +49,6 @@ export class DeviceService {
     readonly device: Device,
     private readonly opts: DeviceServerOptions = {},
   ) {
-    this.sessionId = (opts.sessionId ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
     this.replyLimit = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.conv = opts.converter ?? ROUNDING_CONVERTER;
   }
@@ -63,7 +59,7 @@ export class DeviceService {
     if (body.case !== 'readParams') this.readCache = undefined;
     // Staged pieces go to the Device before any request that could observe them;
     // Configure discards them.
-    if (body.case !== 'writeParams' && body.case !== 'hello' && body.case !== 'configure') await this.flush();
+    if (body.case !== 'writeParams' && body.case !== 'hello' && body.case !== 'configure' && body.case !== 'readConfig') await this.flush();
     switch (body.case) {
       case 'hello':
         return { case: 'hello', value: await this.hello() };
@@ -84,6 +80,8 @@ export class DeviceService {
         this.configured('reset_state');
         await this.device.resetState();
         return { case: 'resetState', value: {} };
+      case 'readConfig':
+        return { case: 'readConfig', value: { config: configToWire(this.configured('read_config')) } };
       case 'stats': {
         const s = await this.device.stats();
         return { case: 'stats', value: { steps: s.steps, updates: s.updates, runCalls: s.runCalls, rewardCalls: s.rewardCalls } };
@@ -100,7 +98,8 @@ export class DeviceService {
       firmwareVersion: o.firmwareVersion ?? '0.1.0',
       deviceId: o.deviceId ?? info.name.slice(0, 32),
       bootCounter: o.bootCounter ?? 1,
-      sessionId: this.sessionId,
+      sessionId: 0, // filled in by the server, which holds the sessions
+      sessionLeaseMs: 0,
       limits: {
         maxInputs: info.maxInputs,
         maxHidden: info.maxHidden,
@@ -116,6 +115,7 @@ export class DeviceService {
         maxFrameBytes: 0, // filled in by the server
         plasticityOnDevice: true,
         noiseSource: o.noiseSource ?? pb.NoiseSource.COUNTER_PRNG,
+        minFrameBytes: 0, // filled in by the server
       },
     };
   }
@@ -210,7 +210,7 @@ export class DeviceService {
       throw new RpcError(pb.ErrorCode.TOO_LARGE, `reply could need ${replyBytes} bytes, frame limit ${this.replyLimit}; run fewer steps with hidden_trace`, 'run.hidden_trace');
     }
     const res = await this.device.run({ steps: m.steps, t0: m.t0, inputs: this.conv.toValues(m.inputs, f.input), noisy: m.noisy, hiddenTrace: m.hiddenTrace });
-    if (m.noisy) this.pending = { t0: m.t0, steps: m.steps };
+    this.pending = m.noisy ? { t0: m.t0, steps: m.steps } : undefined;
     return {
       t0: m.t0,
       steps: m.steps,

@@ -63,6 +63,9 @@ export const ErrorCode = {
   NO_PENDING_CHUNK: 5,
   TOO_LARGE: 6,
   INTERNAL: 7,
+  BAD_INPUT: 8,
+  BUSY: 9,
+  NO_SESSION: 10,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -104,6 +107,9 @@ export interface Hello {
   protocolVersion: number;
   maxFrameBytes: number;
   hostName: string;
+  /** Random per host process, never 0 (fixed32). */
+  hostNonce: number;
+  takeOver: boolean;
 }
 
 export interface Limits {
@@ -125,6 +131,7 @@ export interface Limits {
   plasticityOnDevice: boolean;
   /** A NoiseSource value. */
   noiseSource: number;
+  minFrameBytes: number;
 }
 
 export interface HelloReply {
@@ -133,9 +140,11 @@ export interface HelloReply {
   firmwareVersion: string;
   deviceId: string;
   bootCounter: number;
-  /** uint32, random per boot. */
+  /** fixed32, the session this Hello opened or resumed; never 0. */
   sessionId: number;
   limits?: Limits;
+  /** 0 = never. */
+  sessionLeaseMs: number;
 }
 
 export interface Topology {
@@ -243,6 +252,11 @@ export interface LinkCounters {
   requests: number;
   replays: number;
   decodeErrors: number;
+  injectedCorrupt: number;
+  injectedDrops: number;
+  injectedStalls: number;
+  injectedResets: number;
+  queueDrops: number;
 }
 
 export interface StatsReply {
@@ -259,6 +273,14 @@ export interface WireError {
   code: number;
   message: string;
   field: string;
+  /** BUSY only. */
+  holder?: string;
+  /** BUSY only. */
+  heldMs?: number;
+}
+
+export interface ReadConfigReply {
+  config?: Configure;
 }
 
 /** Each call: its request body and its reply body, by oneof case name. */
@@ -271,6 +293,7 @@ export interface Calls {
   reward: [Reward, Empty];
   resetState: [Empty, Empty];
   stats: [Empty, StatsReply];
+  readConfig: [Empty, ReadConfigReply];
 }
 export type CallCase = keyof Calls;
 export const CALL_CASES: readonly CallCase[] = [
@@ -282,6 +305,7 @@ export const CALL_CASES: readonly CallCase[] = [
   'reward',
   'resetState',
   'stats',
+  'readConfig',
 ];
 
 /** No body: an empty or unknown (newer) request or reply. */
@@ -292,6 +316,8 @@ export type ResponseBody = { [C in CallCase]: { case: C; value: Calls[C][1] } }[
 export interface Request {
   /** uint32 */
   id: number;
+  /** fixed32: the open session (0 = none); required on changing calls. */
+  session?: number;
   body: RequestBody;
 }
 
@@ -326,7 +352,9 @@ export type DecodeResult<T> =
 
 /** Request -> payload bytes. Never throws. */
 export function encodeRequest(req: Request): EncodeResult {
-  return encode(RequestType, toWire(req.id, req.body, undefined));
+  const wire = toWire(req.id, req.body, undefined);
+  if (req.session) wire.session = req.session;
+  return encode(RequestType, wire);
 }
 
 /** Response -> payload bytes. Never throws. */
@@ -342,8 +370,8 @@ export function encodeResponse(res: Response): EncodeResult {
 export function decodeRequest(bytes: Uint8Array): DecodeResult<Request> {
   const r = decode(RequestType, bytes, true);
   if (r.status !== 'OK') return r;
-  const { id, body } = r.value;
-  return { status: 'OK', value: { id, body: body as RequestBody } };
+  const { id, body, session } = r.value;
+  return { status: 'OK', value: { id, session: session ?? 0, body: body as RequestBody } };
 }
 
 /** Payload bytes -> Response. Never throws. Unknown enum values are kept (a newer device may send them). */
@@ -380,7 +408,7 @@ function decode(
   type: protobuf.Type,
   bytes: Uint8Array,
   strictEnums: boolean,
-): DecodeResult<{ id: number; body: { case: string | undefined; value?: unknown }; error?: unknown }> {
+): DecodeResult<{ id: number; session?: number; body: { case: string | undefined; value?: unknown }; error?: unknown }> {
   let obj: Obj;
   try {
     obj = type.toObject(type.decode(bytes), { defaults: true, longs: Number, oneofs: true }) as Obj;
@@ -392,7 +420,7 @@ function decode(
   if (problem) return { status: 'INVALID_ARGUMENT', detail: `${problem.field}: ${problem.detail}`, id, field: problem.field };
   const c = obj.body as string | undefined;
   const body = c === undefined ? { case: undefined } : { case: c, value: obj[c] };
-  return { status: 'OK', value: { id, body, error: obj.error } };
+  return { status: 'OK', value: { id, session: obj.session as number | undefined, body, error: obj.error } };
 }
 
 const INT32_MIN = -(2 ** 31);
@@ -569,7 +597,7 @@ interface SizeFormats {
 
 /** Worst-case bytes of a Run request of `steps` steps. */
 export function runRequestBytes(steps: number, t: SizeTopology, f: SizeFormats): number {
-  return ENVELOPE_BYTES + steps * t.batch * t.inputs * codeBytes(f.input);
+  return ENVELOPE_BYTES + 16 + steps * t.batch * t.inputs * codeBytes(f.input);
 }
 
 /** Worst-case bytes of a RunReply of `steps` steps (noisy outputs included; hidden trace if asked). */
@@ -591,7 +619,7 @@ export function rewardRequestBytes(steps: number): number {
 export function maxChunkStepsForFrame(maxFrameBytes: number, t: SizeTopology, f: SizeFormats, hiddenTrace: boolean): number {
   const perRun = t.batch * t.inputs * codeBytes(f.input);
   const perReply = t.batch * (2 * t.outputs * codeBytes(f.output) + (hiddenTrace ? t.hidden * codeBytes(f.activity) : 0));
-  const k1 = perRun > 0 ? Math.floor((maxFrameBytes - ENVELOPE_BYTES) / perRun) : Infinity;
+  const k1 = perRun > 0 ? Math.floor((maxFrameBytes - ENVELOPE_BYTES - 16) / perRun) : Infinity;
   const k2 = perReply > 0 ? Math.floor((maxFrameBytes - ENVELOPE_BYTES - 16) / perReply) : Infinity;
   const k3 = Math.floor((maxFrameBytes - ENVELOPE_BYTES - 32) / 8);
   return Math.max(0, Math.min(k1, k2, k3));

@@ -283,6 +283,7 @@ export class ResilientDevice implements Device {
   /** Did `e` come from a device that rebooted (and, if so, is the link talking to the new session)? */
   private async deviceWasReset(e: unknown): Promise<boolean> {
     if (!(e instanceof DeviceError)) return false;
+    if (e.code === 'NO_SESSION') return this.ckpt !== undefined; // the link said Hello already (serial-device.ts)
     if (e.code === 'NOT_CONFIGURED') {
       if (!this.ckpt) return false; // never configured: the caller's mistake, not a reset
       await this.rehello().catch(() => undefined);

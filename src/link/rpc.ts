@@ -24,7 +24,7 @@ import {
   type Response,
   type WireError,
 } from './messages.js';
-import { isNak } from './server.js';
+import { isNak } from './nak.js';
 import type { ByteTransport } from './transport.js';
 
 export interface RpcOptions {
@@ -131,6 +131,8 @@ export class RpcClient {
   private readonly waiting = new Map<number, Waiter>();
   private nextId: number;
   private closedReason: string | undefined;
+  /** The open session (HelloReply.session_id), sent in every request; 0 before the first Hello. */
+  session = 0;
   private readonly rtt = new Float64Array(RTT_WINDOW);
   private rttCount = 0;
   private readonly s = {
@@ -189,7 +191,7 @@ export class RpcClient {
   private async attempts<C extends CallCase>(c: C, value: Calls[C][0], opts: CallOptions): Promise<CallResult<Calls[C][1]>> {
     if (this.closedReason) return { status: 'UNAVAILABLE', detail: this.closedReason };
     const id = this.takeId();
-    const enc = encodeRequest({ id, body: { case: c, value } as RequestBody });
+    const enc = encodeRequest({ id, session: this.session, body: { case: c, value } as RequestBody });
     if (enc.status !== 'OK') return { status: 'INVALID_ARGUMENT', detail: `${c} request: ${enc.detail}` };
     if (enc.bytes.length > this.maxFrameBytes) {
       return {

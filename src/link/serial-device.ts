@@ -12,7 +12,12 @@
  * - calls are serialised (one in flight), which is what lets the device keep a
  *   one-entry replay cache and still answer every retry;
  * - handshake() says Hello again: a changed session id or boot counter means the device
- *   rebooted and lost its configuration (resilient-device.ts recovers from that).
+ *   rebooted and lost its configuration (resilient-device.ts recovers from that);
+ * - sessions (protocol 2): Hello opens this host's session (BUSY if another host holds
+ *   the board, unless `takeOver`); every request carries its id. A NO_SESSION refusal
+ *   (the lease ran out, or the board rebooted) makes it say Hello again: with the same
+ *   boot counter the call is made again (a refused call changed nothing), after a
+ *   reboot it fails NO_SESSION, since the configuration is gone.
  */
 
 import type { Topology,
@@ -29,7 +34,7 @@ import type { Topology,
 } from '../device/types.js';
 import { validateConfig } from '../device/config.js';
 import { ConfigError } from '../format/fixed.js';
-import { codesToValues, configToWire, deviceCodes, tensorShape } from './codes.js';
+import { codesToValues, configFromWire, configToWire, deviceCodes, tensorShape } from './codes.js';
 import * as pb from './messages.js';
 import { RpcClient, errorName, type CallResult, type RpcOptions } from './rpc.js';
 import { LinkError, openTransport, type ByteTransport } from './transport.js';
@@ -49,7 +54,17 @@ export interface SerialDeviceOptions extends RpcOptions {
    * bytes a 16 KiB frame essentially never does, a 64-byte one half the time.
    */
   maxPieceBytes?: number;
+  /**
+   * Take the board from the host that holds it (Hello.take_over). Without it, opening
+   * a board another host holds fails with a LinkError BUSY naming that host.
+   */
+  takeOver?: boolean;
+  /** This host's Hello.host_nonce (never 0). Default one random value per process, so a reconnecting host resumes its own session. */
+  hostNonce?: number;
 }
+
+/** Hello.host_nonce of this process (see SerialDeviceOptions.hostNonce). */
+export const HOST_NONCE: number = 1 + Math.floor(Math.random() * (2 ** 32 - 1));
 
 /** A Configure field as the device names it (proto path) -> the DeviceConfig path: configure.max_chunk_steps -> maxChunkSteps. */
 export function configFieldFromWire(field: string): string {
@@ -117,12 +132,15 @@ export class SerialDevice implements Device {
    * before anything else. Throws LinkError like open().
    */
   handshake(): Promise<pb.HelloReply> {
-    return this.serial(async () => {
-      const h = await sayHello(this.rpc, { name: this.rpc.name, bytesPerSecond: this.rpc.bytesPerSecond }, this.opts);
-      if (isNewSession(this.helloReply, h)) this.config = undefined;
-      this.helloReply = h;
-      return h;
-    });
+    return this.serial(() => this.rehello());
+  }
+
+  /** Hello again (inside a serial() call). A new boot counter forgets the configuration. */
+  private async rehello(): Promise<pb.HelloReply> {
+    const h = await sayHello(this.rpc, { name: this.rpc.name, bytesPerSecond: this.rpc.bytesPerSecond }, this.opts);
+    if (h.bootCounter !== this.helloReply.bootCounter) this.config = undefined;
+    this.helloReply = h;
+    return h;
   }
 
   /**
@@ -133,6 +151,21 @@ export class SerialDevice implements Device {
   assumeConfig(config: DeviceConfig): void {
     configToWire(config); // requires formats
     this.config = { ...config, formats: config.formats as ChipFormats };
+  }
+
+  /**
+   * The configuration in force on the device (ReadConfig), as the last Configure of any
+   * host set it; also adopted as this host's (like assumeConfig). Throws LinkError
+   * NOT_CONFIGURED if the device holds none.
+   */
+  readConfig(): Promise<DeviceConfig> {
+    return this.serial(async () => {
+      const r = await this.call('readConfig', {});
+      if (!r.config) throw new LinkError('DATA_LOSS', `${this.rpc.name}: ReadConfig reply holds no configuration`);
+      const cfg = configFromWire(r.config);
+      this.config = cfg;
+      return cfg;
+    });
   }
 
   /** One call, in order after the previous ones. */
@@ -152,6 +185,9 @@ export class SerialDevice implements Device {
         const msg = e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message;
         throw new ConfigError(field, `${msg} (device at ${this.rpc.name})`);
       }
+      if (e.code === pb.ErrorCode.BUSY) {
+        throw new LinkError('BUSY', `${this.rpc.name}: ${busyText(e)}; this host lost the board (open it again with takeOver to take it back)`);
+      }
       if (e.code === pb.ErrorCode.NOT_CONFIGURED && this.config) {
         throw new LinkError('NOT_CONFIGURED', `${this.rpc.name}: the device lost its configuration (rebooted?); configure it again and rewrite the parameters`);
       }
@@ -161,6 +197,15 @@ export class SerialDevice implements Device {
   }
 
   private async call<C extends pb.CallCase>(c: C, value: pb.Calls[C][0], replyBytes?: number): Promise<pb.Calls[C][1]> {
+    const r = await this.rpc.call(c, value, { replyBytes });
+    if (r.status !== 'DEVICE_ERROR' || r.error.code !== pb.ErrorCode.NO_SESSION) return this.unwrap(r);
+    // No session: the lease ran out (say Hello and call again: the refusal changed
+    // nothing) or the board rebooted (its configuration is gone).
+    const boot = this.helloReply.bootCounter;
+    const h = await this.rehello();
+    if (h.bootCounter !== boot) {
+      throw new LinkError('NO_SESSION', `${this.rpc.name}: the device rebooted (boot ${boot} -> ${h.bootCounter}) and lost its configuration; configure it again and rewrite the parameters`);
+    }
     return this.unwrap(await this.rpc.call(c, value, { replyBytes }));
   }
 
@@ -318,10 +363,17 @@ export class SerialDevice implements Device {
 async function sayHello(rpc: RpcClient, link: { name: string; bytesPerSecond?: number }, opts: SerialDeviceOptions): Promise<pb.HelloReply> {
   const res = await rpc.call(
     'hello',
-    { protocolVersion: pb.PROTOCOL_VERSION, maxFrameBytes: rpc.maxFrameBytes, hostName: opts.hostName ?? 'anpt-host' },
+    {
+      protocolVersion: pb.PROTOCOL_VERSION,
+      maxFrameBytes: rpc.maxFrameBytes,
+      hostName: opts.hostName ?? 'anpt-host',
+      hostNonce: (opts.hostNonce ?? HOST_NONCE) >>> 0 || 1,
+      takeOver: opts.takeOver ?? false,
+    },
     { timeoutMs: opts.helloTimeoutMs ?? 2000, retries: opts.retries ?? 2 },
   );
   if (res.status === 'OK') {
+    rpc.session = res.value.sessionId;
     if (res.value.protocolVersion !== pb.PROTOCOL_VERSION) {
       throw new LinkError(
         'UNSUPPORTED_VERSION',
@@ -340,8 +392,16 @@ async function sayHello(rpc: RpcClient, link: { name: string; bytesPerSecond?: n
         : `${link.name}: no valid reply to Hello within ${res.waitedMs} ms${heard}; check that the device or bridge there runs anpt firmware and is not stalled`,
     );
   }
+  if (res.status === 'DEVICE_ERROR' && res.error.code === pb.ErrorCode.BUSY) {
+    throw new LinkError('BUSY', `${link.name}: ${busyText(res.error)}; wait for it to finish, or take the board over on purpose (SerialDevice option takeOver, anpt --take-over)`);
+  }
   if (res.status === 'DEVICE_ERROR' && res.error.code === pb.ErrorCode.UNSUPPORTED_VERSION) {
     throw new LinkError('UNSUPPORTED_VERSION', `${link.name}: ${res.error.message}; update the firmware or use a matching anpt version`);
   }
   throw new LinkError(res.status, res.detail);
+}
+
+/** "the board is held by HOST (for N s)" from a BUSY error. */
+function busyText(e: pb.WireError): string {
+  return `the board is held by ${e.holder || 'another host'} (for ${Math.round((e.heldMs ?? 0) / 1000)} s)`;
 }

@@ -8,19 +8,25 @@
  * response again without calling the handler, so a retried Run does not advance the
  * state twice and a retried Reward does not update the weights twice. A request with a
  * known id but different bytes is new (a restarted host reusing ids) and is applied.
- * Hello clears the cache: it starts a host session.
+ * A Hello that opens a new session clears the cache.
+ *
+ * Sessions (protocol 2, session.ts): Hello opens or resumes the one session, or is
+ * refused BUSY; a changing call (Configure, WriteParams, Run, Reward, ResetState) must
+ * carry the open session's id, else BUSY (another host holds the board) or NO_SESSION
+ * (none open: the board rebooted, or the lease ran out). A refused call changes nothing.
  *
  * A strictly sequential host (one call in flight, as SerialDevice is) only ever
  * retries its last request, so firmware may use cacheSize = 1 and keep one response
  * buffer; larger caches serve pipelining hosts.
  *
- * The server checks the protocol version in Hello and the frame limit of replies; the
- * handler does the rest (see device-server.ts for one that serves a Device).
+ * The server checks the protocol version and frame limit in Hello, the session of
+ * every changing call and the frame limit of replies; the handler does the rest (see device-server.ts for one that serves a Device).
  */
 
+import { DeviceError } from '../device/errors.js';
 import { ConfigError } from '../format/fixed.js';
 import { crc32 } from './crc32.js';
-import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame, type FrameCounters } from './frame.js';
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, MIN_FRAME_BYTES, encodeFrame, type FrameCounters } from './frame.js';
 import {
   ErrorCode,
   PROTOCOL_VERSION,
@@ -33,25 +39,17 @@ import {
   type ResponseBody,
   type WireError,
 } from './messages.js';
+import { NAK_FIELD } from './nak.js';
+import { CHANGING_CALLS, SessionTable } from './session.js';
 import type { ByteTransport } from './transport.js';
-
-/**
- * The field of a NAK: `Response { id: 0, error { BAD_REQUEST, field "frame" } }`, sent
- * for a frame that arrived damaged (CRC error, bad escape, too short). Its id is
- * unknown, so it names none; a host with one call in flight resends that call at
- * once instead of waiting for its timeout. Hosts that do not know NAKs ignore a
- * reply to id 0 (they never use id 0).
- */
-export const NAK_FIELD = 'frame';
-
-/** Is `res` a NAK (see NAK_FIELD)? */
-export function isNak(res: Response): boolean {
-  return res.id === 0 && res.error?.code === ErrorCode.BAD_REQUEST && res.error.field === NAK_FIELD;
-}
 
 /** Max sizes of Error strings (proto comments; a nanopb firmware truncates the same way). */
 export const ERROR_MESSAGE_MAX = 120;
 export const ERROR_FIELD_MAX = 48;
+export const ERROR_HOLDER_MAX = 32;
+
+/** Default Hello-to-silence lease of a session, ms. */
+export const DEFAULT_SESSION_LEASE_MS = 60_000;
 
 /** A refusal with a wire error code; throw it from a handler. */
 export class RpcError extends Error {
@@ -68,7 +66,8 @@ export class RpcError extends Error {
 
 /**
  * Serves one request body; returns the reply body with the same case, or throws an
- * RpcError (a ConfigError becomes CONFIG_OUT_OF_RANGE, anything else INTERNAL).
+ * RpcError (a ConfigError becomes CONFIG_OUT_OF_RANGE, a DeviceError the wire code of
+ * the same name, anything else INTERNAL).
  */
 export type Handler = (body: Exclude<RequestBody, { case: undefined }>, ctx: HandlerContext) => Promise<ResponseBody>;
 
@@ -89,6 +88,21 @@ export interface ServerOptions {
    * how a host meets older or newer firmware (firmware-sim --protocol-version).
    */
   protocolVersion?: number;
+  /** A session with no request for this long ends by itself, ms; 0 = never. Default 60000. */
+  sessionLeaseMs?: number;
+  /** Clock for session leases, ms. Default performance.now. */
+  now?: () => number;
+  /** Faults the simulated board injected itself (firmware-sim), reported in Stats. Default none. */
+  injected?: () => InjectedCounters;
+}
+
+/** LinkCounters of faults a simulated board injects itself (0 on a real board). */
+export type InjectedCounters = Pick<LinkCounters, 'injectedCorrupt' | 'injectedDrops' | 'injectedStalls' | 'injectedResets'>;
+const NO_INJECTED: InjectedCounters = { injectedCorrupt: 0, injectedDrops: 0, injectedStalls: 0, injectedResets: 0 };
+
+/** One served link: its frame limit for replies (Hello.max_frame_bytes is per link). */
+interface Conn {
+  replyLimit: number;
 }
 
 interface CacheEntry {
@@ -101,8 +115,9 @@ export class RpcServer {
   readonly maxFrameBytes: number;
   readonly cacheSize: number;
   readonly protocolVersion: number;
-  /** Frame limit for replies: the smaller of ours and the host's (from its Hello). */
-  private replyLimit: number;
+  /** Frame limit for replies of payloads handled without a served link. */
+  private readonly direct: Conn;
+  readonly sessions: SessionTable;
   private readonly cache = new Map<number, CacheEntry>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly c = { requests: 0, replays: 0, decodeErrors: 0 };
@@ -114,17 +129,18 @@ export class RpcServer {
 
   constructor(
     private readonly handler: Handler,
-    opts: ServerOptions = {},
+    private readonly opts: ServerOptions = {},
   ) {
     this.maxFrameBytes = checkFrameLimit(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, 'RpcServer');
     this.cacheSize = Math.max(1, opts.cacheSize ?? 4);
     this.protocolVersion = opts.protocolVersion ?? PROTOCOL_VERSION;
-    this.replyLimit = this.maxFrameBytes;
+    this.direct = { replyLimit: this.maxFrameBytes };
+    this.sessions = new SessionTable({ leaseMs: opts.sessionLeaseMs ?? DEFAULT_SESSION_LEASE_MS, now: opts.now });
   }
 
-  /** Frame limit for replies in force, bytes (ours, or the host's if smaller). */
+  /** Frame limit for replies of handlePayload calls, bytes (ours, or the host's if smaller). */
   get replyFrameLimit(): number {
-    return this.replyLimit;
+    return this.direct.replyLimit;
   }
 
   /**
@@ -132,8 +148,8 @@ export class RpcServer {
    * because the bytes are not a Request whose id could be read). Calls are queued:
    * each starts after the previous one finished, whoever calls.
    */
-  handlePayload(payload: Uint8Array): Promise<Uint8Array | undefined> {
-    const run = this.queue.then(() => this.process(payload));
+  handlePayload(payload: Uint8Array, conn: Conn = this.direct): Promise<Uint8Array | undefined> {
+    const run = this.queue.then(() => this.process(payload, conn));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -142,7 +158,7 @@ export class RpcServer {
   counters(): LinkCounters {
     const f = { ...this.frameTotals };
     for (const d of this.decoders) addFrameCounters(f, d.counters());
-    return { ...f, ...this.c };
+    return { ...f, ...this.c, ...(this.opts.injected?.() ?? NO_INJECTED), queueDrops: 0 };
   }
 
   /**
@@ -151,9 +167,11 @@ export class RpcServer {
    */
   serve(transport: ByteTransport): Promise<void> {
     const decoder = new FrameDecoder(this.maxFrameBytes);
+    const conn: Conn = { replyLimit: this.maxFrameBytes };
     this.decoders.add(decoder);
     return new Promise((resolve) => {
       transport.onClose(() => {
+        this.sessions.release(conn);
         this.decoders.delete(decoder);
         addFrameCounters(this.frameTotals, decoder.counters());
         resolve();
@@ -169,7 +187,7 @@ export class RpcServer {
             }
             continue;
           }
-          void this.handlePayload(ev.payload).then(
+          void this.handlePayload(ev.payload, conn).then(
             (out) => (out ? transport.write(encodeFrame(out)).catch(() => undefined) : undefined),
             () => undefined,
           );
@@ -178,7 +196,7 @@ export class RpcServer {
     });
   }
 
-  private async process(payload: Uint8Array): Promise<Uint8Array | undefined> {
+  private async process(payload: Uint8Array, conn: Conn): Promise<Uint8Array | undefined> {
     const dec = decodeRequest(payload);
     if (dec.status === 'DATA_LOSS') {
       this.c.decodeErrors++;
@@ -196,16 +214,14 @@ export class RpcServer {
     if (dec.status === 'INVALID_ARGUMENT') {
       res = errorResponse(id, ErrorCode.BAD_REQUEST, dec.detail, dec.field);
     } else {
-      const body = dec.value.body;
-      if (body.case === 'hello') this.cache.clear();
-      res = await this.dispatch(id, body);
+      res = await this.dispatch(id, dec.value.session ?? 0, dec.value.body, conn);
     }
-    const bytes = this.encodeBounded(res);
+    const bytes = this.encodeBounded(res, conn.replyLimit);
     this.remember(id, crc, payload.length, bytes);
     return bytes;
   }
 
-  private async dispatch(id: number, body: RequestBody): Promise<Response> {
+  private async dispatch(id: number, session: number, body: RequestBody, conn: Conn): Promise<Response> {
     if (body.case === undefined) {
       return errorResponse(
         id,
@@ -220,11 +236,23 @@ export class RpcServer {
         return errorResponse(id, ErrorCode.UNSUPPORTED_VERSION, `host speaks protocol ${v}, this device speaks ${this.protocolVersion}`, 'hello.protocol_version');
       }
       const hostLimit = body.value.maxFrameBytes;
-      this.replyLimit = hostLimit > 0 ? Math.min(this.maxFrameBytes, hostLimit) : this.maxFrameBytes;
+      if (hostLimit > 0 && hostLimit < MIN_FRAME_BYTES) {
+        return errorResponse(id, ErrorCode.BAD_REQUEST, `max_frame_bytes ${hostLimit} is below this device's minimum ${MIN_FRAME_BYTES}`, 'hello.max_frame_bytes');
+      }
+      const opened = this.sessions.hello(body.value, conn === this.direct ? undefined : conn);
+      if (opened.status === 'BUSY') return busy(id, opened.holder, opened.heldMs);
+      if (opened.fresh) this.cache.clear();
+      conn.replyLimit = hostLimit > 0 ? Math.min(this.maxFrameBytes, hostLimit) : this.maxFrameBytes;
+    } else {
+      const allowed = this.sessions.check(session, CHANGING_CALLS.has(body.case));
+      if (allowed.status === 'BUSY') return busy(id, allowed.holder, allowed.heldMs);
+      if (allowed.status === 'NO_SESSION') {
+        return errorResponse(id, ErrorCode.NO_SESSION, `no session is open (the board rebooted, or the lease ran out); say Hello again`, 'session');
+      }
     }
     let out: ResponseBody;
     try {
-      out = await this.handler(body, { id, replyLimit: this.replyLimit });
+      out = await this.handler(body, { id, replyLimit: conn.replyLimit });
     } catch (e) {
       return errorResponse(id, ...describeError(e));
     }
@@ -233,7 +261,16 @@ export class RpcServer {
     }
     if (out.case === 'hello') {
       const r = out.value;
-      out = { case: 'hello', value: { ...r, protocolVersion: this.protocolVersion, limits: r.limits && { ...r.limits, maxFrameBytes: r.limits.maxFrameBytes || this.maxFrameBytes } } };
+      out = {
+        case: 'hello',
+        value: {
+          ...r,
+          protocolVersion: this.protocolVersion,
+          sessionId: this.sessions.current,
+          sessionLeaseMs: this.sessions.leaseMs,
+          limits: r.limits && { ...r.limits, maxFrameBytes: r.limits.maxFrameBytes || this.maxFrameBytes, minFrameBytes: MIN_FRAME_BYTES },
+        },
+      };
     } else if (out.case === 'stats' && !out.value.link) {
       out = { case: 'stats', value: { ...out.value, link: this.counters() } };
     }
@@ -241,16 +278,16 @@ export class RpcServer {
   }
 
   /** Encode; a reply that does not fit the frame limit becomes a TOO_LARGE error. */
-  private encodeBounded(res: Response): Uint8Array {
+  private encodeBounded(res: Response, replyLimit: number): Uint8Array {
     const enc = encodeResponse(res);
     if (enc.status !== 'OK') {
       return this.encodeError(res.id, ErrorCode.INTERNAL, `reply does not encode: ${enc.detail}`, '');
     }
-    if (enc.bytes.length > this.replyLimit) {
+    if (enc.bytes.length > replyLimit) {
       return this.encodeError(
         res.id,
         ErrorCode.TOO_LARGE,
-        `${res.body.case ?? 'reply'} reply needs ${enc.bytes.length} bytes, frame limit is ${this.replyLimit}; ask for less per call`,
+        `${res.body.case ?? 'reply'} reply needs ${enc.bytes.length} bytes, frame limit is ${replyLimit}; ask for less per call`,
         res.body.case ?? '',
       );
     }
@@ -290,9 +327,20 @@ function clip(s: string, maxBytes: number): string {
 }
 
 /** An error Response with its strings clipped to the schema's max sizes. */
-export function errorResponse(id: number, code: ErrorCode, message: string, field: string): Response {
+export function errorResponse(id: number, code: ErrorCode, message: string, field: string, holder?: { holder: string; heldMs: number }): Response {
   const error: WireError = { code, message: clip(message, ERROR_MESSAGE_MAX), field: clip(field, ERROR_FIELD_MAX) };
+  if (holder) Object.assign(error, { holder: clip(holder.holder, ERROR_HOLDER_MAX), heldMs: Math.min(2 ** 32 - 1, Math.max(0, holder.heldMs)) });
   return { id, body: { case: undefined }, error };
+}
+
+function busy(id: number, holder: string, heldMs: number): Response {
+  return errorResponse(id, ErrorCode.BUSY, `the board is held by ${holder || 'another host'} (for ${Math.round(heldMs / 1000)} s); take it over on purpose or wait`, 'session', { holder, heldMs });
+}
+
+/** DeviceError codes with a wire code of the same name (the rest, e.g. TIMEOUT, are host-side only). */
+function wireCode(code: string): ErrorCode | undefined {
+  const c = (ErrorCode as Record<string, ErrorCode>)[code];
+  return c === undefined || c === ErrorCode.UNSPECIFIED ? undefined : c;
 }
 
 /** A thrown value -> (code, message, field). */
@@ -301,6 +349,7 @@ function describeError(e: unknown): [ErrorCode, string, string] {
   // Error.field carries the field: the message need not repeat it (it has 120 bytes)
   if (e instanceof ConfigError) return [ErrorCode.CONFIG_OUT_OF_RANGE, e.detail, e.field];
   const msg = e instanceof Error ? e.message : String(e);
+  if (e instanceof DeviceError) return [wireCode(e.code) ?? ErrorCode.INTERNAL, msg.split('\n')[0], ''];
   return [ErrorCode.INTERNAL, msg.split('\n')[0], ''];
 }
 

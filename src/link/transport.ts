@@ -100,6 +100,7 @@ export function formatLinkUrl(u: LinkUrl): string {
 /** Device error codes that travel unchanged as link statuses (a device refusal). */
 const DEVICE_CODES: ReadonlySet<string> = new Set<DeviceErrorCode>([
   'BAD_REQUEST', 'BAD_INPUT', 'NOT_CONFIGURED', 'NO_PENDING_CHUNK', 'CONFIG_OUT_OF_RANGE', 'UNSUPPORTED_VERSION', 'TOO_LARGE', 'INTERNAL',
+  'BUSY', 'NO_SESSION', 'DATA_LOSS',
 ]);
 
 /**
