@@ -45,7 +45,7 @@ int anpt_firmware_poll(anpt_firmware *fw)
     while (fw->chunk_pos < fw->chunk_len) {
         int st = hdlc_push(&fw->rx, fw->chunk[fw->chunk_pos++]);
         if (st == HDLC_FRAME) {
-            size_t n = anpt_device_handle(&fw->dev, fw->rx.buf, fw->rx.len);
+            size_t n = anpt_device_handle(&fw->dev, fw->rx.buf, fw->rx.frame_len);
             if (n > 0) {
                 hdlc_encode_start(&fw->tx, fw->dev.resp, n);
                 fw->tx_busy = 1;

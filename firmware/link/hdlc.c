@@ -31,7 +31,7 @@ static int finish(hdlc_decoder *d)
         d->c.bytes_dropped += (uint32_t)n;
         return HDLC_CRC;
     }
-    d->len = n - 4;
+    d->frame_len = n - 4;
     d->c.frames_ok++;
     return HDLC_FRAME;
 }

@@ -18,13 +18,14 @@ typedef struct {
 
 typedef struct {
     uint8_t buf[ANPT_MAX_FRAME_BYTES + 4];
-    size_t len;
+    size_t len;       /* bytes of the frame being received */
+    size_t frame_len; /* payload bytes of the good frame just delivered (HDLC_FRAME) */
     int state; /* 0 hunting for a flag, 1 in a frame, 2 after 7D, 3 discarding to the next flag */
     hdlc_counters c;
 } hdlc_decoder;
 
 void hdlc_init(hdlc_decoder *d);
-/* Feed one byte; returns HDLC_FRAME when a good frame ended (payload in buf[0..len)),
+/* Feed one byte; returns HDLC_FRAME when a good frame ended (payload in buf[0..frame_len), valid until the next byte),
  * a failure status when a damaged one ended, else HDLC_NONE. */
 int hdlc_push(hdlc_decoder *d, uint8_t byte);
 
