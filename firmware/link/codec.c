@@ -43,23 +43,36 @@ static bool encode_codes(pb_ostream_t *s, uint32_t tag, const int16_t *p, uint32
     return true;
 }
 
+/* Requests are decoded on the device; encoding them (anpt_cx.codes / .dl as the
+ * source) serves C hosts and the fuzzer's seed corpus. */
 bool anpt_v2_WriteParams_callback(pb_istream_t *istream, pb_ostream_t *ostream, const pb_field_t *field)
 {
-    (void)ostream;
-    return istream && field->tag == anpt_v2_WriteParams_codes_tag ? decode_codes(istream) : true;
+    if (field->tag != anpt_v2_WriteParams_codes_tag)
+        return true;
+    return istream ? decode_codes(istream) : encode_codes(ostream, field->tag, anpt_cx.codes, anpt_cx.n_codes);
 }
 
 bool anpt_v2_Run_callback(pb_istream_t *istream, pb_ostream_t *ostream, const pb_field_t *field)
 {
-    (void)ostream;
-    return istream && field->tag == anpt_v2_Run_inputs_tag ? decode_codes(istream) : true;
+    if (field->tag != anpt_v2_Run_inputs_tag)
+        return true;
+    return istream ? decode_codes(istream) : encode_codes(ostream, field->tag, anpt_cx.codes, anpt_cx.n_codes);
 }
 
 bool anpt_v2_Reward_callback(pb_istream_t *istream, pb_ostream_t *ostream, const pb_field_t *field)
 {
-    (void)ostream;
-    if (!istream || field->tag != anpt_v2_Reward_delta_loss_tag)
+    if (field->tag != anpt_v2_Reward_delta_loss_tag)
         return true;
+    if (ostream) {
+        if (anpt_cx.cap == 0)
+            return true;
+        if (!pb_encode_tag(ostream, PB_WT_STRING, field->tag) || !pb_encode_varint(ostream, 8u * anpt_cx.cap))
+            return false;
+        for (uint32_t i = 0; i < anpt_cx.cap; i++)
+            if (!pb_encode_fixed64(ostream, &anpt_cx.dl[i]))
+                return false;
+        return true;
+    }
     while (istream->bytes_left) {
         double x;
         if (!pb_decode_fixed64(istream, &x))
