@@ -25,6 +25,7 @@ import type { Device, DeviceConfig, DeviceInfo, DeviceStats, Params, RecurrentSt
 import { ConfigError } from '../src/format/fixed.js';
 import { EXACT_CONVERTER } from '../src/link/codes.js';
 import { DeviceService } from '../src/link/device-server.js';
+import { configFieldToWire } from '../src/link/field-names.js';
 import { RpcServer, type Handler, type InjectedCounters } from '../src/link/server.js';
 import type { ByteTransport } from '../src/link/transport.js';
 import type { FaultCounters } from './faults.js';
@@ -67,10 +68,6 @@ export interface BoardOptions {
   log?: (line: string) => void;
 }
 
-/** A DeviceConfig path -> the Configure field's proto path: maxChunkSteps -> configure.max_chunk_steps. */
-export function configFieldToWire(field: string): string {
-  return `configure.${field.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`)}`;
-}
 
 const kib = (bytes: number) => Math.ceil(bytes / 1024);
 

@@ -228,10 +228,10 @@ describe('configuration and input errors', () => {
     await dev.configure(good);
     await dev.writeParams(randomParams(1, 8, 1, 2));
     const before = await dev.readParams();
-    await expect(dev.run({ steps: 1, t0: 0, inputs: new Float64Array([NaN]), noisy: true })).rejects.toThrow(/run\.inputs\[0\] .* is NaN/);
+    await expect(dev.run({ steps: 1, t0: 0, inputs: new Float64Array([NaN]), noisy: true })).rejects.toThrow(/run\.inputs\[0\] is NaN/);
     await dev.run({ steps: 1, t0: 0, inputs: new Float64Array([0.5]), noisy: true });
     await expect(dev.reward({ t0: 0, deltaLoss: new Float64Array([NaN]), lr: { w: 1, r: 1, v: 1 } })).rejects.toThrow(/deltaLoss\[0\] is NaN/);
-    await expect(dev.reward({ t0: 5, deltaLoss: new Float64Array([1e-3]), lr: { w: 1, r: 1, v: 1 } })).rejects.toThrow(/different chunk/);
+    await expect(dev.reward({ t0: 5, deltaLoss: new Float64Array([1e-3]), lr: { w: 1, r: 1, v: 1 } })).rejects.toThrow(/does not match the last noisy run/);
     expect(await dev.readParams()).toEqual(before);
   });
   it('a reward without a pending chunk is refused, and a chunk is rewarded only once', async () => {

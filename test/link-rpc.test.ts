@@ -8,6 +8,8 @@ import { SerialPortMock } from 'serialport';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Device, DeviceConfig, DeviceInfo, DeviceStats, Params, RecurrentState, RewardRequest, RunRequest, RunResult } from '../src/device/types.js';
 import { ConfigError, fromQ, q, toQ, type FixedFormat } from '../src/format/fixed.js';
+import { PendingChunk, checkParams, checkRun, refuse, requireConfigured } from '../src/device/contract.js';
+import { DeviceError } from '../src/device/errors.js';
 import { EXACT_CONVERTER, exactValuesToCodes } from '../src/link/codes.js';
 import { createDeviceServer } from '../src/link/device-server.js';
 import { FrameDecoder, encodeFrame } from '../src/link/frame.js';
@@ -248,6 +250,28 @@ describe('rpc client and server', () => {
     expect(c.status !== 'OK' && c.detail).toMatch(/configure refused \(CONFIG_OUT_OF_RANGE\) at configure\.topology\.hidden: 999 is out of range/);
     const w = await client.call('writeParams', { tensor: Tensor.W, offset: 0, codes: new Int32Array(1) });
     expect(w).toMatchObject({ status: 'DEVICE_ERROR', error: { code: ErrorCode.NOT_CONFIGURED, field: 'write_params' } });
+  });
+
+  it('a DeviceError keeps its code on the wire (a refusal also its field, in proto names); other errors are INTERNAL', async () => {
+    const throwing = (e: unknown): Handler => async () => {
+      throw e;
+    };
+    const answer = async (h: Handler) => {
+      const { a, b } = memoryPair();
+      const server = new RpcServer(h);
+      void server.serve(b);
+      const client = new RpcClient(a, { timeoutMs: 500 });
+      client.session = openSession(server);
+      cleanup.push(() => client.close());
+      const r = await client.call('reward', reward);
+      return r.status === 'DEVICE_ERROR' ? r.error : undefined;
+    };
+    for (const code of ['BAD_REQUEST', 'BAD_INPUT', 'NOT_CONFIGURED', 'NO_PENDING_CHUNK', 'TOO_LARGE'] as const) {
+      expect(await answer(throwing(new DeviceError(code, 'no')))).toMatchObject({ code: ErrorCode[code], message: 'no', field: '' });
+    }
+    expect(await answer(throwing(refuse('BAD_INPUT', 'reward.deltaLoss', '[3] is NaN')))).toMatchObject({ code: ErrorCode.BAD_INPUT, message: '[3] is NaN', field: 'reward.delta_loss' });
+    expect(await answer(throwing(new DeviceError('TIMEOUT', 'host-side code')))).toMatchObject({ code: ErrorCode.INTERNAL });
+    expect(await answer(throwing(new RangeError('bug')))).toMatchObject({ code: ErrorCode.INTERNAL, message: 'bug' });
   });
 
   it('fills link counters into stats replies', async () => {
@@ -492,8 +516,14 @@ describe('link URLs and transports', () => {
  * t-dependent amount, reward moves V. Enough to check that every value crosses the
  * link intact.
  */
+/**
+ * A small float device that keeps the Device contract (src/device/contract.ts) as the
+ * real ones do: it refuses bad runs, rewards and writes with their codes, and a reward
+ * needs its pending chunk.
+ */
 class FakeDevice implements Device {
   cfg: DeviceConfig | undefined;
+  readonly pending = new PendingChunk();
   p: Params = { w: new Float64Array(0), r: new Float64Array(0), v: new Float64Array(0) };
   st: RecurrentState = { clean: new Float64Array(0), noisy: new Float64Array(0) };
   s: DeviceStats = { steps: 0, updates: 0, runCalls: 0, rewardCalls: 0 };
@@ -505,10 +535,12 @@ class FakeDevice implements Device {
     if (c.topology.hidden > 64) throw new ConfigError('topology.hidden', `${c.topology.hidden} is out of range; allowed 1..64`);
     const { inputs: I, hidden: H, outputs: O, batch: B } = c.topology;
     this.cfg = c;
+    this.pending.clear();
     this.p = { w: new Float64Array(H * I), r: new Float64Array(H * H), v: new Float64Array(O * H) };
     this.st = { clean: new Float64Array(B * H), noisy: new Float64Array(B * H) };
   }
   async writeParams(p: Params): Promise<void> {
+    checkParams(p, requireConfigured(this.cfg).topology);
     this.p = { w: p.w.slice(), r: p.r.slice(), v: p.v.slice() };
   }
   async readParams(): Promise<Params> {
@@ -521,6 +553,7 @@ class FakeDevice implements Device {
     this.st = { clean: s.clean.slice(), noisy: s.noisy.slice() };
   }
   async run(req: RunRequest): Promise<RunResult> {
+    checkRun(req, requireConfigured(this.cfg));
     const { inputs: I, hidden: H, outputs: O, batch: B } = this.cfg!.topology;
     const K = req.steps;
     const clean = new Float64Array(K * B * O);
@@ -547,9 +580,13 @@ class FakeDevice implements Device {
     }
     this.s.steps += K;
     this.s.runCalls++;
+    this.pending.ran(req);
     return req.hiddenTrace ? { clean, noisy, hidden } : { clean, noisy };
   }
   async reward(req: RewardRequest): Promise<void> {
+    requireConfigured(this.cfg);
+    this.pending.check(req);
+    this.pending.rewarded();
     const sum = req.deltaLoss.reduce((s, x) => s + x, 0);
     for (let i = 0; i < this.p.v.length; i++) this.p.v[i] -= req.lr.v * sum * 0.0625;
     this.s.updates += req.deltaLoss.length;
@@ -667,7 +704,7 @@ describe('SerialDevice over the link to a served Device', () => {
     expect(stats.link).toMatchObject({ retries: 1, 'device.replays': 1 });
     expect(fake.p.v).toEqual(ref.p.v);
     // The chunk is rewarded: another reward is refused with a clear error, nothing applied.
-    await expect(dev.reward(rw)).rejects.toThrow(/NO_PENDING_CHUNK.*no noisy run awaits a reward/);
+    await expect(dev.reward(rw)).rejects.toThrow(/NO_PENDING_CHUNK.*no noisy chunk is waiting for a reward/);
     expect(fake.s.rewardCalls).toBe(1);
   });
 
@@ -680,8 +717,9 @@ describe('SerialDevice over the link to a served Device', () => {
     await expect(dev.configure({ ...config(), formats: undefined })).rejects.toThrow(/formats: a device behind a link needs fixed-point formats/);
     await dev.configure(config());
     await expect(dev.reward({ t0: 0, deltaLoss: Float64Array.of(1), lr: { w: 0, r: 0, v: 0 } })).rejects.toThrow(/NO_PENDING_CHUNK/);
-    await expect(dev.run({ steps: 9, t0: 0, inputs: new Float64Array(9 * 2 * 3), noisy: false })).rejects.toThrow(/TOO_LARGE.*run\.steps/);
-    await expect(dev.run({ steps: 1, t0: 0, inputs: new Float64Array(5), noisy: false })).rejects.toThrow(/inputs: has 5 values, expected steps\*batch\*inputs = 6/);
+    // the contract's checks, made on the host before anything is sent (the same code the device would give)
+    await expect(dev.run({ steps: 9, t0: 0, inputs: new Float64Array(9 * 2 * 3), noisy: false })).rejects.toMatchObject({ code: 'TOO_LARGE', message: expect.stringMatching(/^run\.steps: 9 is over maxChunkSteps 8/) });
+    await expect(dev.run({ steps: 1, t0: 0, inputs: new Float64Array(5), noisy: false })).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/^run\.inputs: length 5, expected steps x batch x inputs = 6/) });
   });
 
   it('refuses a chunk size that cannot fit a frame, before sending', async () => {

@@ -154,7 +154,7 @@ describe('FloatDevice', () => {
     const p = xavierNormal(shape, 1);
     await expect(ok.writeParams({ ...p, r: new Float64Array(3) })).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringMatching(/params.r/) });
     await expect(ok.writeParams({ ...p, v: p.v.map((x, k) => (k === 2 ? NaN : x)) })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/params.v\[2\]/) });
-    await expect(ok.run({ steps: 17, t0: 0, inputs: new Float64Array(17 * B * 2), noisy: true })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(ok.run({ steps: 17, t0: 0, inputs: new Float64Array(17 * B * 2), noisy: true })).rejects.toMatchObject({ code: 'TOO_LARGE' });
     await expect(ok.run({ steps: 1, t0: 0, inputs: new Float64Array(B * 2).fill(NaN), noisy: true })).rejects.toMatchObject({ code: 'BAD_INPUT' });
     expect((await ok.readParams()).v).toEqual(p.v);
   });

@@ -6,6 +6,7 @@
 import { ConfigError, saturatingQuantiser } from '../format/fixed.js';
 import type { FixedFormat } from '../format/fixed.js';
 import { ACTIVATION_CODE, packFormat, validateChipFormats, validateConfig } from './config.js';
+import { PendingChunk, checkParams, checkRun, checkState } from './contract.js';
 import { DeviceError } from './errors.js';
 import { instantiateKernel, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
 import type { KernelExports, KernelFlavour } from './wasm.js';
@@ -60,6 +61,8 @@ export class EmulatorDevice implements Device {
   private view?: { i16: Int16Array; f64: Float64Array };
   private runCalls = 0;
   private rewardCalls = 0;
+  /** The contract's pending chunk (the kernel keeps its own guard too). */
+  private readonly pending = new PendingChunk();
 
   constructor(opts: EmulatorOptions = {}) {
     this.k = instantiateKernel(opts.flavour ?? 'simd');
@@ -91,6 +94,7 @@ export class EmulatorDevice implements Device {
       m?.gainSpread ?? 0, (m?.offsetSpread ?? 0) * 2 ** f.pre.frac, (m?.seed ?? 0) >>> 0,
     );
     this.check(status, 'configure');
+    this.pending.clear();
     this.cfg = structuredClone(config);
     this.fmt = f;
     this.ready = { cfg: this.cfg, fmt: f };
@@ -104,6 +108,7 @@ export class EmulatorDevice implements Device {
   async writeParams(p: Params): Promise<void> {
     const { cfg, fmt } = this.need();
     const t = cfg.topology;
+    checkParams(p, t);
     this.writeTensor(T_W, p.w, t.hidden * t.inputs, fmt.weight, 'params.w');
     this.writeTensor(T_R, p.r, t.hidden * t.hidden, fmt.weight, 'params.r');
     this.writeTensor(T_V, p.v, t.outputs * t.hidden, fmt.weight, 'params.v');
@@ -127,6 +132,7 @@ export class EmulatorDevice implements Device {
 
   async writeState(s: RecurrentState): Promise<void> {
     const { cfg, fmt } = this.need();
+    checkState(s, cfg.topology);
     const n = cfg.topology.batch * cfg.topology.hidden;
     this.writeTensor(T_STATE_CLEAN, s.clean, n, fmt.activity, 'state.clean');
     this.writeTensor(T_STATE_NOISY, s.noisy, n, fmt.activity, 'state.noisy');
@@ -135,23 +141,17 @@ export class EmulatorDevice implements Device {
   async run(req: RunRequest): Promise<RunResult> {
     const { cfg, fmt } = this.need();
     const { inputs: I, batch: B, outputs: O, hidden: H } = cfg.topology;
+    checkRun(req, cfg);
     const K = req.steps;
-    if (!Number.isInteger(K) || K < 1 || K > cfg.maxChunkSteps)
-      throw new DeviceError('BAD_REQUEST', `run.steps: ${K} is out of range; allowed 1..${cfg.maxChunkSteps} (maxChunkSteps)`);
-    if (!Number.isInteger(req.t0) || req.t0 < 0 || req.t0 > 0xffffffff)
-      throw new DeviceError('BAD_REQUEST', `run.t0: ${req.t0} is not a uint32 step counter`);
     const n = K * B * I;
-    if (req.inputs.length !== n)
-      throw new DeviceError('BAD_REQUEST', `run.inputs: length ${req.inputs.length}, expected steps x batch x inputs = ${n}`);
     const inputs = req.inputs;
-    for (let i = 0; i < n; i++)
-      if (inputs[i] !== inputs[i]) throw new DeviceError('BAD_INPUT', `run.inputs[${i}] (step ${Math.floor(i / (B * I))}) is NaN; clean the data before training`);
     const v = this.views();
     const quantise = this.quantiseInput!;
     const base = this.ptr.inputs >> 1;
     for (let i = 0; i < n; i++) v.i16[base + i] = quantise(inputs[i]);
     const status = this.k.run(K, req.t0 >>> 0, req.noisy ? 1 : 0, req.hiddenTrace ? 1 : 0);
     if (status !== 0) this.check(status, 'run');
+    this.pending.ran(req);
     this.runCalls++;
     const no = K * B * O;
     const outScale = 2 ** -fmt.output.frac;
@@ -163,19 +163,14 @@ export class EmulatorDevice implements Device {
   }
 
   async reward(req: RewardRequest): Promise<void> {
-    const { cfg } = this.need();
+    this.need();
+    const K = this.pending.check(req).steps;
     const dL = req.deltaLoss;
-    const K = dL.length;
-    for (let k = 0; k < K; k++)
-      if (!Number.isFinite(dL[k]))
-        throw new DeviceError('BAD_INPUT', `reward.deltaLoss[${k}] is ${dL[k]}; the loss diverged or the data has NaN — weights were not changed`);
     const lr = req.lr;
-    if (!Number.isFinite(lr.w) || !Number.isFinite(lr.r) || !Number.isFinite(lr.v))
-      throw new DeviceError('BAD_INPUT', `reward.lr is {w: ${lr.w}, r: ${lr.r}, v: ${lr.v}}; use finite step sizes`);
-    if (K < 1 || K > cfg.maxChunkSteps) throw new DeviceError('BAD_REQUEST', `reward.deltaLoss: length ${K} out of range 1..${cfg.maxChunkSteps}`);
     this.views().f64.set(dL, this.ptr.rewards >> 3);
     const status = this.k.reward(K, req.t0 >>> 0, lr.w, lr.r, lr.v);
     if (status !== 0) this.check(status, 'reward');
+    this.pending.rewarded();
     this.rewardCalls++;
   }
 

@@ -4,11 +4,14 @@
  *
  * Parameters and states arrive in frame-sized pieces; the pieces are staged here and
  * handed to the Device in one writeParams / writeState call before the next request
- * of any other kind, so a Device never sees half a tensor. Every check that can refuse
- * a Run (size, steps, inputs) happens before the Device runs it: a refused request
- * leaves the device state unchanged, as the protocol promises.
+ * of any other kind, so a Device never sees half a tensor. The service applies the
+ * Device contract itself (src/device/contract.ts: the request checks and the
+ * pending-chunk rule), before the Device sees the request, so even a lax Device
+ * answers on the wire as the contract says, and a refused request leaves the device
+ * state unchanged, as the protocol promises. Refusals keep their code on the wire.
  */
 
+import { PendingChunk, checkRun } from '../device/contract.js';
 import type { ChipFormats, Device, DeviceConfig, Params, RecurrentState } from '../device/types.js';
 import { copyParams, copyState } from '../device/types.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './frame.js';
@@ -39,7 +42,7 @@ export class DeviceService {
   private config: (DeviceConfig & { formats: ChipFormats }) | undefined;
   private stagedParams: Params | undefined;
   private stagedState: RecurrentState | undefined;
-  private pending: { t0: number; steps: number } | undefined;
+  private readonly pending = new PendingChunk();
   private replyLimit: number;
   /** The last tensor read, while only ReadParams requests follow. */
   private readCache?: { tensor: pb.Tensor; all: Float64Array };
@@ -138,7 +141,7 @@ export class DeviceService {
     this.config = undefined; // a failed configure leaves the device unconfigured
     this.stagedParams = undefined;
     this.stagedState = undefined;
-    this.pending = undefined;
+    this.pending.clear();
     await this.device.configure(cfg);
     this.config = cfg;
   }
@@ -198,19 +201,14 @@ export class DeviceService {
   private async run(m: pb.Run): Promise<pb.RunReply> {
     const cfg = this.configured('run');
     const { topology: t, formats: f } = cfg;
-    if (m.steps < 1 || m.steps > cfg.maxChunkSteps) {
-      throw new RpcError(pb.ErrorCode.TOO_LARGE, `steps ${m.steps} outside 1..${cfg.maxChunkSteps} (max_chunk_steps)`, 'run.steps');
-    }
-    const want = m.steps * t.batch * t.inputs;
-    if (m.inputs.length !== want) {
-      throw new RpcError(pb.ErrorCode.BAD_REQUEST, `${m.inputs.length} input codes, expected steps*batch*inputs = ${want}`, 'run.inputs');
-    }
+    const req = { steps: m.steps, t0: m.t0, inputs: this.conv.toValues(m.inputs, f.input), noisy: m.noisy, hiddenTrace: m.hiddenTrace };
+    checkRun(req, cfg);
     const replyBytes = pb.runReplyBytes(m.steps, t, f, m.hiddenTrace);
     if (replyBytes > this.replyLimit) {
       throw new RpcError(pb.ErrorCode.TOO_LARGE, `reply could need ${replyBytes} bytes, frame limit ${this.replyLimit}; run fewer steps with hidden_trace`, 'run.hidden_trace');
     }
-    const res = await this.device.run({ steps: m.steps, t0: m.t0, inputs: this.conv.toValues(m.inputs, f.input), noisy: m.noisy, hiddenTrace: m.hiddenTrace });
-    this.pending = m.noisy ? { t0: m.t0, steps: m.steps } : undefined;
+    const res = await this.device.run(req);
+    this.pending.ran(req);
     return {
       t0: m.t0,
       steps: m.steps,
@@ -222,19 +220,10 @@ export class DeviceService {
 
   private async reward(m: pb.Reward): Promise<void> {
     this.configured('reward');
-    const p = this.pending;
-    if (!p || p.t0 !== m.t0) {
-      throw new RpcError(
-        pb.ErrorCode.NO_PENDING_CHUNK,
-        p ? `t0 ${m.t0} does not match the last noisy run (t0 ${p.t0})` : 'no noisy run awaits a reward (already rewarded, or none since configure)',
-        'reward.t0',
-      );
-    }
-    if (m.deltaLoss.length !== p.steps) {
-      throw new RpcError(pb.ErrorCode.BAD_REQUEST, `${m.deltaLoss.length} delta_loss values for a chunk of ${p.steps} steps`, 'reward.delta_loss');
-    }
-    await this.device.reward({ t0: m.t0, deltaLoss: m.deltaLoss, lr: { w: m.lrW, r: m.lrR, v: m.lrV } });
-    this.pending = undefined;
+    const req = { t0: m.t0, deltaLoss: m.deltaLoss, lr: { w: m.lrW, r: m.lrR, v: m.lrV } };
+    this.pending.check(req);
+    await this.device.reward(req);
+    this.pending.rewarded();
   }
 }
 

@@ -17,6 +17,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import { toWireField as protoName } from './field-names.js';
 import { MIN_FRAME_BYTES } from './frame.js';
 
 // ---------------------------------------------------------------------------------
@@ -511,10 +512,6 @@ function checkValue(f: protobuf.Field, rt: protobuf.Type | protobuf.Enum | null,
   return want ? `${p}: ${show(v)} is not ${want}` : undefined;
 }
 
-/** camelCase (protobufjs) -> snake_case (proto file) field name. */
-function protoName(name: string): string {
-  return name.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`);
-}
 
 /**
  * After toObject: absent sub-messages become undefined, packed numbers become typed

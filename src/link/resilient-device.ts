@@ -24,6 +24,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Device, DeviceConfig, DeviceInfo, DeviceStats, Params, RecurrentState, RewardRequest, RunRequest, RunResult } from '../device/types.js';
 import { copyParams, copyState } from '../device/types.js';
+import { PendingChunk } from '../device/contract.js';
 import { DeviceError } from '../device/errors.js';
 import type { HelloReply } from './messages.js';
 import { SerialDevice, isNewSession, type SerialDeviceOptions } from './serial-device.js';
@@ -95,8 +96,8 @@ export class ResilientDevice implements Device {
   private journalSteps = 0;
   /** Parameters as the host last wrote them, while no reward has changed them since. */
   private knownParams: Params | undefined;
-  /** t0 of a noisy chunk awaiting its reward. */
-  private pendingT0: number | undefined;
+  /** The noisy chunk awaiting its reward (the contract's rule, src/device/contract.ts). */
+  private readonly pending = new PendingChunk();
   private rewardsSinceCheckpoint = 0;
   private rewarded = { chunks: 0, steps: 0, nextT0: 0 };
   private readonly s: ResilienceStats = { resetsRecovered: 0, replayedCalls: 0, replayedSteps: 0, checkpoints: 0, checkpointReads: 0, journalCalls: 0, journalSteps: 0 };
@@ -143,7 +144,7 @@ export class ResilientDevice implements Device {
     const { inputs: I, hidden: H, outputs: O, batch: B } = config.topology;
     const zeros: Params = { w: new Float64Array(H * I), r: new Float64Array(H * H), v: new Float64Array(O * H) };
     this.rewarded = { chunks: 0, steps: 0, nextT0: 0 };
-    this.pendingT0 = undefined;
+    this.pending.clear();
     this.setCheckpoint({ config: structuredClone(config), params: zeros, state: { clean: new Float64Array(B * H), noisy: new Float64Array(B * H) }, nextT0: 0, rewardedChunks: 0, rewardedSteps: 0 });
   }
 
@@ -151,7 +152,7 @@ export class ResilientDevice implements Device {
   async restore(c: Checkpoint): Promise<void> {
     await this.guarded('restore', () => this.put(c), false);
     this.rewarded = { chunks: c.rewardedChunks, steps: c.rewardedSteps, nextT0: c.nextT0 };
-    this.pendingT0 = undefined;
+    this.pending.clear();
     this.setCheckpoint(c);
   }
 
@@ -169,8 +170,7 @@ export class ResilientDevice implements Device {
 
   async resetState(): Promise<void> {
     await this.guarded('resetState', () => this.link.resetState());
-    const quiet = this.pendingT0 === undefined; // (a device may keep a chunk's traces across resetState)
-    this.pendingT0 = undefined;
+    const quiet = this.pending.current === undefined; // (resetState keeps a pending chunk)
     const c = this.ckpt!;
     if (!quiet || !c) {
       this.record({ op: 'resetState' });
@@ -198,15 +198,15 @@ export class ResilientDevice implements Device {
     const r: RunRequest = { ...req, inputs: Float64Array.from(req.inputs) };
     this.record({ op: 'run', req: r, result: { clean: Float64Array.from(result.clean), noisy: Float64Array.from(result.noisy), hidden: result.hidden && Float64Array.from(result.hidden) } });
     this.journalSteps += req.steps;
-    this.pendingT0 = req.noisy ? req.t0 : undefined;
-    if (this.pendingT0 === undefined && this.journalSteps >= this.maxJournalSteps) await this.takeCheckpoint();
+    this.pending.ran(req);
+    if (this.pending.current === undefined && this.journalSteps >= this.maxJournalSteps) await this.takeCheckpoint();
     return result;
   }
 
   async reward(req: RewardRequest): Promise<void> {
     await this.guarded('reward', () => this.link.reward(req));
     this.record({ op: 'reward', req: { t0: req.t0, deltaLoss: Float64Array.from(req.deltaLoss), lr: { ...req.lr } } });
-    this.pendingT0 = undefined;
+    this.pending.rewarded();
     this.knownParams = undefined;
     this.rewarded.chunks++;
     this.rewarded.steps += req.deltaLoss.length;
@@ -341,7 +341,7 @@ export class ResilientDevice implements Device {
             tries = 1; // progress
           }
         }
-        if (this.pendingT0 === undefined) {
+        if (this.pending.current === undefined) {
           this.setCheckpoint({ config: c.config, params: this.knownParams ?? (await this.link.readParams()), state: await this.link.readState(), ...this.counters() });
           this.s.checkpointReads++;
         }

@@ -33,8 +33,10 @@ import type { Topology,
   RunResult,
 } from '../device/types.js';
 import { validateConfig } from '../device/config.js';
+import { checkParams, checkRewardT0, checkRun, checkState } from '../device/contract.js';
 import { ConfigError } from '../format/fixed.js';
 import { codesToValues, configFromWire, configToWire, deviceCodes, tensorShape } from './codes.js';
+import { configFieldFromWire } from './field-names.js';
 import * as pb from './messages.js';
 import { RpcClient, errorName, type CallResult, type RpcOptions } from './rpc.js';
 import { LinkError, openTransport, type ByteTransport } from './transport.js';
@@ -66,10 +68,6 @@ export interface SerialDeviceOptions extends RpcOptions {
 /** Hello.host_nonce of this process (see SerialDeviceOptions.hostNonce). */
 export const HOST_NONCE: number = 1 + Math.floor(Math.random() * (2 ** 32 - 1));
 
-/** A Configure field as the device names it (proto path) -> the DeviceConfig path: configure.max_chunk_steps -> maxChunkSteps. */
-export function configFieldFromWire(field: string): string {
-  return field.replace(/^configure\./, '').replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
-}
 
 /** Did the device reboot between two HelloReplies (new session id or boot counter)? */
 export function isNewSession(before: pb.HelloReply, after: pb.HelloReply): boolean {
@@ -288,6 +286,7 @@ export class SerialDevice implements Device {
 
   writeParams(params: Params): Promise<void> {
     return this.serial(async () => {
+      checkParams(params, this.formats('writeParams').topology); // all of it before the first piece goes out
       await this.writeTensor(pb.Tensor.W, params.w, 'params.w');
       await this.writeTensor(pb.Tensor.R, params.r, 'params.r');
       await this.writeTensor(pb.Tensor.V, params.v, 'params.v');
@@ -311,6 +310,7 @@ export class SerialDevice implements Device {
 
   writeState(state: RecurrentState): Promise<void> {
     return this.serial(async () => {
+      checkState(state, this.formats('writeState').topology);
       await this.writeTensor(pb.Tensor.STATE_CLEAN, state.clean, 'state.clean');
       await this.writeTensor(pb.Tensor.STATE_NOISY, state.noisy, 'state.noisy');
     });
@@ -318,13 +318,13 @@ export class SerialDevice implements Device {
 
   run(req: RunRequest): Promise<RunResult> {
     return this.serial(async () => {
-      const { topology: t, formats: f } = this.formats('run');
-      const want = req.steps * t.batch * t.inputs;
-      if (req.inputs.length !== want) throw new ConfigError('inputs', `has ${req.inputs.length} values, expected steps*batch*inputs = ${want}`);
+      const cfg = this.formats('run');
+      const { topology: t, formats: f } = cfg;
+      checkRun(req, cfg); // here too: the wire cannot carry a bad t0 or a NaN input
       const hiddenTrace = req.hiddenTrace ?? false;
       const r = await this.call(
         'run',
-        { steps: req.steps, t0: req.t0 >>> 0, inputs: deviceCodes(req.inputs, f.input, 'run.inputs', false), noisy: req.noisy, hiddenTrace },
+        { steps: req.steps, t0: req.t0, inputs: deviceCodes(req.inputs, f.input, 'run.inputs', false), noisy: req.noisy, hiddenTrace },
         pb.runReplyBytes(req.steps, t, f, hiddenTrace),
       );
       const out: RunResult = { clean: codesToValues(r.clean, f.output), noisy: codesToValues(r.noisy, f.output) };
@@ -335,7 +335,9 @@ export class SerialDevice implements Device {
 
   reward(req: RewardRequest): Promise<void> {
     return this.serial(async () => {
-      await this.call('reward', { t0: req.t0 >>> 0, deltaLoss: req.deltaLoss, lrW: req.lr.w, lrR: req.lr.r, lrV: req.lr.v });
+      this.formats('reward');
+      checkRewardT0(req); // the rest of the reward checks need the pending chunk: the device makes them
+      await this.call('reward', { t0: req.t0, deltaLoss: req.deltaLoss, lrW: req.lr.w, lrR: req.lr.r, lrV: req.lr.v });
     });
   }
 

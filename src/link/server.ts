@@ -23,6 +23,7 @@
  * every changing call and the frame limit of replies; the handler does the rest (see device-server.ts for one that serves a Device).
  */
 
+import { refusalField } from '../device/contract.js';
 import { DeviceError } from '../device/errors.js';
 import { ConfigError } from '../format/fixed.js';
 import { crc32 } from './crc32.js';
@@ -39,6 +40,7 @@ import {
   type ResponseBody,
   type WireError,
 } from './messages.js';
+import { toWireField } from './field-names.js';
 import { NAK_FIELD } from './nak.js';
 import { CHANGING_CALLS, SessionTable } from './session.js';
 import type { ByteTransport } from './transport.js';
@@ -349,7 +351,12 @@ function describeError(e: unknown): [ErrorCode, string, string] {
   // Error.field carries the field: the message need not repeat it (it has 120 bytes)
   if (e instanceof ConfigError) return [ErrorCode.CONFIG_OUT_OF_RANGE, e.detail, e.field];
   const msg = e instanceof Error ? e.message : String(e);
-  if (e instanceof DeviceError) return [wireCode(e.code) ?? ErrorCode.INTERNAL, msg.split('\n')[0], ''];
+  if (e instanceof DeviceError) {
+    const field = refusalField(e);
+    // Error.field carries the field: the message need not start with it
+    const text = field && msg.startsWith(field) ? msg.slice(field.length).replace(/^: /, '') : msg;
+    return [wireCode(e.code) ?? ErrorCode.INTERNAL, text.split('\n')[0], field ? toWireField(field) : ''];
+  }
   return [ErrorCode.INTERNAL, msg.split('\n')[0], ''];
 }
 

@@ -31,7 +31,7 @@
  * chunk bookkeeping stay here.
  */
 import { validateConfig } from '../device/config.js';
-import { DeviceError } from '../device/errors.js';
+import { PendingChunk, checkParams, checkRun, checkState, requireConfigured } from '../device/contract.js';
 import type {
   Device, DeviceConfig, DeviceInfo, DeviceStats, LearningRates, Params, RecurrentState, RewardRequest, RunRequest, RunResult,
 } from '../device/types.js';
@@ -71,14 +71,6 @@ interface ChunkTrace {
   dy: Float64Array;
 }
 
-/** A Float64Array of length n with finite entries, else a DeviceError (BAD_REQUEST / BAD_INPUT) naming the field. */
-function checkTensor(a: Float64Array | undefined, n: number, field: string, dims: string): void {
-  if (!(a instanceof Float64Array) || a.length !== n)
-    throw new DeviceError('BAD_REQUEST', `${field}: length ${a?.length ?? 'missing'}, expected ${dims} = ${n} (a Float64Array); nothing was written`);
-  for (let k = 0; k < n; k++)
-    if (!Number.isFinite(a[k])) throw new DeviceError('BAD_INPUT', `${field}[${k}] is ${a[k]}; values must be finite; nothing was written`);
-}
-
 /** The float64 reference device; see the file comment. */
 export class FloatDevice implements Device {
   protected cfg?: DeviceConfig;
@@ -88,8 +80,8 @@ export class FloatDevice implements Device {
   protected clean!: Float64Array;
   protected noisyState!: Float64Array;
   protected trace!: ChunkTrace;
-  /** The noisy chunk waiting for its reward. */
-  protected pending: { t0: number; steps: number } | null = null;
+  /** The noisy chunk waiting for its reward (src/device/contract.ts). */
+  protected readonly pending = new PendingChunk();
   private mismatch: StepPerturbation = {};
   private bufClean!: StepBuffers;
   private bufNoisy!: StepBuffers;
@@ -132,7 +124,7 @@ export class FloatDevice implements Device {
     this.hiddenNoise = new Float64Array(B * H);
     this.outputNoise = new Float64Array(B * t.outputs);
     this.trace = { capacity: 0, inputs: new Float64Array(0), states: new Float64Array(0), da: new Float64Array(0), dy: new Float64Array(0) };
-    this.pending = null;
+    this.pending.clear();
     this.mismatch = {};
     const m = config.mismatch;
     if (m && (m.gainSpread > 0 || m.offsetSpread > 0)) {
@@ -149,11 +141,7 @@ export class FloatDevice implements Device {
 
   /** Write W, R, V (real units, exact: no quantisation). Nothing is written if any is bad. */
   async writeParams(p: Params): Promise<void> {
-    this.need();
-    const { inputs: I, hidden: H, outputs: O } = this.shape;
-    checkTensor(p?.w, H * I, 'params.w', 'hidden x inputs');
-    checkTensor(p?.r, H * H, 'params.r', 'hidden x hidden');
-    checkTensor(p?.v, O * H, 'params.v', 'outputs x hidden');
+    checkParams(p, this.need().topology);
     this.params.w.set(p.w);
     this.params.r.set(p.r);
     this.params.v.set(p.v);
@@ -179,9 +167,7 @@ export class FloatDevice implements Device {
 
   /** Set both copies' recurrent states r̂ (B x H each, real units). */
   async writeState(s: RecurrentState): Promise<void> {
-    this.need();
-    checkTensor(s?.clean, this.clean.length, 'state.clean', 'batch x hidden');
-    checkTensor(s?.noisy, this.clean.length, 'state.noisy', 'batch x hidden');
+    checkState(s, this.need().topology);
     this.clean.set(s.clean);
     this.noisyState.set(s.noisy);
   }
@@ -190,16 +176,8 @@ export class FloatDevice implements Device {
   async run(req: RunRequest): Promise<RunResult> {
     const cfg = this.need();
     const { inputs: I, hidden: H, outputs: O } = this.shape;
+    checkRun(req, cfg);
     const B = this.batch, K = req.steps;
-    if (!Number.isInteger(K) || K < 1 || K > cfg.maxChunkSteps)
-      throw new DeviceError('BAD_REQUEST', `run.steps: ${K} is out of range; allowed 1..${cfg.maxChunkSteps} (maxChunkSteps)`);
-    if (!Number.isInteger(req.t0) || req.t0 < 0 || req.t0 > 0xffffffff)
-      throw new DeviceError('BAD_REQUEST', `run.t0: ${req.t0} is not a uint32 step counter`);
-    if (!(req.inputs instanceof Float64Array) || req.inputs.length !== K * B * I)
-      throw new DeviceError('BAD_REQUEST', `run.inputs: length ${req.inputs?.length}, expected steps x batch x inputs = ${K * B * I}`);
-    for (let n = 0; n < req.inputs.length; n++)
-      if (!Number.isFinite(req.inputs[n]))
-        throw new DeviceError('BAD_INPUT', `run.inputs[${n}] (step ${Math.floor(n / (B * I))}) is ${req.inputs[n]}; clean the data before training`);
     const noisy = req.noisy;
     if (noisy) this.ensureTrace(K);
     const tr = this.trace, bh = B * H, bo = B * O;
@@ -228,7 +206,7 @@ export class FloatDevice implements Device {
       cleanOut.set(c.y, k * bo);
       hidden?.set(c.state, k * bh);
     }
-    this.pending = noisy ? { t0: req.t0, steps: K } : null;
+    this.pending.ran(req);
     this.counters.steps += K;
     this.counters.runCalls++;
     return { clean: cleanOut, noisy: noisyOut, hidden };
@@ -237,21 +215,12 @@ export class FloatDevice implements Device {
   /** Apply the update of each step of the last noisy chunk, in order; each chunk is rewarded once. */
   async reward(req: RewardRequest): Promise<void> {
     this.need();
-    const p = this.pending;
-    if (!p) throw new DeviceError('NO_PENDING_CHUNK', 'reward: no noisy chunk is waiting for a reward; run({noisy: true}) first, and reward each chunk once');
-    if (req.t0 !== p.t0) throw new DeviceError('NO_PENDING_CHUNK', `reward: t0 ${req.t0} does not match the last noisy run (t0 ${p.t0})`);
-    if (!(req.deltaLoss instanceof Float64Array) || req.deltaLoss.length !== p.steps)
-      throw new DeviceError('BAD_REQUEST', `reward.deltaLoss: length ${req.deltaLoss?.length}, expected ${p.steps} (one per step of the chunk)`);
-    for (let k = 0; k < p.steps; k++)
-      if (!Number.isFinite(req.deltaLoss[k]))
-        throw new DeviceError('BAD_INPUT', `reward.deltaLoss[${k}] is ${req.deltaLoss[k]}; the loss diverged or the data has NaN — weights were not changed`);
-    for (const name of ['w', 'r', 'v'] as const)
-      if (!Number.isFinite(req.lr?.[name])) throw new DeviceError('BAD_INPUT', `reward.lr.${name} is ${req.lr?.[name]}; use a finite step size`);
+    const p = this.pending.check(req);
     for (let k = 0; k < p.steps; k++) {
       this.applyStep(k, (p.t0 + k) >>> 0, req.deltaLoss[k], req.lr);
       if (this.params.d) this.decorrelate(k);
     }
-    this.pending = null;
+    this.pending.rewarded();
     this.counters.updates += p.steps;
     this.counters.rewardCalls++;
   }
@@ -330,8 +299,7 @@ export class FloatDevice implements Device {
   }
 
   protected need(): DeviceConfig {
-    if (!this.cfg) throw new DeviceError('NOT_CONFIGURED', 'the device is not configured; call configure() first');
-    return this.cfg;
+    return requireConfigured(this.cfg);
   }
 
   private ensureTrace(K: number): void {
