@@ -14,7 +14,16 @@ echo "random/mutation driver, $bytes bytes, seed ${FUZZ_SEED:-1}:" >&2
 build/firmware/fuzz/fuzz_link "$bytes" "${FUZZ_SEED:-1}"
 if make -s -C firmware fuzz-libfuzzer 2>/dev/null; then
   echo "libFuzzer, $seconds s:" >&2
-  build/firmware/fuzz/fuzz_link_libfuzzer -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 2>&1 | tail -n 12
+  log=$(mktemp)
+  dir=$(mktemp -d)
+  status=0
+  (cd "$dir" && "$root/build/firmware/fuzz/fuzz_link_libfuzzer" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1) >"$log" 2>&1 || status=$?
+  tail -n 12 "$log"
+  if [ "$status" -ne 0 ]; then
+    echo "libFuzzer failed (exit $status); the crashing input is in $dir" >&2
+    exit "$status"
+  fi
+  rm -rf "$dir" "$log"
 else
   echo "libFuzzer not available (apt-get install libclang-rt-14-dev); the driver above is the run" >&2
 fi

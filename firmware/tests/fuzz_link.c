@@ -209,7 +209,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(buf, data + pos, n); /* the handler reads a frame buffer, never the input */
         request(buf, n);
         pos += n;
-        clock_ms += data[pos - (n > 0)] ; /* time moves: leases can run out */
+        if (n > 0)
+            clock_ms += data[pos - 1]; /* time moves: leases can run out */
     }
     return 0;
 }
