@@ -69,10 +69,10 @@ export async function benchStepVsC(seconds = 1, sizes = [100, 500, 1000], batche
 
 /** One line per configuration, for the console. */
 export function formatStepRows(rows: StepRow[]): string[] {
-  const out = ['   H   B   emulator steps/s  GMAC/s   gcc -O3 steps/s  GMAC/s   emulator/gcc'];
+  const out = ['   H   B   emulator steps/s  GMAC/s   firmware/core steps/s  GMAC/s   emulator/firmware'];
   for (const r of rows)
     out.push(
-      `${String(r.H).padStart(4)} ${String(r.B).padStart(3)}  ${r.emulatorStepsPerSecond.toFixed(0).padStart(16)}  ${r.emulatorGmacPerSecond.toFixed(2).padStart(6)}  ${r.cStepsPerSecond.toFixed(0).padStart(16)}  ${r.cGmacPerSecond.toFixed(2).padStart(6)}   ${r.ratio.toFixed(2)}x`,
+      `${String(r.H).padStart(4)} ${String(r.B).padStart(3)}  ${r.emulatorStepsPerSecond.toFixed(0).padStart(16)}  ${r.emulatorGmacPerSecond.toFixed(2).padStart(6)}  ${r.cStepsPerSecond.toFixed(0).padStart(22)}  ${r.cGmacPerSecond.toFixed(2).padStart(6)}   ${r.ratio.toFixed(2)}x`,
     );
   return out;
 }

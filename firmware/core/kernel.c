@@ -35,7 +35,7 @@ void anpt_fmt_init(anpt_fmt *f, int bits, int frac, int is_signed, int rounding,
 }
 
 /* ovf(x, fmt): saturate, or keep the low `bits` bits (sign-extended when signed). */
-int64_t anpt_ovf(int64_t x, const anpt_fmt *f)
+static inline int64_t ovf(int64_t x, const anpt_fmt *f)
 {
     if (x >= f->min && x <= f->max)
         return x;
@@ -46,8 +46,13 @@ int64_t anpt_ovf(int64_t x, const anpt_fmt *f)
     return f->is_signed ? (int64_t)u >> sh : (int64_t)(u >> sh);
 }
 
+int64_t anpt_ovf(int64_t x, const anpt_fmt *f)
+{
+    return ovf(x, f);
+}
+
 /* rshift(x, s, mode, rnd): drop s bits; s <= 0 is an exact left shift by -s. */
-int64_t anpt_rshift(int64_t x, int s, int mode, uint32_t rnd)
+static inline int64_t rshift(int64_t x, int s, int mode, uint32_t rnd)
 {
     if (s <= 0)
         return (int64_t)((uint64_t)x << -s);
@@ -62,9 +67,14 @@ int64_t anpt_rshift(int64_t x, int s, int mode, uint32_t rnd)
     return (x + half - 1 + ((x >> s) & 1)) >> s;
 }
 
-static int64_t requant(int64_t x, int from_frac, const anpt_fmt *f, uint32_t rnd)
+int64_t anpt_rshift(int64_t x, int s, int mode, uint32_t rnd)
 {
-    return anpt_ovf(anpt_rshift(x, from_frac - f->frac, f->rounding, rnd), f);
+    return rshift(x, s, mode, rnd);
+}
+
+static inline int64_t requant(int64_t x, int from_frac, const anpt_fmt *f, uint32_t rnd)
+{
+    return ovf(rshift(x, from_frac - f->frac, f->rounding, rnd), f);
 }
 
 /* Counter-based random numbers ("Random numbers"). */
@@ -109,11 +119,11 @@ int64_t anpt_gauss(int64_t scale, uint64_t h)
 int64_t anpt_activate(int kind, int64_t a, int pF, const anpt_fmt *act, uint32_t rnd)
 {
     if (kind == ANPT_ACT_LINEAR)
-        return anpt_ovf(anpt_rshift(a, pF - act->frac, act->rounding, rnd), act);
+        return ovf(rshift(a, pF - act->frac, act->rounding, rnd), act);
     if (kind == ANPT_ACT_HARDTANH) {
         int64_t one = (int64_t)1 << pF;
         int64_t c = a > one ? one : a < -one ? -one : a;
-        return anpt_ovf(anpt_rshift(c, pF - act->frac, act->rounding, rnd), act);
+        return ovf(rshift(c, pF - act->frac, act->rounding, rnd), act);
     }
     /* tanh is odd: the magnitude goes through the table, saturates, then the sign */
     int neg = a < 0;
@@ -127,8 +137,8 @@ int64_t anpt_activate(int kind, int64_t a, int pF, const anpt_fmt *act, uint32_t
         int64_t t0 = TANH_TABLE[kk], t1 = TANH_TABLE[kk + 1];
         y = t0 + (((t1 - t0) * (z & 1023) + 512) >> 10);
     }
-    int64_t m = anpt_ovf(anpt_rshift(y, 15 - act->frac, act->rounding, rnd), act);
-    return anpt_ovf(neg ? -m : m, act);
+    int64_t m = ovf(rshift(y, 15 - act->frac, act->rounding, rnd), act);
+    return ovf(neg ? -m : m, act);
 }
 
 /* sum_j a_j b_j with a 32-bit accumulator that wraps ("i32 wrap"). */
@@ -144,7 +154,7 @@ static int32_t dot_wrap(const int16_t *a, const int16_t *b, uint32_t n)
 
 typedef struct {
     size_t w, r, v, state, rn, inputs, xs, rs, out_clean, out_noisy, mant;
-    size_t da, dy, pre_c, pre_n, gain, offset, rewards, end;
+    size_t da, dy, pre_c, pre_n, gain, offset, scratch, rewards, end;
 } layout;
 
 static size_t take(size_t *p, size_t bytes)
@@ -175,6 +185,7 @@ static void plan(layout *L, uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint
     L->pre_n = take(&p, bh * 4);
     L->gain = take(&p, (size_t)H * 4);
     L->offset = take(&p, (size_t)H * 4);
+    L->scratch = take(&p, (size_t)(H > I ? H : I) * 4);
     L->rewards = take(&p, (size_t)K * 8);
     L->end = p;
 }
@@ -230,6 +241,7 @@ int anpt_configure(anpt_kernel *k, const anpt_config *c)
     k->pre_n = (int32_t *)(void *)(a + L.pre_n);
     k->gain = (int32_t *)(void *)(a + L.gain);
     k->offset = (int32_t *)(void *)(a + L.offset);
+    k->scratch = (int32_t *)(void *)(a + L.scratch);
     k->rewards = (double *)(void *)(a + L.rewards);
     k->scale_hidden = anpt_gauss_scale(c->hidden_sigma_lsb);
     k->scale_output = anpt_gauss_scale(c->output_sigma_lsb);
@@ -279,7 +291,7 @@ static int64_t hidden_pre(const anpt_kernel *k, int32_t acc, int acc_frac, uint3
 {
     int64_t a = requant(acc, acc_frac, &k->c.pre, rnd);
     if (k->mismatch_on)
-        a = anpt_ovf(anpt_rshift(a * k->gain[i], 14, ANPT_RND_NEAREST, 0) + k->offset[i], &k->c.pre);
+        a = ovf(rshift(a * k->gain[i], 14, ANPT_RND_NEAREST, 0) + k->offset[i], &k->c.pre);
     return a;
 }
 
@@ -331,7 +343,7 @@ int anpt_run(anpt_kernel *k, uint32_t K, uint32_t t0, int noisy)
                 uint32_t rnd = st_act ? anpt_lowbias32(kact ^ i) : 0;
                 r_next[n] = (int16_t)anpt_activate(c->activation, a, c->pre.frac, &c->act, rnd);
                 if (noisy) {
-                    int64_t an = anpt_ovf(k->pre_n[n] + anpt_gauss(k->scale_hidden, anpt_mix64(kn ^ i)), &c->pre);
+                    int64_t an = ovf(k->pre_n[n] + anpt_gauss(k->scale_hidden, anpt_mix64(kn ^ i)), &c->pre);
                     k->rn[n] = (int16_t)anpt_activate(c->activation, an, c->pre.frac, &c->act, rnd);
                     da[i] = (int32_t)(an - a);
                 }
@@ -349,7 +361,7 @@ int anpt_run(anpt_kernel *k, uint32_t K, uint32_t t0, int noisy)
                 k->out_clean[oi] = (int16_t)y;
                 if (noisy) {
                     int64_t yn = requant(dot_wrap(vrow, k->rn + (size_t)b * H, H), y_frac, &c->out, rnd);
-                    yn = anpt_ovf(yn + anpt_gauss(k->scale_output, anpt_mix64(kn ^ (uint64_t)(H + o))), &c->out);
+                    yn = ovf(yn + anpt_gauss(k->scale_output, anpt_mix64(kn ^ (uint64_t)(H + o))), &c->out);
                     k->out_noisy[oi] = (int16_t)yn;
                     k->dy[oi] = (int32_t)(yn - y);
                 }
@@ -414,9 +426,12 @@ static void fill_mantissas(int16_t *mant, double c, int s, const int32_t *delta,
 
 /* w_ij = ovf(w_ij + sat16(rshift(sum_b m_bi pre_bj, s, rounding, rnd_ij))) */
 static void apply_update(int16_t *w, uint32_t rows, uint32_t cols, const int16_t *mant, uint32_t B,
-                         const int16_t *pre, int s, const anpt_fmt *f, uint32_t rnd_key)
+                         const int16_t *pre, int s, const anpt_fmt *f, uint32_t rnd_key, int32_t *p)
 {
-    int st = f->rounding == ANPT_RND_STOCHASTIC;
+    const int mode = f->rounding;
+    /* |p| < 2^29 (the choice of M), so the rounding below is exact in int32 */
+    const int32_t half_m1 = s > 0 ? ((int32_t)1 << (s - 1)) - 1 : 0;
+    const int32_t mask = s > 0 ? (int32_t)(((uint32_t)1 << s) - 1) : 0;
     for (uint32_t i = 0; i < rows; i++) {
         const int16_t *m = mant + (size_t)i * B;
         int any = 0;
@@ -424,15 +439,27 @@ static void apply_update(int16_t *w, uint32_t rows, uint32_t cols, const int16_t
             any |= m[b] != 0;
         if (!any)
             continue; /* p = 0 for the whole row: rshift(0) = 0 in every mode */
+        for (uint32_t j = 0; j < cols; j++)
+            p[j] = 0;
+        for (uint32_t b = 0; b < B; b++) {
+            const int32_t mb = m[b];
+            const int16_t *u = pre + (size_t)b * cols;
+            for (uint32_t j = 0; j < cols; j++)
+                p[j] += mb * u[j];
+        }
         int16_t *row = w + (size_t)i * cols;
         for (uint32_t j = 0; j < cols; j++) {
-            int32_t p = 0;
-            for (uint32_t b = 0; b < B; b++)
-                p += (int32_t)m[b] * pre[(size_t)b * cols + j];
-            uint32_t rnd = st ? anpt_lowbias32(rnd_key ^ (i * cols + j)) : 0;
-            int64_t d = anpt_rshift(p, s, f->rounding, rnd);
+            int32_t d = p[j];
+            if (s > 0) {
+                if (mode == ANPT_RND_NEAREST)
+                    d = (d + half_m1 + ((d >> s) & 1)) >> s;
+                else if (mode == ANPT_RND_FLOOR)
+                    d >>= s;
+                else
+                    d = (d + (int32_t)(anpt_lowbias32(rnd_key ^ (i * cols + j)) & (uint32_t)mask)) >> s;
+            }
             d = d > 32767 ? 32767 : d < -32768 ? -32768 : d;
-            row[j] = (int16_t)anpt_ovf(row[j] + d, f);
+            row[j] = (int16_t)ovf((int64_t)row[j] + d, f);
         }
     }
 }
@@ -467,13 +494,13 @@ int anpt_reward(anpt_kernel *k, uint32_t K, uint32_t t0, double lr_w, double lr_
             int sw = mantissa_shift(cw, mx, M);
             if (sw >= 0) {
                 fill_mantissas(k->mant, cw, sw, da, H, B, M);
-                apply_update(k->w, H, I, k->mant, B, x, sw, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_W, t, 0) : 0);
+                apply_update(k->w, H, I, k->mant, B, x, sw, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_W, t, 0) : 0, k->scratch);
             }
             double cr = (-lr_r * k->sqrt_n * dL * ldexp(1.0, c->pre.frac + c->w.frac - c->act.frac)) / (fB * Sh);
             int sr = mantissa_shift(cr, mx, M);
             if (sr >= 0) {
                 fill_mantissas(k->mant, cr, sr, da, H, B, M);
-                apply_update(k->r, H, H, k->mant, B, r_prev, sr, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_R, t, 0) : 0);
+                apply_update(k->r, H, H, k->mant, B, r_prev, sr, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_R, t, 0) : 0, k->scratch);
             }
         }
         if (So > 0.0) {
@@ -481,7 +508,7 @@ int anpt_reward(anpt_kernel *k, uint32_t K, uint32_t t0, double lr_w, double lr_
             int sv = mantissa_shift(cv, max_abs32(dy, (size_t)B * O), M);
             if (sv >= 0) {
                 fill_mantissas(k->mant, cv, sv, dy, O, B, M);
-                apply_update(k->v, O, H, k->mant, B, r_now, sv, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_V, t, 0) : 0);
+                apply_update(k->v, O, H, k->mant, B, r_now, sv, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_V, t, 0) : 0, k->scratch);
             }
         }
         k->updates++;

@@ -52,6 +52,7 @@ typedef struct {
     int32_t *da, *dy;        /* K x B x H, K x B x O */
     int32_t *pre_c, *pre_n;  /* B x H */
     int32_t *gain, *offset;  /* H */
+    int32_t *scratch;        /* max(H, I): one row of the update's p_ij */
     double *rewards;         /* K: staging of the next reward's dL */
     /* derived at configure */
     int64_t scale_hidden, scale_output;
