@@ -2,7 +2,7 @@
 // A test that needs a tool the machine lacks skips with the Debian package to install,
 // except in CI (CI=true), where it fails: CI must run every firmware test.
 import { execFileSync, execSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export const FIRMWARE_BUILD = resolve('build/firmware');
@@ -41,7 +41,9 @@ export function buildFirmware(...targets: string[]): string {
   built ??= new Set();
   const todo = targets.filter((t) => !built!.has(t));
   if (todo.length > 0) {
-    execFileSync('make', ['-s', '-C', 'firmware', ...todo], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // test files run in parallel processes: one make at a time (flock, util-linux)
+    mkdirSync(FIRMWARE_BUILD, { recursive: true });
+    execFileSync('flock', [resolve(FIRMWARE_BUILD, '.make.lock'), 'make', '-s', '-C', 'firmware', ...todo], { stdio: ['ignore', 'ignore', 'inherit'] });
     for (const t of todo) built.add(t);
   }
   return FIRMWARE_BUILD;
