@@ -224,6 +224,19 @@ describe('the simulated board', () => {
     expect((await bob.stats()).runCalls).toBe(0);
   });
 
+  it('a lease that ran out is renewed by saying Hello again: the call goes through, the configuration kept', async () => {
+    const board = new SimBoard({ sessionLeaseMs: 30 });
+    const dev = await boardLink(board);
+    await dev.configure(cfg());
+    const first = dev.hello.sessionId;
+    await new Promise((r) => setTimeout(r, 80));
+    await dev.run({ steps: 2, t0: 0, inputs: new Float64Array(4), noisy: false });
+    expect(dev.hello.sessionId).not.toBe(first); // a new session (the old one had ended)
+    expect(dev.hello.bootCounter).toBe(1);
+    expect(dev.hello.sessionLeaseMs).toBe(30);
+    expect((await dev.stats()).runCalls).toBe(1);
+  });
+
   it('reports the faults it injected in Stats (stalls, reboots; corrupted bytes and dropped frames of its links)', async () => {
     const board = new SimBoard({ stallMs: 1, resetAfterSteps: 5 });
     const { a, b } = memoryPair();

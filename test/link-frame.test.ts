@@ -3,6 +3,7 @@
  * CRC-32 and HDLC-style frames (frame.ts), protobuf messages (messages.ts).
  */
 import fc from 'fast-check';
+import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { OVERFLOW_CODE, ROUNDING_CODE } from '../src/format/fixed.js';
 import { crc32, crc32Final, crc32Update, CRC32_INIT } from '../src/link/crc32.js';
@@ -31,6 +32,7 @@ import {
   runRequestBytes,
   schemaRoot,
   type CallCase,
+  type PackedFields,
   type Request,
   type Response,
 } from '../src/link/messages.js';
@@ -524,6 +526,22 @@ describe('messages', () => {
       ),
       { numRuns: 150 },
     );
+  });
+
+  it('the typed-array fields of wire-types.ts (PackedFields) are exactly the packed sint32 and double fields of the schema', () => {
+    const packed: Record<string, string> = {};
+    const walk = (ns: protobuf.NamespaceBase) => {
+      for (const o of ns.nestedArray) {
+        if (o instanceof protobuf.Type) for (const f of o.fieldsArray) if (f.repeated && (f.type === 'sint32' || f.type === 'double')) packed[f.name] = f.type === 'double' ? 'Float64Array' : 'Int32Array';
+        if (o instanceof protobuf.Namespace) walk(o);
+      }
+    };
+    walk(schemaRoot);
+    const declared: Record<keyof PackedFields, string> = { codes: 'Int32Array', inputs: 'Int32Array', clean: 'Int32Array', noisy: 'Int32Array', hidden: 'Int32Array', deltaLoss: 'Float64Array' };
+    expect(packed).toEqual(declared);
+    // and the decoder produces them
+    const dec = decodeRequest((encodeRequest({ id: 1, body: { case: 'reward', value: { t0: 0, deltaLoss: Float64Array.of(1.5), lrW: 0, lrR: 0, lrV: 0 } } }) as { bytes: Uint8Array }).bytes);
+    expect(dec.status === 'OK' && dec.value.body.case === 'reward' && dec.value.body.value.deltaLoss).toBeInstanceOf(Float64Array);
   });
 
   it('ErrorCode covers the codes of the brief', () => {

@@ -30,7 +30,8 @@ import { RpcError, RpcServer, type Handler } from '../src/link/server.js';
 import { memoryPair, type FaultHook } from '../src/link/transport-memory.js';
 import { connectTcp, listenTcp } from '../src/link/transport-tcp.js';
 import { serialTransport } from '../src/link/transport-serial.js';
-import { LinkError, formatLinkUrl, openTransport, parseLinkUrl } from '../src/link/transport.js';
+import { openTransport } from '../src/link/open-transport.js';
+import { LinkError, formatLinkUrl, parseLinkUrl } from '../src/link/transport.js';
 
 // ---------------------------------------------------------------------------------
 // Helpers

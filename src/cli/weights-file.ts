@@ -1,67 +1,22 @@
 /**
- * weights.json: the trained W, R, V as row-major nested arrays (W: hidden rows of
- * inputs, R: hidden x hidden, V: outputs rows of hidden), the topology, the chip
- * formats of a fixed-point run, the task (so `anpt eval` can rebuild its test set) and
- * the task's data normalisation, if any.
+ * weights.json on the command line: the file format lives in src/device/weights-file.ts
+ * (the device commands read and write it too); here the CLI's types of its header and
+ * readWeights, whose problems are UsageErrors naming --weights.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Activation, ChipFormats, Params } from '../device/types.js';
-import { ACTIVATIONS } from '../model/rnn.js';
-import type { Task } from '../tasks/index.js';
+import type { Params } from '../device/types.js';
+import { parseWeightsFile, WEIGHTS_FILE, type WeightsFile as StoredWeightsFile } from '../device/weights-file.js';
 import type { Algo, Backend } from './defaults.js';
 import { UsageError } from './errors.js';
 import type { TaskSpec } from './task-options.js';
 
-export const WEIGHTS_FILE = 'weights.json';
-export const WEIGHTS_FORMAT = 'anpt-weights/1';
+export { fromRows, toRows, weightsJson, WEIGHTS_FILE, WEIGHTS_FORMAT } from '../device/weights-file.js';
 
-export interface WeightsFile {
-  format: typeof WEIGHTS_FORMAT;
-  anptVersion: string;
+export interface WeightsFile extends StoredWeightsFile {
   algo: Algo;
   backend: Backend;
   task: TaskSpec;
-  topology: { inputs: number; hidden: number; outputs: number; activation: Activation };
-  /** Present for fixed-point runs: the values are exact multiples of the weight format's LSB. */
-  formats?: ChipFormats;
-  normalisation?: Task['normalisation'];
-  W: (number | null)[][];
-  R: (number | null)[][];
-  V: (number | null)[][];
-}
-
-/**
- * The file's text: the header indented, each matrix row on one line (a 100 x 100 R is
- * 100 lines, not 10,000).
- */
-export function weightsJson(f: WeightsFile): string {
-  const { W, R, V, ...head } = f;
-  const matrix = (m: (number | null)[][]) => `[\n${m.map((row) => `    ${JSON.stringify(row)}`).join(',\n')}\n  ]`;
-  const h = JSON.stringify(head, null, 2);
-  return `${h.slice(0, h.lastIndexOf('}')).trimEnd()},\n  "W": ${matrix(W)},\n  "R": ${matrix(R)},\n  "V": ${matrix(V)}\n}\n`;
-}
-
-/** Row-major flat array -> rows (non-finite values become null, as in JSON). */
-export function toRows(a: Float64Array, rows: number, cols: number): (number | null)[][] {
-  return Array.from({ length: rows }, (_, i) => Array.from(a.subarray(i * cols, (i + 1) * cols), (v) => (Number.isFinite(v) ? v : null)));
-}
-
-/**
- * Rows of a weights file -> row-major flat array; `fail(what)` makes the caller's error
- * (its type and context) for a matrix with the wrong shape or a non-finite value.
- */
-export function fromRows(m: unknown, rows: number, cols: number, name: string, fail: (what: string) => Error): Float64Array {
-  if (!Array.isArray(m) || m.length !== rows) throw fail(`${name} must have ${rows} rows`);
-  const out = new Float64Array(rows * cols);
-  m.forEach((row: unknown, i) => {
-    if (!Array.isArray(row) || row.length !== cols) throw fail(`${name} row ${i} must have ${cols} values`);
-    row.forEach((v: unknown, j) => {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`${name}[${i}][${j}] is ${JSON.stringify(v)}, not a finite number (did the run diverge?)`);
-      out[i * cols + j] = v;
-    });
-  });
-  return out;
 }
 
 /** Read and check DIR/weights.json; every problem is a UsageError naming the file. */
@@ -74,22 +29,6 @@ export function readWeights(dir: string): { file: WeightsFile; params: Params } 
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(`--weights: ${code === 'ENOENT' ? `no ${WEIGHTS_FILE} in '${dir}'` : `cannot read '${path}' (${code})`}; give a directory written by anpt train --out`);
   }
-  let f: WeightsFile;
-  try {
-    f = JSON.parse(text) as WeightsFile;
-  } catch (err) {
-    throw new UsageError(`--weights: '${path}' is not valid JSON (${(err as Error).message}); give a directory written by anpt train --out`);
-  }
-  if (!f || f.format !== WEIGHTS_FORMAT) throw new UsageError(`--weights: '${path}' is not an ${WEIGHTS_FORMAT} file (format ${JSON.stringify(f?.format)}); give a directory written by anpt train --out`);
-  const t = f.topology;
-  for (const k of ['inputs', 'hidden', 'outputs'] as const)
-    if (!t || !Number.isInteger(t[k]) || t[k] < 1) throw new UsageError(`--weights: '${path}': topology.${k} must be a positive integer`);
-  if (!ACTIVATIONS.includes(t.activation)) throw new UsageError(`--weights: '${path}': topology.activation must be one of ${ACTIVATIONS.join(', ')}`);
-  const fail = (what: string) => new UsageError(`--weights: '${path}': ${what}; give a directory written by anpt train`);
-  const params: Params = {
-    w: fromRows(f.W, t.hidden, t.inputs, 'W', fail),
-    r: fromRows(f.R, t.hidden, t.hidden, 'R', fail),
-    v: fromRows(f.V, t.outputs, t.hidden, 'V', fail),
-  };
-  return { file: f, params };
+  const { file, params } = parseWeightsFile(text, (what) => new UsageError(`--weights: '${path}': ${what}; give a directory written by anpt train --out`));
+  return { file: file as WeightsFile, params };
 }

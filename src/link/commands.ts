@@ -2,7 +2,7 @@
  * Host-side actions on a board, for the command line: list serial ports, describe a
  * device, pull its parameters to a weights file and push them back.
  *
- * Weights files are the ones `anpt train` writes (src/cli/weights-file.ts, format
+ * Weights files are the ones `anpt train` writes (src/device/weights-file.ts, format
  * anpt-weights/1): topology, chip formats, and W, R, V as row-major nested arrays in
  * real units. A pulled file also records which device it came from.
  *
@@ -12,7 +12,7 @@
 
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fromRows, toRows, weightsJson, WEIGHTS_FILE, WEIGHTS_FORMAT, type WeightsFile } from '../cli/weights-file.js';
+import { parseWeightsFile, toRows, weightsJson, WEIGHTS_FILE, WEIGHTS_FORMAT, type WeightsFile } from '../device/weights-file.js';
 import { defaultChipFormats } from '../device/config.js';
 import { DeviceError } from '../device/errors.js';
 import type { Activation, ChipFormats, DeviceConfig, Params, Topology } from '../device/types.js';
@@ -237,22 +237,14 @@ export async function pullParams(url: string, file: string, opts: PullOptions = 
 export function readWeightsFile(file: string): { topology: Omit<Topology, 'batch'>; formats?: ChipFormats; params: Params } {
   const path = weightsPath(file);
   const bad = (what: string) => new DeviceError('BAD_INPUT', `${path}: ${what}; give a weights.json written by anpt train or anpt pull`);
-  let j: Record<string, unknown>;
+  let text: string;
   try {
-    j = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    text = readFileSync(path, 'utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw bad(code ? `cannot read (${code})` : `not JSON (${(e as Error).message})`);
+    throw bad(`cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  if (j?.format !== WEIGHTS_FORMAT) throw bad(`not an ${WEIGHTS_FORMAT} file`);
-  const t = j.topology as Topology | undefined;
-  for (const k of ['inputs', 'hidden', 'outputs'] as const) if (!t || !Number.isInteger(t[k]) || t[k] < 1) throw bad(`topology.${k} must be a positive integer`);
-  const { inputs: I, hidden: H, outputs: O } = t!;
-  return {
-    topology: { inputs: I, hidden: H, outputs: O, activation: t!.activation ?? 'tanh' },
-    formats: j.formats as ChipFormats | undefined,
-    params: { w: fromRows(j.W, H, I, 'W', bad), r: fromRows(j.R, H, H, 'R', bad), v: fromRows(j.V, O, H, 'V', bad) },
-  };
+  const { file: w, params } = parseWeightsFile(text, bad);
+  return { topology: w.topology, formats: w.formats, params };
 }
 
 export interface PushOptions extends SerialDeviceOptions {

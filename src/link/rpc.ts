@@ -1,7 +1,7 @@
 /**
  * Calls over a byte transport: the host side of the link's top layer.
  *
- * Each call gets a request id; the request is encoded (messages.ts), framed
+ * Each call gets a request id; the request is encoded (codec.ts), framed
  * (frame.ts) and written; the reply with the same id completes it. A reply that does
  * not come within `timeoutMs` makes the client send the *same bytes* again (same id),
  * up to `retries` times: the device answers a repeated id from its replay cache
@@ -12,9 +12,8 @@
  * failures into errors with a message a user can act on.
  */
 
-import { CRC_BYTES, DEFAULT_MAX_FRAME_BYTES, FrameDecoder, MIN_FRAME_BYTES, encodeFrame } from './frame.js';
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, MIN_FRAME_BYTES, encodeFrame, maxEncodedFrameBytes } from './frame.js';
 import {
-  ErrorCode,
   checkFrameLimit,
   decodeResponse,
   encodeRequest,
@@ -24,7 +23,7 @@ import {
   type Response,
   type WireError,
 } from './messages.js';
-import { isNak } from './nak.js';
+import { errorName, isNak } from './protocol.js';
 import type { ByteTransport } from './transport.js';
 
 export interface RpcOptions {
@@ -200,13 +199,12 @@ export class RpcClient {
       };
     }
     const frame = encodeFrame(enc.bytes);
-    // On a slow wire the frames' own transmission time (the request, and the largest
-    // reply this call can get, escapes and CRC included) comes on top of the device's
-    // think time.
+    // On a slow wire the frames' own transmission time (the request as framed, and the
+    // largest reply this call can get at the frame layer's worst case: every byte
+    // escaped, CRC and flags) comes on top of the device's think time.
     const bps = this.transport.bytesPerSecond;
     const replyBytes = opts.replyBytes ?? (c === 'run' || c === 'readParams' ? this.maxFrameBytes : MIN_FRAME_BYTES);
-    const replyWireBytes = Math.ceil(replyBytes * 1.125) + CRC_BYTES + 2;
-    const wireMs = bps ? Math.ceil((1000 * (frame.length + replyWireBytes)) / bps) : 0;
+    const wireMs = bps ? Math.ceil((1000 * (frame.length + maxEncodedFrameBytes(replyBytes))) / bps) : 0;
     const timeoutMs = (opts.timeoutMs ?? this.timeoutMs) + wireMs;
     const attempts = 1 + (opts.retries ?? this.retries);
     const started = this.now();
@@ -357,10 +355,4 @@ export class RpcClient {
     this.closedReason = reason;
     for (const id of [...this.waiting.keys()]) this.cancel(id);
   }
-}
-
-/** Name of a wire ErrorCode value ("ERROR_9" for one this host does not know). */
-export function errorName(code: number): string {
-  const hit = Object.entries(ErrorCode).find(([, v]) => v === code);
-  return hit ? hit[0] : `ERROR_${code}`;
 }

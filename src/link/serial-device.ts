@@ -38,8 +38,9 @@ import { ConfigError } from '../format/fixed.js';
 import { codesToValues, configFromWire, configToWire, deviceCodes, tensorShape } from './codes.js';
 import { configFieldFromWire } from './field-names.js';
 import * as pb from './messages.js';
-import { RpcClient, errorName, type CallResult, type RpcOptions } from './rpc.js';
-import { LinkError, openTransport, type ByteTransport } from './transport.js';
+import { RpcClient, type CallResult, type RpcOptions } from './rpc.js';
+import { openTransport } from './open-transport.js';
+import { LinkError, type ByteTransport } from './transport.js';
 
 export interface SerialDeviceOptions extends RpcOptions {
   /** Reported by info(). Default from the URL scheme, else 'serial'. */
@@ -189,7 +190,7 @@ export class SerialDevice implements Device {
       if (e.code === pb.ErrorCode.NOT_CONFIGURED && this.config) {
         throw new LinkError('NOT_CONFIGURED', `${this.rpc.name}: the device lost its configuration (rebooted?); configure it again and rewrite the parameters`);
       }
-      throw new LinkError(errorName(e.code), r.detail);
+      throw new LinkError(pb.errorName(e.code), r.detail);
     }
     throw new LinkError(r.status, r.detail);
   }
@@ -257,8 +258,7 @@ export class SerialDevice implements Device {
 
   private async writeTensor(tensor: pb.Tensor, values: Float64Array, field: string): Promise<void> {
     const cfg = this.formats(`write ${field}`);
-    const s = tensorShape(tensor, cfg.topology, cfg.formats)!;
-    if (values.length !== s.length) throw new ConfigError(field, `has ${values.length} values, expected ${s.length} for this topology`);
+    const s = tensorShape(tensor, cfg.topology, cfg.formats)!; // lengths checked by the contract (writeParams, writeState)
     const codes = deviceCodes(values, s.format, field, true);
     const per = pb.maxCodesPerFrame(this.pieceBytes, s.format);
     for (let offset = 0; offset < codes.length; offset += per) {
@@ -395,7 +395,7 @@ async function sayHello(rpc: RpcClient, link: { name: string; bytesPerSecond?: n
     );
   }
   if (res.status === 'DEVICE_ERROR' && res.error.code === pb.ErrorCode.BUSY) {
-    throw new LinkError('BUSY', `${link.name}: ${busyText(res.error)}; wait for it to finish, or take the board over on purpose (SerialDevice option takeOver, anpt --take-over)`);
+    throw new LinkError('BUSY', `${link.name}: ${busyText(res.error)}; wait for it to finish, or take the board over on purpose (SerialDevice option takeOver)`);
   }
   if (res.status === 'DEVICE_ERROR' && res.error.code === pb.ErrorCode.UNSUPPORTED_VERSION) {
     throw new LinkError('UNSUPPORTED_VERSION', `${link.name}: ${res.error.message}; update the firmware or use a matching anpt version`);

@@ -41,14 +41,10 @@ import {
   type WireError,
 } from './messages.js';
 import { toWireField } from './field-names.js';
-import { NAK_FIELD } from './nak.js';
+import { ERROR_FIELD_MAX, ERROR_HOLDER_MAX, ERROR_MESSAGE_MAX, NAK_FIELD } from './protocol.js';
 import { CHANGING_CALLS, SessionTable } from './session.js';
 import type { ByteTransport } from './transport.js';
 
-/** Max sizes of Error strings (proto comments; a nanopb firmware truncates the same way). */
-export const ERROR_MESSAGE_MAX = 120;
-export const ERROR_FIELD_MAX = 48;
-export const ERROR_HOLDER_MAX = 32;
 
 /** Default Hello-to-silence lease of a session, ms. */
 export const DEFAULT_SESSION_LEASE_MS = 60_000;
@@ -123,7 +119,7 @@ export class RpcServer {
   private readonly cache = new Map<number, CacheEntry>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly c = { requests: 0, replays: 0, decodeErrors: 0 };
-  /** NAKs sent for damaged frames (not a LinkCounters field of protocol 1). */
+  /** NAKs sent for damaged frames (not a LinkCounters field). */
   naksSent = 0;
   private nakFrame: Uint8Array | undefined;
   private readonly frameTotals: FrameCounters = { framesOk: 0, crcErrors: 0, oversize: 0, malformed: 0, bytesDropped: 0 };
@@ -330,8 +326,13 @@ function clip(s: string, maxBytes: number): string {
 
 /** An error Response with its strings clipped to the schema's max sizes. */
 export function errorResponse(id: number, code: ErrorCode, message: string, field: string, holder?: { holder: string; heldMs: number }): Response {
-  const error: WireError = { code, message: clip(message, ERROR_MESSAGE_MAX), field: clip(field, ERROR_FIELD_MAX) };
-  if (holder) Object.assign(error, { holder: clip(holder.holder, ERROR_HOLDER_MAX), heldMs: Math.min(2 ** 32 - 1, Math.max(0, holder.heldMs)) });
+  const error: WireError = {
+    code,
+    message: clip(message, ERROR_MESSAGE_MAX),
+    field: clip(field, ERROR_FIELD_MAX),
+    holder: clip(holder?.holder ?? '', ERROR_HOLDER_MAX),
+    heldMs: Math.min(2 ** 32 - 1, Math.max(0, Math.round(holder?.heldMs ?? 0))),
+  };
   return { id, body: { case: undefined }, error };
 }
 

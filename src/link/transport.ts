@@ -6,6 +6,8 @@
  *   serial://COM3?baud=921600         Windows port name
  *
  * Transports carry raw bytes with no framing or integrity: frame.ts does that.
+ * open-transport.ts opens one from a URL (this module is the leaf the transports
+ * themselves import).
  */
 
 import { DeviceError, type DeviceErrorCode } from '../device/errors.js';
@@ -118,21 +120,4 @@ export class LinkError extends DeviceError {
     super(DEVICE_CODES.has(status) ? (status as DeviceErrorCode) : status === 'DEADLINE_EXCEEDED' ? 'TIMEOUT' : 'LINK', message);
     this.name = 'LinkError';
   }
-}
-
-/**
- * Open a transport from a URL. Throws LinkError with a one-line message for a bad URL
- * or a link that cannot be opened. The serial module (native bindings) is loaded only
- * for serial URLs.
- */
-export async function openTransport(url: string, opts: { connectTimeoutMs?: number } = {}): Promise<ByteTransport> {
-  const parsed = parseLinkUrl(url);
-  if (parsed.status !== 'OK') throw new LinkError(parsed.status, parsed.detail);
-  const u = parsed.value;
-  if (u.kind === 'tcp') {
-    const { connectTcp } = await import('./transport-tcp.js');
-    return connectTcp(u.host, u.port, opts);
-  }
-  const { openSerial } = await import('./transport-serial.js');
-  return openSerial(u.path, u.baudRate);
 }

@@ -5,6 +5,9 @@
  * that link, and firmware-sim (a separate process) over TCP and over a real
  * pseudo-terminal opened with serialport.
  *
+ * The wire half (wire.ts: raw requests, below the host's own checks) runs against the
+ * device service and firmware-sim over TCP.
+ *
  * The simulator children are paced at 4 Mbaud so the suite takes seconds; each is
  * stopped in afterAll. The pseudo-terminal case needs socat (.ci/run installs it) and
  * fails, not skips, without it.
@@ -17,7 +20,9 @@ import { ResilientDevice } from '../../src/link/resilient-device.js';
 import { SerialDevice } from '../../src/link/serial-device.js';
 import { memoryPair } from '../../src/link/transport-memory.js';
 import { FloatDevice } from '../../src/model/float-device.js';
+import { connectTcp } from '../../src/link/transport-tcp.js';
 import { describeConformance, type OpenedDevice } from './suite.js';
+import { describeWireConformance } from './wire.js';
 
 const BAUD = 4_000_000;
 
@@ -59,4 +64,17 @@ describeConformance(`firmware-sim over TCP (paced at ${BAUD} baud)`, () => simDe
 describeConformance(`firmware-sim over a pseudo-terminal (serialport, ${BAUD} baud)`, () => {
   requireSocat();
   return simDevice(['--pty']);
+});
+
+describeWireConformance('device service over an in-memory link', async () => {
+  const { a, b } = memoryPair();
+  const { server } = createDeviceServer(new EmulatorDevice());
+  void server.serve(b);
+  return { transport: a, close: () => a.close() };
+});
+describeWireConformance('firmware-sim over TCP', async () => {
+  const sim = await spawnFirmwareSim(['--tcp', '0', '--baud', String(BAUD), '--quiet']);
+  const port = Number(/:(\d+)$/.exec(sim.url())![1]);
+  const transport = await connectTcp('127.0.0.1', port);
+  return { transport, close: async () => void (await transport.close(), await sim.stop()) };
 });

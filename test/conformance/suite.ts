@@ -24,7 +24,8 @@
  *
  * The C firmware adds its two devices (say, its build on QEMU over a pty and over TCP)
  * with one describeConformance call each in its own test file, e.g.
- * test/conformance/c-firmware.test.ts.
+ * test/conformance/c-firmware.test.ts, and one describeWireConformance call (wire.ts:
+ * raw requests, for the checks the host makes before sending and so would hide).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultChipFormats } from '../../src/device/config.js';

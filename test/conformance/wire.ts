@@ -1,0 +1,162 @@
+/**
+ * The wire half of the conformance suite: what a device answers to raw requests,
+ * below the host's own checks (SerialDevice refuses most bad calls before sending, so
+ * suite.ts alone would not see a board that forgets one). One call adds a device:
+ *
+ *   describeWireConformance('my board over TCP', async () => {
+ *     const transport = await openTransport('tcp://127.0.0.1:5555');
+ *     return { transport, close: () => transport.close() };
+ *   });
+ *
+ * `open` gives a byte transport to a freshly booted board (no session, not
+ * configured); it is called once, in beforeAll. The tests run in order.
+ *
+ * It checks the protocol 2 rules of docs/protocol.md: Hello (version, frame limit,
+ * sessions: BUSY naming the holder, take-over, resume), the session of changing calls
+ * (NO_SESSION, BUSY), each call's checks in order with their codes and fields, and that
+ * a refused request changes nothing (the counters and the pending chunk, read back
+ * through Stats and a final Reward).
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { configToWire } from '../../src/link/codes.js';
+import * as pb from '../../src/link/messages.js';
+import { RpcClient, type CallResult } from '../../src/link/rpc.js';
+import type { ByteTransport } from '../../src/link/transport.js';
+import { CONFORMANCE_CONFIG as config } from './suite.js';
+
+export interface OpenedTransport {
+  transport: ByteTransport;
+  close(): Promise<void>;
+}
+
+const { batch: B, inputs: I } = config.topology;
+const K = config.maxChunkSteps;
+const hello = (v: Partial<pb.Hello> = {}): pb.Hello => ({ protocolVersion: pb.PROTOCOL_VERSION, maxFrameBytes: 0, hostName: 'conformance', hostNonce: 0x51, takeOver: false, ...v });
+const run = (v: Partial<pb.Run> = {}): pb.Run => ({ steps: 2, t0: 0, inputs: new Int32Array(2 * B * I), noisy: true, hiddenTrace: false, ...v });
+const reward = (v: Partial<pb.Reward> = {}): pb.Reward => ({ t0: 0, deltaLoss: new Float64Array(2).fill(1e-3), lrW: 0.1, lrR: 0.1, lrV: 0.1, ...v });
+
+/** The call was refused with `code` (and, if given, `field`). */
+function refusedWith(r: CallResult<unknown>, code: keyof typeof pb.ErrorCode, field?: string): void {
+  expect(r.status, r.status === 'OK' ? 'the call succeeded' : r.detail).toBe('DEVICE_ERROR');
+  if (r.status !== 'DEVICE_ERROR') return;
+  expect(pb.errorName(r.error.code)).toBe(code);
+  if (field !== undefined) expect(r.error.field).toBe(field);
+  expect(r.error.message.length).toBeGreaterThan(0);
+}
+
+export function describeWireConformance(name: string, open: () => Promise<OpenedTransport>): void {
+  describe(`wire conformance: ${name}`, () => {
+    let opened: OpenedTransport | undefined;
+    let failure: unknown;
+    let rpc: RpcClient;
+    beforeAll(async () => {
+      try {
+        opened = await open();
+        rpc = new RpcClient(opened.transport, { timeoutMs: 2000, retries: 1 });
+      } catch (e) {
+        failure = e;
+      }
+    });
+    beforeEach(() => {
+      if (failure) throw failure;
+    });
+    afterAll(async () => {
+      await rpc?.close().catch(() => undefined);
+      await opened?.close();
+    });
+
+    /** Stats counters (no link counters: those change with every request). */
+    const counters = async () => {
+      const s = await rpc.call('stats', {});
+      expect(s.status).toBe('OK');
+      const { steps, updates, runCalls, rewardCalls } = (s as { value: pb.StatsReply }).value;
+      return { steps, updates, runCalls, rewardCalls };
+    };
+
+    it('Hello: a wrong version UNSUPPORTED_VERSION, a frame limit under 256 BAD_REQUEST, both opening nothing; then a session, never 0', async () => {
+      refusedWith(await rpc.call('hello', hello({ protocolVersion: pb.PROTOCOL_VERSION + 1 })), 'UNSUPPORTED_VERSION', 'hello.protocol_version');
+      refusedWith(await rpc.call('hello', hello({ maxFrameBytes: 255 })), 'BAD_REQUEST', 'hello.max_frame_bytes');
+      refusedWith(await rpc.call('configure', configToWire(config)), 'NO_SESSION'); // still no session
+      const h = await rpc.call('hello', hello());
+      expect(h.status).toBe('OK');
+      const reply = (h as { value: pb.HelloReply }).value;
+      expect(reply.protocolVersion).toBe(pb.PROTOCOL_VERSION);
+      expect(reply.sessionId).not.toBe(0);
+      expect(reply.limits?.minFrameBytes).toBe(256);
+      rpc.session = reply.sessionId;
+      // the holder's own nonce resumes the same session
+      const again = await rpc.call('hello', hello());
+      expect(again.status === 'OK' && again.value.sessionId).toBe(reply.sessionId);
+    });
+
+    it('before Configure: Run, Reward, WriteParams, ReadParams, ResetState, ReadConfig are NOT_CONFIGURED', async () => {
+      refusedWith(await rpc.call('run', run()), 'NOT_CONFIGURED');
+      refusedWith(await rpc.call('reward', reward()), 'NOT_CONFIGURED');
+      refusedWith(await rpc.call('writeParams', { tensor: pb.Tensor.W, offset: 0, codes: new Int32Array(1) }), 'NOT_CONFIGURED');
+      refusedWith(await rpc.call('readParams', { tensor: pb.Tensor.W, offset: 0, count: 1 }), 'NOT_CONFIGURED');
+      refusedWith(await rpc.call('resetState', {}), 'NOT_CONFIGURED');
+      refusedWith(await rpc.call('readConfig', {}), 'NOT_CONFIGURED');
+    });
+
+    it('Configure, then ReadConfig returns it', async () => {
+      expect((await rpc.call('configure', configToWire(config))).status).toBe('OK');
+      const r = await rpc.call('readConfig', {});
+      expect(r.status).toBe('OK');
+      expect((r as { value: pb.ReadConfigReply }).value.config).toMatchObject({ seed: config.seed, maxChunkSteps: K, topology: { hidden: config.topology.hidden, batch: B } });
+    });
+
+    it('Run checks: steps 0 BAD_REQUEST, over max_chunk_steps TOO_LARGE, wrong input length BAD_REQUEST; nothing runs', async () => {
+      const before = await counters();
+      refusedWith(await rpc.call('run', run({ steps: 0, inputs: new Int32Array(0) })), 'BAD_REQUEST', 'run.steps');
+      refusedWith(await rpc.call('run', run({ steps: K + 1, inputs: new Int32Array((K + 1) * B * I) })), 'TOO_LARGE', 'run.steps');
+      refusedWith(await rpc.call('run', run({ inputs: new Int32Array(2 * B * I + 1) })), 'BAD_REQUEST', 'run.inputs');
+      expect(await counters()).toEqual(before);
+    });
+
+    it('Reward checks: none pending, other t0, after a clean run NO_PENDING_CHUNK; wrong length BAD_REQUEST; NaN dL or lr BAD_INPUT; nothing is applied, the chunk stays pending', async () => {
+      refusedWith(await rpc.call('reward', reward()), 'NO_PENDING_CHUNK', 'reward.t0');
+      expect((await rpc.call('run', run({ t0: 10 }))).status).toBe('OK');
+      expect((await rpc.call('run', run({ t0: 12, noisy: false }))).status).toBe('OK');
+      refusedWith(await rpc.call('reward', reward({ t0: 10 })), 'NO_PENDING_CHUNK', 'reward.t0');
+      expect((await rpc.call('run', run({ t0: 20 }))).status).toBe('OK');
+      const before = await counters();
+      refusedWith(await rpc.call('reward', reward({ t0: 21 })), 'NO_PENDING_CHUNK', 'reward.t0');
+      refusedWith(await rpc.call('reward', reward({ t0: 20, deltaLoss: new Float64Array(3) })), 'BAD_REQUEST', 'reward.delta_loss');
+      refusedWith(await rpc.call('reward', reward({ t0: 20, deltaLoss: Float64Array.of(1e-3, NaN) })), 'BAD_INPUT', 'reward.delta_loss');
+      refusedWith(await rpc.call('reward', reward({ t0: 20, lrV: Infinity })), 'BAD_INPUT');
+      expect(await counters()).toEqual(before);
+      expect((await rpc.call('reward', reward({ t0: 20 }))).status).toBe('OK');
+      refusedWith(await rpc.call('reward', reward({ t0: 20 })), 'NO_PENDING_CHUNK', 'reward.t0'); // once only
+    });
+
+    it('WriteParams and ReadParams past a tensor are BAD_REQUEST', async () => {
+      const r = await rpc.call('readParams', { tensor: pb.Tensor.R, offset: 0, count: 1 });
+      const total = r.status === 'OK' ? r.value.total : 0;
+      expect(total).toBe(config.topology.hidden ** 2);
+      refusedWith(await rpc.call('writeParams', { tensor: pb.Tensor.R, offset: total, codes: new Int32Array(1) }), 'BAD_REQUEST', 'write_params.offset');
+      refusedWith(await rpc.call('readParams', { tensor: pb.Tensor.R, offset: total + 1, count: 1 }), 'BAD_REQUEST', 'read_params.offset');
+    });
+
+    it('sessions: another host is BUSY (holder named) until it takes over; then our changing calls are BUSY, our reads still answered', async () => {
+      const other = await rpc.call('hello', hello({ hostName: 'other-host', hostNonce: 0x52 }));
+      refusedWith(other, 'BUSY');
+      expect(other.status === 'DEVICE_ERROR' && other.error.holder).toBe('conformance');
+      const mine = rpc.session;
+      const taken = await rpc.call('hello', hello({ hostName: 'other-host', hostNonce: 0x52, takeOver: true }));
+      expect(taken.status).toBe('OK');
+      const theirs = taken.status === 'OK' ? taken.value.sessionId : 0;
+      expect(theirs).not.toBe(mine);
+      const before = await counters();
+      refusedWith(await rpc.call('run', run({ t0: 30, noisy: false })), 'BUSY');
+      const busy = await rpc.call('resetState', {});
+      refusedWith(busy, 'BUSY');
+      expect(busy.status === 'DEVICE_ERROR' && busy.error.holder).toBe('other-host');
+      expect(await counters()).toEqual(before);
+      // the configuration survived the take-over
+      const cfg = await rpc.call('readConfig', {});
+      expect(cfg.status === 'OK' && cfg.value.config?.seed).toBe(config.seed);
+      rpc.session = theirs;
+      expect((await rpc.call('run', run({ t0: 30, noisy: false }))).status).toBe('OK');
+    });
+  });
+}
