@@ -1,7 +1,8 @@
 /*
- * firmware/link/device.c -- see device.h. The order of the checks follows the host's
- * reference device (src/link/server.ts, session.ts, device-server.ts) so that both
- * refuse a bad request with the same code and field.
+ * firmware/link/device.c -- see device.h. The order of the checks is docs/protocol.md's
+ * ("The order of checks on the device", "The checks of each call, in order"), the same
+ * as the host's reference device (src/link/server.ts, session.ts, src/device/contract.ts),
+ * so that both refuse a bad request with the same code and field.
  */
 #include "device.h"
 
@@ -17,6 +18,8 @@
 #include "crc32.h"
 
 #define ENVELOPE_BYTES 32u
+/* Messages use only %d %u %lu %s %g: newlib-nano's printf (the Cortex-M4 build) has no
+ * %ll, and a %llu there reads the wrong arguments. */
 
 /* ---------------------------------------------------------------- replies */
 
@@ -284,8 +287,8 @@ static int write_params(anpt_device *d, const uint8_t *payload, size_t plen, anp
         return 0;
     uint32_t n = anpt_cx.count;
     if ((uint64_t)m->offset + n > len)
-        return fail(r, anpt_v2_ErrorCode_ERROR_CODE_BAD_REQUEST, "write_params.offset", "codes [%lu, %llu) exceed tensor %s of %lu",
-                    (unsigned long)m->offset, (unsigned long long)m->offset + n, TENSOR_NAMES[m->tensor - 1], (unsigned long)len);
+        return fail(r, anpt_v2_ErrorCode_ERROR_CODE_BAD_REQUEST, "write_params.offset", "codes [%lu, %lu) exceed tensor %s of %lu",
+                    (unsigned long)m->offset, (unsigned long)(m->offset + n), TENSOR_NAMES[m->tensor - 1], (unsigned long)len);
     anpt_cx.dst = p + m->offset;
     anpt_cx.cap = n;
     anpt_cx.fmt = f;
@@ -325,7 +328,9 @@ static int run(anpt_device *d, const uint8_t *payload, size_t plen, anpt_v2_Requ
     if (!need_config(d, "run", r))
         return 0;
     const anpt_config *c = &d->k.c;
-    if (m->steps < 1 || m->steps > c->K)
+    if (m->steps < 1)
+        return fail(r, anpt_v2_ErrorCode_ERROR_CODE_BAD_REQUEST, "run.steps", "steps 0; run 1..%lu steps (max_chunk_steps)", (unsigned long)c->K);
+    if (m->steps > c->K)
         return fail(r, anpt_v2_ErrorCode_ERROR_CODE_TOO_LARGE, "run.steps", "steps %lu outside 1..%lu (max_chunk_steps)",
                     (unsigned long)m->steps, (unsigned long)c->K);
     uint32_t want = m->steps * c->B * c->I;
@@ -336,8 +341,8 @@ static int run(anpt_device *d, const uint8_t *payload, size_t plen, anpt_v2_Requ
                                           (m->hidden_trace ? c->H * code_bytes((uint32_t)c->act.bits, c->act.is_signed) : 0));
     uint64_t reply_bytes = ENVELOPE_BYTES + 16 + (uint64_t)m->steps * per_step;
     if (reply_bytes > d->reply_limit)
-        return fail(r, anpt_v2_ErrorCode_ERROR_CODE_TOO_LARGE, "run.hidden_trace", "reply could need %llu bytes, frame limit %lu; run fewer steps with hidden_trace",
-                    (unsigned long long)reply_bytes, (unsigned long)d->reply_limit);
+        return fail(r, anpt_v2_ErrorCode_ERROR_CODE_TOO_LARGE, "run.hidden_trace", "reply could need %lu bytes, frame limit %lu; run fewer steps with hidden_trace",
+                    (unsigned long)(reply_bytes > 0xFFFFFFFFu ? 0xFFFFFFFFu : reply_bytes), (unsigned long)d->reply_limit);
     anpt_cx.dst = d->k.inputs;
     anpt_cx.cap = want;
     anpt_cx.fmt = &c->in;
