@@ -18,12 +18,14 @@ const want = (name: string) => !only || only.has(name);
 const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
 
 if (want('step')) {
-  console.log('== fused training step (online: run 1 step of both copies + on-chip update), same workload and bits as bench/c/step.c');
-  console.log('   rewards dL ~ 1e-5 (bench/c/step.c default): most weight changes round to zero under nearest rounding');
+  console.log('== online training step (run 1 step of both copies + on-chip update): the WASM emulator against the host build of the');
+  console.log('   firmware kernel (firmware/core via bench/c/step.c, gcc -O3 -march=native), same workload and bits, measured back to back');
+  console.log('   rewards dL ~ 1e-5: most weight changes round to zero under nearest rounding; both skip rows, by different tests');
+  console.log('   (the emulator: no change possible in the row; firmware/core: every mantissa of the row is 0), so this row favours the emulator');
   const { rows, bitExact } = await benchStepVsC(quick ? 0.3 : 1);
   console.log(`emulator and C produce the same bits on the workload: ${bitExact ? 'yes' : 'NO'}`);
   for (const line of formatStepRows(rows)) console.log(line);
-  console.log('   rewards dL ~ 1e-2: most weights change every step (no row can be skipped)');
+  console.log('   rewards dL ~ 1e-2: most weights change every step: no row is skipped on either side (the like-for-like row)');
   const dense = await benchStepVsC(quick ? 0.3 : 1, [100, 500, 1000], [1, 10], 1e-2);
   for (const line of formatStepRows(dense.rows)) console.log(line);
   results.step = { rows, bitExact, dense: dense.rows };

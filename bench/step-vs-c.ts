@@ -1,6 +1,6 @@
 /**
  * The fused online training step (forward of both copies + the on-chip update) on the
- * emulator and in plain C (bench/c/step.c, gcc -O3 -march=native), same workload,
+ * emulator and in plain C (bench/c/step.c over firmware/core, the firmware's kernel, gcc -O3 -march=native), same workload,
  * measured back to back in one run. Prints steps/s, GMAC/s and the ratio.
  */
 import { execFileSync } from 'node:child_process';
@@ -13,14 +13,14 @@ export function macsPerStep(H: number, B: number, I = 1, O = 1): number {
 }
 
 export function buildC(): string {
-  execFileSync('sh', ['bench/c/build.sh'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const exe = 'bench/out/step';
-  if (!existsSync(exe)) throw new Error('bench/c/build.sh did not produce bench/out/step');
+  execFileSync('make', ['-s', '-C', 'firmware', 'host'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exe = 'build/firmware/host/step';
+  if (!existsSync(exe)) throw new Error('make -C firmware host did not produce build/firmware/host/step');
   return exe;
 }
 
 function cStepsPerSecond(exe: string, H: number, B: number, seconds: number, dLScale: number): number {
-  const line = execFileSync(exe, ['bench', String(H), String(B), String(seconds), 'fused', String(dLScale)]).toString().trim();
+  const line = execFileSync(exe, ['bench', String(H), String(B), String(seconds), String(dLScale)]).toString().trim();
   return JSON.parse(line).steps_per_s as number;
 }
 
@@ -52,7 +52,7 @@ export interface StepRow { H: number; B: number; emulatorStepsPerSecond: number;
 export async function benchStepVsC(seconds = 1, sizes = [100, 500, 1000], batches = [1, 10], dLScale = 1e-5): Promise<{ rows: StepRow[]; bitExact: boolean }> {
   const exe = buildC();
   // the same bits first: otherwise the comparison is of two different computations
-  const dump = execFileSync(exe, ['dump', '24', '3', '20', '9', 'fused', '1e-2']).toString().trim().split('\n').map((l) => JSON.parse(l));
+  const dump = execFileSync(exe, ['dump', '24', '3', '20', '9', '1e-2']).toString().trim().split('\n').map((l) => JSON.parse(l));
   const emu = await emulatorDump(24, 3, 20, 9, 1e-2);
   const bitExact = emu.hash === dump.find((l) => l.final).fnv1a64;
   const rows: StepRow[] = [];
@@ -69,10 +69,10 @@ export async function benchStepVsC(seconds = 1, sizes = [100, 500, 1000], batche
 
 /** One line per configuration, for the console. */
 export function formatStepRows(rows: StepRow[]): string[] {
-  const out = ['   H   B   emulator steps/s  GMAC/s   gcc -O3 steps/s  GMAC/s   emulator/gcc'];
+  const out = ['   H   B   emulator steps/s  GMAC/s   firmware/core steps/s  GMAC/s   emulator/firmware'];
   for (const r of rows)
     out.push(
-      `${String(r.H).padStart(4)} ${String(r.B).padStart(3)}  ${r.emulatorStepsPerSecond.toFixed(0).padStart(16)}  ${r.emulatorGmacPerSecond.toFixed(2).padStart(6)}  ${r.cStepsPerSecond.toFixed(0).padStart(16)}  ${r.cGmacPerSecond.toFixed(2).padStart(6)}   ${r.ratio.toFixed(2)}x`,
+      `${String(r.H).padStart(4)} ${String(r.B).padStart(3)}  ${r.emulatorStepsPerSecond.toFixed(0).padStart(16)}  ${r.emulatorGmacPerSecond.toFixed(2).padStart(6)}  ${r.cStepsPerSecond.toFixed(0).padStart(22)}  ${r.cGmacPerSecond.toFixed(2).padStart(6)}   ${r.ratio.toFixed(2)}x`,
     );
   return out;
 }

@@ -1,7 +1,8 @@
-// The emulator against bench/c/step.c, a separate plain-C implementation of
-// docs/kernel.md (and bench/c/ref_step.py, a third, in Python, which prints the same
-// dumps). The dumps in test/golden/c/ were made by `bench/out/step dump H B T seed
-// fused dL` (bench/c/build.sh); `npm run bench` repeats the check live.
+// The emulator against the C kernel of the firmware (firmware/core, driven by
+// bench/c/step.c), a separate implementation of docs/kernel.md (and bench/c/ref_step.py,
+// a third, in Python, which prints the same dumps). The dumps in test/golden/c/ were
+// made by `build/firmware/host/step dump H B T seed dL` (npm run build:firmware);
+// `npm run bench` repeats the check live.
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { emulatorDump } from '../bench/c-workload.js';

@@ -1,0 +1,518 @@
+/*
+ * firmware/core/kernel.c -- see kernel.h. Every formula is docs/kernel.md's; the
+ * comments name the section. Written for clarity first (plain loops over int16 codes
+ * with 32-bit wrapping accumulators); gcc and clang vectorise the dot products.
+ *
+ * C rules this file keeps so that it is bit-exact and free of undefined behaviour on
+ * every target: wrapping sums are formed in uint32_t; left shifts are done on
+ * unsigned values; >> of a negative value is arithmetic (true of gcc and clang, the
+ * compilers the Makefile supports); binary64 is IEEE-754 with round-to-nearest and no
+ * contraction (the Makefile passes -ffp-contract=off), and rint() rounds ties to even.
+ */
+#include "kernel.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "tanh_table.h" /* generated from assembly/tanh-table.ts by the Makefile */
+
+enum {
+    STREAM_NOISE = 1, STREAM_PRE = 3, STREAM_ACT = 4, STREAM_OUT = 5, STREAM_GAIN = 6,
+    STREAM_OFFSET = 7, STREAM_UPD_W = 16, STREAM_UPD_R = 17, STREAM_UPD_V = 18
+};
+
+/* ---------------------------------------------------------------- primitives */
+
+void anpt_fmt_init(anpt_fmt *f, int bits, int frac, int is_signed, int rounding, int wrap)
+{
+    f->bits = bits;
+    f->frac = frac;
+    f->is_signed = is_signed;
+    f->rounding = rounding;
+    f->wrap = wrap;
+    f->min = is_signed ? -(int32_t)(1L << (bits - 1)) : 0;
+    f->max = is_signed ? (int32_t)((1L << (bits - 1)) - 1) : (int32_t)((1L << bits) - 1);
+}
+
+/* ovf(x, fmt): saturate, or keep the low `bits` bits (sign-extended when signed). */
+static inline int64_t ovf(int64_t x, const anpt_fmt *f)
+{
+    if (x >= f->min && x <= f->max)
+        return x;
+    if (!f->wrap)
+        return x < f->min ? f->min : f->max;
+    int sh = 64 - f->bits;
+    uint64_t u = (uint64_t)x << sh;
+    return f->is_signed ? (int64_t)u >> sh : (int64_t)(u >> sh);
+}
+
+int64_t anpt_ovf(int64_t x, const anpt_fmt *f)
+{
+    return ovf(x, f);
+}
+
+/* rshift(x, s, mode, rnd): drop s bits; s <= 0 is an exact left shift by -s. */
+static inline int64_t rshift(int64_t x, int s, int mode, uint32_t rnd)
+{
+    if (s <= 0)
+        return (int64_t)((uint64_t)x << -s);
+    if (mode == ANPT_RND_FLOOR)
+        return x >> s;
+    if (mode == ANPT_RND_STOCHASTIC) {
+        int64_t mask = s >= 32 ? (int64_t)0xffffffff : ((int64_t)1 << s) - 1;
+        return (x + ((int64_t)rnd & mask)) >> s;
+    }
+    /* nearest, ties to even: q + 1 if rem > half, or rem == half and q odd */
+    int64_t half = (int64_t)1 << (s - 1);
+    return (x + half - 1 + ((x >> s) & 1)) >> s;
+}
+
+int64_t anpt_rshift(int64_t x, int s, int mode, uint32_t rnd)
+{
+    return rshift(x, s, mode, rnd);
+}
+
+static inline int64_t requant(int64_t x, int from_frac, const anpt_fmt *f, uint32_t rnd)
+{
+    return ovf(rshift(x, from_frac - f->frac, f->rounding, rnd), f);
+}
+
+/* Counter-based random numbers ("Random numbers"). */
+#define GOLDEN UINT64_C(0x9E3779B97F4A7C15)
+
+uint64_t anpt_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+uint64_t anpt_key(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b)
+{
+    return anpt_mix64(anpt_mix64(anpt_mix64(seed ^ stream * GOLDEN) ^ a) ^ b);
+}
+
+uint32_t anpt_lowbias32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= UINT32_C(0x7FEB352D);
+    x ^= x >> 15;
+    x *= UINT32_C(0x846CA68B);
+    x ^= x >> 16;
+    return x;
+}
+
+int64_t anpt_gauss_scale(double sigma_lsb)
+{
+    double sd = sqrt(4.0 * (65536.0 * 65536.0 - 1.0) / 12.0);
+    return (int64_t)rint(sigma_lsb * 4294967296.0 / sd);
+}
+
+/* Irwin-Hall(4): the four 16-bit fields of h summed, centred, scaled. */
+int64_t anpt_gauss(int64_t scale, uint64_t h)
+{
+    int64_t s = (int64_t)((h & 0xFFFF) + ((h >> 16) & 0xFFFF) + ((h >> 32) & 0xFFFF) + (h >> 48));
+    return ((s - 131070) * scale + (INT64_C(1) << 31)) >> 32;
+}
+
+/* "Activations": pre code a (frac pF) -> activity code. */
+int64_t anpt_activate(int kind, int64_t a, int pF, const anpt_fmt *act, uint32_t rnd)
+{
+    if (kind == ANPT_ACT_LINEAR)
+        return ovf(rshift(a, pF - act->frac, act->rounding, rnd), act);
+    if (kind == ANPT_ACT_HARDTANH) {
+        int64_t one = (int64_t)1 << pF;
+        int64_t c = a > one ? one : a < -one ? -one : a;
+        return ovf(rshift(c, pF - act->frac, act->rounding, rnd), act);
+    }
+    /* tanh is odd: the magnitude goes through the table, saturates, then the sign */
+    int neg = a < 0;
+    int64_t mag = neg ? -a : a;
+    int64_t z = pF <= 16 ? (int64_t)((uint64_t)mag << (16 - pF)) : mag >> (pF - 16);
+    int64_t kk = z >> 10;
+    int64_t y;
+    if (kk >= 512) {
+        y = TANH_TABLE[512];
+    } else {
+        int64_t t0 = TANH_TABLE[kk], t1 = TANH_TABLE[kk + 1];
+        y = t0 + (((t1 - t0) * (z & 1023) + 512) >> 10);
+    }
+    int64_t m = ovf(rshift(y, 15 - act->frac, act->rounding, rnd), act);
+    return ovf(neg ? -m : m, act);
+}
+
+/* sum_j a_j b_j with a 32-bit accumulator that wraps ("i32 wrap"). */
+static int32_t dot_wrap(const int16_t *a, const int16_t *b, uint32_t n)
+{
+    uint32_t acc = 0;
+    for (uint32_t j = 0; j < n; j++)
+        acc += (uint32_t)((int32_t)a[j] * b[j]);
+    return (int32_t)acc;
+}
+
+/* ---------------------------------------------------------------- layout */
+
+typedef struct {
+    size_t w, r, v, state, rn, inputs, xs, rs, out_clean, out_noisy, mant;
+    size_t da, dy, pre_c, pre_n, gain, offset, scratch, rewards, end;
+} layout;
+
+static size_t take(size_t *p, size_t bytes)
+{
+    size_t at = *p;
+    *p = (at + bytes + 7) & ~(size_t)7;
+    return at;
+}
+
+/* Sizes as size_t products: a caller checks the limits before (config.h bounds them). */
+static void plan(layout *L, uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint32_t K)
+{
+    size_t p = 0, bh = (size_t)B * H, m = H > O ? H : O;
+    L->w = take(&p, (size_t)H * I * 2);
+    L->r = take(&p, (size_t)H * H * 2);
+    L->v = take(&p, (size_t)O * H * 2);
+    L->state = take(&p, bh * 2);
+    L->rn = take(&p, bh * 2);
+    L->inputs = take(&p, (size_t)K * B * I * 2);
+    L->xs = take(&p, (size_t)K * B * I * 2);
+    L->rs = take(&p, (size_t)(K + 1) * bh * 2);
+    L->out_clean = take(&p, (size_t)K * B * O * 2);
+    L->out_noisy = take(&p, (size_t)K * B * O * 2);
+    L->mant = take(&p, (size_t)B * m * 2);
+    L->da = take(&p, (size_t)K * bh * 4);
+    L->dy = take(&p, (size_t)K * B * O * 4);
+    L->pre_c = take(&p, bh * 4);
+    L->pre_n = take(&p, bh * 4);
+    L->gain = take(&p, (size_t)H * 4);
+    L->offset = take(&p, (size_t)H * 4);
+    L->scratch = take(&p, (size_t)(H > I ? H : I) * 4);
+    L->rewards = take(&p, (size_t)K * 8);
+    L->end = p;
+}
+
+size_t anpt_layout_bytes(uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint32_t K)
+{
+    layout L;
+    plan(&L, I, H, O, B, K);
+    return L.end;
+}
+
+void anpt_init(anpt_kernel *k, void *arena, size_t arena_bytes)
+{
+    memset(k, 0, sizeof *k);
+    /* the arena's first 8-aligned byte */
+    uintptr_t a = ((uintptr_t)arena + 7) & ~(uintptr_t)7;
+    k->arena = (uint8_t *)a;
+    k->arena_bytes = arena_bytes - (size_t)(a - (uintptr_t)arena);
+}
+
+static int mantissa_bits(uint32_t B)
+{
+    int c = 0;
+    while (((uint32_t)1 << c) < B)
+        c++;
+    return 14 - c;
+}
+
+int anpt_configure(anpt_kernel *k, const anpt_config *c)
+{
+    k->configured = 0;
+    layout L;
+    plan(&L, c->I, c->H, c->O, c->B, c->K);
+    if (L.end > k->arena_bytes)
+        return ANPT_ERR_MEMORY;
+    uint8_t *a = k->arena;
+    memset(a, 0, L.end);
+    k->c = *c;
+    k->w = (int16_t *)(void *)(a + L.w);
+    k->r = (int16_t *)(void *)(a + L.r);
+    k->v = (int16_t *)(void *)(a + L.v);
+    k->state = (int16_t *)(void *)(a + L.state);
+    k->rn = (int16_t *)(void *)(a + L.rn);
+    k->inputs = (int16_t *)(void *)(a + L.inputs);
+    k->xs = (int16_t *)(void *)(a + L.xs);
+    k->rs = (int16_t *)(void *)(a + L.rs);
+    k->out_clean = (int16_t *)(void *)(a + L.out_clean);
+    k->out_noisy = (int16_t *)(void *)(a + L.out_noisy);
+    k->mant = (int16_t *)(void *)(a + L.mant);
+    k->da = (int32_t *)(void *)(a + L.da);
+    k->dy = (int32_t *)(void *)(a + L.dy);
+    k->pre_c = (int32_t *)(void *)(a + L.pre_c);
+    k->pre_n = (int32_t *)(void *)(a + L.pre_n);
+    k->gain = (int32_t *)(void *)(a + L.gain);
+    k->offset = (int32_t *)(void *)(a + L.offset);
+    k->scratch = (int32_t *)(void *)(a + L.scratch);
+    k->rewards = (double *)(void *)(a + L.rewards);
+    k->scale_hidden = anpt_gauss_scale(c->hidden_sigma_lsb);
+    k->scale_output = anpt_gauss_scale(c->output_sigma_lsb);
+    k->sqrt_n = sqrt((double)(c->I + c->H + c->O));
+    k->mant_bits = mantissa_bits(c->B);
+    /* "Mismatch": per hidden neuron, from the mismatch seed */
+    k->mismatch_on = c->gain_spread > 0.0 || c->offset_spread_lsb > 0.0;
+    int64_t gs = anpt_gauss_scale(c->gain_spread * 16384.0);
+    int64_t os = anpt_gauss_scale(c->offset_spread_lsb);
+    uint64_t kg = anpt_key(c->mismatch_seed, STREAM_GAIN, 0, 0);
+    uint64_t ko = anpt_key(c->mismatch_seed, STREAM_OFFSET, 0, 0);
+    for (uint32_t i = 0; i < c->H; i++) {
+        k->gain[i] = (int32_t)(16384 + anpt_gauss(gs, anpt_mix64(kg ^ i)));
+        k->offset[i] = (int32_t)anpt_gauss(os, anpt_mix64(ko ^ i));
+    }
+    k->pending_steps = 0;
+    k->steps = 0;
+    k->updates = 0;
+    k->configured = 1;
+    return ANPT_OK;
+}
+
+int16_t *anpt_tensor(anpt_kernel *k, int t, uint32_t *length, const anpt_fmt **fmt)
+{
+    const anpt_config *c = &k->c;
+    switch (t) {
+    case ANPT_T_W: *length = c->H * c->I; *fmt = &c->w; return k->w;
+    case ANPT_T_R: *length = c->H * c->H; *fmt = &c->w; return k->r;
+    case ANPT_T_V: *length = c->O * c->H; *fmt = &c->w; return k->v;
+    case ANPT_T_STATE_CLEAN: *length = c->B * c->H; *fmt = &c->act; return k->state;
+    case ANPT_T_STATE_NOISY: *length = c->B * c->H; *fmt = &c->act; return k->rn;
+    default: return NULL;
+    }
+}
+
+void anpt_reset_state(anpt_kernel *k)
+{
+    size_t n = (size_t)k->c.B * k->c.H;
+    memset(k->state, 0, n * 2);
+    memset(k->rn, 0, n * 2);
+}
+
+/* ---------------------------------------------------------------- one chunk */
+
+/* requant of the accumulator to the pre format, then the neuron's mismatch. */
+static int64_t hidden_pre(const anpt_kernel *k, int32_t acc, int acc_frac, uint32_t rnd, uint32_t i)
+{
+    int64_t a = requant(acc, acc_frac, &k->c.pre, rnd);
+    if (k->mismatch_on)
+        a = ovf(rshift(a * k->gain[i], 14, ANPT_RND_NEAREST, 0) + k->offset[i], &k->c.pre);
+    return a;
+}
+
+int anpt_run(anpt_kernel *k, uint32_t K, uint32_t t0, int noisy)
+{
+    if (!k->configured)
+        return ANPT_ERR_NOT_CONFIGURED;
+    const anpt_config *c = &k->c;
+    if (K < 1 || K > c->K)
+        return ANPT_ERR_STEPS;
+    const uint32_t I = c->I, H = c->H, O = c->O, B = c->B;
+    const size_t bh = (size_t)B * H;
+    const int F = c->in.frac > c->act.frac ? c->in.frac : c->act.frac;
+    const int sh_x = F - c->in.frac, sh_r = F - c->act.frac;
+    const int acc_frac = c->w.frac + F, y_frac = c->w.frac + c->act.frac;
+    const int st_pre = c->pre.rounding == ANPT_RND_STOCHASTIC;
+    const int st_act = c->act.rounding == ANPT_RND_STOCHASTIC;
+    const int st_out = c->out.rounding == ANPT_RND_STOCHASTIC;
+    memcpy(k->xs, k->inputs, (size_t)K * B * I * 2);
+    memcpy(k->rs, k->state, bh * 2);
+    for (uint32_t s = 0; s < K; s++) {
+        const uint32_t t = t0 + s;
+        const int16_t *x = k->xs + (size_t)s * B * I;
+        const int16_t *r_prev = k->rs + (size_t)s * bh;
+        int16_t *r_next = k->rs + (size_t)(s + 1) * bh;
+        /* hidden pre-activations of both copies, from the state before the step */
+        for (uint32_t b = 0; b < B; b++) {
+            uint32_t kpre = st_pre ? (uint32_t)anpt_key(c->seed, STREAM_PRE, b, t) : 0;
+            for (uint32_t i = 0; i < H; i++) {
+                uint32_t ax = (uint32_t)dot_wrap(k->w + (size_t)i * I, x + (size_t)b * I, I) << sh_x;
+                const int16_t *rrow = k->r + (size_t)i * H;
+                uint32_t rnd = st_pre ? anpt_lowbias32(kpre ^ i) : 0;
+                uint32_t rc = (uint32_t)dot_wrap(rrow, r_prev + (size_t)b * H, H);
+                k->pre_c[b * H + i] = (int32_t)hidden_pre(k, (int32_t)(ax + (rc << sh_r)), acc_frac, rnd, i);
+                if (noisy) {
+                    uint32_t rn = (uint32_t)dot_wrap(rrow, k->rn + (size_t)b * H, H);
+                    k->pre_n[b * H + i] = (int32_t)hidden_pre(k, (int32_t)(ax + (rn << sh_r)), acc_frac, rnd, i);
+                }
+            }
+        }
+        /* noise, activation, measured perturbation da = a~ - a */
+        for (uint32_t b = 0; b < B; b++) {
+            uint64_t kn = noisy ? anpt_key(c->seed, STREAM_NOISE, b, t) : 0;
+            uint32_t kact = st_act ? (uint32_t)anpt_key(c->seed, STREAM_ACT, b, t) : 0;
+            int32_t *da = k->da + ((size_t)s * B + b) * H;
+            for (uint32_t i = 0; i < H; i++) {
+                size_t n = (size_t)b * H + i;
+                int64_t a = k->pre_c[n];
+                uint32_t rnd = st_act ? anpt_lowbias32(kact ^ i) : 0;
+                r_next[n] = (int16_t)anpt_activate(c->activation, a, c->pre.frac, &c->act, rnd);
+                if (noisy) {
+                    int64_t an = ovf(k->pre_n[n] + anpt_gauss(k->scale_hidden, anpt_mix64(kn ^ i)), &c->pre);
+                    k->rn[n] = (int16_t)anpt_activate(c->activation, an, c->pre.frac, &c->act, rnd);
+                    da[i] = (int32_t)(an - a);
+                }
+            }
+        }
+        /* outputs of both copies from the new activity */
+        for (uint32_t b = 0; b < B; b++) {
+            uint32_t kout = st_out ? (uint32_t)anpt_key(c->seed, STREAM_OUT, b, t) : 0;
+            uint64_t kn = noisy ? anpt_key(c->seed, STREAM_NOISE, b, t) : 0;
+            for (uint32_t o = 0; o < O; o++) {
+                const int16_t *vrow = k->v + (size_t)o * H;
+                uint32_t rnd = st_out ? anpt_lowbias32(kout ^ o) : 0;
+                size_t oi = ((size_t)s * B + b) * O + o;
+                int64_t y = requant(dot_wrap(vrow, r_next + (size_t)b * H, H), y_frac, &c->out, rnd);
+                k->out_clean[oi] = (int16_t)y;
+                if (noisy) {
+                    int64_t yn = requant(dot_wrap(vrow, k->rn + (size_t)b * H, H), y_frac, &c->out, rnd);
+                    yn = ovf(yn + anpt_gauss(k->scale_output, anpt_mix64(kn ^ (uint64_t)(H + o))), &c->out);
+                    k->out_noisy[oi] = (int16_t)yn;
+                    k->dy[oi] = (int32_t)(yn - y);
+                }
+            }
+        }
+    }
+    memcpy(k->state, k->rs + (size_t)K * bh, bh * 2);
+    k->steps += K;
+    k->pending_steps = noisy ? K : 0;
+    k->pending_t0 = t0;
+    return ANPT_OK;
+}
+
+/* ---------------------------------------------------------------- the update */
+
+/* The layer's shift s for factor c and max |delta| ("The ANP-T update"), or -1 when
+ * the layer is skipped: A = 0, not finite, or subnormal (far below one LSB). */
+static int mantissa_shift(double c, int32_t max_abs, int M)
+{
+    double A = fabs(c) * (double)max_abs;
+    if (!(A > 0.0) || !isfinite(A))
+        return -1;
+    int e;
+    double f = frexp(A, &e); /* A = f 2^e, 0.5 <= f < 1, so floor(log2 A) = e - 1 */
+    (void)f;
+    if (A < 2.2250738585072014e-308) /* subnormal: its exponent field is 0 */
+        return -1;
+    int s = M - 1 - (e - 1);
+    return s < 0 ? 0 : s > 30 ? 30 : s;
+}
+
+static int32_t max_abs32(const int32_t *d, size_t n)
+{
+    int32_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t a = d[i] < 0 ? -d[i] : d[i];
+        if (a > m)
+            m = a;
+    }
+    return m;
+}
+
+static int64_t sum_squares(const int32_t *d, size_t n)
+{
+    int64_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (int64_t)d[i] * d[i];
+    return s;
+}
+
+/* mant[i*B + b] = clamp(nearest_even(c * delta[b*rows + i] * 2^s), +-(2^M - 1)) */
+static void fill_mantissas(int16_t *mant, double c, int s, const int32_t *delta, uint32_t rows, uint32_t B, int M)
+{
+    double scale = ldexp(1.0, s), lim = (double)((1 << M) - 1);
+    for (uint32_t b = 0; b < B; b++)
+        for (uint32_t i = 0; i < rows; i++) {
+            double m = rint(c * (double)delta[(size_t)b * rows + i] * scale);
+            m = m > lim ? lim : m < -lim ? -lim : m;
+            mant[(size_t)i * B + b] = (int16_t)m;
+        }
+}
+
+/* w_ij = ovf(w_ij + sat16(rshift(sum_b m_bi pre_bj, s, rounding, rnd_ij))) */
+static void apply_update(int16_t *w, uint32_t rows, uint32_t cols, const int16_t *mant, uint32_t B,
+                         const int16_t *pre, int s, const anpt_fmt *f, uint32_t rnd_key, int32_t *p)
+{
+    const int mode = f->rounding;
+    /* |p| < 2^29 (the choice of M), so the rounding below is exact in int32 */
+    const int32_t half_m1 = s > 0 ? ((int32_t)1 << (s - 1)) - 1 : 0;
+    const int32_t mask = s > 0 ? (int32_t)(((uint32_t)1 << s) - 1) : 0;
+    for (uint32_t i = 0; i < rows; i++) {
+        const int16_t *m = mant + (size_t)i * B;
+        int any = 0;
+        for (uint32_t b = 0; b < B; b++)
+            any |= m[b] != 0;
+        if (!any)
+            continue; /* p = 0 for the whole row: rshift(0) = 0 in every mode */
+        for (uint32_t j = 0; j < cols; j++)
+            p[j] = 0;
+        for (uint32_t b = 0; b < B; b++) {
+            const int32_t mb = m[b];
+            const int16_t *u = pre + (size_t)b * cols;
+            for (uint32_t j = 0; j < cols; j++)
+                p[j] += mb * u[j];
+        }
+        int16_t *row = w + (size_t)i * cols;
+        for (uint32_t j = 0; j < cols; j++) {
+            int32_t d = p[j];
+            if (s > 0) {
+                if (mode == ANPT_RND_NEAREST)
+                    d = (d + half_m1 + ((d >> s) & 1)) >> s;
+                else if (mode == ANPT_RND_FLOOR)
+                    d >>= s;
+                else
+                    d = (d + (int32_t)(anpt_lowbias32(rnd_key ^ (i * cols + j)) & (uint32_t)mask)) >> s;
+            }
+            d = d > 32767 ? 32767 : d < -32768 ? -32768 : d;
+            row[j] = (int16_t)ovf((int64_t)row[j] + d, f);
+        }
+    }
+}
+
+int anpt_reward(anpt_kernel *k, uint32_t K, uint32_t t0, double lr_w, double lr_r, double lr_v)
+{
+    if (!k->configured)
+        return ANPT_ERR_NOT_CONFIGURED;
+    if (k->pending_steps == 0)
+        return ANPT_ERR_NO_CHUNK;
+    if (K != k->pending_steps)
+        return ANPT_ERR_STEPS;
+    if (t0 != k->pending_t0)
+        return ANPT_ERR_T0;
+    const anpt_config *c = &k->c;
+    const uint32_t I = c->I, H = c->H, O = c->O, B = c->B;
+    const size_t bh = (size_t)B * H;
+    const double fB = (double)B;
+    const int M = k->mant_bits;
+    const int st = c->w.rounding == ANPT_RND_STOCHASTIC;
+    for (uint32_t s = 0; s < K; s++) {
+        const uint32_t t = t0 + s;
+        const double dL = k->rewards[s];
+        const int32_t *da = k->da + (size_t)s * bh;
+        const int32_t *dy = k->dy + (size_t)s * B * O;
+        const double Sh = (double)sum_squares(da, bh), So = (double)sum_squares(dy, (size_t)B * O);
+        const int16_t *x = k->xs + (size_t)s * B * I;
+        const int16_t *r_prev = k->rs + (size_t)s * bh, *r_now = r_prev + bh;
+        if (Sh > 0.0) {
+            int32_t mx = max_abs32(da, bh);
+            double cw = (-lr_w * k->sqrt_n * dL * ldexp(1.0, c->pre.frac + c->w.frac - c->in.frac)) / (fB * Sh);
+            int sw = mantissa_shift(cw, mx, M);
+            if (sw >= 0) {
+                fill_mantissas(k->mant, cw, sw, da, H, B, M);
+                apply_update(k->w, H, I, k->mant, B, x, sw, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_W, t, 0) : 0, k->scratch);
+            }
+            double cr = (-lr_r * k->sqrt_n * dL * ldexp(1.0, c->pre.frac + c->w.frac - c->act.frac)) / (fB * Sh);
+            int sr = mantissa_shift(cr, mx, M);
+            if (sr >= 0) {
+                fill_mantissas(k->mant, cr, sr, da, H, B, M);
+                apply_update(k->r, H, H, k->mant, B, r_prev, sr, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_R, t, 0) : 0, k->scratch);
+            }
+        }
+        if (So > 0.0) {
+            double cv = (-lr_v * k->sqrt_n * dL * ldexp(1.0, c->out.frac + c->w.frac - c->act.frac)) / (fB * So);
+            int sv = mantissa_shift(cv, max_abs32(dy, (size_t)B * O), M);
+            if (sv >= 0) {
+                fill_mantissas(k->mant, cv, sv, dy, O, B, M);
+                apply_update(k->v, O, H, k->mant, B, r_now, sv, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_V, t, 0) : 0, k->scratch);
+            }
+        }
+        k->updates++;
+    }
+    k->pending_steps = 0;
+    return ANPT_OK;
+}

@@ -1,0 +1,176 @@
+// The C firmware (firmware/, issue 8) against the emulator: its kernel on the random
+// configurations of the SIMD/scalar test, then the whole firmware over a real
+// pseudo-terminal opened with serialport, as a Linux process and as the Cortex-M4
+// build in QEMU (-M mps2-an386): golden vectors over the wire, and `anpt train --port`
+// with default flags giving the emulator's bits. Off CI, a missing toolchain skips
+// with the Debian package to install; in CI (CI=true) it fails.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCFirmware, type RunningFirmware } from '../firmware-sim/c-firmware.js';
+import { runCli } from '../src/cli/main.js';
+import { defaultChipFormats } from '../src/device/config.js';
+import { EmulatorDevice } from '../src/device/emulator.js';
+import { runGolden, type GoldenVector } from '../src/device/golden.js';
+import type { DeviceConfig } from '../src/device/types.js';
+import { ROUNDING_CODE, OVERFLOW_CODE, codeRange, type FixedFormat, type Rounding } from '../src/format/fixed.js';
+import { SerialDevice } from '../src/link/serial-device.js';
+import { buildFirmware, firmwarePath, missingTools } from './firmware-tools.js';
+
+const hostMissing = missingTools(['make', 'gcc', 'nanopb_generator.py']);
+const qemuMissing = hostMissing ?? missingTools(['arm-none-eabi-gcc', 'qemu-system-arm']);
+if (hostMissing) console.warn(`test/firmware.test.ts: skipping the C firmware tests: ${hostMissing}`);
+else if (qemuMissing) console.warn(`test/firmware.test.ts: skipping the QEMU tests: ${qemuMissing}`);
+
+function lcg(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+}
+
+/** Random codes of a format, within ~70 % of its range (so wrap and sat both occur downstream). */
+const codes = (n: number, f: FixedFormat, r: () => number, scale = 1.4) => {
+  const { min, max } = codeRange(f);
+  return Array.from({ length: n }, () => Math.max(min, Math.min(max, Math.round(r() * scale * (max - min) * 0.5))));
+};
+
+const fmtLine = (f: FixedFormat) => `${f.bits} ${f.frac} ${f.signed ? 1 : 0} ${ROUNDING_CODE[f.rounding]} ${OVERFLOW_CODE[f.overflow]}`;
+
+/** Train a few chunks on the emulator and on firmware/core (kernel_check); both traces. */
+async function bothTraces(config: DeviceConfig, chunks: number, K: number, seed: number) {
+  const { inputs: I, hidden: H, outputs: O, batch: B, activation } = config.topology;
+  const f = config.formats!;
+  const r = lcg(seed);
+  const w = codes(H * I, f.weight, r), rr = codes(H * H, f.weight, r, 0.6 / Math.sqrt(H)), v = codes(O * H, f.weight, r, 1 / Math.sqrt(H));
+  const ins = Array.from({ length: chunks }, () => codes(K * B * I, f.input, r));
+  const dls = Array.from({ length: chunks }, () => Array.from({ length: K }, () => r() * 1e-3));
+  const lr = 0.3;
+  const m = config.mismatch;
+  const script = [
+    `${I} ${H} ${O} ${B} ${K} ${{ tanh: 0, hardtanh: 1, linear: 2 }[activation]}`,
+    ...[f.input, f.weight, f.pre, f.activity, f.output].map(fmtLine),
+    `${config.seed} ${config.noise.hiddenSigma * 2 ** f.pre.frac} ${config.noise.outputSigma * 2 ** f.output.frac} ${m?.gainSpread ?? 0} ${(m?.offsetSpread ?? 0) * 2 ** f.pre.frac} ${m?.seed ?? 0}`,
+    w.join(' '), rr.join(' '), v.join(' '), `${chunks} ${K}`,
+    ...ins.map((x, c) => `${x.join(' ')}\n${dls[c].join(' ')}\n${lr} ${lr} ${lr}`),
+  ].join('\n');
+  const cLines = execFileSync(firmwarePath('host/kernel_check'), { input: script + '\n' }).toString().trim().split('\n').map((l) => l.trim());
+  const dev = new EmulatorDevice({ flavour: 'scalar' });
+  await dev.configure(config);
+  const val = (c: number[], fr: number) => Float64Array.from(c, (x) => x * 2 ** -fr);
+  await dev.writeParams({ w: val(w, f.weight.frac), r: val(rr, f.weight.frac), v: val(v, f.weight.frac) });
+  const eLines: string[] = [];
+  const toCodes = (x: Float64Array, fr: number) => Array.from(x, (y) => Math.round(y * 2 ** fr)).join(' ');
+  for (let c = 0; c < chunks; c++) {
+    const res = await dev.run({ steps: K, t0: c * K, inputs: val(ins[c], f.input.frac), noisy: true, hiddenTrace: true });
+    eLines.push([toCodes(res.clean, f.output.frac), toCodes(res.noisy, f.output.frac), toCodes(res.hidden!, f.activity.frac)].join(' '));
+    await dev.reward({ t0: c * K, deltaLoss: Float64Array.from(dls[c]), lr: { w: lr, r: lr, v: lr } });
+  }
+  const p = await dev.readParams();
+  eLines.push(toCodes(p.w, f.weight.frac), toCodes(p.r, f.weight.frac), toCodes(p.v, f.weight.frac));
+  return { c: cLines, e: eLines };
+}
+
+describe.skipIf(hostMissing !== undefined)('firmware/core = the emulator, bit for bit', () => {
+  beforeAll(() => void buildFirmware('host'), 300_000);
+  const arbConfig = fc.record({
+    I: fc.integer({ min: 1, max: 11 }),
+    H: fc.integer({ min: 1, max: 37 }),
+    O: fc.integer({ min: 1, max: 4 }),
+    B: fc.integer({ min: 1, max: 5 }),
+    // the SIMD/scalar test's ranges (3..16, 5..16), with 8, 12 and 16 drawn often
+    wb: fc.oneof(fc.constantFrom(8, 12, 16), fc.integer({ min: 3, max: 16 })),
+    ab: fc.oneof(fc.constantFrom(8, 12, 16), fc.integer({ min: 5, max: 16 })),
+    rounding: fc.constantFrom<Rounding>('nearest', 'floor', 'stochastic'),
+    forward: fc.constantFrom<Rounding>('nearest', 'floor', 'stochastic'),
+    overflow: fc.constantFrom('sat' as const, 'wrap' as const),
+    act: fc.constantFrom('tanh' as const, 'hardtanh' as const, 'linear' as const),
+    mismatch: fc.boolean(),
+    seed: fc.integer({ min: 0, max: 0xffffffff }),
+  });
+  it('random configurations: 8, 12, 16 bits (and others), every rounding and overflow, mismatch on and off', async () => {
+    const seen = new Set<string>();
+    const bits = new Set<number>();
+    await fc.assert(
+      fc.asyncProperty(arbConfig, async (c) => {
+        const config: DeviceConfig = {
+          topology: { inputs: c.I, hidden: c.H, outputs: c.O, batch: c.B, activation: c.act },
+          formats: defaultChipFormats({ weightBits: c.wb, activityBits: c.ab, rounding: c.rounding, forwardRounding: c.forward, overflow: c.overflow }),
+          noise: { hiddenSigma: 0.02, outputSigma: 0.02 },
+          mismatch: c.mismatch ? { gainSpread: 0.1, offsetSpread: 0.05, seed: (c.seed ^ 1) >>> 0 } : undefined,
+          seed: c.seed,
+          maxChunkSteps: 5,
+        };
+        seen.add(`${c.wb}/${c.rounding}/${c.forward}/${c.overflow}/${c.mismatch}`);
+        bits.add(c.wb);
+        const { c: cl, e } = await bothTraces(config, 4, 5, c.seed);
+        expect(cl).toEqual(e);
+      }),
+      { numRuns: 80, seed: 8 },
+    );
+    expect(seen.size).toBeGreaterThan(30);
+    for (const b of [8, 12, 16]) expect(bits.has(b)).toBe(true);
+  }, 120_000);
+});
+
+const TMP = mkdtempSync(join(tmpdir(), 'anpt-firmware-'));
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '', err = '';
+  const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), progress: { write: (s: string) => (err += s), isTTY: false } });
+  return { code, out, err };
+}
+const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
+const TASK = ['--task', 'mackey-glass', '--hidden', '32', '--batch', '4', '--steps', '200', '--epochs', '2'];
+
+for (const target of ['host', 'qemu'] as const) {
+  const missing = target === 'host' ? hostMissing : qemuMissing;
+  describe.skipIf(missing !== undefined)(`the C firmware (${target === 'host' ? 'Linux process' : 'Cortex-M4 in QEMU mps2-an386'}) on a pseudo-terminal`, () => {
+    let fw: RunningFirmware;
+    beforeAll(async () => {
+      buildFirmware(target === 'host' ? 'host' : 'mps2');
+      fw = await spawnCFirmware(target);
+    }, 300_000);
+    afterAll(async () => fw?.stop());
+
+    it('every golden vector over the wire', async () => {
+      const dev = await SerialDevice.open(fw.url(), { timeoutMs: 5000 });
+      try {
+        const files = readdirSync('test/golden').filter((f) => f.endsWith('.json'));
+        expect(files.length).toBeGreaterThanOrEqual(3);
+        for (const file of files) {
+          const v = JSON.parse(readFileSync(`test/golden/${file}`, 'utf8')) as GoldenVector;
+          expect(await runGolden(dev, v), file).toEqual(v.expected);
+        }
+      } finally {
+        await dev.close();
+      }
+    }, 120_000);
+
+    it('anpt train --port (default flags): Mackey-Glass ANP-T H=32 B=4, 2 epochs, the emulator\'s outputs and weights bit for bit', async () => {
+      const board = await cli('train', ...TASK, '--port', fw.path, '--out', join(TMP, `${target}-board`));
+      expect(board.code, board.err).toBe(0);
+      const emu = await cli('train', ...TASK, '--backend', 'emulator', '--out', join(TMP, `${target}-emu`));
+      expect(emu.code, emu.err).toBe(0);
+      const b = readJson(join(TMP, `${target}-board`, 'summary.json'));
+      const e = readJson(join(TMP, `${target}-emu`, 'summary.json'));
+      expect(b.backend).toBe('device');
+      expect(b.final_test_loss).toBe(e.final_test_loss);
+      expect(b.final_train_loss ?? b.final_loss).toBe(e.final_train_loss ?? e.final_loss);
+      const bw = readJson(join(TMP, `${target}-board`, 'weights.json'));
+      const ew = readJson(join(TMP, `${target}-emu`, 'weights.json'));
+      expect(bw.W).toEqual(ew.W);
+      expect(bw.R).toEqual(ew.R);
+      expect(bw.V).toEqual(ew.V);
+      // every column but the wall-clock seconds
+      const losses = (dir: string) => readFileSync(join(TMP, dir, 'metrics.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').filter((_, i) => i !== 3).join(','));
+      expect(losses(`${target}-board`)).toEqual(losses(`${target}-emu`));
+      expect(losses(`${target}-board`).length).toBe(4); // header, epoch 0 (untrained), 1, 2
+    }, 300_000);
+  });
+}
