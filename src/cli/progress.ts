@@ -28,7 +28,7 @@ export interface ProgressOptions {
 }
 
 /** Seconds between progress lines on a non-terminal stderr: a line at least every 5 s even when a callback is late. */
-export const PROGRESS_INTERVAL_SECONDS = 3;
+export const PROGRESS_INTERVAL_SECONDS = 2;
 
 /** 75 -> "1m15s". */
 export function clock(seconds: number): string {
