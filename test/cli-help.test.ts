@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
 import { gridFromFlags } from '../src/cli/sweep-command.js';
+import { PROGRESS_INTERVAL_SECONDS } from '../src/cli/progress.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'anpt-help-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
@@ -163,7 +164,7 @@ describe('anpt train --help', () => {
       checked++;
     }
     expect(checked).toBeGreaterThanOrEqual(15);
-    expect(printedDefault(flags.get('--progress-every')!)).toBe('3');
+    expect(printedDefault(flags.get('--progress-every')!)).toBe(String(PROGRESS_INTERVAL_SECONDS));
   }, 120_000);
 });
 
