@@ -142,8 +142,7 @@ describe.skipIf(missing !== undefined)('queued sweep (real redis-server, coordin
     const [a] = await emulatorWorkers(2);
     const out = join(tmp, 'killed');
     const sweep = anpt(['sweep', '--out', out, ...GRID, '--queue', redis.url]);
-    await a.line(/^row anpt-chip/);
-    await new Promise((r) => setTimeout(r, 50)); // into its next row
+    await a.line(/^started row anpt-chip/); // a holds a row now
     a.child.kill('SIGKILL');
     expect(await sweep.done).toBe(0);
     const rows = expectSameRows(out, reference);

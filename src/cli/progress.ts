@@ -44,7 +44,7 @@ export function stepLine(p: TrainProgress, elapsed: number): string {
   const rate = elapsed > 0 ? p.stepsDone / elapsed : 0;
   const eta = rate > 0 ? (p.totalSteps - p.stepsDone) / rate : NaN;
   const width = String(p.totalSteps).length;
-  return `step ${String(p.stepsDone).padStart(width)}/${p.totalSteps} (epoch ${p.epoch + 1}/${p.epochs})  train MSE ${sci(p.trainMse)}  ${Math.round(rate)} steps/s  ETA ${clock(eta)}`;
+  return `step ${String(p.stepsDone).padStart(width)}/${p.totalSteps} (epoch ${p.epoch + 1}/${p.epochs})  train MSE ${sci(p.trainMse)}  ${Math.round(rate)} steps/s  elapsed ${elapsed.toFixed(1)} s  ETA ${clock(eta)}`;
 }
 
 export interface Progress {

@@ -175,6 +175,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     try {
       const data = job.data as JobData;
       if (data?.format !== JOB_FORMAT) throw new UnrecoverableError(`job data is not ${JOB_FORMAT} (a job of another anpt version?); re-enqueue the sweep`);
+      if (data.kind !== 'float') o.log(`started row ${rowLabel({ ...data.row, point: data.row.config.point }, { activityBits: true, sigma: true, mismatch: true })}`);
       const result = data.kind === 'float' ? await runFloat(data, job) : await runRow(data);
       clearInterval(renew);
       await job.moveToCompleted(result, token, false);
