@@ -12,12 +12,17 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BPTT_K, CHUNK, EPOCHS, LEARNERS, LEARNER_NAMES, LR_GRID, ROOT, SEEDS, TASKS, TUNE_EPOCHS, TUNE_SEED,
-  chosen, finalConfig, readRuns, runKey, sweepConfigs, toggleConfigs,
+  chosen, finalConfig, isReservoir, readRuns, runKey, sweepConfigs, testTargetVariance, toggleConfigs,
   type Learner, type RunConfig, type RunRecord, type TaskKey,
 } from './results.js';
 
 const OUT = join(ROOT, 'docs', 'results.md');
 const NOTES = join(ROOT, 'docs', 'results', 'notes.md');
+/** Written by scripts/recurrence-tasks.ts. */
+const RECURRENCE = join(ROOT, 'docs', 'results', 'recurrence.md');
+
+/** NRMSE of a run: sqrt(final test MSE / variance of its test targets). */
+const nrmseOf = (r: RunRecord): number => Math.sqrt(r.finalTest / testTargetVariance(r.task, r.seed));
 
 const TASK_TITLES: Record<TaskKey, string> = {
   'mg-recall': 'Mackey-Glass recall-15 (input s(t+15), target s(t); the reference code\'s variant)',
@@ -46,7 +51,8 @@ function statCell(xs: number[]): string {
 }
 
 export function describeConfig(learner: Learner, c: RunConfig): string {
-  if (learner === 'reservoir') return 'ridge, lambda by 20 % train tail';
+  if (learner === 'reservoir') return 'ridge, lambda by 20 % train tail (radius and gain untuned)';
+  if (learner === 'reservoir-tuned') return 'ridge; radius of R, gain of W and lambda by 20 % train tail';
   const parts = [`lr ${c.lr}`];
   if (c.mult) parts.push(`x(w,r,v)=(${c.mult.join(',')})`);
   parts.push(c.sched === 'cos' ? 'cosine' : 'constant');
@@ -82,23 +88,24 @@ function taskSection(task: TaskKey, runs: RunRecord[]): string[] {
   const zs = SEEDS.map((s) => any.find((r) => r.seed === s && r.stage === 'final')?.zeroTest).filter((x): x is number => x !== undefined);
   L.push(`Zero-output test MSE: ${zs.length ? zs.map((z) => fmt(z, 3)).join(' / ') + ` (seeds ${SEEDS.slice(0, zs.length).join(' / ')})` : fmt(zero.zeroTest, 3)}.`, '');
   const isCopy = task === 'copy';
-  L.push(`| learner | chosen setting (tuned on seed ${TUNE_SEED}) | final test MSE, mean ± std [min – max] | best-epoch test MSE, mean [min – max] | final / zero-output | ${isCopy ? 'wrong bits / seq, recall acc. | ' : ''}s / epoch | seeds |`);
-  L.push(`|---|---|---|---|---|${isCopy ? '---|' : ''}---|---|`);
+  L.push(`| learner | chosen setting (tuned on seed ${TUNE_SEED}) | final test MSE, mean ± std [min – max] | best-epoch test MSE, mean [min – max] | final / zero-output | NRMSE | ${isCopy ? 'wrong bits / seq, recall acc. | ' : ''}s / epoch | seeds |`);
+  L.push(`|---|---|---|---|---|---|${isCopy ? '---|' : ''}---|---|`);
   for (const [l, variant] of ROWS) {
     const fr = finalRuns(task, l, runs, variant);
     const name = variant ? 'BPTT window 1, SGD (extra row; best SGD setting)' : LEARNER_NAMES[l];
     if (!fr.length) {
       const c = chosen(task, l, runs, variant);
-      L.push(`| ${name} | ${c ? describeConfig(l, c.config) : l === 'reservoir' ? describeConfig(l, { lr: 0, sched: 'const', epochs: 1 }) : 'not tuned (cut)'} | not run | | | ${isCopy ? '| ' : ''}| 0 |`);
+      L.push(`| ${name} | ${c ? describeConfig(l, c.config) : isReservoir(l) ? describeConfig(l, { lr: 0, sched: 'const', epochs: 1 }) : 'not tuned (cut)'} | not run | | | | ${isCopy ? '| ' : ''}| 0 |`);
       continue;
     }
     const fin = fr.map((r) => r.finalTest), best = fr.map((r) => r.bestTest);
     const bs = stats(best);
     const ratio = stats(fr.map((r) => r.finalTest / r.zeroTest));
+    const nr = stats(fr.map(nrmseOf));
     const copyCell = isCopy
       ? `${stats(fr.map((r) => r.finalMetrics?.wrong_bits ?? NaN)) ? mean(fr.map((r) => r.finalMetrics?.wrong_bits ?? NaN)).toFixed(1) : '—'} / ${stats(fr.map((r) => r.finalMetrics?.recall_accuracy ?? NaN)) ? mean(fr.map((r) => r.finalMetrics?.recall_accuracy ?? NaN)).toFixed(3) : '—'} | `
       : '';
-    L.push(`| ${name} | ${describeConfig(l, fr[0].config)} | ${statCell(fin)} | ${bs ? `${fmt(bs.mean)} [${fmt(bs.min, 1)} – ${fmt(bs.max, 1)}]` : '—'} | ${ratio ? ratio.mean.toFixed(4) : '—'} | ${copyCell}${mean(fr.map((r) => r.secondsPerEpoch)).toFixed(2)} | ${fr.map((r) => r.seed).join(', ')} |`);
+    L.push(`| ${name} | ${describeConfig(l, fr[0].config)} | ${statCell(fin)} | ${bs ? `${fmt(bs.mean)} [${fmt(bs.min, 1)} – ${fmt(bs.max, 1)}]` : '—'} | ${ratio ? ratio.mean.toFixed(4) : '—'} | ${nr ? nr.mean.toFixed(3) : '—'} | ${copyCell}${mean(fr.map((r) => r.secondsPerEpoch)).toFixed(2)} | ${fr.map((r) => r.seed).join(', ')} |`);
   }
   L.push('');
   // per-seed final values
@@ -115,7 +122,7 @@ function taskSection(task: TaskKey, runs: RunRecord[]): string[] {
   L.push(`| learner | optimiser | ${grid.map((x) => `lr ${x} (cos)`).join(' | ')} | toggles at the best lr |`);
   L.push(`|---|---|${grid.map(() => '---').join('|')}|---|`);
   for (const l of LEARNERS) {
-    if (l === 'reservoir') continue;
+    if (isReservoir(l)) continue;
     const sw = sweepConfigs(task, l, runs);
     const opts = [...new Set(sw.map((c) => c.opt))];
     const tg = toggleConfigs(task, l, runs);
@@ -209,12 +216,13 @@ function main(): void {
   const L: string[] = [];
   L.push('# Results: ANP-T against NP, WP, BPTT and a reservoir baseline (issue 3)', '');
   L.push('Generated by `npx tsx scripts/results-table.ts` from `docs/results/runs.jsonl`, which `scripts/results.ts` writes (one JSON line per finished run; do not edit by hand). Float backend (binary64 reference model), tanh hidden layer, linear output, Xavier-normal initialisation from the seed, which also seeds the data (Mackey-Glass, copy) and the noise.', '');
-  L.push('**How to read the tables.** Final = test MSE after the last epoch; best = lowest test MSE over the epochs (reported, not used for anything). Spread: sample standard deviation over the seeds and, in brackets, min – max. Settings were chosen on seed 42 by a validation MSE that is *not* the test set (Mackey-Glass, copy: independent sequences from another data seed; weather: the last 20 % of every train segment, with the tuning runs trained on the first 80 %). Tuning procedure, identical for every learner: sweep lr over {1e-4, 1e-3, 1e-2, 1e-1, 1} with cosine decay (BPTT: once with SGD, once with Adam), then at the best lr (per optimiser) try a constant rate and the learner\'s stabiliser (perturbation learners: spectral-radius cap 0.95 on R, checked every 100 steps; BPTT: global gradient-norm clip 1). Tuning runs use a shorter budget than the final runs (the same for every learner; see each task\'s tuning table). The reservoir baseline has no step size: its ridge penalty is chosen on a 20 % tail of the train set; its "s / epoch" is the whole fit (one pass to collect states, the solve, and the evaluation).', '');
+  L.push('**How to read the tables.** Final = test MSE after the last epoch; NRMSE = sqrt(final test MSE / variance of the test targets), mean over the seeds (1 = no better than the best constant answer); best = lowest test MSE over the epochs (reported, not used for anything). Spread: sample standard deviation over the seeds and, in brackets, min – max. Settings were chosen on seed 42 by a validation MSE that is *not* the test set (Mackey-Glass, copy: independent sequences from another data seed; weather: the last 20 % of every train segment, with the tuning runs trained on the first 80 %). Tuning procedure, identical for every learner: sweep lr over {1e-4, 1e-3, 1e-2, 1e-1, 1} with cosine decay (BPTT: once with SGD, once with Adam), then at the best lr (per optimiser) try a constant rate and the learner\'s stabiliser (perturbation learners: spectral-radius cap 0.95 on R, checked every 100 steps; BPTT: global gradient-norm clip 1). Tuning runs use a shorter budget than the final runs (the same for every learner; see each task\'s tuning table). The reservoir baselines have no step size: the ridge penalty is chosen on a 20 % tail of the train set, and for the tuned reservoir (issue 11; the default of `anpt train --algo reservoir`) also the spectral radius of R and the gain of W (src/learn/reservoir.ts tuneReservoir); its "s / epoch" is the whole fit (one pass to collect states, the solve, and the evaluation).', '');
   L.push('**NP and WP** are reported with the unbiased scale (src/learn/np.ts, wp.ts: dL·ξ/σ², so lr is a gradient step as for BPTT). The reference code\'s convention (dL·ξ/σ, and /B for NP) is `scale: \'reference\'`; at σ = 1e-3 and B = 10 it is the unbiased step times σ/B = 1e-4 (NP) or σ = 1e-3 (WP), so with the reference scale the same lr grid is simply 4 (3) decades smaller.', '');
   L.push('**ANP-T\'s lr** is not a gradient-step size: its update is √N·δL·δa/‖δa‖² (method.md), whose mean is a rescaled window-1 gradient; so equal lr values do not mean equal steps across learners. That is why every learner gets the whole grid.', '');
   for (const task of TASKS) L.push(...taskSection(task, runs));
   L.push(...targets(runs));
   L.push(...explorations(runs));
+  if (existsSync(RECURRENCE)) L.push(readFileSync(RECURRENCE, 'utf8').trim(), '');
   if (existsSync(NOTES)) L.push(readFileSync(NOTES, 'utf8').trim(), '');
   L.push('## Commands', '', 'Run one job at a time (the machine is shared); every command is resumable.', '', '```sh');
   for (const t of TASKS) {

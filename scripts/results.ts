@@ -42,9 +42,9 @@ import type { LearningRates } from '../src/device/types.js';
 import { trainAnpt, type EpochRecord } from '../src/learn/anpt.js';
 import { evaluateFloat, trainBptt, type Optimizer } from '../src/learn/bptt.js';
 import { spectralRadius } from '../src/linalg/spectral.js';
-import { evaluate, zeroOutputMse } from '../src/learn/evaluate.js';
+import { evaluate, targetVariance, zeroOutputMse } from '../src/learn/evaluate.js';
 import { NpFloatDevice } from '../src/learn/np.js';
-import { fitRidgeReadout } from '../src/learn/reservoir.js';
+import { fitRidgeReadout, tuneReservoir } from '../src/learn/reservoir.js';
 import type { Schedule } from '../src/learn/schedule.js';
 import { WpFloatDevice } from '../src/learn/wp.js';
 import { FloatDevice } from '../src/model/float-device.js';
@@ -59,7 +59,7 @@ export const RUNS_FILE = process.env.RESULTS_RUNS ?? join(ROOT, 'docs', 'results
 
 export const TASKS = ['mg-recall', 'mg-forecast', 'weather', 'copy'] as const;
 export type TaskKey = (typeof TASKS)[number];
-export const LEARNERS = ['anpt', 'anpt-ro', 'np', 'wp', 'bptt1', 'bpttk', 'reservoir'] as const;
+export const LEARNERS = ['anpt', 'anpt-ro', 'np', 'wp', 'bptt1', 'bpttk', 'reservoir', 'reservoir-tuned'] as const;
 export type Learner = (typeof LEARNERS)[number];
 
 export const LEARNER_NAMES: Record<Learner, string> = {
@@ -69,7 +69,8 @@ export const LEARNER_NAMES: Record<Learner, string> = {
   wp: 'WP (unbiased scale)',
   bptt1: 'BPTT window 1, Adam (reference BP)',
   bpttk: 'BPTT truncated/full',
-  reservoir: 'reservoir (ridge readout)',
+  reservoir: 'reservoir, untuned (Xavier W and R; ridge readout)',
+  'reservoir-tuned': 'reservoir, tuned (radius of R, gain of W, lambda on the train tail)',
 };
 
 export const H = 100;
@@ -182,6 +183,11 @@ function loadData(task: TaskKey, seed: number, trainFrac?: number): Data {
   return d;
 }
 
+/** Variance of a task's test targets (the denominator of NRMSE) for a seed's data. */
+export function testTargetVariance(task: TaskKey, seed: number): number {
+  return targetVariance(loadData(task, seed).test);
+}
+
 function schedule(c: RunConfig): Schedule {
   return c.sched === 'cos' ? { kind: 'cosine' } : { kind: 'constant' };
 }
@@ -242,14 +248,15 @@ export async function runOne(task: TaskKey, learner: Learner, config: RunConfig,
   await dev.configure({ topology: { ...shape, batch: BATCH }, noise: { hiddenSigma: SIGMA, outputSigma: SIGMA }, seed, maxChunkSteps: Math.max(1000, config.chunk ?? 1) });
   await dev.writeParams(init);
 
-  if (learner === 'reservoir') {
+  if (isReservoir(learner)) {
     const t0 = performance.now();
-    const fit = await fitRidgeReadout(dev, train);
+    const tuned = learner === 'reservoir-tuned' ? await tuneReservoir(dev, train) : undefined;
+    const fit = tuned ?? await fitRidgeReadout(dev, train);
     const ev = await evaluate(dev, test, { metrics });
     const v = (await evaluate(dev, val)).mse;
     const sec = (performance.now() - t0) / 1000;
     const r = finish('ok', [{ epoch: 0, trainMse: fit.trainMse, testMse: ev.mse, metrics: ev.metrics, lrFactor: 1, rescales: 0, seconds: sec }], v);
-    r.message = `lambda ${fit.lambda}`;
+    r.message = tuned ? `radius ${tuned.radius}, gain ${tuned.gain}, lambda ${tuned.lambda}` : `lambda ${fit.lambda}`;
     return r;
   }
 
@@ -288,6 +295,8 @@ function baseConfig(task: TaskKey, learner: Learner, epochs: number): Partial<Ru
 }
 
 const isBptt = (l: Learner) => l === 'bptt1' || l === 'bpttk';
+/** The ridge-readout baselines: no step size, no tuning runs (the tuned one tunes on the train tail itself). */
+export const isReservoir = (l: Learner) => l === 'reservoir' || l === 'reservoir-tuned';
 
 /** Lowest lr the sweep may extend down to (see sweepConfigs). */
 export const LR_FLOOR = 1e-7;
@@ -298,7 +307,7 @@ export const LR_FLOOR = 1e-7;
  * smallest tried: the same rule for every learner (it only ever adds budget).
  */
 export function sweepConfigs(task: TaskKey, learner: Learner, runs: RunRecord[] = []): RunConfig[] {
-  if (learner === 'reservoir') return [];
+  if (isReservoir(learner)) return [];
   const b = baseConfig(task, learner, TUNE_EPOCHS[task]);
   const opts: (RunConfig['opt'] | undefined)[] = isBptt(learner) ? ['sgd', 'adam'] : [undefined];
   const out: RunConfig[] = [];
@@ -319,7 +328,7 @@ export function sweepConfigs(task: TaskKey, learner: Learner, runs: RunRecord[] 
 
 /** Step 2: at the best lr of step 1 (per optimiser), the constant rate and the stabiliser. */
 export function toggleConfigs(task: TaskKey, learner: Learner, runs: RunRecord[]): RunConfig[] {
-  if (learner === 'reservoir') return [];
+  if (isReservoir(learner)) return [];
   const out: RunConfig[] = [];
   const opts: (RunConfig['opt'] | undefined)[] = isBptt(learner) ? ['sgd', 'adam'] : [undefined];
   for (const opt of opts) {
@@ -359,7 +368,7 @@ export function chosen(task: TaskKey, learner: Learner, runs: RunRecord[], varia
 
 /** The final config of a learner: the chosen tuning config at the final budget (weather: full train). */
 export function finalConfig(task: TaskKey, learner: Learner, runs: RunRecord[], variant?: 'sgd'): RunConfig | undefined {
-  if (learner === 'reservoir') return { lr: 0, sched: 'const', epochs: 1 };
+  if (isReservoir(learner)) return { lr: 0, sched: 'const', epochs: 1 };
   const c = chosen(task, learner, runs, variant);
   if (!c) return undefined;
   const f: RunConfig = { ...c.config, epochs: EPOCHS[task] };

@@ -20,6 +20,9 @@ import { LinkError } from '../src/link/transport.js';
 import { mackeyGlassTask } from '../src/tasks/mackey-glass.js';
 import { SweepDirError } from '../src/sweep/results.js';
 import { TaskError } from '../src/tasks/errors.js';
+import { targetVariance } from '../src/learn/evaluate.js';
+import { DEFAULT_GAINS, DEFAULT_RADII } from '../src/learn/reservoir.js';
+import { makeTask } from '../src/tasks/index.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TMP = mkdtempSync(join(tmpdir(), 'anpt-cli-'));
@@ -183,6 +186,29 @@ describe('anpt train', () => {
     expect(ridge.ridge_lambda).toBe(table.reduce((a, t) => (t.validationMse < a.validationMse ? t : a)).lambda);
   });
 
+  it('reservoir tunes the radius of R and the gain of W on the train tail by default; the new tasks train; NRMSE in the summary', async () => {
+    const tuned = join(TMP, 'res-tuned'), fixed = join(TMP, 'res-fixed'), adding = join(TMP, 'adding');
+    const base = ['train', '--task', 'delayed-recall', '--episodes', '30', '--hidden', '12', '--algo', 'reservoir', '--backend', 'float', '--quiet'];
+    expect((await cli(...base, '--out', tuned)).code).toBe(0);
+    const s = readJson(join(tuned, 'summary.json'));
+    expect(s.task.name).toBe('delayed-recall/len10');
+    expect(s.config.reservoir_validation).toHaveLength(DEFAULT_RADII.length * DEFAULT_GAINS.length);
+    const best = s.config.reservoir_validation.reduce((a: { validationMse: number }, b: { validationMse: number }) => (b.validationMse < a.validationMse ? b : a));
+    expect([s.config.reservoir_radius, s.config.reservoir_gain]).toEqual([best.radius, best.gain]);
+    const task = makeTask('delayed-recall', { episodes: 30, batch: 10, seed: 42 });
+    expect(s.final_test_nrmse).toBeCloseTo(Math.sqrt(s.final_test_loss / targetVariance(task.test)), 12);
+    expect((await cli(...base, '--radius', 'init', '--input-gain', '1', '--out', fixed)).code).toBe(0);
+    const f = readJson(join(fixed, 'summary.json'));
+    expect([f.config.reservoir_radius, f.config.reservoir_gain, f.config.reservoir_validation.length]).toEqual([undefined, 1, 1]);
+    const bad = await cli('train', '--task', 'adding', '--radius', '0.5', '--out', join(TMP, 'res-bad'));
+    expect([bad.code, bad.err]).toEqual([2, 'anpt: --radius applies to --algo reservoir only; remove it\n']);
+    expect(existsSync(join(TMP, 'res-bad'))).toBe(false);
+    const r = await cli('train', '--task', 'adding', '--episodes', '20', '--hidden', '8', '--epochs', '1', '--backend', 'float', '--out', adding, '--quiet');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/NRMSE \d\.\d{3}/);
+    expect(readJson(join(adding, 'summary.json')).task).toMatchObject({ name: 'adding/len10', inputs: 3, outputs: 1, train_steps: 200 });
+  });
+
   it('copy task: metric columns; CSV task: normalisation saved and eval on the same file reproduces the loss', async () => {
     const copyDir = join(TMP, 'copy');
     expect((await cli('train', '--task', 'copy', '--copy-length', '5', '--copy-delay', '2', '--hidden', '8', '--epochs', '1', '--out', copyDir, '--quiet')).code).toBe(0);
@@ -245,7 +271,7 @@ describe('anpt train', () => {
 describe('bad input: one line naming the problem and what to do, exit 2, no output directory', () => {
   const csv = join(ROOT, 'data', 'WTH.csv');
   const cases: [string, string[], RegExp][] = [
-    ['unknown task', ['--task', 'mackey'], /^anpt: --task: 'mackey' is not one of mackey-glass, copy, weather, csv; e\.g\. --task mackey-glass$/],
+    ['unknown task', ['--task', 'mackey'], /^anpt: --task: 'mackey' is not one of mackey-glass, copy, weather, csv, adding, delayed-recall; e\.g\. --task mackey-glass$/],
     ['unknown algo', ['--task', 'mackey-glass', '--algo', 'sgd'], /^anpt: --algo: 'sgd' is not one of anpt, np, wp, bptt, reservoir/],
     ['negative hidden', ['--task', 'mackey-glass', '--hidden', '-3'], /^anpt: --hidden: '-3' is not a positive integer; e\.g\. --hidden 100$/],
     ['non-numeric lr', ['--task', 'mackey-glass', '--lr', 'abc'], /^anpt: --lr: 'abc' is not a number >= 0; e\.g\. --lr 0\.1$/],

@@ -332,12 +332,12 @@ describe('makeTask', () => {
   it('builds each paper task by name', () => {
     expect(makeTask('mackey-glass', { steps: 50, batch: 1 }).name).toBe('mackey-glass/recall-15');
     expect(makeTask('copy', { length: 5, delay: 1, batch: 1 }).name).toBe('copy/len5-delay1');
-    expect(TASK_NAMES).toEqual(['mackey-glass', 'copy', 'weather', 'csv']);
+    expect(TASK_NAMES).toEqual(['mackey-glass', 'copy', 'weather', 'csv', 'adding', 'delayed-recall']);
   });
 
   it('rejects an unknown name, listing the valid ones', () => {
     const e = taskError(() => makeTask('psmnist'));
     expect(e.code).toBe('UNKNOWN_TASK');
-    expect(e.message).toBe("unknown task 'psmnist'; valid tasks: mackey-glass, copy, weather, csv");
+    expect(e.message).toBe("unknown task 'psmnist'; valid tasks: mackey-glass, copy, weather, csv, adding, delayed-recall");
   });
 });

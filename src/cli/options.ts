@@ -59,6 +59,15 @@ export function fraction(flag: string, raw: string | undefined, fallback: number
   return v;
 }
 
+/** A comma-separated list of finite real numbers > 0. */
+export function positiveRealList(flag: string, raw: string | undefined, fallback: number[], example: string): number[] {
+  if (raw === undefined) return fallback;
+  const parts = raw.split(',').map((s) => s.trim());
+  const vs = parts.map((s) => (REAL.test(s) ? Number(s) : NaN));
+  if (!parts.length || vs.some((v) => !Number.isFinite(v) || v <= 0)) throw bad(flag, raw, 'a comma-separated list of positive numbers', example);
+  return vs;
+}
+
 /** One of a fixed list of words. */
 export function choice<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
   if (raw === undefined) return fallback;

@@ -4,6 +4,7 @@
  */
 import type { Topology } from '../device/types.js';
 import type { EpochRecord } from '../learn/anpt.js';
+import { nrmse } from '../learn/evaluate.js';
 import { lineChart } from '../report/svg.js';
 import type { Task } from '../tasks/index.js';
 import { describeFormats } from './backend.js';
@@ -83,6 +84,9 @@ export function buildSummary(cfg: TrainConfig, o: RunOutcome, command: string) {
     best_epoch: best ? best.epoch + 1 : undefined,
     zero_output_test_loss: o.zeroTest,
     final_test_loss_vs_zero_output: o.finalTest.mse / o.zeroTest,
+    /** sqrt(final test MSE / variance of the test targets): 1 = no better than the best constant. */
+    final_test_nrmse: nrmse(o.finalTest.mse, o.task.test),
+    initial_test_nrmse: nrmse(o.initialTest.mse, o.task.test),
     final_train_loss: o.epochs.at(-1)?.trainMse,
     test_metrics: o.finalTest.metrics,
     epochs_run: o.epochs.length,
@@ -96,7 +100,7 @@ export function buildSummary(cfg: TrainConfig, o: RunOutcome, command: string) {
 /** The closing lines of `anpt train` on stdout. */
 export function printSummary(s: RunSummary, out: string, write: (line: string) => void): void {
   const best = s.best_epoch !== undefined ? `; best ${sci(s.best_test_loss)} at epoch ${s.best_epoch}` : '';
-  write(`final test MSE ${sci(s.final_test_loss)} = ${s.final_test_loss_vs_zero_output.toFixed(3)} x the zero-output MSE ${sci(s.zero_output_test_loss)} (untrained ${sci(s.initial_test_loss)}${best})\n`);
+  write(`final test MSE ${sci(s.final_test_loss)} = ${s.final_test_loss_vs_zero_output.toFixed(3)} x the zero-output MSE ${sci(s.zero_output_test_loss)}, NRMSE ${s.final_test_nrmse.toFixed(3)} (untrained ${sci(s.initial_test_loss)}${best})\n`);
   if (s.test_metrics) write(`test ${Object.entries(s.test_metrics).map(([k, v]) => `${k} ${Number(v.toPrecision(4))}`).join(', ')}\n`);
   const rate = s.steps_per_second !== undefined ? `, ${Math.round(s.steps_per_second)} steps/s` : '';
   write(`${s.status === 'ok' ? '' : `${s.status}: `}${s.epochs_run} epoch${s.epochs_run === 1 ? '' : 's'} in ${s.seconds.toFixed(1)} s${rate}\n`);

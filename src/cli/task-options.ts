@@ -18,6 +18,8 @@ export interface TaskFlags {
   horizon?: string;
   copyLength?: string;
   copyDelay?: string;
+  episode?: string;
+  episodes?: string;
   data?: string;
   inputs?: string;
   targets?: string;
@@ -44,6 +46,8 @@ export function addTaskOptions(cmd: Command, forTraining: boolean): Command {
       : "mackey-glass: lag in samples; csv: rows between inputs and targets (default: the run's)")
     .option('--copy-length <n>', `copy: symbols to remember (${dflt(TASK_DEFAULTS.copy.length)})`)
     .option('--copy-delay <n>', `copy: blank steps before recall (${dflt(TASK_DEFAULTS.copy.delay)})`)
+    .option('--episode <L>', `adding, delayed-recall: steps per episode, the last one the query (${dflt(TASK_DEFAULTS.episodes.episode)})`)
+    .option('--episodes <n>', `adding, delayed-recall: episodes per sequence (${dflt(TASK_DEFAULTS.episodes.episodes)})`)
     .option('--data <file.csv>', `csv: the data file (${forTraining ? 'required' : "default: the run's"}); weather: another copy of WTH.csv`)
     .option('--inputs <a,b>', `csv: input column names, comma-separated (${forTraining ? 'required' : "default: the run's"})`)
     .option('--targets <c>', `csv: target column names, comma-separated (${forTraining ? 'required' : "default: the run's"})`)
@@ -60,6 +64,8 @@ function refuseForeignFlags(name: TaskName, f: TaskFlags): void {
   only('--horizon', f.horizon, ['mackey-glass', 'csv']);
   only('--copy-length', f.copyLength, ['copy']);
   only('--copy-delay', f.copyDelay, ['copy']);
+  only('--episode', f.episode, ['adding', 'delayed-recall']);
+  only('--episodes', f.episodes, ['adding', 'delayed-recall']);
   only('--data', f.data, ['csv', 'weather']);
   only('--inputs', f.inputs, ['csv']);
   only('--targets', f.targets, ['csv']);
@@ -108,6 +114,19 @@ export function resolveTaskSpec(f: TaskFlags, opts: ResolveTaskOptions = {}): Ta
         options: {
           length: pick(f.copyLength === undefined ? undefined : positiveInt('--copy-length', f.copyLength, d.length), 'length', d.length),
           delay: pick(f.copyDelay === undefined ? undefined : nonNegativeInt('--copy-delay', f.copyDelay, d.delay), 'delay', d.delay),
+          batch,
+          seed,
+        },
+      };
+    }
+    case 'adding':
+    case 'delayed-recall': {
+      const d = TASK_DEFAULTS.episodes;
+      return {
+        name,
+        options: {
+          episode: pick(f.episode === undefined ? undefined : positiveInt('--episode', f.episode, d.episode), 'episode', d.episode),
+          episodes: pick(f.episodes === undefined ? undefined : positiveInt('--episodes', f.episodes, d.episodes), 'episodes', d.episodes),
           batch,
           seed,
         },

@@ -33,6 +33,8 @@ export interface TrainConfig {
   spectralCap?: number;
   /** Skip the per-epoch spectral radius and gradient cosine (they cost a little time on the float model). */
   noDiagnostics?: boolean;
+  /** reservoir only: candidate spectral radii of R (empty: keep R) and gains of W, chosen on validation. */
+  reservoir?: { radii: number[]; gains: number[] };
   /** bptt only: steps per gradient window, or 'full'. */
   bpttWindow?: number | 'full';
   formats?: ChipFormats;
@@ -62,6 +64,8 @@ export interface TrainFlags extends TaskFlags, FormatFlags {
   schedule?: string;
   readoutOnly?: boolean;
   spectralCap?: string;
+  radius?: string;
+  inputGain?: string;
   activation?: string;
   mismatch?: string;
   /** commander's --no-diagnostics sets false. */

@@ -11,7 +11,7 @@ import type { Activation, ChipFormats, Device, MismatchConfig, Params, Topology 
 import { trainAnpt, type EpochRecord, type TrainProgress } from '../learn/anpt.js';
 import { evaluateFloat, trainBptt } from '../learn/bptt.js';
 import { evaluate, zeroOutputMse, type Evaluation } from '../learn/evaluate.js';
-import { fitRidgeReadout } from '../learn/reservoir.js';
+import { DEFAULT_GAINS, DEFAULT_RADII, tuneReservoir } from '../learn/reservoir.js';
 import { gradientAlignment } from '../learn/diagnostics.js';
 import { spectralRadius } from '../linalg/spectral.js';
 import { codeRange, formatName, lsb } from '../format/fixed.js';
@@ -27,7 +27,7 @@ import {
   type Algo, type Backend,
 } from './defaults.js';
 import { EXIT_FAILED, EXIT_OK, UsageError } from './errors.js';
-import { choice, nonNegativeReal, positiveInt, positiveReal, refuse, uint32 } from './options.js';
+import { choice, nonNegativeReal, positiveInt, positiveReal, positiveRealList, refuse, uint32 } from './options.js';
 import { checkOutDir, metricsCsv, toJson, writeRunDir } from './output.js';
 import { createProgress, PROGRESS_INTERVAL_SECONDS, sci, type Progress } from './progress.js';
 import { buildSummary, lossChart, printSummary, type RunOutcome } from './summary.js';
@@ -65,6 +65,8 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     refuse('--mismatch', f.mismatch, 'does not apply to --algo bptt (it trains the ideal float model off-device); remove it');
   }
   if (algo !== 'bptt') refuse('--bptt-window', f.bpttWindow, 'applies to --algo bptt only; remove it');
+  if (algo !== 'reservoir')
+    for (const [flag, raw] of [['--radius', f.radius], ['--input-gain', f.inputGain]] as const) refuse(flag, raw, 'applies to --algo reservoir only; remove it');
   const seed = uint32('--seed', f.seed, SEED, '42');
   const task = resolveTaskSpec(f, { seed });
   const budget = TASK_BUDGET[task.name];
@@ -86,6 +88,10 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     mismatch: mismatchSpread(f.mismatch),
     noDiagnostics: f.diagnostics === false,
     spectralCap: resolveSpectralCap(algo, backend, f.spectralCap),
+    reservoir: algo === 'reservoir' ? {
+      radii: f.radius === 'init' ? [] : positiveRealList('--radius', f.radius, DEFAULT_RADII, '0.6,0.9 (or init)'),
+      gains: positiveRealList('--input-gain', f.inputGain, DEFAULT_GAINS, '0.3,1'),
+    } : undefined,
     bpttWindow: algo === 'bptt' ? (f.bpttWindow === 'full' ? 'full' : positiveInt('--bptt-window', f.bpttWindow, BPTT_WINDOW, `${BPTT_WINDOW} (or full)`)) : undefined,
     formats: resolveFormats(backend, f),
     out: f.out ?? '',
@@ -231,7 +237,7 @@ async function trainOnDevice(
   const initialTest = await evaluate(device, task.test, { metrics: task.metrics });
   if (cfg.algo === 'reservoir') {
     const started = performance.now();
-    const fit = await fitRidgeReadout(device, task.train);
+    const fit = await tuneReservoir(device, task.train, cfg.reservoir);
     const vMax = fit.v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
     const w = cfg.formats?.weight;
     const range = w ? codeRange(w).max * lsb(w) : Infinity;
@@ -240,11 +246,11 @@ async function trainOnDevice(
     const train = await evaluate(device, task.train);
     const test = await evaluate(device, task.test, { metrics: task.metrics });
     const seconds = (performance.now() - started) / 1000;
-    progress.note(`ridge fit of V: lambda ${fit.lambda}, train MSE ${sci(train.mse)}, test MSE ${sci(test.mse)}, ${seconds.toFixed(1)} s`);
+    progress.note(`ridge fit of V: radius of R ${fit.radius ?? `kept (${fit.initialRadius.toPrecision(3)})`}, input gain ${fit.gain}, lambda ${fit.lambda} (chosen on the train tail), train MSE ${sci(train.mse)}, test MSE ${sci(test.mse)}, ${seconds.toFixed(1)} s`);
     const epoch: EpochRecord = { epoch: 0, trainMse: train.mse, testMse: test.mse, metrics: test.metrics, lrFactor: 1, rescales: 0, seconds };
     return {
       status: 'ok', epochs: [epoch], params: await device.readParams(), initialTest, finalTest: test, deviceName, maxChunkSteps: maxChunk,
-      extra: { ridge_lambda: fit.lambda, ridge_validation: fit.table },
+      extra: { reservoir_radius: fit.radius, reservoir_initial_radius: fit.initialRadius, reservoir_gain: fit.gain, ridge_lambda: fit.lambda, ridge_validation: fit.table, reservoir_validation: fit.grid },
     };
   }
   const res = await trainAnpt(device, task.train, {
@@ -377,7 +383,7 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
   addTaskOptions(cmd, true);
   cmd
     .option('--hidden <H>', `hidden neurons (default ${HIDDEN})`)
-    .option('--epochs <n>', `passes over the training set (default: mackey-glass ${TASK_BUDGET['mackey-glass'].epochs}, weather ${TASK_BUDGET.weather.epochs}, copy ${TASK_BUDGET.copy.epochs}, csv ${TASK_BUDGET.csv.epochs})`)
+    .option('--epochs <n>', `passes over the training set (default: mackey-glass ${TASK_BUDGET['mackey-glass'].epochs}, weather ${TASK_BUDGET.weather.epochs}, copy ${TASK_BUDGET.copy.epochs}, csv ${TASK_BUDGET.csv.epochs}, adding and delayed-recall ${TASK_BUDGET.adding.epochs})`)
     .option('--lr <eta>', `step size for W, R and V (default ${ALGO_DEFAULTS.anpt.lr}; np ${ALGO_DEFAULTS.np.lr}; wp ${ALGO_DEFAULTS.wp.lr}; bptt ${ALGO_DEFAULTS.bptt.lr} with Adam)`)
     .option('--schedule <kind>', `learning-rate schedule: constant | cosine (default ${ALGO_DEFAULTS.anpt.schedule}; np ${ALGO_DEFAULTS.np.schedule}; wp ${ALGO_DEFAULTS.wp.schedule}; bptt ${ALGO_DEFAULTS.bptt.schedule})`)
     .option('--sigma <std>', `noise std on hidden and output pre-activations (wp: on weights), real units (default ${ALGO_DEFAULTS.anpt.sigma})`)
@@ -385,6 +391,8 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--readout-only', 'train V only (ablation)')
     .option('--spectral-cap <rho>', `anpt, np, wp: rescale R to spectral radius rho whenever it exceeds it (checked every 100 steps; a forward-only stabiliser); 0 = off (default ${FLOAT_ANPT_SPECTRAL_CAP} for anpt on the float backend, else off)`)
     .option('--no-diagnostics', 'anpt: skip the per-epoch spectral radius of R and (float backend) the cosine of the update to the BPTT gradient, written to metrics.csv')
+    .option('--radius <list>', `reservoir: spectral radii of R to try, comma-separated, chosen with --input-gain and the ridge lambda on the last 20 % of the train steps (never the test set); init = keep the initial R (default ${DEFAULT_RADII.join(',')})`)
+    .option('--input-gain <list>', `reservoir: gains of the initial W to try, comma-separated (1 = keep W; default ${DEFAULT_GAINS.join(',')})`)
     .option('--bptt-window <k>', `bptt: steps per gradient window, or full (default ${BPTT_WINDOW})`)
     .option('--seed <n>', `seed of the data, initial weights and noise (default ${SEED})`)
     .option('--activation <name>', `hidden nonlinearity: ${ACTIVATIONS.join(' | ')} (default ${ACTIVATION})`)

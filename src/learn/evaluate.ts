@@ -66,3 +66,26 @@ export function zeroOutputMse(set: SequenceSet): number {
   for (const y of set.targets) s += y * y;
   return s / set.targets.length;
 }
+
+/**
+ * Variance of a set's targets: the mean over steps, sequences and outputs of
+ * (y* - mean of that output)^2, i.e. the MSE of the best constant answer per output.
+ */
+export function targetVariance(set: SequenceSet): number {
+  const O = set.outputSize, rows = set.targets.length / O;
+  const mean = new Float64Array(O);
+  for (let k = 0; k < set.targets.length; k++) mean[k % O] += set.targets[k] / rows;
+  let s = 0;
+  for (let k = 0; k < set.targets.length; k++) s += (set.targets[k] - mean[k % O]) ** 2;
+  return s / set.targets.length;
+}
+
+/**
+ * Normalised root-mean-square error, sqrt(MSE / var(target)) on the (normalised)
+ * targets of `set`: 0 is perfect, 1 is no better than the best constant answer (the
+ * figure the reservoir-computing literature reports). NaN for constant targets.
+ */
+export function nrmse(mse: number, set: SequenceSet): number {
+  const v = targetVariance(set);
+  return v > 0 ? Math.sqrt(mse / v) : NaN;
+}

@@ -8,10 +8,15 @@
  * Cholesky. lambda is picked from a grid by the MSE on a held-out tail of the train
  * steps, then V is refitted on all train steps with that lambda. No intercept (the
  * model has no biases).
+ *
+ * tuneReservoir is the fair baseline: it also chooses the spectral radius of R and the
+ * gain of W on that held-out tail (never the test set), as every learner's lr is
+ * chosen on validation.
  */
-import type { Device } from '../device/types.js';
+import type { Device, Params } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import type { SequenceSet } from '../tasks/types.js';
+import { spectralRadius } from '../linalg/spectral.js';
 import { evaluate, validateSet } from './evaluate.js';
 
 export interface RidgeOptions {
@@ -70,7 +75,7 @@ export function choleskySolve(a: Float64Array, n: number, rhs: Float64Array, m: 
 }
 
 /** Gram X^T X (H x H), X^T Y (H x O) and the row count over steps [from, to) of every sequence. */
-function normalEquations(hidden: Float64Array, set: SequenceSet, H: number, from: number, to: number) {
+function normalEquations(hidden: Float64Array, set: SequenceSet, H: number, from: number, to: number): Normal {
   const { batch: B, outputSize: O } = set;
   const gram = new Float64Array(H * H), xty = new Float64Array(H * O);
   for (let t = from; t < to; t++)
@@ -88,7 +93,7 @@ function normalEquations(hidden: Float64Array, set: SequenceSet, H: number, from
 }
 
 /** V (O x H) from the normal equations with penalty lambda per sample. */
-function ridge(eq: { gram: Float64Array; xty: Float64Array; rows: number }, H: number, O: number, lambda: number): Float64Array {
+function ridge(eq: Normal, H: number, O: number, lambda: number): Float64Array {
   const a = eq.gram.slice();
   for (let i = 0; i < H; i++) a[i * H + i] += eq.rows * lambda;
   const vt = choleskySolve(a, H, eq.xty, O); // H x O
@@ -112,12 +117,14 @@ function readoutMse(hidden: Float64Array, set: SequenceSet, H: number, v: Float6
   return s / (Math.max(1, to - from) * B * O);
 }
 
-/**
- * Fit the readout of a configured device with weights written: run `train` through
- * the clean copy, choose lambda on the held-out tail, refit on all steps, write V
- * (keeping W and R). Evaluate on a test set afterwards with evaluate().
- */
-export async function fitRidgeReadout(device: Device, train: SequenceSet, opts: RidgeOptions = {}): Promise<RidgeResult> {
+interface Normal { gram: Float64Array; xty: Float64Array; rows: number }
+
+/** The ridge fit of one hidden trace: lambda chosen on the tail, V refitted on all steps (not yet written). */
+interface TraceFit { v: Float64Array; lambda: number; table: { lambda: number; validationMse: number }[]; validationMse: number; trainMse: number }
+
+interface Checked { lambdas: number[]; washout: number; split: number }
+
+function checkRidge(train: SequenceSet, opts: RidgeOptions): Checked {
   validateSet(train, 'train');
   const lambdas = opts.lambdas ?? DEFAULT_LAMBDAS;
   if (lambdas.length === 0 || lambdas.some((l) => !(l > 0) || !Number.isFinite(l)))
@@ -125,31 +132,119 @@ export async function fitRidgeReadout(device: Device, train: SequenceSet, opts: 
   const frac = opts.validationFraction ?? 0.2;
   if (!(frac > 0 && frac <= 0.9)) throw new ConfigError('validationFraction', `${frac} is out of range; allowed (0, 0.9]`);
   const washout = opts.washoutSteps ?? 0;
-  const T = train.steps, O = train.outputSize;
+  const T = train.steps;
   const split = Math.floor(washout + (T - washout) * (1 - frac));
   if (!Number.isInteger(washout) || washout < 0 || split <= washout || split >= T)
     throw new ConfigError('washoutSteps', `${washout} leaves no fit or validation steps out of ${T}; allowed 0..${Math.max(0, T - 3)} with enough steps on both sides`);
+  return { lambdas, washout, split };
+}
+
+/**
+ * Run `train` through the device's clean copy with the weights it holds and fit V on
+ * the hidden trace: lambda by the tail's MSE, then V refitted on all steps. `asHeld`
+ * maps a readout to what the device would hold (quantised on a chip).
+ */
+async function fitTrace(device: Device, train: SequenceSet, c: Checked, asHeld: (v: Float64Array) => Promise<Float64Array>): Promise<TraceFit> {
+  const T = train.steps, O = train.outputSize;
   const ev = await evaluate(device, train, { hidden: true });
   const hidden = ev.hidden;
   if (!hidden) throw new ConfigError('device', 'the device returned no hidden trace; it must support run({hiddenTrace: true})');
   const H = hidden.length / (T * train.batch);
-  const fit = normalEquations(hidden, train, H, washout, split);
-  const held = normalEquations(hidden, train, H, split, T);
-  const p = await device.readParams();
-  // On a fixed-point device a readout is scored as the device holds it (quantised and
-  // saturated to its weight format): a tiny lambda can fit weights far outside the
-  // chip's range, which the float score would not see.
+  const fit = normalEquations(hidden, train, H, c.washout, c.split);
+  const held = normalEquations(hidden, train, H, c.split, T);
+  const table: { lambda: number; validationMse: number }[] = [];
+  for (const lambda of c.lambdas) table.push({ lambda, validationMse: readoutMse(hidden, train, H, await asHeld(ridge(fit, H, O, lambda)), c.split, T) });
+  const best = table.reduce((a, b) => (b.validationMse < a.validationMse ? b : a));
+  const all: Normal = { gram: fit.gram.map((x, k) => x + held.gram[k]), xty: fit.xty.map((x, k) => x + held.xty[k]), rows: fit.rows + held.rows };
+  const v = await asHeld(ridge(all, H, O, best.lambda));
+  return { v, lambda: best.lambda, table, validationMse: best.validationMse, trainMse: readoutMse(hidden, train, H, v, c.washout, T) };
+}
+
+/**
+ * The readout as the device holds it: on a fixed-point device a readout is scored
+ * quantised and saturated to its weight format (a tiny lambda can fit weights far
+ * outside the chip's range, which the float score would not see).
+ */
+async function heldReadout(device: Device, p: Params): Promise<(v: Float64Array) => Promise<Float64Array>> {
   const fixedPoint = (await device.info()).fixedPoint;
-  const asHeld = async (v: Float64Array): Promise<Float64Array> => {
+  return async (v) => {
     if (!fixedPoint) return v;
     await device.writeParams({ w: p.w, r: p.r, v });
     return (await device.readParams()).v;
   };
-  const table: { lambda: number; validationMse: number }[] = [];
-  for (const lambda of lambdas) table.push({ lambda, validationMse: readoutMse(hidden, train, H, await asHeld(ridge(fit, H, O, lambda)), split, T) });
-  const best = table.reduce((a, b) => (b.validationMse < a.validationMse ? b : a));
-  const all = { gram: fit.gram.map((x, k) => x + held.gram[k]), xty: fit.xty.map((x, k) => x + held.xty[k]), rows: fit.rows + held.rows };
-  const v = await asHeld(ridge(all, H, O, best.lambda));
-  await device.writeParams({ w: p.w, r: p.r, v });
-  return { v, lambda: best.lambda, table, trainMse: readoutMse(hidden, train, H, v, washout, T) };
+}
+
+/**
+ * Fit the readout of a configured device with weights written: run `train` through
+ * the clean copy, choose lambda on the held-out tail, refit on all steps, write V
+ * (keeping W and R). Evaluate on a test set afterwards with evaluate().
+ */
+export async function fitRidgeReadout(device: Device, train: SequenceSet, opts: RidgeOptions = {}): Promise<RidgeResult> {
+  const c = checkRidge(train, opts);
+  const p = await device.readParams();
+  const f = await fitTrace(device, train, c, await heldReadout(device, p));
+  await device.writeParams({ w: p.w, r: p.r, v: f.v });
+  return { v: f.v, lambda: f.lambda, table: f.table, trainMse: f.trainMse };
+}
+
+export interface ReservoirOptions extends RidgeOptions {
+  /**
+   * Candidate spectral radii of R: the device's R is rescaled to each (R's direction is
+   * kept). Empty: keep R as it is. Default DEFAULT_RADII.
+   */
+  radii?: number[];
+  /** Candidate gains multiplying the device's W (1 = as it is). Default DEFAULT_GAINS. */
+  gains?: number[];
+}
+
+export interface ReservoirResult extends RidgeResult {
+  /** Chosen spectral radius of R (undefined when R was kept) and input gain. */
+  radius?: number;
+  gain: number;
+  /** Spectral radius of the device's R before tuning. */
+  initialRadius: number;
+  /** Validation MSE (on the held-out tail, at the best lambda) of every (radius, gain) tried. */
+  grid: { radius?: number; gain: number; lambda: number; validationMse: number }[];
+}
+
+/**
+ * Spectral radii tried by default: from strongly fading memory to the edge of chaos
+ * and past it (a random tanh network with rho a little above 1 is often still stable).
+ */
+export const DEFAULT_RADII = [0.1, 0.3, 0.6, 0.9, 1.0, 1.2];
+/** Input gains tried by default (x the Xavier W): small gains keep tanh near-linear, larger ones saturate it. */
+export const DEFAULT_GAINS = [0.1, 0.3, 1, 3, 10];
+
+/**
+ * The tuned reservoir baseline: for every (spectral radius of R, gain of W) on the
+ * grid, run the train set through the device with those weights and fit the ridge
+ * readout, scored on the held-out tail of the train steps (the validation split;
+ * the test set is never seen). The best (radius, gain, lambda) by that score wins;
+ * V is refitted on all train steps and written with the chosen W and R. One pass over
+ * the train set per grid point.
+ */
+export async function tuneReservoir(device: Device, train: SequenceSet, opts: ReservoirOptions = {}): Promise<ReservoirResult> {
+  const c = checkRidge(train, opts);
+  const radii = opts.radii ?? DEFAULT_RADII, gains = opts.gains ?? DEFAULT_GAINS;
+  for (const [field, xs] of [['radii', radii], ['gains', gains]] as const)
+    if (xs.some((x) => !(x > 0) || !Number.isFinite(x))) throw new ConfigError(field, `[${xs.join(', ')}] must be finite values > 0`);
+  if (gains.length === 0) throw new ConfigError('gains', '[] must list at least one gain (1 keeps W as it is)');
+  const p0 = await device.readParams();
+  const H = Math.round(Math.sqrt(p0.r.length));
+  const rho0 = spectralRadius(p0.r, H);
+  const grid: ReservoirResult['grid'] = [];
+  let best: { fit: TraceFit; radius?: number; gain: number; w: Float64Array; r: Float64Array } | undefined;
+  for (const radius of radii.length ? radii : [undefined])
+    for (const gain of gains) {
+      const w = p0.w.map((x) => x * gain);
+      const r = radius === undefined || !(rho0 > 0) ? p0.r : p0.r.map((x) => (x * radius) / rho0);
+      await device.writeParams({ w, r, v: p0.v });
+      const held = await device.readParams(); // what the device holds (quantised on a chip)
+      const fit = await fitTrace(device, train, c, await heldReadout(device, held));
+      grid.push({ radius, gain, lambda: fit.lambda, validationMse: fit.validationMse });
+      if (!best || fit.validationMse < best.fit.validationMse) best = { fit, radius, gain, w: held.w, r: held.r };
+    }
+  const b = best!;
+  await device.writeParams({ w: b.w, r: b.r, v: b.fit.v });
+  return { v: b.fit.v, lambda: b.fit.lambda, table: b.fit.table, trainMse: b.fit.trainMse, radius: b.radius, gain: b.gain, initialRadius: rho0, grid };
 }

@@ -240,7 +240,7 @@ function allRowsTable(results: SweepResults): string {
   const grid = results.grid;
   const groups = groupBy(results.rows, (r) => `${pointKey(r.point)}|${r.method}`);
   const head = ['method', 'weight bits', 'weight format', 'activity bits', 'update rounding', 'sigma', 'mismatch',
-    'test MSE / zero-output (mean ± sd)', 'smallest – largest seed', 'test MSE (mean)', 'float before PTQ / zero-output', 'weights at a rail', 'seeds ok / diverged / failed', 'train s (mean)'];
+    'test MSE / zero-output (mean ± sd)', 'smallest – largest seed', 'test MSE (mean)', 'NRMSE (mean)', 'float before PTQ / zero-output', 'weights at a rail', 'seeds ok / diverged / failed', 'train s (mean)'];
   const lines: string[] = [];
   for (const [, rs] of groups) {
     const r0 = rs[0];
@@ -259,6 +259,7 @@ function allRowsTable(results: SweepResults): string {
       `<td class="n">${meanSd(relS)}</td>`,
       `<td class="n">${range(relS)}</td>`,
       `<td class="n">${num(stats(m.map((r) => r.metrics!.testMse)).mean)}</td>`,
+      `<td class="n">${num(stats(m.map((r) => r.metrics!.testNrmse ?? NaN)).mean)}</td>`,
       `<td class="n">${floatRel.n ? num(floatRel.mean) : '–'}</td>`,
       `<td class="n">${pct(stats(m.map((r) => r.metrics!.weightsAtRail)).mean)}</td>`,
       `<td class="n">${count('ok')} / ${count('diverged')} / ${count('error')}</td>`,

@@ -134,10 +134,12 @@ const TASK_OPTION_KEYS: Record<TaskName, string[]> = {
   copy: ['length', 'delay', 'batch'],
   weather: ['batch', 'file'],
   csv: ['file', 'inputs', 'targets', 'batch', 'split', 'horizon'],
+  adding: ['episode', 'episodes', 'batch'],
+  'delayed-recall': ['episode', 'episodes', 'batch'],
 };
 
 /** Tasks whose data is drawn from the row's seed. */
-const SEEDED_TASKS: TaskName[] = ['mackey-glass', 'copy'];
+const SEEDED_TASKS: TaskName[] = ['mackey-glass', 'copy', 'adding', 'delayed-recall'];
 
 const show = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : JSON.stringify(v) ?? String(v));
 

@@ -25,7 +25,7 @@ import { trainAnpt } from '../learn/anpt.js';
 import { SPECTRAL_EVERY_STEPS } from '../learn/defaults.js';
 import { evaluateFloat, trainBptt } from '../learn/bptt.js';
 import { gradientAlignment, meanUpdate, updateGradientCosines, type LayerCosines } from '../learn/diagnostics.js';
-import { evaluate, zeroOutputMse } from '../learn/evaluate.js';
+import { evaluate, nrmse, zeroOutputMse } from '../learn/evaluate.js';
 import { FloatDevice } from '../model/float-device.js';
 import { xavierNormal, type RnnShape } from '../model/rnn.js';
 import type { SequenceSet, Task } from '../tasks/types.js';
@@ -39,6 +39,8 @@ export interface RowMetrics {
   zeroMse: number;
   /** testMse / zeroMse. */
   relTestMse: number;
+  /** sqrt(testMse / variance of the test targets) (evaluate.ts nrmse). */
+  testNrmse?: number;
   /** The point's weight format, e.g. Q1.6. */
   weightFormat: string;
   /** Fraction of weights at the largest or smallest code after training / quantisation. */
@@ -172,7 +174,7 @@ export async function runAnptChip(row: RowSpec): Promise<RowOutcome> {
     status: res.status,
     message: res.message,
     metrics: {
-      testMse, zeroMse, relTestMse: testMse / zeroMse,
+      testMse, zeroMse, relTestMse: testMse / zeroMse, testNrmse: nrmse(testMse, task.test),
       weightFormat: formatName(cfg.formats!.weight),
       weightsAtRail: railFraction(params, cfg.formats!.weight),
       trainStatus: res.status, trainMessage: res.message,
@@ -242,7 +244,7 @@ export async function runPtq(row: RowSpec, float: FloatOutcome): Promise<RowOutc
     status: trainStatus,
     message: float.message,
     metrics: {
-      testMse, zeroMse, relTestMse: testMse / zeroMse,
+      testMse, zeroMse, relTestMse: testMse / zeroMse, testNrmse: nrmse(testMse, task.test),
       weightFormat: formatName(cfg.formats!.weight),
       weightsAtRail: railFraction(await dev.readParams(), cfg.formats!.weight),
       trainStatus, trainMessage: float.message,

@@ -280,6 +280,7 @@ const CSV_COLUMNS: [string, (r: SweepRow) => unknown][] = [
   ['testMse', (r) => r.metrics?.testMse],
   ['zeroMse', (r) => r.metrics?.zeroMse],
   ['relTestMse', (r) => r.metrics?.relTestMse],
+  ['testNrmse', (r) => r.metrics?.testNrmse],
   ['floatTestMse', (r) => r.metrics?.floatTestMse],
   ['floatRelTestMse', (r) => r.metrics?.floatRelTestMse],
   ['weightsAtRail', (r) => r.metrics?.weightsAtRail],
