@@ -1,6 +1,6 @@
 // Eligibility traces of the float model, the batch-invariant ANP-T step, the early-growth
 // warning and the host-solved ridge readout (issue 11).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -141,6 +141,38 @@ describe('batch-invariant ANP-T steps', () => {
       expect(sum.final_test_loss * 3).toBeLessThan(sum.initial_test_loss);
     }
   }, 60_000);
+});
+
+describe('anpt train --trace', () => {
+  const run = async (...argv: string[]) => {
+    let out = '', err = '';
+    const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), progress: { write: () => true, isTTY: false } });
+    return { code, out, err };
+  };
+  const small = ['train', '--task', 'mackey-glass', '--steps', '200', '--hidden', '8', '--epochs', '1', '--quiet'];
+
+  it('trains on the float model, records the trace in summary and config.json, and --config repeats it bit for bit', async () => {
+    const a = join(TMP, 'trace-a'), b = join(TMP, 'trace-b');
+    const r = await run(...small, '--backend', 'float', '--trace', 'innovation', '--trace-decay', '0.5', '--lr-v', '0.2', '--json', '--out', a);
+    expect(r.code).toBe(0);
+    const sum = JSON.parse(r.out);
+    expect(sum.config).toMatchObject({ trace: 'innovation', trace_decay: 0.5, readout: 'device', lr: { w: 0.1, r: 0.1, v: 0.2 } });
+    const cfg = JSON.parse(readFileSync(join(a, 'config.json'), 'utf8'));
+    expect(cfg).toMatchObject({ trace: 'innovation', 'trace-decay': 0.5, 'lr-v': 0.2 });
+    const again = await run('train', '--config', join(a, 'config.json'), '--json', '--quiet', '--out', b);
+    expect(JSON.parse(again.out).final_test_loss).toBe(sum.final_test_loss);
+  }, 30_000);
+
+  it('refuses a trace on the emulator and a decay of 1, one line, nothing written', async () => {
+    for (const [extra, msg] of [[['--trace', 'activity'], /^anpt: --trace: 'activity' runs on the float model only/], [['--backend', 'float', '--trace', 'activity', '--trace-decay', '1'], /^anpt: --trace-decay: '1' is not below 1/]] as const) {
+      const out = join(TMP, `refused-${extra.length}`);
+      const r = await run(...small, ...extra, '--out', out);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(msg);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
 });
 
 describe('host-solved ridge readout', () => {
