@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
-import { gridFromFlags } from '../src/sweep/command.js';
+import { gridFromFlags } from '../src/cli/sweep-command.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'anpt-help-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
@@ -55,15 +55,18 @@ beforeAll(() => {
 });
 
 const MG = ['--task', 'mackey-glass', '--steps', '60', '--hidden', '6', '--batch', '2', '--epochs', '1', '--quiet'];
+const EPISODES = ['--task', 'adding', '--episode', '5', '--episodes', '4', '--hidden', '6', '--batch', '2', '--epochs', '1', '--quiet'];
+/** MG without --epochs (the reservoir refuses it). */
+const MG_RES = ['--task', 'mackey-glass', '--steps', '60', '--hidden', '6', '--batch', '2', '--quiet', '--algo', 'reservoir'];
 const COPY = ['--task', 'copy', '--copy-length', '5', '--copy-delay', '2', '--hidden', '6', '--batch', '2', '--epochs', '1', '--quiet'];
 
 describe('anpt train --help', () => {
   /** flag -> [arguments of a run that uses it, the config.json key and value it must produce, or the expected failure] */
-  const cases = (): Record<string, { args: string[]; config?: [string, unknown]; fails?: RegExp }> => ({
+  const cases = (): Record<string, { args: string[]; config?: [string, unknown]; fails?: RegExp; code?: number }> => ({
     '--algo': { args: [...MG, '--algo', 'np'], config: ['algo', 'np'] },
     '--backend': { args: [...MG, '--backend', 'float'], config: ['backend', 'float'] },
-    '--device': { args: [...MG, '--device', 'tcp://127.0.0.1:1'], fails: /nothing listens there/ },
-    '--port': { args: [...MG, '--port', join(TMP, 'no-such-port')], fails: /^anpt: .*no-such-port/ },
+    '--device': { args: [...MG, '--device', 'tcp://127.0.0.1:1'], fails: /nothing listens there/, code: 3 },
+    '--port': { args: [...MG, '--port', join(TMP, 'no-such-port')], fails: /^anpt: .*no-such-port/, code: 3 },
     '--baud': { args: [...MG, '--port', join(TMP, 'no-such-port'), '--baud', 'x'], fails: /^anpt: --baud: 'x' is not a positive integer/ },
     '--checkpoint-dir': { args: [...MG, '--checkpoint-dir', TMP], fails: /^anpt: --checkpoint-dir applies to a board/ },
     '--task': { args: MG, config: ['task', 'mackey-glass'] },
@@ -73,6 +76,8 @@ describe('anpt train --help', () => {
     '--horizon': { args: [...MG, '--horizon', '3'], config: ['horizon', 3] },
     '--copy-length': { args: COPY, config: ['copy-length', 5] },
     '--copy-delay': { args: COPY, config: ['copy-delay', 2] },
+    '--episode': { args: EPISODES, config: ['episode', 5] },
+    '--episodes': { args: EPISODES, config: ['episodes', 4] },
     '--data': { args: ['--task', 'csv', '--data', csv, '--inputs', 'a,b', '--targets', 'c', '--hidden', '6', '--epochs', '1', '--quiet'], config: ['data', csv] },
     '--inputs': { args: ['--task', 'csv', '--data', csv, '--inputs', 'a', '--targets', 'c', '--hidden', '6', '--epochs', '1', '--quiet'], config: ['inputs', 'a'] },
     '--targets': { args: ['--task', 'csv', '--data', csv, '--inputs', 'a', '--targets', 'b,c', '--hidden', '6', '--epochs', '1', '--quiet'], config: ['targets', 'b,c'] },
@@ -84,6 +89,14 @@ describe('anpt train --help', () => {
     '--sigma': { args: [...MG, '--sigma', '0.002'], config: ['sigma', 0.002] },
     '--chunk': { args: [...MG, '--chunk', '5'], config: ['chunk', 5] },
     '--readout-only': { args: [...MG, '--readout-only'], config: ['readout-only', true] },
+    '--lr-w': { args: [...MG, '--lr-w', '0.2'], config: ['lr-w', 0.2] },
+    '--lr-r': { args: [...MG, '--lr-r', '0.2'], config: ['lr-r', 0.2] },
+    '--lr-v': { args: [...MG, '--lr-v', '0.2'], config: ['lr-v', 0.2] },
+    '--trace': { args: [...MG, '--backend', 'float', '--trace', 'innovation'], config: ['trace', 'innovation'] },
+    '--trace-decay': { args: [...MG, '--backend', 'float', '--trace', 'activity', '--trace-decay', '0.5'], config: ['trace-decay', 0.5] },
+    '--readout': { args: [...MG, '--readout', 'ridge'], config: ['readout', 'ridge'] },
+    '--radius': { args: [...MG_RES, '--radius', '0.9'], config: ['radius', '0.9'] },
+    '--input-gain': { args: [...MG_RES, '--input-gain', '0.5,1'], config: ['input-gain', '0.5,1'] },
     '--spectral-cap': { args: [...MG, '--spectral-cap', '0.9'], config: ['spectral-cap', 0.9] },
     '--no-diagnostics': { args: [...MG, '--no-diagnostics'], config: ['no-diagnostics', true] },
     '--bptt-window': { args: [...MG, '--algo', 'bptt', '--bptt-window', '5'], config: ['bptt-window', 5] },
@@ -116,7 +129,7 @@ describe('anpt train --help', () => {
       const r = await cli('train', ...args, ...(args.at(-1) === '--out' ? [out] : ['--out', out]));
       expect(r.err, flag).not.toMatch(/unknown option/);
       if (c.fails) {
-        expect(r.code, `${flag}: ${r.err}`).toBe(2);
+        expect(r.code, `${flag}: ${r.err}`).toBe(c.code ?? 2); // 3: the device cannot be reached (src/cli/errors.ts)
         expect(r.err, flag).toMatch(c.fails);
         continue;
       }
@@ -190,11 +203,11 @@ describe('anpt eval and predict --help', () => {
     expect((await cli('train', ...MG, '--out', run)).code).toBe(0);
     const csvRun = join(TMP, `${cmd}-csv`);
     expect((await cli('train', '--task', 'csv', '--data', csv, '--inputs', 'a,b', '--targets', 'c', '--hidden', '6', '--epochs', '1', '--quiet', '--out', csvRun)).code).toBe(0);
-    const table: Record<string, { args: string[]; json?: (j: Record<string, any>) => unknown; want?: unknown; fails?: RegExp }> = {
+    const table: Record<string, { args: string[]; json?: (j: Record<string, any>) => unknown; want?: unknown; fails?: RegExp; code?: number }> = {
       '--weights': { args: ['--weights', run], json: (j) => j.weights, want: run },
       '--backend': { args: ['--weights', run, '--backend', 'float'], json: (j) => j.backend, want: 'float' },
-      '--device': { args: ['--weights', run, '--device', 'tcp://127.0.0.1:1'], fails: /nothing listens there/ },
-      '--port': { args: ['--weights', run, '--port', join(TMP, 'no-such-port')], fails: /no-such-port/ },
+      '--device': { args: ['--weights', run, '--device', 'tcp://127.0.0.1:1'], fails: /nothing listens there/, code: 3 },
+      '--port': { args: ['--weights', run, '--port', join(TMP, 'no-such-port')], fails: /no-such-port/, code: 3 },
       '--baud': { args: ['--weights', run, '--port', join(TMP, 'no-such-port'), '--baud', 'x'], fails: /--baud: 'x'/ },
       '--task': { args: ['--weights', run, '--task', 'copy'], fails: /^anpt: --task: copy\S* has 10 inputs/ },
       '--batch': { args: ['--weights', run, '--batch', '3'], json: (j) => j.task.batch, want: 3 },
@@ -203,6 +216,8 @@ describe('anpt eval and predict --help', () => {
       '--horizon': { args: ['--weights', run, '--horizon', '3'], json: (j) => j.task.spec.options.horizon, want: 3 },
       '--copy-length': { args: ['--weights', run, '--task', 'copy', '--copy-length', '4'], fails: /^anpt: --task: copy\S* has 10 inputs/ },
       '--copy-delay': { args: ['--weights', run, '--task', 'copy', '--copy-delay', '4'], fails: /^anpt: --task: copy\S* has 10 inputs/ },
+      '--episode': { args: ['--weights', run, '--task', 'adding', '--episode', '4'], fails: /^anpt: --task: adding\S* has 3 inputs/ },
+      '--episodes': { args: ['--weights', run, '--task', 'adding', '--episodes', '4'], fails: /^anpt: --task: adding\S* has 3 inputs/ },
       '--data': { args: ['--weights', csvRun, '--data', csv], json: (j) => j.task.spec.options.file, want: csv },
       '--inputs': { args: ['--weights', csvRun, '--inputs', 'b,a'], json: (j) => j.task.spec.options.inputs, want: ['b', 'a'] },
       '--targets': { args: ['--weights', csvRun, '--targets', 'a'], json: (j) => j.task.spec.options.targets, want: ['a'] },
@@ -221,7 +236,7 @@ describe('anpt eval and predict --help', () => {
       const r = await cli(cmd, ...c.args, '--json');
       expect(r.err, flag).not.toMatch(/unknown option/);
       if (c.fails) {
-        expect(r.code, `${flag}: ${r.err}`).toBe(2);
+        expect(r.code, `${flag}: ${r.err}`).toBe(c.code ?? 2); // 3: the device cannot be reached (src/cli/errors.ts)
         expect(r.err, flag).toMatch(c.fails);
         continue;
       }
@@ -275,7 +290,7 @@ describe('anpt sweep --help', () => {
     writeFileSync(g, JSON.stringify({ hidden: 5 }));
     expect((gridFromFlags({ out: 'x', grid: g }) as { hidden: number }).hidden).toBe(5);
     // the flags that are not grid entries: all listed, each with a test of its own elsewhere (test/sweep*.test.ts)
-    const others = ['--out', '--grid', '--seeds', '--seed-list', '--bptt-epochs', '--workers', '--force', '--no-report', '--quiet', '--json', '--task', '--copy-length', '--copy-delay', '--data', '--inputs', '--targets', '--split'];
+    const others = ['--out', '--grid', '--seeds', '--seed-list', '--bptt-epochs', '--workers', '--force', '--no-report', '--quiet', '--json', '--task', '--copy-length', '--copy-delay', '--episode', '--episodes', '--data', '--inputs', '--targets', '--split'];
     expect([...flags.keys()].sort()).toEqual([...Object.keys(paths), ...others].sort());
   });
 
@@ -303,7 +318,8 @@ describe('the other commands', () => {
     // a board that is not there: the flags are parsed (one line, exit 2, not "unknown option")
     for (const args of [['device', 'info', join(TMP, 'no-port'), '--baud', '9600', '--json'], ['device', 'pull', 'tcp://127.0.0.1:1', join(TMP, 'w.json'), '--weight-bits', '8', '--activity-bits', '12', '--rounding', 'floor', '--overflow', 'wrap', '--json'], ['device', 'push', 'tcp://127.0.0.1:1', join(TMP, 'w.json'), '--json']]) {
       const r = await cli(...args);
-      expect(r.code, r.err).toBe(2);
+      // 3: the board cannot be reached (EXIT_DEVICE, src/cli/errors.ts); push reads its weights file first (2: bad input)
+      expect(r.code, r.err).toBe(args[1] === 'push' ? 2 : 3);
       expect(r.err).not.toMatch(/unknown option/);
     }
     expect((await cli('help')).code).toBe(0);

@@ -61,6 +61,10 @@ export function configJson(cfg: TrainConfig): Record<string, string | number | b
     case 'weather':
       Object.assign(c, { batch: o.batch as number, data: o.file as string | undefined });
       break;
+    case 'adding':
+    case 'delayed-recall':
+      Object.assign(c, { episode: o.episode as number, episodes: o.episodes as number, batch: o.batch as number });
+      break;
     case 'csv':
       Object.assign(c, { data: o.file as string, inputs: (o.inputs as string[]).join(','), targets: (o.targets as string[]).join(','), batch: o.batch as number, split: o.split as number, horizon: o.horizon as number });
       break;
@@ -89,6 +93,8 @@ export function configJson(cfg: TrainConfig): Record<string, string | number | b
     'spectral-cap': perturbation ? cfg.spectralCap ?? 0 : undefined,
     'no-diagnostics': cfg.noDiagnostics || undefined,
     'bptt-window': cfg.bpttWindow,
+    radius: cfg.reservoir ? (cfg.reservoir.radii.length ? cfg.reservoir.radii.join(',') : 'init') : undefined,
+    'input-gain': cfg.reservoir?.gains.join(','),
     mismatch: cfg.algo === 'bptt' ? undefined : cfg.mismatch,
   });
   if (cfg.formats) {
