@@ -209,7 +209,7 @@ function table(recs: Rec[]): string {
   out.push('## Eligibility traces on the float model (issue 11)', '');
   out.push('Made by `nice -n 10 npx tsx scripts/traces.ts` (runs in docs/results/traces-runs.jsonl; method in the script\'s header and in docs/method.md, "Eligibility traces").', '');
   out.push('### Direction of the mean update', '');
-  out.push(`Cosine of the mean update (${2 * HALF_DRAWS} noise draws; Xavier weights of seed 42, R capped to ${CAP}; ${ALIGN_STEPS} steps from a zero state) to the descent direction of the window-1 and the full BPTT gradient of the same ${ALIGN_STEPS} steps, per layer. "noise-free" = the split-half estimate of the cosine with infinitely many draws (full gradient).`, '');
+  out.push(`Cosine of the mean update (${2 * HALF_DRAWS} noise draws, ${2 * LONG_HALF_DRAWS} in the rows that say so; Xavier weights of seed 42, R capped to ${CAP}; ${ALIGN_STEPS} steps from a zero state) to the descent direction of the window-1 and the full BPTT gradient of the same ${ALIGN_STEPS} steps, per layer. "noise-free" = the split-half estimate of the cosine with infinitely many draws (full gradient).`, '');
   const head = ['| task | variant | draws | window-1 W | window-1 R | window-1 V | full W | full R | full V | full W noise-free | full R noise-free |', '|---|---|---|---|---|---|---|---|---|---|---|'];
   out.push(...head);
   const line = (r: AlignRec, draws: number) =>
