@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { defaultChipFormats } from '../device/config.js';
 import { EmulatorDevice } from '../device/emulator.js';
-import type { ChipFormats, Device, MismatchConfig, Topology } from '../device/types.js';
+import type { ChipFormats, Device, MismatchConfig, Topology, LearnerConfig } from '../device/types.js';
 import { FORMAT_BITS, formatName, OVERFLOWS, ROUNDINGS, type FixedFormat } from '../format/fixed.js';
 import { NpFloatDevice } from '../learn/np.js';
 import { WpFloatDevice } from '../learn/wp.js';
@@ -93,6 +93,8 @@ export interface DeviceSetup {
   seed: number;
   maxChunkSteps: number;
   mismatch?: MismatchConfig;
+  /** The update rule's eligibility trace (float model only so far). */
+  learner?: LearnerConfig;
 }
 
 /** Configure a device (ConfigError names the field; errors.ts maps it to the flag). */
@@ -104,6 +106,7 @@ export async function configureDevice(device: Device, s: DeviceSetup): Promise<v
     seed: s.seed,
     maxChunkSteps: s.maxChunkSteps,
     mismatch: s.mismatch,
+    ...(s.learner ? { learner: s.learner } : {}),
   });
 }
 

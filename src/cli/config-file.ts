@@ -80,6 +80,12 @@ export function configJson(cfg: TrainConfig): Record<string, string | number | b
     seed: cfg.seed,
     epochs: cfg.algo === 'reservoir' ? undefined : cfg.epochs,
     lr: cfg.algo === 'reservoir' ? undefined : cfg.lr,
+    'lr-w': cfg.algo !== 'reservoir' && cfg.layerLr.w !== cfg.lr ? cfg.layerLr.w : undefined,
+    'lr-r': cfg.algo !== 'reservoir' && cfg.layerLr.r !== cfg.lr ? cfg.layerLr.r : undefined,
+    'lr-v': cfg.algo !== 'reservoir' && cfg.layerLr.v !== cfg.lr ? cfg.layerLr.v : undefined,
+    trace: cfg.algo === 'anpt' && cfg.trace !== 'none' ? cfg.trace : undefined,
+    'trace-decay': cfg.algo === 'anpt' && cfg.trace !== 'none' ? cfg.traceDecay : undefined,
+    readout: cfg.algo === 'anpt' && cfg.readout !== 'device' ? cfg.readout : undefined,
     schedule: cfg.algo === 'reservoir' ? undefined : cfg.schedule,
     sigma: perturbation ? cfg.sigma : undefined,
     chunk: perturbation ? (cfg.chunk as number) : undefined,
@@ -87,9 +93,9 @@ export function configJson(cfg: TrainConfig): Record<string, string | number | b
     'spectral-cap': perturbation ? cfg.spectralCap ?? 0 : undefined,
     'no-diagnostics': cfg.noDiagnostics || undefined,
     'bptt-window': cfg.bpttWindow,
-    mismatch: cfg.algo === 'bptt' ? undefined : cfg.mismatch,
     radius: cfg.reservoir ? (cfg.reservoir.radii.length ? cfg.reservoir.radii.join(',') : 'init') : undefined,
-    'input-gain': cfg.reservoir ? cfg.reservoir.gains.join(',') : undefined,
+    'input-gain': cfg.reservoir?.gains.join(','),
+    mismatch: cfg.algo === 'bptt' ? undefined : cfg.mismatch,
   });
   if (cfg.formats) {
     const f = cfg.formats;

@@ -51,6 +51,11 @@ export interface AlgoDefaults {
  * - anpt on the float model also gets the spectral-radius cap 0.95 on R (checked every
  *   100 steps), chosen by the same tuning (validation 7.6e-4 with the cap vs 2.3e-3
  *   without); on the emulator the measurements of docs/emulator.md were made without it.
+ * - anpt's lr is batch-invariant: the trainer sends lr x (B/10)^2 (src/learn/anpt.ts), so
+ *   the values above, measured at B = 10, mean the same step at any batch (B = 1 with the
+ *   defaults learns: test/traces.test.ts).
+ * - anpt's trace stays 'none' (the paper's rule): in scripts/traces.ts no trace variant won
+ *   on validation across the recurrence tasks (docs/results/traces.md).
  * - bptt and reservoir inject no noise (sigma 0).
  * - reservoir: no step size or epochs. By default the tuned reservoir of issue 11
  *   (src/learn/reservoir.ts tuneReservoir): the spectral radius of R (DEFAULT_RADII), the

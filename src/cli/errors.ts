@@ -81,6 +81,8 @@ const FIELD_FLAGS: [string, string][] = [
   ['chunkSteps', '--chunk'],
   ['window', '--bptt-window'],
   ['lr', '--lr'],
+  ['learner.trace', '--trace'],
+  ['learner.decay', '--trace-decay'],
   ['seed', '--seed'],
   ['t0', '--epochs'],
 ];

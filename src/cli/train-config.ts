@@ -16,8 +16,15 @@ export interface TrainConfig {
   checkpointDir?: string;
   hidden: number;
   epochs: number;
-  /** Base step size of W, R and V. */
+  /** Base step size of W, R and V (ANP-T: batch-invariant, the step at B = 10; learn/anpt.ts). */
   lr: number;
+  /** Per-layer step sizes (--lr-w, --lr-r, --lr-v; each defaults to lr). */
+  layerLr: { w: number; r: number; v: number };
+  /** anpt: the eligibility trace of the rule and its decay (float backend only). */
+  trace: 'none' | 'activity' | 'innovation';
+  traceDecay: number;
+  /** anpt: 'device' = the rule trains V; 'ridge' = V solved on the host by ridge after every epoch. */
+  readout: 'device' | 'ridge';
   schedule: 'constant' | 'cosine';
   /** Noise std, real units (0 for bptt and reservoir). */
   sigma: number;
@@ -58,6 +65,12 @@ export interface TrainFlags extends TaskFlags, FormatFlags {
   hidden?: string;
   epochs?: string;
   lr?: string;
+  lrW?: string;
+  lrR?: string;
+  lrV?: string;
+  trace?: string;
+  traceDecay?: string;
+  readout?: string;
   sigma?: string;
   seed?: string;
   chunk?: string;

@@ -7,18 +7,19 @@
  * diverges still writes its directory, with status "diverged", and exits 1.
  */
 import type { Command } from 'commander';
-import type { Activation, ChipFormats, Device, MismatchConfig, Params, Topology } from '../device/types.js';
+import type { Activation, ChipFormats, Device, LearnerConfig, MismatchConfig, Params, Topology } from '../device/types.js';
+import { TRACE_KINDS } from '../device/config.js';
 import { trainAnpt, type EpochRecord, type TrainProgress } from '../learn/anpt.js';
 import { evaluateFloat, trainBptt } from '../learn/bptt.js';
 import { evaluate, zeroOutputMse, type Evaluation } from '../learn/evaluate.js';
-import { fitRidgeReadout, DEFAULT_GAINS, DEFAULT_RADII, tuneReservoir } from '../learn/reservoir.js';
+import { DEFAULT_GAINS, DEFAULT_RADII, tuneReservoir } from '../learn/reservoir.js';
 import { gradientAlignment } from '../learn/diagnostics.js';
 import { spectralRadius } from '../linalg/spectral.js';
 import { codeRange, formatName, lsb } from '../format/fixed.js';
 import { ACTIVATIONS, xavierNormal, type RnnShape } from '../model/rnn.js';
 import { divergence, DIVERGENCE_FACTOR, DIVERGENCE_RULE, untrainedReference } from '../learn/divergence.js';
 import { checkTrainSize } from './limits.js';
-import { SPECTRAL_EVERY_STEPS } from '../learn/defaults.js';
+import { SPECTRAL_EVERY_STEPS, TRACE_DECAY } from '../learn/defaults.js';
 import { applyConfigFile, configJson } from './config-file.js';
 import type { Task } from '../tasks/index.js';
 import { addFormatOptions, checkAlgoBackend, configureDevice, linkHealth, linkLine, makeDevice, openBoard, resolveDeviceUrl, resolveFormats, type FormatFlags } from './backend.js';
@@ -67,6 +68,16 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
   if (algo !== 'bptt') refuse('--bptt-window', f.bpttWindow, 'applies to --algo bptt only; remove it');
   if (algo !== 'reservoir')
     for (const [flag, raw] of [['--radius', f.radius], ['--input-gain', f.inputGain]] as const) refuse(flag, raw, 'applies to --algo reservoir only; remove it');
+  if (algo === 'reservoir')
+    for (const [flag, raw] of [['--lr-w', f.lrW], ['--lr-r', f.lrR], ['--lr-v', f.lrV]] as const) refuse(flag, raw, 'does not apply to --algo reservoir (no step size); remove it');
+  if (algo !== 'anpt')
+    for (const [flag, raw] of [['--trace', f.trace], ['--trace-decay', f.traceDecay], ['--readout', f.readout]] as const) refuse(flag, raw, 'applies to --algo anpt only; remove it');
+  const trace = choice('--trace', f.trace, TRACE_KINDS, 'none');
+  if (trace !== 'none' && backend !== 'float') throw new UsageError(`--trace: '${trace}' runs on the float model only so far (the chip's update has no traces yet); add --backend float or use --trace none`);
+  if (trace === 'none') refuse('--trace-decay', f.traceDecay, 'goes with --trace activity or innovation; add one or remove it');
+  const traceDecay = nonNegativeReal('--trace-decay', f.traceDecay, TRACE_DECAY, String(TRACE_DECAY));
+  if (!(traceDecay < 1)) throw new UsageError(`--trace-decay: '${f.traceDecay}' is not below 1; use a decay 0 <= lambda < 1, e.g. ${TRACE_DECAY}`);
+  const lr = nonNegativeReal('--lr', f.lr, d.lr, '0.1');
   const seed = uint32('--seed', f.seed, SEED, '42');
   const task = resolveTaskSpec(f, { seed });
   const budget = TASK_BUDGET[task.name];
@@ -78,7 +89,11 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     checkpointDir: f.checkpointDir,
     hidden: positiveInt('--hidden', f.hidden, HIDDEN),
     epochs: algo === 'reservoir' ? 1 : positiveInt('--epochs', f.epochs, budget.epochs),
-    lr: nonNegativeReal('--lr', f.lr, d.lr, '0.1'),
+    lr,
+    layerLr: { w: nonNegativeReal('--lr-w', f.lrW, lr, '0.1'), r: nonNegativeReal('--lr-r', f.lrR, lr, '0.1'), v: nonNegativeReal('--lr-v', f.lrV, lr, '0.1') },
+    trace,
+    traceDecay,
+    readout: choice('--readout', f.readout, ['device', 'ridge'] as const, 'device'),
     schedule: choice('--schedule', f.schedule, ['constant', 'cosine'] as const, d.schedule === 'cosine' ? 'cosine' : 'constant'),
     sigma: algo === 'bptt' || algo === 'reservoir' ? 0 : positiveReal('--sigma', f.sigma, d.sigma, '1e-3'),
     seed,
@@ -120,6 +135,11 @@ export function runMismatch(cfg: Pick<TrainConfig, 'mismatch' | 'seed'>): Mismat
   return cfg.mismatch > 0 ? { gainSpread: cfg.mismatch, offsetSpread: cfg.mismatch, seed: cfg.seed } : undefined;
 }
 
+/** The learner of an anpt run with a trace (DeviceConfig.learner); undefined = plain ANP-T. */
+export function runLearner(cfg: Pick<TrainConfig, 'algo' | 'trace' | 'traceDecay'>): LearnerConfig | undefined {
+  return cfg.algo === 'anpt' && cfg.trace !== 'none' ? { trace: cfg.trace, decay: cfg.traceDecay } : undefined;
+}
+
 /** --spectral-cap rho (0 = off); default FLOAT_ANPT_SPECTRAL_CAP for anpt on the float model, else off. */
 function resolveSpectralCap(algo: Algo, backend: Backend, raw: string | undefined): number | undefined {
   const dflt = algo === 'anpt' && backend === 'float' ? FLOAT_ANPT_SPECTRAL_CAP : 0;
@@ -147,7 +167,7 @@ const finite = (e: EpochRecord) => Number.isFinite(e.trainMse) && (e.testMse ===
 /** BPTT trains the float model off-device (it needs gradients). */
 function trainWithBptt(cfg: TrainConfig, task: Task, shape: RnnShape, initial: Params, onProgress: (p: TrainProgress) => void): Trained {
   const initialTest = evaluateFloat(shape, initial, task.test, task.metrics);
-  const lr = cfg.readoutOnly ? { w: 0, r: 0, v: cfg.lr } : cfg.lr;
+  const lr = cfg.readoutOnly ? { ...cfg.layerLr, w: 0, r: 0 } : cfg.layerLr;
   const res = trainBptt(shape, initial, task.train, {
     epochs: cfg.epochs, lr, window: cfg.bpttWindow!, optimizer: { kind: 'adam' }, schedule: { kind: cfg.schedule },
     test: task.test, metrics: task.metrics, onProgress,
@@ -190,7 +210,7 @@ async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, i
     const minChunk = trainChunk(cfg, task);
     for (;;) {
       try {
-        await configureDevice(device, { topology, formats: cfg.formats, sigma: cfg.sigma, seed: cfg.seed, maxChunkSteps: maxChunk, mismatch: runMismatch(cfg) });
+        await configureDevice(device, { topology, formats: cfg.formats, sigma: cfg.sigma, seed: cfg.seed, maxChunkSteps: maxChunk, mismatch: runMismatch(cfg), learner: runLearner(cfg) });
         break;
       } catch (err) {
         // A board's RAM bounds the chunk: evaluation chunks are our choice, so halve them
@@ -254,7 +274,9 @@ async function trainOnDevice(
     };
   }
   const res = await trainAnpt(device, task.train, {
-    epochs: cfg.epochs, lr: { w: cfg.lr, r: cfg.lr, v: cfg.lr }, chunkSteps: trainChunk(cfg, task), schedule: { kind: cfg.schedule },
+    epochs: cfg.epochs, lr: cfg.layerLr, chunkSteps: trainChunk(cfg, task), schedule: { kind: cfg.schedule },
+    // ANP-T's step is batch-invariant (lr x (B/10)^2, learn/anpt.ts); NP and WP are gradient-scaled already
+    lrBatchScale: cfg.algo === 'anpt' ? 'anpt' : 'none', readout: cfg.readout, onWarning: warn,
     readoutOnly: cfg.readoutOnly, test: task.test, metrics: task.metrics, onProgress, progressEverySteps: PROGRESS_EVERY_STEPS,
     // stop early at the divergence bound (divergence.ts), in the trainer's units: its zero-output train MSE
     divergenceFactor: DIVERGENCE_FACTOR * untrainedReference(initialTest.mse, zeroOutputMse(task.test)) / zeroOutputMse(task.test),
@@ -291,7 +313,7 @@ async function epochDiagnostics(cfg: TrainConfig, task: Task, device: Device): P
   const shape: RnnShape = { inputs: set.inputSize, hidden: H, outputs: set.outputSize, activation: cfg.activation };
   const a = await gradientAlignment(shape, p, set.batch, new Float64Array(set.batch * H),
     set.inputs.subarray(0, K * set.batch * set.inputSize), set.targets.subarray(0, K * set.batch * set.outputSize), K,
-    { samples: DIAG_SAMPLES, hiddenSigma: cfg.sigma, seed: cfg.seed });
+    { samples: DIAG_SAMPLES, hiddenSigma: cfg.sigma, seed: cfg.seed, learner: runLearner(cfg) });
   out.cos_window1 = a.window1.all;
   out.cos_full = a.full.all;
   return out;
@@ -388,6 +410,12 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--schedule <kind>', `learning-rate schedule: constant | cosine (default ${ALGO_DEFAULTS.anpt.schedule}; np ${ALGO_DEFAULTS.np.schedule}; wp ${ALGO_DEFAULTS.wp.schedule}; bptt ${ALGO_DEFAULTS.bptt.schedule})`)
     .option('--sigma <std>', `noise std on hidden and output pre-activations (wp: on weights), real units (default ${ALGO_DEFAULTS.anpt.sigma})`)
     .option('--chunk <K>', 'steps per run/reward round trip: 1 = online, K > 1 = two-pass chunks (default 1; copy: one whole sequence, as the reference code)')
+    .option('--lr-w <eta>', 'step size of W (default: --lr)')
+    .option('--lr-r <eta>', 'step size of R (default: --lr)')
+    .option('--lr-v <eta>', 'step size of V (default: --lr); anpt rates are batch-invariant: the device gets lr x (B/10)^2')
+    .option('--trace <kind>', `anpt, float backend: eligibility trace of the update: ${TRACE_KINDS.join(' | ')} (default none, the paper's rule)`)
+    .option('--trace-decay <lambda>', `anpt: decay of the trace per step, 0 <= lambda < 1 (default ${TRACE_DECAY})`)
+    .option('--readout <kind>', 'anpt: device (the rule trains V) | ridge (V solved on the host by ridge on the clean hidden trace after every epoch; default device)')
     .option('--readout-only', 'train V only (ablation)')
     .option('--spectral-cap <rho>', `anpt, np, wp: rescale R to spectral radius rho whenever it exceeds it (checked every 100 steps; a forward-only stabiliser); 0 = off (default ${FLOAT_ANPT_SPECTRAL_CAP} for anpt on the float backend, else off)`)
     .option('--no-diagnostics', 'anpt: skip the per-epoch spectral radius of R and (float backend) the cosine of the update to the BPTT gradient, written to metrics.csv')

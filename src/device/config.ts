@@ -4,7 +4,7 @@
  */
 import { ConfigError, FORMAT_BITS, validateFormat, ROUNDING_CODE, OVERFLOW_CODE, q } from '../format/fixed.js';
 import type { FixedFormat, Rounding, Overflow } from '../format/fixed.js';
-import type { ChipFormats, DeviceConfig, DeviceInfo } from './types.js';
+import type { ChipFormats, DeviceConfig, DeviceInfo, LearnerConfig } from './types.js';
 
 export const ACTIVATION_CODE = { tanh: 0, hardtanh: 1, linear: 2 } as const;
 
@@ -42,11 +42,30 @@ export function validateConfig(config: DeviceConfig, limits: Pick<DeviceInfo, 'm
   if (!config.noise) throw new ConfigError('noise', 'missing {hiddenSigma, outputSigma}');
   realIn(config.noise.hiddenSigma, 'noise.hiddenSigma', 0, 1e6, '(real units)');
   realIn(config.noise.outputSigma, 'noise.outputSigma', 0, 1e6, '(real units)');
+  if (config.learner !== undefined) validateLearner(config.learner);
   if (config.mismatch) {
     realIn(config.mismatch.gainSpread, 'mismatch.gainSpread', 0, 0.5, '(relative std)');
     realIn(config.mismatch.offsetSpread, 'mismatch.offsetSpread', 0, 1e6, '(real units)');
     intIn(config.mismatch.seed, 'mismatch.seed', 0, 0xffffffff);
   }
+}
+
+export const TRACE_KINDS = ['none', 'activity', 'innovation'] as const;
+
+/** Check a learner (trace kind, decay 0 <= decay < 1). */
+export function validateLearner(l: LearnerConfig): void {
+  if (!l || typeof l !== 'object') throw new ConfigError('learner', 'expected {trace, decay}');
+  if (!(TRACE_KINDS as readonly string[]).includes(l.trace)) throw new ConfigError('learner.trace', `"${String(l.trace)}" is not a trace; use ${TRACE_KINDS.join(', ')}`);
+  if (typeof l.decay !== 'number' || !(l.decay >= 0 && l.decay < 1)) throw new ConfigError('learner.decay', `${String(l.decay)} is out of range; allowed 0 <= decay < 1`);
+}
+
+/**
+ * Devices whose update has no traces yet (the chip: emulator and boards) refuse any
+ * trace but 'none', before anything is configured.
+ */
+export function refuseTraces(config: DeviceConfig, device: string): void {
+  const t = config.learner?.trace ?? 'none';
+  if (t !== 'none') throw new ConfigError('learner.trace', `"${t}" is not available on the ${device} yet (only the float model has eligibility traces); use trace none or the float backend`);
 }
 
 /** Validate the five formats and the noise in LSBs of a fixed-point device. */

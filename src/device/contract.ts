@@ -81,10 +81,15 @@ export function checkParams(p: Params, t: DeviceConfig['topology']): void {
   checkFinite(p?.v, t.outputs * t.hidden, 'params.v', 'outputs x hidden');
 }
 
-/** writeState checks: both states B x H. */
-export function checkState(s: RecurrentState, t: DeviceConfig['topology']): void {
+/** writeState checks: both states B x H; eligibility traces H x I and H x H (refused by a device without traces). */
+export function checkState(s: RecurrentState, t: DeviceConfig['topology'], hasTraces = false): void {
   checkFinite(s?.clean, t.batch * t.hidden, 'state.clean', 'batch x hidden');
   checkFinite(s?.noisy, t.batch * t.hidden, 'state.noisy', 'batch x hidden');
+  if (s.eligibility) {
+    if (!hasTraces) throw refuse('BAD_REQUEST', 'state.eligibility', 'this device has no eligibility traces (configure a learner trace on the float model); leave it out');
+    checkFinite(s.eligibility.w, t.hidden * t.inputs, 'state.eligibility.w', 'hidden x inputs');
+    checkFinite(s.eligibility.r, t.hidden * t.hidden, 'state.eligibility.r', 'hidden x hidden');
+  }
 }
 
 /** The reward checks that need no pending chunk: only what a link cannot carry (t0 outside uint32). */

@@ -5,7 +5,7 @@
  */
 import { ConfigError, saturatingQuantiser } from '../format/fixed.js';
 import type { FixedFormat } from '../format/fixed.js';
-import { ACTIVATION_CODE, packFormat, validateChipFormats, validateConfig } from './config.js';
+import { ACTIVATION_CODE, packFormat, refuseTraces, validateChipFormats, validateConfig } from './config.js';
 import { PendingChunk, checkParams, checkRun, checkState } from './contract.js';
 import { DeviceError } from './errors.js';
 import { instantiateKernel, kernelLayoutBytes, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
@@ -85,6 +85,7 @@ export class EmulatorDevice implements Device {
 
   async configure(config: DeviceConfig): Promise<void> {
     validateConfig(config, EMULATOR_LIMITS);
+    refuseTraces(config, 'emulator');
     const f = validateChipFormats(config);
     const t = config.topology;
     const bytes = this.k.layoutBytes(t.inputs, t.hidden, t.outputs, t.batch, config.maxChunkSteps) + this.k.memoryBase();

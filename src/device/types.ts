@@ -57,8 +57,28 @@ export interface MismatchConfig {
   seed: number;
 }
 
+/**
+ * Eligibility traces of the ANP-T update (docs/method.md, "Eligibility traces"):
+ * - 'none': plain ANP-T, the paper's rule (credit to the current presynaptic activity);
+ * - 'activity': e <- decay e + (da/||da||^2) x pre, dW = -lr sqrt(N) dL e / B;
+ * - 'innovation': the same with the recovered noise xi^ = da - R dr_{t-1} in place of
+ *   da (one extra H x H matrix-vector product per sequence and step), and
+ *   zeta^ = dy - V dr_t for the readout (no trace: V reaches only the current output).
+ * State: one trace matrix per trained input matrix, e_W (H x I) and e_R (H x H), part of
+ * RecurrentState (checkpoints). Only the float model has it so far.
+ */
+export type TraceKind = 'none' | 'activity' | 'innovation';
+
+export interface LearnerConfig {
+  trace: TraceKind;
+  /** Decay lambda of the trace per step, 0 <= decay < 1 (0 with 'activity' is plain ANP-T). */
+  decay: number;
+}
+
 export interface DeviceConfig {
   topology: Topology;
+  /** The update rule's eligibility trace; absent = plain ANP-T ('none'). */
+  learner?: LearnerConfig;
   /** Required by fixed-point devices; ignored by the float model. */
   formats?: ChipFormats;
   noise: NoiseConfig;
@@ -83,6 +103,14 @@ export interface Params {
 export interface RecurrentState {
   clean: Float64Array;
   noisy: Float64Array;
+  /** The eligibility traces e_W (H x I) and e_R (H x H) of a device with a trace (learner); absent = zero. */
+  eligibility?: EligibilityTraces;
+}
+
+/** Trace state of the update rule (real units), row-major like W and R. */
+export interface EligibilityTraces {
+  w: Float64Array;
+  r: Float64Array;
 }
 
 export interface RunRequest {
@@ -168,5 +196,7 @@ export function copyParams(p: Params): Params {
 
 /** A deep copy of a recurrent state. */
 export function copyState(s: RecurrentState): RecurrentState {
-  return { clean: Float64Array.from(s.clean), noisy: Float64Array.from(s.noisy) };
+  const out: RecurrentState = { clean: Float64Array.from(s.clean), noisy: Float64Array.from(s.noisy) };
+  if (s.eligibility) out.eligibility = { w: Float64Array.from(s.eligibility.w), r: Float64Array.from(s.eligibility.r) };
+  return out;
 }

@@ -21,12 +21,25 @@
  *   Xavier-normal R sits near rho = 1 (1.07 at H = 100), where the noisy copy drifts
  *   away from the clean one; on Mackey-Glass a cap of 0.95 made online ANP-T stable.
  * The absolute step counter t0 grows across epochs, so every epoch draws new noise.
+ *
+ * Batch-invariant step sizes: the device's rule divides by B and by ||da||^2 over the
+ * whole B x H block (about B H sigma^2), while dL is a batch mean, so its mean step is
+ * the batch-mean gradient times 1/B^2. The trainer therefore sends lr x (B / 10)^2
+ * (lrBatchScale 'anpt', the default): a rate means the same step at every batch size,
+ * the step it always had at B = 10, the paper's batch (so every rate tuned at B = 10
+ * keeps its meaning). NP and WP (np.ts, wp.ts) are gradient-scaled already: 'none'.
+ *
+ * Host-solved readout (readout 'ridge'): V is not learnt by the rule (lr.v = 0) but
+ * solved by ridge regression on the clean hidden trace of the train set (reservoir.ts)
+ * before the first epoch and after every epoch, and written to the device, so that the
+ * recurrent learning (W, R) can be judged apart from the readout, as a reservoir is.
  */
 import type { Device, LearningRates } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import { stepMse, type SequenceSet, type Task } from '../tasks/types.js';
 import { spectralRadius } from '../linalg/spectral.js';
 import { evaluate, validateSet, zeroOutputMse } from './evaluate.js';
+import { fitRidgeReadout, type RidgeOptions } from './reservoir.js';
 import { scaleRates, scheduleFactor, validateRates, validateSchedule, type Schedule } from './schedule.js';
 
 export interface DeltaLossClip {
@@ -70,6 +83,21 @@ export interface TrainProgress {
   lrFactor: number;
 }
 
+/** The batch size at which a rate means what it meant before the batch scale (the paper's B). */
+export const LR_REFERENCE_BATCH = 10;
+
+/** The factor on the rates that makes ANP-T's step batch-invariant: (B / LR_REFERENCE_BATCH)^2. */
+export function anptBatchScale(batch: number): number {
+  return (batch / LR_REFERENCE_BATCH) ** 2;
+}
+
+/**
+ * Warn when the mean clean loss of a 10-step block of the first 1000 steps exceeds this
+ * times the reference: the larger of the first block's mean and the zero-output MSE.
+ */
+export const EARLY_GROWTH_FACTOR = 100;
+const EARLY_BLOCK = 10, EARLY_STEPS = 1000;
+
 export interface AnptOptions {
   /** Passes over the training set (>= 1). */
   epochs: number;
@@ -81,6 +109,14 @@ export interface AnptOptions {
   schedule?: Schedule;
   /** Ablation: train V only (lr.w = lr.r = 0). */
   readoutOnly?: boolean;
+  /** 'anpt' (default): send lr x (B/10)^2, the batch-invariant step (file comment); 'none': lr as given (NP, WP). */
+  lrBatchScale?: 'anpt' | 'none';
+  /** 'device' (default): the rule trains V; 'ridge': V solved on the host before and after every epoch (lr.v unused). */
+  readout?: 'device' | 'ridge';
+  /** Options of the ridge readout fit (readout 'ridge'). */
+  ridge?: RidgeOptions;
+  /** Called with a one-line warning (e.g. the loss grew by orders of magnitude in the first steps). */
+  onWarning?: (line: string) => void;
   normalise?: DeltaLossNormalise;
   clip?: DeltaLossClip;
   spectral?: SpectralControl;
@@ -131,6 +167,8 @@ export interface TrainResult {
   nextT0: number;
   /** MSE of the all-zero output (train, test): the bar to clear. */
   zeroOutputMse: { train: number; test?: number };
+  /** Warnings raised during training (also passed to onWarning). */
+  warnings: string[];
 }
 
 function validateOptions(o: AnptOptions, train: SequenceSet): void {
@@ -139,6 +177,8 @@ function validateOptions(o: AnptOptions, train: SequenceSet): void {
   const K = o.chunkSteps ?? 1;
   if (!Number.isInteger(K) || K < 1) throw new ConfigError('chunkSteps', `${K} is out of range; allowed integers >= 1 (1 = online)`);
   if (o.schedule) validateSchedule(o.schedule);
+  if (o.lrBatchScale !== undefined && o.lrBatchScale !== 'anpt' && o.lrBatchScale !== 'none') throw new ConfigError('lrBatchScale', `"${String(o.lrBatchScale)}" is not a scale; use anpt or none`);
+  if (o.readout !== undefined && o.readout !== 'device' && o.readout !== 'ridge') throw new ConfigError('readout', `"${String(o.readout)}" is not a readout; use device or ridge`);
   if (o.clip) {
     if (o.clip.mode !== 'clip' && o.clip.mode !== 'scale') throw new ConfigError('clip.mode', `"${o.clip.mode}" is not a mode; use clip or scale`);
     if (!(o.clip.max > 0) || !Number.isFinite(o.clip.max)) throw new ConfigError('clip.max', `${o.clip.max} is out of range; allowed finite values > 0 (loss units)`);
@@ -237,7 +277,17 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
   const info = await device.info();
   const K = Math.min(options.chunkSteps ?? 1, T);
   if (K > info.maxChunkSteps) throw new ConfigError('chunkSteps', `${K} exceeds the device's maxChunkSteps (${info.maxChunkSteps}); lower chunkSteps or configure a larger maxChunkSteps`);
-  const baseLr: LearningRates = options.readoutOnly ? { ...options.lr, w: 0, r: 0 } : options.lr;
+  const ridge = options.readout === 'ridge';
+  const batchScale = (options.lrBatchScale ?? 'anpt') === 'anpt' ? anptBatchScale(B) : 1;
+  const lr0 = options.readoutOnly ? { ...options.lr, w: 0, r: 0 } : options.lr;
+  const baseLr: LearningRates = { w: lr0.w * batchScale, r: lr0.r * batchScale, v: ridge ? 0 : lr0.v * batchScale };
+  const warnings: string[] = [];
+  const warn = (line: string) => {
+    warnings.push(line);
+    options.onWarning?.(line);
+  };
+  // the first steps' loss, in blocks of EARLY_BLOCK steps (early-growth warning)
+  let firstBlock = NaN, blockSum = 0, blockSteps = 0, warnedGrowth = false;
   const schedule = options.schedule ?? { kind: 'constant' };
   const totalSteps = options.epochs * T;
   const zero = { train: zeroOutputMse(train), test: options.test ? zeroOutputMse(options.test) : undefined };
@@ -252,7 +302,8 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
   let lastProgress = 0;
 
   const result = (status: TrainResult['status'], message?: string): TrainResult =>
-    ({ status, message, epochs: records, steps: stepsDone, nextT0: t, zeroOutputMse: zero });
+    ({ status, message, epochs: records, steps: stepsDone, nextT0: t, zeroOutputMse: zero, warnings });
+  if (ridge) await fitRidgeReadout(device, train, options.ridge);
 
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     const started = performance.now();
@@ -270,6 +321,19 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
         const lc = stepMse(res.clean, j * B * O, train.targets, tOff, B * O);
         dL[j] = stepMse(res.noisy, j * B * O, train.targets, tOff, B * O) - lc;
         lossSum += lc;
+        if (!warnedGrowth && stepsDone + j < EARLY_STEPS) {
+          blockSum += lc;
+          if (++blockSteps === EARLY_BLOCK) {
+            const mean = blockSum / EARLY_BLOCK;
+            if (Number.isNaN(firstBlock)) firstBlock = Math.max(mean, zero.train);
+            if (mean > EARLY_GROWTH_FACTOR * firstBlock) {
+              warnedGrowth = true;
+              warn(`the loss grew ${(mean / firstBlock).toPrecision(3)}x within the first ${stepsDone + j + 1} steps (step MSE ${mean.toExponential(2)}, against ${firstBlock.toExponential(2)} at the start or the zero-output level): the step is too large; lower the learning rate`);
+            }
+            blockSum = 0;
+            blockSteps = 0;
+          }
+        }
         if (!Number.isFinite(dL[j]) || !Number.isFinite(lc))
           return result('diverged', `epoch ${epoch} step ${s + j}: the loss is not finite (clean ${lc}, dL ${dL[j]}); lower the learning rates or add clip/spectral control`);
       }
@@ -297,6 +361,7 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
         options.onProgress({ phase: 'chunk', epoch, epochs: options.epochs, stepInEpoch: s + k, stepsPerEpoch: T, stepsDone, totalSteps, trainMse: running, lrFactor });
       }
     }
+    if (ridge) await fitRidgeReadout(device, train, options.ridge);
     const rec: EpochRecord = { epoch, trainMse: lossSum / T, lrFactor, rescales, spectralRadius: radius, seconds: 0 };
     if (options.afterEpoch) rec.diagnostics = await options.afterEpoch(epoch);
     if (options.test && ((epoch + 1) % evaluateEvery === 0 || epoch === options.epochs - 1)) {

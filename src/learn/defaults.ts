@@ -14,3 +14,9 @@ export const FLOAT_ANPT_SPECTRAL_CAP = 0.95;
 
 /** How often the spectral cap reads R (steps). */
 export const SPECTRAL_EVERY_STEPS = 100;
+
+/**
+ * Decay lambda of the eligibility traces per step (--trace-decay): the issue's
+ * prototype value (innovation trace, lambda 0.9: cosine 0.79-0.96 to the full gradient).
+ */
+export const TRACE_DECAY = 0.9;

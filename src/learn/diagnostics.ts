@@ -6,7 +6,7 @@
  * ANP-T by default, or the NP/WP devices), against the exact gradients of the same
  * chunk's loss, window-1 and full BPTT.
  */
-import type { Device, Params } from '../device/types.js';
+import type { Device, LearnerConfig, Params } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import { stepMse } from '../tasks/types.js';
 import { FloatDevice } from '../model/float-device.js';
@@ -45,6 +45,8 @@ export interface AlignmentOptions {
   seed?: number;
   /** An unconfigured FloatDevice (or NpFloatDevice, WpFloatDevice) whose rule to measure; default ANP-T. */
   device?: FloatDevice;
+  /** The learner variant (eligibility trace) to measure; default plain ANP-T. Traces start at zero in every draw. */
+  learner?: LearnerConfig;
 }
 
 export interface Alignment {
@@ -110,6 +112,7 @@ export async function gradientAlignment(
     noise: { hiddenSigma: opts.hiddenSigma, outputSigma: opts.outputSigma ?? opts.hiddenSigma },
     seed: opts.seed ?? 1,
     maxChunkSteps: steps,
+    learner: opts.learner,
   });
   if (dev.readDecorrelation()) throw new ConfigError('device', 'a device with decorrelation is not supported: the gradients here assume D = identity');
   const { mean } = await meanUpdate(dev, params, state, inputs, targets, steps, opts.samples, { t0: 0, lr: 1 });

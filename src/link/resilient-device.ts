@@ -403,7 +403,7 @@ export function writeCheckpoint(dir: string, c: Checkpoint): string {
     rewardedSteps: c.rewardedSteps,
     config: c.config,
     params: arrays({ ...c.params }),
-    state: arrays({ ...c.state }),
+    state: arrays({ clean: c.state.clean, noisy: c.state.noisy }), // boards have no eligibility traces (refused at configure)
   };
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, JSON.stringify(json) + '\n');

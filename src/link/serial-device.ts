@@ -32,7 +32,7 @@ import type { Topology,
   RunRequest,
   RunResult,
 } from '../device/types.js';
-import { validateConfig } from '../device/config.js';
+import { refuseTraces, validateConfig } from '../device/config.js';
 import { checkParams, checkRewardT0, checkRun, checkState } from '../device/contract.js';
 import { ConfigError } from '../format/fixed.js';
 import { codesToValues, configFromWire, configToWire, deviceCodes, tensorShape } from './codes.js';
@@ -231,6 +231,7 @@ export class SerialDevice implements Device {
 
   configure(config: DeviceConfig): Promise<void> {
     return this.serial(async () => {
+      refuseTraces(config, 'board');
       const wire = configToWire(config); // requires formats
       const formats = config.formats as ChipFormats;
       const l = this.helloReply.limits;

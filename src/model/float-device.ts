@@ -26,6 +26,21 @@
  * also applies D <- D - rate * offdiag(mean_b r̂ r̂^T) D per step, from the clean r̂.
  * D is not part of Params (a chip has no D); read it with readDecorrelation().
  *
+ * Eligibility traces (config.learner, types.ts TraceKind): with trace 'activity' or
+ * 'innovation' the update of step k is
+ *     e_W <- decay e_W + (c_k / ||c_k||^2) u_k^T,  e_R <- decay e_R + (c_k / ||c_k||^2) r̂_{k-1}^T
+ *     dW = -lrW sqrt(N) dL_k e_W / B,  dR = -lrR sqrt(N) dL_k e_R / B
+ *     dV as above with d_k in place of dy_k
+ * (the sums over the B sequences, the norm over the B x H block), where c_k = da_k for
+ * 'activity', and for 'innovation' the recovered noise c_k = da_k - R (r̂̃_{k-1} - r̂_{k-1})
+ * and d_k = dy_k - V (r̂̃_k - r̂_k), formed in run() with the R and V the chunk ran
+ * with. The traces persist across chunks and reward calls (online and chunked give the
+ * same update), are zeroed by resetState and configure, and are part of readState /
+ * writeState (a state written without them zeroes them). Cost: e_W, e_R (H(I+H)
+ * values); per step one more H x H product per sequence (innovation) and one H(I+H)
+ * pass over the trace. Per-neuron gain mismatch is not divided out of c_k (a chip
+ * does not know its gains): the trace then carries a small bias.
+ *
  * Subclasses (the NP and WP baselines in src/learn/) replace the perturbation
  * (drawNoise, noisyParams) and the update (update); the forward pass and the
  * chunk bookkeeping stay here.
@@ -33,7 +48,7 @@
 import { validateConfig } from '../device/config.js';
 import { PendingChunk, checkParams, checkRun, checkState, requireConfigured } from '../device/contract.js';
 import type {
-  Device, DeviceConfig, DeviceInfo, DeviceStats, LearningRates, Params, RecurrentState, RewardRequest, RunRequest, RunResult,
+  Device, DeviceConfig, DeviceInfo, DeviceStats, EligibilityTraces, LearnerConfig, LearningRates, Params, RecurrentState, RewardRequest, RunRequest, RunResult,
 } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import { gauss, key, STREAM_GAIN, STREAM_NOISE, STREAM_OFFSET } from './rng.js';
@@ -65,9 +80,9 @@ interface ChunkTrace {
   inputs: Float64Array;
   /** Clean states r̂_{-1}..r̂_{K-1}, (K+1) x B x H. */
   states: Float64Array;
-  /** ã - a, K x B x H. */
+  /** ã - a, K x B x H (innovation trace: the recovered noise ã - a - R (r̂̃ - r̂)_{k-1}). */
   da: Float64Array;
-  /** ỹ - y, K x B x O. */
+  /** ỹ - y, K x B x O (innovation trace: ỹ - y - V (r̂̃ - r̂)_k). */
   dy: Float64Array;
 }
 
@@ -90,6 +105,9 @@ export class FloatDevice implements Device {
   private readonly decorrelationRate: number;
   private readonly name: string;
   private counters = { steps: 0, updates: 0, runCalls: 0, rewardCalls: 0 };
+  /** The configured trace (plain ANP-T: trace 'none') and its state when on. */
+  protected learner: LearnerConfig = { trace: 'none', decay: 0 };
+  protected eligibility?: EligibilityTraces;
 
   constructor(opts: FloatDeviceOptions = {}) {
     const rate = opts.decorrelationRate ?? 0;
@@ -137,6 +155,8 @@ export class FloatDevice implements Device {
       this.mismatch = { gain, offset };
     }
     this.counters = { steps: 0, updates: 0, runCalls: 0, rewardCalls: 0 };
+    this.learner = config.learner ? { ...config.learner } : { trace: 'none', decay: 0 };
+    this.eligibility = this.learner.trace === 'none' ? undefined : { w: new Float64Array(H * t.inputs), r: new Float64Array(H * H) };
   }
 
   /** Write W, R, V (real units, exact: no quantisation). Nothing is written if any is bad. */
@@ -159,17 +179,23 @@ export class FloatDevice implements Device {
     return this.params.d?.slice();
   }
 
-  /** Copies of both copies' recurrent states r̂ (B x H each). */
+  /** Copies of both copies' recurrent states r̂ (B x H each), and the eligibility traces when the learner has them. */
   async readState(): Promise<RecurrentState> {
     this.need();
-    return { clean: this.clean.slice(), noisy: this.noisyState.slice() };
+    const s: RecurrentState = { clean: this.clean.slice(), noisy: this.noisyState.slice() };
+    if (this.eligibility) s.eligibility = { w: this.eligibility.w.slice(), r: this.eligibility.r.slice() };
+    return s;
   }
 
-  /** Set both copies' recurrent states r̂ (B x H each, real units). */
+  /** Set both copies' recurrent states r̂ (B x H each, real units) and the traces (zero when absent). */
   async writeState(s: RecurrentState): Promise<void> {
-    checkState(s, this.need().topology);
+    checkState(s, this.need().topology, this.eligibility !== undefined);
     this.clean.set(s.clean);
     this.noisyState.set(s.noisy);
+    if (this.eligibility) {
+      this.eligibility.w.set(s.eligibility?.w ?? new Float64Array(this.eligibility.w.length));
+      this.eligibility.r.set(s.eligibility?.r ?? new Float64Array(this.eligibility.r.length));
+    }
   }
 
   /** Run K steps with frozen weights (inputs K x B x I, real units); see the file comment. */
@@ -198,6 +224,7 @@ export class FloatDevice implements Device {
         stepInto(this.shape, this.noisyParams(t), B, req.inputs, k * B * I, this.noisyState, n, noisyPert);
         for (let q = 0; q < bh; q++) tr.da[k * bh + q] = n.a[q] - c.a[q];
         for (let q = 0; q < bo; q++) tr.dy[k * bo + q] = n.y[q] - c.y[q];
+        if (this.learner.trace === 'innovation') this.recoverNoise(k, n.state, c.state);
         tr.states.set(c.state, (k + 1) * bh);
         this.noisyState.set(n.state);
         noisyOut.set(n.y, k * bo);
@@ -230,6 +257,8 @@ export class FloatDevice implements Device {
     this.need();
     this.clean.fill(0);
     this.noisyState.fill(0);
+    this.eligibility?.w.fill(0);
+    this.eligibility?.r.fill(0);
   }
 
   /** Steps run, updates applied (steps rewarded), run and reward calls since configure. */
@@ -268,11 +297,49 @@ export class FloatDevice implements Device {
     let sh = 0, so = 0;
     for (let q = 0; q < bh; q++) sh += tr.da[k * bh + q] ** 2;
     for (let q = 0; q < bo; q++) so += tr.dy[k * bo + q] ** 2;
-    if (sh > 0) {
+    const e = this.eligibility;
+    if (e) {
+      const lam = this.learner.decay;
+      for (let q = 0; q < e.w.length; q++) e.w[q] *= lam;
+      for (let q = 0; q < e.r.length; q++) e.r[q] *= lam;
+      if (sh > 0) {
+        addBatchOuter(e.w, H, I, 1 / sh, B, tr.da, k * bh, tr.inputs, k * B * I);
+        addBatchOuter(e.r, H, H, 1 / sh, B, tr.da, k * bh, tr.states, k * bh);
+      }
+      const cw = (-lr.w * sqrtN * dL) / B, cr = (-lr.r * sqrtN * dL) / B;
+      if (cw !== 0) for (let q = 0; q < e.w.length; q++) this.params.w[q] += cw * e.w[q];
+      if (cr !== 0) for (let q = 0; q < e.r.length; q++) this.params.r[q] += cr * e.r[q];
+    } else if (sh > 0) {
       addBatchOuter(this.params.w, H, I, (-lr.w * sqrtN * dL) / (B * sh), B, tr.da, k * bh, tr.inputs, k * B * I);
       addBatchOuter(this.params.r, H, H, (-lr.r * sqrtN * dL) / (B * sh), B, tr.da, k * bh, tr.states, k * bh);
     }
     if (so > 0) addBatchOuter(this.params.v, O, H, (-lr.v * sqrtN * dL) / (B * so), B, tr.dy, k * bo, tr.states, (k + 1) * bh);
+  }
+
+  /**
+   * The innovation trace's credit signals of step k, in place of da and dy: the noise
+   * recovered from activities, da - R (r̂̃ - r̂)_{k-1} and dy - V (r̂̃ - r̂)_k (the
+   * chunk's frozen R and V; both state copies from the trace and the step just run).
+   */
+  private recoverNoise(k: number, noisyNow: Float64Array, cleanNow: Float64Array): void {
+    const { hidden: H, outputs: O } = this.shape;
+    const B = this.batch, bh = B * H, bo = B * O, tr = this.trace;
+    const { r: R, v: V } = this.params;
+    const dPrev = new Float64Array(H);
+    for (let b = 0; b < B; b++) {
+      const so = b * H;
+      for (let j = 0; j < H; j++) dPrev[j] = this.noisyState[so + j] - tr.states[k * bh + so + j];
+      for (let i = 0; i < H; i++) {
+        let s = 0;
+        for (let j = 0; j < H; j++) s += R[i * H + j] * dPrev[j];
+        tr.da[k * bh + so + i] -= s;
+      }
+      for (let o = 0; o < O; o++) {
+        let s = 0;
+        for (let j = 0; j < H; j++) s += V[o * H + j] * (noisyNow[so + j] - cleanNow[so + j]);
+        tr.dy[k * bo + b * O + o] -= s;
+      }
+    }
   }
 
   /** D <- D - rate * (M D - diag(M) D), M = mean_b r̂_b r̂_b^T of step k, in O(B H^2). */
