@@ -7,8 +7,9 @@ import { deviceInfo, describeChipFormats, formatDeviceReport, listPorts, pullPar
 import { addFormatOptions, resolveDeviceUrl, resolveFormats, type FormatFlags } from './backend.js';
 import { toJson } from './output.js';
 import type { CliIo } from './io.js';
+import { addLinkOptions, resolveLinkSettings, type LinkFlags as BoardLinkFlags } from './link-options.js';
 
-interface LinkFlags extends FormatFlags {
+interface LinkFlags extends FormatFlags, BoardLinkFlags {
   json?: boolean;
   baud?: string;
 }
@@ -33,38 +34,38 @@ export function registerDeviceCommands(program: Command, io: CliIo): void {
     });
 
   const device = program.command('device').description('talk to a board (or firmware-sim): info, pull and push weights');
-  device
+  addLinkOptions(device
     .command('info <url>')
     .description('print the handshake reply: protocol, firmware, device id, boot counter, limits, link health (url: tcp://host:port, serial:///dev/ttyACM0?baud=115200, or a port path)')
     .option('--baud <n>', 'with a port path: baud rate (default 115200)')
-    .option('--json', 'print the report as JSON')
+    .option('--json', 'print the report as JSON'))
     .action(async (target: string, f: LinkFlags) => {
-      const r = await deviceInfo(urlOf(target, f));
+      const r = await deviceInfo(urlOf(target, f), resolveLinkSettings(f, 'device info'));
       if (f.json) io.out(toJson(r) + '\n');
       else for (const line of formatDeviceReport(r)) io.out(line + '\n');
     });
   addFormatOptions(
-    device
+    addLinkOptions(device
       .command('pull <url> <weights>')
       .description("read W, R, V from the configured board and write them to a weights file (or DIR/weights.json); give the board's formats with the format flags (default 16-bit)")
       .option('--baud <n>', 'with a port path: baud rate (default 115200)')
-      .option('--json', 'print the result as JSON'),
+      .option('--json', 'print the result as JSON')),
     false,
   ).action(async (target: string, file: string, f: LinkFlags) => {
     const given = f.weightBits !== undefined || f.activityBits !== undefined || f.rounding !== undefined || f.overflow !== undefined;
     const formats = given ? resolveFormats('device', f) : undefined;
-    const r = await pullParams(urlOf(target, f), file, { formats });
+    const r = await pullParams(urlOf(target, f), file, { ...resolveLinkSettings(f, 'device pull'), formats });
     if (f.json) return io.out(toJson(r) + '\n');
     io.out(`wrote ${r.file}: ${r.values} values, inputs ${r.topology.inputs}, hidden ${r.topology.hidden}, outputs ${r.topology.outputs}\n`);
     if (r.formatsAssumed) io.err(`anpt: note: the board cannot report its formats; assumed ${describeChipFormats(r.formats)} (give --weight-bits etc. if it was configured otherwise)\n`);
   });
-  device
+  addLinkOptions(device
     .command('push <url> <weights>')
     .description('write the W, R, V of a weights file (anpt train --backend emulator, or pull) to the configured board and read them back')
     .option('--baud <n>', 'with a port path: baud rate (default 115200)')
-    .option('--json', 'print the result as JSON')
+    .option('--json', 'print the result as JSON'))
     .action(async (target: string, file: string, f: LinkFlags) => {
-      const r = await pushParams(urlOf(target, f), file);
+      const r = await pushParams(urlOf(target, f), file, resolveLinkSettings(f, 'device push'));
       if (f.json) return io.out(toJson(r) + '\n');
       io.out(`pushed ${r.values} values from ${r.file}${r.rounded ? `; ${r.rounded} were not exact codes and were rounded` : ''}; read back and checked\n`);
     });

@@ -5,6 +5,7 @@
 import type { ChipFormats } from '../device/types.js';
 import type { Algo, Backend } from './defaults.js';
 import type { TaskSpec } from './task-options.js';
+import type { LinkSettings } from './link-options.js';
 
 export interface TrainConfig {
   task: TaskSpec;
@@ -13,6 +14,8 @@ export interface TrainConfig {
   /** backend 'device': the link URL (tcp://, serial://) and where checkpoints go. */
   deviceUrl?: string;
   checkpointDir?: string;
+  /** backend 'device': link flags (link-options.ts). */
+  link?: LinkSettings;
   hidden: number;
   epochs: number;
   /** Base step size of W, R and V. */

@@ -34,8 +34,9 @@ import { SerialDevice } from '../link/serial-device.js';
 import { toRows, weightsJson, WEIGHTS_FORMAT, type WeightsFile } from './weights-file.js';
 import type { CliIo } from './io.js';
 import type { TrainConfig } from './train-config.js';
+import { addLinkOptions, resolveLinkSettings, type LinkFlags } from './link-options.js';
 
-export interface TrainFlags extends TaskFlags, FormatFlags {
+export interface TrainFlags extends TaskFlags, FormatFlags, LinkFlags {
   algo?: string;
   backend?: string;
   device?: string;
@@ -69,7 +70,9 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
   // The default backend is the chip's unless the algorithm cannot run there.
   const deviceUrl = resolveDeviceUrl(f);
   if (deviceUrl !== undefined) refuse('--backend', f.backend, 'does not go with --device/--port (the board is the backend); remove it');
-  else refuse('--checkpoint-dir', f.checkpointDir, 'applies to a board (--device or --port) only; remove it');
+  else
+    for (const [flag, raw] of [['--checkpoint-dir', f.checkpointDir], ['--link-timeout', f.linkTimeout], ['--link-budget', f.linkBudget], ['--take-over', f.takeOver]] as const)
+      refuse(flag, raw, 'applies to a board (--device or --port) only; remove it');
   const backend: Backend = deviceUrl !== undefined ? 'device' : choice('--backend', f.backend, BACKENDS, FLOAT_ONLY[algo] ? 'float' : 'emulator');
   checkAlgoBackend(algo, backend);
   const d = ALGO_DEFAULTS[algo];
@@ -91,6 +94,7 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     backend,
     deviceUrl,
     checkpointDir: f.checkpointDir,
+    link: deviceUrl === undefined ? undefined : resolveLinkSettings(f, 'train'),
     hidden: positiveInt('--hidden', f.hidden, HIDDEN),
     epochs: algo === 'reservoir' ? 1 : positiveInt('--epochs', f.epochs, budget.epochs),
     lr: nonNegativeReal('--lr', f.lr, d.lr, '0.1'),
@@ -169,7 +173,7 @@ function maxChunkSteps(cfg: TrainConfig, task: Task): number {
 /** The configured device with the initial weights (ConfigError here is bad input: nothing has run yet). */
 async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, initial: Params, note: (line: string) => void): Promise<Device> {
   const device = cfg.backend === 'device'
-    ? await openBoard(cfg.deviceUrl!, { checkpointDir: cfg.checkpointDir, onEvent: note })
+    ? await openBoard(cfg.deviceUrl!, { ...cfg.link, checkpointDir: cfg.checkpointDir, onEvent: note })
     : makeDevice(cfg.algo, cfg.backend);
   try {
     let maxChunk = maxChunkSteps(cfg, task);
@@ -344,6 +348,7 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--port <path>', 'serial shorthand for --device: the board\'s serial port, e.g. /dev/ttyACM0')
     .option('--baud <n>', 'with --port: baud rate (default 115200)')
     .option('--checkpoint-dir <dir>', 'with a board: write checkpoint.json there (recovery from resets works without it, in memory)');
+  addLinkOptions(cmd);
   addTaskOptions(cmd, true);
   cmd
     .option('--hidden <H>', `hidden neurons (default ${HIDDEN})`)
