@@ -60,6 +60,13 @@ export interface CallOptions {
    */
   maxTroubles?: number;
   /**
+   * Check of the reply's content (lengths, code ranges, offsets): a message when it
+   * cannot be a true answer. Such a reply is treated as damaged (asked again under the
+   * same id, so the device replays its cached reply) and never returned; if no valid
+   * one comes, the call fails DATA_LOSS with the message.
+   */
+  check?: (value: never) => string | undefined;
+  /**
    * Largest reply payload expected, bytes: on a serial link its wire time is added to
    * the timeout. Default: a full frame for run and readParams, MIN_FRAME_BYTES (an
    * acknowledgement, an error or a HelloReply) for the rest.
@@ -102,6 +109,8 @@ export interface RpcStats {
   lateReplies: number;
   /** Good frames that did not decode as a Response. */
   badReplies: number;
+  /** Replies that decoded but failed the caller's check (CallOptions.check): never taken as data. */
+  invalidReplies: number;
   /** Bytes on the wire, framing included. */
   bytesOut: number;
   bytesIn: number;
@@ -170,6 +179,7 @@ export class RpcClient {
     timeouts: 0,
     lateReplies: 0,
     badReplies: 0,
+    invalidReplies: 0,
     bytesOut: 0,
     bytesIn: 0,
     payloadBytesOut: 0,
@@ -248,6 +258,7 @@ export class RpcClient {
     let damaged = 0;
     let attempt = 0;
     let shrink = false;
+    let lastInvalid: string | undefined;
     for (; attempt < maxAttempts; attempt++) {
       if (attempt > 0 && retries === undefined && this.now() - started >= budgetMs) break;
       if (opts.maxTroubles !== undefined && damaged + waits.length >= opts.maxTroubles) {
@@ -285,6 +296,18 @@ export class RpcClient {
         if (fixedMs === undefined) this.timer.backoff(key);
         continue;
       }
+      const invalid = res.error
+        ? undefined
+        : res.body.case !== c
+          ? `the device answered ${c} with ${res.body.case ?? 'an empty'} reply`
+          : opts.check?.(res.body.value as never);
+      if (invalid !== undefined) {
+        this.s.invalidReplies++;
+        lastInvalid = invalid;
+        damaged++;
+        this.troubles++;
+        continue;
+      }
       const rtt = this.now() - sentAt;
       if (attempt === 0) {
         this.recordRtt(rtt);
@@ -294,6 +317,9 @@ export class RpcClient {
       return this.interpret(c, id, res);
     }
     this.s.lastAttempts = attempt;
+    if (lastInvalid !== undefined && !shrink) {
+      return { status: 'DATA_LOSS', detail: `${this.transport.name}: no valid reply to ${c} (id ${id}) after ${attempt} attempts over ${Math.round(this.now() - started)} ms; the last: ${lastInvalid}` };
+    }
     this.s.timeouts++;
     const waitedMs = Math.round(this.now() - started);
     const bytesReceived = this.s.bytesIn - bytesInAtStart;

@@ -34,7 +34,7 @@ import type { Topology,
 } from '../device/types.js';
 import { validateConfig } from '../device/config.js';
 import { checkParams, checkRewardT0, checkRun, checkState } from '../device/contract.js';
-import { ConfigError } from '../format/fixed.js';
+import { ConfigError, codeRange, formatName, type FixedFormat } from '../format/fixed.js';
 import { codesToValues, configFromWire, configToWire, deviceCodes, tensorShape } from './codes.js';
 import { configFieldFromWire } from './field-names.js';
 import * as pb from './messages.js';
@@ -220,14 +220,17 @@ export class SerialDevice implements Device {
     }
   }
 
-  private async call<C extends pb.CallCase>(c: C, value: pb.Calls[C][0], replyBytes?: number): Promise<pb.Calls[C][1]> {
-    return this.unwrap(await this.callResult(c, value, replyBytes));
+  private async call<C extends pb.CallCase>(c: C, value: pb.Calls[C][0], replyBytes?: number, check?: (r: pb.Calls[C][1]) => string | undefined): Promise<pb.Calls[C][1]> {
+    return this.unwrap(await this.callResult(c, value, replyBytes, false, check));
   }
 
   /** A call as a result (NO_SESSION handled); with `canShrink` it gives up early (status 'shrunk') on a troubled line. */
-  private async callResult<C extends pb.CallCase>(c: C, value: pb.Calls[C][0], replyBytes?: number, canShrink = false): Promise<CallResult<pb.Calls[C][1]>> {
+  private async callResult<C extends pb.CallCase>(
+    c: C, value: pb.Calls[C][0], replyBytes?: number, canShrink = false, check?: (r: pb.Calls[C][1]) => string | undefined,
+  ): Promise<CallResult<pb.Calls[C][1]>> {
     const before = this.rpc.troubles;
-    const r = await this.rpc.call(c, value, { replyBytes, maxTroubles: canShrink ? SHRINK_AFTER_TROUBLES : undefined });
+    const opts = { replyBytes, maxTroubles: canShrink ? SHRINK_AFTER_TROUBLES : undefined, check: check as ((v: never) => string | undefined) | undefined };
+    const r = await this.rpc.call(c, value, opts);
     this.cleanRun.after(this.rpc.troubles > before); // how the line does decides how long the next clean run's reply may be
     if (r.status !== 'DEVICE_ERROR' || r.error.code !== pb.ErrorCode.NO_SESSION) return r;
     // No session: the lease ran out (say Hello and call again: the refusal changed
@@ -237,7 +240,7 @@ export class SerialDevice implements Device {
     if (h.bootCounter !== boot) {
       throw new LinkError('NO_SESSION', `${this.rpc.name}: the device rebooted (boot ${boot} -> ${h.bootCounter}) and lost its configuration; configure it again and rewrite the parameters`);
     }
-    return this.rpc.call(c, value, { replyBytes });
+    return this.rpc.call(c, value, opts);
   }
 
   private formats(what: string): DeviceConfig & { formats: ChipFormats } {
@@ -311,7 +314,11 @@ export class SerialDevice implements Device {
     while (offset < s.length) {
       const r = await this.piecewise(this.piece, (bytes) => {
         const count = Math.min(pb.maxCodesPerFrame(bytes, s.format), s.length - offset);
-        return this.callResult('readParams', { tensor, offset, count }, pb.ENVELOPE_BYTES + count * pb.codeBytes(s.format), bytes > this.piece.min);
+        const check = (r: pb.ReadParamsReply) =>
+          r.tensor !== tensor || r.total !== s.length || r.offset !== offset || r.codes.length === 0 || r.codes.length > count
+            ? `read of ${field} at ${offset} (${count} codes) answered with ${r.codes.length} of ${r.total} codes at ${r.offset}; expected a tensor of ${s.length}`
+            : codesOutside(r.codes, s.format, field);
+        return this.callResult('readParams', { tensor, offset, count }, pb.ENVELOPE_BYTES + count * pb.codeBytes(s.format), bytes > this.piece.min, check);
       });
       if (r.total !== s.length || r.offset !== offset || r.codes.length === 0 || offset + r.codes.length > s.length) {
         throw new LinkError('DATA_LOSS', `${this.rpc.name}: read of ${field} at ${offset} returned ${r.codes.length} of ${r.total} codes at ${r.offset}; expected a tensor of ${s.length}`);
@@ -370,10 +377,18 @@ export class SerialDevice implements Device {
       const { topology: t, formats: f } = cfg;
       checkRun(req, cfg); // here too: the wire cannot carry a bad t0 or a NaN input
       const hiddenTrace = req.hiddenTrace ?? false;
+      const n = req.steps * t.batch * t.outputs;
+      const check = (r: pb.RunReply) => {
+        const want = { clean: n, noisy: req.noisy ? n : 0, hidden: hiddenTrace ? req.steps * t.batch * t.hidden : 0 };
+        for (const key of ['clean', 'noisy', 'hidden'] as const)
+          if (r[key].length !== want[key]) return `run of ${req.steps} steps answered with ${r[key].length} ${key} codes, expected ${want[key]}`;
+        return codesOutside(r.clean, f.output, 'run.clean') ?? codesOutside(r.noisy, f.output, 'run.noisy') ?? codesOutside(r.hidden, f.activity, 'run.hidden');
+      };
       const r = await this.call(
         'run',
         { steps: req.steps, t0: req.t0, inputs: deviceCodes(req.inputs, f.input, 'run.inputs', false), noisy: req.noisy, hiddenTrace },
         pb.runReplyBytes(req.steps, t, f, hiddenTrace),
+        check,
       );
       const out: RunResult = { clean: codesToValues(r.clean, f.output), noisy: codesToValues(r.noisy, f.output) };
       if (req.hiddenTrace) out.hidden = codesToValues(r.hidden, f.activity);
@@ -407,6 +422,14 @@ export class SerialDevice implements Device {
   close(): Promise<void> {
     return this.serial(() => this.rpc.close());
   }
+}
+
+/** A message if a code lies outside its format's range (a reply no true device sends), else undefined. */
+function codesOutside(codes: ArrayLike<number>, format: FixedFormat, field: string): string | undefined {
+  const { min, max } = codeRange(format);
+  for (let i = 0; i < codes.length; i++)
+    if (!(codes[i] >= min && codes[i] <= max)) return `${field}[${i}] = ${codes[i]} is not a code of ${formatName(format)} (${min}..${max})`;
+  return undefined;
 }
 
 /** Can a run be cut into shorter ones (within the chunk limit, inputs a whole number per step)? Else it goes whole, to be refused. */
