@@ -8,7 +8,7 @@
 // `npm run bench` runs the whole matrix (3 runs a cell, times relative to a clean run).
 // Also here: two hosts (BUSY for a second train, push and Hello, the first run unharmed;
 // --take-over stops the first run with a message saying the board was taken) and an
-// echoing port refused as a board.
+// echoing port refused as a board, and a run the link stops writes summary.json.
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -117,6 +117,21 @@ describe('two hosts', () => {
     expect(first.code).toBe(3);
     expect(first.err).toMatch(/the board was taken by another host: the board is held by anpt train \(pid \d+/);
   }, 300_000);
+});
+
+describe('a run the link stops', () => {
+  it('writes summary.json with "status": "link-failed" and the link health (exit 3)', async () => {
+    const s = await sim('--tcp', '0', '--baud', '115200');
+    const run = cli('train', ...TASK, '--steps', '400', '--epochs', '2', '--device', s.url(), '--link-budget', '2', '--out', join(TMP, 'failed'));
+    for (let i = 0; i < 600 && !/connection from/.test(s.log()); i++) await new Promise((ok) => setTimeout(ok, 50));
+    await new Promise((ok) => setTimeout(ok, 1000));
+    await s.stop();
+    const r = await run;
+    expect(r.code, r.err).toBe(3);
+    const summary = JSON.parse(readFileSync(join(TMP, 'failed', 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ status: 'link-failed', error: { message: expect.stringContaining('127.0.0.1') } });
+    expect(summary.link.framesOut).toBeGreaterThan(0);
+  }, 120_000);
 });
 
 describe('a port that echoes', () => {

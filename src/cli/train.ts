@@ -35,6 +35,7 @@ import { toRows, weightsJson, WEIGHTS_FORMAT, type WeightsFile } from './weights
 import type { CliIo } from './io.js';
 import type { TrainConfig } from './train-config.js';
 import { addLinkOptions, resolveLinkSettings, type LinkFlags } from './link-options.js';
+import { isLinkFailure, writeLinkFailed } from './run-status.js';
 
 export interface TrainFlags extends TaskFlags, FormatFlags, LinkFlags {
   algo?: string;
@@ -306,6 +307,9 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
       ? await trainOnDevice(cfg, task, device, onProgress, progress, warn)
       : trainWithBptt(cfg, task, shape, initial, onProgress);
     linkAtEnd = device ? linkHealth(device) : undefined;
+  } catch (err) {
+    if (cfg.backend === 'device' && isLinkFailure(err)) writeLinkFailed(cfg, device, err, command, (performance.now() - started) / 1000);
+    throw err;
   } finally {
     progress.stop();
     await device?.close();
