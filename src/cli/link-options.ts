@@ -15,7 +15,7 @@ export interface LinkFlags {
 }
 
 /** The link options of a command (what SerialDevice.open takes). */
-export type LinkSettings = Pick<SerialDeviceOptions, 'timeoutMs' | 'budgetMs' | 'takeOver' | 'hostName'>;
+export type LinkSettings = Pick<SerialDeviceOptions, 'timeoutMs' | 'budgetMs' | 'takeOver' | 'hostName' | 'hostNonce'>;
 
 export function addLinkOptions(cmd: Command): Command {
   return cmd

@@ -6,6 +6,7 @@ import type { ChipFormats } from '../device/types.js';
 import type { Algo, Backend } from './defaults.js';
 import type { TaskSpec } from './task-options.js';
 import type { LinkSettings } from './link-options.js';
+import type { RunState } from './resume.js';
 
 export interface TrainConfig {
   task: TaskSpec;
@@ -16,6 +17,10 @@ export interface TrainConfig {
   checkpointDir?: string;
   /** backend 'device': link flags (link-options.ts). */
   link?: LinkSettings;
+  /** The flags as given (saved in run-state.json so that --resume can rebuild this). */
+  flags?: object;
+  /** --resume: the saved run state to continue from (resume.ts). */
+  resume?: RunState;
   hidden: number;
   epochs: number;
   /** Base step size of W, R and V. */

@@ -35,7 +35,8 @@ import { toRows, weightsJson, WEIGHTS_FORMAT, type WeightsFile } from './weights
 import type { CliIo } from './io.js';
 import type { TrainConfig } from './train-config.js';
 import { addLinkOptions, resolveLinkSettings, type LinkFlags } from './link-options.js';
-import { isLinkFailure, writeLinkFailed } from './run-status.js';
+import { interruptedExit, isLinkFailure, writeLinkFailed } from './run-status.js';
+import { hasRunState, Interrupted, resumeConfig, runStateSaver } from './resume.js';
 
 export interface TrainFlags extends TaskFlags, FormatFlags, LinkFlags {
   algo?: string;
@@ -60,6 +61,7 @@ export interface TrainFlags extends TaskFlags, FormatFlags, LinkFlags {
   force?: boolean;
   json?: boolean;
   quiet?: boolean;
+  resume?: string;
 }
 
 /** A training run, every value checked and resolved (defaults from defaults.ts). */
@@ -67,6 +69,7 @@ export type { TrainConfig } from './train-config.js';
 
 /** Check every flag and fill in the defaults; throws UsageError (or ConfigError) before any work. */
 export function resolveTrainConfig(f: TrainFlags): TrainConfig {
+  if (f.resume !== undefined) return resumeConfig(f.resume, (flags) => resolveTrainConfig(flags as TrainFlags));
   const algo = choice('--algo', f.algo, ALGOS, 'anpt');
   // The default backend is the chip's unless the algorithm cannot run there.
   const deviceUrl = resolveDeviceUrl(f);
@@ -112,6 +115,7 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     force: f.force === true,
     json: f.json === true,
     quiet: f.quiet === true,
+    flags: f,
   };
   checkOutDir(f.out, cfg.force);
   return cfg;
@@ -177,6 +181,10 @@ async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, i
     ? await openBoard(cfg.deviceUrl!, { ...cfg.link, checkpointDir: cfg.checkpointDir, onEvent: note })
     : makeDevice(cfg.algo, cfg.backend);
   try {
+    if (cfg.resume && device instanceof ResilientDevice) {
+      await device.restore(cfg.resume.checkpoint); // the board as it was when the run state was saved
+      return device;
+    }
     let maxChunk = maxChunkSteps(cfg, task);
     if (device instanceof ResilientDevice && device.device instanceof SerialDevice && cfg.formats) {
       // over a link a run and its reply must fit one frame: evaluation uses smaller chunks there
@@ -211,7 +219,20 @@ async function trainOnDevice(
 ): Promise<Trained> {
   const deviceName = (await device.info()).name;
   const maxChunk = (await device.info()).maxChunkSteps;
-  const initialTest = await evaluate(device, task.test, { metrics: task.metrics });
+  const saved = cfg.resume?.initialTest;
+  const initialTest = saved ? { ...saved, outputs: new Float64Array(0) } : await evaluate(device, task.test, { metrics: task.metrics });
+  const saver = device instanceof ResilientDevice && cfg.algo !== 'reservoir' ? runStateSaver(cfg.out, cfg.flags ?? {}, device, initialTest) : undefined;
+  try {
+    return await trainOnDeviceFrom(cfg, task, device, onProgress, progress, warn, initialTest, deviceName, maxChunk, saver);
+  } finally {
+    saver?.stop();
+  }
+}
+
+async function trainOnDeviceFrom(
+  cfg: TrainConfig, task: Task, device: Device, onProgress: (p: TrainProgress) => void, progress: Progress, warn: (line: string) => void,
+  initialTest: Evaluation, deviceName: string, maxChunk: number, saver: ReturnType<typeof runStateSaver> | undefined,
+): Promise<Trained> {
   if (cfg.algo === 'reservoir') {
     const started = performance.now();
     const fit = await fitRidgeReadout(device, task.train);
@@ -235,6 +256,7 @@ async function trainOnDevice(
     readoutOnly: cfg.readoutOnly, test: task.test, metrics: task.metrics, onProgress, progressEverySteps: PROGRESS_EVERY_STEPS,
     spectral: cfg.spectralCap ? { cap: cfg.spectralCap, everySteps: SPECTRAL_EVERY_STEPS } : undefined,
     afterEpoch: (cfg.algo === 'anpt' && !cfg.noDiagnostics) ? () => epochDiagnostics(cfg, task, device) : undefined,
+    afterChunk: saver?.afterChunk, resume: cfg.resume?.position,
   });
   const last = res.epochs.at(-1);
   // After a divergence the last completed epoch is not the weights the device holds now.
@@ -309,6 +331,7 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
     linkAtEnd = device ? linkHealth(device) : undefined;
   } catch (err) {
     if (cfg.backend === 'device' && isLinkFailure(err)) writeLinkFailed(cfg, device, err, command, (performance.now() - started) / 1000);
+    if (err instanceof Interrupted) return interruptedExit(cfg, io, command, device ? linkHealth(device) : undefined);
     throw err;
   } finally {
     progress.stop();
@@ -334,7 +357,7 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
     'summary.json': toJson(summary, 2) + '\n',
     'weights.json': weightsJson(weights),
     'loss.svg': lossChart(task.name, cfg, trained.initialTest.mse, trained.epochs, zeroTest),
-  }, cfg.force);
+  }, cfg.force || hasRunState(cfg.out));
   if (cfg.json) io.out(toJson(summary) + '\n');
   else printSummary(summary, cfg.out, io.out);
   if (trained.status !== 'ok') io.err(`anpt: the run diverged: ${trained.message}\n`);
@@ -372,6 +395,7 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--force', 'replace an existing non-empty --out directory')
     .option('--json', 'print the summary as one JSON object on stdout, nothing else')
     .option('--quiet', 'no progress on stderr')
+    .option('--resume <dir>', 'continue the board run whose --out directory this is (after SIGKILL, Ctrl-C or a link failure) from its saved state; its flags are taken from there')
     .action(async (flags: TrainFlags) => run(flags));
 }
 

@@ -147,6 +147,18 @@ export class ResilientDevice implements Device {
     return this.ckpt;
   }
 
+  /** The Hello nonce the link speaks with (SerialDevice.hostNonce). */
+  get hostNonce(): number {
+    return (this.link as { hostNonce?: number }).hostNonce ?? 0;
+  }
+
+  /** A checkpoint of this moment (reads the device unless known), at a point where no chunk awaits its reward. */
+  async snapshot(): Promise<Checkpoint> {
+    if (this.pending.current !== undefined) throw new DeviceError('NO_PENDING_CHUNK', 'snapshot: a chunk awaits its reward; snapshot after the reward');
+    if (this.journal.length > 0) await this.guarded('snapshot', () => this.takeCheckpoint());
+    return this.ckpt!;
+  }
+
   /** Recovery counters. */
   resilience(): ResilienceStats {
     return { ...this.s, journalCalls: this.journal.length, journalSteps: this.journalSteps };
@@ -433,8 +445,16 @@ export function writeCheckpoint(dir: string, c: Checkpoint): string {
   const abs = resolve(dir);
   mkdirSync(abs, { recursive: true });
   const file = join(abs, CHECKPOINT_FILE);
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(checkpointJson(c)) + '\n');
+  renameSync(tmp, file);
+  return file;
+}
+
+/** A checkpoint as JSON (arrays of exact values). */
+export function checkpointJson(c: Checkpoint): Record<string, unknown> {
   const arrays = (o: Record<string, Float64Array>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Array.from(v)]));
-  const json = {
+  return {
     format: CHECKPOINT_FORMAT,
     savedAt: new Date().toISOString(),
     nextT0: c.nextT0,
@@ -444,10 +464,6 @@ export function writeCheckpoint(dir: string, c: Checkpoint): string {
     params: arrays({ ...c.params }),
     state: arrays({ ...c.state }),
   };
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(json) + '\n');
-  renameSync(tmp, file);
-  return file;
 }
 
 /** Read DIR/checkpoint.json. Throws DeviceError BAD_INPUT naming the file if it is missing or not a checkpoint. */
@@ -459,6 +475,11 @@ export function readCheckpoint(dir: string): Checkpoint {
   } catch (e) {
     throw new DeviceError('BAD_INPUT', `${file}: cannot read a checkpoint (${(e as Error).message}); give the directory a resilient run wrote checkpoints to`);
   }
+  return checkpointFromJson(j, file);
+}
+
+/** A checkpoint from checkpointJson's form; `file` names it in errors (DeviceError BAD_INPUT). */
+export function checkpointFromJson(j: Record<string, unknown>, file: string): Checkpoint {
   if (j.format !== CHECKPOINT_FORMAT) throw new DeviceError('BAD_INPUT', `${file}: not an ${CHECKPOINT_FORMAT} file`);
   const f64 = (o: unknown, keys: string[]): Record<string, Float64Array> => {
     const src = o as Record<string, unknown>;

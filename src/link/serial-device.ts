@@ -111,6 +111,11 @@ export class SerialDevice implements Device {
     return Math.min(deviceMax, pb.maxChunkStepsForFrame(this.frameLimit, topology, formats, hiddenTrace));
   }
 
+  /** This host's Hello.host_nonce on this link. */
+  get hostNonce(): number {
+    return (this.opts.hostNonce ?? HOST_NONCE) >>> 0 || 1;
+  }
+
   /** The device's last HelloReply (identity, boot counter, session, limits). */
   get hello(): pb.HelloReply {
     return this.helloReply;
