@@ -3,7 +3,8 @@
  * and read or write its weights without reflashing it (the work is in src/link/commands.ts).
  */
 import type { Command } from 'commander';
-import { deviceInfo, describeChipFormats, formatDeviceReport, listPorts, pullParams, pushParams } from '../link/commands.js';
+import { deviceInfo, describeChipFormats, formatDeviceReport, listPorts, pullParams, weightsPath } from '../link/commands.js';
+import { deployLine, deployWeights } from './deploy.js';
 import { addFormatOptions, resolveDeviceUrl, resolveFormats, type FormatFlags } from './backend.js';
 import { toJson } from './output.js';
 import type { CliIo } from './io.js';
@@ -59,14 +60,14 @@ export function registerDeviceCommands(program: Command, io: CliIo): void {
     io.out(`wrote ${r.file}: ${r.values} values, inputs ${r.topology.inputs}, hidden ${r.topology.hidden}, outputs ${r.topology.outputs}\n`);
     if (r.formatsAssumed) io.err(`anpt: note: the board cannot report its formats; assumed ${describeChipFormats(r.formats)} (give --weight-bits etc. if it was configured otherwise)\n`);
   });
-  addLinkOptions(device
+  addFormatOptions(addLinkOptions(device
     .command('push <url> <weights>')
-    .description('write the W, R, V of a weights file (anpt train --backend emulator, or pull) to the configured board and read them back')
+    .description("deploy a weights file (anpt train --out DIR, or pull) to a board: configure it from the file (topology, formats, seed), write W, R, V, read them back, and print the run's test MSE before and on the board; a float run is quantised to the format flags (default 16 bits)")
     .option('--baud <n>', 'with a port path: baud rate (default 115200)')
-    .option('--json', 'print the result as JSON'))
+    .option('--json', 'print the result as JSON')), false)
     .action(async (target: string, file: string, f: LinkFlags) => {
-      const r = await pushParams(urlOf(target, f), file, resolveLinkSettings(f, 'device push'));
+      const r = await deployWeights(urlOf(target, f), weightsPath(file), f, resolveLinkSettings(f, 'device push'));
       if (f.json) return io.out(toJson(r) + '\n');
-      io.out(`pushed ${r.values} values from ${r.file}${r.rounded ? `; ${r.rounded} were not exact codes and were rounded` : ''}; read back and checked\n`);
+      io.out(deployLine(r));
     });
 }
