@@ -2,6 +2,8 @@
  * npm run bench: every benchmark in one run, ratios measured in this run.
  *   step    the fused training step, emulator (WASM) vs plain C (gcc -O3 -march=native)
  *   epoch   one Mackey-Glass ANP-T epoch on the emulator (H=100, B=10, 5000+5000 steps)
+ *   link    ANP-T through firmware-sim vs the wire limit
+ *   faults  the fault matrix of issue 9 (bench/link-faults.ts): time relative to clean, weights = emulator
  * Results also go to bench/out/results.json. Options: --quick (shorter timings),
  * --only step,epoch.
  */
@@ -45,6 +47,15 @@ if (want('link')) {
   results.link = rows;
 }
 // ---- end link ------------------------------------------------------------------------
+
+if (want('faults')) {
+  console.log('\n== the fault matrix: anpt train --device, default link flags, firmware-sim over TCP at 115200 baud (H=32, B=4, 500 steps, 2 epochs), time relative to the clean run');
+  const { benchLinkFaults, formatFaultRows } = await import('./link-faults.js');
+  const task = ['--task', 'mackey-glass', '--hidden', '32', '--batch', '4', '--steps', quick ? '200' : '500', '--epochs', quick ? '1' : '2', '--quiet'];
+  const rows = await benchLinkFaults(quick ? 1 : 3, task);
+  for (const line of formatFaultRows(rows)) console.log(line);
+  results.faults = rows;
+}
 
 mkdirSync('bench/out', { recursive: true });
 writeFileSync('bench/out/results.json', JSON.stringify(results, null, 2) + '\n');
