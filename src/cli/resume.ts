@@ -21,8 +21,9 @@ import type { LinkSettings } from './link-options.js';
 
 export const RUN_STATE_FILE = 'run-state.json';
 const RUN_STATE_FORMAT = 'anpt-run-state/1';
-/** Save at most this often, ms (each save reads the weights and state over the link). */
+/** Save at most this often, ms; and at most 5 % of the time (each save reads the weights and state over the link). */
 const SAVE_EVERY_MS = 2000;
+const SAVE_SHARE = 0.05;
 
 export interface RunState {
   flags: SavedFlags;
@@ -62,6 +63,7 @@ export function readRunState(dir: string): RunState {
  */
 export function runStateSaver(dir: string, flags: SavedFlags, device: ResilientDevice, initialTest: Evaluation): { afterChunk: (at: TrainPosition) => Promise<void>; stop: () => void; interrupted: () => boolean } {
   let last = performance.now();
+  let gap = SAVE_EVERY_MS;
   let sigint = false;
   const onSigint = () => (sigint = true);
   process.on('SIGINT', onSigint);
@@ -74,9 +76,11 @@ export function runStateSaver(dir: string, flags: SavedFlags, device: ResilientD
   };
   return {
     afterChunk: async (at) => {
-      if (!sigint && performance.now() - last < SAVE_EVERY_MS) return;
+      if (!sigint && performance.now() - last < gap) return;
+      const t0 = performance.now();
       await save(at);
       last = performance.now();
+      gap = Math.max(SAVE_EVERY_MS, (last - t0) / SAVE_SHARE);
       if (sigint) throw new Interrupted('interrupted');
     },
     stop: () => process.off('SIGINT', onSigint),
