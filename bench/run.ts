@@ -52,7 +52,9 @@ if (want('faults')) {
   console.log('\n== the fault matrix: anpt train --device, default link flags, firmware-sim over TCP at 115200 baud (H=32, B=4, 500 steps, 2 epochs), time relative to the clean run');
   const { benchLinkFaults, formatFaultRows } = await import('./link-faults.js');
   const task = ['--task', 'mackey-glass', '--hidden', '32', '--batch', '4', '--steps', quick ? '200' : '500', '--epochs', quick ? '1' : '2', '--quiet'];
-  const rows = await benchLinkFaults(quick ? 1 : 3, task);
+  const cellsArg = args.find((a) => a.startsWith('--cells='))?.slice(8); // e.g. --cells=drops,corrupt 1e-3 (substrings of the cell names)
+  const only = cellsArg ? (cell: string) => cellsArg.split(',').some((c) => cell.includes(c)) : undefined;
+  const rows = await benchLinkFaults(quick ? 1 : 3, task, only);
   for (const line of formatFaultRows(rows)) console.log(line);
   results.faults = rows;
 }

@@ -61,6 +61,17 @@ describe('anpt device push to a fresh board', () => {
     expect(Number(m![4])).toBeGreaterThan(0);
   }, 60_000);
 
+  it('device configure sets up a bare board; pull then reads its (zero) weights and formats', async () => {
+    const s = await freshBoard();
+    const c = await cli('device', 'configure', s.url(), '--inputs', '1', '--hidden', '8', '--outputs', '1', '--weight-bits', '8');
+    expect(c.code, c.err).toBe(0);
+    const pull = await cli('device', 'pull', s.url(), join(TMP, 'bare.json'));
+    expect(pull.code, pull.err).toBe(0);
+    const w = json(join(TMP, 'bare.json'));
+    expect(w.R.length).toBe(8);
+    expect(w.formats.weight.bits).toBe(8);
+  }, 60_000);
+
   it('a file whose formats no board holds (frac 40) is refused, exit 2, and the board stays unconfigured', async () => {
     const s = await freshBoard();
     const w = json(join(TMP, 'emu', 'weights.json'));

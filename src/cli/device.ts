@@ -5,6 +5,9 @@
 import type { Command } from 'commander';
 import { deviceInfo, describeChipFormats, formatDeviceReport, listPorts, pullParams, weightsPath } from '../link/commands.js';
 import { deployLine, deployWeights } from './deploy.js';
+import { SerialDevice } from '../link/serial-device.js';
+import { positiveInt, uint32 } from './options.js';
+import { ACTIVATION } from './defaults.js';
 import { addFormatOptions, resolveDeviceUrl, resolveFormats, type FormatFlags } from './backend.js';
 import { toJson } from './output.js';
 import type { CliIo } from './io.js';
@@ -60,6 +63,28 @@ export function registerDeviceCommands(program: Command, io: CliIo): void {
     io.out(`wrote ${r.file}: ${r.values} values, inputs ${r.topology.inputs}, hidden ${r.topology.hidden}, outputs ${r.topology.outputs}\n`);
     if (r.formatsAssumed) io.err(`anpt: note: the board cannot report its formats; assumed ${describeChipFormats(r.formats)} (give --weight-bits etc. if it was configured otherwise)\n`);
   });
+  addFormatOptions(addLinkOptions(device
+    .command('configure <url>')
+    .description('configure a board for a network without weights (the bare case; push configures from a weights file): topology, formats, seed')
+    .requiredOption('--inputs <n>', 'inputs')
+    .requiredOption('--hidden <n>', 'hidden neurons')
+    .requiredOption('--outputs <n>', 'outputs')
+    .option('--batch <n>', 'sequences run side by side (default 1)')
+    .option('--seed <n>', 'noise seed (default 0)')
+    .option('--baud <n>', 'with a port path: baud rate (default 115200)')), false)
+    .action(async (target: string, f: LinkFlags & { inputs: string; hidden: string; outputs: string; batch?: string; seed?: string }) => {
+      const url = urlOf(target, f);
+      const topology = { inputs: positiveInt('--inputs', f.inputs, 1), hidden: positiveInt('--hidden', f.hidden, 1), outputs: positiveInt('--outputs', f.outputs, 1), batch: positiveInt('--batch', f.batch, 1), activation: ACTIVATION };
+      const dev = await SerialDevice.open(url, resolveLinkSettings(f, 'device configure'));
+      try {
+        const formats = resolveFormats('device', f)!; // (defined on a fixed-point backend)
+        const fit = dev.chunkLimit(topology, formats);
+        await dev.configure({ topology, formats, noise: { hiddenSigma: 0, outputSigma: 0 }, seed: uint32('--seed', f.seed, 0), maxChunkSteps: Math.max(1, Math.min(fit, 1000)) });
+      } finally {
+        await dev.close();
+      }
+      io.out(`configured ${url}: inputs ${topology.inputs}, hidden ${topology.hidden}, outputs ${topology.outputs}, batch ${topology.batch}\n`);
+    });
   addFormatOptions(addLinkOptions(device
     .command('push <url> <weights>')
     .description("deploy a weights file (anpt train --out DIR, or pull) to a board: configure it from the file (topology, formats, seed), write W, R, V, read them back, and print the run's test MSE before and on the board; a float run is quantised to the format flags (default 16 bits)")
