@@ -1,7 +1,8 @@
 // Deploy: `anpt device push` to a freshly started firmware-sim configures it from the
 // weights file, and `pull` then gives back the same weights and formats (ReadConfig); a
 // BPTT (float) run is quantised to --weight-bits 8 and both test MSEs are printed; a file
-// whose formats no board can hold is refused before anything is sent.
+// whose formats no board can hold is refused before anything is sent; a --chunk beyond
+// the board's RAM is refused naming the flag.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,8 +19,8 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), progress: { write: (s: string) => (err += s), isTTY: false } });
   return { code, out, err };
 }
-async function freshBoard(): Promise<RunningSim> {
-  const s = await spawnFirmwareSim(['--tcp', '0', '--baud', '2000000', '--quiet'], { timeoutMs: 60_000 });
+async function freshBoard(...extra: string[]): Promise<RunningSim> {
+  const s = await spawnFirmwareSim(['--tcp', '0', '--baud', '2000000', '--quiet', ...extra], { timeoutMs: 60_000 });
   sims.push(s);
   return s;
 }
@@ -70,6 +71,14 @@ describe('anpt device push to a fresh board', () => {
     const w = json(join(TMP, 'bare.json'));
     expect(w.R.length).toBe(8);
     expect(w.formats.weight.bits).toBe(8);
+  }, 60_000);
+
+  it('train --chunk beyond the board RAM is refused in flag terms, with the most it takes (exit 2)', async () => {
+    const s = await freshBoard('--ram-kib', '24');
+    const r = await cli('train', ...TASK, '--hidden', '32', '--batch', '4', '--chunk', '64', '--device', s.url(), '--out', join(TMP, 'chunk'));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^anpt: --chunk: 64 steps of batch 4 need more RAM than the board at tcp:\/\/127\.0\.0\.1:\d+ has; it takes 7 \(use --chunk 7 or less/);
+    expect(r.err).not.toMatch(/maxChunkSteps|max_chunk_steps/);
   }, 60_000);
 
   it('a file whose formats no board holds (frac 40) is refused, exit 2, and the board stays unconfigured', async () => {

@@ -201,7 +201,8 @@ async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, i
         // A board's RAM bounds the chunk: evaluation chunks are our choice, so halve them
         // until the board accepts (never below the training chunk, which the user chose).
         const field = (err as { field?: string }).field;
-        if (cfg.backend !== 'device' || field !== 'maxChunkSteps' || maxChunk <= minChunk) throw err;
+        if (cfg.backend !== 'device' || field !== 'maxChunkSteps') throw err;
+        if (maxChunk <= minChunk) throw await chunkTooLarge(device, cfg, topology, minChunk);
         maxChunk = Math.max(minChunk, Math.floor(maxChunk / 2));
       }
     }
@@ -211,6 +212,20 @@ async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, i
     throw err;
   }
   return device;
+}
+
+/** --chunk K is more than the board's RAM holds: find the most it takes (halving) and say so in flag terms. */
+async function chunkTooLarge(device: Device, cfg: TrainConfig, topology: Topology, chunk: number): Promise<UsageError> {
+  const fits = (k: number) => configureDevice(device, { topology, formats: cfg.formats, sigma: cfg.sigma, seed: cfg.seed, maxChunkSteps: k }).then(() => true, () => false);
+  // bisect between the largest refused and the smallest accepted size
+  let [lo, hi] = [0, chunk];
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (await fits(mid)) lo = mid;
+    else hi = mid;
+  }
+  if (lo >= 1) return new UsageError(`--chunk: ${chunk} steps of batch ${topology.batch} need more RAM than the board at ${cfg.deviceUrl} has; it takes ${lo} (use --chunk ${lo} or less, or a smaller --hidden or --batch)`);
+  return new UsageError(`--chunk: the board at ${cfg.deviceUrl} has too little RAM for hidden ${topology.hidden} and batch ${topology.batch}; lower --hidden or --batch`);
 }
 
 /** ANP-T, NP, WP and the reservoir fit all run through the Device interface. */
