@@ -3,6 +3,8 @@
  *   step    the fused training step, emulator (WASM) vs plain C (gcc -O3 -march=native)
  *   epoch   one Mackey-Glass ANP-T epoch on the emulator (H=100, B=10, 5000+5000 steps)
  *   queue   a 48-row sweep: local piscina vs 1, 2, 4 queue workers on Redis (bench/queue.ts)
+ *   link    ANP-T through firmware-sim vs the wire limit
+ *   faults  the fault matrix of issue 9 (bench/link-faults.ts): time relative to clean, weights = emulator
  * Results also go to bench/out/results.json. Options: --quick (shorter timings),
  * --only step,epoch.
  */
@@ -55,6 +57,17 @@ if (want('queue')) {
   const b = await benchQueue(quick);
   for (const line of formatQueueRows(b)) console.log(line);
   results.queue = b;
+}
+
+if (want('faults')) {
+  console.log('\n== the fault matrix: anpt train --device, default link flags, firmware-sim over TCP at 115200 baud (H=32, B=4, 500 steps, 2 epochs), time relative to the clean run');
+  const { benchLinkFaults, formatFaultRows } = await import('./link-faults.js');
+  const task = ['--task', 'mackey-glass', '--hidden', '32', '--batch', '4', '--steps', quick ? '200' : '500', '--epochs', quick ? '1' : '2', '--quiet'];
+  const cellsArg = args.find((a) => a.startsWith('--cells='))?.slice(8); // e.g. --cells=drops,corrupt 1e-3 (substrings of the cell names)
+  const only = cellsArg ? (cell: string) => cellsArg.split(',').some((c) => cell.includes(c)) : undefined;
+  const rows = await benchLinkFaults(quick ? 1 : 3, task, only);
+  for (const line of formatFaultRows(rows)) console.log(line);
+  results.faults = rows;
 }
 
 mkdirSync('bench/out', { recursive: true });

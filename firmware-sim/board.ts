@@ -211,13 +211,22 @@ export class SimBoard {
    * Serve a link (a TCP connection, a serial port) until it closes. `faults`: the
    * counters of the fault stage in front of it (faultyTransport), reported in Stats.
    */
-  attach(link: ByteTransport, faults?: () => FaultCounters): void {
+  /** Transmit-queue drops of the attached links (and of those closed), for stats queue_drops. */
+  private readonly dropSources = new Set<() => number>();
+  private closedDrops = 0;
+
+  attach(link: ByteTransport, faults?: () => FaultCounters, queueDrops?: () => number): void {
     const port = new Port(link);
     this.ports.add(port);
     if (faults) this.faultSources.add(faults);
+    if (queueDrops) this.dropSources.add(queueDrops);
     link.onClose(() => {
       port.detach();
       this.ports.delete(port);
+      if (queueDrops) {
+        this.closedDrops += queueDrops();
+        this.dropSources.delete(queueDrops);
+      }
       if (faults) {
         const f = faults();
         for (const k of Object.keys(f) as (keyof FaultCounters)[]) this.closedFaults[k] += f[k];
@@ -260,6 +269,7 @@ export class SimBoard {
       protocolVersion: o.protocolVersion,
       sessionLeaseMs: o.sessionLeaseMs,
       injected: () => this.injectedCounters(),
+      queueDrops: () => [...this.dropSources].reduce((n, d) => n + d(), this.closedDrops),
     });
     for (const port of this.ports) port.connect(this.server);
     o.log?.(`boot ${this.bootCounter}`);

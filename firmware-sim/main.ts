@@ -123,14 +123,26 @@ const faulty = flags.corruptRate > 0 || flags.dropRate > 0;
 function attach(link: ByteTransport, opts: { pace: boolean; hostBaud?: () => number }): void {
   let t = link;
   if (opts.hostBaud) t = baudMismatchTransport(t, flags.baud, opts.hostBaud);
-  if (opts.pace) t = pacedTransport(t, bytesPerSecond);
+  const paced = opts.pace ? pacedTransport(t, bytesPerSecond) : undefined;
+  if (paced) t = paced;
   if (faulty) {
     const f = faultyTransport(t, { corruptRate: flags.corruptRate, dropRate: flags.dropRate, seed: flags.faultSeed });
-    link.onClose(() => log(`link ${link.name} closed; faults injected: ${JSON.stringify(f.faults())}`));
-    board.attach(f, f.faults);
+    // the faults injected so far, every 10 s while they change and when the link closes
+    let last = '';
+    const report = () => {
+      const now = JSON.stringify(f.faults());
+      if (now !== last) log(`faults injected on ${link.name}: ${now}`);
+      last = now;
+    };
+    const every = setInterval(report, 10_000).unref();
+    link.onClose(() => {
+      clearInterval(every);
+      log(`link ${link.name} closed; faults injected: ${JSON.stringify(f.faults())}, transmit queue drops ${paced?.queueDrops() ?? 0}`);
+    });
+    board.attach(f, f.faults, paced?.queueDrops);
     return;
   }
-  board.attach(t);
+  board.attach(t, undefined, paced?.queueDrops);
 }
 
 const cleanups: (() => unknown)[] = [];
@@ -138,6 +150,7 @@ let stopping = false;
 async function shutdown(code = 0): Promise<never> {
   if (!stopping) {
     stopping = true;
+    setTimeout(() => process.exit(code), 500).unref(); // a cleanup that hangs must not keep us past SIGTERM's second
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
   }
   process.exit(code);

@@ -34,21 +34,31 @@ export function atTime(dueMs: number, cb: () => void): void {
 /** One direction of the line: chunks go out in order, each at its wire completion time. */
 export class Wire {
   private freeAtMs = 0;
-  private readonly queue: { bytes: Uint8Array; dueMs: number }[] = [];
+  /** Chunks on the wire, from `head` on (a moving head, so draining is O(1) per chunk, not a shift). */
+  private queue: { bytes: Uint8Array; dueMs: number }[] = [];
+  private head = 0;
   private armed = false;
   /** Bytes carried so far. */
   bytes = 0;
+  /** Chunks dropped because the transmit queue held maxBacklogMs of line time already. */
+  dropped = 0;
 
   constructor(
     private readonly bytesPerSecond: number,
     private readonly deliver: (bytes: Uint8Array) => void,
+    /** At most this much line time queued, ms (a UART's transmit buffer is bounded too). */
+    private readonly maxBacklogMs = 2000,
   ) {
     if (!(bytesPerSecond > 0)) throw new RangeError(`bytesPerSecond ${bytesPerSecond} must be > 0`);
   }
 
-  /** Put `bytes` on the wire (after whatever is still on it, and not before `notBeforeMs`). */
+  /** Put `bytes` on the wire (after whatever is still on it, and not before `notBeforeMs`); dropped (counted) when the queue is full. */
   push(bytes: Uint8Array, notBeforeMs = 0): void {
     if (bytes.length === 0) return;
+    if (this.freeAtMs - performance.now() > this.maxBacklogMs) {
+      this.dropped++;
+      return;
+    }
     const start = Math.max(performance.now(), this.freeAtMs, notBeforeMs);
     this.freeAtMs = start + (1000 * bytes.length) / this.bytesPerSecond;
     this.bytes += bytes.length;
@@ -57,19 +67,23 @@ export class Wire {
   }
 
   private arm(): void {
-    if (this.armed || this.queue.length === 0) return;
+    if (this.armed || this.head >= this.queue.length) return;
     this.armed = true;
-    atTime(this.queue[0].dueMs, () => {
+    atTime(this.queue[this.head].dueMs, () => {
       this.armed = false;
       const now = performance.now();
-      while (this.queue.length > 0 && this.queue[0].dueMs <= now) this.deliver(this.queue.shift()!.bytes);
+      while (this.head < this.queue.length && this.queue[this.head].dueMs <= now) this.deliver(this.queue[this.head++].bytes);
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
       this.arm();
     });
   }
 }
 
 /** Wrap `inner` so both directions run at `bytesPerSecond` (baud / 10 for 8N1). */
-export function pacedTransport(inner: ByteTransport, bytesPerSecond: number): ByteTransport {
+export function pacedTransport(inner: ByteTransport, bytesPerSecond: number): ByteTransport & { queueDrops(): number } {
   let onData: (bytes: Uint8Array) => void = () => {};
   const out = new Wire(bytesPerSecond, (b) => void inner.write(b).catch(() => undefined));
   /** When the received bytes so far finish arriving on the line, and when they actually came. */
@@ -94,5 +108,6 @@ export function pacedTransport(inner: ByteTransport, bytesPerSecond: number): By
     },
     onClose: (cb) => inner.onClose(cb),
     close: () => inner.close(),
+    queueDrops: () => out.dropped,
   };
 }

@@ -213,7 +213,7 @@ describe('the simulated board', () => {
     await alice.configure(cfg());
     const second = boardLink(board, { hostName: 'bob', hostNonce: 2 });
     await expect(second).rejects.toMatchObject({ code: 'BUSY' });
-    await expect(second).rejects.toThrow(/the board is held by alice \(for \d+ s\); wait for it to finish, or take the board over on purpose/);
+    await expect(second).rejects.toThrow(/the board is held by alice since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(for \d+ s\); wait for it to finish, or take the board on purpose with --take-over/);
     const bob = await boardLink(board, { hostName: 'bob', hostNonce: 2, takeOver: true });
     // the configuration survives a take-over (only a reboot loses it); reads need no session
     expect(await bob.readConfig()).toMatchObject({ seed: 3, maxChunkSteps: 10, topology: { hidden: 16, batch: 2 } });

@@ -16,6 +16,7 @@ import { choice, positiveInt, refuse } from './options.js';
 import { ResilientDevice } from '../link/resilient-device.js';
 import { SerialDevice } from '../link/serial-device.js';
 import { DEFAULT_BAUD, parseLinkUrl } from '../link/transport.js';
+import type { LinkSettings } from './link-options.js';
 
 /** Format flags as commander returns them. */
 export interface FormatFlags {
@@ -127,8 +128,8 @@ export function resolveDeviceUrl(f: { device?: string; port?: string; baud?: str
 }
 
 /** Open a board (or firmware-sim) as a Device that survives resets: checkpoints and a journal (src/link/resilient-device.ts). */
-export async function openBoard(url: string, opts: { checkpointDir?: string; onEvent?: (line: string) => void }): Promise<ResilientDevice> {
-  return ResilientDevice.open(url, { checkpointDir: opts.checkpointDir, onEvent: opts.onEvent });
+export async function openBoard(url: string, opts: LinkSettings & { checkpointDir?: string; onEvent?: (line: string) => void }): Promise<ResilientDevice> {
+  return ResilientDevice.open(url, opts);
 }
 
 /** Link health of a board for progress lines and summary.json (undefined for in-process devices). */

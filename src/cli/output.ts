@@ -8,8 +8,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { EpochRecord } from '../learn/anpt.js';
 import { UsageError } from './errors.js';
 
-/** The files of a run directory. */
-export const RUN_FILES = ['metrics.csv', 'summary.json', 'weights.json', 'loss.svg', 'config.json', 'predictions.csv', 'predictions.svg'];
+/** The files of a run directory (run-state.json: a board run under way or stopped, for --resume). */
+export const RUN_FILES = ['metrics.csv', 'summary.json', 'weights.json', 'loss.svg', 'config.json', 'predictions.csv', 'predictions.svg', 'run-state.json'];
 
 /**
  * Check, before any work, that `dir` can become the run directory: absent, empty, or
@@ -24,7 +24,7 @@ export function checkOutDir(dir: string | undefined, force: boolean): string {
   if (entries.length === 0) return abs;
   if (!force) throw new UsageError(`--out: '${dir}' exists and is not empty; choose a new directory, or add --force to replace it`);
   // --force replaces an earlier run, never an arbitrary directory (think `--out .`)
-  if (!entries.includes('summary.json') || entries.some((e) => !RUN_FILES.includes(e)))
+  if (!(entries.includes('summary.json') || entries.includes('run-state.json')) || entries.some((e) => !RUN_FILES.includes(e)))
     throw new UsageError(`--out: '${dir}' is not an anpt run directory (it holds files other than ${RUN_FILES.join(', ')}); --force only replaces an earlier run; choose a new directory`);
   return abs;
 }

@@ -6,6 +6,8 @@ import type { Activation, ChipFormats } from '../device/types.js';
 import type { Algo, Backend } from './defaults.js';
 import type { FormatFlags } from './backend.js';
 import type { TaskFlags, TaskSpec } from './task-options.js';
+import type { LinkFlags, LinkSettings } from './link-options.js';
+import type { RunState } from './resume.js';
 
 export interface TrainConfig {
   task: TaskSpec;
@@ -14,6 +16,12 @@ export interface TrainConfig {
   /** backend 'device': the link URL (tcp://, serial://) and where checkpoints go. */
   deviceUrl?: string;
   checkpointDir?: string;
+  /** backend 'device': link flags (link-options.ts). */
+  link?: LinkSettings;
+  /** The flags as given (saved in run-state.json so that --resume can rebuild this). */
+  flags?: object;
+  /** --resume: the saved run state to continue from (resume.ts). */
+  resume?: RunState;
   hidden: number;
   epochs: number;
   /** Base step size of W, R and V (ANP-T: batch-invariant, the step at B = 10; learn/anpt.ts). */
@@ -54,7 +62,7 @@ export interface TrainConfig {
 }
 
 /** The flags of `anpt train` as commander returns them (strings; undefined when absent). */
-export interface TrainFlags extends TaskFlags, FormatFlags {
+export interface TrainFlags extends TaskFlags, FormatFlags, LinkFlags {
   algo?: string;
   backend?: string;
   device?: string;
@@ -88,4 +96,5 @@ export interface TrainFlags extends TaskFlags, FormatFlags {
   json?: boolean;
   quiet?: boolean;
   progressEvery?: string;
+  resume?: string;
 }

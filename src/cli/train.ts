@@ -39,6 +39,9 @@ import { SerialDevice } from '../link/serial-device.js';
 import { toRows, weightsJson, WEIGHTS_FORMAT, type WeightsFile } from './weights-file.js';
 import type { CliIo } from './io.js';
 import type { TrainConfig } from './train-config.js';
+import { addLinkOptions, resolveLinkSettings, type LinkFlags } from './link-options.js';
+import { interruptedExit, isLinkFailure, writeLinkFailed } from './run-status.js';
+import { hasRunState, Interrupted, resumeConfig, runStateSaver } from './resume.js';
 
 import type { TrainFlags } from './train-config.js';
 export type { TrainFlags } from './train-config.js';
@@ -48,11 +51,14 @@ export type { TrainConfig } from './train-config.js';
 
 /** Check every flag and fill in the defaults; throws UsageError (or ConfigError) before any work. */
 export function resolveTrainConfig(f: TrainFlags): TrainConfig {
+  if (f.resume !== undefined) return resumeConfig(f.resume, (flags) => resolveTrainConfig(flags as TrainFlags));
   const algo = choice('--algo', f.algo, ALGOS, 'anpt');
   // The default backend is the chip's unless the algorithm cannot run there.
   const deviceUrl = resolveDeviceUrl(f);
   if (deviceUrl !== undefined) refuse('--backend', f.backend, 'does not go with --device/--port (the board is the backend); remove it');
-  else refuse('--checkpoint-dir', f.checkpointDir, 'applies to a board (--device or --port) only; remove it');
+  else
+    for (const [flag, raw] of [['--checkpoint-dir', f.checkpointDir], ['--link-timeout', f.linkTimeout], ['--link-budget', f.linkBudget], ['--take-over', f.takeOver]] as const)
+      refuse(flag, raw, 'applies to a board (--device or --port) only; remove it');
   const backend: Backend = deviceUrl !== undefined ? 'device' : choice('--backend', f.backend, BACKENDS, FLOAT_ONLY[algo] ? 'float' : 'emulator');
   checkAlgoBackend(algo, backend);
   const d = ALGO_DEFAULTS[algo];
@@ -87,6 +93,7 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     backend,
     deviceUrl,
     checkpointDir: f.checkpointDir,
+    link: deviceUrl === undefined ? undefined : resolveLinkSettings(f, 'train'),
     hidden: positiveInt('--hidden', f.hidden, HIDDEN),
     epochs: algo === 'reservoir' ? 1 : positiveInt('--epochs', f.epochs, budget.epochs),
     lr,
@@ -114,6 +121,7 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     json: f.json === true,
     quiet: f.quiet === true,
     progressEvery: positiveReal('--progress-every', f.progressEvery, PROGRESS_INTERVAL_SECONDS, String(PROGRESS_INTERVAL_SECONDS)),
+    flags: f,
   };
   checkOutDir(f.out, cfg.force);
   checkTrainSize(cfg);
@@ -197,9 +205,13 @@ function maxChunkSteps(cfg: TrainConfig, task: Task): number {
 /** The configured device with the initial weights (ConfigError here is bad input: nothing has run yet). */
 async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, initial: Params, note: (line: string) => void): Promise<Device> {
   const device = cfg.backend === 'device'
-    ? await openBoard(cfg.deviceUrl!, { checkpointDir: cfg.checkpointDir, onEvent: note })
+    ? await openBoard(cfg.deviceUrl!, { ...cfg.link, checkpointDir: cfg.checkpointDir, onEvent: note })
     : makeDevice(cfg.algo, cfg.backend);
   try {
+    if (cfg.resume && device instanceof ResilientDevice) {
+      await device.restore(cfg.resume.checkpoint); // the board as it was when the run state was saved
+      return device;
+    }
     let maxChunk = maxChunkSteps(cfg, task);
     if (device instanceof ResilientDevice && device.device instanceof SerialDevice && cfg.formats) {
       // over a link a run and its reply must fit one frame: evaluation uses smaller chunks there
@@ -216,7 +228,8 @@ async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, i
         // A board's RAM bounds the chunk: evaluation chunks are our choice, so halve them
         // until the board accepts (never below the training chunk, which the user chose).
         const field = (err as { field?: string }).field;
-        if (cfg.backend !== 'device' || field !== 'maxChunkSteps' || maxChunk <= minChunk) throw err;
+        if (cfg.backend !== 'device' || field !== 'maxChunkSteps') throw err;
+        if (maxChunk <= minChunk) throw await chunkTooLarge(device, cfg, topology, minChunk);
         maxChunk = Math.max(minChunk, Math.floor(maxChunk / 2));
       }
     }
@@ -247,6 +260,20 @@ function ticking(device: Device, tick: () => void): Device {
   });
 }
 
+/** --chunk K is more than the board's RAM holds: find the most it takes (halving) and say so in flag terms. */
+async function chunkTooLarge(device: Device, cfg: TrainConfig, topology: Topology, chunk: number): Promise<UsageError> {
+  const fits = (k: number) => configureDevice(device, { topology, formats: cfg.formats, sigma: cfg.sigma, seed: cfg.seed, maxChunkSteps: k }).then(() => true, () => false);
+  // bisect between the largest refused and the smallest accepted size
+  let [lo, hi] = [0, chunk];
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (await fits(mid)) lo = mid;
+    else hi = mid;
+  }
+  if (lo >= 1) return new UsageError(`--chunk: ${chunk} steps of batch ${topology.batch} need more RAM than the board at ${cfg.deviceUrl} has; it takes ${lo} (use --chunk ${lo} or less, or a smaller --hidden or --batch)`);
+  return new UsageError(`--chunk: the board at ${cfg.deviceUrl} has too little RAM for hidden ${topology.hidden} and batch ${topology.batch}; lower --hidden or --batch`);
+}
+
 /** ANP-T, NP, WP and the reservoir fit all run through the Device interface. */
 async function trainOnDevice(
   cfg: TrainConfig, task: Task, board: Device, onProgress: (p: TrainProgress) => void, progress: Progress, warn: (line: string) => void,
@@ -254,7 +281,20 @@ async function trainOnDevice(
   const device = ticking(board, () => progress.tick());
   const deviceName = (await device.info()).name;
   const maxChunk = (await device.info()).maxChunkSteps;
-  const initialTest = await evaluate(device, task.test, { metrics: task.metrics });
+  const saved = cfg.resume?.initialTest;
+  const initialTest = saved ? { ...saved, outputs: new Float64Array(0) } : await evaluate(device, task.test, { metrics: task.metrics });
+  const saver = device instanceof ResilientDevice && cfg.algo !== 'reservoir' ? runStateSaver(cfg.out, cfg.flags ?? {}, device, initialTest) : undefined;
+  try {
+    return await trainOnDeviceFrom(cfg, task, device, onProgress, progress, warn, initialTest, deviceName, maxChunk, saver);
+  } finally {
+    saver?.stop();
+  }
+}
+
+async function trainOnDeviceFrom(
+  cfg: TrainConfig, task: Task, device: Device, onProgress: (p: TrainProgress) => void, progress: Progress, warn: (line: string) => void,
+  initialTest: Evaluation, deviceName: string, maxChunk: number, saver: ReturnType<typeof runStateSaver> | undefined,
+): Promise<Trained> {
   if (cfg.algo === 'reservoir') {
     const started = performance.now();
     const fit = await tuneReservoir(device, task.train, cfg.reservoir);
@@ -282,6 +322,7 @@ async function trainOnDevice(
     divergenceFactor: DIVERGENCE_FACTOR * untrainedReference(initialTest.mse, zeroOutputMse(task.test)) / zeroOutputMse(task.test),
     spectral: cfg.spectralCap ? { cap: cfg.spectralCap, everySteps: SPECTRAL_EVERY_STEPS } : undefined,
     afterEpoch: (cfg.algo === 'anpt' && !cfg.noDiagnostics) ? () => epochDiagnostics(cfg, task, device) : undefined,
+    afterChunk: saver?.afterChunk, resume: cfg.resume?.position,
   });
   const last = res.epochs.at(-1);
   // After a divergence the last completed epoch is not the weights the device holds now.
@@ -352,6 +393,10 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
       ? await trainOnDevice(cfg, task, device, onProgress, progress, warn)
       : trainWithBptt(cfg, task, shape, initial, onProgress);
     linkAtEnd = device ? linkHealth(device) : undefined;
+  } catch (err) {
+    if (cfg.backend === 'device' && isLinkFailure(err)) writeLinkFailed(cfg, device, err, command, (performance.now() - started) / 1000);
+    if (err instanceof Interrupted) return interruptedExit(cfg, io, command, device ? linkHealth(device) : undefined);
+    throw err;
   } finally {
     progress.stop();
     await device?.close();
@@ -383,7 +428,7 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
     'weights.json': weightsJson(weights),
     'loss.svg': lossChart(task.name, cfg, trained.initialTest.mse, trained.epochs, zeroTest),
     'config.json': JSON.stringify(configJson(cfg), null, 2) + '\n',
-  }, cfg.force);
+  }, cfg.force || hasRunState(cfg.out));
   if (cfg.json) io.out(toJson(summary) + '\n');
   else printSummary(summary, cfg.out, io.out);
   if (trained.status !== 'ok') io.err(`anpt: the run diverged: ${trained.message}\n`);
@@ -402,6 +447,7 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--port <path>', 'serial shorthand for --device: the board\'s serial port, e.g. /dev/ttyACM0')
     .option('--baud <n>', 'with --port: baud rate (default 115200)')
     .option('--checkpoint-dir <dir>', 'with a board: write checkpoint.json there (recovery from resets works without it, in memory)');
+  addLinkOptions(cmd);
   addTaskOptions(cmd, true);
   cmd
     .option('--hidden <H>', `hidden neurons (default ${HIDDEN})`)
@@ -433,6 +479,7 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--quiet', 'no progress on stderr')
     .option('--progress-every <s>', `stderr not a terminal: seconds between progress lines inside an epoch (default ${PROGRESS_INTERVAL_SECONDS})`)
     .option('--config <file.json>', 'flags from a JSON file ({"hidden": 100, "weight-bits": 8}); flags given here override it; every run writes its full config.json, which repeats it')
+    .option('--resume <dir>', 'continue the board run whose --out directory this is (after SIGKILL, Ctrl-C or a link failure) from its saved state; its flags are taken from there')
     .addHelpText('after', `\nExit codes: 0 the run is ok; 1 the run diverged: ${DIVERGENCE_RULE} (its directory is written, with "status": "diverged"); 2 bad input, one line on stderr, nothing written.`)
     .action(async (flags: TrainFlags, command: Command) => run(applyConfigFile(flags, command)));
 }

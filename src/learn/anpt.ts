@@ -137,6 +137,30 @@ export interface AnptOptions {
    * spectral radius of R, the cosine of the update to the BPTT gradient).
    */
   afterEpoch?: (epoch: number) => Promise<Record<string, number> | undefined>;
+  /**
+   * Called after every rewarded chunk with where training stands (no chunk awaits its
+   * reward then): for saving a resumable position. It may throw to stop training there.
+   */
+  afterChunk?: (at: TrainPosition) => Promise<void>;
+  /** Continue from a position an earlier run's afterChunk saw (the device restored to that moment). */
+  resume?: TrainPosition;
+}
+
+/** Where a training run stands between two chunks: enough to continue it bit for bit. */
+export interface TrainPosition {
+  epoch: number;
+  /** Steps of this epoch done. */
+  stepInEpoch: number;
+  stepsDone: number;
+  t: number;
+  /** This epoch's running sums. */
+  lossSum: number;
+  rescales: number;
+  radius?: number;
+  nextSpectral: number;
+  lastProgress: number;
+  /** The epochs finished before. */
+  records: EpochRecord[];
 }
 
 export interface EpochRecord {
@@ -295,24 +319,26 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
   const normaliser = options.normalise ? new DeltaLossNormaliser(options.normalise) : undefined;
   const evaluateEvery = options.evaluateEvery ?? 1;
   const progressEvery = options.progressEverySteps ?? 1;
-  const records: EpochRecord[] = [];
-  let t = options.t0 ?? 0;
-  let stepsDone = 0;
-  let nextSpectral = options.spectral?.everySteps ?? Infinity;
-  let lastProgress = 0;
+  const from = options.resume;
+  const records: EpochRecord[] = from ? structuredClone(from.records) : [];
+  let t = from?.t ?? options.t0 ?? 0;
+  let stepsDone = from?.stepsDone ?? 0;
+  let nextSpectral = from?.nextSpectral ?? options.spectral?.everySteps ?? Infinity;
+  let lastProgress = from?.lastProgress ?? 0;
 
   const result = (status: TrainResult['status'], message?: string): TrainResult =>
     ({ status, message, epochs: records, steps: stepsDone, nextT0: t, zeroOutputMse: zero, warnings });
   if (ridge) await fitRidgeReadout(device, train, options.ridge);
 
-  for (let epoch = 0; epoch < options.epochs; epoch++) {
+  for (let epoch = from?.epoch ?? 0; epoch < options.epochs; epoch++) {
     const started = performance.now();
-    let lossSum = 0;
-    let rescales = 0;
-    let radius: number | undefined;
+    const resumed = from !== undefined && epoch === from.epoch;
+    let lossSum = resumed ? from.lossSum : 0;
+    let rescales = resumed ? from.rescales : 0;
+    let radius: number | undefined = resumed ? from.radius : undefined;
     let lrFactor = scheduleFactor(schedule, stepsDone, totalSteps);
-    await device.resetState();
-    for (let s = 0; s < T; s += K) {
+    if (!resumed) await device.resetState(); // a resumed epoch continues from the restored state
+    for (let s = resumed ? from.stepInEpoch : 0; s < T; s += K) {
       const k = Math.min(K, T - s);
       const res = await device.run({ steps: k, t0: t, inputs: train.inputs.subarray(s * B * I, (s + k) * B * I), noisy: true });
       const dL = new Float64Array(k);
@@ -360,6 +386,8 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
         lastProgress = stepsDone;
         options.onProgress({ phase: 'chunk', epoch, epochs: options.epochs, stepInEpoch: s + k, stepsPerEpoch: T, stepsDone, totalSteps, trainMse: running, lrFactor });
       }
+      if (options.afterChunk && s + k < T)
+        await options.afterChunk({ epoch, stepInEpoch: s + k, stepsDone, t, lossSum, rescales, radius, nextSpectral, lastProgress, records: structuredClone(records) });
     }
     if (ridge) await fitRidgeReadout(device, train, options.ridge);
     const rec: EpochRecord = { epoch, trainMse: lossSum / T, lrFactor, rescales, spectralRadius: radius, seconds: 0 };

@@ -191,7 +191,7 @@ export interface PullResult {
 }
 
 /** Where a weights file is: `path` itself, or path/weights.json for a directory. */
-function weightsPath(path: string): string {
+export function weightsPath(path: string): string {
   const abs = resolve(path);
   return existsSync(abs) && statSync(abs).isDirectory() ? join(abs, WEIGHTS_FILE) : abs;
 }
@@ -205,8 +205,10 @@ export async function pullParams(url: string, file: string, opts: PullOptions = 
   const dev = await SerialDevice.open(url, opts);
   try {
     const shape = await probeShape(dev);
-    const formats = opts.formats ?? defaultChipFormats();
-    const activation = opts.activation ?? 'tanh';
+    // the board tells its formats (ReadConfig) unless the caller gives them
+    const told = opts.formats ? undefined : await dev.readConfig().catch(() => undefined);
+    const formats = opts.formats ?? told?.formats ?? defaultChipFormats();
+    const activation = opts.activation ?? told?.topology.activation ?? 'tanh';
     const config: DeviceConfig = { topology: { ...shape, activation }, formats, noise: { hiddenSigma: 0, outputSigma: 0 }, seed: 0, maxChunkSteps: 1 };
     dev.assumeConfig(config);
     const p = await dev.readParams();
@@ -227,7 +229,7 @@ export async function pullParams(url: string, file: string, opts: PullOptions = 
     } catch (e) {
       throw new DeviceError('BAD_INPUT', `${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check that the directory exists and is writable`);
     }
-    return { file: path, topology: out.topology, formats, formatsAssumed: !opts.formats, values: p.w.length + p.r.length + p.v.length };
+    return { file: path, topology: out.topology, formats, formatsAssumed: !opts.formats && !told, values: p.w.length + p.r.length + p.v.length };
   } finally {
     await dev.close();
   }

@@ -27,7 +27,7 @@ import { copyParams, copyState } from '../device/types.js';
 import { PendingChunk } from '../device/contract.js';
 import { DeviceError } from '../device/errors.js';
 import type { HelloReply } from './messages.js';
-import { SerialDevice, isNewSession, type SerialDeviceOptions } from './serial-device.js';
+import { AdaptiveSize, runInPieces, SerialDevice, splittable, isNewSession, type SerialDeviceOptions } from './serial-device.js';
 import { LinkError } from './transport.js';
 
 /** What the wrapper needs of the link: a Device that can say Hello again. SerialDevice is one. */
@@ -38,7 +38,11 @@ export interface RecoverableDevice extends Device {
 }
 
 export interface ResilientOptions {
-  /** Checkpoint after this many rewarded chunks (default 20): the most a recovery replays. */
+  /**
+   * Checkpoint after this many rewarded chunks: the most a recovery replays. Default
+   * adaptive: up to 256, halved at every recovery (a board that resets often is
+   * checkpointed often), doubled again after checkpoints without one.
+   */
   checkpointEveryChunks?: number;
   /** Also checkpoint once the journal holds this many steps (default 8192), at the next point with no chunk awaiting its reward. */
   maxJournalSteps?: number;
@@ -87,7 +91,11 @@ type JournalEntry =
   | { op: 'reward'; req: RewardRequest };
 
 export const CHECKPOINT_FILE = 'checkpoint.json';
+/** Most rewarded chunks between checkpoints by default (each checkpoint reads W, R, V and the state over the link). */
+const DEFAULT_CHECKPOINT_CHUNKS = 256;
 const CHECKPOINT_FORMAT = 'anpt-checkpoint/1';
+/** Thrown (and caught) inside run(): a clean piece met a reset and is cut shorter. */
+const SHORTER = Symbol('run a shorter piece');
 
 
 export class ResilientDevice implements Device {
@@ -101,15 +109,24 @@ export class ResilientDevice implements Device {
   private rewardsSinceCheckpoint = 0;
   private rewarded = { chunks: 0, steps: 0, nextT0: 0 };
   private readonly s: ResilienceStats = { resetsRecovered: 0, replayedCalls: 0, replayedSteps: 0, checkpoints: 0, checkpointReads: 0, journalCalls: 0, journalSteps: 0 };
-  private readonly everyChunks: number;
+  private readonly everyChunks: AdaptiveSize;
+  private resetsAtCheckpoint = 0;
   private readonly maxJournalSteps: number;
   private readonly maxRecoveries: number;
+  /**
+   * Steps per call of a clean run (evaluation): the caller's chunk is cut into pieces of
+   * this size, each journaled on its own, so a board that resets more often than an
+   * evaluation chunk lasts, or a line that damages long replies, still gets through.
+   * Halves at each reset, grows back after pieces without one.
+   */
+  private readonly cleanSteps = new AdaptiveSize(1, 1);
 
   constructor(
     private link: RecoverableDevice,
     private readonly opts: ResilientOptions = {},
   ) {
-    this.everyChunks = Math.max(1, opts.checkpointEveryChunks ?? 20);
+    const every = Math.max(1, opts.checkpointEveryChunks ?? DEFAULT_CHECKPOINT_CHUNKS);
+    this.everyChunks = new AdaptiveSize(opts.checkpointEveryChunks === undefined ? 1 : every, every);
     this.maxJournalSteps = Math.max(1, opts.maxJournalSteps ?? 8192);
     this.maxRecoveries = Math.max(1, opts.maxRecoveries ?? 4);
   }
@@ -130,6 +147,18 @@ export class ResilientDevice implements Device {
     return this.ckpt;
   }
 
+  /** The Hello nonce the link speaks with (SerialDevice.hostNonce). */
+  get hostNonce(): number {
+    return (this.link as { hostNonce?: number }).hostNonce ?? 0;
+  }
+
+  /** A checkpoint of this moment (reads the device unless known), at a point where no chunk awaits its reward. */
+  async snapshot(): Promise<Checkpoint> {
+    if (this.pending.current !== undefined) throw new DeviceError('NO_PENDING_CHUNK', 'snapshot: a chunk awaits its reward; snapshot after the reward');
+    if (this.journal.length > 0) await this.guarded('snapshot', () => this.takeCheckpoint());
+    return this.ckpt!;
+  }
+
   /** Recovery counters. */
   resilience(): ResilienceStats {
     return { ...this.s, journalCalls: this.journal.length, journalSteps: this.journalSteps };
@@ -145,6 +174,7 @@ export class ResilientDevice implements Device {
     const zeros: Params = { w: new Float64Array(H * I), r: new Float64Array(H * H), v: new Float64Array(O * H) };
     this.rewarded = { chunks: 0, steps: 0, nextT0: 0 };
     this.pending.clear();
+    this.cleanSteps.reset(config.maxChunkSteps);
     this.setCheckpoint({ config: structuredClone(config), params: zeros, state: { clean: new Float64Array(B * H), noisy: new Float64Array(B * H) }, nextT0: 0, rewardedChunks: 0, rewardedSteps: 0 });
   }
 
@@ -153,6 +183,7 @@ export class ResilientDevice implements Device {
     await this.guarded('restore', () => this.put(c), false);
     this.rewarded = { chunks: c.rewardedChunks, steps: c.rewardedSteps, nextT0: c.nextT0 };
     this.pending.clear();
+    this.cleanSteps.reset(c.config.maxChunkSteps);
     this.setCheckpoint(c);
   }
 
@@ -194,7 +225,23 @@ export class ResilientDevice implements Device {
   }
 
   async run(req: RunRequest): Promise<RunResult> {
-    const result = await this.guarded('run', () => this.link.run(req));
+    if (req.noisy || !this.ckpt || !splittable(req, this.ckpt.config.maxChunkSteps)) return this.runOnce(req);
+    return runInPieces(req, () => this.cleanSteps.value, async (piece) => {
+      try {
+        return await this.runOnce(piece, piece.steps > 1);
+      } catch (e) {
+        if (e !== SHORTER) throw e;
+        this.cleanSteps.after(true); // the board reset during it: try a shorter piece
+        return undefined;
+      }
+    });
+  }
+
+  /** One run call; with `shorterOnReset` a reset during it throws SHORTER after the recovery (the caller cuts it shorter). */
+  private async runOnce(req: RunRequest, shorterOnReset = false): Promise<RunResult> {
+    const resets = this.s.resetsRecovered;
+    const result = await this.guarded('run', () => this.link.run(req), true, shorterOnReset);
+    if (!req.noisy) this.cleanSteps.after(this.s.resetsRecovered > resets);
     const r: RunRequest = { ...req, inputs: Float64Array.from(req.inputs) };
     this.record({ op: 'run', req: r, result: { clean: Float64Array.from(result.clean), noisy: Float64Array.from(result.noisy), hidden: result.hidden && Float64Array.from(result.hidden) } });
     this.journalSteps += req.steps;
@@ -212,7 +259,7 @@ export class ResilientDevice implements Device {
     this.rewarded.steps += req.deltaLoss.length;
     this.rewarded.nextT0 = (req.t0 + req.deltaLoss.length) >>> 0;
     this.rewardsSinceCheckpoint++;
-    if (this.rewardsSinceCheckpoint >= this.everyChunks || this.journalSteps >= this.maxJournalSteps) await this.takeCheckpoint();
+    if (this.rewardsSinceCheckpoint >= this.everyChunks.value || this.journalSteps >= this.maxJournalSteps) await this.takeCheckpoint();
   }
 
   async stats(): Promise<DeviceStats> {
@@ -246,6 +293,8 @@ export class ResilientDevice implements Device {
 
   /** Make `c` the checkpoint; `rest` is what remains of the journal after it (default: nothing). */
   private setCheckpoint(c: Checkpoint, rest: JournalEntry[] = []): void {
+    this.everyChunks.after(this.s.resetsRecovered > this.resetsAtCheckpoint);
+    this.resetsAtCheckpoint = this.s.resetsRecovered;
     this.ckpt = c;
     this.journal = rest;
     this.journalSteps = rest.reduce((n, j) => n + (j.op === 'run' ? j.req.steps : 0), 0);
@@ -266,7 +315,7 @@ export class ResilientDevice implements Device {
    * Make a call; if it fails because the device lost its state, recover and make it
    * again. `recoverable` false (configure itself) only re-handshakes and retries.
    */
-  private async guarded<T>(what: string, call: () => Promise<T>, recoverable = true): Promise<T> {
+  private async guarded<T>(what: string, call: () => Promise<T>, recoverable = true, shorterOnReset = false): Promise<T> {
     for (let round = 0; ; round++) {
       let failure: unknown;
       try {
@@ -275,8 +324,10 @@ export class ResilientDevice implements Device {
         failure = e;
       }
       if (round >= this.maxRecoveries || !(await this.deviceWasReset(failure))) throw failure;
-      if (recoverable && this.ckpt) await this.recover(what);
-      else this.opts.onEvent?.(`device reset during ${what}; trying again`);
+      if (recoverable && this.ckpt) {
+        await this.recover(what);
+        if (shorterOnReset) throw SHORTER;
+      } else this.opts.onEvent?.(`device reset during ${what}; trying again`);
     }
   }
 
@@ -394,8 +445,16 @@ export function writeCheckpoint(dir: string, c: Checkpoint): string {
   const abs = resolve(dir);
   mkdirSync(abs, { recursive: true });
   const file = join(abs, CHECKPOINT_FILE);
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(checkpointJson(c)) + '\n');
+  renameSync(tmp, file);
+  return file;
+}
+
+/** A checkpoint as JSON (arrays of exact values). */
+export function checkpointJson(c: Checkpoint): Record<string, unknown> {
   const arrays = (o: Record<string, Float64Array>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Array.from(v)]));
-  const json = {
+  return {
     format: CHECKPOINT_FORMAT,
     savedAt: new Date().toISOString(),
     nextT0: c.nextT0,
@@ -405,10 +464,6 @@ export function writeCheckpoint(dir: string, c: Checkpoint): string {
     params: arrays({ ...c.params }),
     state: arrays({ clean: c.state.clean, noisy: c.state.noisy }), // boards have no eligibility traces (refused at configure)
   };
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(json) + '\n');
-  renameSync(tmp, file);
-  return file;
 }
 
 /** Read DIR/checkpoint.json. Throws DeviceError BAD_INPUT naming the file if it is missing or not a checkpoint. */
@@ -420,6 +475,11 @@ export function readCheckpoint(dir: string): Checkpoint {
   } catch (e) {
     throw new DeviceError('BAD_INPUT', `${file}: cannot read a checkpoint (${(e as Error).message}); give the directory a resilient run wrote checkpoints to`);
   }
+  return checkpointFromJson(j, file);
+}
+
+/** A checkpoint from checkpointJson's form; `file` names it in errors (DeviceError BAD_INPUT). */
+export function checkpointFromJson(j: Record<string, unknown>, file: string): Checkpoint {
   if (j.format !== CHECKPOINT_FORMAT) throw new DeviceError('BAD_INPUT', `${file}: not an ${CHECKPOINT_FORMAT} file`);
   const f64 = (o: unknown, keys: string[]): Record<string, Float64Array> => {
     const src = o as Record<string, unknown>;

@@ -3,10 +3,13 @@
  *
  * Each call gets a request id; the request is encoded (codec.ts), framed
  * (frame.ts) and written; the reply with the same id completes it. A reply that does
- * not come within `timeoutMs` makes the client send the *same bytes* again (same id),
- * up to `retries` times: the device answers a repeated id from its replay cache
- * (server.ts), so a retried Run or Reward is never applied twice. Retries live here
- * and nowhere else.
+ * not come within the retransmission timeout makes the client send the *same bytes*
+ * again (same id): the device answers a repeated id from its replay cache (server.ts),
+ * so a retried Run or Reward is never applied twice. Retries live here and nowhere
+ * else. By default the timeout adapts to the measured round trips (rto.ts: smoothed
+ * RTT and variance, backoff, Karn's rule) and a call keeps trying for a time budget
+ * (`budgetMs`), not a fixed count; `timeoutMs` fixes the timeout and `retries` the
+ * count instead.
  *
  * `call` never throws: it resolves to a status value. The Device layer above turns
  * failures into errors with a message a user can act on.
@@ -25,14 +28,22 @@ import {
 } from './messages.js';
 import { errorName, isNak } from './protocol.js';
 import type { ByteTransport } from './transport.js';
+import { DEFAULT_RTO, RetransmissionTimer, rtoKey, type RtoOptions } from './rto.js';
+
+/** Default time budget of one call, ms. */
+export const DEFAULT_BUDGET_MS = 20_000;
 
 export interface RpcOptions {
   /** Largest frame payload sent or accepted, bytes. Default 16384. */
   maxFrameBytes?: number;
-  /** Wait for a reply to one attempt, ms. Default 2000. */
+  /** Fixed wait for a reply to one attempt, ms. Default: adaptive (rto.ts). */
   timeoutMs?: number;
-  /** Extra attempts after a timeout (same id). Default 2. */
+  /** Fixed number of extra attempts (same id). Default: as many as fit `budgetMs`. */
   retries?: number;
+  /** How long one call keeps trying, ms (no new attempt starts after it). Default 20000. */
+  budgetMs?: number;
+  /** The adaptive timer's initial, smallest and largest timeout, ms (rto.ts DEFAULT_RTO). */
+  rto?: Partial<RtoOptions>;
   /** First request id (uint32); default random, so a restarted host does not reuse recent ids. */
   firstId?: number;
   /** Clock in ms; default performance.now. */
@@ -42,6 +53,19 @@ export interface RpcOptions {
 export interface CallOptions {
   timeoutMs?: number;
   retries?: number;
+  budgetMs?: number;
+  /**
+   * Give up after this many attempts without a (good) reply, with `shrink` set on the
+   * failure: for a caller that can send the same thing in smaller pieces instead.
+   */
+  maxTroubles?: number;
+  /**
+   * Check of the reply's content (lengths, code ranges, offsets): a message when it
+   * cannot be a true answer. Such a reply is treated as damaged (asked again under the
+   * same id, so the device replays its cached reply) and never returned; if no valid
+   * one comes, the call fails DATA_LOSS with the message.
+   */
+  check?: (value: never) => string | undefined;
   /**
    * Largest reply payload expected, bytes: on a serial link its wire time is added to
    * the timeout. Default: a full frame for run and readParams, MIN_FRAME_BYTES (an
@@ -55,7 +79,7 @@ export type CallFailure =
    * No reply after all attempts. `bytesReceived` counts what arrived meanwhile: bytes
    * but no valid frame point at a wrong baud rate or a device that speaks something else.
    */
-  | { status: 'DEADLINE_EXCEEDED'; detail: string; waitedMs: number; attempts: number; bytesReceived: number }
+  | { status: 'DEADLINE_EXCEEDED'; detail: string; waitedMs: number; attempts: number; bytesReceived: number; shrink?: boolean }
   /** The transport is closed or failed to write. */
   | { status: 'UNAVAILABLE'; detail: string }
   /** The request does not fit a frame. */
@@ -85,6 +109,8 @@ export interface RpcStats {
   lateReplies: number;
   /** Good frames that did not decode as a Response. */
   badReplies: number;
+  /** Replies that decoded but failed the caller's check (CallOptions.check): never taken as data. */
+  invalidReplies: number;
   /** Bytes on the wire, framing included. */
   bytesOut: number;
   bytesIn: number;
@@ -102,6 +128,8 @@ export interface RpcStats {
   rttP95Ms: number;
   rttP99Ms: number;
   rttSamples: number;
+  /** Attempts the last call took (1 = answered at once): what the callers above adapt their sizes to. */
+  lastAttempts: number;
 }
 
 const RTT_WINDOW = 1024;
@@ -123,13 +151,20 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 
 export class RpcClient {
   readonly maxFrameBytes: number;
-  private readonly timeoutMs: number;
-  private readonly retries: number;
+  private readonly timeoutMs: number | undefined;
+  private readonly retries: number | undefined;
+  private readonly budgetMs: number;
+  private readonly timer: RetransmissionTimer;
   private readonly now: () => number;
   private readonly decoder: FrameDecoder;
   private readonly waiting = new Map<number, Waiter>();
   private nextId: number;
   private closedReason: string | undefined;
+  /** Attempts that got no reply or a damaged one, over all calls: a line in trouble (callers shrink what they send). */
+  troubles = 0;
+  /** Good frames that were byte for byte a request this host sent: the port echoes (a loopback, an echo server). */
+  echoes = 0;
+  private readonly sentPayloads = new Set<string>();
   /** The open session (HelloReply.session_id), sent in every request; 0 before the first Hello. */
   session = 0;
   private readonly rtt = new Float64Array(RTT_WINDOW);
@@ -144,11 +179,13 @@ export class RpcClient {
     timeouts: 0,
     lateReplies: 0,
     badReplies: 0,
+    invalidReplies: 0,
     bytesOut: 0,
     bytesIn: 0,
     payloadBytesOut: 0,
     payloadBytesIn: 0,
     framesOut: 0,
+    lastAttempts: 0,
   };
 
   constructor(
@@ -156,8 +193,10 @@ export class RpcClient {
     opts: RpcOptions = {},
   ) {
     this.maxFrameBytes = checkFrameLimit(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, 'RpcClient');
-    this.timeoutMs = opts.timeoutMs ?? 2000;
-    this.retries = opts.retries ?? 2;
+    this.timeoutMs = opts.timeoutMs;
+    this.retries = opts.retries;
+    this.budgetMs = opts.budgetMs ?? DEFAULT_BUDGET_MS;
+    this.timer = new RetransmissionTimer({ ...DEFAULT_RTO, ...opts.rto });
     this.now = opts.now ?? (() => performance.now());
     this.nextId = (opts.firstId ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
     this.decoder = new FrameDecoder(this.maxFrameBytes);
@@ -199,18 +238,36 @@ export class RpcClient {
       };
     }
     const frame = encodeFrame(enc.bytes);
+    // the last few requests sent, to tell an echo from a reply (a reply differs: it is a Response)
+    if (this.sentPayloads.size >= 4) this.sentPayloads.delete(this.sentPayloads.values().next().value as string);
+    this.sentPayloads.add(Buffer.from(enc.bytes).toString('latin1'));
     // On a slow wire the frames' own transmission time (the request as framed, and the
     // largest reply this call can get at the frame layer's worst case: every byte
     // escaped, CRC and flags) comes on top of the device's think time.
     const bps = this.transport.bytesPerSecond;
     const replyBytes = opts.replyBytes ?? (c === 'run' || c === 'readParams' ? this.maxFrameBytes : MIN_FRAME_BYTES);
     const wireMs = bps ? Math.ceil((1000 * (frame.length + maxEncodedFrameBytes(replyBytes))) / bps) : 0;
-    const timeoutMs = (opts.timeoutMs ?? this.timeoutMs) + wireMs;
-    const attempts = 1 + (opts.retries ?? this.retries);
+    const fixedMs = opts.timeoutMs ?? this.timeoutMs;
+    const retries = opts.retries ?? this.retries;
+    const maxAttempts = retries === undefined ? Infinity : 1 + retries;
+    const budgetMs = opts.budgetMs ?? this.budgetMs;
+    const key = rtoKey(c, replyBytes);
     const started = this.now();
     const bytesInAtStart = this.s.bytesIn;
-    for (let attempt = 0; attempt < attempts; attempt++) {
+    const waits: number[] = [];
+    let damaged = 0;
+    let attempt = 0;
+    let shrink = false;
+    let lastInvalid: string | undefined;
+    for (; attempt < maxAttempts; attempt++) {
+      if (attempt > 0 && retries === undefined && this.now() - started >= budgetMs) break;
+      if (opts.maxTroubles !== undefined && damaged + waits.length >= opts.maxTroubles) {
+        shrink = true;
+        break;
+      }
       if (attempt > 0) this.s.retries++;
+      // a fixed timeout covers the frames' wire time on top; the adaptive one has measured it
+      const timeoutMs = fixedMs !== undefined ? fixedMs + wireMs : Math.max(this.timer.timeout(key), wireMs + DEFAULT_RTO.minMs);
       const reply = this.wait(id, timeoutMs);
       const sentAt = this.now();
       try {
@@ -228,23 +285,55 @@ export class RpcClient {
       if (res === 'corrupt') {
         // A damaged frame came instead of the reply: ask again now rather than after
         // the timeout. The device answers a repeat from its replay cache.
-        if (attempt + 1 < attempts) this.s.fastRetries++;
+        damaged++;
+        this.troubles++;
+        if (attempt + 1 < maxAttempts) this.s.fastRetries++;
         continue;
       }
-      if (res === 'timeout') continue;
-      if (attempt === 0) this.recordRtt(this.now() - sentAt);
+      if (res === 'timeout') {
+        waits.push(timeoutMs);
+        this.troubles++;
+        if (fixedMs === undefined) this.timer.backoff(key);
+        continue;
+      }
+      const invalid = res.error
+        ? undefined
+        : res.body.case !== c
+          ? `the device answered ${c} with ${res.body.case ?? 'an empty'} reply`
+          : opts.check?.(res.body.value as never);
+      if (invalid !== undefined) {
+        this.s.invalidReplies++;
+        lastInvalid = invalid;
+        damaged++;
+        this.troubles++;
+        continue;
+      }
+      const rtt = this.now() - sentAt;
+      if (attempt === 0) {
+        this.recordRtt(rtt);
+        this.timer.sample(key, rtt); // Karn's rule: only replies to a call sent once
+      }
+      this.s.lastAttempts = attempt + 1;
       return this.interpret(c, id, res);
+    }
+    this.s.lastAttempts = attempt;
+    if (lastInvalid !== undefined && !shrink) {
+      return { status: 'DATA_LOSS', detail: `${this.transport.name}: no valid reply to ${c} (id ${id}) after ${attempt} attempts over ${Math.round(this.now() - started)} ms; the last: ${lastInvalid}` };
     }
     this.s.timeouts++;
     const waitedMs = Math.round(this.now() - started);
     const bytesReceived = this.s.bytesIn - bytesInAtStart;
-    const heard = bytesReceived > 0 ? ` (${bytesReceived} bytes arrived, none of them a valid reply)` : '';
+    const heard = bytesReceived > 0 ? `; ${bytesReceived} bytes arrived, none of them a valid reply` : '';
+    const [lo, hi] = [Math.min(...waits), Math.max(...waits)];
+    const timedOut = waits.length === 0 ? '' : `${waits.length} timed out after ${lo === hi ? lo : `${lo}..${hi}`} ms`;
+    const bad = damaged === 0 ? '' : `${damaged} answered by a damaged frame or a NAK`;
     return {
       status: 'DEADLINE_EXCEEDED',
       waitedMs,
-      attempts,
+      attempts: attempt,
       bytesReceived,
-      detail: `${this.transport.name}: no reply to ${c} (id ${id}) within ${attempts} attempt${attempts > 1 ? 's' : ''} of ${timeoutMs} ms${heard}; check that the device is on and runs anpt firmware, and for serial links the baud rate`,
+      shrink,
+      detail: `${this.transport.name}: no reply to ${c} (id ${id}) after ${attempt} attempt${attempt > 1 ? 's' : ''} over ${waitedMs} ms (${[timedOut, bad].filter(Boolean).join(', ')}${heard}); check that the device is on and runs anpt firmware, and for serial links the baud rate`,
     };
   }
 
@@ -323,6 +412,10 @@ export class RpcClient {
         continue;
       }
       this.s.payloadBytesIn += ev.payload.length;
+      if (this.sentPayloads.has(Buffer.from(ev.payload).toString('latin1'))) {
+        this.echoes++; // our own request came back: never a reply
+        continue;
+      }
       const dec = decodeResponse(ev.payload);
       if (dec.status !== 'OK') {
         this.s.badReplies++;

@@ -34,7 +34,7 @@ import type { Topology,
 } from '../device/types.js';
 import { refuseTraces, validateConfig } from '../device/config.js';
 import { checkParams, checkRewardT0, checkRun, checkState } from '../device/contract.js';
-import { ConfigError } from '../format/fixed.js';
+import { ConfigError, codeRange, formatName, type FixedFormat } from '../format/fixed.js';
 import { codesToValues, configFromWire, configToWire, deviceCodes, tensorShape } from './codes.js';
 import { configFieldFromWire } from './field-names.js';
 import * as pb from './messages.js';
@@ -66,6 +66,9 @@ export interface SerialDeviceOptions extends RpcOptions {
   hostNonce?: number;
 }
 
+/** Attempts without a good reply after which a parameter piece is sent again smaller. */
+const SHRINK_AFTER_TROUBLES = 2;
+
 /** Hello.host_nonce of this process (see SerialDeviceOptions.hostNonce). */
 export const HOST_NONCE: number = 1 + Math.floor(Math.random() * (2 ** 32 - 1));
 
@@ -81,8 +84,12 @@ export class SerialDevice implements Device {
   private helloReply: pb.HelloReply;
   /** Frame limit both ends accept, bytes. */
   readonly frameLimit: number;
-  /** Payload limit of one parameter or state piece, bytes. */
+  /** Payload limit of one parameter or state piece, bytes (the most; pieces shrink on a damaged line). */
   private readonly pieceBytes: number;
+  /** Adaptive piece size: halved when a piece needed retries, doubled again after clean ones. */
+  private readonly piece: AdaptiveSize;
+  /** Adaptive steps per call of a clean run (its reply shrinks with it). */
+  private readonly cleanRun = new AdaptiveSize(1, 1);
 
   private constructor(
     readonly rpc: RpcClient,
@@ -94,12 +101,19 @@ export class SerialDevice implements Device {
     const deviceLimit = hello.limits?.maxFrameBytes || rpc.maxFrameBytes;
     this.frameLimit = Math.min(rpc.maxFrameBytes, deviceLimit);
     this.pieceBytes = Math.min(this.frameLimit, Math.max(64, opts.maxPieceBytes ?? this.frameLimit));
+    this.piece = new AdaptiveSize(64, this.pieceBytes);
   }
+
 
   /** The most steps one run chunk may have on this link for a topology and formats (a Run and its reply fit one frame). */
   chunkLimit(topology: Topology, formats: ChipFormats, hiddenTrace = false): number {
     const deviceMax = this.helloReply.limits?.maxChunkSteps || Infinity;
     return Math.min(deviceMax, pb.maxChunkStepsForFrame(this.frameLimit, topology, formats, hiddenTrace));
+  }
+
+  /** This host's Hello.host_nonce on this link. */
+  get hostNonce(): number {
+    return (this.opts.hostNonce ?? HOST_NONCE) >>> 0 || 1;
   }
 
   /** The device's last HelloReply (identity, boot counter, session, limits). */
@@ -185,7 +199,7 @@ export class SerialDevice implements Device {
         throw new ConfigError(field, `${msg} (device at ${this.rpc.name})`);
       }
       if (e.code === pb.ErrorCode.BUSY) {
-        throw new LinkError('BUSY', `${this.rpc.name}: ${busyText(e)}; this host lost the board (open it again with takeOver to take it back)`);
+        throw new LinkError('BUSY', `${this.rpc.name}: the board was taken by another host: ${busyText(e)}; this host lost it and stopped (take it back with --take-over, API: takeOver)`);
       }
       if (e.code === pb.ErrorCode.NOT_CONFIGURED && this.config) {
         throw new LinkError('NOT_CONFIGURED', `${this.rpc.name}: the device lost its configuration (rebooted?); configure it again and rewrite the parameters`);
@@ -195,9 +209,35 @@ export class SerialDevice implements Device {
     throw new LinkError(r.status, r.detail);
   }
 
-  private async call<C extends pb.CallCase>(c: C, value: pb.Calls[C][0], replyBytes?: number): Promise<pb.Calls[C][1]> {
-    const r = await this.rpc.call(c, value, { replyBytes });
-    if (r.status !== 'DEVICE_ERROR' || r.error.code !== pb.ErrorCode.NO_SESSION) return this.unwrap(r);
+  /**
+   * One piece of a parameter or state transfer: `make(size)` builds the call for the
+   * current size; after a few attempts without a good reply the size halves and the
+   * smaller piece is sent instead. Safe because pieces are idempotent (a write at an
+   * offset, a read); a run is not, so runs adapt between calls only (cleanRun).
+   */
+  private async piecewise<T>(size: AdaptiveSize, make: (size: number) => Promise<CallResult<T>>): Promise<T> {
+    for (;;) {
+      const before = this.rpc.troubles;
+      const r = await make(size.value);
+      const gaveUp = r.status === 'DEADLINE_EXCEEDED' && r.shrink === true;
+      size.after(gaveUp || this.rpc.troubles > before);
+      if (!gaveUp) return this.unwrap(r);
+    }
+  }
+
+  private async call<C extends pb.CallCase>(c: C, value: pb.Calls[C][0], replyBytes?: number, check?: (r: pb.Calls[C][1]) => string | undefined): Promise<pb.Calls[C][1]> {
+    return this.unwrap(await this.callResult(c, value, replyBytes, false, check));
+  }
+
+  /** A call as a result (NO_SESSION handled); with `canShrink` it gives up early (status 'shrunk') on a troubled line. */
+  private async callResult<C extends pb.CallCase>(
+    c: C, value: pb.Calls[C][0], replyBytes?: number, canShrink = false, check?: (r: pb.Calls[C][1]) => string | undefined,
+  ): Promise<CallResult<pb.Calls[C][1]>> {
+    const before = this.rpc.troubles;
+    const opts = { replyBytes, maxTroubles: canShrink ? SHRINK_AFTER_TROUBLES : undefined, check: check as ((v: never) => string | undefined) | undefined };
+    const r = await this.rpc.call(c, value, opts);
+    this.cleanRun.after(this.rpc.troubles > before); // how the line does decides how long the next clean run's reply may be
+    if (r.status !== 'DEVICE_ERROR' || r.error.code !== pb.ErrorCode.NO_SESSION) return r;
     // No session: the lease ran out (say Hello and call again: the refusal changed
     // nothing) or the board rebooted (its configuration is gone).
     const boot = this.helloReply.bootCounter;
@@ -205,7 +245,7 @@ export class SerialDevice implements Device {
     if (h.bootCounter !== boot) {
       throw new LinkError('NO_SESSION', `${this.rpc.name}: the device rebooted (boot ${boot} -> ${h.bootCounter}) and lost its configuration; configure it again and rewrite the parameters`);
     }
-    return this.unwrap(await this.rpc.call(c, value, { replyBytes }));
+    return this.rpc.call(c, value, opts);
   }
 
   private formats(what: string): DeviceConfig & { formats: ChipFormats } {
@@ -254,6 +294,7 @@ export class SerialDevice implements Device {
       this.config = undefined;
       await this.call('configure', wire);
       this.config = { ...config, formats };
+      this.cleanRun.reset(config.maxChunkSteps);
     });
   }
 
@@ -261,9 +302,13 @@ export class SerialDevice implements Device {
     const cfg = this.formats(`write ${field}`);
     const s = tensorShape(tensor, cfg.topology, cfg.formats)!; // lengths checked by the contract (writeParams, writeState)
     const codes = deviceCodes(values, s.format, field, true);
-    const per = pb.maxCodesPerFrame(this.pieceBytes, s.format);
-    for (let offset = 0; offset < codes.length; offset += per) {
-      await this.call('writeParams', { tensor, offset, codes: codes.subarray(offset, offset + per) });
+    for (let offset = 0; offset < codes.length; ) {
+      let sent = 0;
+      await this.piecewise(this.piece, (bytes) => {
+        sent = Math.min(codes.length - offset, pb.maxCodesPerFrame(bytes, s.format));
+        return this.callResult('writeParams', { tensor, offset, codes: codes.subarray(offset, offset + sent) }, undefined, bytes > this.piece.min);
+      });
+      offset += sent;
     }
   }
 
@@ -271,11 +316,16 @@ export class SerialDevice implements Device {
     const cfg = this.formats(`read ${field}`);
     const s = tensorShape(tensor, cfg.topology, cfg.formats)!;
     const out = new Float64Array(s.length);
-    const per = pb.maxCodesPerFrame(this.pieceBytes, s.format);
     let offset = 0;
     while (offset < s.length) {
-      const count = Math.min(per, s.length - offset);
-      const r = await this.call('readParams', { tensor, offset, count }, pb.ENVELOPE_BYTES + count * pb.codeBytes(s.format));
+      const r = await this.piecewise(this.piece, (bytes) => {
+        const count = Math.min(pb.maxCodesPerFrame(bytes, s.format), s.length - offset);
+        const check = (r: pb.ReadParamsReply) =>
+          r.tensor !== tensor || r.total !== s.length || r.offset !== offset || r.codes.length === 0 || r.codes.length > count
+            ? `read of ${field} at ${offset} (${count} codes) answered with ${r.codes.length} of ${r.total} codes at ${r.offset}; expected a tensor of ${s.length}`
+            : codesOutside(r.codes, s.format, field);
+        return this.callResult('readParams', { tensor, offset, count }, pb.ENVELOPE_BYTES + count * pb.codeBytes(s.format), bytes > this.piece.min, check);
+      });
       if (r.total !== s.length || r.offset !== offset || r.codes.length === 0 || offset + r.codes.length > s.length) {
         throw new LinkError('DATA_LOSS', `${this.rpc.name}: read of ${field} at ${offset} returned ${r.codes.length} of ${r.total} codes at ${r.offset}; expected a tensor of ${s.length}`);
       }
@@ -317,16 +367,34 @@ export class SerialDevice implements Device {
     });
   }
 
+  /**
+   * A clean run goes out in calls of at most cleanRun steps (shorter replies on a
+   * troubled line; the same outputs, since a clean run only carries the state on); a
+   * noisy run is one call (its chunk is the learning rule's).
+   */
   run(req: RunRequest): Promise<RunResult> {
+    if (req.noisy || !this.config || !splittable(req, this.config.maxChunkSteps)) return this.runCall(req);
+    return runInPieces(req, () => this.cleanRun.value, (piece) => this.runCall(piece));
+  }
+
+  private runCall(req: RunRequest): Promise<RunResult> {
     return this.serial(async () => {
       const cfg = this.formats('run');
       const { topology: t, formats: f } = cfg;
       checkRun(req, cfg); // here too: the wire cannot carry a bad t0 or a NaN input
       const hiddenTrace = req.hiddenTrace ?? false;
+      const n = req.steps * t.batch * t.outputs;
+      const check = (r: pb.RunReply) => {
+        const want = { clean: n, noisy: req.noisy ? n : 0, hidden: hiddenTrace ? req.steps * t.batch * t.hidden : 0 };
+        for (const key of ['clean', 'noisy', 'hidden'] as const)
+          if (r[key].length !== want[key]) return `run of ${req.steps} steps answered with ${r[key].length} ${key} codes, expected ${want[key]}`;
+        return codesOutside(r.clean, f.output, 'run.clean') ?? codesOutside(r.noisy, f.output, 'run.noisy') ?? codesOutside(r.hidden, f.activity, 'run.hidden');
+      };
       const r = await this.call(
         'run',
         { steps: req.steps, t0: req.t0, inputs: deviceCodes(req.inputs, f.input, 'run.inputs', false), noisy: req.noisy, hiddenTrace },
         pb.runReplyBytes(req.steps, t, f, hiddenTrace),
+        check,
       );
       const out: RunResult = { clean: codesToValues(r.clean, f.output), noisy: codesToValues(r.noisy, f.output) };
       if (req.hiddenTrace) out.hidden = codesToValues(r.hidden, f.activity);
@@ -362,8 +430,86 @@ export class SerialDevice implements Device {
   }
 }
 
+/** A message if a code lies outside its format's range (a reply no true device sends), else undefined. */
+function codesOutside(codes: ArrayLike<number>, format: FixedFormat, field: string): string | undefined {
+  const { min, max } = codeRange(format);
+  for (let i = 0; i < codes.length; i++)
+    if (!(codes[i] >= min && codes[i] <= max)) return `${field}[${i}] = ${codes[i]} is not a code of ${formatName(format)} (${min}..${max})`;
+  return undefined;
+}
+
+/** Can a run be cut into shorter ones (within the chunk limit, inputs a whole number per step)? Else it goes whole, to be refused. */
+export function splittable(req: RunRequest, maxChunkSteps: number): boolean {
+  return Number.isInteger(req.steps) && req.steps >= 1 && req.steps <= maxChunkSteps && req.inputs.length % req.steps === 0;
+}
+
+/**
+ * A run as consecutive shorter runs of at most `limit()` steps (asked before each):
+ * the same outputs for a clean run, which only carries the state on.
+ */
+export async function runInPieces(req: RunRequest, limit: () => number, runOne: (piece: RunRequest) => Promise<RunResult | undefined>): Promise<RunResult> {
+  const I = req.inputs.length / req.steps;
+  const parts: RunResult[] = [];
+  for (let s = 0; s < req.steps; ) {
+    const k = Math.min(Math.max(1, limit()), req.steps - s);
+    const part = await runOne(k === req.steps ? req : { ...req, steps: k, t0: (req.t0 + s) >>> 0, inputs: req.inputs.subarray(s * I, (s + k) * I) });
+    if (!part) continue; // not run: cut it again at the (smaller) limit
+    if (k === req.steps) return part;
+    parts.push(part);
+    s += k;
+  }
+  const cat = (key: 'clean' | 'noisy' | 'hidden') => {
+    const arrays = parts.map((p) => p[key] ?? new Float64Array(0));
+    const out = new Float64Array(arrays.reduce((n, a) => n + a.length, 0));
+    let at = 0;
+    for (const a of arrays) {
+      out.set(a, at);
+      at += a.length;
+    }
+    return out;
+  };
+  const out: RunResult = { clean: cat('clean'), noisy: cat('noisy') };
+  if (req.hiddenTrace) out.hidden = cat('hidden');
+  return out;
+}
+
+/**
+ * A size that halves (down to `min`) after a transfer that needed retries and doubles
+ * (up to `max`) after CLEAN_TO_GROW transfers in a row that did not: smaller frames
+ * survive a noisy line, larger ones cost less framing on a clean one.
+ */
+export class AdaptiveSize {
+  static readonly CLEAN_TO_GROW = 16;
+  private clean = 0;
+  value: number;
+  constructor(
+    readonly min: number,
+    public max: number,
+  ) {
+    this.value = max;
+  }
+
+  after(troubled: boolean): void {
+    if (troubled) {
+      this.value = Math.max(this.min, Math.floor(this.value / 2));
+      this.clean = 0;
+    } else if (++this.clean >= AdaptiveSize.CLEAN_TO_GROW && this.value < this.max) {
+      this.value = Math.min(this.max, this.value * 2);
+      this.clean = 0;
+    }
+  }
+
+  /** A new ceiling (e.g. a new configuration), starting there. */
+  reset(max: number): void {
+    this.max = Math.max(this.min, max);
+    this.value = this.max;
+    this.clean = 0;
+  }
+}
+
 /** Hello -> HelloReply, or a LinkError that says what to check. */
 async function sayHello(rpc: RpcClient, link: { name: string; bytesPerSecond?: number }, opts: SerialDeviceOptions): Promise<pb.HelloReply> {
+  const helloMs = opts.helloTimeoutMs ?? 2000;
   const res = await rpc.call(
     'hello',
     {
@@ -373,7 +519,9 @@ async function sayHello(rpc: RpcClient, link: { name: string; bytesPerSecond?: n
       hostNonce: (opts.hostNonce ?? HOST_NONCE) >>> 0 || 1,
       takeOver: opts.takeOver ?? false,
     },
-    { timeoutMs: opts.helloTimeoutMs ?? 2000, retries: opts.retries ?? 2 },
+    // a fixed timeout per attempt (no round trip measured yet) for a budget of three of
+    // them; damaged replies are asked again at once within it
+    { timeoutMs: helloMs, retries: opts.retries, budgetMs: 3 * helloMs },
   );
   if (res.status === 'OK') {
     rpc.session = res.value.sessionId;
@@ -384,6 +532,9 @@ async function sayHello(rpc: RpcClient, link: { name: string; bytesPerSecond?: n
       );
     }
     return res.value;
+  }
+  if (res.status === 'DEADLINE_EXCEEDED' && rpc.echoes > 0) {
+    throw new LinkError('TIMEOUT', `${link.name}: no board answered: the port echoes what it is sent (${rpc.echoes} of this host's own frames came back); check the cable and the port (a loopback or an echo server is not a board)`);
   }
   if (res.status === 'DEADLINE_EXCEEDED') {
     const heard = res.bytesReceived > 0 ? ` (${res.bytesReceived} bytes arrived, not one valid frame)` : '';
@@ -396,7 +547,7 @@ async function sayHello(rpc: RpcClient, link: { name: string; bytesPerSecond?: n
     );
   }
   if (res.status === 'DEVICE_ERROR' && res.error.code === pb.ErrorCode.BUSY) {
-    throw new LinkError('BUSY', `${link.name}: ${busyText(res.error)}; wait for it to finish, or take the board over on purpose (SerialDevice option takeOver)`);
+    throw new LinkError('BUSY', `${link.name}: ${busyText(res.error)}; wait for it to finish, or take the board on purpose with --take-over (API: the takeOver option)`);
   }
   if (res.status === 'DEVICE_ERROR' && res.error.code === pb.ErrorCode.UNSUPPORTED_VERSION) {
     throw new LinkError('UNSUPPORTED_VERSION', `${link.name}: ${res.error.message}; update the firmware or use a matching anpt version`);
@@ -406,5 +557,7 @@ async function sayHello(rpc: RpcClient, link: { name: string; bytesPerSecond?: n
 
 /** "the board is held by HOST (for N s)" from a BUSY error. */
 function busyText(e: pb.WireError): string {
-  return `the board is held by ${e.holder || 'another host'} (for ${Math.round((e.heldMs ?? 0) / 1000)} s)`;
+  const held = e.heldMs ?? 0;
+  const since = new Date(Date.now() - held).toISOString().replace(/\.\d+Z$/, 'Z');
+  return `the board is held by ${e.holder || 'another host'} since ${since} (for ${Math.round(held / 1000)} s)`;
 }

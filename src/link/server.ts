@@ -86,6 +86,14 @@ export interface ServerOptions {
    * how a host meets older or newer firmware (firmware-sim --protocol-version).
    */
   protocolVersion?: number;
+  /**
+   * Requests waiting for the one in progress, at most (default 16): more are dropped
+   * and counted in stats queue_drops (the host retries), so a flood cannot grow the
+   * queue without bound.
+   */
+  maxPendingRequests?: number;
+  /** Frames dropped further down (e.g. a full transmit queue), for stats queue_drops. */
+  queueDrops?: () => number;
   /** A session with no request for this long ends by itself, ms; 0 = never. Default 60000. */
   sessionLeaseMs?: number;
   /** Clock for session leases, ms. Default performance.now. */
@@ -152,11 +160,26 @@ export class RpcServer {
     return run;
   }
 
+  /** Requests queued or in progress. */
+  private pending = 0;
+  /** Requests dropped because the queue was full. */
+  private dropped = 0;
+
+  /** handlePayload for a served transport: refused (undefined, counted) while maxPendingRequests wait. */
+  private admit(payload: Uint8Array, conn: Conn): Promise<Uint8Array | undefined> {
+    if (this.pending > (this.opts.maxPendingRequests ?? 16)) {
+      this.dropped++;
+      return Promise.resolve(undefined);
+    }
+    this.pending++;
+    return this.handlePayload(payload, conn).finally(() => this.pending--);
+  }
+
   /** Link counters: this server's and those of the frame decoders of served transports. */
   counters(): LinkCounters {
     const f = { ...this.frameTotals };
     for (const d of this.decoders) addFrameCounters(f, d.counters());
-    return { ...f, ...this.c, ...(this.opts.injected?.() ?? NO_INJECTED), queueDrops: 0 };
+    return { ...f, ...this.c, ...(this.opts.injected?.() ?? NO_INJECTED), queueDrops: this.dropped + (this.opts.queueDrops?.() ?? 0) };
   }
 
   /**
@@ -185,7 +208,7 @@ export class RpcServer {
             }
             continue;
           }
-          void this.handlePayload(ev.payload, conn).then(
+          void this.admit(ev.payload, conn).then(
             (out) => (out ? transport.write(encodeFrame(out)).catch(() => undefined) : undefined),
             () => undefined,
           );
