@@ -69,6 +69,11 @@ describe('anpt train --help', () => {
     '--port': { args: [...MG, '--port', join(TMP, 'no-such-port')], fails: /^anpt: .*no-such-port/, code: 3 },
     '--baud': { args: [...MG, '--port', join(TMP, 'no-such-port'), '--baud', 'x'], fails: /^anpt: --baud: 'x' is not a positive integer/ },
     '--checkpoint-dir': { args: [...MG, '--checkpoint-dir', TMP], fails: /^anpt: --checkpoint-dir applies to a board/ },
+    // the link flags act on a board (test/cli-link-faults.test.ts, test/cli-resume.test.ts); here: parsed, and refused without one
+    '--link-timeout': { args: [...MG, '--link-timeout', '100'], fails: /^anpt: --link-timeout applies to a board/ },
+    '--link-budget': { args: [...MG, '--link-budget', '5'], fails: /^anpt: --link-budget applies to a board/ },
+    '--take-over': { args: [...MG, '--take-over'], fails: /^anpt: --take-over applies to a board/ },
+    '--resume': { args: [...MG, '--resume', join(TMP, 'no-run')], fails: /^anpt: --resume: .*run-state\.json does not exist/ },
     '--task': { args: MG, config: ['task', 'mackey-glass'] },
     '--batch': { args: MG, config: ['batch', 2] },
     '--steps': { args: MG, config: ['steps', 60] },
@@ -314,9 +319,10 @@ describe('the other commands', () => {
     expect([...(await helpFlags('report')).keys()]).toEqual(['--json']);
     expect([...(await helpFlags('ports')).keys()]).toEqual(['--json']);
     expect((await cli('ports', '--json')).code).toBe(0);
-    expect([...(await helpFlags('device', 'info')).keys()].sort()).toEqual(['--baud', '--json']);
-    expect([...(await helpFlags('device', 'pull')).keys()].sort()).toEqual(['--activity-bits', '--baud', '--json', '--overflow', '--rounding', '--weight-bits']);
-    expect([...(await helpFlags('device', 'push')).keys()].sort()).toEqual(['--baud', '--json']);
+    // (the link flags: test/cli-link-faults.test.ts; push and configure: test/cli-deploy.test.ts)
+    expect([...(await helpFlags('device', 'info')).keys()].sort()).toEqual(['--baud', '--json', '--link-budget', '--link-timeout', '--take-over']);
+    expect([...(await helpFlags('device', 'pull')).keys()].sort()).toEqual(['--activity-bits', '--baud', '--json', '--link-budget', '--link-timeout', '--take-over', '--overflow', '--rounding', '--weight-bits'].sort());
+    expect([...(await helpFlags('device', 'push')).keys()].sort()).toEqual(['--activity-bits', '--baud', '--json', '--link-budget', '--link-timeout', '--take-over', '--overflow', '--rounding', '--weight-bits'].sort());
     // a board that is not there: the flags are parsed (one line, exit 3 for the link, not "unknown option")
     for (const [code, args] of [
       [3, ['device', 'info', join(TMP, 'no-port'), '--baud', '9600', '--json']],
