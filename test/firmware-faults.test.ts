@@ -61,9 +61,8 @@ describe.skipIf(hostMissing !== undefined)('the C firmware through faults', () =
     const fw = await firmware('host');
     const relay: FaultRelay = await startFaultRelay(fw.path, 115200, { corruptRate: 0.01, dropRate: 0.01, seed: 11 });
     running.push({ stop: () => relay.close() });
-    // NOT the host defaults (2 retries of 2 s): the same short timeouts, many attempts and
-    // small pieces as test/faults.test.ts uses for firmware-sim (issue 9 is the link's).
-    const dev = await SerialDevice.open(relay.url, { timeoutMs: 40, helloTimeoutMs: 200, retries: 60, maxPieceBytes: 64 });
+    // the host's default link settings (adaptive timeout, a retry budget in time, pieces that shrink on a bad line)
+    const dev = await SerialDevice.open(relay.url);
     running.push({ stop: () => dev.close() });
     const noisy = await train(dev, cfg, task, opts);
     expect(mse(noisy.result)).toEqual(mse(clean.result));
