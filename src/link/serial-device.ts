@@ -507,6 +507,19 @@ export class AdaptiveSize {
   }
 }
 
+/** The longest prefix of `s` that is at most `maxBytes` bytes of UTF-8 (whole characters). */
+function truncateUtf8(s: string, maxBytes: number): string {
+  let out = '';
+  let bytes = 0;
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch, 'utf8');
+    if (bytes + n > maxBytes) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
 /** Hello -> HelloReply, or a LinkError that says what to check. */
 async function sayHello(rpc: RpcClient, link: { name: string; bytesPerSecond?: number }, opts: SerialDeviceOptions): Promise<pb.HelloReply> {
   const helloMs = opts.helloTimeoutMs ?? 2000;
@@ -515,7 +528,9 @@ async function sayHello(rpc: RpcClient, link: { name: string; bytesPerSecond?: n
     {
       protocolVersion: pb.PROTOCOL_VERSION,
       maxFrameBytes: rpc.maxFrameBytes,
-      hostName: opts.hostName ?? 'anpt-host',
+      // Hello.host_name is at most 32 bytes (proto/anpt.proto): a board with fixed buffers
+      // cannot decode a longer one and stays silent
+      hostName: truncateUtf8(opts.hostName ?? 'anpt-host', 32),
       hostNonce: (opts.hostNonce ?? HOST_NONCE) >>> 0 || 1,
       takeOver: opts.takeOver ?? false,
     },
