@@ -3,10 +3,11 @@
 // bits of a clean run. The line faults go through firmware-sim's fault stage as a
 // relay (firmware-sim/relay.ts). The reset is the firmware's own reboot: SIGUSR1 for
 // the host build, QEMU's system_reset for the Cortex-M4.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli/main.js';
 import { spawnCFirmware, type RunningFirmware } from '../firmware-sim/c-firmware.js';
 import { startFaultRelay, type FaultRelay } from '../firmware-sim/relay.js';
 import { defaultChipFormats } from '../src/device/config.js';
@@ -75,6 +76,24 @@ describe.skipIf(hostMissing !== undefined)('the C firmware through faults', () =
     expect(link['device.crcErrors']).toBeGreaterThan(0); // the C decoder caught damaged requests
     expect(link['device.replays']).toBeGreaterThan(0); // retries answered from its replay cache
   }, 120_000);
+
+  it('anpt train --device through 1 % corrupted bytes and 1 % dropped frames, default flags (H=16, B=2, 300 steps, 2 epochs): the weights of the emulator', async () => {
+    const fw = await firmware('host');
+    const relay = await startFaultRelay(fw.path, 115200, { corruptRate: 0.01, dropRate: 0.01, seed: 23 });
+    running.push({ stop: () => relay.close() });
+    const dir = mkdtempSync(join(tmpdir(), 'anpt-fw-cli-'));
+    dirs.push(dir);
+    let err = '';
+    const io = { out: () => {}, err: (s: string) => (err += s), progress: { write: () => true, isTTY: false } };
+    const args = ['train', '--task', 'mackey-glass', '--hidden', '16', '--batch', '2', '--steps', '300', '--epochs', '2', '--quiet'];
+    expect(await runCli([...args, '--device', relay.url, '--out', join(dir, 'board')], io), err).toBe(0);
+    expect(await runCli([...args, '--backend', 'emulator', '--out', join(dir, 'emulator')], io), err).toBe(0);
+    const weights = (d: string) => { const j = JSON.parse(readFileSync(join(dir, d, 'weights.json'), 'utf8')); return [j.W, j.R, j.V]; };
+    expect(weights('board')).toEqual(weights('emulator'));
+    const f = relay.faults();
+    expect(f.bytesCorruptedIn + f.bytesCorruptedOut).toBeGreaterThan(0);
+    expect(f.framesDroppedIn + f.framesDroppedOut).toBeGreaterThan(0);
+  }, 180_000);
 
   for (const target of ['host', 'qemu'] as const) {
     it.skipIf(target === 'qemu' && qemuMissing !== undefined)(`a reset mid-run (${target === 'host' ? 'host build, SIGUSR1' : 'Cortex-M4 in QEMU, system_reset'}; H=16, B=2, 400 steps, K=20, 2 epochs): ResilientDevice recovers, the weights of a clean run`, async () => {
