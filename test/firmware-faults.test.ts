@@ -110,7 +110,7 @@ describe.skipIf(hostMissing !== undefined)('the C firmware through faults', () =
       const fw = await firmware(target);
       const dir = mkdtempSync(join(tmpdir(), 'anpt-fw-ckpt-'));
       dirs.push(dir);
-      const inner = new ResilientDevice(await SerialDevice.open(fw.url(), { timeoutMs: 300 }), { checkpointEveryChunks: 5, checkpointDir: dir });
+      const inner = new ResilientDevice(await SerialDevice.open(fw.url()), { checkpointDir: dir });
       running.push({ stop: () => inner.close() });
       // reset the board once, just before the 23rd run call (mid-way through epoch 1)
       let runs = 0;
