@@ -8,7 +8,7 @@ import type { FixedFormat } from '../format/fixed.js';
 import { ACTIVATION_CODE, packFormat, validateChipFormats, validateConfig } from './config.js';
 import { PendingChunk, checkParams, checkRun, checkState } from './contract.js';
 import { DeviceError } from './errors.js';
-import { instantiateKernel, kernelLayoutBytes, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
+import { instantiateKernel, kernelLayoutBytes, kernelMemoryBase, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
 import { MAX_BATCH, MAX_CHUNK_STEPS, MAX_HIDDEN, MAX_INPUTS, MAX_OUTPUTS } from '../../assembly/limits.js';
 import type { KernelExports, KernelFlavour } from './wasm.js';
 import type {
@@ -46,6 +46,24 @@ const NOT_CONFIGURED = 'the device is not configured; call configure() first';
  */
 export function layoutEstimate(I: number, H: number, O: number, B: number, K: number): number {
   return kernelLayoutBytes(I, H, O, B, K);
+}
+
+/**
+ * The largest chunk of at most `want` steps whose buffers fit the emulator's memory
+ * (the trace buffers grow with K x B x H), or 0 when not even one step fits. Callers
+ * size evaluation chunks with it instead of a fixed step count.
+ */
+export function emulatorChunkFit(I: number, H: number, O: number, B: number, want: number): number {
+  const budget = KERNEL_MAX_MEMORY_BYTES - 1024 * 1024;
+  const fits = (K: number) => kernelLayoutBytes(I, H, O, B, K) + kernelMemoryBase() <= budget;
+  if (fits(want)) return want;
+  let lo = 0, hi = want; // fits(lo) or lo = 0; !fits(hi)
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (fits(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export interface EmulatorOptions {

@@ -97,3 +97,9 @@ export function kernelLayoutBytes(I: number, H: number, O: number, B: number, K:
   const bytes = probe.layoutBytes(I, H, O, B, K);
   return bytes < 0 ? Infinity : bytes;
 }
+
+/** Address of the kernel's first buffer (its own data lies below), asked of the shared instance. */
+export function kernelMemoryBase(): number {
+  probe ??= instantiateKernel('simd');
+  return probe.memoryBase();
+}

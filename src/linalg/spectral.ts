@@ -26,11 +26,47 @@ export interface SpectralOptions {
 
 /** Estimated spectral radius (largest |eigenvalue|) of an n x n row-major matrix; see the file comment. */
 export function spectralRadius(m: Float64Array, n: number, opts: SpectralOptions = {}): number {
+  checkSquare(m, n);
+  return powerIterate(m, n, startVector(n, opts.seed ?? 0), opts.burnIn ?? 50, opts.iterations ?? 400);
+}
+
+/**
+ * The spectral radius of a matrix that changes a little between calls (R once per
+ * epoch), by a warm-started power iteration: the first call is spectralRadius's (burn-in
+ * and 400 iterations); later calls start from the previous call's unit vector, which
+ * already lies near the dominant eigenvectors, so the burn-in is skipped and
+ * `warmIterations` (default 40) measured iterations suffice: 11x less work per epoch.
+ * The estimate differs from a cold start's by the O(1/iterations) spread of the log
+ * growth (test/spectral.test.ts bounds it).
+ */
+export class WarmSpectralRadius {
+  private x?: Float64Array;
+  constructor(private readonly opts: SpectralOptions & { warmIterations?: number } = {}) {}
+
+  radius(m: Float64Array, n: number): number {
+    checkSquare(m, n);
+    if (this.x?.length !== n) {
+      this.x = startVector(n, this.opts.seed ?? 0);
+      return powerIterate(m, n, this.x, this.opts.burnIn ?? 50, this.opts.iterations ?? 400);
+    }
+    return powerIterate(m, n, this.x, 0, this.opts.warmIterations ?? 40);
+  }
+}
+
+function checkSquare(m: Float64Array, n: number): void {
   if (m.length !== n * n) throw new ConfigError('matrix', `length ${m.length}, expected ${n} x ${n}`);
-  const iterations = opts.iterations ?? 400, burnIn = opts.burnIn ?? 50;
-  const k = key(opts.seed ?? 0, STREAM_DIAGNOSTICS, n, 0);
-  let x = new Float64Array(n), y = new Float64Array(n);
+}
+
+function startVector(n: number, seed: number): Float64Array {
+  const k = key(seed, STREAM_DIAGNOSTICS, n, 0);
+  const x = new Float64Array(n);
   for (let i = 0; i < n; i++) x[i] = unitNormal(k, i);
+  return x;
+}
+
+/** Iterate x <- R x / ||R x|| (x updated in place: the last unit vector); the geometric mean growth after the burn-in. */
+function powerIterate(m: Float64Array, n: number, x0: Float64Array, burnIn: number, iterations: number): number {
+  let x: Float64Array = x0, y: Float64Array = new Float64Array(n);
   let logSum = 0;
   for (let it = 0; it < burnIn + iterations; it++) {
     let norm = 0;
@@ -46,5 +82,6 @@ export function spectralRadius(m: Float64Array, n: number, opts: SpectralOptions
     for (let i = 0; i < n; i++) y[i] /= norm;
     [x, y] = [y, x];
   }
+  if (x !== x0) x0.set(x);
   return Math.exp(logSum / iterations);
 }
