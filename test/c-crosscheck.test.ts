@@ -4,6 +4,7 @@
 // fused dL` (bench/c/build.sh); `npm run bench` repeats the check live.
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { emulatorDump } from '../bench/c-workload.js';
 
 describe('emulator = plain-C port of the spec, bit for bit', () => {
@@ -17,6 +18,32 @@ describe('emulator = plain-C port of the spec, bit for bit', () => {
       expect(e.y).toEqual(steps.map((l) => l.y));
       expect(e.yn).toEqual(steps.map((l) => l.yn));
       expect(e.hash).toBe(lines.find((l) => l.final).fnv1a64);
+    });
+  }
+});
+
+// The native yardsticks of `npm run bench` (bench/c/build.sh: plain C and the tuned
+// AVX2 kernel of bench/c/tuned.h), built here and checked against the same dumps with
+// row skipping on and off; the emulator with its row skip off too (same bits).
+const gcc = spawnSync('gcc', ['--version']).status === 0;
+const needGcc = !gcc && !process.env.CI;
+if (needGcc) console.warn('c-crosscheck: gcc not found, native yardstick checks skipped (install the Debian package gcc)');
+
+describe.skipIf(needGcc)('native yardsticks (plain C, tuned AVX2) = the same dumps, row skip on and off', () => {
+  const built = gcc && spawnSync('sh', ['bench/c/build.sh']).status === 0;
+  for (const file of readdirSync('test/golden/c')) {
+    const m = /^dump-H(\d+)-B(\d+)-T(\d+)-seed(\d+)-dl(.+)\.jsonl$/.exec(file)!;
+    it(file, async () => {
+      expect(built, 'bench/c/build.sh').toBe(true);
+      const want = readFileSync(`test/golden/c/${file}`, 'utf8').trim();
+      for (const exe of ['bench/out/step', 'bench/out/step-avx2'])
+        for (const skip of ['skip', 'noskip']) {
+          const out = execFileSync(exe, ['dump', ...m.slice(1, 5), 'fused', m[5], skip]).toString().trim();
+          expect(out, `${exe} ${skip}`).toBe(want);
+        }
+      const [H, B, T, seed] = m.slice(1, 5).map(Number);
+      const e = await emulatorDump(H, B, T, seed, Number(m[5]), false);
+      expect(e.hash).toBe(want.split('\n').map((l) => JSON.parse(l)).find((l) => l.final).fnv1a64);
     });
   }
 });

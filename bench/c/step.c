@@ -138,6 +138,14 @@
 #define STREAM_INPUT 103u
 #define STREAM_REWARD 104u
 
+#if defined(TUNED) && defined(__AVX2__)
+#define KERNEL_NAME "avx2"
+#elif defined(TUNED)
+#define KERNEL_NAME "portable"
+#else
+#define KERNEL_NAME "plain"
+#endif
+
 /* ---------------------------------------------------------------- primitives */
 
 /* ovf(x, fmt) for a 16-bit signed sat format. */
@@ -270,7 +278,19 @@ typedef struct {
     int on; /* 0: no update pending for this layer (S == 0 or A == 0) */
     int s;  /* shift */
     int16_t *m; /* B x rows mantissas, |m| <= 2^M - 1 */
+    /* Row skip (the emulator's rule, assembly/batch-outer.ts): row i cannot change when
+     * sum_b |m_bi| * xmax_b <= zero_below (nearest rounding sends |p| <= 2^(s-1) to 0). */
+    int32_t *xmax;      /* B: max_j |pre_bj| */
+    int64_t zero_below; /* 2^(s-1), or 0 when s = 0 */
+    const int16_t *pre; /* the presynaptic rows (B x cols) of the pending update */
+    int cols;
+    int16_t *pairs;     /* tuned kernel: pre interleaved in pairs of sequences */
 } LayerUpdate;
+
+/* Row skip switch (`skip` / `noskip` on the command line) and its counters: rows of a
+ * pending layer update visited, and of those skipped because no weight can change. */
+static int row_skip = 1;
+static long long rows_total, rows_skipped;
 
 typedef struct {
     int H, B;
@@ -295,6 +315,7 @@ typedef struct {
 
     LayerUpdate uW, uR, uV; /* pending update of the previous step */
     int32_t *p;             /* one row of p_ij, max(H, I) */
+    int32_t *dots;          /* 2B dot products of one weight row */
 
     int64_t scale_h, scale_o; /* gauss scales of the hidden and output noise */
     int M;                    /* mantissa bits */
@@ -339,6 +360,12 @@ static void net_init(Net *net, int H, int B, uint64_t seed)
     net->uR.m = xcalloc(bh, sizeof(int16_t));
     net->uV.m = xcalloc((size_t)B * N_OUT, sizeof(int16_t));
     net->p = xcalloc((size_t)(H > N_IN ? H : N_IN), sizeof(int32_t));
+    net->dots = xcalloc((size_t)2 * B, sizeof(int32_t));
+    LayerUpdate *layers[3] = { &net->uW, &net->uR, &net->uV };
+    for (int l = 0; l < 3; l++) {
+        layers[l]->xmax = xcalloc((size_t)B, sizeof(int32_t));
+        layers[l]->pairs = xcalloc((size_t)(B + 1) * (H > N_IN ? H : N_IN) + 32, sizeof(int16_t));
+    }
 
     net->scale_h = gauss_scale(NOISE_HIDDEN_LSB);
     net->scale_o = gauss_scale(NOISE_OUT_LSB);
@@ -366,7 +393,9 @@ static void net_free(Net *net)
     free(net->r_old); free(net->r_prev); free(net->r_out); free(net->rn);
     free(net->x); free(net->x_old); free(net->pre_c); free(net->pre_n);
     free(net->da); free(net->y_c); free(net->y_n); free(net->dy); free(net->noise_key);
-    free(net->uW.m); free(net->uR.m); free(net->uV.m); free(net->p);
+    free(net->uW.m); free(net->uR.m); free(net->uV.m); free(net->p); free(net->dots);
+    free(net->uW.xmax); free(net->uR.xmax); free(net->uV.xmax);
+    free(net->uW.pairs); free(net->uR.pairs); free(net->uV.pairs);
 }
 
 /* Bench workload: inputs of step t into net->x, and the reward of step t. */
@@ -394,13 +423,31 @@ static double make_reward(const Net *net, double dl_scale)
  * m is B x rows (the mantissa of row i of sequence b is m[b*rows + i]), u is B x cols.
  * |p| < 2^29 by the choice of M, so int32 is exact and the rounding below cannot
  * overflow. */
-static void update_row(int16_t *w, int cols, const LayerUpdate *u, int rows, int i,
-                       const int16_t *pre, int B, int32_t *p)
+static int skip_row(const LayerUpdate *u, int rows, int i, int B)
+{
+    rows_total++;
+    if (!row_skip)
+        return 0;
+    int64_t bound = 0;
+    for (int b = 0; b < B; b++) {
+        int32_t m = u->m[(size_t)b * rows + i];
+        bound += (int64_t)(m < 0 ? -m : m) * u->xmax[b];
+    }
+    if (bound > u->zero_below)
+        return 0;
+    rows_skipped++;
+    return 1;
+}
+
+static void update_row_plain(int16_t *w, int cols, const LayerUpdate *u, int rows, int i,
+                             const int16_t *pre, int B, int32_t *p)
 {
     int any = 0;
+    if (skip_row(u, rows, i, B))
+        return;
     for (int b = 0; b < B; b++) {
         int32_t mb = u->m[(size_t)b * rows + i];
-        if (mb == 0)
+        if (mb == 0 && row_skip)
             continue;
         const int16_t *ub = pre + (size_t)b * cols;
         if (!any) {
@@ -432,6 +479,37 @@ static void update_row(int16_t *w, int cols, const LayerUpdate *u, int rows, int
 
 /* The pending update of hidden row i: W (presynaptic x of the previous step) and R
  * (presynaptic: the clean activity before the previous step). */
+/* dot_rows, layer_prepare and update_row: plain loops, or with -DTUNED the AVX2 kernel
+ * of bench/c/tuned.h (same bits; the dump checks it against the emulator). */
+#include "tuned.h"
+
+/* A pending layer's presynaptic rows, the skip bounds and (tuned) the interleaved pairs. */
+static void layer_begin(LayerUpdate *u, const int16_t *pre, int cols, int B)
+{
+    if (!u->on)
+        return;
+    u->pre = pre;
+    u->cols = cols;
+    u->zero_below = u->s > 0 ? (int64_t)1 << (u->s - 1) : 0;
+    for (int b = 0; b < B; b++) {
+        int32_t m = 0;
+        for (int j = 0; j < cols; j++) {
+            int32_t a = pre[(size_t)b * cols + j];
+            a = a < 0 ? -a : a;
+            m = a > m ? a : m;
+        }
+        u->xmax[b] = m;
+    }
+    layer_prepare(u, B);
+}
+
+static void layers_begin(Net *net)
+{
+    layer_begin(&net->uW, net->x_old, N_IN, net->B);
+    layer_begin(&net->uR, net->r_old, net->H, net->B);
+    layer_begin(&net->uV, net->r_prev, net->H, net->B);
+}
+
 static inline void update_hidden_row(Net *net, int i)
 {
     int H = net->H, B = net->B;
@@ -455,10 +533,12 @@ static inline void forward_hidden_row(Net *net, int i)
     int H = net->H, B = net->B;
     const int16_t *w = net->W + (size_t)i * N_IN;
     const int16_t *rrow = net->R + (size_t)i * H;
+    int32_t *dc = net->dots, *dn = net->dots + B;
+    dot_rows(rrow, net->r_prev, H, B, dc); /* R r  */
+    dot_rows(rrow, net->rn, H, B, dn);     /* R r~ */
     for (int b = 0; b < B; b++) {
         int32_t wx = dot_wrap(w, net->x + (size_t)b * N_IN, N_IN); /* shared */
-        int32_t rrc = dot_wrap(rrow, net->r_prev + (size_t)b * H, H); /* R r  */
-        int32_t rrn = dot_wrap(rrow, net->rn + (size_t)b * H, H);     /* R r~ */
+        int32_t rrc = dc[b], rrn = dn[b];
         /* acc = (W x) << (F - iF) + (R r) << (F - aF), i32 wrap */
         uint32_t wx_s = (uint32_t)wx << (ACC_F - IN_F);
         int32_t acc_c = (int32_t)(wx_s + ((uint32_t)rrc << (ACC_F - ACT_F)));
@@ -476,9 +556,11 @@ static inline void forward_output_row(Net *net, int o)
 {
     int H = net->H, B = net->B;
     const int16_t *v = net->V + (size_t)o * H;
+    int32_t *dc = net->dots, *dn = net->dots + B;
+    dot_rows(v, net->r_out, H, B, dc);
+    dot_rows(v, net->rn, H, B, dn);
     for (int b = 0; b < B; b++) {
-        int32_t sc = dot_wrap(v, net->r_out + (size_t)b * H, H);
-        int32_t sn = dot_wrap(v, net->rn + (size_t)b * H, H);
+        int32_t sc = dc[b], sn = dn[b];
         int32_t y = requant16(sc, W_F + ACT_F, OUT_F);
         int32_t yn = requant16(sn, W_F + ACT_F, OUT_F);
         yn = sat16((int64_t)yn + gauss(net->scale_o, mix64(net->noise_key[b] ^ (uint64_t)(H + o))));
@@ -496,6 +578,7 @@ static void net_forward(Net *net, int fused)
     int H = net->H, B = net->B;
     for (int b = 0; b < B; b++)
         net->noise_key[b] = key(net->seed, STREAM_NOISE, (uint64_t)b, net->t);
+    layers_begin(net);
 
     if (fused) {
         for (int i = 0; i < H; i++) {
@@ -593,6 +676,7 @@ static void net_reward(Net *net, double dL)
 /* Apply the pending update without a forward pass (end of a dump). */
 static void net_flush(Net *net)
 {
+    layers_begin(net);
     for (int i = 0; i < net->H; i++)
         update_hidden_row(net, i);
     for (int o = 0; o < N_OUT; o++)
@@ -659,6 +743,7 @@ static int cmd_bench(int H, int B, double seconds, int fused)
     }
 
     long steps = 0;
+    rows_total = rows_skipped = 0;
     double start = now_s(), elapsed;
     do {
         net_step(&net, fused);
@@ -667,8 +752,9 @@ static int cmd_bench(int H, int B, double seconds, int fused)
     } while (elapsed < seconds);
 
     double sps = (double)steps / elapsed;
-    printf("{\"H\":%d,\"B\":%d,\"steps_per_s\":%.6g,\"gmac_per_s\":%.6g,\"mode\":\"%s\",\"steps\":%ld,\"seconds\":%.4f,\"macs_per_step\":%.0f}\n",
-           H, B, sps, sps * macs * 1e-9, fused ? "fused" : "split", steps, elapsed, macs);
+    printf("{\"H\":%d,\"B\":%d,\"steps_per_s\":%.6g,\"gmac_per_s\":%.6g,\"mode\":\"%s\",\"steps\":%ld,\"seconds\":%.4f,\"macs_per_step\":%.0f,"
+           "\"kernel\":\"%s\",\"row_skip\":%d,\"rows_total\":%lld,\"rows_skipped\":%lld}\n",
+           H, B, sps, sps * macs * 1e-9, fused ? "fused" : "split", steps, elapsed, macs, KERNEL_NAME, row_skip, rows_total, rows_skipped);
     /* Keep the work observable. */
     if (net.R[0] == 12345 && net.y_c[0] == 12345)
         fputc('\n', stderr);
@@ -846,8 +932,8 @@ static int cmd_selftest(void)
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: step bench H B seconds [fused|split] [dL_scale]\n"
-            "       step dump H B steps seed [fused|split] [dL_scale]\n"
+            "usage: step bench H B seconds [fused|split] [dL_scale] [skip|noskip]\n"
+            "       step dump H B steps seed [fused|split] [dL_scale] [skip|noskip]\n"
             "       step selftest\n");
     return 2;
 }
@@ -876,10 +962,24 @@ static int parse_mode(int argc, char **argv, int idx, int *fused)
     return 0;
 }
 
+/* The optional last word skip|noskip (row skipping on or off, same bits); removed from argv. */
+static int parse_skip(int *argc, char **argv)
+{
+    if (*argc < 2)
+        return 1;
+    const char *last = argv[*argc - 1];
+    if (strcmp(last, "skip") == 0 || strcmp(last, "noskip") == 0) {
+        row_skip = last[0] == 's';
+        (*argc)--;
+    }
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     long H, B, steps;
     int fused;
+    parse_skip(&argc, argv);
     if (argc >= 2 && strcmp(argv[1], "selftest") == 0)
         return cmd_selftest();
     if (argc >= 5 && argc <= 7 && strcmp(argv[1], "bench") == 0) {

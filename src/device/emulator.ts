@@ -69,6 +69,8 @@ export function emulatorChunkFit(I: number, H: number, O: number, B: number, wan
 export interface EmulatorOptions {
   /** 'simd' (default) or 'scalar': the same bits, the scalar build is the reference. */
   flavour?: KernelFlavour;
+  /** Skip update rows that cannot change (default true): the same bits, less work; off for benchmarks at equal work. */
+  rowSkip?: boolean;
 }
 
 export class EmulatorDevice implements Device {
@@ -88,6 +90,7 @@ export class EmulatorDevice implements Device {
 
   constructor(opts: EmulatorOptions = {}) {
     const k = (this.k = instantiateKernel(opts.flavour ?? 'simd'));
+    if (opts.rowSkip === false) k.setRowSkip(false);
     this.status = statusMessages(k);
     this.tensor = { w: k.T_W.value, r: k.T_R.value, v: k.T_V.value, clean: k.T_STATE_CLEAN.value, noisy: k.T_STATE_NOISY.value };
     this.flavour = opts.flavour ?? 'simd';
@@ -95,7 +98,14 @@ export class EmulatorDevice implements Device {
 
   readonly flavour: KernelFlavour;
 
-  async info(): Promise<DeviceInfo> {
+/** Update rows visited and skipped (row skipping) since the last call; resets the counts. */
+  takeRowSkipCounts(): { rows: number; skipped: number } {
+    const c = { rows: this.k.rowSkipCounts(false), skipped: this.k.rowSkipCounts(true) };
+    this.k.resetRowSkipCounts();
+    return c;
+  }
+
+    async info(): Promise<DeviceInfo> {
     // once configured, the chunk limit is the configured one (the trace buffers' size)
     const maxChunkSteps = this.cfg?.maxChunkSteps ?? EMULATOR_LIMITS.maxChunkSteps;
     return { kind: 'emulator', name: `anpt-emulator (${this.flavour})`, fixedPoint: true, ...EMULATOR_LIMITS, maxChunkSteps };

@@ -59,6 +59,11 @@ export interface KernelExports {
   testGauss(sigmaLsb: number, h: bigint): bigint;
   testActivate(kind: number, a: bigint, pF: number, actWord: number, rnd: number): bigint;
   testTanhFast(a: number, pF: number, aF: number, actBits: number): number;
+  /** Row skipping of the update on (default) or off: the same bits (assembly/batch-outer.ts). */
+  setRowSkip(on: boolean): void;
+  /** Update rows visited (false) or skipped (true) since resetRowSkipCounts. */
+  rowSkipCounts(skipped: boolean): number;
+  resetRowSkipCounts(): void;
 }
 
 export type KernelFlavour = 'simd' | 'scalar';
