@@ -119,14 +119,14 @@ describe('diagnostics', () => {
     expect(spectralRadius(Float64Array.of(0, -1.1, 1.1, 0), 2)).toBeCloseTo(1.1, 10);
   });
 
-  it('WarmSpectralRadius: after a cold first call, 40 warm iterations track a slowly changing R within 1 %', () => {
+  it('WarmSpectralRadius: a cold first call, then 40 warm iterations track a slowly changing R within 1 %', () => {
     const n = 64;
     const r = new Float64Array(n * n);
     let u = 1;
     const rnd = () => ((u = (u * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * 2 * Math.sqrt(3 / n);
     for (let k = 0; k < r.length; k++) r[k] = rnd();
     const warm = new WarmSpectralRadius();
-    expect(warm.radius(r, n)).toBe(spectralRadius(r, n)); // the first call is the cold estimate
+    expect(Math.abs(warm.radius(r, n) / spectralRadius(r, n, { iterations: 4000 }) - 1)).toBeLessThan(0.01); // the cold first call
     for (let epoch = 0; epoch < 3; epoch++) {
       for (let k = 0; k < r.length; k++) r[k] = 1.05 * r[k] + 0.01 * rnd();
       const cold = spectralRadius(r, n, { iterations: 4000 });
