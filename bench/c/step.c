@@ -595,12 +595,7 @@ static void net_forward(Net *net, int fused)
     /* Activities of both copies; da = a~ - a. The noisy state is overwritten in
      * place (no row reads it any more); the clean one goes to r_out because r_prev
      * is the presynaptic of this step's R update. */
-    size_t bh = (size_t)B * H;
-    for (size_t n = 0; n < bh; n++) {
-        net->r_out[n] = (int16_t)act_tanh(net->pre_c[n]);
-        net->rn[n] = (int16_t)act_tanh(net->pre_n[n]);
-        net->da[n] = (int32_t)net->pre_n[n] - net->pre_c[n];
-    }
+    activate_all(net->pre_c, net->pre_n, net->r_out, net->rn, net->da, (size_t)B * H);
 
     for (int o = 0; o < N_OUT; o++) {
         update_output_row(net, o); /* fused or not, V is O rows: same thing */

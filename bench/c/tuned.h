@@ -76,6 +76,50 @@ static void dot_rows(const int16_t *row, const int16_t *act, int n, int B, int32
 #endif
 }
 
+/* r = act_tanh(pre_c), rn = act_tanh(pre_n), da = pre_n - pre_c over n neurons. */
+static void activate_all(const int16_t *pre_c, const int16_t *pre_n, int16_t *r, int16_t *rn, int32_t *da, size_t n)
+{
+    size_t k = 0;
+#if TUNED_AVX2
+    /* this configuration: PRE_F <= 16 (z = |a| << (16 - PRE_F) < 2^31) and ACT_F = 15 */
+#if PRE_F > 16 || ACT_F != 15
+#error "the tuned tanh assumes pF <= 16 and aF = 15"
+#endif
+    static int32_t t32[TANH_TABLE_LEN];
+    if (t32[TANH_TABLE_LEN - 1] == 0)
+        for (int j = 0; j < TANH_TABLE_LEN; j++)
+            t32[j] = TANH_TABLE[j];
+    const __m256i c511 = _mm256_set1_epi32(511), c512 = _mm256_set1_epi32(512), m1023 = _mm256_set1_epi32(1023);
+    const __m256i one = _mm256_set1_epi32(1), cmax = _mm256_set1_epi32(CODE_MAX);
+    for (; k + 8 <= n; k += 8) {
+        __m256i out[2];
+        const int16_t *src[2] = { pre_c + k, pre_n + k };
+        __m256i a2[2];
+        for (int c = 0; c < 2; c++) {
+            __m256i a = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)src[c]));
+            a2[c] = a;
+            __m256i z = _mm256_slli_epi32(_mm256_abs_epi32(a), 16 - PRE_F);
+            __m256i kk = _mm256_srli_epi32(z, 10);
+            __m256i big = _mm256_cmpgt_epi32(kk, c511);
+            __m256i k0 = _mm256_min_epu32(kk, c512), k1 = _mm256_min_epu32(_mm256_add_epi32(kk, one), c512);
+            __m256i fr = _mm256_andnot_si256(big, _mm256_and_si256(z, m1023));
+            __m256i t0 = _mm256_i32gather_epi32(t32, k0, 4), t1 = _mm256_i32gather_epi32(t32, k1, 4);
+            __m256i y = _mm256_add_epi32(t0, _mm256_srai_epi32(_mm256_add_epi32(_mm256_mullo_epi32(_mm256_sub_epi32(t1, t0), fr), c512), 10));
+            out[c] = _mm256_sign_epi32(_mm256_min_epi32(y, cmax), a); /* a = 0 gives T[0] = 0 either way */
+        }
+        __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(out[0], out[1]), 0xd8);
+        _mm_storeu_si128((__m128i *)(r + k), _mm256_castsi256_si128(packed));
+        _mm_storeu_si128((__m128i *)(rn + k), _mm256_extracti128_si256(packed, 1));
+        _mm256_storeu_si256((__m256i *)(da + k), _mm256_sub_epi32(a2[1], a2[0]));
+    }
+#endif
+    for (; k < n; k++) {
+        r[k] = (int16_t)act_tanh(pre_c[k]);
+        rn[k] = (int16_t)act_tanh(pre_n[k]);
+        da[k] = (int32_t)pre_n[k] - pre_c[k];
+    }
+}
+
 /* Tuned: pairs[q][2j + e] = pre[2q + e][j] (0 for the missing partner of an odd B). */
 static void layer_prepare(LayerUpdate *u, int B)
 {
