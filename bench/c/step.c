@@ -17,9 +17,13 @@
  * Build: bench/c/build.sh (generates bench/out/tanh_table.h from
  * assembly/tanh-table.ts, then gcc -O3 -march=native -std=c99 ... -lm).
  *
- * Usage:
+ * The hot loops live in bench/c/tuned.h: plain here, AVX2 intrinsics with -DTUNED
+ * (bench/out/step-avx2, the tuned yardstick of `npm run bench`; same bits).
+ *
+ * Usage (a last word skip|noskip turns row skipping on (default) or off; same bits):
  *   step bench H B seconds [fused|split] [dL_scale]
- *                                          one JSON line with the throughput
+ *                                          one JSON line with the throughput (steps
+ *                                          per CPU second) and the rows skipped
  *   step dump  H B steps seed [fused|split] [dL_scale]
  *                                          clean/noisy output codes and dL of every
  *                                          step, FNV-1a 64 hashes of W, R, V before
