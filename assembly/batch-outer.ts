@@ -5,6 +5,18 @@ import { Fmt, RND_FLOOR, RND_NEAREST, RND_STOCHASTIC, ovf, rshift } from './fixe
 import { lowbias32 } from './rng';
 
 /**
+ * Row skipping (same bits either way; off for benchmarks at equal work) and its
+ * counters: rows of a layer update visited, and of those skipped as unable to change.
+ * The scalar build visits every row.
+ */
+let rowSkip = true;
+let rowsTotal: u64 = 0;
+let rowsSkipped: u64 = 0;
+export function setRowSkip(on: bool): void { rowSkip = on; }
+export function rowSkipCounts(skipped: bool): f64 { return <f64>(skipped ? rowsSkipped : rowsTotal); }
+export function resetRowSkipCounts(): void { rowsTotal = 0; rowsSkipped = 0; }
+
+/**
  * Update `rows` weight rows of `rowStride` int16 (the first `cols` real).
  * mant: rows x B int16 (neuron-major); pre: B x preStride int16.
  */
@@ -27,6 +39,7 @@ function applyScalar(
   s: i32, f: Fmt, rndKey: u32,
 ): void {
   const stoch = f.rounding == RND_STOCHASTIC;
+  rowsTotal += <u64>rows;
   for (let i = 0; i < rows; i++) {
     const row = wt + ((<usize>i * rowStride) << 1);
     const mrow = mant + ((<usize>i * B) << 1);
@@ -95,17 +108,24 @@ function rowsSimd(
   // bound_i = sum_b |m_bi| * max_j |pre_bj|, and nearest rounding sends |p| <= 2^(s-1)
   // to 0; floor and stochastic send p = 0 to 0.
   const xmax = mpv + (<usize>P << 4);
-  for (let b = 0; b < B; b++) store<i32>(xmax + (<usize>b << 2), maxAbs16(pre + ((<usize>b * preStride) << 1), rowStride));
+  if (rowSkip) for (let b = 0; b < B; b++) store<i32>(xmax + (<usize>b << 2), maxAbs16(pre + ((<usize>b * preStride) << 1), rowStride));
   const zeroBelow: i64 = mode == RND_NEAREST ? (<i64>1 << <i64>(s - 1)) : 0;
+  const skip = rowSkip;
+  rowsTotal += <u64>rows;
   for (let i = 0; i < rows; i++) {
     const row = wt + ((<usize>i * rowStride) << 1);
     const mrow = mant + ((<usize>i * B) << 1);
-    let bound: i64 = 0;
-    for (let b = 0; b < B; b++) {
-      const m = <i32>load<i16>(mrow + (<usize>b << 1));
-      bound += <i64>(m < 0 ? -m : m) * <i64>load<i32>(xmax + (<usize>b << 2));
+    if (skip) {
+      let bound: i64 = 0;
+      for (let b = 0; b < B; b++) {
+        const m = <i32>load<i16>(mrow + (<usize>b << 1));
+        bound += <i64>(m < 0 ? -m : m) * <i64>load<i32>(xmax + (<usize>b << 2));
+      }
+      if (bound <= zeroBelow) {
+        rowsSkipped++;
+        continue;
+      }
     }
-    if (bound <= zeroBelow) continue;
     const m0 = i16x8.splat(load<i16>(mrow));
     if (B >= 2) {
       for (let q = 0; q < P; q++) {

@@ -148,9 +148,47 @@ export function activate(c: Chip, t: u32, r: usize, rn: usize, noisy: bool): voi
 // @ts-ignore: decorator
 @inline
 function tanhRow(pre: usize, out: usize, n: i32, shZ: i32, shOut: i32, max: i32): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    // eight neurons per iteration (tanhNearestSat's operations lane by lane; only the
+    // table reads are scalar: WASM has no gather)
+    const tbl = changetype<usize>(TANH_TABLE);
+    const c512 = i32x4.splat(512), m1023 = i32x4.splat(1023), zero = i32x4.splat(0), one = i32x4.splat(1);
+    const halfM1 = i32x4.splat(shOut > 0 ? (1 << (shOut - 1)) - 1 : 0), maxV = i32x4.splat(max);
+    for (; i + 7 < n; i += 8) {
+      const lo = tanh4(v128.load(pre + (<usize>i << 2)), tbl, shZ, shOut, c512, m1023, zero, one, halfM1, maxV);
+      const hi = tanh4(v128.load(pre + (<usize>(i + 4) << 2)), tbl, shZ, shOut, c512, m1023, zero, one, halfM1, maxV);
+      v128.store(out + (<usize>i << 1), i16x8.narrow_i32x4_s(lo, hi)); // |y| <= max <= 32767: no saturation
+    }
+  }
+  for (; i < n; i++) {
     store<i16>(out + (<usize>i << 1), <i16>tanhNearestSat(load<i32>(pre + (<usize>i << 2)), shZ, shOut, max));
   }
+}
+
+/** tanhNearestSat on four lanes; k >= 512 reads T[512] twice with weight 0. */
+// @ts-ignore: decorator
+@inline
+function tanh4(a: v128, tbl: usize, shZ: i32, shOut: i32, c512: v128, m1023: v128, zero: v128, one: v128, halfM1: v128, maxV: v128): v128 {
+  const neg = i32x4.lt_s(a, zero);
+  const z = i32x4.shl(i32x4.abs(a), shZ);
+  const k = i32x4.shr_u(z, 10);
+  const big = i32x4.ge_u(k, c512);
+  const k0 = v128.bitselect(c512, k, big);
+  const k1 = v128.bitselect(c512, i32x4.add(k, one), big);
+  const fr = v128.andnot(v128.and(z, m1023), big);
+  let t0 = i32x4.splat(<i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k0, 0) << 1)));
+  t0 = i32x4.replace_lane(t0, 1, <i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k0, 1) << 1)));
+  t0 = i32x4.replace_lane(t0, 2, <i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k0, 2) << 1)));
+  t0 = i32x4.replace_lane(t0, 3, <i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k0, 3) << 1)));
+  let t1 = i32x4.splat(<i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k1, 0) << 1)));
+  t1 = i32x4.replace_lane(t1, 1, <i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k1, 1) << 1)));
+  t1 = i32x4.replace_lane(t1, 2, <i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k1, 2) << 1)));
+  t1 = i32x4.replace_lane(t1, 3, <i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k1, 3) << 1)));
+  let y = i32x4.add(t0, i32x4.shr_s(i32x4.add(i32x4.mul(i32x4.sub(t1, t0), fr), c512), 10));
+  if (shOut > 0) y = i32x4.shr_s(i32x4.add(i32x4.add(y, halfM1), v128.and(i32x4.shr_s(y, shOut), one)), shOut);
+  y = i32x4.min_s(y, maxV);
+  return v128.bitselect(i32x4.neg(y), y, neg);
 }
 
 /**

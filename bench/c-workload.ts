@@ -34,9 +34,9 @@ export interface Workload {
 }
 
 /** Configure an emulator with the C workload's weights (streams 100..104 of the spec's RNG). */
-export async function cWorkload(H: number, B: number, seed: number, dLScale = 1e-5, flavour: KernelFlavour = 'simd'): Promise<Workload> {
+export async function cWorkload(H: number, B: number, seed: number, dLScale = 1e-5, flavour: KernelFlavour = 'simd', rowSkip = true): Promise<Workload> {
   const k = instantiateKernel('scalar');
-  const device = new EmulatorDevice({ flavour });
+  const device = new EmulatorDevice({ flavour, rowSkip });
   await device.configure(cConfig(H, B, seed));
   const sR = Math.round((0.9 * 4096.0) / Math.sqrt(H)); // ties cannot occur for these H
   const sV = Math.round(4096.0 / Math.sqrt(H));
@@ -74,9 +74,9 @@ export function fnv1a64(codes: number[]): string {
   return h.toString(16).padStart(16, '0');
 }
 
-/** The emulator's version of `step dump H B steps seed fused dLScale`: per-step codes and the final hash. */
-export async function emulatorDump(H: number, B: number, steps: number, seed: number, dLScale: number): Promise<{ y: number[][]; yn: number[][]; hash: string }> {
-  const w = await cWorkload(H, B, seed, dLScale, 'simd');
+/** The emulator's version of `step dump H B steps seed dLScale`: per-step codes and the final hash. */
+export async function emulatorDump(H: number, B: number, steps: number, seed: number, dLScale: number, rowSkip = true): Promise<{ y: number[][]; yn: number[][]; hash: string }> {
+  const w = await cWorkload(H, B, seed, dLScale, 'simd', rowSkip);
   const y: number[][] = [];
   const yn: number[][] = [];
   for (let t = 0; t < steps; t++) {

@@ -1,44 +1,62 @@
 /**
- * npm run bench: every benchmark in one run, ratios measured in this run.
- *   step    the fused training step, emulator (WASM) vs plain C (gcc -O3 -march=native)
- *   epoch   one Mackey-Glass ANP-T epoch on the emulator (H=100, B=10, 5000+5000 steps)
- *   queue   a 48-row sweep: local piscina vs 1, 2, 4 queue workers on Redis (bench/queue.ts)
- *   link    ANP-T through firmware-sim vs the wire limit
- *   faults  the fault matrix of issue 9 (bench/link-faults.ts): time relative to clean, weights = emulator
+ * npm run bench: every benchmark in one run, ratios only between sides measured in this
+ * run (never against a figure measured elsewhere). The 1-minute load average is printed
+ * with every section: the machine may be shared.
+ *   step      the online training step: emulator (WASM) vs the firmware's C kernel
+ *             (firmware/core), plain and tuned AVX2 (gcc -O3 -march=native), row
+ *             skipping on on every side, then off
+ *   epoch     one Mackey-Glass ANP-T epoch on the emulator (H=100, B=10, 5000+5000 steps)
+ *   spectral  the per-epoch spectral-radius diagnostic against the epoch, H=1024 and 4096
+ *   queue     a 48-row sweep: local piscina vs 1, 2, 4 queue workers on Redis (bench/queue.ts)
+ *   link      ANP-T through firmware-sim vs the wire limit
+ *   faults    the fault matrix of issue 9 (bench/link-faults.ts): time relative to clean, weights = emulator
  * Results also go to bench/out/results.json. Options: --quick (shorter timings),
- * --only step,epoch.
+ * --only step,epoch,spectral,link,queue.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { benchStepVsC, formatStepRows } from './step-vs-c.js';
+import os from 'node:os';
+import { benchStep, formatStepRows, sameBits } from './step-vs-c.js';
 import { benchEpoch } from './epoch.js';
+import { benchSpectral, formatSpectralRows } from './spectral.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only='))?.slice(7) ?? args[args.indexOf('--only') + 1];
 const only = args.some((a) => a.startsWith('--only')) && onlyArg ? new Set(onlyArg.split(',')) : undefined;
 const want = (name: string) => !only || only.has(name);
-const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
+const load = () => `load average ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores`;
+const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cores: os.cpus().length, loadAtStart: os.loadavg()[0] };
+console.log(`${new Date().toISOString()}  node ${process.version}  ${load()}`);
 
 if (want('step')) {
-  console.log('== online training step (run 1 step of both copies + on-chip update): the WASM emulator against the host build of the');
-  console.log('   firmware kernel (firmware/core via bench/c/step.c, gcc -O3 -march=native), same workload and bits, measured back to back');
-  console.log('   rewards dL ~ 1e-5: most weight changes round to zero under nearest rounding; both skip rows, by different tests');
-  console.log('   (the emulator: no change possible in the row; firmware/core: every mantissa of the row is 0), so this row favours the emulator');
-  const { rows, bitExact } = await benchStepVsC(quick ? 0.3 : 1);
-  console.log(`emulator and C produce the same bits on the workload: ${bitExact ? 'yes' : 'NO'}`);
-  for (const line of formatStepRows(rows)) console.log(line);
-  console.log('   rewards dL ~ 1e-2: most weights change every step: no row is skipped on either side (the like-for-like row)');
-  const dense = await benchStepVsC(quick ? 0.3 : 1, [100, 500, 1000], [1, 10], 1e-2);
-  for (const line of formatStepRows(dense.rows)) console.log(line);
-  results.step = { rows, bitExact, dense: dense.rows };
+  console.log('\n== fused training step (online: 1 step of both copies + the on-chip update), bench/c/step.c workload over firmware/core (plain, and tuned with bench/c/tuned.h), same bits on every side');
+  const bits = await sameBits();
+  console.log(`emulator, firmware/core plain and tuned AVX2 give the same weights (skip on and off): ${bits.ok ? 'yes' : 'NO'} (${bits.cases.length} dumps)`);
+  if (!bits.ok) for (const c of bits.cases) console.log(`   ${c}`);
+  const seconds = quick ? 0.3 : 1.5;
+  const tables: Record<string, unknown> = {};
+  for (const dL of [1e-5, 1e-2])
+    for (const skip of [true, false]) {
+      console.log(`\n   rewards dL ~ ${dL}${dL === 1e-5 ? ' (most changes round to zero)' : ' (most weights change every step)'}, row skipping ${skip ? 'ON on every side' : 'OFF on every side (equal work)'}; skip = share of update rows skipped; ${load()}`);
+      const rows = await benchStep(seconds, [100, 500, 1000], [1, 10], dL, skip);
+      for (const line of formatStepRows(rows)) console.log(line);
+      tables[`dL=${dL} skip=${skip ? 'on' : 'off'}`] = rows;
+    }
+  results.step = { sameBits: bits, tables };
 }
 
 if (want('epoch')) {
-  console.log('\n== one Mackey-Glass ANP-T epoch on the emulator (recall-15, H=100, B=10, 5000 train steps online + 5000 test steps)');
+  console.log(`\n== one Mackey-Glass ANP-T epoch on the emulator (recall-15, H=100, B=10, 5000 train steps online + 5000 test steps); ${load()}`);
   const r = await benchEpoch(quick ? 1 : 3);
   console.log(`seconds per epoch: ${r.secondsPerEpoch.toFixed(3)} (train ${r.trainSeconds.toFixed(3)} + test ${r.testSeconds.toFixed(3)}), ${r.stepsPerSecond.toFixed(0)} train steps/s`);
-  console.log(`reference: the issue filer measured 3.8 s per epoch for the authors' PyTorch code (single thread); ratio 3.8 / anpt = ${(3.8 / r.secondsPerEpoch).toFixed(1)}x (PyTorch is not run here)`);
   results.epoch = r;
+}
+
+if (want('spectral')) {
+  console.log(`\n== spectral-radius diagnostic per epoch vs the epoch (emulator, Mackey-Glass size: 5000+5000 steps, B=10); ${load()}`);
+  const rows = await benchSpectral(quick ? [1024] : [1024, 4096]);
+  for (const line of formatSpectralRows(rows)) console.log(line);
+  results.spectral = rows;
 }
 
 // ---- link (bench/link.ts; owned by the serial-bridge work) -------------------------

@@ -5,6 +5,7 @@
 // `npm run bench` repeats the check live.
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { emulatorDump } from '../bench/c-workload.js';
 
 describe('emulator = plain-C port of the spec, bit for bit', () => {
@@ -20,4 +21,40 @@ describe('emulator = plain-C port of the spec, bit for bit', () => {
       expect(e.hash).toBe(lines.find((l) => l.final).fnv1a64);
     });
   }
+});
+
+// The native yardsticks of `npm run bench` (make -C firmware host: firmware/core plain
+// and tuned with bench/c/tuned.h's AVX2 loops), built here and checked against the same dumps with
+// row skipping on and off; the emulator with its row skip off too (same bits).
+const gcc = spawnSync('gcc', ['--version']).status === 0;
+const needGcc = !gcc && !process.env.CI;
+if (needGcc) console.warn('c-crosscheck: gcc not found, native yardstick checks skipped (install the Debian package gcc)');
+
+describe.skipIf(needGcc)('native yardsticks (plain C, tuned AVX2) = the same dumps, row skip on and off', () => {
+  const built = gcc && spawnSync('make', ['-s', '-C', 'firmware', 'host']).status === 0;
+  for (const file of readdirSync('test/golden/c')) {
+    const m = /^dump-H(\d+)-B(\d+)-T(\d+)-seed(\d+)-dl(.+)\.jsonl$/.exec(file)!;
+    it(file, async () => {
+      expect(built, 'make -C firmware host').toBe(true);
+      const want = readFileSync(`test/golden/c/${file}`, 'utf8').trim();
+      for (const exe of ['build/firmware/host/step', 'build/firmware/host/step-avx2'])
+        for (const skip of ['skip', 'noskip']) {
+          const out = execFileSync(exe, ['dump', ...m.slice(1, 5), m[5], skip]).toString().trim();
+          expect(out, `${exe} ${skip}`).toBe(want);
+        }
+      const [H, B, T, seed] = m.slice(1, 5).map(Number);
+      const e = await emulatorDump(H, B, T, seed, Number(m[5]), false);
+      expect(e.hash).toBe(want.split('\n').map((l) => JSON.parse(l)).find((l) => l.final).fnv1a64);
+    });
+  }
+  // H = 40: the tuned loops' 32-wide main path and their tails (the dumps above have H <= 30)
+  it('H=40 B=3 20 steps seed 3 dL 1e-2: both builds, skip on and off, = the emulator', async () => {
+    expect(built, 'make -C firmware host').toBe(true);
+    const e = await emulatorDump(40, 3, 20, 3, 1e-2);
+    for (const exe of ['build/firmware/host/step', 'build/firmware/host/step-avx2'])
+      for (const skip of ['skip', 'noskip']) {
+        const out = execFileSync(exe, ['dump', '40', '3', '20', '3', '1e-2', skip]).toString().trim().split('\n').map((l) => JSON.parse(l));
+        expect(out.find((l) => l.final).fnv1a64, `${exe} ${skip}`).toBe(e.hash);
+      }
+  });
 });

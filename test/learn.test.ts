@@ -4,7 +4,7 @@ import { ConfigError } from '../src/format/fixed.js';
 import { capSpectralRadius, trainAnpt, type TrainProgress } from '../src/learn/anpt.js';
 import { evaluateFloat, lossAndGradient, trainBptt } from '../src/learn/bptt.js';
 import { gradientAlignment } from '../src/learn/diagnostics.js';
-import { spectralRadius } from '../src/linalg/spectral.js';
+import { spectralRadius, WarmSpectralRadius } from '../src/linalg/spectral.js';
 import { cosine } from '../src/linalg/vector.js';
 import { evaluate, zeroOutputMse } from '../src/learn/evaluate.js';
 import { NpFloatDevice } from '../src/learn/np.js';
@@ -117,6 +117,21 @@ describe('diagnostics', () => {
     expect(spectralRadius(new Float64Array(9), 3)).toBe(0);
     // Rotation by 90 degrees scaled by 1.1: power iteration never converges, the growth rate does.
     expect(spectralRadius(Float64Array.of(0, -1.1, 1.1, 0), 2)).toBeCloseTo(1.1, 10);
+  });
+
+  it('WarmSpectralRadius: a cold first call, then 40 warm iterations track a slowly changing R within 1 %', () => {
+    const n = 64;
+    const r = new Float64Array(n * n);
+    let u = 1;
+    const rnd = () => ((u = (u * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * 2 * Math.sqrt(3 / n);
+    for (let k = 0; k < r.length; k++) r[k] = rnd();
+    const warm = new WarmSpectralRadius();
+    expect(Math.abs(warm.radius(r, n) / spectralRadius(r, n, { iterations: 4000 }) - 1)).toBeLessThan(0.01); // the cold first call
+    for (let epoch = 0; epoch < 3; epoch++) {
+      for (let k = 0; k < r.length; k++) r[k] = 1.05 * r[k] + 0.01 * rnd();
+      const cold = spectralRadius(r, n, { iterations: 4000 });
+      expect(Math.abs(warm.radius(r, n) / cold - 1)).toBeLessThan(0.01);
+    }
   });
 
   it('capSpectralRadius rescales R only above the cap', () => {

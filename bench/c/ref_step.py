@@ -5,9 +5,9 @@ from the spec, unfused: the update of step t is applied right after step t.
 
     python3 bench/c/ref_step.py H B steps seed [dL_scale]
 
-prints the same lines as `bench/out/step dump H B steps seed fused dL_scale`, so
+prints the same lines as `build/firmware/host/step dump H B steps seed dL_scale`, so
 
-    diff <(python3 bench/c/ref_step.py 16 4 60 7 1e-3) <(bench/out/step dump 16 4 60 7 fused 1e-3)
+    diff <(python3 bench/c/ref_step.py 16 4 60 7 1e-3) <(build/firmware/host/step dump 16 4 60 7 1e-3)
 
 must print nothing. Python ints are exact and floats are binary64, so nothing here
 depends on the platform. Keep H*H*B*steps below ~1e7 (a few seconds).

@@ -11,11 +11,15 @@
  *   no mismatch; hidden and output noise sigma = 4 LSB (4 * 2^-12 = 2^-10 real units)
  *   lrW = lrR = lrV = 0.1
  *
- * Build: make -C firmware host (npm run build:firmware) -> build/firmware/host/step,
- * gcc -O3 -march=native.
+ * Build: make -C firmware host (npm run build:firmware), gcc -O3 -march=native:
+ *   build/firmware/host/step       plain: firmware/core as the firmware runs it
+ *   build/firmware/host/step-avx2  tuned: the same core with -DANPT_TUNED, whose dot
+ *                                  products and update rows are bench/c/tuned.h's AVX2
+ *                                  versions (same bits)
  *
- * Usage:
- *   step bench H B seconds [dL_scale]       one JSON line with the throughput
+ * Usage (a last word skip|noskip turns the core's row skip on (default) or off; same bits):
+ *   step bench H B seconds [dL_scale]       one JSON line with the throughput (steps per
+ *                                           CPU second) and the update rows skipped
  *   step dump  H B steps seed [dL_scale]    clean/noisy output codes and dL of every
  *                                           step, FNV-1a 64 hashes of W, R, V before
  *                                           and after, number of codes changed
@@ -48,8 +52,17 @@
 #define MAX_B 8192
 #define MAX_H 16384
 
+#if defined(ANPT_TUNED) && defined(__AVX2__)
+#define KERNEL_NAME "avx2"
+#elif defined(ANPT_TUNED)
+#define KERNEL_NAME "portable"
+#else
+#define KERNEL_NAME "plain"
+#endif
+
 static anpt_kernel net;
 static void *arena;
+static int row_skip = 1; /* skip|noskip */
 
 static void setup(int H, int B, uint64_t seed)
 {
@@ -72,6 +85,7 @@ static void setup(int H, int B, uint64_t seed)
         exit(1);
     }
     anpt_init(&net, arena, bytes);
+    anpt_set_row_skip(&net, row_skip);
     anpt_configure(&net, &c);
     int64_t sw = anpt_gauss_scale(4096.0);
     int64_t sr = anpt_gauss_scale(rint(0.9 * 4096.0 / sqrt((double)H)));
@@ -121,10 +135,12 @@ static void print_hashes(const char *what, uint32_t t)
            (unsigned long long)fnv1a(off, net.r, H * H), (unsigned long long)fnv1a(off, net.v, H));
 }
 
+/* CPU time of this process: on a shared machine, time other processes take from us
+ * does not count (the emulator side measures process.cpuUsage() likewise). */
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -137,6 +153,7 @@ static int cmd_bench(int H, int B, double seconds, double dl_scale)
     while (t < 2 || now_s() - t0 < 0.05 * seconds) /* warm up */
         step(1, t++, dl_scale, NULL);
     long steps = 0;
+    net.rows_total = net.rows_skipped = 0;
     double start = now_s(), elapsed;
     do {
         step(1, t++, dl_scale, NULL);
@@ -144,8 +161,10 @@ static int cmd_bench(int H, int B, double seconds, double dl_scale)
         elapsed = now_s() - start;
     } while (elapsed < seconds);
     double sps = (double)steps / elapsed;
-    printf("{\"H\":%d,\"B\":%d,\"steps_per_s\":%.6g,\"gmac_per_s\":%.6g,\"steps\":%ld,\"seconds\":%.4f,\"macs_per_step\":%.0f}\n",
-           H, B, sps, sps * macs * 1e-9, steps, elapsed, macs);
+    printf("{\"H\":%d,\"B\":%d,\"steps_per_s\":%.6g,\"gmac_per_s\":%.6g,\"steps\":%ld,\"seconds\":%.4f,\"macs_per_step\":%.0f,"
+           "\"kernel\":\"%s\",\"row_skip\":%d,\"rows_total\":%llu,\"rows_skipped\":%llu}\n",
+           H, B, sps, sps * macs * 1e-9, steps, elapsed, macs, KERNEL_NAME, row_skip,
+           (unsigned long long)net.rows_total, (unsigned long long)net.rows_skipped);
     return 0;
 }
 
@@ -191,7 +210,7 @@ static int cmd_dump(int H, int B, long steps, uint64_t seed, double dl_scale)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: step bench H B seconds [dL_scale]\n       step dump H B steps seed [dL_scale]\n");
+    fprintf(stderr, "usage: step bench H B seconds [dL_scale] [skip|noskip]\n       step dump H B steps seed [dL_scale] [skip|noskip]\n");
     return 2;
 }
 
@@ -209,6 +228,9 @@ int main(int argc, char **argv)
 {
     long H, B, steps;
     char *end = "", *end2 = "";
+    /* the optional last word skip|noskip, removed from argv */
+    if (argc >= 2 && (strcmp(argv[argc - 1], "skip") == 0 || strcmp(argv[argc - 1], "noskip") == 0))
+        row_skip = argv[--argc][0] == 's';
     if ((argc == 5 || argc == 6) && strcmp(argv[1], "bench") == 0) {
         double seconds = strtod(argv[4], &end);
         double scale = argc == 6 ? strtod(argv[5], &end2) : 1e-5;

@@ -16,6 +16,16 @@
 
 #include "tanh_table.h" /* generated from assembly/tanh-table.ts by the Makefile */
 
+static int32_t dot_wrap(const int16_t *a, const int16_t *b, uint32_t n);
+#ifdef ANPT_TUNED
+/* The bench's tuned native build only (bench/c/tuned.h, gcc -DANPT_TUNED -march=native):
+ * AVX2 versions of the dot product and of the update's row, same bits. */
+#include "tuned.h"
+#define DOT tuned_dot_wrap
+#else
+#define DOT dot_wrap
+#endif
+
 enum {
     STREAM_NOISE = 1, STREAM_PRE = 3, STREAM_ACT = 4, STREAM_OUT = 5, STREAM_GAIN = 6,
     STREAM_OFFSET = 7, STREAM_UPD_W = 16, STREAM_UPD_R = 17, STREAM_UPD_V = 18
@@ -154,7 +164,7 @@ static int32_t dot_wrap(const int16_t *a, const int16_t *b, uint32_t n)
 
 typedef struct {
     size_t w, r, v, state, rn, inputs, xs, rs, out_clean, out_noisy, mant;
-    size_t da, dy, pre_c, pre_n, gain, offset, scratch, rewards, end;
+    size_t da, dy, pre_c, pre_n, gain, offset, scratch, xmax, rewards, end;
 } layout;
 
 static size_t take(size_t *p, size_t bytes)
@@ -186,6 +196,7 @@ static void plan(layout *L, uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint
     L->gain = take(&p, (size_t)H * 4);
     L->offset = take(&p, (size_t)H * 4);
     L->scratch = take(&p, (size_t)(H > I ? H : I) * 4);
+    L->xmax = take(&p, (size_t)B * 4);
     L->rewards = take(&p, (size_t)K * 8);
     L->end = p;
 }
@@ -204,6 +215,12 @@ void anpt_init(anpt_kernel *k, void *arena, size_t arena_bytes)
     uintptr_t a = ((uintptr_t)arena + 7) & ~(uintptr_t)7;
     k->arena = (uint8_t *)a;
     k->arena_bytes = arena_bytes - (size_t)(a - (uintptr_t)arena);
+    k->row_skip = 1;
+}
+
+void anpt_set_row_skip(anpt_kernel *k, int on)
+{
+    k->row_skip = on != 0;
 }
 
 static int mantissa_bits(uint32_t B)
@@ -242,6 +259,7 @@ int anpt_configure(anpt_kernel *k, const anpt_config *c)
     k->gain = (int32_t *)(void *)(a + L.gain);
     k->offset = (int32_t *)(void *)(a + L.offset);
     k->scratch = (int32_t *)(void *)(a + L.scratch);
+    k->xmax = (int32_t *)(void *)(a + L.xmax);
     k->rewards = (double *)(void *)(a + L.rewards);
     k->scale_hidden = anpt_gauss_scale(c->hidden_sigma_lsb);
     k->scale_output = anpt_gauss_scale(c->output_sigma_lsb);
@@ -260,6 +278,7 @@ int anpt_configure(anpt_kernel *k, const anpt_config *c)
     k->pending_steps = 0;
     k->steps = 0;
     k->updates = 0;
+    k->rows_total = k->rows_skipped = 0;
     k->configured = 1;
     return ANPT_OK;
 }
@@ -324,10 +343,10 @@ int anpt_run(anpt_kernel *k, uint32_t K, uint32_t t0, int noisy)
                 uint32_t ax = (uint32_t)dot_wrap(k->w + (size_t)i * I, x + (size_t)b * I, I) << sh_x;
                 const int16_t *rrow = k->r + (size_t)i * H;
                 uint32_t rnd = st_pre ? anpt_lowbias32(kpre ^ i) : 0;
-                uint32_t rc = (uint32_t)dot_wrap(rrow, r_prev + (size_t)b * H, H);
+                uint32_t rc = (uint32_t)DOT(rrow, r_prev + (size_t)b * H, H);
                 k->pre_c[b * H + i] = (int32_t)hidden_pre(k, (int32_t)(ax + (rc << sh_r)), acc_frac, rnd, i);
                 if (noisy) {
-                    uint32_t rn = (uint32_t)dot_wrap(rrow, k->rn + (size_t)b * H, H);
+                    uint32_t rn = (uint32_t)DOT(rrow, k->rn + (size_t)b * H, H);
                     k->pre_n[b * H + i] = (int32_t)hidden_pre(k, (int32_t)(ax + (rn << sh_r)), acc_frac, rnd, i);
                 }
             }
@@ -357,10 +376,10 @@ int anpt_run(anpt_kernel *k, uint32_t K, uint32_t t0, int noisy)
                 const int16_t *vrow = k->v + (size_t)o * H;
                 uint32_t rnd = st_out ? anpt_lowbias32(kout ^ o) : 0;
                 size_t oi = ((size_t)s * B + b) * O + o;
-                int64_t y = requant(dot_wrap(vrow, r_next + (size_t)b * H, H), y_frac, &c->out, rnd);
+                int64_t y = requant(DOT(vrow, r_next + (size_t)b * H, H), y_frac, &c->out, rnd);
                 k->out_clean[oi] = (int16_t)y;
                 if (noisy) {
-                    int64_t yn = requant(dot_wrap(vrow, k->rn + (size_t)b * H, H), y_frac, &c->out, rnd);
+                    int64_t yn = requant(DOT(vrow, k->rn + (size_t)b * H, H), y_frac, &c->out, rnd);
                     yn = ovf(yn + anpt_gauss(k->scale_output, anpt_mix64(kn ^ (uint64_t)(H + o))), &c->out);
                     k->out_noisy[oi] = (int16_t)yn;
                     k->dy[oi] = (int32_t)(yn - y);
@@ -424,21 +443,58 @@ static void fill_mantissas(int16_t *mant, double c, int s, const int32_t *delta,
         }
 }
 
-/* w_ij = ovf(w_ij + sat16(rshift(sum_b m_bi pre_bj, s, rounding, rnd_ij))) */
-static void apply_update(int16_t *w, uint32_t rows, uint32_t cols, const int16_t *mant, uint32_t B,
-                         const int16_t *pre, int s, const anpt_fmt *f, uint32_t rnd_key, int32_t *p)
+/* max_j |pre_bj| of each sequence b into xmax (B entries). */
+static void max_abs_rows(int32_t *xmax, const int16_t *pre, uint32_t cols, uint32_t B)
+{
+    for (uint32_t b = 0; b < B; b++) {
+        int32_t m = 0;
+        for (uint32_t j = 0; j < cols; j++) {
+            int32_t a = pre[(size_t)b * cols + j];
+            a = a < 0 ? -a : a;
+            m = a > m ? a : m;
+        }
+        xmax[b] = m;
+    }
+}
+
+/* w_ij = ovf(w_ij + sat16(rshift(sum_b m_bi pre_bj, s, rounding, rnd_ij)))
+ * Row skip (the emulator's rule, assembly/batch-outer.ts): row i cannot change when
+ * bound_i = sum_b |m_bi| max_j |pre_bj| <= 2^(s-1) under nearest rounding (|p| <= 2^(s-1)
+ * rounds to 0), or bound_i = 0 under floor and stochastic rounding (p = 0 stays 0). */
+static void apply_update(anpt_kernel *k, int16_t *w, uint32_t rows, uint32_t cols, const int16_t *mant, uint32_t B,
+                         const int16_t *pre, int s, const anpt_fmt *f, uint32_t rnd_key)
 {
     const int mode = f->rounding;
+    int32_t *p = k->scratch, *xmax = k->xmax;
     /* |p| < 2^29 (the choice of M), so the rounding below is exact in int32 */
     const int32_t half_m1 = s > 0 ? ((int32_t)1 << (s - 1)) - 1 : 0;
     const int32_t mask = s > 0 ? (int32_t)(((uint32_t)1 << s) - 1) : 0;
+    const int64_t zero_below = mode == ANPT_RND_NEAREST && s > 0 ? (int64_t)1 << (s - 1) : 0;
+    const int skip = k->row_skip;
+    if (skip)
+        max_abs_rows(xmax, pre, cols, B);
+    k->rows_total += rows;
+#ifdef ANPT_TUNED
+    const int tuned = tuned_update_begin(pre, cols, B, s, f);
+#endif
     for (uint32_t i = 0; i < rows; i++) {
         const int16_t *m = mant + (size_t)i * B;
-        int any = 0;
-        for (uint32_t b = 0; b < B; b++)
-            any |= m[b] != 0;
-        if (!any)
-            continue; /* p = 0 for the whole row: rshift(0) = 0 in every mode */
+        if (skip) {
+            int64_t bound = 0;
+            for (uint32_t b = 0; b < B; b++)
+                bound += (int64_t)(m[b] < 0 ? -m[b] : m[b]) * xmax[b];
+            if (bound <= zero_below) {
+                k->rows_skipped++;
+                continue;
+            }
+        }
+        int16_t *row = w + (size_t)i * cols;
+#ifdef ANPT_TUNED
+        if (tuned) {
+            tuned_update_row(row, m);
+            continue;
+        }
+#endif
         for (uint32_t j = 0; j < cols; j++)
             p[j] = 0;
         for (uint32_t b = 0; b < B; b++) {
@@ -447,7 +503,6 @@ static void apply_update(int16_t *w, uint32_t rows, uint32_t cols, const int16_t
             for (uint32_t j = 0; j < cols; j++)
                 p[j] += mb * u[j];
         }
-        int16_t *row = w + (size_t)i * cols;
         for (uint32_t j = 0; j < cols; j++) {
             int32_t d = p[j];
             if (s > 0) {
@@ -494,13 +549,13 @@ int anpt_reward(anpt_kernel *k, uint32_t K, uint32_t t0, double lr_w, double lr_
             int sw = mantissa_shift(cw, mx, M);
             if (sw >= 0) {
                 fill_mantissas(k->mant, cw, sw, da, H, B, M);
-                apply_update(k->w, H, I, k->mant, B, x, sw, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_W, t, 0) : 0, k->scratch);
+                apply_update(k, k->w, H, I, k->mant, B, x, sw, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_W, t, 0) : 0);
             }
             double cr = (-lr_r * k->sqrt_n * dL * ldexp(1.0, c->pre.frac + c->w.frac - c->act.frac)) / (fB * Sh);
             int sr = mantissa_shift(cr, mx, M);
             if (sr >= 0) {
                 fill_mantissas(k->mant, cr, sr, da, H, B, M);
-                apply_update(k->r, H, H, k->mant, B, r_prev, sr, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_R, t, 0) : 0, k->scratch);
+                apply_update(k, k->r, H, H, k->mant, B, r_prev, sr, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_R, t, 0) : 0);
             }
         }
         if (So > 0.0) {
@@ -508,7 +563,7 @@ int anpt_reward(anpt_kernel *k, uint32_t K, uint32_t t0, double lr_w, double lr_
             int sv = mantissa_shift(cv, max_abs32(dy, (size_t)B * O), M);
             if (sv >= 0) {
                 fill_mantissas(k->mant, cv, sv, dy, O, B, M);
-                apply_update(k->v, O, H, k->mant, B, r_now, sv, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_V, t, 0) : 0, k->scratch);
+                apply_update(k, k->v, O, H, k->mant, B, r_now, sv, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_V, t, 0) : 0);
             }
         }
         k->updates++;

@@ -53,6 +53,7 @@ typedef struct {
     int32_t *pre_c, *pre_n;  /* B x H */
     int32_t *gain, *offset;  /* H */
     int32_t *scratch;        /* max(H, I): one row of the update's p_ij */
+    int32_t *xmax;           /* B: max |pre_bj| of a layer update's presynaptic rows */
     double *rewards;         /* K: staging of the next reward's dL */
     /* derived at configure */
     int64_t scale_hidden, scale_output;
@@ -61,6 +62,10 @@ typedef struct {
     /* the last noisy chunk, waiting for its reward */
     uint32_t pending_steps, pending_t0;
     uint64_t steps, updates;
+    /* Row skip of the update (docs/kernel.md, the emulator's rule; same bits either way):
+     * on unless anpt_set_row_skip(k, 0); rows of a layer update visited and skipped. */
+    int row_skip;
+    uint64_t rows_total, rows_skipped;
     uint8_t *arena;
     size_t arena_bytes;
 } anpt_kernel;
@@ -88,6 +93,9 @@ int anpt_run(anpt_kernel *k, uint32_t steps, uint32_t t0, int noisy);
 
 /* Apply the ANP-T update of the pending chunk with k->rewards (steps dL). */
 int anpt_reward(anpt_kernel *k, uint32_t steps, uint32_t t0, double lr_w, double lr_r, double lr_v);
+
+/* Row skipping of the update on (default) or off: same bits, less work when on. */
+void anpt_set_row_skip(anpt_kernel *k, int on);
 
 /* Primitives, exported for tests. */
 int64_t anpt_ovf(int64_t x, const anpt_fmt *f);

@@ -16,10 +16,10 @@ import type { Device } from '../device/types.js';
 import { evaluate, nrmse, zeroOutputMse, type Evaluation } from '../learn/evaluate.js';
 import type { Task } from '../tasks/types.js';
 import { addFormatOptions, configureDevice, describeFormats, makeDevice, openBoard, resolveDeviceUrl, resolveFormats, type FormatFlags } from './backend.js';
-import { BACKENDS, EVAL_CHUNK_STEPS, type Backend } from './defaults.js';
+import { BACKENDS, type Backend } from './defaults.js';
 import { EXIT_OK, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
-import { checkTaskSize } from './limits.js';
+import { checkTaskSize, evalChunkSteps } from './limits.js';
 import { choice, refuse, uint32 } from './options.js';
 import { toJson } from './output.js';
 import { denormaliser, outputNames, predictionChart, predictionScores, predictionsCsv, type ErrorScores } from './predictions.js';
@@ -76,7 +76,7 @@ async function evaluateWeights(f: EvalFlags): Promise<Evaluated> {
       formats,
       sigma: 0, // clean copy only
       seed: 0,
-      maxChunkSteps: Math.min(EVAL_CHUNK_STEPS, task.test.steps),
+      maxChunkSteps: evalChunkSteps(backend, { ...t, batch: task.test.batch }, task.test.steps),
       mismatch: file.mismatch,
     });
     await device.writeParams(params);

@@ -3,7 +3,7 @@
  * before any data or weights exist (src/limits/memory.ts has the estimate): a run that
  * cannot fit is refused in milliseconds, exit 2, with the estimate and the limit.
  */
-import { EMULATOR_LIMITS } from '../device/emulator.js';
+import { EMULATOR_LIMITS, emulatorChunkFit } from '../device/emulator.js';
 import { memoryProblem } from '../limits/memory.js';
 import { taskShape } from '../limits/memory.js';
 import { EVAL_CHUNK_STEPS, type Backend } from './defaults.js';
@@ -48,4 +48,18 @@ export function checkTrainSize(c: TrainSize): void {
       throw new UsageError(`${c.epochs > 1 && steps <= 2 ** 32 ? '--epochs' : shape.flag}: ${c.epochs} epochs x ${steps} steps exceed the device's 32-bit step counter (${2 ** 32} steps); train fewer epochs or on shorter sequences`);
   }
   checkEmulator(c.backend, c.hidden, shape.batch);
+}
+
+export interface ChunkShape { inputs: number; hidden: number; outputs: number; batch: number }
+
+/**
+ * Steps per clean evaluation call: up to EVAL_CHUNK_STEPS (and the sequence), but on
+ * the emulator no more than its memory holds next to the weights (H = 4096 at batch 32
+ * takes 1 GiB of traces at 1000 steps), and never fewer than `atLeast` (the training
+ * chunk, which the user chose). A size nothing fits is refused later, by configure.
+ */
+export function evalChunkSteps(backend: Backend, t: ChunkShape, steps: number, atLeast = 1): number {
+  let k = Math.min(EVAL_CHUNK_STEPS, steps);
+  if (backend === 'emulator') k = emulatorChunkFit(t.inputs, t.hidden, t.outputs, t.batch, k);
+  return Math.max(atLeast, k);
 }

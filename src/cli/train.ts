@@ -14,17 +14,17 @@ import { evaluateFloat, trainBptt } from '../learn/bptt.js';
 import { evaluate, zeroOutputMse, type Evaluation } from '../learn/evaluate.js';
 import { DEFAULT_GAINS, DEFAULT_RADII, tuneReservoir } from '../learn/reservoir.js';
 import { gradientAlignment } from '../learn/diagnostics.js';
-import { spectralRadius } from '../linalg/spectral.js';
+import { WarmSpectralRadius } from '../linalg/spectral.js';
 import { codeRange, formatName, lsb } from '../format/fixed.js';
 import { ACTIVATIONS, xavierNormal, type RnnShape } from '../model/rnn.js';
 import { divergence, DIVERGENCE_FACTOR, DIVERGENCE_RULE, untrainedReference } from '../learn/divergence.js';
-import { checkTrainSize } from './limits.js';
+import { checkTrainSize, evalChunkSteps } from './limits.js';
 import { SPECTRAL_EVERY_STEPS, TRACE_DECAY } from '../learn/defaults.js';
 import { applyConfigFile, configJson } from './config-file.js';
 import type { Task } from '../tasks/index.js';
 import { addFormatOptions, checkAlgoBackend, configureDevice, linkHealth, linkLine, makeDevice, openBoard, resolveDeviceUrl, resolveFormats, type FormatFlags } from './backend.js';
 import {
-  ACTIVATION, ALGO_DEFAULTS, ALGOS, BACKENDS, FLOAT_ANPT_SPECTRAL_CAP, BPTT_WINDOW, EVAL_CHUNK_STEPS, FLOAT_ONLY, HIDDEN, PROGRESS_EVERY_STEPS, SEED, TASK_BUDGET,
+  ACTIVATION, ALGO_DEFAULTS, ALGOS, BACKENDS, FLOAT_ANPT_SPECTRAL_CAP, BPTT_WINDOW, FLOAT_ONLY, HIDDEN, PROGRESS_EVERY_STEPS, SEED, TASK_BUDGET,
   type Algo, type Backend,
 } from './defaults.js';
 import { EXIT_FAILED, EXIT_OK, UsageError } from './errors.js';
@@ -197,9 +197,9 @@ function trainChunk(cfg: TrainConfig, task: Task): number {
   return Math.min(cfg.chunk === 'sequence' ? task.train.steps : cfg.chunk, task.train.steps);
 }
 
-/** Steps per device call: the training chunk, and up to EVAL_CHUNK_STEPS for clean evaluation. */
-function maxChunkSteps(cfg: TrainConfig, task: Task): number {
-  return Math.max(trainChunk(cfg, task), Math.min(EVAL_CHUNK_STEPS, Math.max(task.train.steps, task.test.steps)));
+/** Steps per device call: the training chunk, and up to EVAL_CHUNK_STEPS for clean evaluation (limits.ts evalChunkSteps). */
+function maxChunkSteps(cfg: TrainConfig, task: Task, topology: Topology): number {
+  return evalChunkSteps(cfg.backend, topology, Math.max(task.train.steps, task.test.steps), trainChunk(cfg, task));
 }
 
 /** The configured device with the initial weights (ConfigError here is bad input: nothing has run yet). */
@@ -212,7 +212,7 @@ async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, i
       await device.restore(cfg.resume.checkpoint); // the board as it was when the run state was saved
       return device;
     }
-    let maxChunk = maxChunkSteps(cfg, task);
+    let maxChunk = maxChunkSteps(cfg, task, topology);
     if (device instanceof ResilientDevice && device.device instanceof SerialDevice && cfg.formats) {
       // over a link a run and its reply must fit one frame: evaluation uses smaller chunks there
       const fit = device.device.chunkLimit(topology, cfg.formats);
@@ -321,7 +321,7 @@ async function trainOnDeviceFrom(
     // stop early at the divergence bound (divergence.ts), in the trainer's units: its zero-output train MSE
     divergenceFactor: DIVERGENCE_FACTOR * untrainedReference(initialTest.mse, zeroOutputMse(task.test)) / zeroOutputMse(task.test),
     spectral: cfg.spectralCap ? { cap: cfg.spectralCap, everySteps: SPECTRAL_EVERY_STEPS } : undefined,
-    afterEpoch: (cfg.algo === 'anpt' && !cfg.noDiagnostics) ? () => epochDiagnostics(cfg, task, device) : undefined,
+    afterEpoch: (cfg.algo === 'anpt' && !cfg.noDiagnostics) ? ((rho) => () => epochDiagnostics(cfg, task, device, rho))(new WarmSpectralRadius()) : undefined,
     afterChunk: saver?.afterChunk, resume: cfg.resume?.position,
   });
   const last = res.epochs.at(-1);
@@ -344,10 +344,10 @@ const DIAG_SAMPLES = 32;
  * BPTT gradient, over the first DIAG_STEPS steps of the train set from a zero state,
  * at the epoch's weights (src/learn/diagnostics.ts).
  */
-async function epochDiagnostics(cfg: TrainConfig, task: Task, device: Device): Promise<Record<string, number>> {
+async function epochDiagnostics(cfg: TrainConfig, task: Task, device: Device, rho: WarmSpectralRadius): Promise<Record<string, number>> {
   const p = await device.readParams();
   const H = cfg.hidden;
-  const out: Record<string, number> = { spectral_radius: spectralRadius(p.r, H) };
+  const out: Record<string, number> = { spectral_radius: rho.radius(p.r, H) }; // warm-started: the previous epoch's vector
   if (cfg.backend !== 'float') return out;
   const set = task.train;
   const K = Math.min(DIAG_STEPS, set.steps);

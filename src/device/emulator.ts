@@ -8,7 +8,7 @@ import type { FixedFormat } from '../format/fixed.js';
 import { ACTIVATION_CODE, packFormat, refuseTraces, validateChipFormats, validateConfig } from './config.js';
 import { PendingChunk, checkParams, checkRun, checkState } from './contract.js';
 import { DeviceError } from './errors.js';
-import { instantiateKernel, kernelLayoutBytes, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
+import { instantiateKernel, kernelLayoutBytes, kernelMemoryBase, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
 import { MAX_BATCH, MAX_CHUNK_STEPS, MAX_HIDDEN, MAX_INPUTS, MAX_OUTPUTS } from '../../assembly/limits.js';
 import type { KernelExports, KernelFlavour } from './wasm.js';
 import type {
@@ -48,9 +48,29 @@ export function layoutEstimate(I: number, H: number, O: number, B: number, K: nu
   return kernelLayoutBytes(I, H, O, B, K);
 }
 
+/**
+ * The largest chunk of at most `want` steps whose buffers fit the emulator's memory
+ * (the trace buffers grow with K x B x H), or 0 when not even one step fits. Callers
+ * size evaluation chunks with it instead of a fixed step count.
+ */
+export function emulatorChunkFit(I: number, H: number, O: number, B: number, want: number): number {
+  const budget = KERNEL_MAX_MEMORY_BYTES - 1024 * 1024;
+  const fits = (K: number) => kernelLayoutBytes(I, H, O, B, K) + kernelMemoryBase() <= budget;
+  if (fits(want)) return want;
+  let lo = 0, hi = want; // fits(lo) or lo = 0; !fits(hi)
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (fits(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export interface EmulatorOptions {
   /** 'simd' (default) or 'scalar': the same bits, the scalar build is the reference. */
   flavour?: KernelFlavour;
+  /** Skip update rows that cannot change (default true): the same bits, less work; off for benchmarks at equal work. */
+  rowSkip?: boolean;
 }
 
 export class EmulatorDevice implements Device {
@@ -70,6 +90,7 @@ export class EmulatorDevice implements Device {
 
   constructor(opts: EmulatorOptions = {}) {
     const k = (this.k = instantiateKernel(opts.flavour ?? 'simd'));
+    if (opts.rowSkip === false) k.setRowSkip(false);
     this.status = statusMessages(k);
     this.tensor = { w: k.T_W.value, r: k.T_R.value, v: k.T_V.value, clean: k.T_STATE_CLEAN.value, noisy: k.T_STATE_NOISY.value };
     this.flavour = opts.flavour ?? 'simd';
@@ -77,7 +98,14 @@ export class EmulatorDevice implements Device {
 
   readonly flavour: KernelFlavour;
 
-  async info(): Promise<DeviceInfo> {
+/** Update rows visited and skipped (row skipping) since the last call; resets the counts. */
+  takeRowSkipCounts(): { rows: number; skipped: number } {
+    const c = { rows: this.k.rowSkipCounts(false), skipped: this.k.rowSkipCounts(true) };
+    this.k.resetRowSkipCounts();
+    return c;
+  }
+
+    async info(): Promise<DeviceInfo> {
     // once configured, the chunk limit is the configured one (the trace buffers' size)
     const maxChunkSteps = this.cfg?.maxChunkSteps ?? EMULATOR_LIMITS.maxChunkSteps;
     return { kind: 'emulator', name: `anpt-emulator (${this.flavour})`, fixedPoint: true, ...EMULATOR_LIMITS, maxChunkSteps };

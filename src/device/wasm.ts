@@ -59,6 +59,11 @@ export interface KernelExports {
   testGauss(sigmaLsb: number, h: bigint): bigint;
   testActivate(kind: number, a: bigint, pF: number, actWord: number, rnd: number): bigint;
   testTanhFast(a: number, pF: number, aF: number, actBits: number): number;
+  /** Row skipping of the update on (default) or off: the same bits (assembly/batch-outer.ts). */
+  setRowSkip(on: boolean): void;
+  /** Update rows visited (false) or skipped (true) since resetRowSkipCounts. */
+  rowSkipCounts(skipped: boolean): number;
+  resetRowSkipCounts(): void;
 }
 
 export type KernelFlavour = 'simd' | 'scalar';
@@ -96,4 +101,10 @@ export function kernelLayoutBytes(I: number, H: number, O: number, B: number, K:
   probe ??= instantiateKernel('simd');
   const bytes = probe.layoutBytes(I, H, O, B, K);
   return bytes < 0 ? Infinity : bytes;
+}
+
+/** Address of the kernel's first buffer (its own data lies below), asked of the shared instance. */
+export function kernelMemoryBase(): number {
+  probe ??= instantiateKernel('simd');
+  return probe.memoryBase();
 }

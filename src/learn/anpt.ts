@@ -37,7 +37,7 @@
 import type { Device, LearningRates } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import { stepMse, type SequenceSet, type Task } from '../tasks/types.js';
-import { spectralRadius } from '../linalg/spectral.js';
+import { spectralRadius, WarmSpectralRadius } from '../linalg/spectral.js';
 import { evaluate, validateSet, zeroOutputMse } from './evaluate.js';
 import { fitRidgeReadout, type RidgeOptions } from './reservoir.js';
 import { scaleRates, scheduleFactor, validateRates, validateSchedule, type Schedule } from './schedule.js';
@@ -276,10 +276,11 @@ function clipDeltaLoss(dL: Float64Array, c: DeltaLossClip): void {
 
 /**
  * Rescale R in place to spectral radius `cap` if above it. Returns the radius before
- * (estimate of diagnostics.ts) and whether R was changed.
+ * (estimate of diagnostics.ts; `warm` keeps the power iteration's vector between
+ * calls) and whether R was changed.
  */
-export function capSpectralRadius(r: Float64Array, hidden: number, cap: number): { radius: number; rescaled: boolean } {
-  const radius = spectralRadius(r, hidden);
+export function capSpectralRadius(r: Float64Array, hidden: number, cap: number, warm?: WarmSpectralRadius): { radius: number; rescaled: boolean } {
+  const radius = warm ? warm.radius(r, hidden) : spectralRadius(r, hidden);
   if (!(radius > cap)) return { radius, rescaled: false };
   const f = cap / radius;
   for (let k = 0; k < r.length; k++) r[k] *= f;
@@ -330,6 +331,7 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
     ({ status, message, epochs: records, steps: stepsDone, nextT0: t, zeroOutputMse: zero, warnings });
   if (ridge) await fitRidgeReadout(device, train, options.ridge);
 
+  const rho = new WarmSpectralRadius(); // R changes a little between checks: warm-started
   for (let epoch = from?.epoch ?? 0; epoch < options.epochs; epoch++) {
     const started = performance.now();
     const resumed = from !== undefined && epoch === from.epoch;
@@ -375,7 +377,7 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
       if (options.spectral && stepsDone >= nextSpectral) {
         nextSpectral = stepsDone + options.spectral.everySteps;
         const p = await device.readParams();
-        const c = capSpectralRadius(p.r, Math.round(Math.sqrt(p.r.length)), options.spectral.cap);
+        const c = capSpectralRadius(p.r, Math.round(Math.sqrt(p.r.length)), options.spectral.cap, rho);
         radius = c.radius;
         if (c.rescaled) {
           await device.writeParams(p);
