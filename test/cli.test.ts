@@ -64,7 +64,11 @@ describe('anpt train', () => {
     const dir = join(TMP, 'cap');
     const r = await cli('train', '--task', 'mackey-glass', '--steps', '300', '--hidden', '12', '--epochs', '2', '--spectral-cap', '0.8', '--out', dir, '--quiet');
     expect(r.code, r.err).toBe(0);
-    for (const row of readMetrics(dir).slice(1)) expect(row.spectral_radius).toBeLessThanOrEqual(0.8 + 1e-3);
+    // metrics.csv has the warm-started per-epoch estimate (within 1 % of the cold one the
+    // trainer caps with); the saved R itself, estimated cold, is at the cap
+    for (const row of readMetrics(dir).slice(1)) expect(row.spectral_radius).toBeLessThanOrEqual(0.8 * 1.01);
+    const w = readJson(join(dir, 'weights.json'));
+    expect(spectralRadius(Float64Array.from(w.R.flat()), 12)).toBeLessThanOrEqual(0.8 + 1e-9);
     expect(readJson(join(dir, 'summary.json')).config.spectral_cap).toBe(0.8);
   });
 

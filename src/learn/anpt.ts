@@ -275,7 +275,10 @@ function clipDeltaLoss(dL: Float64Array, c: DeltaLossClip): void {
 }
 
 /**
- * Rescale R in place to spectral radius `cap` if above it. Returns the radius before
+ * Rescale R in place to spectral radius `cap` if above it. The trainer uses the cold
+ * estimate (a warm one depends on the estimates before it, so a resumed run or a run
+ * started at another epoch would rescale differently; docs/results.md reproduces with the
+ * cold one); the per-epoch diagnostic in the CLI is warm. Returns the radius before
  * (estimate of diagnostics.ts; `warm` keeps the power iteration's vector between
  * calls) and whether R was changed.
  */
@@ -331,7 +334,6 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
     ({ status, message, epochs: records, steps: stepsDone, nextT0: t, zeroOutputMse: zero, warnings });
   if (ridge) await fitRidgeReadout(device, train, options.ridge);
 
-  const rho = new WarmSpectralRadius(); // R changes a little between checks: warm-started
   for (let epoch = from?.epoch ?? 0; epoch < options.epochs; epoch++) {
     const started = performance.now();
     const resumed = from !== undefined && epoch === from.epoch;
@@ -377,7 +379,7 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
       if (options.spectral && stepsDone >= nextSpectral) {
         nextSpectral = stepsDone + options.spectral.everySteps;
         const p = await device.readParams();
-        const c = capSpectralRadius(p.r, Math.round(Math.sqrt(p.r.length)), options.spectral.cap, rho);
+        const c = capSpectralRadius(p.r, Math.round(Math.sqrt(p.r.length)), options.spectral.cap);
         radius = c.radius;
         if (c.rescaled) {
           await device.writeParams(p);

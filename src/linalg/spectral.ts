@@ -27,7 +27,7 @@ export interface SpectralOptions {
 /** Estimated spectral radius (largest |eigenvalue|) of an n x n row-major matrix; see the file comment. */
 export function spectralRadius(m: Float64Array, n: number, opts: SpectralOptions = {}): number {
   checkSquare(m, n);
-  return powerIterate(m, n, startVector(n, opts.seed ?? 0), opts.burnIn ?? 50, opts.iterations ?? 400);
+  return powerIterate(m, n, startVector(n, opts.seed ?? 0), opts.burnIn ?? 50, opts.iterations ?? 400, true);
 }
 
 /**
@@ -72,7 +72,12 @@ function startVector(n: number, seed: number): Float64Array {
 }
 
 /** Iterate x <- R x / ||R x|| (x updated in place: the last unit vector); the geometric mean growth after the burn-in. */
-function powerIterate(m: Float64Array | Float32Array, n: number, x0: Float64Array, burnIn: number, iterations: number): number {
+/**
+ * `inOrder`: sum each row left to right (the one-off estimate: the same bits as before the
+ * warm estimate existed, so runs that cap R reproduce docs/results.md); otherwise four
+ * partial sums (the warm diagnostic: faster, other rounding).
+ */
+function powerIterate(m: Float64Array | Float32Array, n: number, x0: Float64Array, burnIn: number, iterations: number, inOrder = false): number {
   let x: Float64Array = x0, y: Float64Array = new Float64Array(n);
   let logSum = 0;
   for (let it = 0; it < burnIn + iterations; it++) {
@@ -81,6 +86,7 @@ function powerIterate(m: Float64Array | Float32Array, n: number, x0: Float64Arra
       // four partial sums: independent add chains (4x the scalar loop's speed in V8)
       const row = i * n;
       let s0 = 0, s1 = 0, s2 = 0, s3 = 0, j = 0;
+      if (inOrder) for (; j < n; j++) s0 += m[row + j] * x[j];
       for (; j + 3 < n; j += 4) {
         s0 += m[row + j] * x[j];
         s1 += m[row + j + 1] * x[j + 1];
