@@ -40,14 +40,7 @@ int hdlc_push(hdlc_decoder *d, uint8_t b)
 {
     switch (d->state) {
     case 0: /* hunting */
-        if (b == FLAG) {
-            d->state = 1;
-            d->len = 0;
-        } else {
-            d->c.bytes_dropped++;
-        }
-        return HDLC_NONE;
-    case 3: /* discarding after a failure */
+    case 3: /* discarding after a failure: the same, until the next flag */
         if (b == FLAG) {
             d->state = 1;
             d->len = 0;
