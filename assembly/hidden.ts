@@ -33,6 +33,22 @@ function requant4(acc: v128, s: i32, f: Fmt): v128 {
   return i32x4.min_s(i32x4.max_s(q, i32x4.splat(<i32>f.min)), i32x4.splat(<i32>f.max));
 }
 
+/** [W_i . x, W_i+1 . x, W_i+2 . x, W_i+3 . x] for the 4 rows at w0 (stride wS bytes), wrapping. */
+// @ts-ignore: decorator
+@inline
+function inputSums4(w0: usize, wS: usize, xb: usize, Ip: i32): v128 {
+  let x0 = i32x4.splat(0), x1 = i32x4.splat(0), x2 = i32x4.splat(0), x3 = i32x4.splat(0);
+  for (let j = 0; j < Ip; j += 8) {
+    const o = <usize>j << 1;
+    const v = v128.load(xb + o);
+    x0 = i32x4.add(x0, i32x4.dot_i16x8_s(v128.load(w0 + o), v));
+    x1 = i32x4.add(x1, i32x4.dot_i16x8_s(v128.load(w0 + wS + o), v));
+    x2 = i32x4.add(x2, i32x4.dot_i16x8_s(v128.load(w0 + 2 * wS + o), v));
+    x3 = i32x4.add(x3, i32x4.dot_i16x8_s(v128.load(w0 + 3 * wS + o), v));
+  }
+  return reduce4(x0, x1, x2, x3);
+}
+
 /**
  * Pre-activations of rows [0, H & ~3) for every sequence, both copies when noisy.
  * Returns the number of rows done; the caller does the rest with the scalar path.
@@ -44,23 +60,41 @@ export function hiddenRows4(
   shX: i32, shR: i32, s: i32, fPre: Fmt, preClean: usize, preNoisy: usize,
 ): i32 {
   const H4 = H & ~3;
+  const wS = <usize>Ip << 1;
+  const rS = <usize>Hp << 1;
   for (let i = 0; i < H4; i += 4) {
     const w0 = w + ((<usize>i * Ip) << 1);
-    const wS = <usize>Ip << 1;
     const r0 = r + ((<usize>i * Hp) << 1);
-    const rS = <usize>Hp << 1;
-    for (let b = 0; b < B; b++) {
-      const xb = x + ((<usize>b * Ip) << 1);
-      let x0 = i32x4.splat(0), x1 = i32x4.splat(0), x2 = i32x4.splat(0), x3 = i32x4.splat(0);
-      for (let j = 0; j < Ip; j += 8) {
-        const o = <usize>j << 1;
-        const v = v128.load(xb + o);
-        x0 = i32x4.add(x0, i32x4.dot_i16x8_s(v128.load(w0 + o), v));
-        x1 = i32x4.add(x1, i32x4.dot_i16x8_s(v128.load(w0 + wS + o), v));
-        x2 = i32x4.add(x2, i32x4.dot_i16x8_s(v128.load(w0 + 2 * wS + o), v));
-        x3 = i32x4.add(x3, i32x4.dot_i16x8_s(v128.load(w0 + 3 * wS + o), v));
+    let b = 0;
+    if (!noisy) {
+      // the clean copy alone (evaluation): two sequences per pass over the 4 rows
+      for (; b + 1 < B; b += 2) {
+        const ax0 = i32x4.shl(inputSums4(w0, wS, x + ((<usize>b * Ip) << 1), Ip), shX);
+        const ax1 = i32x4.shl(inputSums4(w0, wS, x + ((<usize>(b + 1) * Ip) << 1), Ip), shX);
+        const cb = rPrev + ((<usize>b * Hp) << 1);
+        const db = cb + rS;
+        let c0 = i32x4.splat(0), c1 = i32x4.splat(0), c2 = i32x4.splat(0), c3 = i32x4.splat(0);
+        let d0 = i32x4.splat(0), d1 = i32x4.splat(0), d2 = i32x4.splat(0), d3 = i32x4.splat(0);
+        for (let j = 0; j < Hp; j += 8) {
+          const o = <usize>j << 1;
+          const vc = v128.load(cb + o);
+          const vd = v128.load(db + o);
+          const ra = v128.load(r0 + o), rb = v128.load(r0 + rS + o), rc = v128.load(r0 + 2 * rS + o), rd = v128.load(r0 + 3 * rS + o);
+          c0 = i32x4.add(c0, i32x4.dot_i16x8_s(ra, vc));
+          c1 = i32x4.add(c1, i32x4.dot_i16x8_s(rb, vc));
+          c2 = i32x4.add(c2, i32x4.dot_i16x8_s(rc, vc));
+          c3 = i32x4.add(c3, i32x4.dot_i16x8_s(rd, vc));
+          d0 = i32x4.add(d0, i32x4.dot_i16x8_s(ra, vd));
+          d1 = i32x4.add(d1, i32x4.dot_i16x8_s(rb, vd));
+          d2 = i32x4.add(d2, i32x4.dot_i16x8_s(rc, vd));
+          d3 = i32x4.add(d3, i32x4.dot_i16x8_s(rd, vd));
+        }
+        v128.store(preClean + ((<usize>b * H + i) << 2), requant4(i32x4.add(ax0, i32x4.shl(reduce4(c0, c1, c2, c3), shR)), s, fPre));
+        v128.store(preClean + ((<usize>(b + 1) * H + i) << 2), requant4(i32x4.add(ax1, i32x4.shl(reduce4(d0, d1, d2, d3), shR)), s, fPre));
       }
-      const ax = i32x4.shl(reduce4(x0, x1, x2, x3), shX);
+    }
+    for (; b < B; b++) {
+      const ax = i32x4.shl(inputSums4(w0, wS, x + ((<usize>b * Ip) << 1), Ip), shX);
       const cb = rPrev + ((<usize>b * Hp) << 1);
       const nb = rNoisy + ((<usize>b * Hp) << 1);
       let c0 = i32x4.splat(0), c1 = i32x4.splat(0), c2 = i32x4.splat(0), c3 = i32x4.splat(0);
