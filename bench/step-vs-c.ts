@@ -29,6 +29,9 @@ const EXE: Record<NativeKernel, string> = { plain: 'build/firmware/host/step', t
 /** Words after `bench|dump ...` that select the mode: fused.c's fused update. */
 const MODE: Record<NativeKernel, string[]> = { plain: [], tuned: ['fused'], coreTuned: [] };
 
+/** gcc arguments of the tuned yardstick (after make -C firmware host, for its tanh header). */
+export const FUSED_GCC_ARGS = ['-O3', '-march=native', '-flto', '-std=c99', '-ffp-contract=off', '-DTUNED', '-Ibuild/firmware/gen', '-o', EXE.tuned, 'bench/c/fused.c', 'firmware/core/kernel.c', '-lm'];
+
 let built = false;
 
 /** make -C firmware host (plain, core tuned, the tanh header), then gcc of bench/c/fused.c; once per process. */
@@ -36,7 +39,7 @@ export function buildC(): Record<NativeKernel, string> {
   if (built) return EXE;
   execFileSync('make', ['-s', '-C', 'firmware', 'host'], { stdio: ['ignore', 'ignore', 'inherit'] });
   mkdirSync('build/bench', { recursive: true });
-  execFileSync(process.env.CC ?? 'gcc', ['-O3', '-march=native', '-flto', '-std=c99', '-ffp-contract=off', '-DTUNED', '-Ibuild/firmware/gen', '-o', EXE.tuned, 'bench/c/fused.c', 'firmware/core/kernel.c', '-lm'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.env.CC ?? 'gcc', FUSED_GCC_ARGS, { stdio: ['ignore', 'ignore', 'inherit'] });
   built = true;
   for (const exe of Object.values(EXE)) if (!existsSync(exe)) throw new Error(`the native build did not produce ${exe}`);
   return EXE;

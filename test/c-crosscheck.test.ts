@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { emulatorDump } from '../bench/c-workload.js';
+import { FUSED_GCC_ARGS } from '../bench/step-vs-c.js';
 
 describe('emulator = plain-C port of the spec, bit for bit', () => {
   for (const file of readdirSync('test/golden/c')) {
@@ -23,23 +24,28 @@ describe('emulator = plain-C port of the spec, bit for bit', () => {
   }
 });
 
-// The native yardsticks of `npm run bench` (make -C firmware host: firmware/core plain
-// and tuned with bench/c/tuned.h's AVX2 loops), built here and checked against the same dumps with
-// row skipping on and off; the emulator with its row skip off too (same bits).
+// The native kernels of `npm run bench` (make -C firmware host: firmware/core plain
+// and tuned with bench/c/tuned.h's AVX2 loops; bench/c/fused.c, the tuned yardstick, in
+// its fused mode), built here and checked against the same dumps with row skipping on
+// and off; the emulator with its row skip off too (same bits).
 const gcc = spawnSync('gcc', ['--version']).status === 0;
 const needGcc = !gcc && !process.env.CI;
 if (needGcc) console.warn('c-crosscheck: gcc not found, native yardstick checks skipped (install the Debian package gcc)');
 
-describe.skipIf(needGcc)('native yardsticks (plain C, tuned AVX2) = the same dumps, row skip on and off', () => {
-  const built = gcc && spawnSync('make', ['-s', '-C', 'firmware', 'host']).status === 0;
+describe.skipIf(needGcc)('native yardsticks (plain C, tuned AVX2, fused.c) = the same dumps, row skip on and off', () => {
+  const built = gcc && spawnSync('make', ['-s', '-C', 'firmware', 'host']).status === 0
+    && spawnSync('mkdir', ['-p', 'build/bench']).status === 0
+    && spawnSync('gcc', FUSED_GCC_ARGS).status === 0;
+  // each kernel with the words that select its mode after `dump H B steps seed`
+  const kernels: [string, string[]][] = [['build/firmware/host/step', []], ['build/firmware/host/step-avx2', []], ['build/bench/step-fused', ['fused']]];
   for (const file of readdirSync('test/golden/c')) {
     const m = /^dump-H(\d+)-B(\d+)-T(\d+)-seed(\d+)-dl(.+)\.jsonl$/.exec(file)!;
     it(file, async () => {
-      expect(built, 'make -C firmware host').toBe(true);
+      expect(built, 'make -C firmware host, gcc bench/c/fused.c').toBe(true);
       const want = readFileSync(`test/golden/c/${file}`, 'utf8').trim();
-      for (const exe of ['build/firmware/host/step', 'build/firmware/host/step-avx2'])
+      for (const [exe, mode] of kernels)
         for (const skip of ['skip', 'noskip']) {
-          const out = execFileSync(exe, ['dump', ...m.slice(1, 5), m[5], skip]).toString().trim();
+          const out = execFileSync(exe, ['dump', ...m.slice(1, 5), ...mode, m[5], skip]).toString().trim();
           expect(out, `${exe} ${skip}`).toBe(want);
         }
       const [H, B, T, seed] = m.slice(1, 5).map(Number);
@@ -48,12 +54,12 @@ describe.skipIf(needGcc)('native yardsticks (plain C, tuned AVX2) = the same dum
     });
   }
   // H = 40: the tuned loops' 32-wide main path and their tails (the dumps above have H <= 30)
-  it('H=40 B=3 20 steps seed 3 dL 1e-2: both builds, skip on and off, = the emulator', async () => {
-    expect(built, 'make -C firmware host').toBe(true);
+  it('H=40 B=3 20 steps seed 3 dL 1e-2: every build, skip on and off, = the emulator', async () => {
+    expect(built, 'make -C firmware host, gcc bench/c/fused.c').toBe(true);
     const e = await emulatorDump(40, 3, 20, 3, 1e-2);
-    for (const exe of ['build/firmware/host/step', 'build/firmware/host/step-avx2'])
+    for (const [exe, mode] of kernels)
       for (const skip of ['skip', 'noskip']) {
-        const out = execFileSync(exe, ['dump', '40', '3', '20', '3', '1e-2', skip]).toString().trim().split('\n').map((l) => JSON.parse(l));
+        const out = execFileSync(exe, ['dump', '40', '3', '20', '3', ...mode, '1e-2', skip]).toString().trim().split('\n').map((l) => JSON.parse(l));
         expect(out.find((l) => l.final).fnv1a64, `${exe} ${skip}`).toBe(e.hash);
       }
   });
