@@ -3,6 +3,7 @@
 // Mantissas m (int16, |m| < 2^14) come from plasticity.ts; see docs/kernel.md.
 import { Fmt, RND_FLOOR, RND_NEAREST, RND_STOCHASTIC, ovf, rshift } from './fixed';
 import { lowbias32 } from './rng';
+import { otherRows, resetOtherRows } from './threads';
 
 /**
  * Row skipping (same bits either way; off for benchmarks at equal work) and its
@@ -13,30 +14,39 @@ let rowSkip = true;
 let rowsTotal: u64 = 0;
 let rowsSkipped: u64 = 0;
 export function setRowSkip(on: bool): void { rowSkip = on; }
-export function rowSkipCounts(skipped: bool): f64 { return <f64>(skipped ? rowsSkipped : rowsTotal); }
-export function resetRowSkipCounts(): void { rowsTotal = 0; rowsSkipped = 0; }
+export function rowSkipCounts(skipped: bool): f64 { return <f64>((skipped ? rowsSkipped : rowsTotal) + otherRows(skipped)); }
+export function resetRowSkipCounts(): void { rowsTotal = 0; rowsSkipped = 0; resetOtherRows(); }
+/** This thread's counts since the last call (the other threads hand them to thread 0, threads.ts). */
+export function takeOwnRowCounts(skipped: bool): u64 {
+  const n = skipped ? rowsSkipped : rowsTotal;
+  if (skipped) rowsSkipped = 0;
+  else rowsTotal = 0;
+  return n;
+}
 
 /**
  * Update `rows` weight rows of `rowStride` int16 (the first `cols` real).
- * mant: rows x B int16 (neuron-major); pre: B x preStride int16.
+ * mant: rows x B int16 (neuron-major); pre: B x preStride int16. row0: the matrix row
+ * of wt's first row (the stochastic rounding bits are keyed by the matrix row).
  */
 export function addBatchOuter(
   wt: usize, rows: i32, cols: i32, rowStride: i32,
   mant: usize, B: i32,
   pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32, scratch: usize,
+  s: i32, f: Fmt, rndKey: u32, scratch: usize, row0: i32 = 0,
 ): void {
+  if (rows <= 0) return;
   if (ASC_FEATURE_SIMD) {
-    applySimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch);
+    applySimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, row0);
   } else {
-    applyScalar(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey);
+    applyScalar(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, row0);
   }
 }
 
 function applyScalar(
   wt: usize, rows: i32, cols: i32, rowStride: i32,
   mant: usize, B: i32, pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32,
+  s: i32, f: Fmt, rndKey: u32, row0: i32,
 ): void {
   const stoch = f.rounding == RND_STOCHASTIC;
   rowsTotal += <u64>rows;
@@ -48,7 +58,7 @@ function applyScalar(
       for (let b = 0; b < B; b++) {
         p += <i32>load<i16>(mrow + (<usize>b << 1)) * <i32>load<i16>(pre + ((<usize>b * preStride + j) << 1));
       }
-      const rnd: u32 = stoch ? lowbias32(rndKey ^ <u32>(i * cols + j)) : 0;
+      const rnd: u32 = stoch ? lowbias32(rndKey ^ <u32>((row0 + i) * cols + j)) : 0;
       let d = rshift(<i64>p, s, f.rounding, rnd);
       d = d > 32767 ? 32767 : d < -32768 ? -32768 : d; // the step's change is saturated to int16
       const o = row + (<usize>j << 1);
@@ -60,23 +70,23 @@ function applyScalar(
 function applySimd(
   wt: usize, rows: i32, cols: i32, rowStride: i32,
   mant: usize, B: i32, pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32, scratch: usize,
+  s: i32, f: Fmt, rndKey: u32, scratch: usize, row0: i32,
 ): void {
   // One specialised loop per (rounding, overflow): the branches fold away after inlining.
   const wrap = f.wrap;
   const mode = s == 0 ? -1 : f.rounding;
   if (mode == RND_NEAREST) {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, true);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, false);
+    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, true, row0);
+    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, false, row0);
   } else if (mode == RND_FLOOR) {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, true);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, false);
+    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, true, row0);
+    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, false, row0);
   } else if (mode == RND_STOCHASTIC) {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, true);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, false);
+    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, true, row0);
+    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, false, row0);
   } else {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, true);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, false);
+    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, true, row0);
+    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, false, row0);
   }
 }
 
@@ -85,7 +95,7 @@ function applySimd(
 function rowsSimd(
   wt: usize, rows: i32, cols: i32, rowStride: i32,
   mant: usize, B: i32, pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32, scratch: usize, mode: i32, wrap: bool,
+  s: i32, f: Fmt, rndKey: u32, scratch: usize, mode: i32, wrap: bool, row0: i32,
 ): void {
   const halfV = i32x4.splat(s > 0 ? (1 << (s - 1)) - 1 : 0);
   const one = i32x4.splat(1);
@@ -155,7 +165,7 @@ function rowsSimd(
         ph = i32x4.shr_s(ph, s);
       } else if (mode == RND_STOCHASTIC) {
         // lowbias32(key ^ (i*cols + j + lane)); padding lanes have p = 0 and stay 0.
-        const base = i32x4.add(i32x4.splat(i * cols + j), lane);
+        const base = i32x4.add(i32x4.splat((row0 + i) * cols + j), lane);
         pl = i32x4.shr_s(i32x4.add(pl, v128.and(hash4(v128.xor(keyV, base), k1, k2), mask)), s);
         ph = i32x4.shr_s(i32x4.add(ph, v128.and(hash4(v128.xor(keyV, i32x4.add(base, four)), k1, k2), mask)), s);
       } else if (mode == RND_NEAREST) {

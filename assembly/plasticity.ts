@@ -42,25 +42,26 @@ export function mantissaShift(c: f64, maxAbs: i32, M: i32): i32 {
 
 /**
  * Fill mant (rows x B int16, neuron-major) with nearest_even(c * delta_bi * 2^s) for
- * delta (B x rows int32, batch-major).
+ * delta (B x rows int32, batch-major); only rows [i0, i1) (one thread's share).
  */
-export function fillMantissas(c: f64, s: i32, delta: usize, rows: i32, B: i32, M: i32, mant: usize): void {
+export function fillMantissas(c: f64, s: i32, delta: usize, rows: i32, B: i32, M: i32, mant: usize, i0: i32 = 0, i1: i32 = 0x7fffffff): void {
+  const end = i1 < rows ? i1 : rows;
   const scale = pow2(s);
   const lim: f64 = <f64>((1 << M) - 1);
   for (let b = 0; b < B; b++) {
     const row = delta + ((<usize>b * rows) << 2);
-    let i = 0;
+    let i = i0;
     if (ASC_FEATURE_SIMD) {
       // two neurons at a time: the same IEEE operations per lane as the scalar loop
       const cv = f64x2.splat(c), sv = f64x2.splat(scale), hi = f64x2.splat(lim), lo = f64x2.splat(-lim);
-      for (; i + 1 < rows; i += 2) {
+      for (; i + 1 < end; i += 2) {
         const d = f64x2.convert_low_i32x4_s(v128.load64_zero(row + (<usize>i << 2)));
         const m = i32x4.trunc_sat_f64x2_s_zero(f64x2.max(f64x2.min(f64x2.nearest(f64x2.mul(f64x2.mul(cv, d), sv)), hi), lo));
         store<i16>(mant + ((<usize>i * B + b) << 1), <i16>i32x4.extract_lane(m, 0));
         store<i16>(mant + ((<usize>(i + 1) * B + b) << 1), <i16>i32x4.extract_lane(m, 1));
       }
     }
-    for (; i < rows; i++) {
+    for (; i < end; i++) {
       const d = <f64>load<i32>(row + (<usize>i << 2));
       let m = nearest<f64>(c * d * scale);
       if (m > lim) m = lim;
