@@ -126,6 +126,11 @@ export function otherRows(skipped: bool): u64 {
   return load<u64>(ROWS + (skipped ? 8 : 0));
 }
 
+/** Update rows visited by threads other than 0 since resetRowSkipCounts (they are in rowSkipCounts too). */
+export function rowsByOtherThreads(): f64 {
+  return <f64>otherRows(false);
+}
+
 export function resetOtherRows(): void {
   store<u64>(ROWS, 0);
   store<u64>(ROWS + 8, 0);

@@ -182,9 +182,12 @@ export class EmulatorDevice implements Device {
     this.view = undefined;
   }
 
-/** Update rows visited and skipped (row skipping) since the last call; resets the counts. */
-  takeRowSkipCounts(): { rows: number; skipped: number } {
-    const c = { rows: this.k.rowSkipCounts(false), skipped: this.k.rowSkipCounts(true) };
+  /**
+   * Update rows visited and skipped (row skipping) since the last call, and of the
+   * visited those by threads other than the first (0 on one thread); resets the counts.
+   */
+  takeRowSkipCounts(): { rows: number; skipped: number; otherThreads: number } {
+    const c = { rows: this.k.rowSkipCounts(false), skipped: this.k.rowSkipCounts(true), otherThreads: this.k.rowsByOtherThreads() };
     this.k.resetRowSkipCounts();
     return c;
   }

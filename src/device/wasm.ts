@@ -66,6 +66,8 @@ export interface KernelExports {
   resetRowSkipCounts(): void;
   /** This instance's thread id and the thread count (the threads build; assembly/threads.ts). */
   setThread(id: number, count: number): void;
+  /** Update rows visited by threads other than 0 since resetRowSkipCounts (included in rowSkipCounts). */
+  rowsByOtherThreads(): number;
   /** Threads 1..: serve thread 0's commands until stopThreads (the threads build). */
   serve(): void;
   /** Thread 0: end the other threads' serve(). */
