@@ -6,7 +6,7 @@ import { key, gauss, gaussScale, STREAM_GAIN, STREAM_OFFSET } from './rng';
 import { Chip } from './context';
 import { Layout } from './layout';
 import { mantissaBits } from './plasticity';
-import { loadInputs, hiddenPre, noise, activate, outputs, traceHidden, tanhNearestSat } from './step';
+import { loadInputs, hiddenPre, noise, activate, outputs, traceHidden, tanhNearestSat, prepareActivation } from './step';
 import { update } from './update';
 import { MAX_INPUTS, MAX_HIDDEN, MAX_OUTPUTS, MAX_BATCH, MAX_CHUNK_STEPS } from './limits';
 import { takeOwnRowCounts } from './batch-outer';
@@ -82,6 +82,7 @@ export function configure(
   unpackFmt(fmtAct, c.fAct);
   unpackFmt(fmtOut, c.fOut);
   c.act = act;
+  prepareActivation(c);
   c.seed = (<u64>seedHi << 32) | <u64>seedLo;
   c.scaleHidden = gaussScale(sigmaHiddenLsb);
   c.scaleOutput = gaussScale(sigmaOutputLsb);

@@ -15,6 +15,8 @@ export class Chip {
   fOut: Fmt = new Fmt();
   /** Hidden nonlinearity (activation.ts ACT_*). */
   act: i32 = 0;
+  /** The fast tanh's code table, biased by pre.min (step.ts prepareActivation); 0: the general path. */
+  tanhCodes: usize = 0;
   /** Seed of the noise and rounding streams. */
   seed: u64 = 0;
   /** gaussScale of the hidden and output noise sigmas (LSBs). */

@@ -19,7 +19,16 @@ export function mantissaBits(B: i32): i32 {
 /** max |delta| over n int32 codes. */
 export function maxAbs32(delta: usize, n: i32): i32 {
   let maxAbs: i32 = 0;
-  for (let k = 0; k < n; k++) {
+  let k = 0;
+  if (ASC_FEATURE_SIMD) {
+    // abs and a signed max, lane by lane: the scalar loop's operations (-2^31 stays -2^31)
+    let m = i32x4.splat(0);
+    for (; k + 3 < n; k += 4) m = i32x4.max_s(m, i32x4.abs(v128.load(delta + (<usize>k << 2))));
+    m = i32x4.max_s(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+    m = i32x4.max_s(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
+    maxAbs = i32x4.extract_lane(m, 0);
+  }
+  for (; k < n; k++) {
     const d = load<i32>(delta + (<usize>k << 2));
     const a = d < 0 ? -d : d;
     if (a > maxAbs) maxAbs = a;
@@ -52,13 +61,23 @@ export function fillMantissas(c: f64, s: i32, delta: usize, rows: i32, B: i32, M
     const row = delta + ((<usize>b * rows) << 2);
     let i = i0;
     if (ASC_FEATURE_SIMD) {
-      // two neurons at a time: the same IEEE operations per lane as the scalar loop
+      // four neurons at a time, the same IEEE products per lane as the scalar loop. The
+      // clamp comes before the rounding (the same result: lim is an integer and rounding
+      // is monotonic), and the rounding is the add of 1.5 * 2^52, which rounds ties to
+      // even and leaves the integer in the low 32 bits (|x| <= lim < 2^14).
       const cv = f64x2.splat(c), sv = f64x2.splat(scale), hi = f64x2.splat(lim), lo = f64x2.splat(-lim);
-      for (; i + 1 < end; i += 2) {
-        const d = f64x2.convert_low_i32x4_s(v128.load64_zero(row + (<usize>i << 2)));
-        const m = i32x4.trunc_sat_f64x2_s_zero(f64x2.max(f64x2.min(f64x2.nearest(f64x2.mul(f64x2.mul(cv, d), sv)), hi), lo));
+      const magic = f64x2.splat(6755399441055744.0);
+      for (; i + 3 < end; i += 4) {
+        const d = v128.load(row + (<usize>i << 2));
+        const d01 = f64x2.convert_low_i32x4_s(d);
+        const d23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(d, d, 2, 3, 0, 1));
+        const m01 = f64x2.add(f64x2.max(f64x2.min(f64x2.mul(f64x2.mul(cv, d01), sv), hi), lo), magic);
+        const m23 = f64x2.add(f64x2.max(f64x2.min(f64x2.mul(f64x2.mul(cv, d23), sv), hi), lo), magic);
+        const m = i32x4.shuffle(m01, m23, 0, 2, 4, 6);
         store<i16>(mant + ((<usize>i * B + b) << 1), <i16>i32x4.extract_lane(m, 0));
         store<i16>(mant + ((<usize>(i + 1) * B + b) << 1), <i16>i32x4.extract_lane(m, 1));
+        store<i16>(mant + ((<usize>(i + 2) * B + b) << 1), <i16>i32x4.extract_lane(m, 2));
+        store<i16>(mant + ((<usize>(i + 3) * B + b) << 1), <i16>i32x4.extract_lane(m, 3));
       }
     }
     for (; i < end; i++) {
@@ -74,7 +93,19 @@ export function fillMantissas(c: f64, s: i32, delta: usize, rows: i32, B: i32, M
 /** Sum of squares of n int32 codes, exact in int64. */
 export function sumSquares(p: usize, n: i32): i64 {
   let s: i64 = 0;
-  for (let k = 0; k < n; k++) {
+  let k = 0;
+  if (ASC_FEATURE_SIMD) {
+    // exact 64-bit squares, two lanes each (the int64 sum wraps alike in any order)
+    let a = i64x2.splat(0), b = i64x2.splat(0);
+    for (; k + 3 < n; k += 4) {
+      const v = v128.load(p + (<usize>k << 2));
+      a = i64x2.add(a, i64x2.extmul_low_i32x4_s(v, v));
+      b = i64x2.add(b, i64x2.extmul_high_i32x4_s(v, v));
+    }
+    a = i64x2.add(a, b);
+    s = i64x2.extract_lane(a, 0) + i64x2.extract_lane(a, 1);
+  }
+  for (; k < n; k++) {
     const d = <i64>load<i32>(p + (<usize>k << 2));
     s += d * d;
   }

@@ -9,7 +9,7 @@
 // share in the threads build (threads.ts); by default every neuron.
 import { Chip } from './context';
 import { ovf, rshift, requant, RND_STOCHASTIC, RND_NEAREST } from './fixed';
-import { key, lowbias32, gauss, STREAM_NOISE, STREAM_PRE, STREAM_ACT, STREAM_OUT } from './rng';
+import { key, lowbias32, gauss, mix64, STREAM_NOISE, STREAM_PRE, STREAM_ACT, STREAM_OUT } from './rng';
 import { act, ACT_TANH } from './activation';
 import { TANH_TABLE } from './tanh-table';
 import { dot, dot2, dot2Second } from './dot';
@@ -102,23 +102,79 @@ export function noise(c: Chip, k: i32, t: u32, i0: i32 = 0, i1: i32 = MAX_I): vo
   const L = c.L, fPre = c.fPre, B = L.B, H = L.H, scale = c.scaleHidden;
   const end = i1 < H ? i1 : H;
   const sat = !fPre.wrap, lo = fPre.min, hi = fPre.max;
+  // four neurons per iteration when the sums stay in int32: |pre| < 2^29 and
+  // |noise| <= 131070 * scale / 2^32 < 2^16
+  const wide = ASC_FEATURE_SIMD && sat && fPre.bits <= 30 && scale >= 0 && scale <= 0x7fffffff;
   for (let b = 0; b < B; b++) {
     const kn = key(c.seed, STREAM_NOISE, <u64>b, <u64>t);
     const pc = L.pre + (<usize>b * H << 2);
     const pn = pc + (<usize>B * H << 2);
     const da = L.da + ((<usize>(k * B + b) * H) << 2);
+    let i = i0;
+    if (wide) i = noise4(kn, scale, pc, pn, da, i0, end, <i32>lo, <i32>hi);
     // saturation with the range in locals (the stores could alias fPre for the compiler)
-    if (sat) for (let i = i0; i < end; i++) {
+    if (sat) for (; i < end; i++) {
       let an = <i64>load<i32>(pn + (<usize>i << 2)) + gauss(scale, kn, <u64>i);
       an = an < lo ? lo : an > hi ? hi : an;
       store<i32>(pn + (<usize>i << 2), <i32>an);
       store<i32>(da + (<usize>i << 2), <i32>an - load<i32>(pc + (<usize>i << 2)));
-    } else for (let i = i0; i < end; i++) {
+    } else for (; i < end; i++) {
       const an = ovf(<i64>load<i32>(pn + (<usize>i << 2)) + gauss(scale, kn, <u64>i), fPre);
       store<i32>(pn + (<usize>i << 2), <i32>an);
       store<i32>(da + (<usize>i << 2), <i32>an - load<i32>(pc + (<usize>i << 2)));
     }
   }
+}
+
+/**
+ * noise()'s saturating loop over neurons [i0, i0 + ((n - i0) & ~3)), four per
+ * iteration; returns the end. mix64 stays scalar (a 64-bit multiply has no SIMD instruction), the rest of
+ * gaussBits is lane by lane: the four 16-bit fields summed by pairwise adds, then
+ * (z * scale + 2^31) >> 32 as the high half of an exact 64-bit product (0 <= scale < 2^31).
+ */
+// @ts-ignore: decorator
+@inline
+function noise4(kn: u64, scale: i64, pc: usize, pn: usize, da: usize, i0: i32, n: i32, lo: i32, hi: i32): i32 {
+  const n4 = i0 + ((n - i0) & ~3);
+  const scaleV = i32x4.splat(<i32>scale), bias = i64x2.splat(0x80000000), centre = i32x4.splat(131070);
+  const loV = i32x4.splat(lo), hiV = i32x4.splat(hi);
+  for (let i = i0; i < n4; i += 4) {
+    const h01 = i64x2.replace_lane(i64x2.splat(<i64>mix64(kn ^ <u64>i)), 1, <i64>mix64(kn ^ <u64>(i + 1)));
+    const h23 = i64x2.replace_lane(i64x2.splat(<i64>mix64(kn ^ <u64>(i + 2))), 1, <i64>mix64(kn ^ <u64>(i + 3)));
+    const p01 = i32x4.extadd_pairwise_i16x8_u(h01), p23 = i32x4.extadd_pairwise_i16x8_u(h23);
+    const z = i32x4.sub(i32x4.add(i32x4.shuffle(p01, p23, 0, 2, 4, 6), i32x4.shuffle(p01, p23, 1, 3, 5, 7)), centre);
+    const lo64 = i64x2.add(i64x2.extmul_low_i32x4_s(z, scaleV), bias);
+    const hi64 = i64x2.add(i64x2.extmul_high_i32x4_s(z, scaleV), bias);
+    const g = i32x4.shuffle(lo64, hi64, 1, 3, 5, 7);
+    const o = <usize>i << 2;
+    const an = i32x4.min_s(i32x4.max_s(i32x4.add(v128.load(pn + o), g), loV), hiV);
+    v128.store(pn + o, an);
+    v128.store(da + o, i32x4.sub(an, v128.load(pc + o)));
+  }
+  return n4;
+}
+
+// act(tanh) of every pre-activation code of the configured formats, for the fast path
+// below: TANH_CODES[a - pre.min] = tanhNearestSat(a, ...). Filled at configure from the
+// same function, so a lookup gives the same bits as the arithmetic (one load per
+// neuron instead of two table reads and an interpolation). 2^16 entries cover every
+// pre format of up to 16 bits; static memory below the heap (not in the layout).
+const TANH_CODES: usize = memory.data(65536 * 2, 16);
+
+/**
+ * At configure: c.tanhCodes = the code table's address biased by pre.min (so that
+ * c.tanhCodes + 2a is the entry of code a) when the fast tanh applies, else 0.
+ */
+export function prepareActivation(c: Chip): void {
+  const fPre = c.fPre, fAct = c.fAct;
+  const fast = c.act == ACT_TANH && fAct.rounding == RND_NEAREST && !fAct.wrap && fAct.signed && !fPre.wrap
+    && fPre.frac <= 16 && fAct.frac <= 15 && fAct.frac >= 1 && fPre.bits <= 16;
+  c.tanhCodes = 0;
+  if (!fast) return;
+  const shZ = 16 - fPre.frac, shOut = 15 - fAct.frac, max = <i32>fAct.max;
+  const lo = <i32>fPre.min, hi = <i32>fPre.max;
+  for (let a = lo; a <= hi; a++) store<i16>(TANH_CODES + (<usize>(a - lo) << 1), <i16>tanhNearestSat(a, shZ, shOut, max));
+  c.tanhCodes = TANH_CODES - (<usize>lo << 1);
 }
 
 /**
@@ -131,19 +187,17 @@ export function activate(c: Chip, t: u32, r: usize, rn: usize, noisy: bool, i0: 
   const preClean = L.pre;
   const preNoisy = L.pre + (<usize>B * H << 2);
   const stoch = fAct.rounding == RND_STOCHASTIC;
-  const fastTanh = kind == ACT_TANH && fAct.rounding == RND_NEAREST && !fAct.wrap && fAct.signed && !fPre.wrap
-    && fPre.frac <= 16 && fAct.frac <= 15 && fAct.frac >= 1;
+  const codes = c.tanhCodes;
   for (let b = 0; b < B; b++) {
     const rb = r + (<usize>b * Hp << 1);
     const rnb = rn + (<usize>b * Hp << 1);
     const pc = preClean + (<usize>b * H << 2);
     const pn = preNoisy + (<usize>b * H << 2);
-    if (fastTanh) {
-      // the common case in a tight loop: tanh, nearest, saturating signed activity
-      const shZ = 16 - fPre.frac, shOut = 15 - fAct.frac, max = <i32>fAct.max;
+    if (codes != 0) {
+      // the common case (tanh, nearest, saturating signed activity): one lookup per code
       const o4 = <usize>i0 << 2, o2 = <usize>i0 << 1;
-      tanhRow(pc + o4, rb + o2, end - i0, shZ, shOut, max);
-      if (noisy) tanhRow(pn + o4, rnb + o2, end - i0, shZ, shOut, max);
+      lookupRow(codes, pc + o4, rb + o2, end - i0);
+      if (noisy) lookupRow(codes, pn + o4, rnb + o2, end - i0);
       continue;
     }
     const kAct = stoch ? <u32>key(c.seed, STREAM_ACT, <u64>b, <u64>t) : 0;
@@ -155,51 +209,23 @@ export function activate(c: Chip, t: u32, r: usize, rn: usize, noisy: bool, i0: 
   }
 }
 
-/** tanhNearestSat over n pre-activation codes (int32) into n activity codes (int16). */
+/** out[i] = table entry of code pre[i] over n codes (int32 in, int16 out); codes: prepareActivation's biased address. */
 // @ts-ignore: decorator
 @inline
-function tanhRow(pre: usize, out: usize, n: i32, shZ: i32, shOut: i32, max: i32): void {
+function lookupRow(codes: usize, pre: usize, out: usize, n: i32): void {
   let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    // eight neurons per iteration (tanhNearestSat's operations lane by lane; only the
-    // table reads are scalar: WASM has no gather)
-    const tbl = changetype<usize>(TANH_TABLE);
-    const c512 = i32x4.splat(512), m1023 = i32x4.splat(1023), zero = i32x4.splat(0), one = i32x4.splat(1);
-    const halfM1 = i32x4.splat(shOut > 0 ? (1 << (shOut - 1)) - 1 : 0), maxV = i32x4.splat(max);
-    for (; i + 7 < n; i += 8) {
-      const lo = tanh4(v128.load(pre + (<usize>i << 2)), tbl, shZ, shOut, c512, m1023, zero, one, halfM1, maxV);
-      const hi = tanh4(v128.load(pre + (<usize>(i + 4) << 2)), tbl, shZ, shOut, c512, m1023, zero, one, halfM1, maxV);
-      v128.store(out + (<usize>i << 1), i16x8.narrow_i32x4_s(lo, hi)); // |y| <= max <= 32767: no saturation
-    }
+  for (; i + 3 < n; i += 4) {
+    const p = pre + (<usize>i << 2), o = out + (<usize>i << 1);
+    const y0 = load<i16>(codes + (<usize>load<i32>(p) << 1));
+    const y1 = load<i16>(codes + (<usize>load<i32>(p, 4) << 1));
+    const y2 = load<i16>(codes + (<usize>load<i32>(p, 8) << 1));
+    const y3 = load<i16>(codes + (<usize>load<i32>(p, 12) << 1));
+    store<i16>(o, y0);
+    store<i16>(o, y1, 2);
+    store<i16>(o, y2, 4);
+    store<i16>(o, y3, 6);
   }
-  for (; i < n; i++) {
-    store<i16>(out + (<usize>i << 1), <i16>tanhNearestSat(load<i32>(pre + (<usize>i << 2)), shZ, shOut, max));
-  }
-}
-
-/** tanhNearestSat on four lanes; k >= 512 reads T[512] twice with weight 0. */
-// @ts-ignore: decorator
-@inline
-function tanh4(a: v128, tbl: usize, shZ: i32, shOut: i32, c512: v128, m1023: v128, zero: v128, one: v128, halfM1: v128, maxV: v128): v128 {
-  const neg = i32x4.lt_s(a, zero);
-  const z = i32x4.shl(i32x4.abs(a), shZ);
-  const k = i32x4.shr_u(z, 10);
-  const big = i32x4.ge_u(k, c512);
-  const k0 = v128.bitselect(c512, k, big);
-  const k1 = v128.bitselect(c512, i32x4.add(k, one), big);
-  const fr = v128.andnot(v128.and(z, m1023), big);
-  let t0 = i32x4.splat(<i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k0, 0) << 1)));
-  t0 = i32x4.replace_lane(t0, 1, <i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k0, 1) << 1)));
-  t0 = i32x4.replace_lane(t0, 2, <i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k0, 2) << 1)));
-  t0 = i32x4.replace_lane(t0, 3, <i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k0, 3) << 1)));
-  let t1 = i32x4.splat(<i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k1, 0) << 1)));
-  t1 = i32x4.replace_lane(t1, 1, <i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k1, 1) << 1)));
-  t1 = i32x4.replace_lane(t1, 2, <i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k1, 2) << 1)));
-  t1 = i32x4.replace_lane(t1, 3, <i32>load<i16>(tbl + (<usize>i32x4.extract_lane(k1, 3) << 1)));
-  let y = i32x4.add(t0, i32x4.shr_s(i32x4.add(i32x4.mul(i32x4.sub(t1, t0), fr), c512), 10));
-  if (shOut > 0) y = i32x4.shr_s(i32x4.add(i32x4.add(y, halfM1), v128.and(i32x4.shr_s(y, shOut), one)), shOut);
-  y = i32x4.min_s(y, maxV);
-  return v128.bitselect(i32x4.neg(y), y, neg);
+  for (; i < n; i++) store<i16>(out + (<usize>i << 1), load<i16>(codes + (<usize>load<i32>(pre + (<usize>i << 2)) << 1)));
 }
 
 /**

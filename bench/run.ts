@@ -49,7 +49,7 @@ if (want('step')) {
 if (want('epoch')) {
   console.log(`\n== one Mackey-Glass ANP-T epoch on the emulator (recall-15, H=100, B=10, 5000 train steps online + 5000 test steps); ${load()}`);
   const r = await benchEpoch(quick ? 1 : 3);
-  console.log(`seconds per epoch: ${r.secondsPerEpoch.toFixed(3)} (train ${r.trainSeconds.toFixed(3)} + test ${r.testSeconds.toFixed(3)}), ${r.stepsPerSecond.toFixed(0)} train steps/s`);
+  console.log(`CPU seconds per epoch: ${r.secondsPerEpoch.toFixed(3)} (train ${r.trainSeconds.toFixed(3)} + test ${r.testSeconds.toFixed(3)}), ${r.stepsPerSecond.toFixed(0)} train steps per CPU second; mean of ${r.epochs} epochs, fastest ${r.bestSecondsPerEpoch.toFixed(3)}; wall ${r.wallSecondsPerEpoch.toFixed(3)} s per epoch`);
   results.epoch = r;
 }
 

@@ -25,6 +25,13 @@ parentPort.postMessage('ready');
 k.serve();
 `;
 
+/**
+ * Initial pages of the shared memory: at least the module's static data (tables, the
+ * control words; 3 pages today), which an imported memory must already hold. The
+ * buffers grow it at configure.
+ */
+const STATIC_PAGES = 64;
+
 export interface KernelThreads {
   /** Thread 0's kernel: the device calls it as a single-thread kernel. */
   readonly k: KernelExports;
@@ -37,7 +44,7 @@ export interface KernelThreads {
 
 /** Thread 0's kernel plus count - 1 workers over one shared memory. */
 export function startKernelThreads(count: number, rowSkip: boolean): KernelThreads {
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: KERNEL_MAX_MEMORY_BYTES / 65536, shared: true });
+  const memory = new WebAssembly.Memory({ initial: STATIC_PAGES, maximum: KERNEL_MAX_MEMORY_BYTES / 65536, shared: true });
   const k = instantiateKernel('threads', memory);
   k.setThread(0, count);
   if (!rowSkip) k.setRowSkip(false);
