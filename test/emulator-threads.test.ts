@@ -2,10 +2,12 @@
 // same bits as one thread for every configuration, the work really split, the option's
 // refusals and 'auto', and close(). The conformance suite runs against the threaded
 // device too (test/conformance/devices.test.ts).
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../src/cli/main.js';
 import { AUTO_THREADS_MIN_HB, EmulatorDevice, emulatorThreadsFor } from '../src/device/emulator.js';
 import { defaultChipFormats } from '../src/device/config.js';
 import { runGolden, type GoldenVector } from '../src/device/golden.js';
@@ -199,5 +201,49 @@ describe('the threads option', () => {
     expect(dev.threads).toBe(threads);
     expect(await dev.readParams()).toEqual(before);
     await dev.close();
+  });
+});
+
+describe('--threads on the command line', () => {
+  const TMP = mkdtempSync(join(os.tmpdir(), 'anpt-threads-'));
+  afterAll(() => rmSync(TMP, { recursive: true, force: true }));
+  const cli = async (...argv: string[]) => {
+    let out = '', err = '';
+    const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), progress: { write: (s: string) => (err += s), isTTY: false } });
+    return { code, out, err };
+  };
+  const MG = ['--task', 'mackey-glass', '--steps', '80', '--hidden', '24', '--batch', '3', '--epochs', '1', '--weight-bits', '8', '--quiet', '--json'];
+
+  it('train: --threads 2 gives the weights of --threads 1, says so in the summary, and bad values are refused in one line', async () => {
+    const runs: Record<string, { device: string; weights: string }> = {};
+    for (const t of ['1', '2']) {
+      const out = join(TMP, `train-${t}`);
+      const r = await cli('train', ...MG, '--threads', t, '--out', out);
+      expect(r.code, r.err).toBe(0);
+      runs[t] = { device: JSON.parse(r.out).device, weights: readFileSync(join(out, 'weights.json'), 'utf8') };
+    }
+    expect(runs['2'].weights).toBe(runs['1'].weights);
+    expect(runs['1'].device).toBe('anpt-emulator (simd)');
+    expect(runs['2'].device).toBe('anpt-emulator (simd, 2 threads)');
+    const bad = await cli('train', ...MG, '--threads', '4', '--out', join(TMP, 'never'));
+    expect([bad.code, bad.err]).toEqual([2, "anpt: --threads: '4' is not 1, 2 or auto; e.g. --threads 2\n"]);
+    const float = await cli('train', ...MG, '--backend', 'float', '--threads', '2', '--out', join(TMP, 'never'));
+    expect(float.code).toBe(2);
+    expect(float.err).toMatch(/^anpt: --threads splits the emulator's work over cores; the float model runs on one; remove it\n$/);
+  });
+
+  it('sweep: rows in the main thread on two threads give the rows of one; a worker pool keeps one thread per row', async () => {
+    const grid = ['--hidden', '16', '--steps', '60', '--batch', '2', '--epochs', '1', '--weight-bits', '8', '--seeds', '1', '--methods', 'anpt-chip', '--diag-samples', '0', '--quiet', '--no-report', '--json'];
+    const metrics: unknown[] = [];
+    for (const t of ['1', '2']) {
+      const out = join(TMP, `sweep-${t}`);
+      const r = await cli('sweep', '--out', out, ...grid, '--workers', '0', '--threads', t);
+      expect(r.code, r.err).toBe(0);
+      metrics.push(readFileSync(join(out, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => ({ ...JSON.parse(l).metrics, trainSeconds: 0 })));
+    }
+    expect(metrics[1]).toEqual(metrics[0]);
+    const pool = await cli('sweep', '--out', join(TMP, 'sweep-pool'), ...grid, '--workers', '2', '--threads', '2');
+    expect(pool.code).toBe(2);
+    expect(pool.err).toMatch(/^anpt: --threads: 2 applies to a sweep in the main thread \(--workers 0\)/);
   });
 });

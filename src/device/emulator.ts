@@ -195,7 +195,8 @@ export class EmulatorDevice implements Device {
     async info(): Promise<DeviceInfo> {
     // once configured, the chunk limit is the configured one (the trace buffers' size)
     const maxChunkSteps = this.cfg?.maxChunkSteps ?? EMULATOR_LIMITS.maxChunkSteps;
-    return { kind: 'emulator', name: `anpt-emulator (${this.flavour})`, fixedPoint: true, ...EMULATOR_LIMITS, maxChunkSteps };
+    const on = this.threads > 1 ? `, ${this.threads} threads` : '';
+    return { kind: 'emulator', name: `anpt-emulator (${this.flavour}${on})`, fixedPoint: true, ...EMULATOR_LIMITS, maxChunkSteps };
   }
 
   async configure(config: DeviceConfig): Promise<void> {
