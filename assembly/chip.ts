@@ -12,7 +12,7 @@ import { MAX_INPUTS, MAX_HIDDEN, MAX_OUTPUTS, MAX_BATCH, MAX_CHUNK_STEPS } from 
 import { takeOwnRowCounts } from './batch-outer';
 import {
   threadId, threadCount, rangeStart, outputStart, barrier, post, awaitCommand, commandCode, argK, argT0, argFlags, argLr,
-  addOtherRows, CMD_RUN, CMD_REWARD, CMD_QUIT,
+  addOtherRows, finish, settle, CMD_RUN, CMD_REWARD, CMD_QUIT,
 } from './threads';
 
 // Status codes returned to the host (src/device/emulator.ts reads them from these exports).
@@ -68,6 +68,7 @@ export function configure(
   gainSpread: f64, offsetSpreadLsb: f64, mismatchSeed: u32,
 ): i32 {
   if (!sizesFit(I, H, O, B, K)) return ERR_SIZE;
+  settle();
   const end = PROBE.plan(BASE, I, H, O, B, K);
   if (end > ADDRESS_SPACE) return ERR_MEMORY;
   const needPages = <i32>((end + 0xffff) >> 16);
@@ -145,6 +146,7 @@ function tensorShape(L: Layout, t: i32): bool {
 /** Copy between staging (rows x cols, unpadded) and tensor t (padded rows), either way. */
 function copyTensor(t: i32, intoTensor: bool): i32 {
   if (!chip.configured) return ERR_NOT_CONFIGURED;
+  settle();
   const L = chip.L;
   if (!tensorShape(L, t)) return ERR_TENSOR;
   const rowBytes = <usize>tensor.cols << 1;
@@ -170,6 +172,7 @@ export function storeTensor(t: i32): i32 {
 /** Zero the recurrent state of both copies. */
 export function resetState(): i32 {
   if (!chip.configured) return ERR_NOT_CONFIGURED;
+  settle();
   const L = chip.L;
   memory.fill(L.state, 0, <usize>L.B * L.Hp * 2);
   memory.fill(L.rn, 0, <usize>L.B * L.Hp * 2);
@@ -184,6 +187,7 @@ export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
   const c = chip, L = c.L;
   if (!c.configured) return ERR_NOT_CONFIGURED;
   if (K < 1 || K > L.K) return ERR_STEPS;
+  settle();
   const stepBytes = <usize>L.B * L.Hp * 2;
   memory.copy(L.rs, L.state, stepBytes);
   for (let k = 0; k < K; k++) loadInputs(c, k);
@@ -226,13 +230,22 @@ function runSteps(c: Chip, K: i32, t0: u32, noisy: bool, trace: bool): void {
       rnNext = tmp;
     }
   }
-  join();
+  // the host reads the outputs and the hidden trace when run returns: wait for the
+  // others unless thread 0 wrote all of them
+  join(!trace && outputStart(H, O, 1) >= O);
 }
 
-/** The end of a command: the other threads hand over their row counts, then all meet. */
-function join(): void {
+/**
+ * The end of a command: the other threads hand over their row counts, then all meet;
+ * thread 0 may leave the meeting to its next call (lazy, threads.ts finish).
+ */
+function join(lazy: bool): void {
   if (threadCount < 2) return;
-  if (threadId != 0) addOtherRows(takeOwnRowCounts(false), takeOwnRowCounts(true));
+  if (threadId == 0) {
+    finish(lazy);
+    return;
+  }
+  addOtherRows(takeOwnRowCounts(false), takeOwnRowCounts(true));
   barrier();
 }
 
@@ -247,6 +260,7 @@ export function reward(K: i32, t0: u32, lrW: f64, lrR: f64, lrV: f64): i32 {
   if (c.pendingSteps == 0) return ERR_NO_CHUNK;
   if (K != c.pendingSteps) return ERR_STEPS;
   if (t0 != c.pendingT0) return ERR_T0;
+  settle();
   post(CMD_REWARD, K, t0, 0, lrW, lrR, lrV);
   rewardSteps(c, K, t0, lrW, lrR, lrV);
   c.updateCount += <u64>K;
@@ -263,7 +277,7 @@ function rewardSteps(c: Chip, K: i32, t0: u32, lrW: f64, lrR: f64, lrV: f64): vo
   for (let k = 0; k < K; k++) {
     update(c, k, t0 + <u32>k, load<f64>(L.rewards + (<usize>k << 3)), lrW, lrR, lrV, i0, i1, o0, o1, scratch);
   }
-  join();
+  join(true);
 }
 
 /**
@@ -285,6 +299,7 @@ export function serve(): void {
 
 /** Thread 0: let the other threads' serve() return. */
 export function stopThreads(): void {
+  settle();
   post(CMD_QUIT, 0, 0, 0, 0, 0, 0);
 }
 

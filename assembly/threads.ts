@@ -76,6 +76,27 @@ export function barrier(): void {
   }
 }
 
+/**
+ * Thread 0 may leave a command's final barrier to its next entry point (settle): the
+ * host's work between two calls then overlaps the other threads' tail of the command.
+ */
+let lagging = false;
+
+/** Thread 0 at the end of a command: meet the others now, or (lazy) at the next settle(). */
+export function finish(lazy: bool): void {
+  if (threadCount < 2) return;
+  if (lazy) lagging = true;
+  else barrier();
+}
+
+/** Thread 0, first thing in every export that reads or writes the chip: the last command is done everywhere. */
+export function settle(): void {
+  if (lagging) {
+    lagging = false;
+    barrier();
+  }
+}
+
 /** Spin, then sleep, while the word at p holds v. */
 function waitWhile(p: usize, v: i32): void {
   if (ASC_FEATURE_THREADS) {
@@ -128,6 +149,7 @@ export function otherRows(skipped: bool): u64 {
 
 /** Update rows visited by threads other than 0 since resetRowSkipCounts (they are in rowSkipCounts too). */
 export function rowsByOtherThreads(): f64 {
+  settle();
   return <f64>otherRows(false);
 }
 
