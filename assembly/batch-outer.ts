@@ -80,22 +80,35 @@ function applySimd(
   mant: usize, B: i32, pre: usize, preStride: i32,
   s: i32, f: Fmt, rndKey: u32, scratch: usize, row0: i32,
 ): void {
-  // One specialised loop per (rounding, overflow): the branches fold away after inlining.
+  // One specialised loop per (rounding, overflow, B = 1 or not): the branches fold away
+  // after inlining.
   const wrap = f.wrap;
   const mode = s == 0 ? -1 : f.rounding;
   if (mode == RND_NEAREST) {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, true, row0);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, false, row0);
+    if (wrap) rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, true, row0);
+    else rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, false, row0);
   } else if (mode == RND_FLOOR) {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, true, row0);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, false, row0);
+    if (wrap) rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, true, row0);
+    else rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, false, row0);
   } else if (mode == RND_STOCHASTIC) {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, true, row0);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, false, row0);
+    if (wrap) rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, true, row0);
+    else rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, false, row0);
   } else {
-    if (wrap) rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, true, row0);
-    else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, false, row0);
+    if (wrap) rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, true, row0);
+    else rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, false, row0);
   }
+}
+
+/** rowsSimd with B = 1 as a constant (its branches fold away), or any B. */
+// @ts-ignore: decorator
+@inline
+function rowsBatch(
+  wt: usize, rows: i32, cols: i32, rowStride: i32,
+  mant: usize, B: i32, pre: usize, preStride: i32,
+  s: i32, f: Fmt, rndKey: u32, scratch: usize, mode: i32, wrap: bool, row0: i32,
+): void {
+  if (B == 1) rowsSimd(wt, rows, cols, rowStride, mant, 1, pre, preStride, s, f, rndKey, scratch, mode, wrap, row0);
+  else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, mode, wrap, row0);
 }
 
 // @ts-ignore: decorator
@@ -106,7 +119,7 @@ function rowsSimd(
   s: i32, f: Fmt, rndKey: u32, scratch: usize, mode: i32, wrap: bool, row0: i32,
 ): void {
   const halfV = i32x4.splat(s > 0 ? (1 << (s - 1)) - 1 : 0);
-  const one = i32x4.splat(1);
+  const bitS = i32x4.splat(s > 0 && s < 31 ? 1 << s : 0);
   const mask = i32x4.splat((1 << s) - 1);
   const narrow16 = f.bits < 16;
   const lo = i16x8.splat(<i16>f.min);
@@ -162,48 +175,66 @@ function rowsSimd(
         v128.store(mpv + (<usize>q << 4), i32x4.splat((hi16 << 16) | lo16));
       }
     }
-    for (let j = 0; j < rowStride; j += 8) {
-      let pl: v128, ph: v128;
-      if (B == 1) {
-        const x0 = v128.load(pre + (<usize>j << 1));
-        pl = i32x4.extmul_low_i16x8_s(m0, x0);
-        ph = i32x4.extmul_high_i16x8_s(m0, x0);
-      } else {
-        pl = i32x4.splat(0);
-        ph = i32x4.splat(0);
-        for (let q = 0; q < P; q++) {
-          const mp = v128.load(mpv + (<usize>q << 4));
-          const src = scratch + ((<usize>(q * 2 * rowStride + 2 * j)) << 1);
-          pl = i32x4.add(pl, i32x4.dot_i16x8_s(mp, v128.load(src)));
-          ph = i32x4.add(ph, i32x4.dot_i16x8_s(mp, v128.load(src + 16)));
-        }
-      }
-      if (mode == RND_FLOOR) {
-        pl = i32x4.shr_s(pl, s);
-        ph = i32x4.shr_s(ph, s);
-      } else if (mode == RND_STOCHASTIC) {
-        // lowbias32(key ^ (i*cols + j + lane)); padding lanes have p = 0 and stay 0.
-        const base = i32x4.add(i32x4.splat((row0 + i) * cols + j), lane);
-        pl = i32x4.shr_s(i32x4.add(pl, v128.and(hash4(v128.xor(keyV, base), k1, k2), mask)), s);
-        ph = i32x4.shr_s(i32x4.add(ph, v128.and(hash4(v128.xor(keyV, i32x4.add(base, four)), k1, k2), mask)), s);
-      } else if (mode == RND_NEAREST) {
-        pl = i32x4.shr_s(i32x4.add(i32x4.add(pl, halfV), v128.and(i32x4.shr_s(pl, s), one)), s);
-        ph = i32x4.shr_s(i32x4.add(i32x4.add(ph, halfV), v128.and(i32x4.shr_s(ph, s), one)), s);
-      }
-      // the step's change, saturated to int16 (narrow saturates), then added
-      const d = i16x8.narrow_i32x4_s(pl, ph);
-      const wv = v128.load(row + (<usize>j << 1));
-      let n: v128;
-      if (wrap) {
-        n = i16x8.add(wv, d);
-        if (narrow16) n = i16x8.shr_s(i16x8.shl(n, wrapSh), wrapSh);
-      } else {
-        n = i16x8.add_sat_s(wv, d);
-        if (narrow16) n = i16x8.min_s(i16x8.max_s(n, lo), hi);
-      }
-      v128.store(row + (<usize>j << 1), n);
+    let j = 0;
+    // B = 1: 16 weights per iteration (two independent blocks of 8)
+    if (B == 1) for (; j + 15 < rowStride; j += 16) {
+      block8(row, j, row0 + i, cols, rowStride, m0, B, P, mpv, pre, scratch, s, mode, wrap, narrow16, wrapSh, lo, hi, halfV, bitS, mask, lane, four, k1, k2, keyV);
+      block8(row, j + 8, row0 + i, cols, rowStride, m0, B, P, mpv, pre, scratch, s, mode, wrap, narrow16, wrapSh, lo, hi, halfV, bitS, mask, lane, four, k1, k2, keyV);
     }
+    for (; j < rowStride; j += 8)
+      block8(row, j, row0 + i, cols, rowStride, m0, B, P, mpv, pre, scratch, s, mode, wrap, narrow16, wrapSh, lo, hi, halfV, bitS, mask, lane, four, k1, k2, keyV);
   }
+}
+
+/** Weights j .. j + 7 of (matrix) row i: the changes p, rounded and saturated, added (rowsSimd's loop body). */
+// @ts-ignore: decorator
+@inline
+function block8(
+  row: usize, j: i32, i: i32, cols: i32, rowStride: i32, m0: v128, B: i32, P: i32, mpv: usize, pre: usize, scratch: usize,
+  s: i32, mode: i32, wrap: bool, narrow16: bool, wrapSh: i32, lo: v128, hi: v128,
+  halfV: v128, bitS: v128, mask: v128, lane: v128, four: v128, k1: v128, k2: v128, keyV: v128,
+): void {
+    let pl: v128, ph: v128;
+    if (B == 1) {
+      const x0 = v128.load(pre + (<usize>j << 1));
+      pl = i32x4.extmul_low_i16x8_s(m0, x0);
+      ph = i32x4.extmul_high_i16x8_s(m0, x0);
+    } else {
+      pl = i32x4.splat(0);
+      ph = i32x4.splat(0);
+      for (let q = 0; q < P; q++) {
+        const mp = v128.load(mpv + (<usize>q << 4));
+        const src = scratch + ((<usize>(q * 2 * rowStride + 2 * j)) << 1);
+        pl = i32x4.add(pl, i32x4.dot_i16x8_s(mp, v128.load(src)));
+        ph = i32x4.add(ph, i32x4.dot_i16x8_s(mp, v128.load(src + 16)));
+      }
+    }
+    if (mode == RND_FLOOR) {
+      pl = i32x4.shr_s(pl, s);
+      ph = i32x4.shr_s(ph, s);
+    } else if (mode == RND_STOCHASTIC) {
+      // lowbias32(key ^ (i*cols + j + lane)); padding lanes have p = 0 and stay 0.
+      const base = i32x4.add(i32x4.splat(i * cols + j), lane);
+      pl = i32x4.shr_s(i32x4.add(pl, v128.and(hash4(v128.xor(keyV, base), k1, k2), mask)), s);
+      ph = i32x4.shr_s(i32x4.add(ph, v128.and(hash4(v128.xor(keyV, i32x4.add(base, four)), k1, k2), mask)), s);
+    } else if (mode == RND_NEAREST) {
+      // (p + 2^(s-1) - 1 + bit s of p) >> s, the bit as a compare mask (-1 where set):
+      // one shift by the variable s per vector instead of two
+      pl = i32x4.shr_s(i32x4.sub(i32x4.add(pl, halfV), i32x4.eq(v128.and(pl, bitS), bitS)), s);
+      ph = i32x4.shr_s(i32x4.sub(i32x4.add(ph, halfV), i32x4.eq(v128.and(ph, bitS), bitS)), s);
+    }
+    // the step's change, saturated to int16 (narrow saturates), then added
+    const d = i16x8.narrow_i32x4_s(pl, ph);
+    const wv = v128.load(row + (<usize>j << 1));
+    let n: v128;
+    if (wrap) {
+      n = i16x8.add(wv, d);
+      if (narrow16) n = i16x8.shr_s(i16x8.shl(n, wrapSh), wrapSh);
+    } else {
+      n = i16x8.add_sat_s(wv, d);
+      if (narrow16) n = i16x8.min_s(i16x8.max_s(n, lo), hi);
+    }
+    v128.store(row + (<usize>j << 1), n);
 }
 
 /** max_j |x_j| over n int16 lanes (n a multiple of 8; padding lanes are 0). */

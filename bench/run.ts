@@ -3,7 +3,8 @@
  * run (never against a figure measured elsewhere). The 1-minute load average is printed
  * with every section: the machine may be shared.
  *   step      the online training step: emulator (WASM) vs the firmware's C kernel
- *             (firmware/core), plain and tuned AVX2 (gcc -O3 -march=native), row
+ *             (firmware/core, plain) and the tuned AVX2 kernel bench/c/fused.c
+ *             (gcc -O3 -march=native), row
  *             skipping on on every side, then off
  *   epoch     one Mackey-Glass ANP-T epoch on the emulator (H=100, B=10, 5000+5000 steps)
  *   spectral  the per-epoch spectral-radius diagnostic against the epoch, H=1024 and 4096
@@ -30,9 +31,9 @@ const results: Record<string, unknown> = { date: new Date().toISOString(), node:
 console.log(`${new Date().toISOString()}  node ${process.version}  ${load()}`);
 
 if (want('step')) {
-  console.log('\n== fused training step (online: 1 step of both copies + the on-chip update), bench/c/step.c workload over firmware/core (plain, and tuned with bench/c/tuned.h), same bits on every side');
+  console.log('\n== fused training step (online: 1 step of both copies + the on-chip update), bench/c/step.c workload: plain C = firmware/core, tuned AVX2 fused = bench/c/fused.c (the update applied inside the next forward pass); same bits on every side');
   const bits = await sameBits();
-  console.log(`emulator, firmware/core plain and tuned AVX2 give the same weights (skip on and off): ${bits.ok ? 'yes' : 'NO'} (${bits.cases.length} dumps)`);
+  console.log(`emulator, firmware/core plain and tuned, bench/c/fused.c give the same weights (skip on and off): ${bits.ok ? 'yes' : 'NO'} (${bits.cases.length} dumps)`);
   if (!bits.ok) for (const c of bits.cases) console.log(`   ${c}`);
   const seconds = quick ? 0.3 : 1.5;
   const tables: Record<string, unknown> = {};
