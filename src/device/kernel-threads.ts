@@ -69,6 +69,7 @@ export function startKernelThreads(count: number, rowSkip: boolean): KernelThrea
     }));
   }
   const ready = Promise.all(started).then(() => undefined);
+  ready.catch(() => {}); // a worker that fails is reported by configure (which awaits ready), not as unhandled
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= ready.catch(() => {}).then(async () => {
