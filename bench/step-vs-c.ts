@@ -8,7 +8,7 @@
  *           weight row read once for all sequences (four per pass) and, in its 'fused'
  *           mode, the update of step t applied row by row inside step t+1's forward pass
  * firmware/core's own -DANPT_TUNED build (build/firmware/host/step-avx2, bench/c/tuned.h)
- * keeps the core's loop order and is slower than fused.c (1.1-1.5x at H = 500-1000); its
+ * keeps the core's loop order and is slower than fused.c (1.0-1.7x at H = 500-1000, mostly 1.1-1.3x); its
  * bits are checked here with the others, its speed is not tabled.
  * Each table is measured with row skipping ON on all three sides (rows whose every
  * change rounds to zero are not touched; the share skipped is printed per side) and

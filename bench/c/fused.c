@@ -20,7 +20,7 @@
  * primitives (RNG, rounding) are firmware/core's, compiled in with -flto.
  * It is the faster of the two tuned native kernels we have: firmware/core's own
  * -DANPT_TUNED build (bench/c/tuned.h) keeps the core's loop order (one sequence per
- * pass over R, the update as a second pass) and runs 1.1-1.5x slower at H = 500-1000.
+ * pass over R, the update as a second pass) and runs 1.0-1.7x slower (mostly 1.1-1.3x; skip off, 2 alternated runs per size, load 14-19) at H = 500-1000.
  *
  * Build (bench/step-vs-c.ts does it): make -C firmware host (for build/firmware/gen/
  * tanh_table.h), then gcc -O3 -march=native -flto -std=c99 -ffp-contract=off -DTUNED
