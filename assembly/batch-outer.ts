@@ -3,6 +3,7 @@
 // Mantissas m (int16, |m| < 2^14) come from plasticity.ts; see docs/kernel.md.
 import { Fmt, RND_FLOOR, RND_NEAREST, RND_STOCHASTIC, ovf, rshift } from './fixed';
 import { lowbias32 } from './rng';
+import { otherRows, resetOtherRows, settle } from './threads';
 
 /**
  * Row skipping (same bits either way; off for benchmarks at equal work) and its
@@ -13,30 +14,47 @@ let rowSkip = true;
 let rowsTotal: u64 = 0;
 let rowsSkipped: u64 = 0;
 export function setRowSkip(on: bool): void { rowSkip = on; }
-export function rowSkipCounts(skipped: bool): f64 { return <f64>(skipped ? rowsSkipped : rowsTotal); }
-export function resetRowSkipCounts(): void { rowsTotal = 0; rowsSkipped = 0; }
+export function rowSkipCounts(skipped: bool): f64 {
+  settle();
+  return <f64>((skipped ? rowsSkipped : rowsTotal) + otherRows(skipped));
+}
+export function resetRowSkipCounts(): void {
+  settle();
+  rowsTotal = 0;
+  rowsSkipped = 0;
+  resetOtherRows();
+}
+/** This thread's counts since the last call (the other threads hand them to thread 0, threads.ts). */
+export function takeOwnRowCounts(skipped: bool): u64 {
+  const n = skipped ? rowsSkipped : rowsTotal;
+  if (skipped) rowsSkipped = 0;
+  else rowsTotal = 0;
+  return n;
+}
 
 /**
  * Update `rows` weight rows of `rowStride` int16 (the first `cols` real).
- * mant: rows x B int16 (neuron-major); pre: B x preStride int16.
+ * mant: rows x B int16 (neuron-major); pre: B x preStride int16. row0: the matrix row
+ * of wt's first row (the stochastic rounding bits are keyed by the matrix row).
  */
 export function addBatchOuter(
   wt: usize, rows: i32, cols: i32, rowStride: i32,
   mant: usize, B: i32,
   pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32, scratch: usize,
+  s: i32, f: Fmt, rndKey: u32, scratch: usize, row0: i32 = 0,
 ): void {
+  if (rows <= 0) return;
   if (ASC_FEATURE_SIMD) {
-    applySimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch);
+    applySimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, row0);
   } else {
-    applyScalar(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey);
+    applyScalar(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, row0);
   }
 }
 
 function applyScalar(
   wt: usize, rows: i32, cols: i32, rowStride: i32,
   mant: usize, B: i32, pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32,
+  s: i32, f: Fmt, rndKey: u32, row0: i32,
 ): void {
   const stoch = f.rounding == RND_STOCHASTIC;
   rowsTotal += <u64>rows;
@@ -48,7 +66,7 @@ function applyScalar(
       for (let b = 0; b < B; b++) {
         p += <i32>load<i16>(mrow + (<usize>b << 1)) * <i32>load<i16>(pre + ((<usize>b * preStride + j) << 1));
       }
-      const rnd: u32 = stoch ? lowbias32(rndKey ^ <u32>(i * cols + j)) : 0;
+      const rnd: u32 = stoch ? lowbias32(rndKey ^ <u32>((row0 + i) * cols + j)) : 0;
       let d = rshift(<i64>p, s, f.rounding, rnd);
       d = d > 32767 ? 32767 : d < -32768 ? -32768 : d; // the step's change is saturated to int16
       const o = row + (<usize>j << 1);
@@ -60,24 +78,24 @@ function applyScalar(
 function applySimd(
   wt: usize, rows: i32, cols: i32, rowStride: i32,
   mant: usize, B: i32, pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32, scratch: usize,
+  s: i32, f: Fmt, rndKey: u32, scratch: usize, row0: i32,
 ): void {
   // One specialised loop per (rounding, overflow, B = 1 or not): the branches fold away
   // after inlining.
   const wrap = f.wrap;
   const mode = s == 0 ? -1 : f.rounding;
   if (mode == RND_NEAREST) {
-    if (wrap) rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, true);
-    else rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, false);
+    if (wrap) rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, true, row0);
+    else rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_NEAREST, false, row0);
   } else if (mode == RND_FLOOR) {
-    if (wrap) rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, true);
-    else rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, false);
+    if (wrap) rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, true, row0);
+    else rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_FLOOR, false, row0);
   } else if (mode == RND_STOCHASTIC) {
-    if (wrap) rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, true);
-    else rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, false);
+    if (wrap) rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, true, row0);
+    else rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, RND_STOCHASTIC, false, row0);
   } else {
-    if (wrap) rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, true);
-    else rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, false);
+    if (wrap) rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, true, row0);
+    else rowsBatch(wt, rows, cols, rowStride, mant, B, pre, preStride, 0, f, rndKey, scratch, -1, false, row0);
   }
 }
 
@@ -87,10 +105,10 @@ function applySimd(
 function rowsBatch(
   wt: usize, rows: i32, cols: i32, rowStride: i32,
   mant: usize, B: i32, pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32, scratch: usize, mode: i32, wrap: bool,
+  s: i32, f: Fmt, rndKey: u32, scratch: usize, mode: i32, wrap: bool, row0: i32,
 ): void {
-  if (B == 1) rowsSimd(wt, rows, cols, rowStride, mant, 1, pre, preStride, s, f, rndKey, scratch, mode, wrap);
-  else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, mode, wrap);
+  if (B == 1) rowsSimd(wt, rows, cols, rowStride, mant, 1, pre, preStride, s, f, rndKey, scratch, mode, wrap, row0);
+  else rowsSimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, mode, wrap, row0);
 }
 
 // @ts-ignore: decorator
@@ -98,7 +116,7 @@ function rowsBatch(
 function rowsSimd(
   wt: usize, rows: i32, cols: i32, rowStride: i32,
   mant: usize, B: i32, pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32, scratch: usize, mode: i32, wrap: bool,
+  s: i32, f: Fmt, rndKey: u32, scratch: usize, mode: i32, wrap: bool, row0: i32,
 ): void {
   const halfV = i32x4.splat(s > 0 ? (1 << (s - 1)) - 1 : 0);
   const bitS = i32x4.splat(s > 0 && s < 31 ? 1 << s : 0);
@@ -160,15 +178,15 @@ function rowsSimd(
     let j = 0;
     // B = 1: 16 weights per iteration (two independent blocks of 8)
     if (B == 1) for (; j + 15 < rowStride; j += 16) {
-      block8(row, j, i, cols, rowStride, m0, B, P, mpv, pre, scratch, s, mode, wrap, narrow16, wrapSh, lo, hi, halfV, bitS, mask, lane, four, k1, k2, keyV);
-      block8(row, j + 8, i, cols, rowStride, m0, B, P, mpv, pre, scratch, s, mode, wrap, narrow16, wrapSh, lo, hi, halfV, bitS, mask, lane, four, k1, k2, keyV);
+      block8(row, j, row0 + i, cols, rowStride, m0, B, P, mpv, pre, scratch, s, mode, wrap, narrow16, wrapSh, lo, hi, halfV, bitS, mask, lane, four, k1, k2, keyV);
+      block8(row, j + 8, row0 + i, cols, rowStride, m0, B, P, mpv, pre, scratch, s, mode, wrap, narrow16, wrapSh, lo, hi, halfV, bitS, mask, lane, four, k1, k2, keyV);
     }
     for (; j < rowStride; j += 8)
-      block8(row, j, i, cols, rowStride, m0, B, P, mpv, pre, scratch, s, mode, wrap, narrow16, wrapSh, lo, hi, halfV, bitS, mask, lane, four, k1, k2, keyV);
+      block8(row, j, row0 + i, cols, rowStride, m0, B, P, mpv, pre, scratch, s, mode, wrap, narrow16, wrapSh, lo, hi, halfV, bitS, mask, lane, four, k1, k2, keyV);
   }
 }
 
-/** Weights j .. j + 7 of row i: the changes p, rounded and saturated, added (rowsSimd's loop body). */
+/** Weights j .. j + 7 of (matrix) row i: the changes p, rounded and saturated, added (rowsSimd's loop body). */
 // @ts-ignore: decorator
 @inline
 function block8(

@@ -9,6 +9,11 @@ import { mantissaBits } from './plasticity';
 import { loadInputs, hiddenPre, noise, activate, outputs, traceHidden, tanhNearestSat, prepareActivation } from './step';
 import { update } from './update';
 import { MAX_INPUTS, MAX_HIDDEN, MAX_OUTPUTS, MAX_BATCH, MAX_CHUNK_STEPS } from './limits';
+import { takeOwnRowCounts } from './batch-outer';
+import {
+  threadId, threadCount, rangeStart, outputStart, barrier, post, awaitCommand, commandCode, argK, argT0, argFlags, argLr,
+  addOtherRows, finish, settle, CMD_RUN, CMD_REWARD, CMD_QUIT,
+} from './threads';
 
 // Status codes returned to the host (src/device/emulator.ts reads them from these exports).
 export const OK: i32 = 0;
@@ -63,6 +68,7 @@ export function configure(
   gainSpread: f64, offsetSpreadLsb: f64, mismatchSeed: u32,
 ): i32 {
   if (!sizesFit(I, H, O, B, K)) return ERR_SIZE;
+  settle();
   const end = PROBE.plan(BASE, I, H, O, B, K);
   if (end > ADDRESS_SPACE) return ERR_MEMORY;
   const needPages = <i32>((end + 0xffff) >> 16);
@@ -140,6 +146,7 @@ function tensorShape(L: Layout, t: i32): bool {
 /** Copy between staging (rows x cols, unpadded) and tensor t (padded rows), either way. */
 function copyTensor(t: i32, intoTensor: bool): i32 {
   if (!chip.configured) return ERR_NOT_CONFIGURED;
+  settle();
   const L = chip.L;
   if (!tensorShape(L, t)) return ERR_TENSOR;
   const rowBytes = <usize>tensor.cols << 1;
@@ -165,6 +172,7 @@ export function storeTensor(t: i32): i32 {
 /** Zero the recurrent state of both copies. */
 export function resetState(): i32 {
   if (!chip.configured) return ERR_NOT_CONFIGURED;
+  settle();
   const L = chip.L;
   memory.fill(L.state, 0, <usize>L.B * L.Hp * 2);
   memory.fill(L.rn, 0, <usize>L.B * L.Hp * 2);
@@ -179,33 +187,66 @@ export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
   const c = chip, L = c.L;
   if (!c.configured) return ERR_NOT_CONFIGURED;
   if (K < 1 || K > L.K) return ERR_STEPS;
+  settle();
+  const stepBytes = <usize>L.B * L.Hp * 2;
+  memory.copy(L.rs, L.state, stepBytes);
+  for (let k = 0; k < K; k++) loadInputs(c, k);
+  post(CMD_RUN, K, t0, (noisy ? 1 : 0) | (trace ? 2 : 0), 0, 0, 0);
+  runSteps(c, K, t0, noisy, trace);
+  // the state for the next chunk (the noisy copy ends in rn[1] after an odd K)
+  memory.copy(L.state, L.rs + (<usize>K * stepBytes), stepBytes);
+  if (noisy && (K & 1)) memory.copy(L.rn, L.rn + stepBytes, stepBytes);
+  c.stepCount += <u64>K;
+  c.pendingSteps = noisy ? K : 0;
+  c.pendingT0 = t0;
+  return OK;
+}
+
+/**
+ * The K steps of a chunk for this thread's neurons and outputs (all of them in one
+ * thread); the threads meet after each step's activity, which every neuron reads next.
+ */
+function runSteps(c: Chip, K: i32, t0: u32, noisy: bool, trace: bool): void {
+  const L = c.L, H = L.H, O = L.O, id = threadId;
+  const i0 = rangeStart(H, id), i1 = rangeStart(H, id + 1);
+  const o0 = outputStart(H, O, id), o1 = outputStart(H, O, id + 1);
   const stepBytes = <usize>L.B * L.Hp * 2;
   // clean activity: rs[k] before step k, rs[k + 1] after; noisy: ping-pong in rn
   let rn = L.rn;
   let rnNext = L.rn + stepBytes;
-  memory.copy(L.rs, L.state, stepBytes);
   for (let k = 0; k < K; k++) {
     const t: u32 = t0 + <u32>k;
     const r = L.rs + (<usize>k * stepBytes);
     const rNext = r + stepBytes;
-    hiddenPre(c, t, loadInputs(c, k), r, rn, noisy);
-    if (noisy) noise(c, k, t);
-    activate(c, t, rNext, rnNext, noisy);
-    if (trace) traceHidden(c, k, rNext);
-    outputs(c, k, t, rNext, rnNext, noisy);
+    hiddenPre(c, t, L.xs + (<usize>k * L.B * L.Ip << 1), r, rn, noisy, i0, i1);
+    if (noisy) noise(c, k, t, i0, i1);
+    activate(c, t, rNext, rnNext, noisy, i0, i1);
+    if (trace) traceHidden(c, k, rNext, i0, i1);
+    barrier();
+    outputs(c, k, t, rNext, rnNext, noisy, o0, o1);
     if (noisy) {
       const tmp = rn;
       rn = rnNext;
       rnNext = tmp;
     }
   }
-  // the state for the next chunk
-  memory.copy(L.state, L.rs + (<usize>K * stepBytes), stepBytes);
-  if (noisy && rn != L.rn) memory.copy(L.rn, rn, stepBytes);
-  c.stepCount += <u64>K;
-  c.pendingSteps = noisy ? K : 0;
-  c.pendingT0 = t0;
-  return OK;
+  // the host reads the outputs and the hidden trace when run returns: wait for the
+  // others unless thread 0 wrote all of them
+  join(!trace && outputStart(H, O, 1) >= O);
+}
+
+/**
+ * The end of a command: the other threads hand over their row counts, then all meet;
+ * thread 0 may leave the meeting to its next call (lazy, threads.ts finish).
+ */
+function join(lazy: bool): void {
+  if (threadCount < 2) return;
+  if (threadId == 0) {
+    finish(lazy);
+    return;
+  }
+  addOtherRows(takeOwnRowCounts(false), takeOwnRowCounts(true));
+  barrier();
 }
 
 /**
@@ -219,12 +260,47 @@ export function reward(K: i32, t0: u32, lrW: f64, lrR: f64, lrV: f64): i32 {
   if (c.pendingSteps == 0) return ERR_NO_CHUNK;
   if (K != c.pendingSteps) return ERR_STEPS;
   if (t0 != c.pendingT0) return ERR_T0;
-  for (let k = 0; k < K; k++) {
-    update(c, k, t0 + <u32>k, load<f64>(L.rewards + (<usize>k << 3)), lrW, lrR, lrV);
-    c.updateCount++;
-  }
+  settle();
+  post(CMD_REWARD, K, t0, 0, lrW, lrR, lrV);
+  rewardSteps(c, K, t0, lrW, lrR, lrV);
+  c.updateCount += <u64>K;
   c.pendingSteps = 0;
   return OK;
+}
+
+/** The K updates for this thread's rows (each row's updates stay in step order). */
+function rewardSteps(c: Chip, K: i32, t0: u32, lrW: f64, lrR: f64, lrV: f64): void {
+  const L = c.L, H = L.H, O = L.O, id = threadId;
+  const i0 = rangeStart(H, id), i1 = rangeStart(H, id + 1);
+  const o0 = outputStart(H, O, id), o1 = outputStart(H, O, id + 1);
+  const scratch = L.scratch + <usize>id * L.scratchBytes;
+  for (let k = 0; k < K; k++) {
+    update(c, k, t0 + <u32>k, load<f64>(L.rewards + (<usize>k << 3)), lrW, lrR, lrV, i0, i1, o0, o1, scratch);
+  }
+  join(true);
+}
+
+/**
+ * Threads 1.. of the threads build: do thread 0's commands (post in threads.ts) for
+ * this thread's share until told to stop. Returns at once in the other builds.
+ */
+export function serve(): void {
+  if (!ASC_FEATURE_THREADS || threadId == 0) return;
+  let seen = 0;
+  while (true) {
+    seen = awaitCommand(seen);
+    const cmd = commandCode();
+    if (cmd == CMD_QUIT) return;
+    const c = chip;
+    if (cmd == CMD_RUN) runSteps(c, argK(), argT0(), (argFlags() & 1) != 0, (argFlags() & 2) != 0);
+    else if (cmd == CMD_REWARD) rewardSteps(c, argK(), argT0(), argLr(0), argLr(1), argLr(2));
+  }
+}
+
+/** Thread 0: let the other threads' serve() return. */
+export function stopThreads(): void {
+  settle();
+  post(CMD_QUIT, 0, 0, 0, 0, 0, 0);
 }
 
 // Exported for the test that the tight tanh loop equals the general activation.

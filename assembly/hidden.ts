@@ -78,19 +78,21 @@ function rowsDot2(r0: usize, rS: usize, p: usize, q: usize, Hp: i32, axP: v128, 
 }
 
 /**
- * Pre-activations of rows [0, H & ~3) for every sequence, both copies when noisy.
- * Returns the number of rows done; the caller does the rest with the scalar path.
+ * Pre-activations of rows [i0, i0 + ((i1 - i0) & ~3)) for every sequence, both copies
+ * when noisy. Returns the end of the rows done; the caller does the rest with the
+ * scalar path.
  * preClean/preNoisy: B x H int32. Only for nearest/floor pre rounding, no mismatch.
  */
 export function hiddenRows4(
   w: usize, r: usize, Ip: i32, Hp: i32, H: i32, B: i32,
   x: usize, rPrev: usize, rNoisy: usize, noisy: bool,
   shX: i32, shR: i32, s: i32, fPre: Fmt, preClean: usize, preNoisy: usize,
+  i0: i32 = 0, i1: i32 = 0x7fffffff,
 ): i32 {
-  const H4 = H & ~3;
+  const H4 = i0 + (((i1 < H ? i1 : H) - i0) & ~3);
   const wS = <usize>Ip << 1;
   const rS = <usize>Hp << 1;
-  for (let i = 0; i < H4; i += 4) {
+  for (let i = i0; i < H4; i += 4) {
     const w0 = w + ((<usize>i * Ip) << 1);
     const r0 = r + ((<usize>i * Hp) << 1);
     let b = 0;

@@ -4,3 +4,4 @@ export { testOvf, testRshift } from './fixed';
 export { testActivate } from './activation';
 export { testMix64, testKey, testLowbias32, testGauss } from './rng';
 export { setRowSkip, rowSkipCounts, resetRowSkipCounts } from './batch-outer';
+export { setThread, rowsByOtherThreads } from './threads';

@@ -3,6 +3,8 @@
 // are padded to 8 int16 lanes so the SIMD path reads whole v128s; padding lanes hold
 // zeros and never change results.
 
+import { MAX_THREADS } from './threads';
+
 // @ts-ignore: decorator
 @inline
 export function pad8(n: i32): i32 {
@@ -45,6 +47,7 @@ export class Layout {
   offset: usize = 0; // H
   mant: usize = 0; // B x max(Hp, O) mantissas of one layer's update (int16)
   scratch: usize = 0; // interleaved presynaptic pairs + mantissa pairs of the SIMD update
+  scratchBytes: usize = 0; // one thread's scratch; the threads build has one per thread (threads.ts)
   // f64 buffers
   rewards: usize = 0; // K
   end: usize = 0;
@@ -91,7 +94,9 @@ export class Layout {
     this.mant = <usize>p; p = align16(p + b * mrow * 2);
     const P = (b + 1) >> 1;
     const maxStride = ip > hp ? ip : hp;
-    this.scratch = <usize>p; p = align16(p + P * 2 * maxStride * 2 + P * 16 + b * 4);
+    const scratchBytes = align16(P * 2 * maxStride * 2 + P * 16 + b * 4);
+    this.scratch = <usize>p; p += scratchBytes * <u64>(ASC_FEATURE_THREADS ? MAX_THREADS : 1);
+    this.scratchBytes = <usize>scratchBytes;
     this.rewards = <usize>p; p = align16(p + k * 8);
     this.end = <usize>p;
     return p;

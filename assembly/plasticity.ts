@@ -51,14 +51,15 @@ export function mantissaShift(c: f64, maxAbs: i32, M: i32): i32 {
 
 /**
  * Fill mant (rows x B int16, neuron-major) with nearest_even(c * delta_bi * 2^s) for
- * delta (B x rows int32, batch-major).
+ * delta (B x rows int32, batch-major); only rows [i0, i1) (one thread's share).
  */
-export function fillMantissas(c: f64, s: i32, delta: usize, rows: i32, B: i32, M: i32, mant: usize): void {
+export function fillMantissas(c: f64, s: i32, delta: usize, rows: i32, B: i32, M: i32, mant: usize, i0: i32 = 0, i1: i32 = 0x7fffffff): void {
+  const end = i1 < rows ? i1 : rows;
   const scale = pow2(s);
   const lim: f64 = <f64>((1 << M) - 1);
   for (let b = 0; b < B; b++) {
     const row = delta + ((<usize>b * rows) << 2);
-    let i = 0;
+    let i = i0;
     if (ASC_FEATURE_SIMD) {
       // four neurons at a time, the same IEEE products per lane as the scalar loop. The
       // clamp comes before the rounding (the same result: lim is an integer and rounding
@@ -66,7 +67,7 @@ export function fillMantissas(c: f64, s: i32, delta: usize, rows: i32, B: i32, M
       // even and leaves the integer in the low 32 bits (|x| <= lim < 2^14).
       const cv = f64x2.splat(c), sv = f64x2.splat(scale), hi = f64x2.splat(lim), lo = f64x2.splat(-lim);
       const magic = f64x2.splat(6755399441055744.0);
-      for (; i + 3 < rows; i += 4) {
+      for (; i + 3 < end; i += 4) {
         const d = v128.load(row + (<usize>i << 2));
         const d01 = f64x2.convert_low_i32x4_s(d);
         const d23 = f64x2.convert_low_i32x4_s(i32x4.shuffle(d, d, 2, 3, 0, 1));
@@ -79,7 +80,7 @@ export function fillMantissas(c: f64, s: i32, delta: usize, rows: i32, B: i32, M
         store<i16>(mant + ((<usize>(i + 3) * B + b) << 1), <i16>i32x4.extract_lane(m, 3));
       }
     }
-    for (; i < rows; i++) {
+    for (; i < end; i++) {
       const d = <f64>load<i32>(row + (<usize>i << 2));
       let m = nearest<f64>(c * d * scale);
       if (m > lim) m = lim;

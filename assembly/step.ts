@@ -5,7 +5,8 @@
 //   activate   r = act(a), r~ = act(ã)
 //   outputs    y = requant(V r), ỹ = ovf(requant(V r~) + noise), dy = ỹ - y
 // Each takes the chip context (context.ts) and the step's buffers; the tensors are
-// in c.L (layout.ts).
+// in c.L (layout.ts). The neuron range [i0, i1) (outputs: [o0, o1)) is one thread's
+// share in the threads build (threads.ts); by default every neuron.
 import { Chip } from './context';
 import { ovf, rshift, requant, RND_STOCHASTIC, RND_NEAREST } from './fixed';
 import { key, lowbias32, gauss, mix64, STREAM_NOISE, STREAM_PRE, STREAM_ACT, STREAM_OUT } from './rng';
@@ -14,10 +15,15 @@ import { TANH_TABLE } from './tanh-table';
 import { dot, dot2, dot2Second } from './dot';
 import { hiddenRows4 } from './hidden';
 import { MAX_BATCH } from './limits';
+import { MAX_THREADS, threadId } from './threads';
 
 // Stochastic pre-activation rounding keys of one step, one per sequence (drawn once per
-// step, not per neuron). configure refuses B > MAX_BATCH, so the unchecked index fits.
-const preKeys = new StaticArray<u32>(MAX_BATCH);
+// step, not per neuron), one set per thread. configure refuses B > MAX_BATCH, so the
+// unchecked index fits.
+const preKeys = new StaticArray<u32>(ASC_FEATURE_THREADS ? MAX_BATCH * MAX_THREADS : MAX_BATCH);
+
+/** "Every neuron": the default end of a neuron range. */
+export const MAX_I: i32 = 0x7fffffff;
 
 /** The input x of step k: the run's inputs (K x B x I) copied into the padded trace. */
 export function loadInputs(c: Chip, k: i32): usize {
@@ -34,8 +40,10 @@ export function loadInputs(c: Chip, k: i32): usize {
  * then noisy: B x H): a = requant(acc, wF + F, pre), then the neuron's mismatch.
  * x: the inputs (B x Ip); r, rn: the clean and noisy activity of the step before.
  */
-export function hiddenPre(c: Chip, t: u32, x: usize, r: usize, rn: usize, noisy: bool): void {
+export function hiddenPre(c: Chip, t: u32, x: usize, r: usize, rn: usize, noisy: bool, i0: i32 = 0, i1: i32 = MAX_I): void {
   const L = c.L, fPre = c.fPre, B = L.B, H = L.H, Ip = L.Ip, Hp = L.Hp;
+  const end = i1 < H ? i1 : H;
+  const kb = ASC_FEATURE_THREADS ? threadId * MAX_BATCH : 0;
   const F = c.fIn.frac > c.fAct.frac ? c.fIn.frac : c.fAct.frac;
   const shX = F - c.fIn.frac;
   const shR = F - c.fAct.frac;
@@ -44,13 +52,13 @@ export function hiddenPre(c: Chip, t: u32, x: usize, r: usize, rn: usize, noisy:
   const mismatchOn = c.mismatch;
   const preClean = L.pre;
   const preNoisy = L.pre + (<usize>B * H << 2);
-  if (stoch) for (let b = 0; b < B; b++) unchecked(preKeys[b] = <u32>key(c.seed, STREAM_PRE, <u64>b, <u64>t));
-  let done = 0;
+  if (stoch) for (let b = 0; b < B; b++) unchecked(preKeys[kb + b] = <u32>key(c.seed, STREAM_PRE, <u64>b, <u64>t));
+  let done = i0;
   if (ASC_FEATURE_SIMD) {
     if (!mismatchOn && !stoch && accFrac - fPre.frac >= 1)
-      done = hiddenRows4(L.w, L.r, Ip, Hp, H, B, x, r, rn, noisy, shX, shR, accFrac - fPre.frac, fPre, preClean, preNoisy);
+      done = hiddenRows4(L.w, L.r, Ip, Hp, H, B, x, r, rn, noisy, shX, shR, accFrac - fPre.frac, fPre, preClean, preNoisy, i0, end);
   }
-  for (let i = done; i < H; i++) {
+  for (let i = done; i < end; i++) {
     const wRow = L.w + (<usize>i * Ip << 1);
     const rRow = L.r + (<usize>i * Hp << 1);
     for (let b = 0; b < B; b++) {
@@ -64,7 +72,7 @@ export function hiddenPre(c: Chip, t: u32, x: usize, r: usize, rn: usize, noisy:
         rnb = 0;
       }
       const idx = (<usize>b * H + i) << 2;
-      const rnd: u32 = stoch ? lowbias32(unchecked(preKeys[b]) ^ <u32>i) : 0;
+      const rnd: u32 = stoch ? lowbias32(unchecked(preKeys[kb + b]) ^ <u32>i) : 0;
       let a = requant(<i64>(ax + (rc << shR)), accFrac, fPre, rnd);
       if (mismatchOn) a = mismatch(c, a, i);
       store<i32>(preClean + idx, <i32>a);
@@ -90,8 +98,9 @@ function mismatch(c: Chip, a: i64, i: i32): i64 {
  * The noisy copy's hidden noise at step t: ã = ovf(ã + noise_i, pre), and the measured
  * perturbation da = ã - a into the trace of step k.
  */
-export function noise(c: Chip, k: i32, t: u32): void {
+export function noise(c: Chip, k: i32, t: u32, i0: i32 = 0, i1: i32 = MAX_I): void {
   const L = c.L, fPre = c.fPre, B = L.B, H = L.H, scale = c.scaleHidden;
+  const end = i1 < H ? i1 : H;
   const sat = !fPre.wrap, lo = fPre.min, hi = fPre.max;
   // four neurons per iteration when the sums stay in int32: |pre| < 2^29 and
   // |noise| <= 131070 * scale / 2^32 < 2^16
@@ -101,15 +110,15 @@ export function noise(c: Chip, k: i32, t: u32): void {
     const pc = L.pre + (<usize>b * H << 2);
     const pn = pc + (<usize>B * H << 2);
     const da = L.da + ((<usize>(k * B + b) * H) << 2);
-    let i = 0;
-    if (wide) i = noise4(kn, scale, pc, pn, da, H, <i32>lo, <i32>hi);
+    let i = i0;
+    if (wide) i = noise4(kn, scale, pc, pn, da, i0, end, <i32>lo, <i32>hi);
     // saturation with the range in locals (the stores could alias fPre for the compiler)
-    if (sat) for (; i < H; i++) {
+    if (sat) for (; i < end; i++) {
       let an = <i64>load<i32>(pn + (<usize>i << 2)) + gauss(scale, kn, <u64>i);
       an = an < lo ? lo : an > hi ? hi : an;
       store<i32>(pn + (<usize>i << 2), <i32>an);
       store<i32>(da + (<usize>i << 2), <i32>an - load<i32>(pc + (<usize>i << 2)));
-    } else for (; i < H; i++) {
+    } else for (; i < end; i++) {
       const an = ovf(<i64>load<i32>(pn + (<usize>i << 2)) + gauss(scale, kn, <u64>i), fPre);
       store<i32>(pn + (<usize>i << 2), <i32>an);
       store<i32>(da + (<usize>i << 2), <i32>an - load<i32>(pc + (<usize>i << 2)));
@@ -118,18 +127,18 @@ export function noise(c: Chip, k: i32, t: u32): void {
 }
 
 /**
- * noise()'s saturating loop over neurons [0, n & ~3), four per iteration; returns
- * n & ~3. mix64 stays scalar (a 64-bit multiply has no SIMD instruction), the rest of
+ * noise()'s saturating loop over neurons [i0, i0 + ((n - i0) & ~3)), four per
+ * iteration; returns the end. mix64 stays scalar (a 64-bit multiply has no SIMD instruction), the rest of
  * gaussBits is lane by lane: the four 16-bit fields summed by pairwise adds, then
  * (z * scale + 2^31) >> 32 as the high half of an exact 64-bit product (0 <= scale < 2^31).
  */
 // @ts-ignore: decorator
 @inline
-function noise4(kn: u64, scale: i64, pc: usize, pn: usize, da: usize, n: i32, lo: i32, hi: i32): i32 {
-  const n4 = n & ~3;
+function noise4(kn: u64, scale: i64, pc: usize, pn: usize, da: usize, i0: i32, n: i32, lo: i32, hi: i32): i32 {
+  const n4 = i0 + ((n - i0) & ~3);
   const scaleV = i32x4.splat(<i32>scale), bias = i64x2.splat(0x80000000), centre = i32x4.splat(131070);
   const loV = i32x4.splat(lo), hiV = i32x4.splat(hi);
-  for (let i = 0; i < n4; i += 4) {
+  for (let i = i0; i < n4; i += 4) {
     const h01 = i64x2.replace_lane(i64x2.splat(<i64>mix64(kn ^ <u64>i)), 1, <i64>mix64(kn ^ <u64>(i + 1)));
     const h23 = i64x2.replace_lane(i64x2.splat(<i64>mix64(kn ^ <u64>(i + 2))), 1, <i64>mix64(kn ^ <u64>(i + 3)));
     const p01 = i32x4.extadd_pairwise_i16x8_u(h01), p23 = i32x4.extadd_pairwise_i16x8_u(h23);
@@ -172,8 +181,9 @@ export function prepareActivation(c: Chip): void {
  * Activity of both copies at step t from c.L.pre: r = act(a) into r (B x Hp int16),
  * and r~ = act(ã) into rn when noisy. Both copies use the same rounding bits.
  */
-export function activate(c: Chip, t: u32, r: usize, rn: usize, noisy: bool): void {
+export function activate(c: Chip, t: u32, r: usize, rn: usize, noisy: bool, i0: i32 = 0, i1: i32 = MAX_I): void {
   const L = c.L, fPre = c.fPre, fAct = c.fAct, B = L.B, H = L.H, Hp = L.Hp, kind = c.act;
+  const end = i1 < H ? i1 : H;
   const preClean = L.pre;
   const preNoisy = L.pre + (<usize>B * H << 2);
   const stoch = fAct.rounding == RND_STOCHASTIC;
@@ -185,12 +195,13 @@ export function activate(c: Chip, t: u32, r: usize, rn: usize, noisy: bool): voi
     const pn = preNoisy + (<usize>b * H << 2);
     if (codes != 0) {
       // the common case (tanh, nearest, saturating signed activity): one lookup per code
-      lookupRow(codes, pc, rb, H);
-      if (noisy) lookupRow(codes, pn, rnb, H);
+      const o4 = <usize>i0 << 2, o2 = <usize>i0 << 1;
+      lookupRow(codes, pc + o4, rb + o2, end - i0);
+      if (noisy) lookupRow(codes, pn + o4, rnb + o2, end - i0);
       continue;
     }
     const kAct = stoch ? <u32>key(c.seed, STREAM_ACT, <u64>b, <u64>t) : 0;
-    for (let i = 0; i < H; i++) {
+    for (let i = i0; i < end; i++) {
       const rnd: u32 = stoch ? lowbias32(kAct ^ <u32>i) : 0;
       store<i16>(rb + (<usize>i << 1), <i16>act(kind, <i64>load<i32>(pc + (<usize>i << 2)), fPre.frac, fAct, rnd));
       if (noisy) store<i16>(rnb + (<usize>i << 1), <i16>act(kind, <i64>load<i32>(pn + (<usize>i << 2)), fPre.frac, fAct, rnd));
@@ -244,8 +255,10 @@ export function tanhNearestSat(a: i32, shZ: i32, shOut: i32, max: i32): i32 {
  * into c.L.outClean; when noisy ỹ = ovf(requant(V r~) + noise_{H+o}, output) into
  * c.L.outNoisy and dy = ỹ - y. Both copies use the same rounding bits.
  */
-export function outputs(c: Chip, k: i32, t: u32, r: usize, rn: usize, noisy: bool): void {
+export function outputs(c: Chip, k: i32, t: u32, r: usize, rn: usize, noisy: bool, o0: i32 = 0, o1: i32 = MAX_I): void {
   const L = c.L, fOut = c.fOut, B = L.B, H = L.H, O = L.O, Hp = L.Hp;
+  const end = o1 < O ? o1 : O;
+  if (o0 >= end) return;
   const yFrac = c.fW.frac + c.fAct.frac;
   const stoch = fOut.rounding == RND_STOCHASTIC;
   const scale = c.scaleOutput;
@@ -254,7 +267,7 @@ export function outputs(c: Chip, k: i32, t: u32, r: usize, rn: usize, noisy: boo
     const kn = noisy ? key(c.seed, STREAM_NOISE, <u64>b, <u64>t) : 0;
     const rb = r + (<usize>b * Hp << 1);
     const rnb = rn + (<usize>b * Hp << 1);
-    for (let o = 0; o < O; o++) {
+    for (let o = o0; o < end; o++) {
       const vRow = L.v + (<usize>o * Hp << 1);
       const rnd: u32 = stoch ? lowbias32(kOut ^ <u32>o) : 0;
       const oi = (<usize>(k * B + b) * O + o);
@@ -278,9 +291,11 @@ export function outputs(c: Chip, k: i32, t: u32, r: usize, rn: usize, noisy: boo
 }
 
 /** The clean activity r of step k (B x Hp) into the hidden trace (K x B x H). */
-export function traceHidden(c: Chip, k: i32, r: usize): void {
+export function traceHidden(c: Chip, k: i32, r: usize, i0: i32 = 0, i1: i32 = MAX_I): void {
   const L = c.L, B = L.B, H = L.H, Hp = L.Hp;
+  const end = i1 < H ? i1 : H;
+  if (i0 >= end) return;
   for (let b = 0; b < B; b++) {
-    memory.copy(L.hidden + ((<usize>(k * B + b) * H) << 1), r + (<usize>b * Hp << 1), <usize>H << 1);
+    memory.copy(L.hidden + ((<usize>(k * B + b) * H + i0) << 1), r + ((<usize>b * Hp + i0) << 1), <usize>(end - i0) << 1);
   }
 }

@@ -17,10 +17,19 @@ function updateKey(c: Chip, stream: u64, t: u32): u32 {
 
 /**
  * Apply the update of step k of the pending chunk (absolute step t) with reward dL
- * and step sizes lrW, lrR, lrV, from the traces run() left in c.L.
+ * and step sizes lrW, lrR, lrV, from the traces run() left in c.L. Only rows [i0, i1)
+ * of W and R and [o0, o1) of V, with scratch at `scratch` (one thread's share in the
+ * threads build, threads.ts): the factors and shifts are global, each row's change is
+ * its own.
  */
-export function update(c: Chip, k: i32, t: u32, dL: f64, lrW: f64, lrR: f64, lrV: f64): void {
+export function update(
+  c: Chip, k: i32, t: u32, dL: f64, lrW: f64, lrR: f64, lrV: f64,
+  i0: i32 = 0, i1: i32 = 0x7fffffff, o0: i32 = 0, o1: i32 = 0x7fffffff, scratch: usize = 0,
+): void {
   const L = c.L, fW = c.fW, B = L.B, H = L.H, O = L.O, Ip = L.Ip, Hp = L.Hp, M = c.mantBits;
+  const h1 = i1 < H ? i1 : H, v1 = o1 < O ? o1 : O;
+  const scr = scratch != 0 ? scratch : L.scratch;
+  const mW = L.mant + ((<usize>i0 * B) << 1), mV = L.mant + ((<usize>o0 * B) << 1);
   const stepBytes = <usize>B * Hp * 2;
   const fB = <f64>B;
   const da = L.da + ((<usize>k * B * H) << 2);
@@ -35,23 +44,23 @@ export function update(c: Chip, k: i32, t: u32, dL: f64, lrW: f64, lrR: f64, lrV
     const cW = (-lrW * c.sqrtN * dL * pow2(c.fPre.frac + fW.frac - c.fIn.frac)) / (fB * Sh);
     const sW = mantissaShift(cW, maxDa, M);
     if (sW >= 0) {
-      fillMantissas(cW, sW, da, H, B, M, L.mant);
-      addBatchOuter(L.w, H, L.I, Ip, L.mant, B, x, Ip, sW, fW, updateKey(c, STREAM_UPD_W, t), L.scratch);
+      fillMantissas(cW, sW, da, H, B, M, L.mant, i0, h1);
+      addBatchOuter(L.w + ((<usize>i0 * Ip) << 1), h1 - i0, L.I, Ip, mW, B, x, Ip, sW, fW, updateKey(c, STREAM_UPD_W, t), scr, i0);
     }
     const cR = (-lrR * c.sqrtN * dL * pow2(c.fPre.frac + fW.frac - c.fAct.frac)) / (fB * Sh);
     const sR = mantissaShift(cR, maxDa, M);
     if (sR >= 0) {
       // equal lrW and lrR give cR = cW * 2^k exactly, hence the same mantissas: reuse them
-      if (!(sW >= 0 && cR * pow2(sR) == cW * pow2(sW))) fillMantissas(cR, sR, da, H, B, M, L.mant);
-      addBatchOuter(L.r, H, H, Hp, L.mant, B, rPrev, Hp, sR, fW, updateKey(c, STREAM_UPD_R, t), L.scratch);
+      if (!(sW >= 0 && cR * pow2(sR) == cW * pow2(sW))) fillMantissas(cR, sR, da, H, B, M, L.mant, i0, h1);
+      addBatchOuter(L.r + ((<usize>i0 * Hp) << 1), h1 - i0, H, Hp, mW, B, rPrev, Hp, sR, fW, updateKey(c, STREAM_UPD_R, t), scr, i0);
     }
   }
   if (So > 0.0) {
     const cV = (-lrV * c.sqrtN * dL * pow2(c.fOut.frac + fW.frac - c.fAct.frac)) / (fB * So);
     const sV = mantissaShift(cV, maxAbs32(dy, B * O), M);
     if (sV >= 0) {
-      fillMantissas(cV, sV, dy, O, B, M, L.mant);
-      addBatchOuter(L.v, O, H, Hp, L.mant, B, r, Hp, sV, fW, updateKey(c, STREAM_UPD_V, t), L.scratch);
+      fillMantissas(cV, sV, dy, O, B, M, L.mant, o0, v1);
+      addBatchOuter(L.v + ((<usize>o0 * Hp) << 1), v1 - o0, H, Hp, mV, B, r, Hp, sV, fW, updateKey(c, STREAM_UPD_V, t), scr, o0);
     }
   }
 }

@@ -11,8 +11,9 @@
  *   queue     a 48-row sweep: local piscina vs 1, 2, 4 queue workers on Redis (bench/queue.ts)
  *   link      ANP-T through firmware-sim vs the wire limit
  *   faults    the fault matrix of issue 9 (bench/link-faults.ts): time relative to clean, weights = emulator
+ *   cores     ANP-T training on 1 vs 2 threads (EmulatorDevice threads), H=1000 B=10 and smaller, same weights
  * Results also go to bench/out/results.json. Options: --quick (shorter timings),
- * --only step,epoch,spectral,link,queue.
+ * --only step,epoch,spectral,link,queue,faults,cores.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -87,6 +88,16 @@ if (want('faults')) {
   const rows = await benchLinkFaults(quick ? 1 : 3, task, only);
   for (const line of formatFaultRows(rows)) console.log(line);
   results.faults = rows;
+}
+
+if (want('cores')) {
+  const [rounds, steps] = quick ? [2, 300] : [5, 500];
+  console.log(`\n== one chip on two cores: ANP-T training (Mackey-Glass recall-15, online, 16-bit) on the emulator with threads 1 and 2, ${rounds} alternated rounds of ${steps} steps (median, each round in brackets, and the ratio of the best rounds: the least disturbed on a shared machine); wall-clock steps/s; ${load()}`);
+  const { benchCores, formatCoresRows } = await import('./cores.js');
+  const sizes: [number, number][] = quick ? [[1000, 10]] : [[1000, 10], [600, 10], [400, 10], [200, 10], [100, 10], [1000, 1]];
+  const rows = await benchCores(sizes, steps, rounds);
+  for (const line of formatCoresRows(rows)) console.log(line);
+  results.cores = rows;
 }
 
 mkdirSync('bench/out', { recursive: true });

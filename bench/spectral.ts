@@ -6,23 +6,14 @@
  * of the Mackey-Glass default batch, its time from the emulator's online steps/s
  * measured here at that size (a full epoch at H = 4096 takes minutes).
  */
-import { EmulatorDevice } from '../src/device/emulator.js';
-import { defaultChipFormats } from '../src/device/config.js';
 import { WarmSpectralRadius } from '../src/linalg/spectral.js';
 import { xavierNormal } from '../src/model/rnn.js';
+import { mgEmulator } from './mg-emulator.js';
 
 export interface SpectralRow { H: number; B: number; coldSeconds: number; warmSeconds: number; epochSeconds: number; warmShare: number; coldShare: number }
 
 async function epochSeconds(H: number, B: number, steps: number): Promise<number> {
-  const dev = new EmulatorDevice();
-  await dev.configure({
-    topology: { inputs: 1, hidden: H, outputs: 1, batch: B, activation: 'tanh' },
-    formats: defaultChipFormats({ weightBits: 16 }),
-    noise: { hiddenSigma: 1e-3, outputSigma: 1e-3 },
-    seed: 42,
-    maxChunkSteps: 1,
-  });
-  await dev.writeParams(xavierNormal({ inputs: 1, hidden: H, outputs: 1, activation: 'tanh' }, 42));
+  const dev = await mgEmulator(H, B);
   const x = new Float64Array(B).fill(0.1);
   const lr = { w: 0.1, r: 0.1, v: 0.1 };
   const time = async (noisy: boolean) => {

@@ -95,6 +95,7 @@ describe('anpt train --help', () => {
     '--schedule': { args: [...MG, '--schedule', 'constant'], config: ['schedule', 'constant'] },
     '--sigma': { args: [...MG, '--sigma', '0.002'], config: ['sigma', 0.002] },
     '--chunk': { args: [...MG, '--chunk', '5'], config: ['chunk', 5] },
+    '--threads': { args: [...MG, '--threads', '2'], config: ['threads', 2] },
     '--readout-only': { args: [...MG, '--readout-only'], config: ['readout-only', true] },
     '--lr-w': { args: [...MG, '--lr-w', '0.2'], config: ['lr-w', 0.2] },
     '--lr-r': { args: [...MG, '--lr-r', '0.2'], config: ['lr-r', 0.2] },
@@ -296,7 +297,7 @@ describe('anpt sweep --help', () => {
     expect((gridFromFlags({ out: 'x', grid: g }) as { hidden: number }).hidden).toBe(5);
     // the flags that are not grid entries: all listed, each with a test of its own elsewhere (test/sweep*.test.ts)
     // (the queue flags: test/queue.test.ts)
-    const others = ['--out', '--grid', '--seeds', '--seed-list', '--bptt-epochs', '--workers', '--force', '--no-report', '--quiet', '--json', '--task', '--copy-length', '--copy-delay', '--episode', '--episodes', '--data', '--inputs', '--targets', '--split',
+    const others = ['--out', '--grid', '--seeds', '--seed-list', '--bptt-epochs', '--workers', '--threads', '--force', '--no-report', '--quiet', '--json', '--task', '--copy-length', '--copy-delay', '--episode', '--episodes', '--data', '--inputs', '--targets', '--split',
       '--queue', '--collect', '--run-on', '--keep-days'];
     expect([...flags.keys()].sort()).toEqual([...Object.keys(paths), ...others].sort());
   });

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { defaultChipFormats } from '../device/config.js';
-import { EmulatorDevice } from '../device/emulator.js';
+import { AUTO_THREADS_MIN_HB, EmulatorDevice, type EmulatorThreads } from '../device/emulator.js';
 import type { ChipFormats, Device, MismatchConfig, Topology, LearnerConfig } from '../device/types.js';
 import { FORMAT_BITS, formatName, OVERFLOWS, ROUNDINGS, type FixedFormat } from '../format/fixed.js';
 import { NpFloatDevice } from '../learn/np.js';
@@ -77,10 +77,22 @@ export function checkAlgoBackend(algo: Algo, backend: Backend): void {
     throw new UsageError(`--algo ${algo} needs --backend float: ${why}; use --backend float, or --algo anpt (or reservoir) on the ${backend === 'device' ? 'device' : 'emulator'}`);
 }
 
+/** --threads of train and sweep: the help line. */
+export const THREADS_HELP = `emulator: cores for one run, 1 | 2 | auto (default auto = 2 when hidden x batch >= ${AUTO_THREADS_MIN_HB} and 2 cores exist; the same bits either way)`;
+
+/** --threads as given (default auto); refused off the emulator. */
+export function resolveThreads(raw: string | undefined, backend: Backend): EmulatorThreads {
+  if (raw === undefined) return 'auto';
+  if (backend !== 'emulator') refuse('--threads', raw, `splits the emulator's work over cores; the ${backend === 'device' ? 'board' : 'float model'} runs on one; remove it`);
+  if (raw === 'auto') return 'auto';
+  if (raw === '1' || raw === '2') return Number(raw) as 1 | 2;
+  throw new UsageError(`--threads: '${raw}' is not 1, 2 or auto; e.g. --threads 2`);
+}
+
 /** An unconfigured in-process device for an algorithm on a backend (BPTT trains off-device; its model is a FloatDevice). */
-export function makeDevice(algo: Algo, backend: Backend): Device {
+export function makeDevice(algo: Algo, backend: Backend, threads: EmulatorThreads = 1): Device {
   if (backend === 'device') throw new Error('makeDevice: a board is opened with openBoard()');
-  if (backend === 'emulator') return new EmulatorDevice();
+  if (backend === 'emulator') return new EmulatorDevice({ threads });
   if (algo === 'np') return new NpFloatDevice();
   if (algo === 'wp') return new WpFloatDevice();
   return new FloatDevice();

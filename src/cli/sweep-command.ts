@@ -9,6 +9,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { AnptError } from '../errors.js';
 import { UsageError } from './errors.js';
+import { resolveThreads } from './backend.js';
 import { resolveTaskSpec, type TaskFlags, type TaskSpec } from './task-options.js';
 import { TASK_NAMES, type TaskName } from '../tasks/index.js';
 import { anptVersion } from '../version.js';
@@ -45,6 +46,7 @@ export interface SweepFlags extends TaskFlags {
   diagSteps?: string;
   diagWarmup?: string;
   workers?: string;
+  threads?: string;
   /** Queued sweeps (src/queue/command.ts): --queue URL, --collect DIR, --run-on, --keep-days. */
   queue?: string;
   collect?: string;
@@ -224,6 +226,9 @@ export async function sweepCommand(f: SweepFlags, ctx: SweepContext = {}): Promi
   if (f.out === undefined) throw new UsageError('--out DIR is required: the results directory (created if missing; the same command on the same DIR resumes)');
   const grid = gridFromFlags(f);
   const workers = q ? 0 : workerCount(f.workers);
+  const threads = resolveThreads(f.threads, 'emulator');
+  if (threads !== 'auto' && threads > 1 && (q || workers > 0))
+    throw new UsageError(`--threads: ${threads} applies to a sweep in the main thread (--workers 0); ${q ? 'queued rows' : 'rows on a worker pool'} keep one thread each (the pool already uses the cores)`);
   const side = gridMemoryProblem(grid, Math.max(1, Math.min(workers, gridRows(grid).length)));
   if (side) throw new UsageError(`${side}, or use fewer --workers`);
   let commandLine = ctx.commandLine ?? quoteCommand(['anpt', ...process.argv.slice(2)]);
@@ -248,7 +253,7 @@ export async function sweepCommand(f: SweepFlags, ctx: SweepContext = {}): Promi
   const quiet = f.quiet ?? false;
   const res = !todo.length ? { rows: [], failed: 0 }
     : q ? await (await import('../queue/coordinator.js')).runQueued({ ...q, dir, grid, todo, steps, command: commandLine, report: f.report !== false, quiet, stream: ctx.progress, log })
-    : await runRows({ dir, grid, todo, steps, workers, quiet, stream: ctx.progress, done: [...opened.done.values()] });
+    : await runRows({ dir, grid, todo, steps, workers, threads: workers === 0 ? threads : 1, quiet, stream: ctx.progress, done: [...opened.done.values()] });
   const finishedAt = new Date();
   const wallSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
   const run: SweepRun = {

@@ -3,6 +3,7 @@
  * what `resolveTrainConfig` (train.ts) returns and what the summary (summary.ts) records.
  */
 import type { Activation, ChipFormats } from '../device/types.js';
+import type { EmulatorThreads } from '../device/emulator.js';
 import type { Algo, Backend } from './defaults.js';
 import type { FormatFlags } from './backend.js';
 import type { TaskFlags, TaskSpec } from './task-options.js';
@@ -37,6 +38,8 @@ export interface TrainConfig {
   /** Noise std, real units (0 for bptt and reservoir). */
   sigma: number;
   seed: number;
+  /** Emulator threads for the run (--threads; the same bits for any). */
+  threads: EmulatorThreads;
   /** Steps per run/reward round trip (anpt, np, wp); 1 = online; 'sequence' = the whole sequence (resolved by runTrain). */
   chunk: number | 'sequence';
   readoutOnly: boolean;
@@ -82,6 +85,7 @@ export interface TrainFlags extends TaskFlags, FormatFlags, LinkFlags {
   sigma?: string;
   seed?: string;
   chunk?: string;
+  threads?: string;
   schedule?: string;
   readoutOnly?: boolean;
   spectralCap?: string;

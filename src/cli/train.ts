@@ -22,7 +22,7 @@ import { checkTrainSize, evalChunkSteps } from './limits.js';
 import { SPECTRAL_EVERY_STEPS, TRACE_DECAY } from '../learn/defaults.js';
 import { applyConfigFile, configJson } from './config-file.js';
 import type { Task } from '../tasks/index.js';
-import { addFormatOptions, checkAlgoBackend, configureDevice, linkHealth, linkLine, makeDevice, openBoard, resolveDeviceUrl, resolveFormats, type FormatFlags } from './backend.js';
+import { addFormatOptions, checkAlgoBackend, configureDevice, linkHealth, linkLine, makeDevice, openBoard, resolveDeviceUrl, resolveFormats, resolveThreads, THREADS_HELP, type FormatFlags } from './backend.js';
 import {
   ACTIVATION, ALGO_DEFAULTS, ALGOS, BACKENDS, FLOAT_ANPT_SPECTRAL_CAP, BPTT_WINDOW, FLOAT_ONLY, HIDDEN, PROGRESS_EVERY_STEPS, SEED, TASK_BUDGET,
   type Algo, type Backend,
@@ -105,6 +105,7 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     sigma: algo === 'bptt' || algo === 'reservoir' ? 0 : positiveReal('--sigma', f.sigma, d.sigma, '1e-3'),
     seed,
     chunk: f.chunk === undefined ? budget.chunk : positiveInt('--chunk', f.chunk, 1, '1'),
+    threads: resolveThreads(f.threads, backend),
     readoutOnly: f.readoutOnly === true,
     activation: choice('--activation', f.activation, ACTIVATIONS, ACTIVATION),
     mismatch: mismatchSpread(f.mismatch),
@@ -206,7 +207,7 @@ function maxChunkSteps(cfg: TrainConfig, task: Task, topology: Topology): number
 async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, initial: Params, note: (line: string) => void): Promise<Device> {
   const device = cfg.backend === 'device'
     ? await openBoard(cfg.deviceUrl!, { ...cfg.link, checkpointDir: cfg.checkpointDir, onEvent: note })
-    : makeDevice(cfg.algo, cfg.backend);
+    : makeDevice(cfg.algo, cfg.backend, cfg.threads);
   try {
     if (cfg.resume && device instanceof ResilientDevice) {
       await device.restore(cfg.resume.checkpoint); // the board as it was when the run state was saved
@@ -456,6 +457,7 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--schedule <kind>', `learning-rate schedule: constant | cosine (default ${ALGO_DEFAULTS.anpt.schedule}; np ${ALGO_DEFAULTS.np.schedule}; wp ${ALGO_DEFAULTS.wp.schedule}; bptt ${ALGO_DEFAULTS.bptt.schedule})`)
     .option('--sigma <std>', `noise std on hidden and output pre-activations (wp: on weights), real units (default ${ALGO_DEFAULTS.anpt.sigma})`)
     .option('--chunk <K>', 'steps per run/reward round trip: 1 = online, K > 1 = two-pass chunks (default 1; copy: one whole sequence, as the reference code)')
+    .option('--threads <n>', THREADS_HELP)
     .option('--lr-w <eta>', 'step size of W (default: --lr)')
     .option('--lr-r <eta>', 'step size of R (default: --lr)')
     .option('--lr-v <eta>', 'step size of V (default: --lr); anpt rates are batch-invariant: the device gets lr x (B/10)^2')

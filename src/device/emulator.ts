@@ -3,12 +3,15 @@
  * the Device interface. Values cross the interface in real units; inside, everything
  * is integer codes (docs/kernel.md).
  */
+import os from 'node:os';
 import { ConfigError, saturatingQuantiser } from '../format/fixed.js';
 import type { FixedFormat } from '../format/fixed.js';
 import { ACTIVATION_CODE, packFormat, refuseTraces, validateChipFormats, validateConfig } from './config.js';
 import { PendingChunk, checkParams, checkRun, checkState } from './contract.js';
 import { DeviceError } from './errors.js';
 import { instantiateKernel, kernelLayoutBytes, kernelMemoryBase, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
+import { startKernelThreads } from './kernel-threads.js';
+import type { KernelThreads } from './kernel-threads.js';
 import { MAX_BATCH, MAX_CHUNK_STEPS, MAX_HIDDEN, MAX_INPUTS, MAX_OUTPUTS } from '../../assembly/limits.js';
 import type { KernelExports, KernelFlavour } from './wasm.js';
 import type {
@@ -66,15 +69,51 @@ export function emulatorChunkFit(I: number, H: number, O: number, B: number, wan
   return lo;
 }
 
+/**
+ * threads 'auto' takes two cores from this hidden x batch on (bench/cores.ts measures
+ * where a second thread starts to pay): at H x B = 1000-2000 the per-step meetings cost
+ * more than half a step saves, and at 4000-6000 two threads won some runs and lost
+ * others on the shared development machine (README), so auto starts above them.
+ */
+export const AUTO_THREADS_MIN_HB = 8000;
+
+/** Threads option of the emulator: 1, 2 (the same bits), or 'auto' (2 when a run is large enough to gain and 2 cores exist). */
+export type EmulatorThreads = 1 | 2 | 'auto';
+
+/** The thread count `threads` gives a chip of hidden x batch = hb on this machine. */
+export function emulatorThreadsFor(threads: EmulatorThreads, hb: number, flavour: KernelFlavour = 'simd'): number {
+  if (threads !== 'auto') return threads;
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return flavour === 'simd' && cores >= 2 && hb >= AUTO_THREADS_MIN_HB ? 2 : 1;
+}
+
+/** Refuse a threads value that is not 1, 2 or 'auto' (one line: which option, which value, what to do). */
+export function checkEmulatorThreads(v: unknown, option = 'threads'): EmulatorThreads {
+  if (v === 1 || v === 2 || v === 'auto') return v;
+  throw new ConfigError(option, `${JSON.stringify(v)} is not a thread count; use 1, 2 or 'auto' (2 when hidden x batch >= ${AUTO_THREADS_MIN_HB} and 2 cores exist)`);
+}
+
 export interface EmulatorOptions {
   /** 'simd' (default) or 'scalar': the same bits, the scalar build is the reference. */
   flavour?: KernelFlavour;
   /** Skip update rows that cannot change (default true): the same bits, less work; off for benchmarks at equal work. */
   rowSkip?: boolean;
+  /**
+   * Cores for one chip (default 1): 2 splits every step's neurons and every update's
+   * rows over two threads with the same bits (src/device/kernel-threads.ts); 'auto'
+   * decides at each configure from hidden x batch (AUTO_THREADS_MIN_HB) and the cores.
+   */
+  threads?: EmulatorThreads;
 }
 
+/** Workers of a device that was dropped without close() are stopped when it is collected. */
+const dropped = new FinalizationRegistry<KernelThreads>((t) => void t.stop());
+
 export class EmulatorDevice implements Device {
-  private readonly k: KernelExports;
+  private k: KernelExports;
+  private kernelThreads?: KernelThreads;
+  private readonly threadsOpt: EmulatorThreads;
+  private readonly rowSkip: boolean;
   private readonly status: Record<number, string>;
   private readonly tensor: { w: number; r: number; v: number; clean: number; noisy: number };
   private cfg?: DeviceConfig;
@@ -89,18 +128,67 @@ export class EmulatorDevice implements Device {
   private readonly pending = new PendingChunk();
 
   constructor(opts: EmulatorOptions = {}) {
-    const k = (this.k = instantiateKernel(opts.flavour ?? 'simd'));
-    if (opts.rowSkip === false) k.setRowSkip(false);
+    this.flavour = opts.flavour ?? 'simd';
+    if (this.flavour === 'threads') throw new ConfigError('flavour', "'threads' is the build behind the threads option; use flavour 'simd' with threads: 2");
+    this.threadsOpt = checkEmulatorThreads(opts.threads ?? 1);
+    if (this.threadsOpt === 2 && this.flavour !== 'simd') throw new ConfigError('threads', `2 needs the simd flavour (the threads build is SIMD); use threads: 1 with flavour '${this.flavour}'`);
+    this.rowSkip = opts.rowSkip !== false;
+    const k = (this.k = this.threadsOpt === 2 ? this.startThreads(2).k : this.singleKernel());
     this.status = statusMessages(k);
     this.tensor = { w: k.T_W.value, r: k.T_R.value, v: k.T_V.value, clean: k.T_STATE_CLEAN.value, noisy: k.T_STATE_NOISY.value };
-    this.flavour = opts.flavour ?? 'simd';
   }
 
   readonly flavour: KernelFlavour;
 
-/** Update rows visited and skipped (row skipping) since the last call; resets the counts. */
-  takeRowSkipCounts(): { rows: number; skipped: number } {
-    const c = { rows: this.k.rowSkipCounts(false), skipped: this.k.rowSkipCounts(true) };
+  /** Threads the configured chip runs on (1 before configure unless threads: 2). */
+  get threads(): number {
+    return this.kernelThreads?.count ?? 1;
+  }
+
+  private singleKernel(): KernelExports {
+    const k = instantiateKernel(this.flavour);
+    if (!this.rowSkip) k.setRowSkip(false);
+    return k;
+  }
+
+  private startThreads(count: number): KernelThreads {
+    const t = (this.kernelThreads = startKernelThreads(count, this.rowSkip));
+    dropped.register(this, t, t);
+    return t;
+  }
+
+  /**
+   * The kernel for a configuration with hidden x batch = hb: the current one, or a new
+   * single-thread or threaded one (the previous chip stays until the new one is configured).
+   */
+  private kernelFor(hb: number): { k: KernelExports; threads?: KernelThreads } {
+    const want = emulatorThreadsFor(this.threadsOpt, hb, this.flavour);
+    if (want === this.threads) return { k: this.k, threads: this.kernelThreads };
+    if (want === 1) return { k: this.singleKernel() };
+    const t = startKernelThreads(want, this.rowSkip);
+    return { k: t.k, threads: t };
+  }
+
+  /** Make `next` the device's kernel, stopping the workers of the one it replaces. */
+  private async adopt(next: { k: KernelExports; threads?: KernelThreads }): Promise<void> {
+    if (next.k === this.k) return;
+    const old = this.kernelThreads;
+    if (old) {
+      dropped.unregister(old);
+      await old.stop();
+    }
+    this.k = next.k;
+    this.kernelThreads = next.threads;
+    if (next.threads) dropped.register(this, next.threads, next.threads);
+    this.view = undefined;
+  }
+
+  /**
+   * Update rows visited and skipped (row skipping) since the last call, and of the
+   * visited those by threads other than the first (0 on one thread); resets the counts.
+   */
+  takeRowSkipCounts(): { rows: number; skipped: number; otherThreads: number } {
+    const c = { rows: this.k.rowSkipCounts(false), skipped: this.k.rowSkipCounts(true), otherThreads: this.k.rowsByOtherThreads() };
     this.k.resetRowSkipCounts();
     return c;
   }
@@ -108,7 +196,8 @@ export class EmulatorDevice implements Device {
     async info(): Promise<DeviceInfo> {
     // once configured, the chunk limit is the configured one (the trace buffers' size)
     const maxChunkSteps = this.cfg?.maxChunkSteps ?? EMULATOR_LIMITS.maxChunkSteps;
-    return { kind: 'emulator', name: `anpt-emulator (${this.flavour})`, fixedPoint: true, ...EMULATOR_LIMITS, maxChunkSteps };
+    const on = this.threads > 1 ? `, ${this.threads} threads` : '';
+    return { kind: 'emulator', name: `anpt-emulator (${this.flavour}${on})`, fixedPoint: true, ...EMULATOR_LIMITS, maxChunkSteps };
   }
 
   async configure(config: DeviceConfig): Promise<void> {
@@ -116,19 +205,27 @@ export class EmulatorDevice implements Device {
     refuseTraces(config, 'emulator');
     const f = validateChipFormats(config);
     const t = config.topology;
-    const bytes = this.k.layoutBytes(t.inputs, t.hidden, t.outputs, t.batch, config.maxChunkSteps) + this.k.memoryBase();
+    const next = this.kernelFor(t.hidden * t.batch);
+    const refuse = async (e: Error): Promise<never> => {
+      if (next.threads && next.threads !== this.kernelThreads) await next.threads.stop();
+      throw e;
+    };
+    const bytes = next.k.layoutBytes(t.inputs, t.hidden, t.outputs, t.batch, config.maxChunkSteps) + next.k.memoryBase();
     const budget = KERNEL_MAX_MEMORY_BYTES - 1024 * 1024;
     if (bytes > budget)
-      throw new ConfigError('topology', `needs ${(bytes / 2 ** 20).toFixed(0)} MiB of emulator memory (hidden ${t.hidden}, batch ${t.batch}, maxChunkSteps ${config.maxChunkSteps}); the limit is ${(budget / 2 ** 20).toFixed(0)} MiB: lower hidden, batch or maxChunkSteps`);
+      await refuse(new ConfigError('topology', `needs ${(bytes / 2 ** 20).toFixed(0)} MiB of emulator memory (hidden ${t.hidden}, batch ${t.batch}, maxChunkSteps ${config.maxChunkSteps}); the limit is ${(budget / 2 ** 20).toFixed(0)} MiB: lower hidden, batch or maxChunkSteps`));
+    await next.threads?.ready;
     const m = config.mismatch;
-    const status = this.k.configure(
+    const status = next.k.configure(
       t.inputs, t.hidden, t.outputs, t.batch, config.maxChunkSteps, ACTIVATION_CODE[t.activation],
       packFormat(f.input), packFormat(f.weight), packFormat(f.pre), packFormat(f.activity), packFormat(f.output),
       config.seed >>> 0, 0,
       config.noise.hiddenSigma * 2 ** f.pre.frac, config.noise.outputSigma * 2 ** f.output.frac,
       m?.gainSpread ?? 0, (m?.offsetSpread ?? 0) * 2 ** f.pre.frac, (m?.seed ?? 0) >>> 0,
     );
+    if (status !== 0 && next.k !== this.k) await refuse(new DeviceError('INTERNAL', `configure: ${this.status[status] ?? `kernel status ${status}`}`));
     this.check(status, 'configure');
+    await this.adopt(next);
     this.pending.clear();
     this.cfg = structuredClone(config);
     this.fmt = f;
@@ -233,7 +330,14 @@ export class EmulatorDevice implements Device {
     return { steps: this.k.steps(), updates: this.k.updates(), runCalls: this.runCalls, rewardCalls: this.rewardCalls };
   }
 
-  async close(): Promise<void> {}
+  /** Stops the device's kernel threads, if any; the chip stays usable on one thread (same bits). */
+  async close(): Promise<void> {
+    const t = this.kernelThreads;
+    if (!t) return;
+    dropped.unregister(t);
+    this.kernelThreads = undefined;
+    await t.stop();
+  }
 
   private need(): { cfg: DeviceConfig; fmt: ChipFormats } {
     if (!this.ready) throw new DeviceError('NOT_CONFIGURED', NOT_CONFIGURED);

@@ -64,9 +64,18 @@ export interface KernelExports {
   /** Update rows visited (false) or skipped (true) since resetRowSkipCounts. */
   rowSkipCounts(skipped: boolean): number;
   resetRowSkipCounts(): void;
+  /** This instance's thread id and the thread count (the threads build; assembly/threads.ts). */
+  setThread(id: number, count: number): void;
+  /** Update rows visited by threads other than 0 since resetRowSkipCounts (included in rowSkipCounts). */
+  rowsByOtherThreads(): number;
+  /** Threads 1..: serve thread 0's commands until stopThreads (the threads build). */
+  serve(): void;
+  /** Thread 0: end the other threads' serve(). */
+  stopThreads(): void;
 }
 
-export type KernelFlavour = 'simd' | 'scalar';
+/** simd and scalar: the single-thread builds; threads: the SIMD build over a shared memory (kernel-threads.ts). */
+export type KernelFlavour = 'simd' | 'scalar' | 'threads';
 
 /** Largest linear memory the kernel may use, bytes (asconfig.json maximumMemory: 16384 pages). */
 export const KERNEL_MAX_MEMORY_BYTES = 16384 * 65536;
@@ -79,14 +88,22 @@ function wasmPath(flavour: KernelFlavour): string {
   return p;
 }
 
-/** A fresh kernel instance (its own memory: one per device). */
-export function instantiateKernel(flavour: KernelFlavour = 'simd'): KernelExports {
+/** The compiled kernel of a build (compiled once per process). */
+export function kernelModule(flavour: KernelFlavour): WebAssembly.Module {
   let mod = moduleCache.get(flavour);
   if (!mod) {
     mod = new WebAssembly.Module(readFileSync(wasmPath(flavour)));
     moduleCache.set(flavour, mod);
   }
-  const inst = instantiateSync(mod, {});
+  return mod;
+}
+
+/**
+ * A fresh kernel instance: its own memory (one per device), or for the threads build
+ * the shared `memory` that the device's other threads use too.
+ */
+export function instantiateKernel(flavour: KernelFlavour = 'simd', memory?: WebAssembly.Memory): KernelExports {
+  const inst = instantiateSync(kernelModule(flavour), memory ? { env: { memory } } : {});
   return inst.exports as unknown as KernelExports;
 }
 

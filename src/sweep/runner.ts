@@ -8,6 +8,7 @@
  * repeat it. With 0 workers everything runs in this thread, one task at a time.
  */
 import { Piscina } from 'piscina';
+import { EmulatorDevice, type EmulatorThreads } from '../device/emulator.js';
 import { floatJobFor, type FloatJob, type GridSpec, type RowSpec } from './grid.js';
 import type { FloatOutcome, RowOutcome } from './methods.js';
 import { createSweepProgress, rowKind, type KindWork, type ProgressStream, type SweepProgress, type TaskKind } from './progress.js';
@@ -36,6 +37,8 @@ export interface RunRowsOptions {
   steps: number;
   /** Worker threads; 0 = this thread. */
   workers: number;
+  /** With workers 0: the emulator's threads per row (default 1; a pool's rows keep 1). */
+  threads?: EmulatorThreads;
   quiet: boolean;
   stream?: ProgressStream;
   /** Rows an earlier run of this sweep finished (their seconds feed the ETA). */
@@ -145,15 +148,28 @@ export function sweepPool(threads: number): Piscina<SweepTask, TaskResult> {
   return pool;
 }
 
+/**
+ * Fresh emulators on `threads` threads for rows run one at a time in this thread; each
+ * new one closes the one before (done by then), so no kernel threads pile up.
+ */
+function inlineChips(threads: EmulatorThreads): () => Promise<EmulatorDevice> {
+  let last: EmulatorDevice | undefined;
+  return async () => {
+    await last?.close();
+    return (last = new EmulatorDevice({ threads }));
+  };
+}
+
 /** Run `todo` (see the file comment); resolves when every row is written. */
 export async function runRows(o: RunRowsOptions): Promise<RunRowsResult> {
   const pool = o.workers > 0 ? sweepPool(o.workers) : undefined;
+  const chip = pool ? undefined : inlineChips(o.threads ?? 1);
   let inline = Promise.resolve();
   const run = async (task: SweepTask): Promise<TaskResult> => {
     const startedAt = new Date().toISOString();
     try {
       if (pool) return await pool.run(task);
-      const next = inline.then(() => runSweepTask(task));
+      const next = inline.then(() => runSweepTask(task, { chip }));
       inline = next.then(() => undefined, () => undefined);
       return await next;
     } catch (err) {

@@ -53,6 +53,10 @@ async function servedEmulator(): Promise<{ device: SerialDevice; close(): Promis
 }
 
 describeConformance('in-process EmulatorDevice', async () => ({ device: new EmulatorDevice(), close: async () => {} }));
+describeConformance('in-process EmulatorDevice on two threads', async () => {
+  const device = new EmulatorDevice({ threads: 2 });
+  return { device, close: () => device.close() };
+});
 describeConformance('in-process FloatDevice', async () => ({ device: new FloatDevice(), close: async () => {} }), { bitExact: false });
 describeConformance('device service over an in-memory link', servedEmulator);
 describeConformance('ResilientDevice over an in-memory link', async () => {
