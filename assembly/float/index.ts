@@ -2,10 +2,4 @@
 // src/model/float-device.ts with the same bits, loaded by src/model/float-wasm.ts.
 export { layout, ptr, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL } from './layout';
 export { run, reward } from './step';
-export { tanhScalar } from './tanh';
-import { tanh2 } from './tanh';
-
-/** tanh of n values (n even) in place: the vector tanh, for the tests. */
-export function tanhArray(p: usize, n: i32): void {
-  for (let q = 0; q < n; q += 2) v128.store(p + (<usize>q << 3), tanh2(v128.load(p + (<usize>q << 3))));
-}
+export { tanhScalar, tanhArray } from './tanh';

@@ -28,7 +28,8 @@ export const B_STATES = 21; // (K+1) x B x H  clean r̂ before and after each st
 export const B_DA = 22; // K x B x H  ã - a (or the recovered noise)
 export const B_DY = 23; // K x B x O
 export const B_DL = 24; // K  rewards
-const COUNT = 25;
+export const B_TANH = 25; // 5 x H x S  tanh's intermediate values
+const COUNT = 26;
 
 export let I = 0;
 export let H = 0;
@@ -64,6 +65,7 @@ function size(q: i32): f64 {
     case B_OUT_CLEAN: case B_OUT_NOISY: case B_DY: return k * b * o;
     case B_HIDDEN: case B_DA: return k * b * h;
     case B_STATES: return (k + 1) * b * h;
+    case B_TANH: return 5 * h * s;
     default: return k; // B_DL
   }
 }

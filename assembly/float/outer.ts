@@ -54,13 +54,16 @@ function pair8(i: i32, j: i32): void {
   let e0 = ePtr + <usize>i * (<usize>nbAll << 3);
   const e1off = <usize>nbAll << 3;
   const end = e0 + (<usize>nb << 3);
-  while (e0 < end) {
+  const e1 = e0 + e1off, stride = preStride;
+  let q: usize = 0;
+  const n = end - e0;
+  while (q < n) {
     const x0 = v128.load(pre), x1 = v128.load(pre, 16), x2 = v128.load(pre, 32), x3 = v128.load(pre, 48);
-    let e = v128.load64_splat(e0);
+    let e = v128.load64_splat(e0 + q);
     a0 = mac(a0, e, x0); a1 = mac(a1, e, x1); a2 = mac(a2, e, x2); a3 = mac(a3, e, x3);
-    e = v128.load64_splat(e0 + e1off);
+    e = v128.load64_splat(e1 + q);
     c0 = mac(c0, e, x0); c1 = mac(c1, e, x1); c2 = mac(c2, e, x2); c3 = mac(c3, e, x3);
-    e0 += 8; pre += preStride;
+    q += 8; pre += stride;
   }
   finish(r0, a0); finish(r0 + 16, a1); finish(r0 + 32, a2); finish(r0 + 48, a3);
   finish(r1, c0); finish(r1 + 16, c1); finish(r1 + 32, c2); finish(r1 + 48, c3);

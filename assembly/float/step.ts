@@ -5,11 +5,11 @@
 // never read back). Every value is formed by the same IEEE operations in the same
 // order as the TypeScript reference, so the results are the same bits.
 
-import { at, I, H, O, B, S2, SC, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL } from './layout';
+import { at, I, H, O, B, S2, SC, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL, B_TANH } from './layout';
 import { matvecT } from './matvec';
 import { outerUpdate } from './outer';
 import { key, gauss } from './noise';
-import { tanh2 } from './tanh';
+import { tanhArray } from './tanh';
 
 export const ACT_TANH = 0;
 export const ACT_HARDTANH = 1;
@@ -39,10 +39,7 @@ function zero(p: usize, n: usize): void {
 function activate(kind: i32, a: usize, r: usize, n: usize): void {
   const end = a + (n << 3);
   if (kind == ACT_TANH) {
-    while (a < end) {
-      v128.store(r, tanh2(v128.load(a)));
-      a += 16; r += 16;
-    }
+    tanhArray(a, r, <i32>n, at(B_TANH));
   } else if (kind == ACT_HARDTANH) {
     const one = f64x2.splat(1.0), minus = f64x2.splat(-1.0);
     while (a < end) {

@@ -29,7 +29,7 @@ interface Exports {
   ptr(id: number): number;
   run(K: number, t0: number, noisy: number, act: number, mismatch: number, hidden: number, trace: number, seed: number, sigmaH: number, sigmaO: number): void;
   reward(K: number, lrW: number, lrR: number, lrV: number, sqrtN: number, trace: number, decay: number): void;
-  tanhArray(p: number, n: number): void;
+  tanhArray(x: number, out: number, n: number, scratch: number): void;
   [id: string]: unknown;
 }
 
@@ -120,14 +120,12 @@ export class FloatKernel {
 export function wasmTanh(x: Float64Array): Float64Array {
   const ex = instantiate();
   const n = x.length + (x.length & 1);
-  const need = 1024 + n * 8 - ex.memory.buffer.byteLength;
+  const p = Math.ceil(ex.layout(1, 1, 1, 1, 1) / 16) * 16; // past the module's own data and buffers
+  const need = p + 7 * n * 8 - ex.memory.buffer.byteLength; // x, tanh x, 5 n of scratch
   if (need > 0) ex.memory.grow(Math.ceil(need / PAGE));
-  const base = ex.layout(1, 1, 1, 1, 1);
-  const p = Math.ceil(base / 16) * 16;
-  if (p + n * 8 > ex.memory.buffer.byteLength) ex.memory.grow(Math.ceil((p + n * 8 - ex.memory.buffer.byteLength) / PAGE));
   const v = new Float64Array(ex.memory.buffer, p, n);
   v.fill(0);
   v.set(x);
-  ex.tanhArray(p, n);
-  return v.slice(0, x.length);
+  ex.tanhArray(p, p + n * 8, n, p + 2 * n * 8);
+  return new Float64Array(ex.memory.buffer, p + n * 8, x.length).slice();
 }
