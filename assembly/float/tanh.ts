@@ -193,55 +193,15 @@ function fastLanes(x: v128): bool {
 }
 
 /**
- * tanh2 with a shorter path for the common case, both lanes in [2^-28, 6.5): there the
- * cases of expm1 that tanh reaches are one formula, (A - (e - r)) 2^k - B, with
+ * tanh of n values, bit for bit tanh2, in three passes. Where both lanes of a pair are
+ * in [2^-28, 6.5) the cases of expm1 that tanh reaches are one formula,
+ * (A - (e - r)) 2^k - B, with
  *   k = 0:        A = 0, B = 0        (r - e)
  *   k = -1:       A = 0, B = 1/2      ((r - e) / 2 - 1/2)
  *   k = -2, -3:   A = 1, B = 1        ((1 - (e - r)) 2^k - 1)
- *   k = 3..19:    A = 1 - 2^-k, B = 0 (((1 - 2^-k) - (e - r)) 2^k)
- * each exactly the operations of its fdlibm branch (0 - d = r - e, x - 0 = x). Other
- * lanes (tiny, >= 6.5, not finite) take tanh2.
- */
-// @ts-ignore: decorator
-@inline
-export function tanhFast2(x: v128): v128 {
-  if (!fastLanes(x)) return tanh2(x);
-  const ax = v128.and(x, cst(0));
-  const one = cst(1);
-  const pos = f64x2.ge(ax, one);
-  const sgn = v128.andnot(dst(0), pos); // sign bit where y = -2|x|
-  const ay = f64x2.add(ax, ax);
-  const y = v128.xor(ay, sgn);
-  const kc = f64x2.trunc(f64x2.add(f64x2.mul(cst(10), y), v128.xor(cst(2), sgn)));
-  const k = v128.andnot(v128.bitselect(dst(2), kc, f64x2.lt(ay, cst(5))), f64x2.lt(ay, cst(4)));
-  const hi = f64x2.sub(y, f64x2.mul(k, cst(8)));
-  const lo = f64x2.mul(k, cst(9));
-  const r = f64x2.sub(hi, lo);
-  const c = f64x2.sub(f64x2.sub(hi, r), lo);
-  const hfx = f64x2.mul(cst(2), r);
-  const hxs = f64x2.mul(r, hfx);
-  let p = f64x2.add(cst(14), f64x2.mul(hxs, cst(15)));
-  p = f64x2.add(cst(13), f64x2.mul(hxs, p));
-  p = f64x2.add(cst(12), f64x2.mul(hxs, p));
-  p = f64x2.add(cst(11), f64x2.mul(hxs, p));
-  const r1 = f64x2.add(one, f64x2.mul(hxs, p));
-  const t = f64x2.sub(cst(16), f64x2.mul(r1, hfx));
-  const e = f64x2.mul(hxs, f64x2.div(f64x2.sub(r1, t), f64x2.sub(cst(17), f64x2.mul(r, t))));
-  const e2 = f64x2.sub(f64x2.sub(f64x2.mul(r, f64x2.sub(e, c)), c), hxs);
-  const twopk = i64x2.shl(f64x2.add(k, cst(18)), 52);
-  const twomk = i64x2.shl(f64x2.sub(cst(18), k), 52);
-  const a = v128.bitselect(f64x2.sub(one, twomk), v128.and(f64x2.le(k, cst(20)), one), pos);
-  const b = v128.andnot(f64x2.pmin(f64x2.sub(cst(7), f64x2.mul(cst(2), k)), one), pos);
-  const em1 = f64x2.sub(f64x2.mul(f64x2.sub(a, f64x2.sub(e2, r)), twopk), b);
-  const two = cst(19);
-  const q = f64x2.div(v128.bitselect(two, v128.xor(em1, dst(0)), pos), f64x2.add(em1, two));
-  const z = v128.bitselect(f64x2.sub(one, q), q, pos);
-  return v128.xor(z, v128.and(x, dst(0)));
-}
-
-
-/**
- * tanhFast2 over an array, in three passes: (1) the reduction of y = +-2|x| to r, c, k,
+ * k = 3..19:      A = 1 - 2^-k, B = 0 (((1 - 2^-k) - (e - r)) 2^k)
+ * each exactly the operations of its fdlibm branch (0 - d = r - e, x - 0 = x).
+ * The passes: (1) the reduction of y = +-2|x| to r, c, k,
  * (2) expm1's rational part e, (3) the final formulas and the quotient. Each pass is a
  * short chain per pair with independent iterations, so the out-of-order window holds
  * many pairs at once; the whole function in one loop is a chain of ~45 operations and
