@@ -20,6 +20,7 @@ let lamV = f64x2.splat(0);
 let cwV = f64x2.splat(0);
 let lam: f64 = 0;
 let cw: f64 = 0;
+let applyTrace = false; // trace mode and cw != 0
 let pmat: usize = 0; // the parameters a trace is applied to (trace mode)
 let emat: usize = 0; // the matrix summed into (plain: the parameters; trace: the trace)
 let cols: i32 = 0;
@@ -30,26 +31,30 @@ function mac(acc: v128, w: v128, x: v128): v128 {
   return f64x2.add(acc, f64x2.mul(w, x));
 }
 
+// The kernels are generic in a mode type, resolved at compile time so that each mode
+// has its own code without tests in it: Mode = i32 the plain sum, Mode = f64 a trace
+// (decayed first, applied to the parameters after).
+
 // @ts-ignore: decorator
 @inline
-function start(p: usize): v128 {
+function start<Mode>(p: usize): v128 {
   const a = v128.load(p);
-  return isTrace ? f64x2.mul(a, lamV) : a;
+  return isFloat<Mode>() ? f64x2.mul(a, lamV) : a;
 }
 
 // @ts-ignore: decorator
 @inline
-function finish(off: usize, a: v128): void {
+function finish<Mode>(off: usize, a: v128): void {
   v128.store(emat + off, a);
-  if (isTrace && cw != 0) v128.store(pmat + off, f64x2.add(v128.load(pmat + off), f64x2.mul(cwV, a)));
+  if (isFloat<Mode>() && applyTrace) v128.store(pmat + off, f64x2.add(v128.load(pmat + off), f64x2.mul(cwV, a)));
 }
 
 /** Rows i, i+1, 8 columns from j. */
-function pair8(i: i32, j: i32): void {
+function pair8<Mode>(i: i32, j: i32): void {
   const rowBytes = <usize>cols << 3;
   const r0 = <usize>i * rowBytes + (<usize>j << 3), r1 = r0 + rowBytes;
-  let a0 = start(emat + r0), a1 = start(emat + r0 + 16), a2 = start(emat + r0 + 32), a3 = start(emat + r0 + 48);
-  let c0 = start(emat + r1), c1 = start(emat + r1 + 16), c2 = start(emat + r1 + 32), c3 = start(emat + r1 + 48);
+  let a0 = start<Mode>(emat + r0), a1 = start<Mode>(emat + r0 + 16), a2 = start<Mode>(emat + r0 + 32), a3 = start<Mode>(emat + r0 + 48);
+  let c0 = start<Mode>(emat + r1), c1 = start<Mode>(emat + r1 + 16), c2 = start<Mode>(emat + r1 + 32), c3 = start<Mode>(emat + r1 + 48);
   let pre = preBase + (<usize>j << 3);
   let e0 = ePtr + <usize>i * (<usize>nbAll << 3);
   const e1off = <usize>nbAll << 3;
@@ -65,15 +70,15 @@ function pair8(i: i32, j: i32): void {
     c0 = mac(c0, e, x0); c1 = mac(c1, e, x1); c2 = mac(c2, e, x2); c3 = mac(c3, e, x3);
     q += 8; pre += stride;
   }
-  finish(r0, a0); finish(r0 + 16, a1); finish(r0 + 32, a2); finish(r0 + 48, a3);
-  finish(r1, c0); finish(r1 + 16, c1); finish(r1 + 32, c2); finish(r1 + 48, c3);
+  finish<Mode>(r0, a0); finish<Mode>(r0 + 16, a1); finish<Mode>(r0 + 32, a2); finish<Mode>(r0 + 48, a3);
+  finish<Mode>(r1, c0); finish<Mode>(r1 + 16, c1); finish<Mode>(r1 + 32, c2); finish<Mode>(r1 + 48, c3);
 }
 
 /** Rows i, i+1, 2 columns from j. */
-function pair2(i: i32, j: i32): void {
+function pair2<Mode>(i: i32, j: i32): void {
   const rowBytes = <usize>cols << 3;
   const r0 = <usize>i * rowBytes + (<usize>j << 3), r1 = r0 + rowBytes;
-  let a0 = start(emat + r0), c0 = start(emat + r1);
+  let a0 = start<Mode>(emat + r0), c0 = start<Mode>(emat + r1);
   let pre = preBase + (<usize>j << 3);
   let e0 = ePtr + <usize>i * (<usize>nbAll << 3);
   const e1off = <usize>nbAll << 3;
@@ -84,13 +89,13 @@ function pair2(i: i32, j: i32): void {
     c0 = mac(c0, v128.load64_splat(e0 + e1off), x0);
     e0 += 8; pre += preStride;
   }
-  finish(r0, a0); finish(r1, c0);
+  finish<Mode>(r0, a0); finish<Mode>(r1, c0);
 }
 
 /** Row i, 8 columns from j. */
-function row8(i: i32, j: i32): void {
+function row8<Mode>(i: i32, j: i32): void {
   const r0 = <usize>i * (<usize>cols << 3) + (<usize>j << 3);
-  let a0 = start(emat + r0), a1 = start(emat + r0 + 16), a2 = start(emat + r0 + 32), a3 = start(emat + r0 + 48);
+  let a0 = start<Mode>(emat + r0), a1 = start<Mode>(emat + r0 + 16), a2 = start<Mode>(emat + r0 + 32), a3 = start<Mode>(emat + r0 + 48);
   let pre = preBase + (<usize>j << 3);
   let e0 = ePtr + <usize>i * (<usize>nbAll << 3);
   const end = e0 + (<usize>nb << 3);
@@ -100,13 +105,13 @@ function row8(i: i32, j: i32): void {
     a2 = mac(a2, e, v128.load(pre, 32)); a3 = mac(a3, e, v128.load(pre, 48));
     e0 += 8; pre += preStride;
   }
-  finish(r0, a0); finish(r0 + 16, a1); finish(r0 + 32, a2); finish(r0 + 48, a3);
+  finish<Mode>(r0, a0); finish<Mode>(r0 + 16, a1); finish<Mode>(r0 + 32, a2); finish<Mode>(r0 + 48, a3);
 }
 
 /** Row i, 2 columns from j. */
-function row2(i: i32, j: i32): void {
+function row2<Mode>(i: i32, j: i32): void {
   const r0 = <usize>i * (<usize>cols << 3) + (<usize>j << 3);
-  let a0 = start(emat + r0);
+  let a0 = start<Mode>(emat + r0);
   let pre = preBase + (<usize>j << 3);
   let e0 = ePtr + <usize>i * (<usize>nbAll << 3);
   const end = e0 + (<usize>nb << 3);
@@ -114,7 +119,7 @@ function row2(i: i32, j: i32): void {
     a0 = mac(a0, v128.load64_splat(e0), v128.load(pre));
     e0 += 8; pre += preStride;
   }
-  finish(r0, a0);
+  finish<Mode>(r0, a0);
 }
 
 /** Row i, column j, scalar; skips the zero coefficients (the reference's `if (e === 0) continue`). */
@@ -146,21 +151,21 @@ function hasZero(i: i32): bool {
   return false;
 }
 
-function rowsPair(i: i32): void {
+function rowsPair<Mode>(i: i32): void {
   const c8 = cols & ~7, c2 = cols & ~1;
-  for (let j = 0; j < c8; j += 8) pair8(i, j);
-  for (let j = c8; j < c2; j += 2) pair2(i, j);
+  for (let j = 0; j < c8; j += 8) pair8<Mode>(i, j);
+  for (let j = c8; j < c2; j += 2) pair2<Mode>(i, j);
   if (c2 < cols) { one(i, c2); one(i + 1, c2); }
 }
 
-function rowSingle(i: i32): void {
+function rowSingle<Mode>(i: i32): void {
   if (hasZero(i)) {
     for (let j = 0; j < cols; j++) one(i, j);
     return;
   }
   const c8 = cols & ~7, c2 = cols & ~1;
-  for (let j = 0; j < c8; j += 8) row8(i, j);
-  for (let j = c8; j < c2; j += 2) row2(i, j);
+  for (let j = 0; j < c8; j += 8) row8<Mode>(i, j);
+  for (let j = c8; j < c2; j += 2) row2<Mode>(i, j);
   if (c2 < cols) one(i, c2);
 }
 
@@ -178,18 +183,24 @@ export function outerUpdate(
   emat = mat; cols = ncols; preBase = pre; preStride = <usize>ncols << 3; ePtr = scratch;
   nbAll = B; nb = summed && coef != 0 ? B : 0;
   isTrace = trace; lam = decay; lamV = f64x2.splat(decay); cw = cwIn; cwV = f64x2.splat(cwIn); pmat = params;
+  applyTrace = trace && cwIn != 0;
   for (let i = 0; i < rows; i++)
     for (let b = 0; b < B; b++)
       store<f64>(scratch + ((<usize>i * <usize>B + <usize>b) << 3), coef * load<f64>(delta + ((<usize>b * <usize>rows + <usize>i) << 3)));
+  if (trace) rowsOf<f64>(rows);
+  else rowsOf<i32>(rows);
+}
+
+function rowsOf<Mode>(rows: i32): void {
   let i = 0;
   while (i + 1 < rows) {
     if (!hasZero(i) && !hasZero(i + 1)) {
-      rowsPair(i);
+      rowsPair<Mode>(i);
       i += 2;
     } else {
-      rowSingle(i);
+      rowSingle<Mode>(i);
       i++;
     }
   }
-  if (i < rows) rowSingle(i);
+  if (i < rows) rowSingle<Mode>(i);
 }
