@@ -49,29 +49,23 @@ function finish<Mode>(off: usize, a: v128): void {
   if (isFloat<Mode>() && applyTrace) v128.store(pmat + off, f64x2.add(v128.load(pmat + off), f64x2.mul(cwV, a)));
 }
 
-/** Rows i, i+1, 8 columns from j. */
-function pair8<Mode>(i: i32, j: i32): void {
-  const rowBytes = <usize>cols << 3;
-  const r0 = <usize>i * rowBytes + (<usize>j << 3), r1 = r0 + rowBytes;
-  let a0 = start<Mode>(emat + r0), a1 = start<Mode>(emat + r0 + 16), a2 = start<Mode>(emat + r0 + 32), a3 = start<Mode>(emat + r0 + 48);
-  let c0 = start<Mode>(emat + r1), c1 = start<Mode>(emat + r1 + 16), c2 = start<Mode>(emat + r1 + 32), c3 = start<Mode>(emat + r1 + 48);
-  let pre = preBase + (<usize>j << 3);
-  let e0 = ePtr + <usize>i * (<usize>nbAll << 3);
-  const e1off = <usize>nbAll << 3;
-  const end = e0 + (<usize>nb << 3);
-  const e1 = e0 + e1off, stride = preStride;
-  let q: usize = 0;
-  const n = end - e0;
-  while (q < n) {
+/** Rows at m0 and m1 (8 columns, from pre), coefficients at e0 and e1 (n bytes of them). */
+// @ts-ignore: decorator
+@inline
+function pair8<Mode>(m0: usize, m1: usize, pre: usize, e0: usize, e1: usize, n: usize, stride: usize): void {
+  let a0 = start<Mode>(m0), a1 = start<Mode>(m0 + 16), a2 = start<Mode>(m0 + 32), a3 = start<Mode>(m0 + 48);
+  let c0 = start<Mode>(m1), c1 = start<Mode>(m1 + 16), c2 = start<Mode>(m1 + 32), c3 = start<Mode>(m1 + 48);
+  for (let q: usize = 0; q < n; q += 8) {
     const x0 = v128.load(pre), x1 = v128.load(pre, 16), x2 = v128.load(pre, 32), x3 = v128.load(pre, 48);
     let e = v128.load64_splat(e0 + q);
     a0 = mac(a0, e, x0); a1 = mac(a1, e, x1); a2 = mac(a2, e, x2); a3 = mac(a3, e, x3);
     e = v128.load64_splat(e1 + q);
     c0 = mac(c0, e, x0); c1 = mac(c1, e, x1); c2 = mac(c2, e, x2); c3 = mac(c3, e, x3);
-    q += 8; pre += stride;
+    pre += stride;
   }
-  finish<Mode>(r0, a0); finish<Mode>(r0 + 16, a1); finish<Mode>(r0 + 32, a2); finish<Mode>(r0 + 48, a3);
-  finish<Mode>(r1, c0); finish<Mode>(r1 + 16, c1); finish<Mode>(r1 + 32, c2); finish<Mode>(r1 + 48, c3);
+  const o0 = m0 - emat, o1 = m1 - emat;
+  finish<Mode>(o0, a0); finish<Mode>(o0 + 16, a1); finish<Mode>(o0 + 32, a2); finish<Mode>(o0 + 48, a3);
+  finish<Mode>(o1, c0); finish<Mode>(o1 + 16, c1); finish<Mode>(o1 + 32, c2); finish<Mode>(o1 + 48, c3);
 }
 
 /** Rows i, i+1, 2 columns from j. */
@@ -153,7 +147,13 @@ function hasZero(i: i32): bool {
 
 function rowsPair<Mode>(i: i32): void {
   const c8 = cols & ~7, c2 = cols & ~1;
-  for (let j = 0; j < c8; j += 8) pair8<Mode>(i, j);
+  const rowBytes = <usize>cols << 3, stride = preStride;
+  const m0 = emat + <usize>i * rowBytes, m1 = m0 + rowBytes;
+  const e0 = ePtr + <usize>i * (<usize>nbAll << 3), e1 = e0 + (<usize>nbAll << 3), n = <usize>nb << 3;
+  for (let j = 0; j < c8; j += 8) {
+    const o = <usize>j << 3;
+    pair8<Mode>(m0 + o, m1 + o, preBase + o, e0, e1, n, stride);
+  }
   for (let j = c8; j < c2; j += 2) pair2<Mode>(i, j);
   if (c2 < cols) { one(i, c2); one(i + 1, c2); }
 }
