@@ -121,6 +121,8 @@ export class FloatDevice implements Device {
   /** The engine asked for; kernel is set when it is 'wasm' and this device can use it. */
   readonly engine: FloatEngine;
   private kernel?: FloatKernel;
+  /** The kernel's staging buffers (taken again when its memory grows). */
+  private kv?: { inputs: Float64Array; outClean: Float64Array; outNoisy: Float64Array; hidden: Float64Array; dl: Float64Array };
   private counters = { steps: 0, updates: 0, runCalls: 0, rewardCalls: 0 };
   /** The configured trace (plain ANP-T: trace 'none') and its state when on. */
   protected learner: LearnerConfig = { trace: 'none', decay: 0 };
@@ -206,6 +208,7 @@ export class FloatDevice implements Device {
     if (this.eligibility) this.eligibility = { w: k.view('ew'), r: k.view('er') };
     if (this.mismatch.gain) this.mismatch = { gain: k.view('gain'), offset: k.view('offset') };
     this.trace = { capacity: k.capacity, inputs: k.view('inputs'), states: k.view('states'), da: k.view('da'), dy: k.view('dy') };
+    this.kv = { inputs: this.trace.inputs, outClean: k.view('outClean'), outNoisy: k.view('outNoisy'), hidden: k.view('hidden'), dl: k.view('dl') };
   }
 
   /** Write W, R, V (real units, exact: no quantisation). Nothing is written if any is bad. */
@@ -298,8 +301,7 @@ export class FloatDevice implements Device {
     const cleanOut = new Float64Array(K * bo);
     const noisyOut = req.noisy ? new Float64Array(K * bo) : new Float64Array(0);
     const hidden = req.hiddenTrace ? new Float64Array(K * bh) : undefined;
-    const inputs = kernel.view('inputs'), outClean = kernel.view('outClean');
-    const hiddenView = hidden ? kernel.view('hidden') : undefined;
+    const { inputs, outClean, hidden: hiddenView, outNoisy } = this.kv!;
     const piece = req.noisy ? K : kernel.capacity;
     for (let s = 0; s < K; s += piece) {
       const k = Math.min(piece, K - s);
@@ -309,9 +311,9 @@ export class FloatDevice implements Device {
         hidden: hidden !== undefined, trace: this.learner.trace, seed: cfg.seed, hiddenSigma: cfg.noise.hiddenSigma, outputSigma: cfg.noise.outputSigma,
       });
       cleanOut.set(outClean.subarray(0, k * bo), s * bo);
-      if (hidden) hidden.set(hiddenView!.subarray(0, k * bh), s * bh);
+      if (hidden) hidden.set(hiddenView.subarray(0, k * bh), s * bh);
     }
-    if (req.noisy) noisyOut.set(kernel.view('outNoisy').subarray(0, K * bo));
+    if (req.noisy) noisyOut.set(outNoisy.subarray(0, K * bo));
     this.pending.ran(req);
     this.counters.steps += K;
     this.counters.runCalls++;
@@ -323,7 +325,7 @@ export class FloatDevice implements Device {
     this.need();
     const p = this.pending.check(req);
     if (this.kernel && this.update === FloatDevice.prototype.update) {
-      this.kernel.view('dl').set(req.deltaLoss.subarray(0, p.steps));
+      this.kv!.dl.set(req.deltaLoss.subarray(0, p.steps));
       this.kernel.reward(p.steps, req.lr, Math.sqrt(neuronCount(this.shape)), this.learner.trace, this.learner.decay);
       this.pending.rewarded();
       this.counters.updates += p.steps;
