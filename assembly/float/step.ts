@@ -53,6 +53,33 @@ function activate(kind: i32, a: usize, r: usize, n: usize): void {
 }
 
 /**
+ * dst[b][i] = src[i][lane0 + b] (minus src[i][b] when diff), b < B, i < H: a transposed
+ * block (rows of S lanes) back to the natural B x H layout, two by two (2 x 2 blocks
+ * swapped with shuffles; a difference is the same IEEE subtraction in either form).
+ */
+function untranspose(src: usize, S: usize, lane0: usize, dst: usize, diff: bool): void {
+  const nB = <usize>B, nH = <usize>H, B2 = nB & ~1, H2 = nH & ~1, row = S << 3;
+  for (let i: usize = 0; i < H2; i += 2) {
+    const s0 = src + i * row, s1 = s0 + row;
+    for (let b: usize = 0; b < B2; b += 2) {
+      let x0 = v128.load(s0 + ((lane0 + b) << 3)), x1 = v128.load(s1 + ((lane0 + b) << 3));
+      if (diff) {
+        x0 = f64x2.sub(x0, v128.load(s0 + (b << 3)));
+        x1 = f64x2.sub(x1, v128.load(s1 + (b << 3)));
+      }
+      const d = dst + ((b * nH + i) << 3);
+      v128.store(d, i64x2.shuffle(x0, x1, 0, 2));
+      v128.store(d + (nH << 3), i64x2.shuffle(x0, x1, 1, 3));
+    }
+  }
+  for (let b: usize = 0; b < nB; b++)
+    for (let i: usize = b < B2 ? H2 : 0; i < nH; i++) {
+      const x = f(src, i * S + lane0 + b);
+      setf(dst, b * nH + i, diff ? x - f(src, i * S + b) : x);
+    }
+}
+
+/**
  * Run K steps from absolute step t0 (inputs in B_INPUTS, K x B x I). noisy: both copies,
  * noise drawn from (seed, sigmas) as FloatDevice.drawNoise, trace written for reward;
  * else the clean copy only. mismatch: apply gain and offset. hidden: write the clean
@@ -104,31 +131,22 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
     matvecT(O, 0, 0, 0, v, H, rt, P, yt);
     if (noisy) {
       const dak = da + ((k * bh) << 3), dyk = dy + ((k * bo) << 3);
-      for (let b: usize = 0; b < nB; b++) {
-        for (let i: usize = 0; i < nH; i++) setf(dak, b * nH + i, f(aT, i * S + nB + b) - f(aT, i * S + b));
+      untranspose(aT, S, nB, dak, true);
+      for (let b: usize = 0; b < nB; b++)
         for (let o: usize = 0; o < nO; o++) setf(dyk, b * nO + o, f(yt, o * S + nB + b) - f(yt, o * S + b));
-      }
       if (trace == TRACE_INNOVATION) recoverNoise(r, v, st, rt, S, dak, dyk);
-      const sk = states + (((k + 1) * bh) << 3);
       const on = at(B_OUT_NOISY) + ((k * bo) << 3);
-      for (let b: usize = 0; b < nB; b++) {
-        for (let i: usize = 0; i < nH; i++) {
-          setf(sk, b * nH + i, f(rt, i * S + b));
-          setf(noisyState, b * nH + i, f(rt, i * S + nB + b));
-        }
+      untranspose(rt, S, nB, noisyState, false);
+      for (let b: usize = 0; b < nB; b++)
         for (let o: usize = 0; o < nO; o++) setf(on, b * nO + o, f(yt, o * S + nB + b));
-      }
     }
     const oc = at(B_OUT_CLEAN) + ((k * bo) << 3);
     const hk = at(B_HIDDEN) + ((k * bh) << 3);
-    for (let b: usize = 0; b < nB; b++) {
-      for (let i: usize = 0; i < nH; i++) {
-        const x = f(rt, i * S + b);
-        setf(clean, b * nH + i, x);
-        if (hidden) setf(hk, b * nH + i, x);
-      }
+    untranspose(rt, S, 0, clean, false);
+    if (noisy) memory.copy(states + (((k + 1) * bh) << 3), clean, bh << 3);
+    if (hidden) memory.copy(hk, clean, bh << 3);
+    for (let b: usize = 0; b < nB; b++)
       for (let o: usize = 0; o < nO; o++) setf(oc, b * nO + o, f(yt, o * S + b));
-    }
     const tmp = st; st = rt; rt = tmp;
   }
 }
