@@ -41,6 +41,11 @@
  * pass over the trace. Per-neuron gain mismatch is not divided out of c_k (a chip
  * does not know its gains): the trace then carries a small bias.
  *
+ * Engines (FloatDeviceOptions.engine, docs/float-model.md): 'wasm' (default) runs run()
+ * and reward() in WebAssembly SIMD (float-wasm.ts, assembly/float/) with the same bits
+ * as 'js', the loops below and in rnn.ts; the weights, states and traces are then views
+ * of the module's memory.
+ *
  * Subclasses (the NP and WP baselines in src/learn/) replace the perturbation
  * (drawNoise, noisyParams) and the update (update); the forward pass and the
  * chunk bookkeeping stay here.
