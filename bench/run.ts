@@ -3,22 +3,21 @@
  * run (never against a figure measured elsewhere). The 1-minute load average is printed
  * with every section: the machine may be shared.
  *   step      the online training step: emulator (WASM) vs the firmware's C kernel
- *             (firmware/core, plain) and the tuned AVX2 kernel bench/c/fused.c
- *             (gcc -O3 -march=native), row
+ *             (firmware/core), plain and tuned AVX2 (gcc -O3 -march=native), row
  *             skipping on on every side, then off
- *   epoch     one Mackey-Glass ANP-T epoch on the emulator (H=100, B=10, 5000+5000 steps)
+ *   epoch     one Mackey-Glass ANP-T epoch (H=100, B=10, 5000+5000 steps) on the emulator and the
+ *             float model (WASM, and its TypeScript loops), ratios from the same run
  *   spectral  the per-epoch spectral-radius diagnostic against the epoch, H=1024 and 4096
  *   queue     a 48-row sweep: local piscina vs 1, 2, 4 queue workers on Redis (bench/queue.ts)
  *   link      ANP-T through firmware-sim vs the wire limit
  *   faults    the fault matrix of issue 9 (bench/link-faults.ts): time relative to clean, weights = emulator
- *   cores     ANP-T training on 1 vs 2 threads (EmulatorDevice threads), H=1000 B=10 and smaller, same weights
  * Results also go to bench/out/results.json. Options: --quick (shorter timings),
- * --only step,epoch,spectral,link,queue,faults,cores.
+ * --only step,epoch,spectral,link,queue.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { benchStep, formatStepRows, sameBits } from './step-vs-c.js';
-import { benchEpoch } from './epoch.js';
+import { benchEpoch, formatEpochRows } from './epoch.js';
 import { benchSpectral, formatSpectralRows } from './spectral.js';
 
 const args = process.argv.slice(2);
@@ -31,9 +30,9 @@ const results: Record<string, unknown> = { date: new Date().toISOString(), node:
 console.log(`${new Date().toISOString()}  node ${process.version}  ${load()}`);
 
 if (want('step')) {
-  console.log('\n== fused training step (online: 1 step of both copies + the on-chip update), bench/c/step.c workload: plain C = firmware/core, tuned AVX2 fused = bench/c/fused.c (the update applied inside the next forward pass); same bits on every side');
+  console.log('\n== fused training step (online: 1 step of both copies + the on-chip update), bench/c/step.c workload over firmware/core (plain, and tuned with bench/c/tuned.h), same bits on every side');
   const bits = await sameBits();
-  console.log(`emulator, firmware/core plain and tuned, bench/c/fused.c give the same weights (skip on and off): ${bits.ok ? 'yes' : 'NO'} (${bits.cases.length} dumps)`);
+  console.log(`emulator, firmware/core plain and tuned AVX2 give the same weights (skip on and off): ${bits.ok ? 'yes' : 'NO'} (${bits.cases.length} dumps)`);
   if (!bits.ok) for (const c of bits.cases) console.log(`   ${c}`);
   const seconds = quick ? 0.3 : 1.5;
   const tables: Record<string, unknown> = {};
@@ -48,10 +47,18 @@ if (want('step')) {
 }
 
 if (want('epoch')) {
-  console.log(`\n== one Mackey-Glass ANP-T epoch on the emulator (recall-15, H=100, B=10, 5000 train steps online + 5000 test steps); ${load()}`);
-  const r = await benchEpoch(quick ? 1 : 3);
-  console.log(`CPU seconds per epoch: ${r.secondsPerEpoch.toFixed(3)} (train ${r.trainSeconds.toFixed(3)} + test ${r.testSeconds.toFixed(3)}), ${r.stepsPerSecond.toFixed(0)} train steps per CPU second; mean of ${r.epochs} epochs, fastest ${r.bestSecondsPerEpoch.toFixed(3)}; wall ${r.wallSecondsPerEpoch.toFixed(3)} s per epoch`);
-  results.epoch = r;
+  console.log(`\n== one Mackey-Glass ANP-T epoch (recall-15, H=100, B=10, 5000 train steps online + 5000 test steps): emulator and float model alternated, ${quick ? 1 : 2} rounds of ${quick ? 1 : 3} epochs, the faster round shown; ${load()}`);
+  const best = new Map<string, Awaited<ReturnType<typeof benchEpoch>>>();
+  for (let round = 0; round < (quick ? 1 : 2); round++)
+    for (const backend of ['emulator', 'float'] as const) {
+      const r = await benchEpoch(quick ? 1 : 3, backend);
+      if (!best.has(backend) || r.secondsPerEpoch < best.get(backend)!.secondsPerEpoch) best.set(backend, r);
+    }
+  best.set('float-js', await benchEpoch(1, 'float-js'));
+  const rows = [...best.values()];
+  for (const line of formatEpochRows(rows)) console.log(line);
+  console.log(`float model engines give the same test MSE bits (1 epoch): ${(await benchEpoch(1, 'float')).testMse === best.get('float-js')!.testMse ? 'yes' : 'NO'}; ${load()}`);
+  results.epoch = rows;
 }
 
 if (want('spectral')) {
@@ -88,16 +95,6 @@ if (want('faults')) {
   const rows = await benchLinkFaults(quick ? 1 : 3, task, only);
   for (const line of formatFaultRows(rows)) console.log(line);
   results.faults = rows;
-}
-
-if (want('cores')) {
-  const [rounds, steps] = quick ? [2, 300] : [5, 500];
-  console.log(`\n== one chip on two cores: ANP-T training (Mackey-Glass recall-15, online, 16-bit) on the emulator with threads 1 and 2, ${rounds} alternated rounds of ${steps} steps (median, each round in brackets, and the ratio of the best rounds: the least disturbed on a shared machine); wall-clock steps/s; ${load()}`);
-  const { benchCores, formatCoresRows } = await import('./cores.js');
-  const sizes: [number, number][] = quick ? [[1000, 10]] : [[1000, 10], [600, 10], [400, 10], [200, 10], [100, 10], [1000, 1]];
-  const rows = await benchCores(sizes, steps, rounds);
-  for (const line of formatCoresRows(rows)) console.log(line);
-  results.cores = rows;
 }
 
 mkdirSync('bench/out', { recursive: true });

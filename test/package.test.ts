@@ -77,7 +77,7 @@ beforeAll(async () => {
 
 describe('the installed package', () => {
   it('the tarball holds the WASM chip, schema, data and build, and no tests, bench or scripts', () => {
-    for (const f of ['build/anpt-simd.wasm', 'build/anpt-scalar.wasm', 'proto/anpt.proto', 'data/WTH.csv', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/firmware-sim/main.js', 'package.json'])
+    for (const f of ['build/anpt-simd.wasm', 'build/anpt-scalar.wasm', 'build/anpt-float.wasm', 'proto/anpt.proto', 'data/WTH.csv', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/firmware-sim/main.js', 'package.json'])
       expect(packed).toContain(f);
     expect(packed.filter((f) => /^(test|bench|scripts|assembly|src|firmware-sim)\//.test(f) || /(^|\/)[^/]*\.test\.[jt]s$/.test(f))).toEqual([]);
     expect(existsSync(join(PROJECT, 'node_modules', 'anpt', 'build', 'anpt-simd.wasm'))).toBe(true);

@@ -41,6 +41,11 @@
  * pass over the trace. Per-neuron gain mismatch is not divided out of c_k (a chip
  * does not know its gains): the trace then carries a small bias.
  *
+ * Engines (FloatDeviceOptions.engine, docs/float-model.md): 'wasm' (default) runs run()
+ * and reward() in WebAssembly SIMD (float-wasm.ts, assembly/float/) with the same bits
+ * as 'js', the loops below and in rnn.ts; the weights, states and traces are then views
+ * of the module's memory.
+ *
  * Subclasses (the NP and WP baselines in src/learn/) replace the perturbation
  * (drawNoise, noisyParams) and the update (update); the forward pass and the
  * chunk bookkeeping stay here.
@@ -56,6 +61,7 @@ import {
   addBatchOuter, allocStep, neuronCount, stepInto,
   type RnnParams, type RnnShape, type StepBuffers, type StepPerturbation,
 } from './rnn.js';
+import { FloatKernel } from './float-wasm.js';
 
 /** Limits of the float model (it has no memory budget beyond the host's). */
 export const FLOAT_LIMITS = {
@@ -71,7 +77,20 @@ export interface FloatDeviceOptions {
   decorrelationRate?: number;
   /** Shown in info().name. */
   name?: string;
+  /**
+   * 'wasm' (default): run and reward in WebAssembly (float-wasm.ts), the same bits as
+   * 'js', the TypeScript loops of rnn.ts. A device with decorrelation, or whose
+   * subclass replaces the perturbation (drawNoise, noisyParams), runs 'js'; a subclass
+   * that replaces update (NP) runs its update in TypeScript on the same buffers.
+   * The environment variable ANPT_FLOAT_ENGINE=js selects 'js' where this is absent.
+   */
+  engine?: FloatEngine;
 }
+
+export type FloatEngine = 'wasm' | 'js';
+
+/** Bytes of the step-sized buffers a WASM float model starts with (clean chunks longer than that run in pieces). */
+const KERNEL_START_BYTES = 8 << 20;
 
 /** Traces of the last noisy chunk, grown on demand to the largest K asked for. */
 interface ChunkTrace {
@@ -104,6 +123,11 @@ export class FloatDevice implements Device {
   private outputNoise!: Float64Array;
   private readonly decorrelationRate: number;
   private readonly name: string;
+  /** The engine asked for; kernel is set when it is 'wasm' and this device can use it. */
+  readonly engine: FloatEngine;
+  private kernel?: FloatKernel;
+  /** The kernel's staging buffers (taken again when its memory grows). */
+  private kv?: { inputs: Float64Array; outClean: Float64Array; outNoisy: Float64Array; hidden: Float64Array; dl: Float64Array };
   private counters = { steps: 0, updates: 0, runCalls: 0, rewardCalls: 0 };
   /** The configured trace (plain ANP-T: trace 'none') and its state when on. */
   protected learner: LearnerConfig = { trace: 'none', decay: 0 };
@@ -114,6 +138,14 @@ export class FloatDevice implements Device {
     if (!Number.isFinite(rate) || rate < 0) throw new ConfigError('decorrelationRate', `${rate} is out of range; allowed finite values >= 0 (0 disables D)`);
     this.decorrelationRate = rate;
     this.name = opts.name ?? 'anpt-float (binary64 reference)';
+    const engine = opts.engine ?? (process.env.ANPT_FLOAT_ENGINE === 'js' ? 'js' : 'wasm');
+    if (engine !== 'wasm' && engine !== 'js') throw new ConfigError('engine', `"${String(engine)}" is not an engine; use wasm or js`);
+    this.engine = engine;
+  }
+
+  /** The engine this configuration runs on: 'wasm', or 'js' (asked for, or not available to this device; see FloatDeviceOptions.engine). */
+  activeEngine(): FloatEngine {
+    return this.kernel ? 'wasm' : 'js';
   }
 
   /** Kind 'float', fixedPoint false, FLOAT_LIMITS (maxChunkSteps is the configured one once configured). */
@@ -157,6 +189,31 @@ export class FloatDevice implements Device {
     this.counters = { steps: 0, updates: 0, runCalls: 0, rewardCalls: 0 };
     this.learner = config.learner ? { ...config.learner } : { trace: 'none', decay: 0 };
     this.eligibility = this.learner.trace === 'none' ? undefined : { w: new Float64Array(H * t.inputs), r: new Float64Array(H * H) };
+    this.kernel = undefined;
+    const own = FloatDevice.prototype;
+    if (this.engine === 'wasm' && !this.params.d && this.drawNoise === own.drawNoise && this.noisyParams === own.noisyParams) {
+      const perStep = 8 * B * (t.inputs + 3 * t.outputs + 4 * H) + 8;
+      const start = Math.max(1, Math.min(config.maxChunkSteps, Math.floor(KERNEL_START_BYTES / perStep)));
+      this.kernel = new FloatKernel(t.inputs, H, t.outputs, B, start);
+      const { gain, offset } = this.mismatch;
+      this.bindKernel();
+      if (gain && offset) {
+        this.kernel.view('gain').set(gain);
+        this.kernel.view('offset').set(offset);
+      }
+    }
+  }
+
+  /** Take the weights, states, traces and mismatch from the kernel's memory (after it was made or grew). */
+  private bindKernel(): void {
+    const k = this.kernel!;
+    this.params = { w: k.view('w'), r: k.view('r'), v: k.view('v') };
+    this.clean = k.view('clean');
+    this.noisyState = k.view('noisy');
+    if (this.eligibility) this.eligibility = { w: k.view('ew'), r: k.view('er') };
+    if (this.mismatch.gain) this.mismatch = { gain: k.view('gain'), offset: k.view('offset') };
+    this.trace = { capacity: k.capacity, inputs: k.view('inputs'), states: k.view('states'), da: k.view('da'), dy: k.view('dy') };
+    this.kv = { inputs: this.trace.inputs, outClean: k.view('outClean'), outNoisy: k.view('outNoisy'), hidden: k.view('hidden'), dl: k.view('dl') };
   }
 
   /** Write W, R, V (real units, exact: no quantisation). Nothing is written if any is bad. */
@@ -203,6 +260,7 @@ export class FloatDevice implements Device {
     const cfg = this.need();
     const { inputs: I, hidden: H, outputs: O } = this.shape;
     checkRun(req, cfg);
+    if (this.kernel) return this.runKernel(req);
     const B = this.batch, K = req.steps;
     const noisy = req.noisy;
     if (noisy) this.ensureTrace(K);
@@ -239,10 +297,46 @@ export class FloatDevice implements Device {
     return { clean: cleanOut, noisy: noisyOut, hidden };
   }
 
+  /** run() on the kernel: the same chunk in WASM (a clean chunk longer than the kernel's capacity in pieces). */
+  private runKernel(req: RunRequest): RunResult {
+    const cfg = this.need(), kernel = this.kernel!;
+    const { inputs: I, hidden: H, outputs: O } = this.shape;
+    const B = this.batch, K = req.steps, bo = B * O, bh = B * H;
+    if (req.noisy) this.ensureTrace(K);
+    const cleanOut = new Float64Array(K * bo);
+    const noisyOut = req.noisy ? new Float64Array(K * bo) : new Float64Array(0);
+    const hidden = req.hiddenTrace ? new Float64Array(K * bh) : undefined;
+    const { inputs, outClean, hidden: hiddenView, outNoisy } = this.kv!;
+    const piece = req.noisy ? K : kernel.capacity;
+    for (let s = 0; s < K; s += piece) {
+      const k = Math.min(piece, K - s);
+      inputs.set(req.inputs.subarray(s * B * I, (s + k) * B * I));
+      kernel.run({
+        steps: k, t0: (req.t0 + s) >>> 0, noisy: req.noisy, activation: this.shape.activation, mismatch: this.mismatch.gain !== undefined,
+        hidden: hidden !== undefined, trace: this.learner.trace, seed: cfg.seed, hiddenSigma: cfg.noise.hiddenSigma, outputSigma: cfg.noise.outputSigma,
+      });
+      cleanOut.set(outClean.subarray(0, k * bo), s * bo);
+      if (hidden) hidden.set(hiddenView.subarray(0, k * bh), s * bh);
+    }
+    if (req.noisy) noisyOut.set(outNoisy.subarray(0, K * bo));
+    this.pending.ran(req);
+    this.counters.steps += K;
+    this.counters.runCalls++;
+    return { clean: cleanOut, noisy: noisyOut, hidden };
+  }
+
   /** Apply the update of each step of the last noisy chunk, in order; each chunk is rewarded once. */
   async reward(req: RewardRequest): Promise<void> {
     this.need();
     const p = this.pending.check(req);
+    if (this.kernel && this.update === FloatDevice.prototype.update) {
+      this.kv!.dl.set(req.deltaLoss.subarray(0, p.steps));
+      this.kernel.reward(p.steps, req.lr, Math.sqrt(neuronCount(this.shape)), this.learner.trace, this.learner.decay);
+      this.pending.rewarded();
+      this.counters.updates += p.steps;
+      this.counters.rewardCalls++;
+      return;
+    }
     for (let k = 0; k < p.steps; k++) {
       this.update(k, (p.t0 + k) >>> 0, req.deltaLoss[k], req.lr);
       if (this.params.d) this.decorrelate(k);
@@ -371,6 +465,11 @@ export class FloatDevice implements Device {
 
   private ensureTrace(K: number): void {
     if (this.trace.capacity >= K) return;
+    if (this.kernel) {
+      this.kernel.ensure(K);
+      this.bindKernel();
+      return;
+    }
     const { inputs: I, hidden: H, outputs: O } = this.shape;
     const B = this.batch;
     this.trace = {

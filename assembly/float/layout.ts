@@ -1,0 +1,89 @@
+// Where each buffer of the float model lives in linear memory: the one description of
+// the layout (the host asks for sizes and addresses, ptr and layout). Buffers that
+// persist (weights, states, traces) come first, so a larger step capacity (the
+// trace of a longer noisy chunk) only adds memory after them and moves nothing.
+
+export const B_W = 0; // H x I
+export const B_R = 1; // H x H
+export const B_V = 2; // O x H
+export const B_CLEAN = 3; // B x H, r̂ of the clean copy
+export const B_NOISY = 4; // B x H
+export const B_EW = 5; // H x I, eligibility trace of W
+export const B_ER = 6; // H x H
+export const B_GAIN = 7; // H
+export const B_OFFSET = 8; // H
+export const B_UT = 9; // I x S   inputs of a step, transposed (S = 2B sequences: clean then noisy)
+export const B_ST = 10; // H x S  states entering the step, transposed
+export const B_AT = 11; // H x S  pre-activations
+export const B_RT = 12; // H x S  new states
+export const B_YT = 13; // O x S  outputs
+export const B_DT = 14; // H x S  state differences (innovation trace)
+export const B_ZT = 15; // H x S  their products with R or V
+export const B_SCRATCH = 16; // max(H, O) x B  update coefficients
+export const B_INPUTS = 17; // K x B x I (the trace's inputs)
+export const B_OUT_CLEAN = 18; // K x B x O
+export const B_OUT_NOISY = 19; // K x B x O
+export const B_HIDDEN = 20; // K x B x H
+export const B_STATES = 21; // (K+1) x B x H  clean r̂ before and after each step
+export const B_DA = 22; // K x B x H  ã - a (or the recovered noise)
+export const B_DY = 23; // K x B x O
+export const B_DL = 24; // K  rewards
+export const B_TANH = 25; // 5 x H x S  tanh's intermediate values
+const COUNT = 26;
+
+export let I = 0;
+export let H = 0;
+export let O = 0;
+export let B = 0;
+export let K = 0;
+/** Sequences of a noisy step (2B) and of a clean one (B rounded up to even). */
+export let S2 = 0;
+export let SC = 0;
+
+const base = memory.data(COUNT * 8, 16);
+
+// @ts-ignore: decorator
+@inline
+export function at(id: i32): usize {
+  return load<usize>(base + (<usize>id << 3));
+}
+
+/** Values (f64) of buffer q. */
+function size(q: i32): f64 {
+  const i = <f64>I, h = <f64>H, o = <f64>O, b = <f64>B, k = <f64>K, s = <f64>S2;
+  switch (q) {
+    case B_W: case B_EW: return h * i;
+    case B_R: case B_ER: return h * h;
+    case B_V: return o * h;
+    case B_CLEAN: case B_NOISY: return b * h;
+    case B_GAIN: case B_OFFSET: return h;
+    case B_UT: return i * s;
+    case B_ST: case B_AT: case B_RT: case B_DT: case B_ZT: return h * s;
+    case B_YT: return o * s;
+    case B_SCRATCH: return (h > o ? h : o) * b;
+    case B_INPUTS: return k * b * i;
+    case B_OUT_CLEAN: case B_OUT_NOISY: case B_DY: return k * b * o;
+    case B_HIDDEN: case B_DA: return k * b * h;
+    case B_STATES: return (k + 1) * b * h;
+    case B_TANH: return 5 * h * s;
+    default: return k; // B_DL
+  }
+}
+
+/** Compute the layout of a configuration; returns the bytes of memory it needs. */
+export function layout(i: i32, h: i32, o: i32, b: i32, k: i32): f64 {
+  I = i; H = h; O = o; B = b; K = k;
+  S2 = 2 * b;
+  SC = b + (b & 1);
+  let p = <f64>((__heap_base + 15) & ~15);
+  for (let q = 0; q < COUNT; q++) {
+    store<usize>(base + (<usize>q << 3), <usize>p);
+    p += Math.ceil(size(q) / 2) * 16;
+  }
+  return p;
+}
+
+/** Address of buffer id (after layout). */
+export function ptr(id: i32): usize {
+  return at(id);
+}

@@ -1,0 +1,28 @@
+// The float model's node noise (src/model/rng.ts key and gauss): SplitMix64 keys in
+// native u64 instead of 32-bit halves, the Irwin-Hall(4) draw in real units. Integer
+// steps are exact and the float steps the same IEEE operations, so the same bits.
+
+const GOLDEN: u64 = 0x9E3779B97F4A7C15;
+const IRWIN_HALL4_SD: f64 = Math.sqrt((4.0 * (65536.0 * 65536.0 - 1.0)) / 12.0);
+
+// @ts-ignore: decorator
+@inline
+function mix64(z: u64): u64 {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
+  return z ^ (z >> 31);
+}
+
+/** key(seed, stream, a, b) of docs/kernel.md; seed, a, b uint32. */
+export function key(seed: u32, stream: u32, a: u32, b: u32): u64 {
+  return mix64(mix64(mix64(<u64>seed ^ (<u64>stream * GOLDEN)) ^ <u64>a) ^ <u64>b);
+}
+
+/** Draw n under key k with std sigma (real units): rng.ts gauss. */
+// @ts-ignore: decorator
+@inline
+export function gauss(sigma: f64, k: u64, n: u32): f64 {
+  const h = mix64(k ^ <u64>n);
+  const s = <i32>(h & 0xffff) + <i32>((h >> 16) & 0xffff) + <i32>((h >> 32) & 0xffff) + <i32>(h >> 48);
+  return sigma * (<f64>(s - 131070) / IRWIN_HALL4_SD);
+}

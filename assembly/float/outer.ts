@@ -1,0 +1,206 @@
+// The outer-product updates of the float model (src/model/rnn.ts addBatchOuter and
+// the trace updates of src/model/float-device.ts), in binary64 with the same bits:
+//
+//   plain:  mat[i][j] += e[b][i] pre[b][j] for b = 0..B-1 in order, e[b][i] = coef delta[b][i],
+//           a (b, i) skipped when e is 0;
+//   trace:  el[i][j] = el[i][j] lam, then the plain sum into el, then
+//           mat[i][j] += cw el[i][j] (when cw != 0).
+//
+// Each weight's sequence of roundings is that of the scalar loops; the vector lanes are
+// two neighbouring columns j, j+1 (pre is row-major, B x cols). Rows whose 2B (or B)
+// coefficients are all non-zero take the blocked kernels (2 rows x 8 columns, 8
+// accumulators); a row with a zero coefficient takes the scalar loop that skips it,
+// as the reference does (adding e pre = 0 would turn a -0 weight into +0).
+
+let preStride: usize = 0; // cols x 8
+let ePtr: usize = 0; // e transposed, rows x B
+let nb: i32 = 0; // sequences summed (0: the trace is only decayed)
+let isTrace = false;
+let lamV = f64x2.splat(0);
+let cwV = f64x2.splat(0);
+let lam: f64 = 0;
+let cw: f64 = 0;
+let applyTrace = false; // trace mode and cw != 0
+let pmat: usize = 0; // the parameters a trace is applied to (trace mode)
+let emat: usize = 0; // the matrix summed into (plain: the parameters; trace: the trace)
+let cols: i32 = 0;
+
+// @ts-ignore: decorator
+@inline
+function mac(acc: v128, w: v128, x: v128): v128 {
+  return f64x2.add(acc, f64x2.mul(w, x));
+}
+
+// The kernels are generic in a mode type, resolved at compile time so that each mode
+// has its own code without tests in it: Mode = i32 the plain sum, Mode = f64 a trace
+// (decayed first, applied to the parameters after).
+
+// @ts-ignore: decorator
+@inline
+function start<Mode>(p: usize): v128 {
+  const a = v128.load(p);
+  return isFloat<Mode>() ? f64x2.mul(a, lamV) : a;
+}
+
+// @ts-ignore: decorator
+@inline
+function finish<Mode>(off: usize, a: v128): void {
+  v128.store(emat + off, a);
+  if (isFloat<Mode>() && applyTrace) v128.store(pmat + off, f64x2.add(v128.load(pmat + off), f64x2.mul(cwV, a)));
+}
+
+/** Rows at m0 and m1 (8 columns, from pre), coefficients at e0 and e1 (n bytes of them). */
+// @ts-ignore: decorator
+@inline
+function pair8<Mode>(m0: usize, m1: usize, pre: usize, e0: usize, e1: usize, n: usize, stride: usize): void {
+  let a0 = start<Mode>(m0), a1 = start<Mode>(m0 + 16), a2 = start<Mode>(m0 + 32), a3 = start<Mode>(m0 + 48);
+  let c0 = start<Mode>(m1), c1 = start<Mode>(m1 + 16), c2 = start<Mode>(m1 + 32), c3 = start<Mode>(m1 + 48);
+  for (let q: usize = 0; q < n; q += 8) {
+    const x0 = v128.load(pre), x1 = v128.load(pre, 16), x2 = v128.load(pre, 32), x3 = v128.load(pre, 48);
+    let e = v128.load64_splat(e0 + q);
+    a0 = mac(a0, e, x0); a1 = mac(a1, e, x1); a2 = mac(a2, e, x2); a3 = mac(a3, e, x3);
+    e = v128.load64_splat(e1 + q);
+    c0 = mac(c0, e, x0); c1 = mac(c1, e, x1); c2 = mac(c2, e, x2); c3 = mac(c3, e, x3);
+    pre += stride;
+  }
+  const o0 = m0 - emat, o1 = m1 - emat;
+  finish<Mode>(o0, a0); finish<Mode>(o0 + 16, a1); finish<Mode>(o0 + 32, a2); finish<Mode>(o0 + 48, a3);
+  finish<Mode>(o1, c0); finish<Mode>(o1 + 16, c1); finish<Mode>(o1 + 32, c2); finish<Mode>(o1 + 48, c3);
+}
+
+/** Rows i, i+1, 2 columns from j. */
+function pair2<Mode>(i: i32, j: i32): void {
+  const rowBytes = <usize>cols << 3;
+  const r0 = <usize>i * rowBytes + (<usize>j << 3), r1 = r0 + rowBytes;
+  let a0 = start<Mode>(emat + r0), c0 = start<Mode>(emat + r1);
+  let pre = preBase + (<usize>j << 3);
+  let e0 = ePtr + <usize>i * (<usize>nbAll << 3);
+  const e1off = <usize>nbAll << 3;
+  const end = e0 + (<usize>nb << 3);
+  while (e0 < end) {
+    const x0 = v128.load(pre);
+    a0 = mac(a0, v128.load64_splat(e0), x0);
+    c0 = mac(c0, v128.load64_splat(e0 + e1off), x0);
+    e0 += 8; pre += preStride;
+  }
+  finish<Mode>(r0, a0); finish<Mode>(r1, c0);
+}
+
+/** Row i, 8 columns from j. */
+function row8<Mode>(i: i32, j: i32): void {
+  const r0 = <usize>i * (<usize>cols << 3) + (<usize>j << 3);
+  let a0 = start<Mode>(emat + r0), a1 = start<Mode>(emat + r0 + 16), a2 = start<Mode>(emat + r0 + 32), a3 = start<Mode>(emat + r0 + 48);
+  let pre = preBase + (<usize>j << 3);
+  let e0 = ePtr + <usize>i * (<usize>nbAll << 3);
+  const end = e0 + (<usize>nb << 3);
+  while (e0 < end) {
+    const e = v128.load64_splat(e0);
+    a0 = mac(a0, e, v128.load(pre)); a1 = mac(a1, e, v128.load(pre, 16));
+    a2 = mac(a2, e, v128.load(pre, 32)); a3 = mac(a3, e, v128.load(pre, 48));
+    e0 += 8; pre += preStride;
+  }
+  finish<Mode>(r0, a0); finish<Mode>(r0 + 16, a1); finish<Mode>(r0 + 32, a2); finish<Mode>(r0 + 48, a3);
+}
+
+/** Row i, 2 columns from j. */
+function row2<Mode>(i: i32, j: i32): void {
+  const r0 = <usize>i * (<usize>cols << 3) + (<usize>j << 3);
+  let a0 = start<Mode>(emat + r0);
+  let pre = preBase + (<usize>j << 3);
+  let e0 = ePtr + <usize>i * (<usize>nbAll << 3);
+  const end = e0 + (<usize>nb << 3);
+  while (e0 < end) {
+    a0 = mac(a0, v128.load64_splat(e0), v128.load(pre));
+    e0 += 8; pre += preStride;
+  }
+  finish<Mode>(r0, a0);
+}
+
+/** Row i, column j, scalar; skips the zero coefficients (the reference's `if (e === 0) continue`). */
+function one(i: i32, j: i32): void {
+  const off = (<usize>i * <usize>cols + <usize>j) << 3;
+  let a = load<f64>(emat + off);
+  if (isTrace) a *= lam;
+  let pre = preBase + (<usize>j << 3);
+  let e0 = ePtr + <usize>i * (<usize>nbAll << 3);
+  for (let b = 0; b < nb; b++) {
+    const e = load<f64>(e0);
+    if (e != 0) a += e * load<f64>(pre);
+    e0 += 8; pre += preStride;
+  }
+  store<f64>(emat + off, a);
+  if (isTrace && cw != 0) store<f64>(pmat + off, load<f64>(pmat + off) + cw * a);
+}
+
+let preBase: usize = 0;
+let nbAll: i32 = 0;
+
+/** Whether row i has a zero coefficient among the nb summed. */
+function hasZero(i: i32): bool {
+  let e0 = ePtr + <usize>i * (<usize>nbAll << 3);
+  for (let b = 0; b < nb; b++) {
+    if (load<f64>(e0) == 0) return true;
+    e0 += 8;
+  }
+  return false;
+}
+
+function rowsPair<Mode>(i: i32): void {
+  const c8 = cols & ~7, c2 = cols & ~1;
+  const rowBytes = <usize>cols << 3, stride = preStride;
+  const m0 = emat + <usize>i * rowBytes, m1 = m0 + rowBytes;
+  const e0 = ePtr + <usize>i * (<usize>nbAll << 3), e1 = e0 + (<usize>nbAll << 3), n = <usize>nb << 3;
+  for (let j = 0; j < c8; j += 8) {
+    const o = <usize>j << 3;
+    pair8<Mode>(m0 + o, m1 + o, preBase + o, e0, e1, n, stride);
+  }
+  for (let j = c8; j < c2; j += 2) pair2<Mode>(i, j);
+  if (c2 < cols) { one(i, c2); one(i + 1, c2); }
+}
+
+function rowSingle<Mode>(i: i32): void {
+  if (hasZero(i)) {
+    for (let j = 0; j < cols; j++) one(i, j);
+    return;
+  }
+  const c8 = cols & ~7, c2 = cols & ~1;
+  for (let j = 0; j < c8; j += 8) row8<Mode>(i, j);
+  for (let j = c8; j < c2; j += 2) row2<Mode>(i, j);
+  if (c2 < cols) one(i, c2);
+}
+
+/**
+ * The sum over b of e[b][i] pre[b][j] into mat (rows x cols), e[b][i] = coef delta[b][i]
+ * (delta B x rows, pre B x cols, natural layouts). With trace set, `mat` is the trace:
+ * it is first multiplied by decay, and after the sum params += cw trace (cw != 0).
+ * scratch: rows x B values. summed = false only decays (and applies) the trace.
+ */
+export function outerUpdate(
+  mat: usize, rows: i32, ncols: i32, coef: f64, B: i32, delta: usize, pre: usize, scratch: usize,
+  trace: bool, decay: f64, cwIn: f64, params: usize, summed: bool,
+): void {
+  if (!trace && coef == 0) return;
+  emat = mat; cols = ncols; preBase = pre; preStride = <usize>ncols << 3; ePtr = scratch;
+  nbAll = B; nb = summed && coef != 0 ? B : 0;
+  isTrace = trace; lam = decay; lamV = f64x2.splat(decay); cw = cwIn; cwV = f64x2.splat(cwIn); pmat = params;
+  applyTrace = trace && cwIn != 0;
+  for (let i = 0; i < rows; i++)
+    for (let b = 0; b < B; b++)
+      store<f64>(scratch + ((<usize>i * <usize>B + <usize>b) << 3), coef * load<f64>(delta + ((<usize>b * <usize>rows + <usize>i) << 3)));
+  if (trace) rowsOf<f64>(rows);
+  else rowsOf<i32>(rows);
+}
+
+function rowsOf<Mode>(rows: i32): void {
+  let i = 0;
+  while (i + 1 < rows) {
+    if (!hasZero(i) && !hasZero(i + 1)) {
+      rowsPair<Mode>(i);
+      i += 2;
+    } else {
+      rowSingle<Mode>(i);
+      i++;
+    }
+  }
+  if (i < rows) rowSingle<Mode>(i);
+}

@@ -1,0 +1,201 @@
+// A chunk of steps of the float model (src/model/float-device.ts run and reward) on
+// the buffers of layout.ts. Both copies run as one batch of S = 2B sequences (clean
+// 0..B-1, noisy B..2B-1) through the transposed products of matvec.ts; a clean-only
+// chunk runs B sequences (rounded up to even; the padding lane holds zeros and is
+// never read back). Every value is formed by the same IEEE operations in the same
+// order as the TypeScript reference, so the results are the same bits.
+
+import { at, I, H, O, B, S2, SC, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL, B_TANH } from './layout';
+import { matvecT } from './matvec';
+import { outerUpdate } from './outer';
+import { key, gauss } from './noise';
+import { tanhArray } from './tanh';
+
+export const ACT_TANH = 0;
+export const ACT_HARDTANH = 1;
+export const ACT_LINEAR = 2;
+export const TRACE_NONE = 0;
+export const TRACE_ACTIVITY = 1;
+export const TRACE_INNOVATION = 2;
+const STREAM_NOISE: u32 = 1;
+
+// @ts-ignore: decorator
+@inline
+function f(p: usize, n: usize): f64 {
+  return load<f64>(p + (n << 3));
+}
+
+// @ts-ignore: decorator
+@inline
+function setf(p: usize, n: usize, v: f64): void {
+  store<f64>(p + (n << 3), v);
+}
+
+function zero(p: usize, n: usize): void {
+  memory.fill(p, 0, n << 3);
+}
+
+/** r = act(a) over n values (n even). */
+function activate(kind: i32, a: usize, r: usize, n: usize): void {
+  const end = a + (n << 3);
+  if (kind == ACT_TANH) {
+    tanhArray(a, r, <i32>n, at(B_TANH));
+  } else if (kind == ACT_HARDTANH) {
+    const one = f64x2.splat(1.0), minus = f64x2.splat(-1.0);
+    while (a < end) {
+      const x = v128.load(a);
+      v128.store(r, v128.bitselect(minus, v128.bitselect(one, x, f64x2.gt(x, one)), f64x2.lt(x, minus)));
+      a += 16; r += 16;
+    }
+  } else {
+    memory.copy(r, a, n << 3);
+  }
+}
+
+/**
+ * dst[b][i] = src[i][lane0 + b] (minus src[i][b] when diff), b < B, i < H: a transposed
+ * block (rows of S lanes) back to the natural B x H layout, two by two (2 x 2 blocks
+ * swapped with shuffles; a difference is the same IEEE subtraction in either form).
+ */
+function untranspose(src: usize, S: usize, lane0: usize, dst: usize, diff: bool): void {
+  const nB = <usize>B, nH = <usize>H, B2 = nB & ~1, H2 = nH & ~1, row = S << 3;
+  for (let i: usize = 0; i < H2; i += 2) {
+    const s0 = src + i * row, s1 = s0 + row;
+    for (let b: usize = 0; b < B2; b += 2) {
+      let x0 = v128.load(s0 + ((lane0 + b) << 3)), x1 = v128.load(s1 + ((lane0 + b) << 3));
+      if (diff) {
+        x0 = f64x2.sub(x0, v128.load(s0 + (b << 3)));
+        x1 = f64x2.sub(x1, v128.load(s1 + (b << 3)));
+      }
+      const d = dst + ((b * nH + i) << 3);
+      v128.store(d, i64x2.shuffle(x0, x1, 0, 2));
+      v128.store(d + (nH << 3), i64x2.shuffle(x0, x1, 1, 3));
+    }
+  }
+  for (let b: usize = 0; b < nB; b++)
+    for (let i: usize = b < B2 ? H2 : 0; i < nH; i++) {
+      const x = f(src, i * S + lane0 + b);
+      setf(dst, b * nH + i, diff ? x - f(src, i * S + b) : x);
+    }
+}
+
+/**
+ * Run K steps from absolute step t0 (inputs in B_INPUTS, K x B x I). noisy: both copies,
+ * noise drawn from (seed, sigmas) as FloatDevice.drawNoise, trace written for reward;
+ * else the clean copy only. mismatch: apply gain and offset. hidden: write the clean
+ * states to B_HIDDEN. trace: TRACE_* (innovation recovers the noise into B_DA, B_DY).
+ */
+export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidden: bool, trace: i32, seed: u32, sigmaH: f64, sigmaO: f64): void {
+  const S: usize = noisy ? S2 : SC, P = <i32>(S >> 1);
+  const nB = <usize>B, nH = <usize>H, nI = <usize>I, nO = <usize>O;
+  const bh = nB * nH, bo = nB * nO;
+  let st = at(B_ST), rt = at(B_RT);
+  const ut = at(B_UT), aT = at(B_AT), yt = at(B_YT);
+  const clean = at(B_CLEAN), noisyState = at(B_NOISY), inputs = at(B_INPUTS);
+  const states = at(B_STATES), da = at(B_DA), dy = at(B_DY);
+  const w = at(B_W), r = at(B_R), v = at(B_V), gain = at(B_GAIN), offset = at(B_OFFSET);
+  zero(st, nH * S);
+  zero(ut, nI * S);
+  for (let b: usize = 0; b < nB; b++)
+    for (let j: usize = 0; j < nH; j++) {
+      setf(st, j * S + b, f(clean, b * nH + j));
+      if (noisy) setf(st, j * S + nB + b, f(noisyState, b * nH + j));
+    }
+  if (noisy) memory.copy(states, clean, bh << 3);
+  for (let k: usize = 0; k < <usize>K; k++) {
+    const t = t0 + <u32>k;
+    for (let b: usize = 0; b < nB; b++)
+      for (let j: usize = 0; j < nI; j++) {
+        const u = f(inputs, (k * nB + b) * nI + j);
+        setf(ut, j * S + b, u);
+        if (noisy) setf(ut, j * S + nB + b, u);
+      }
+    zero(aT, nH * S);
+    zero(yt, nO * S);
+    matvecT(H, w, I, ut, r, H, st, P, aT);
+    if (mismatch)
+      for (let i: usize = 0; i < nH; i++) {
+        const g = f(gain, i), o = f(offset, i);
+        for (let s: usize = 0; s < S; s++) setf(aT, i * S + s, f(aT, i * S + s) * g + o);
+      }
+    if (noisy)
+      for (let b: usize = 0; b < nB; b++) {
+        const kn = key(seed, STREAM_NOISE, <u32>b, t);
+        for (let i: usize = 0; i < nH; i++) {
+          const q = i * S + nB + b;
+          setf(aT, q, f(aT, q) + (sigmaH == 0 ? 0 : gauss(sigmaH, kn, <u32>i)));
+        }
+        for (let o: usize = 0; o < nO; o++) setf(yt, o * S + nB + b, sigmaO == 0 ? 0 : gauss(sigmaO, kn, <u32>(nH + o)));
+      }
+    activate(act, aT, rt, nH * S);
+    matvecT(O, 0, 0, 0, v, H, rt, P, yt);
+    if (noisy) {
+      const dak = da + ((k * bh) << 3), dyk = dy + ((k * bo) << 3);
+      untranspose(aT, S, nB, dak, true);
+      for (let b: usize = 0; b < nB; b++)
+        for (let o: usize = 0; o < nO; o++) setf(dyk, b * nO + o, f(yt, o * S + nB + b) - f(yt, o * S + b));
+      if (trace == TRACE_INNOVATION) recoverNoise(r, v, st, rt, S, dak, dyk);
+      const on = at(B_OUT_NOISY) + ((k * bo) << 3);
+      untranspose(rt, S, nB, noisyState, false);
+      for (let b: usize = 0; b < nB; b++)
+        for (let o: usize = 0; o < nO; o++) setf(on, b * nO + o, f(yt, o * S + nB + b));
+    }
+    const oc = at(B_OUT_CLEAN) + ((k * bo) << 3);
+    const hk = at(B_HIDDEN) + ((k * bh) << 3);
+    untranspose(rt, S, 0, clean, false);
+    if (noisy) memory.copy(states + (((k + 1) * bh) << 3), clean, bh << 3);
+    if (hidden) memory.copy(hk, clean, bh << 3);
+    for (let b: usize = 0; b < nB; b++)
+      for (let o: usize = 0; o < nO; o++) setf(oc, b * nO + o, f(yt, o * S + b));
+    const tmp = st; st = rt; rt = tmp;
+  }
+}
+
+/**
+ * The innovation trace's credit signals (FloatDevice.recoverNoise): da -= R (r̂̃ - r̂)_{k-1},
+ * dy -= V (r̂̃ - r̂)_k, the differences from the states entering (st) and leaving (rt) the step.
+ */
+function recoverNoise(r: usize, v: usize, st: usize, rt: usize, S: usize, dak: usize, dyk: usize): void {
+  const nB = <usize>B, nH = <usize>H, nO = <usize>O, Sc = <usize>SC, P = <i32>(Sc >> 1);
+  const dt = at(B_DT), zt = at(B_ZT);
+  for (let pass = 0; pass < 2; pass++) {
+    const from = pass == 0 ? st : rt;
+    zero(dt, nH * Sc);
+    for (let j: usize = 0; j < nH; j++)
+      for (let b: usize = 0; b < nB; b++) setf(dt, j * Sc + b, f(from, j * S + nB + b) - f(from, j * S + b));
+    const rows = pass == 0 ? H : O;
+    zero(zt, <usize>rows * Sc);
+    matvecT(rows, 0, 0, 0, pass == 0 ? r : v, H, dt, P, zt);
+    const out = pass == 0 ? dak : dyk, n = <usize>rows;
+    for (let b: usize = 0; b < nB; b++)
+      for (let i: usize = 0; i < n; i++) setf(out, b * n + i, f(out, b * n + i) - f(zt, i * Sc + b));
+  }
+}
+
+/**
+ * The ANP-T updates of the K steps of the last noisy chunk, in order (FloatDevice.update),
+ * rewards dL in B_DL. trace: TRACE_* with decay; sqrtN = sqrt(I + H + O).
+ */
+export function reward(K: i32, lrW: f64, lrR: f64, lrV: f64, sqrtN: f64, trace: i32, decay: f64): void {
+  const nB = <usize>B, nH = <usize>H, nI = <usize>I, nO = <usize>O;
+  const bh = nB * nH, bo = nB * nO, Bf = <f64>B;
+  const w = at(B_W), r = at(B_R), v = at(B_V), ew = at(B_EW), er = at(B_ER);
+  const inputs = at(B_INPUTS), states = at(B_STATES), da = at(B_DA), dy = at(B_DY), dls = at(B_DL), scratch = at(B_SCRATCH);
+  for (let k: usize = 0; k < <usize>K; k++) {
+    const dL = f(dls, k);
+    const dak = da + ((k * bh) << 3), dyk = dy + ((k * bo) << 3);
+    const uk = inputs + ((k * nB * nI) << 3), sPrev = states + ((k * bh) << 3), sNow = states + (((k + 1) * bh) << 3);
+    let sh: f64 = 0, so: f64 = 0;
+    for (let q: usize = 0; q < bh; q++) { const x = f(dak, q); sh += x * x; }
+    for (let q: usize = 0; q < bo; q++) { const x = f(dyk, q); so += x * x; }
+    if (trace != TRACE_NONE) {
+      const cw = (-lrW * sqrtN * dL) / Bf, cr = (-lrR * sqrtN * dL) / Bf;
+      outerUpdate(ew, H, I, 1 / sh, B, dak, uk, scratch, true, decay, cw, w, sh > 0);
+      outerUpdate(er, H, H, 1 / sh, B, dak, sPrev, scratch, true, decay, cr, r, sh > 0);
+    } else if (sh > 0) {
+      outerUpdate(w, H, I, (-lrW * sqrtN * dL) / (Bf * sh), B, dak, uk, scratch, false, 0, 0, 0, true);
+      outerUpdate(r, H, H, (-lrR * sqrtN * dL) / (Bf * sh), B, dak, sPrev, scratch, false, 0, 0, 0, true);
+    }
+    if (so > 0) outerUpdate(v, O, H, (-lrV * sqrtN * dL) / (Bf * so), B, dyk, sNow, scratch, false, 0, 0, 0, true);
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The float model's step and update in WASM (build/anpt-float.wasm, from
+ * assembly/float/): binary64 with the same bits as the TypeScript loops of rnn.ts and
+ * float-device.ts. Every sum keeps its order; the SIMD lanes are different sums (two
+ * sequences in the forward pass, two columns in the update), multiply and add stay
+ * separate (no fused multiply-add), and tanh is a port of the fdlibm tanh that V8's
+ * Math.tanh is. test/float-wasm.test.ts checks the equality bit for bit.
+ *
+ * One FloatKernel per device: its own memory, laid out by the module (layout.ts);
+ * views of its buffers are Float64Arrays the device uses as its weights, states and
+ * traces. Growing the memory (a longer noisy chunk) detaches the old views: the owner
+ * takes new ones from view().
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { Activation } from '../device/types.js';
+import { DeviceError } from '../device/errors.js';
+import { packagePath } from '../package-root.js';
+
+/** Buffer ids of assembly/float/layout.ts. */
+export const FloatBuffer = {
+  w: 'B_W', r: 'B_R', v: 'B_V', clean: 'B_CLEAN', noisy: 'B_NOISY', ew: 'B_EW', er: 'B_ER', gain: 'B_GAIN', offset: 'B_OFFSET',
+  inputs: 'B_INPUTS', outClean: 'B_OUT_CLEAN', outNoisy: 'B_OUT_NOISY', hidden: 'B_HIDDEN', states: 'B_STATES', da: 'B_DA', dy: 'B_DY', dl: 'B_DL',
+} as const;
+export type FloatBufferName = keyof typeof FloatBuffer;
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  layout(I: number, H: number, O: number, B: number, K: number): number;
+  ptr(id: number): number;
+  run(K: number, t0: number, noisy: number, act: number, mismatch: number, hidden: number, trace: number, seed: number, sigmaH: number, sigmaO: number): void;
+  reward(K: number, lrW: number, lrR: number, lrV: number, sqrtN: number, trace: number, decay: number): void;
+  tanhArray(x: number, out: number, n: number, scratch: number): void;
+  [id: string]: unknown;
+}
+
+const ACT: Record<Activation, number> = { tanh: 0, hardtanh: 1, linear: 2 };
+const TRACE = { none: 0, activity: 1, innovation: 2 } as const;
+const PAGE = 65536;
+let compiled: WebAssembly.Module | undefined;
+
+function instantiate(): Exports {
+  if (!compiled) {
+    const p = packagePath('build', 'anpt-float.wasm');
+    if (!existsSync(p)) throw new DeviceError('INTERNAL', `${p} not found; run "npm run build:wasm" in the anpt folder`);
+    compiled = new WebAssembly.Module(readFileSync(p));
+  }
+  return new WebAssembly.Instance(compiled, {}).exports as unknown as Exports;
+}
+
+export interface KernelRun {
+  steps: number;
+  t0: number;
+  noisy: boolean;
+  activation: Activation;
+  mismatch: boolean;
+  hidden: boolean;
+  trace: keyof typeof TRACE;
+  seed: number;
+  hiddenSigma: number;
+  outputSigma: number;
+}
+
+/** The WASM float model of one configuration (see the file comment). */
+export class FloatKernel {
+  private readonly ex: Exports;
+  /** Steps the K-sized buffers (inputs, outputs, trace) hold. */
+  capacity = 0;
+
+  constructor(readonly inputs: number, readonly hidden: number, readonly outputs: number, readonly batch: number, capacity: number) {
+    this.ex = instantiate();
+    this.ensure(capacity);
+  }
+
+  /** Make the K-sized buffers hold at least `steps` steps; true when the memory grew (old views are detached). */
+  ensure(steps: number): boolean {
+    if (steps <= this.capacity) return false;
+    const bytes = this.ex.layout(this.inputs, this.hidden, this.outputs, this.batch, steps);
+    const have = this.ex.memory.buffer.byteLength;
+    if (bytes > 65536 * PAGE) throw new DeviceError('INTERNAL', `the float model needs ${bytes} bytes for ${steps} steps, over the 4 GiB of WASM memory; lower maxChunkSteps or the batch`);
+    if (bytes > have) this.ex.memory.grow(Math.ceil((bytes - have) / PAGE));
+    this.capacity = steps;
+    return bytes > have;
+  }
+
+  /** A view of buffer `name` (detached when the memory grows). */
+  view(name: FloatBufferName): Float64Array {
+    const id = (this.ex[FloatBuffer[name]] as WebAssembly.Global).value as number;
+    const n = this.size(name);
+    return new Float64Array(this.ex.memory.buffer, this.ex.ptr(id), n);
+  }
+
+  private size(name: FloatBufferName): number {
+    const { inputs: I, hidden: H, outputs: O, batch: B, capacity: K } = this;
+    switch (name) {
+      case 'w': case 'ew': return H * I;
+      case 'r': case 'er': return H * H;
+      case 'v': return O * H;
+      case 'clean': case 'noisy': return B * H;
+      case 'gain': case 'offset': return H;
+      case 'inputs': return K * B * I;
+      case 'outClean': case 'outNoisy': case 'dy': return K * B * O;
+      case 'hidden': case 'da': return K * B * H;
+      case 'states': return (K + 1) * B * H;
+      case 'dl': return K;
+    }
+  }
+
+  /** Run r.steps steps on the inputs in view('inputs'); see assembly/float/step.ts run. */
+  run(r: KernelRun): void {
+    this.ex.run(r.steps, r.t0 >>> 0, r.noisy ? 1 : 0, ACT[r.activation], r.mismatch ? 1 : 0, r.hidden ? 1 : 0, TRACE[r.trace], r.seed >>> 0, r.hiddenSigma, r.outputSigma);
+  }
+
+  /** The updates of the last noisy chunk's `steps` steps, rewards in view('dl'). */
+  reward(steps: number, lr: { w: number; r: number; v: number }, sqrtN: number, trace: keyof typeof TRACE, decay: number): void {
+    this.ex.reward(steps, lr.w, lr.r, lr.v, sqrtN, TRACE[trace], decay);
+  }
+}
+
+/** tanh of each value by the module's vector tanh (for the tests: it must equal Math.tanh). */
+export function wasmTanh(x: Float64Array): Float64Array {
+  const ex = instantiate();
+  const n = x.length + (x.length & 1);
+  const p = Math.ceil(ex.layout(1, 1, 1, 1, 1) / 16) * 16; // past the module's own data and buffers
+  const need = p + 7 * n * 8 - ex.memory.buffer.byteLength; // x, tanh x, 5 n of scratch
+  if (need > 0) ex.memory.grow(Math.ceil(need / PAGE));
+  const v = new Float64Array(ex.memory.buffer, p, n);
+  v.fill(0);
+  v.set(x);
+  ex.tanhArray(p, p + n * 8, n, p + 2 * n * 8);
+  return new Float64Array(ex.memory.buffer, p + n * 8, x.length).slice();
+}

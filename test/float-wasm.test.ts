@@ -1,0 +1,113 @@
+// The float model's two engines (src/model/float-wasm.ts, assembly/float/) give the same
+// bits: WASM vs the TypeScript loops on tanh, hardtanh and linear, traces off and on,
+// mismatch, B = 1, 3 and 10, the NP rule, chunked and online; and the WASM tanh is
+// Math.tanh bit for bit.
+import { describe, expect, it } from 'vitest';
+import type { Activation, TraceKind } from '../src/device/types.js';
+import { ConfigError } from '../src/format/fixed.js';
+import { NpFloatDevice } from '../src/learn/np.js';
+import { WpFloatDevice } from '../src/learn/wp.js';
+import { FloatDevice, type FloatEngine } from '../src/model/float-device.js';
+import { wasmTanh } from '../src/model/float-wasm.js';
+import { key, unitNormal } from '../src/model/rng.js';
+import { xavierNormal } from '../src/model/rnn.js';
+
+interface Case {
+  I: number; H: number; O: number; B: number;
+  activation: Activation; trace: TraceKind; mismatch?: boolean; np?: boolean;
+  /** Steps of the chunked rounds (the others are online, K = 1). */
+  K: number;
+  maxChunkSteps?: number;
+}
+
+/** Everything a training run shows: outputs, hidden traces, final weights, states and eligibility traces. */
+async function trainRun(engine: FloatEngine, c: Case): Promise<Float64Array[]> {
+  const dev = c.np ? new NpFloatDevice({ engine }) : new FloatDevice({ engine });
+  await dev.configure({
+    topology: { inputs: c.I, hidden: c.H, outputs: c.O, batch: c.B, activation: c.activation },
+    noise: { hiddenSigma: 0.01, outputSigma: 0.02 },
+    seed: 7,
+    maxChunkSteps: c.maxChunkSteps ?? 64,
+    learner: c.trace === 'none' ? undefined : { trace: c.trace, decay: 0.9 },
+    mismatch: c.mismatch ? { gainSpread: 0.05, offsetSpread: 0.01, seed: 3 } : undefined,
+  });
+  expect(dev.activeEngine()).toBe(engine);
+  const p = xavierNormal({ inputs: c.I, hidden: c.H, outputs: c.O, activation: c.activation }, 5);
+  for (const m of [p.w, p.r]) for (let q = 0; q < m.length; q++) m[q] *= 3; // into saturation and beyond |a| = 6.5 (tanh's other path)
+  await dev.writeParams(p);
+  const k = key(11, 40, 0, 0);
+  const seen: Float64Array[] = [];
+  let t = 0;
+  for (let round = 0; round < 6; round++) {
+    const steps = round % 3 === 0 ? c.K : 1;
+    const noisy = round !== 4;
+    const inputs = Float64Array.from({ length: steps * c.B * c.I }, (_, q) => unitNormal(k, t * 1000 + q));
+    const r = await dev.run({ steps, t0: t, inputs, noisy, hiddenTrace: true });
+    seen.push(r.clean, r.noisy, r.hidden!);
+    if (noisy) await dev.reward({ t0: t, deltaLoss: Float64Array.from({ length: steps }, (_, q) => 0.1 * unitNormal(k, 99999 + t + q)), lr: { w: 0.1, r: 0.05, v: 0.2 } });
+    t += steps;
+  }
+  const w = await dev.readParams(), s = await dev.readState();
+  seen.push(w.w, w.r, w.v, s.clean, s.noisy);
+  if (s.eligibility) seen.push(s.eligibility.w, s.eligibility.r);
+  return seen;
+}
+
+/** Indices where a and b differ as bits (Object.is: -0 and NaN count). */
+function differences(a: Float64Array[], b: Float64Array[]): number {
+  expect(b.map((x) => x.length)).toEqual(a.map((x) => x.length));
+  let n = 0;
+  a.forEach((x, i) => x.forEach((v, j) => { if (!Object.is(v, b[i][j])) n++; }));
+  return n;
+}
+
+describe('float model, WASM engine', () => {
+  it('tanh is Math.tanh bit for bit (edges, both of its paths, 400k values)', () => {
+    const k = key(3, 40, 0, 0);
+    const f = new Float64Array(1), u = new BigUint64Array(f.buffer);
+    const xs: number[] = [0, -0, 1, -1, 6.5, -6.5, 22, -22, 2 ** -28, -(2 ** -28), 2 ** -30, 5e-324, Infinity, -Infinity, NaN, 0.5 * Math.LN2, 1.5 * Math.LN2, 1e300];
+    for (let e = -30; e <= 5; e++) for (let i = 0; i < 5000; i++) xs.push(2 ** e * (1 + Math.abs(unitNormal(k, e * 10000 + i))) * (i & 1 ? -1 : 1));
+    for (let i = 0; i < 200000; i++) xs.push(4 * unitNormal(k, 1e6 + i));
+    for (const hi of [0x3fd62e42, 0x3fd62e43, 0x3ff0a2b1, 0x3ff0a2b2, 0x3fefffff, 0x3ff00000, 0x40360000, 0x3e300000, 0x401a0000])
+      for (let i = 0; i < 2000; i++) { u[0] = (BigInt(hi) << 32n) | BigInt((unitNormal(k, 2e6 + i) * 1e9) >>> 0); xs.push(i & 1 ? -f[0] : f[0]); }
+    const x = Float64Array.from(xs);
+    const got = wasmTanh(x);
+    let bad = 0;
+    x.forEach((v, i) => { if (!Object.is(got[i], Math.tanh(v))) bad++; });
+    expect(bad).toBe(0);
+  });
+
+  const cases: Case[] = [];
+  for (const activation of ['tanh', 'hardtanh', 'linear'] as const)
+    for (const trace of ['none', 'activity', 'innovation'] as const) {
+      cases.push({ I: 1, H: 24, O: 1, B: 10, activation, trace, K: 5 });
+      cases.push({ I: 3, H: 7, O: 2, B: 1, activation, trace, K: 4, mismatch: true });
+    }
+  cases.push({ I: 2, H: 13, O: 3, B: 3, activation: 'tanh', trace: 'innovation', K: 6, mismatch: true });
+  cases.push({ I: 1, H: 100, O: 1, B: 10, activation: 'tanh', trace: 'none', K: 3 }); // the Mackey-Glass shape
+  cases.push({ I: 2, H: 9, O: 2, B: 10, activation: 'tanh', trace: 'none', K: 5, np: true });
+  cases.push({ I: 1, H: 6, O: 1, B: 1, activation: 'hardtanh', trace: 'none', K: 5, np: true });
+
+  it.each(cases)('same bits as the TypeScript loops: %j', async (c) => {
+    const js = await trainRun('js', c);
+    const wasm = await trainRun('wasm', c);
+    expect(differences(js, wasm)).toBe(0);
+  });
+
+  it('same bits when a noisy chunk grows its memory and a clean chunk runs in pieces', async () => {
+    // H 400, B 20: the kernel starts with room for 32 steps (8 MiB), so K = 40 grows it (noisy) or splits it (clean)
+    const c: Case = { I: 1, H: 400, O: 1, B: 20, activation: 'tanh', trace: 'activity', K: 40, maxChunkSteps: 40 };
+    expect(differences(await trainRun('js', c), await trainRun('wasm', c))).toBe(0);
+  }, 60_000);
+
+  it('runs the TypeScript loops where it cannot help: decorrelation, weight perturbation, engine js', async () => {
+    const topology = { inputs: 1, hidden: 4, outputs: 1, batch: 2, activation: 'tanh' as const };
+    const cfg = { topology, noise: { hiddenSigma: 0.01, outputSigma: 0.01 }, seed: 1, maxChunkSteps: 8 };
+    for (const [dev, engine] of [[new FloatDevice(), 'wasm'], [new FloatDevice({ decorrelationRate: 0.01 }), 'js'], [new WpFloatDevice(), 'js'], [new NpFloatDevice(), 'wasm'], [new FloatDevice({ engine: 'js' }), 'js']] as const) {
+      await dev.configure(cfg);
+      expect(dev.activeEngine()).toBe(engine);
+    }
+    expect(() => new FloatDevice({ engine: 'gpu' as FloatEngine })).toThrow(ConfigError);
+    expect(() => new FloatDevice({ engine: 'gpu' as FloatEngine })).toThrow(/engine/);
+  });
+});
