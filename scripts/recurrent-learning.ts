@@ -37,6 +37,7 @@ const NOTES = join(ROOT, 'docs', 'results', 'recurrent-learning-notes.md');
 const CAP = 0.95;
 /** rms dL of the Xavier network (seed 42) with its own readout over its first 200 steps: 1.5e-3 on both tasks. */
 const DL_RMS = 1.5e-3;
+const W_CAP_EVERY = 100;
 
 type TaskKey = 'adding' | 'delayed-recall';
 export interface RunSpec {
@@ -52,13 +53,15 @@ export interface RunSpec {
   sigma: number;
   /** dL normalised to this rms (src/learn/anpt.ts normalise, a fixed target), 0 = off. */
   normalise?: number;
+  /** Bound on ||W||_F as a multiple of the Xavier W's, enforced every 100 steps by rescaling W (forward-only, like the spectral cap on R); 0 = off. */
+  wCap?: number;
 }
 interface RunRec extends RunSpec {
   key: string; status: 'ok' | 'diverged'; valByEpoch: number[]; val: number; test: number; testNrmse: number; zeroTest: number; initVal: number; note: string; seconds: number;
 }
 
 const specKey = (s: RunSpec) =>
-  [s.task, s.seed, s.epochs, s.trace, s.decay, s.lr.w, s.lr.r, s.lr.v, s.readout, s.readoutOnly ? 'ro' : 'all', s.init, s.sigma, ...(s.normalise ? [`norm${s.normalise}`] : [])].join('|');
+  [s.task, s.seed, s.epochs, s.trace, s.decay, s.lr.w, s.lr.r, s.lr.v, s.readout, s.readoutOnly ? 'ro' : 'all', s.init, s.sigma, ...(s.normalise ? [`norm${s.normalise}`] : []), ...(s.wCap ? [`wcap${s.wCap}`] : [])].join('|');
 
 const base = (o: Partial<RunSpec>): RunSpec => ({
   task: 'adding', seed: TUNE_SEED, epochs: 5, trace: 'innovation', decay: 0.9, lr: { w: 0.1, r: 0.1, v: 0.1 }, readout: 'ridge', readoutOnly: false, init: 'xavier', sigma: SIGMA, ...o,
@@ -74,8 +77,8 @@ const EXPERIMENTS: Record<string, { title: string; runs: () => RunSpec[] }> = {
     runs: () => both((task) => [0.1, 0.3, 1, 3].flatMap((x) => [base({ task, lr: same(x) }), base({ task, lr: same(x), trace: 'none', decay: 0 })])),
   },
   layers: {
-    title: 'W and R at different rates (innovation 0.9, ridge readout): which layer diverges at lr 1',
-    runs: () => both((task) => [{ w: 0.3, r: 1, v: 0.3 }, { w: 1, r: 0.3, v: 0.3 }, { w: 0.1, r: 0.3, v: 0.3 }, { w: 0.3, r: 0.1, v: 0.3 }].map((lr) => base({ task, lr }))),
+    title: 'W and R at different rates (innovation 0.9, ridge readout): W grows without bound at lr 0.3 over 20 epochs (|W| 2.4 -> 3661), so W slower than R',
+    runs: () => both((task) => [{ w: 0.1, r: 0.3, v: 0.3 }, { w: 0.1, r: 1, v: 0.3 }, { w: 0.3, r: 1, v: 0.3 }].map((lr) => base({ task, lr }))),
   },
   'tuned-init': {
     title: 'Starting from the tuned reservoir (radius and input gain chosen on the held-out train tail), innovation 0.9, ridge readout',
@@ -83,13 +86,70 @@ const EXPERIMENTS: Record<string, { title: string; runs: () => RunSpec[] }> = {
   },
   normalise: {
     title: `dL normalised to a fixed rms (${DL_RMS}, the rms dL of the Xavier network with its own readout), so the W and R step does not grow with the ridge readout's gain (|V| 98 on the tuned reservoir of adding, rms dL 9.7)`,
-    runs: () => both((task) => (['xavier', 'tuned'] as const).flatMap((init) => [0.3, 1].map((x) => base({ task, lr: same(x), init, normalise: DL_RMS })))),
+    runs: () => both((task) => [0.1, 0.3].map((x) => base({ task, lr: same(x), init: 'tuned', normalise: DL_RMS }))),
+  },
+  'normalise-xavier': {
+    title: 'dL normalised to the fixed rms from Xavier weights (ridge readout, innovation 0.9): does it stop the growth of W at larger rates?',
+    runs: () => both((task) => [0.3, 1].map((x) => base({ task, lr: same(x), normalise: DL_RMS }))),
   },
   budget: {
     title: 'More epochs at the best rate of "rates" (innovation 0.9, ridge readout, lr 0.3)',
     runs: () => both((task) => [base({ task, lr: same(0.3), epochs: 20 })]),
   },
 };
+
+/**
+ * The setting chosen from the validation columns of the experiments above (seed 42; by
+ * hand, per task: the lowest last-epoch validation MSE), run on the 3 seeds beside its
+ * readout-only ablation (same readout, init, rates and epochs; W and R frozen).
+ */
+const CHOSEN: Record<TaskKey, RunSpec> = {
+  adding: base({ task: 'adding', lr: same(0.3) }),
+  'delayed-recall': base({ task: 'delayed-recall', lr: same(0.3) }),
+};
+EXPERIMENTS.final = {
+  title: 'The chosen setting on 3 seeds beside its readout-only ablation (equal budget)',
+  runs: () => TASKS.flatMap((task) => SEEDS.flatMap((seed) => [{ ...CHOSEN[task], seed }, { ...CHOSEN[task], seed, readoutOnly: true }])),
+};
+
+EXPERIMENTS['final-1epoch'] = {
+  title: 'As "final" with 1 epoch: in "final" the validation MSE after the first epoch was the lowest on 4 of the 6 runs, before W grew without bound (validation of all 3 seeds read, never the test set)',
+  runs: () => TASKS.flatMap((task) => SEEDS.flatMap((seed) => [{ ...CHOSEN[task], seed, epochs: 1 }, { ...CHOSEN[task], seed, epochs: 1, readoutOnly: true }])),
+};
+
+EXPERIMENTS['final-wcap'] = {
+  title: 'As "final" with ||W|| bounded to 2x the Xavier W\'s (the tuned reservoir chose input gains 1-3; set once, not tuned), checked every 100 steps',
+  runs: () => TASKS.flatMap((task) => SEEDS.flatMap((seed) => [{ ...CHOSEN[task], seed, wCap: 2 }, { ...CHOSEN[task], seed, wCap: 2, readoutOnly: true }])),
+};
+
+/** The tuned reservoir and full BPTT rows of scripts/recurrence-tasks.ts (docs/results/recurrence-runs.jsonl), test MSE per seed. */
+function references(task: TaskKey): { reservoir?: number[]; bptt?: number[] } {
+  const file = join(ROOT, 'docs', 'results', 'recurrence-runs.jsonl');
+  if (!existsSync(file)) return {};
+  const rs = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { task: string; learner: string; stage: string; seed: number; test: number });
+  const get = (learner: string) => {
+    const xs = SEEDS.map((seed) => rs.find((r) => r.task === task && r.learner === learner && r.stage === 'final' && r.seed === seed)?.test);
+    return xs.every((x): x is number => x !== undefined) ? xs : undefined;
+  };
+  return { reservoir: get('reservoir'), bptt: get('bptt-full') };
+}
+
+function finalSummary(recs: RunRec[]): string[] {
+  const out: string[] = [];
+  const geo = (xs: number[]) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
+  for (const [epochs, wCap] of [[CHOSEN.adding.epochs, 0], [1, 0], [CHOSEN.adding.epochs, 2]]) for (const task of TASKS) {
+    const chosen: RunSpec = wCap ? { ...CHOSEN[task], epochs, wCap } : { ...CHOSEN[task], epochs };
+    const tr = SEEDS.map((seed) => recs.find((r) => r.key === specKey({ ...chosen, seed })));
+    const ro = SEEDS.map((seed) => recs.find((r) => r.key === specKey({ ...chosen, seed, readoutOnly: true })));
+    const ref = references(task);
+    if (tr.some((r) => !r) || ro.some((r) => !r) || !ref.reservoir || !ref.bptt) continue;
+    const t = tr.map((r) => r!.test), o = ro.map((r) => r!.test);
+    const share = (Math.log(geo(ref.reservoir)) - Math.log(geo(t))) / (Math.log(geo(ref.reservoir)) - Math.log(geo(ref.bptt)));
+    out.push(`| ${task} | ${variant(chosen)}, lr ${rates(chosen)}, ${chosen.readout} readout, ${chosen.init} init, ${epochs} epoch${epochs > 1 ? 's' : ''}${wCap ? `, ‖W‖ <= ${wCap}x Xavier` : ''} | ${t.map(e).join(' / ')} | ${o.map(e).join(' / ')} | ${ref.reservoir.map(e).join(' / ')} | ${ref.bptt.map(e).join(' / ')} | ${(100 * share).toFixed(0)} % | ${t.filter((x, i) => x < o[i]).length}/3 |`);
+  }
+  if (!out.length) return [];
+  return ['### Against the bar of issue 11 (3 seeds, test MSE 42 / 101 / 300)', '', '| task | setting | ANP-T + trace | its readout-only ablation | tuned reservoir | full BPTT (20 epochs) | share of the log gap reservoir → BPTT closed (geometric means; target >= 50 %) | beats readout-only (target 3/3) |', '|---|---|---|---|---|---|---|---|', ...out, ''];
+}
 
 async function run(s: RunSpec): Promise<RunRec> {
   const started = performance.now();
@@ -106,7 +166,21 @@ async function run(s: RunSpec): Promise<RunRec> {
   }
   if (s.readout === 'ridge') await fitRidgeReadout(dev, t.train); // trainAnpt fits the same V first: 'start' is what it starts from
   const initVal = (await evaluate(dev, val.test)).mse;
+  // the bound on W (wCap): the host reads W every W_CAP_EVERY steps and scales it back to the bound
+  const wMax = (s.wCap ?? 0) * Math.sqrt(xavierNormal(shape, s.seed).w.reduce((a, b) => a + b * b, 0));
+  let nextCap = W_CAP_EVERY, rescales = 0;
+  const capW = async (at: { stepsDone: number }) => {
+    if (!(wMax > 0) || at.stepsDone < nextCap) return;
+    nextCap = at.stepsDone + W_CAP_EVERY;
+    const p = await dev.readParams();
+    const n = Math.sqrt(p.w.reduce((a, b) => a + b * b, 0));
+    if (n <= wMax) return;
+    for (let q = 0; q < p.w.length; q++) p.w[q] *= wMax / n;
+    await dev.writeParams(p);
+    rescales++;
+  };
   const res = await trainAnpt(dev, t.train, {
+    afterChunk: capW,
     epochs: s.epochs, lr: s.lr, chunkSteps: 1, schedule: { kind: 'cosine' }, readoutOnly: s.readoutOnly, readout: s.readout,
     spectral: { cap: CAP, everySteps: 100 }, test: val.test, evaluateEvery: 1, normalise: s.normalise ? { target: s.normalise } : undefined,
   });
@@ -115,6 +189,7 @@ async function run(s: RunSpec): Promise<RunRec> {
   const test = ok ? (await evaluate(dev, t.test)).mse : NaN;
   const p = await dev.readParams(), p0 = xavierNormal(shape, s.seed);
   const norm = (x: Float64Array) => Math.sqrt(x.reduce((a, b) => a + b * b, 0));
+  if (wMax > 0) note += `${note ? '; ' : ''}W rescaled ${rescales} times`;
   note += `${note ? '; ' : ''}end |W| ${norm(p.w).toFixed(2)} (Xavier ${norm(p0.w).toFixed(2)}), rho(R) ${spectralRadius(p.r, H).toFixed(2)}`;
   return {
     ...s, key: specKey(s), status: ok && Number.isFinite(test) ? 'ok' : 'diverged', valByEpoch, val: ok ? valByEpoch.at(-1)! : NaN, test, testNrmse: nrmse(test, t.test),
@@ -165,6 +240,7 @@ function table(recs: RunRec[]): string {
       out.push(`| ${r.task} | ${r.seed} | ${r.readoutOnly ? 'readout-only' : variant(r)} | ${rates(r)} | ${r.readout} | ${r.init} | ${r.sigma} | ${r.epochs} | ${e(r.initVal)} | ${r.valByEpoch.map(e).join(' ')} | ${e(r.test)} | ${Number.isFinite(r.testNrmse) ? r.testNrmse.toFixed(3) : '—'} | ${r.note} |`);
     out.push('');
   }
+  out.push(...finalSummary(recs));
   return out.join('\n') + '\n';
 }
 

@@ -20,6 +20,11 @@ const OUT = join(ROOT, 'docs', 'results.md');
 const NOTES = join(ROOT, 'docs', 'results', 'notes.md');
 /** Written by scripts/recurrence-tasks.ts. */
 const RECURRENCE = join(ROOT, 'docs', 'results', 'recurrence.md');
+/** Written by scripts/traces.ts and scripts/recurrent-learning.ts (issue 11); results.md links them. */
+const TRACE_SECTIONS: [string, string][] = [
+  ['docs/results/traces.md', 'eligibility traces: direction of the mean update (per layer, per seed) and training'],
+  ['docs/results/recurrent-learning.md', 'why ANP-T with traces does not yet train W and R on the recurrence tasks: the diagnosis runs and the 3-seed table against the bar'],
+];
 
 /** NRMSE of a run: sqrt(final test MSE / variance of its test targets). */
 const nrmseOf = (r: RunRecord): number => Math.sqrt(r.finalTest / testTargetVariance(r.task, r.seed));
@@ -223,6 +228,8 @@ function main(): void {
   L.push(...targets(runs));
   L.push(...explorations(runs));
   if (existsSync(RECURRENCE)) L.push(readFileSync(RECURRENCE, 'utf8').trim(), '');
+  const sections = TRACE_SECTIONS.filter(([f]) => existsSync(join(ROOT, f)));
+  if (sections.length) L.push('## Eligibility traces and recurrent learning (issue 11)', '', ...sections.map(([f, what]) => `- [${f}](${f.replace('docs/', '')}): ${what}.`), '');
   if (existsSync(NOTES)) L.push(readFileSync(NOTES, 'utf8').trim(), '');
   L.push('## Commands', '', 'Run one job at a time (the machine is shared); every command is resumable.', '', '```sh');
   for (const t of TASKS) {
@@ -236,6 +243,8 @@ function main(): void {
     : `nice -n 10 npx tsx scripts/results.ts --task ${r.task} --stage explore --learners ${r.learner} --seeds ${seedsOf(r)} --config '${JSON.stringify(r.config)}'`));
   for (const c of exCmds) L.push(c);
   L.push('nice -n 10 npx tsx scripts/recurrence-tasks.ts                  # the recurrence-task section (issue 11)');
+  L.push('nice -n 10 npx tsx scripts/traces.ts                              # docs/results/traces.md (issue 11)');
+  L.push('nice -n 10 npx tsx scripts/recurrent-learning.ts --exp NAME      # docs/results/recurrent-learning.md (issue 11; NAME in the script)');
   L.push('npx tsx scripts/results-table.ts                                  # this file', '```', '');
   writeFileSync(OUT, L.join('\n'));
   console.log(`wrote ${OUT} from ${runs.length} runs`);

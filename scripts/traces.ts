@@ -264,11 +264,13 @@ function table(recs: Rec[]): string {
   if (LONG_TASKS.some((task) => perSeed(task, VARIANTS[3]).some((r) => r))) {
     out.push(`### Direction per seed, ${2 * SEED_HALF_DRAWS} draws`, '');
     out.push(`The same measurement with the Xavier weights (R capped to ${CAP}) and the data of each seed, ${2 * SEED_HALF_DRAWS} noise draws (2 x ${SEED_HALF_DRAWS}), the best trace variant beside plain ANP-T in the same run (cosine to the full BPTT gradient, per layer).`, '');
-    out.push('| task | variant | seed | full W | full R | full V | full W noise-free | full R noise-free | window-1 W | window-1 R |', '|---|---|---|---|---|---|---|---|---|---|');
+    out.push('"draws for SNR 1" = N ((min(noise-free, 1) / cosine)^2 - 1), N = the draws: the number of draws whose mean has as much noise as signal (one draw is one step of training at fixed weights).', '');
+    out.push('| task | variant | seed | full W | full R | full V | full W noise-free | full R noise-free | draws for SNR 1, W | draws for SNR 1, R | window-1 W | window-1 R |', '|---|---|---|---|---|---|---|---|---|---|---|---|');
+    const snr1 = (r: AlignRec, L: 'w' | 'r') => (2 * SEED_HALF_DRAWS * ((Math.min(r.fullNoiseFree[L], 1) / r.full[L]) ** 2 - 1)).toFixed(0);
     for (const task of LONG_TASKS)
       for (const v of [VARIANTS[0], VARIANTS[3]])
         for (const r of perSeed(task, v))
-          if (r) out.push(`| ${task} | ${v.name} | ${r.seed ?? TUNE_SEED} | ${f3(r.full.w)} | ${f3(r.full.r)} | ${f3(r.full.v)} | ${f3(r.fullNoiseFree.w)} | ${f3(r.fullNoiseFree.r)} | ${f3(r.w1.w)} | ${f3(r.w1.r)} |`);
+          if (r) out.push(`| ${task} | ${v.name} | ${r.seed ?? TUNE_SEED} | ${f3(r.full.w)} | ${f3(r.full.r)} | ${f3(r.full.v)} | ${f3(r.fullNoiseFree.w)} | ${f3(r.fullNoiseFree.r)} | ${snr1(r, 'w')} | ${snr1(r, 'r')} | ${f3(r.w1.w)} | ${f3(r.w1.r)} |`);
     out.push('');
     for (const task of LONG_TASKS) {
       const rs = perSeed(task, VARIANTS[3]);
