@@ -22,7 +22,7 @@ const NOTES = join(ROOT, 'docs', 'results', 'notes.md');
 const RECURRENCE = join(ROOT, 'docs', 'results', 'recurrence.md');
 /** Written by scripts/traces.ts and scripts/recurrent-learning.ts (issue 11); results.md links them. */
 const TRACE_SECTIONS: [string, string][] = [
-  ['docs/results/traces.md', 'eligibility traces: the direction of the mean update per layer and seed (innovation trace 0.9 at 8000 draws: cosine 0.90–0.96 to the full BPTT gradient for W and R on both recurrence tasks, except seed 101\'s R at 0.895 / 0.898; plain ANP-T 0.23–0.49; antithetic noise pairs lower it), and the first training runs'],
+  ['docs/results/traces.md', 'eligibility traces: the direction of the mean update per layer and seed (innovation trace 0.9 at 8000 draws: cosine 0.90–0.96 to the full BPTT gradient for W and R on both recurrence tasks, except seed 101\'s R at 0.895 / 0.898, 0.936 at 16000 draws; plain ANP-T 0.10–0.53; antithetic noise pairs lower it), and the first training runs'],
   ['docs/results/recurrent-learning.md', 'why ANP-T with traces does not yet train W and R beyond a tuned reservoir (the step noise needs 500–1900 draws for a signal-to-noise ratio of 1, and W grows without bound at rates that move it): the diagnosis runs and the 3-seed table against issue 11\'s bar (missed: at best −2 % of the log gap reservoir → BPTT, beating readout-only on 3/3 seeds on adding with a bound on W, 1/3 on delayed recall)'],
 ];
 

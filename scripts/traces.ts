@@ -291,7 +291,7 @@ function table(recs: Rec[]): string {
       const hi = (L: 'w' | 'r') => (plain.length ? Math.max(...plain.map((r) => r.full[L])) : (short?.full[L] ?? NaN));
       const plainWhat = plain.length ? `plain ANP-T at most` : `plain ANP-T, not run at ${2 * SEED_HALF_DRAWS} draws; at ${2 * LONG_HALF_DRAWS}, seed ${TUNE_SEED}:`;
       const met = low('w') >= 0.9 && low('r') >= 0.9 && low('v') >= 0.9;
-      out.push(`${task}: innovation 0.9, lowest over the ${rs.length} seed${rs.length > 1 ? 's' : ''} measured (${rs.map((r) => r.seed ?? TUNE_SEED).join(', ')}): W ${f3(low('w'))}, R ${f3(low('r'))}, V ${f3(low('v'))}; mean W ${f3(avg('w'))}, R ${f3(avg('r'))} (${plainWhat} W ${f3(hi('w'))}, R ${f3(hi('r'))}): target ">= 0.9 on every layer and seed" ${met && rs.length === SEEDS.length ? '**met**' : met ? 'met on the seeds measured' : '**missed**'}.`, '');
+      out.push(`${task}: innovation 0.9, lowest over the ${rs.length} seed${rs.length > 1 ? 's' : ''} measured (${rs.map((r) => r.seed ?? TUNE_SEED).join(', ')}): W ${f3(low('w'))}, R ${f3(low('r'))}, V ${f3(low('v'))}; mean W ${f3(avg('w'))}, R ${f3(avg('r'))} (${plainWhat} W ${f3(hi('w'))}, R ${f3(hi('r'))}): target ">= 0.9 on every layer and seed" at ${2 * SEED_HALF_DRAWS} draws ${met && rs.length === SEEDS.length ? '**met**' : met ? 'met on the seeds measured' : '**missed**'}.`, '');
     }
   }
   for (const task of TRAIN_TASKS) {
