@@ -20,6 +20,11 @@ const OUT = join(ROOT, 'docs', 'results.md');
 const NOTES = join(ROOT, 'docs', 'results', 'notes.md');
 /** Written by scripts/recurrence-tasks.ts. */
 const RECURRENCE = join(ROOT, 'docs', 'results', 'recurrence.md');
+/** Written by scripts/traces.ts and scripts/recurrent-learning.ts (issue 11); results.md links them. */
+const TRACE_SECTIONS: [string, string][] = [
+  ['docs/results/traces.md', 'eligibility traces: the direction of the mean update per layer and seed (innovation trace 0.9 at 8000 draws: cosine 0.90–0.96 to the full BPTT gradient for W and R on both recurrence tasks, except seed 101\'s R at 0.895 / 0.898, 0.936 at 16000 draws; plain ANP-T 0.10–0.53; antithetic noise pairs lower it), and the first training runs'],
+  ['docs/results/recurrent-learning.md', 'why ANP-T with traces does not yet train W and R beyond a tuned reservoir (the step noise needs 500–1900 draws for a signal-to-noise ratio of 1, and W grows without bound at rates that move it): the diagnosis runs and the 3-seed table against issue 11\'s bar (missed: at best −2 % of the log gap reservoir → BPTT, beating readout-only on 3/3 seeds on adding with a bound on W, 1/3 on delayed recall)'],
+];
 
 /** NRMSE of a run: sqrt(final test MSE / variance of its test targets). */
 const nrmseOf = (r: RunRecord): number => Math.sqrt(r.finalTest / testTargetVariance(r.task, r.seed));
@@ -223,6 +228,8 @@ function main(): void {
   L.push(...targets(runs));
   L.push(...explorations(runs));
   if (existsSync(RECURRENCE)) L.push(readFileSync(RECURRENCE, 'utf8').trim(), '');
+  const sections = TRACE_SECTIONS.filter(([f]) => existsSync(join(ROOT, f)));
+  if (sections.length) L.push('## Eligibility traces and recurrent learning (issue 11)', '', ...sections.map(([f, what]) => `- [${f}](${f.replace('docs/', '')}): ${what}.`), '');
   if (existsSync(NOTES)) L.push(readFileSync(NOTES, 'utf8').trim(), '');
   L.push('## Commands', '', 'Run one job at a time (the machine is shared); every command is resumable.', '', '```sh');
   for (const t of TASKS) {
@@ -236,6 +243,8 @@ function main(): void {
     : `nice -n 10 npx tsx scripts/results.ts --task ${r.task} --stage explore --learners ${r.learner} --seeds ${seedsOf(r)} --config '${JSON.stringify(r.config)}'`));
   for (const c of exCmds) L.push(c);
   L.push('nice -n 10 npx tsx scripts/recurrence-tasks.ts                  # the recurrence-task section (issue 11)');
+  L.push('nice -n 10 npx tsx scripts/traces.ts                              # docs/results/traces.md (issue 11)');
+  L.push('nice -n 10 npx tsx scripts/recurrent-learning.ts --exp NAME      # docs/results/recurrent-learning.md (issue 11; NAME in the script)');
   L.push('npx tsx scripts/results-table.ts                                  # this file', '```', '');
   writeFileSync(OUT, L.join('\n'));
   console.log(`wrote ${OUT} from ${runs.length} runs`);
