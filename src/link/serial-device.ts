@@ -72,6 +72,8 @@ export interface SerialDeviceOptions extends RpcOptions {
   hostNonce?: number;
   /** Pipeline calls when the device supports it (Limits.max_in_flight >= 2). Default true; false = one call in flight. */
   pipeline?: boolean;
+  /** Send Reward.same_rates instead of step sizes the device already has (pipelining devices). Default true; the same bits either way. */
+  compactRewards?: boolean;
 }
 
 /** Most pipelined requests whose replies carry data (clean run pieces) in flight at once. */
@@ -525,7 +527,7 @@ export class SerialDevice implements Device {
       // here (same codes, same order) and the Reward goes with the next call
       this.pendingChunk.check(req);
       const last = this.lastRates;
-      const same = last !== undefined && Object.is(last.w, req.lr.w) && Object.is(last.r, req.lr.r) && Object.is(last.v, req.lr.v);
+      const same = this.opts.compactRewards !== false && last !== undefined && Object.is(last.w, req.lr.w) && Object.is(last.r, req.lr.r) && Object.is(last.v, req.lr.v);
       this.deferred = same ? { t0: req.t0, deltaLoss: Float64Array.from(req.deltaLoss), lrW: 0, lrR: 0, lrV: 0, sameRates: true } : { ...value, deltaLoss: Float64Array.from(req.deltaLoss) };
       this.pendingChunk.rewarded();
     });

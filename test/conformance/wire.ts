@@ -33,7 +33,7 @@ const { batch: B, inputs: I } = config.topology;
 const K = config.maxChunkSteps;
 const hello = (v: Partial<pb.Hello> = {}): pb.Hello => ({ protocolVersion: pb.PROTOCOL_VERSION, maxFrameBytes: 0, hostName: 'conformance', hostNonce: 0x51, takeOver: false, ...v });
 const run = (v: Partial<pb.Run> = {}): pb.Run => ({ steps: 2, t0: 0, inputs: new Int32Array(2 * B * I), noisy: true, hiddenTrace: false, ...v });
-const reward = (v: Partial<pb.Reward> = {}): pb.Reward => ({ t0: 0, deltaLoss: new Float64Array(2).fill(1e-3), lrW: 0.1, lrR: 0.1, lrV: 0.1, ...v });
+const reward = (v: Partial<pb.Reward> = {}): pb.Reward => ({ t0: 0, deltaLoss: new Float64Array(2).fill(1e-3), lrW: 0.1, lrR: 0.1, lrV: 0.1, sameRates: false, ...v });
 
 /** The call was refused with `code` (and, if given, `field`). */
 function refusedWith(r: CallResult<unknown>, code: keyof typeof pb.ErrorCode, field?: string): void {
@@ -127,6 +127,34 @@ export function describeWireConformance(name: string, open: () => Promise<Opened
       expect(await counters()).toEqual(before);
       expect((await rpc.call('reward', reward({ t0: 20 }))).status).toBe('OK');
       refusedWith(await rpc.call('reward', reward({ t0: 20 })), 'NO_PENDING_CHUNK', 'reward.t0'); // once only
+    });
+
+    it('pipelining (max_in_flight >= 2): Request.after not the last applied is OUT_OF_ORDER, changes nothing and is not cached; Reward.same_rates reuses the last step sizes', async () => {
+      const h = await rpc.call('hello', hello());
+      const w = h.status === 'OK' ? h.value.limits?.maxInFlight ?? 0 : 0;
+      expect(w).toBeGreaterThanOrEqual(2);
+      const ID = 0x7a000000; // ids of our own choosing, far from the client's
+      expect((await rpc.call('run', run({ t0: 40 }), { id: ID })).status).toBe('OK');
+      const before = await counters();
+      // a Reward that names a request the device never applied (ID + 2, not sent yet)
+      const rw = reward({ t0: 40 });
+      refusedWith(await rpc.call('reward', rw, { id: ID + 1, after: ID + 2 }), 'OUT_OF_ORDER', 'after');
+      expect(await counters()).toEqual(before);
+      // ID + 2 applied (a read with our session counts); the same bytes again are checked again, and now pass
+      expect((await rpc.call('readConfig', {}, { id: ID + 2 })).status).toBe('OK');
+      expect((await rpc.call('reward', rw, { id: ID + 1, after: ID + 2 })).status).toBe('OK');
+      // the chain goes on from the reward (a Stats would be the last applied in between); same_rates takes its step sizes
+      expect((await rpc.call('run', run({ t0: 42 }), { id: ID + 3, after: ID + 1 })).status).toBe('OK');
+      expect((await counters()).rewardCalls).toBe(before.rewardCalls + 1);
+      expect((await rpc.call('reward', reward({ t0: 42, lrW: 0, lrR: 0, lrV: 0, sameRates: true }))).status).toBe('OK');
+      expect((await counters()).rewardCalls).toBe(before.rewardCalls + 2);
+    });
+
+    it('Reward.same_rates right after a Configure (no step sizes to reuse) is BAD_REQUEST', async () => {
+      expect((await rpc.call('configure', configToWire(config))).status).toBe('OK');
+      expect((await rpc.call('run', run({ t0: 44 }))).status).toBe('OK');
+      refusedWith(await rpc.call('reward', reward({ t0: 44, sameRates: true })), 'BAD_REQUEST', 'reward.same_rates');
+      expect((await rpc.call('reward', reward({ t0: 44 }))).status).toBe('OK'); // the chunk was still pending
     });
 
     it('WriteParams and ReadParams past a tensor are BAD_REQUEST', async () => {
