@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultChipFormats } from '../src/device/config.js';
 import { EmulatorDevice } from '../src/device/emulator.js';
-import type { Device, DeviceConfig, Params } from '../src/device/types.js';
+import type { Device, DeviceConfig, Params, RewardRequest } from '../src/device/types.js';
 import { trainAnpt } from '../src/learn/anpt.js';
 import { evaluate } from '../src/learn/evaluate.js';
 import { decodeRequest, decodeResponse, encodeResponse } from '../src/link/codec.js';
@@ -155,6 +155,29 @@ describe('the pipelined link', () => {
     expect(bent).toBe(3);
     expect(dev.rpc.stats().invalidReplies).toBe(3);
     await dev.close();
+  });
+
+  it('rewardFloat32 (explicit) sends dL as float32, 4 bytes less each: the bits of an emulator given Math.fround(dL)', async () => {
+    const rounding: Device = new Proxy(new EmulatorDevice(), {
+      get(target, key) {
+        if (key === 'reward') return (req: RewardRequest) => target.reward({ ...req, deltaLoss: Float64Array.from(req.deltaLoss, (x) => Math.fround(x)) });
+        const v = Reflect.get(target, key);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const want = await session(rounding, 20);
+    const exact = await session(new EmulatorDevice(), 20);
+    const bytes: number[] = [];
+    for (const rewardFloat32 of [false, true]) {
+      const { a, b } = memoryPair();
+      const { server } = createDeviceServer(new EmulatorDevice(), { deviceId: 'f32', cacheSize: 4 });
+      void server.serve(b);
+      const dev = await SerialDevice.connect(a, { timeoutMs: 5000, rewardFloat32, firstId: 1000 });
+      expect(await session(dev, 20)).toEqual(rewardFloat32 ? want : exact);
+      bytes.push(dev.rpc.stats().payloadBytesOut);
+      await dev.close();
+    }
+    expect(bytes[0] - bytes[1]).toBeGreaterThanOrEqual(4 * 2 * 200); // 400 steps rewarded, 4 bytes each (and shorter length prefixes)
   });
 
   it('a deferred Reward is checked on the host with the device contract: refused at once, the same codes as the emulator, nothing sent', async () => {

@@ -73,7 +73,9 @@ export function decodeRequest(bytes: Uint8Array): DecodeResult<Request> {
   const r = decode(RequestType, v2.Request, bytes, true);
   if (r.status !== 'OK') return r;
   const { id, body, session, after } = r.value;
-  return { status: 'OK', value: { id, session: session ?? 0, after: after ?? 0, body: body as RequestBody } };
+  const value: Request = { id, session: session ?? 0, body: body as RequestBody };
+  if (after) value.after = after; // present only when set (pipelining)
+  return { status: 'OK', value };
 }
 
 /** Payload bytes -> Response. Never throws. Unknown enum values are kept (a newer device may send them). */

@@ -226,7 +226,10 @@ export class DeviceService {
     this.configured('reward');
     if (m.sameRates && !this.lastRates) throw new RpcError(pb.ErrorCode.BAD_REQUEST, 'no Reward since Configure whose step sizes could be reused; send lr_w, lr_r, lr_v', 'reward.same_rates');
     const lr = m.sameRates ? this.lastRates! : { w: m.lrW, r: m.lrR, v: m.lrV };
-    const req = { t0: m.t0, deltaLoss: m.deltaLoss, lr };
+    // delta_loss_f32 (explicit, lossy) in place of delta_loss: both at once is as wrong a length as any
+    const f32 = m.deltaLossF32 ?? [];
+    const deltaLoss = f32.length === 0 ? m.deltaLoss : m.deltaLoss.length === 0 ? Float64Array.from(f32) : new Float64Array(m.deltaLoss.length + f32.length);
+    const req = { t0: m.t0, deltaLoss, lr };
     this.pending.check(req);
     await this.device.reward(req);
     this.pending.rewarded();

@@ -74,6 +74,13 @@ export interface SerialDeviceOptions extends RpcOptions {
   pipeline?: boolean;
   /** Send Reward.same_rates instead of step sizes the device already has (pipelining devices). Default true; the same bits either way. */
   compactRewards?: boolean;
+  /**
+   * Send each reward dL rounded to float32 (Reward.delta_loss_f32: 4 bytes instead of 8).
+   * Lossy, so off by default: the board then learns from other numbers than the
+   * in-process emulator would (the same as an emulator given Math.fround(dL)). No
+   * lossless encoding of real dL values is smaller than the 8-byte double (bench/link.ts).
+   */
+  rewardFloat32?: boolean;
 }
 
 /** Most pipelined requests whose replies carry data (clean run pieces) in flight at once. */
@@ -518,17 +525,22 @@ export class SerialDevice implements Device {
     return this.serial(async () => {
       this.formats('reward');
       checkRewardT0(req); // the rest of the reward checks need the pending chunk: the device makes them
-      const value: pb.Reward = { t0: req.t0, deltaLoss: req.deltaLoss, lrW: req.lr.w, lrR: req.lr.r, lrV: req.lr.v, sameRates: false };
+      // rewardFloat32 (asked for explicitly): dL rounded to float32, sent as delta_loss_f32
+      const f32 = this.opts.rewardFloat32 === true;
+      const dl = f32 ? Float64Array.from(req.deltaLoss, (x) => Math.fround(x)) : Float64Array.from(req.deltaLoss);
+      const losses = f32 ? { deltaLoss: new Float64Array(0), deltaLossF32: Array.from(dl) } : { deltaLoss: dl, deltaLossF32: [] };
+      const value: pb.Reward = { t0: req.t0, ...losses, lrW: req.lr.w, lrR: req.lr.r, lrV: req.lr.v, sameRates: false };
       if (this.window < 2) {
         await this.call('reward', value);
         return;
       }
       // pipelined: the pending chunk is this host's own, so the device's checks are made
-      // here (same codes, same order) and the Reward goes with the next call
-      this.pendingChunk.check(req);
+      // here (same codes, same order, on the values the device gets) and the Reward goes
+      // with the next call
+      this.pendingChunk.check({ ...req, deltaLoss: dl });
       const last = this.lastRates;
       const same = this.opts.compactRewards !== false && last !== undefined && Object.is(last.w, req.lr.w) && Object.is(last.r, req.lr.r) && Object.is(last.v, req.lr.v);
-      this.deferred = same ? { t0: req.t0, deltaLoss: Float64Array.from(req.deltaLoss), lrW: 0, lrR: 0, lrV: 0, sameRates: true } : { ...value, deltaLoss: Float64Array.from(req.deltaLoss) };
+      this.deferred = same ? { ...value, lrW: 0, lrR: 0, lrV: 0, sameRates: true } : value;
       this.pendingChunk.rewarded();
     });
   }

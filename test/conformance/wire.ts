@@ -33,7 +33,7 @@ const { batch: B, inputs: I } = config.topology;
 const K = config.maxChunkSteps;
 const hello = (v: Partial<pb.Hello> = {}): pb.Hello => ({ protocolVersion: pb.PROTOCOL_VERSION, maxFrameBytes: 0, hostName: 'conformance', hostNonce: 0x51, takeOver: false, ...v });
 const run = (v: Partial<pb.Run> = {}): pb.Run => ({ steps: 2, t0: 0, inputs: new Int32Array(2 * B * I), noisy: true, hiddenTrace: false, ...v });
-const reward = (v: Partial<pb.Reward> = {}): pb.Reward => ({ t0: 0, deltaLoss: new Float64Array(2).fill(1e-3), lrW: 0.1, lrR: 0.1, lrV: 0.1, sameRates: false, ...v });
+const reward = (v: Partial<pb.Reward> = {}): pb.Reward => ({ t0: 0, deltaLoss: new Float64Array(2).fill(1e-3), lrW: 0.1, lrR: 0.1, lrV: 0.1, sameRates: false, deltaLossF32: [], ...v });
 
 /** The call was refused with `code` (and, if given, `field`). */
 function refusedWith(r: CallResult<unknown>, code: keyof typeof pb.ErrorCode, field?: string): void {
@@ -150,11 +150,19 @@ export function describeWireConformance(name: string, open: () => Promise<Opened
       expect((await counters()).rewardCalls).toBe(before.rewardCalls + 2);
     });
 
-    it('Reward.same_rates right after a Configure (no step sizes to reuse) is BAD_REQUEST', async () => {
+    it('Reward.same_rates right after a Configure (no step sizes to reuse) is BAD_REQUEST; delta_loss_f32 stands in for delta_loss', async () => {
       expect((await rpc.call('configure', configToWire(config))).status).toBe('OK');
       expect((await rpc.call('run', run({ t0: 44 }))).status).toBe('OK');
       refusedWith(await rpc.call('reward', reward({ t0: 44, sameRates: true })), 'BAD_REQUEST', 'reward.same_rates');
       expect((await rpc.call('reward', reward({ t0: 44 }))).status).toBe('OK'); // the chunk was still pending
+      // delta_loss_f32 (the explicit float32 option) in place of delta_loss; both at once BAD_REQUEST
+      expect((await rpc.call('run', run({ t0: 46 }))).status).toBe('OK');
+      const before = await counters();
+      refusedWith(await rpc.call('reward', reward({ t0: 46, deltaLossF32: [1e-3, 2e-3] })), 'BAD_REQUEST', 'reward.delta_loss');
+      refusedWith(await rpc.call('reward', reward({ t0: 46, deltaLoss: new Float64Array(0), deltaLossF32: [1e-3, Infinity] })), 'BAD_INPUT', 'reward.delta_loss');
+      expect(await counters()).toEqual(before);
+      expect((await rpc.call('reward', reward({ t0: 46, deltaLoss: new Float64Array(0), deltaLossF32: [1e-3, 2e-3] }))).status).toBe('OK');
+      expect((await counters()).rewardCalls).toBe(before.rewardCalls + 1);
     });
 
     it('WriteParams and ReadParams past a tensor are BAD_REQUEST', async () => {
