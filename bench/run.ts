@@ -11,7 +11,8 @@
  *   link      ANP-T through firmware-sim vs the wire limit
  *   faults    the fault matrix of issue 9 (bench/link-faults.ts): time relative to clean, weights = emulator
  * Results also go to bench/out/results.json. Options: --quick (shorter timings),
- * --only step,epoch,spectral,link,queue.
+ * --only step,epoch,spectral,link,queue,faults; for faults --repeat N, --transports tcp,pty,
+ * --cells=SUBSTRING,...
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -78,12 +79,22 @@ if (want('queue')) {
 }
 
 if (want('faults')) {
-  console.log('\n== the fault matrix: anpt train --device, default link flags, firmware-sim over TCP at 115200 baud (H=32, B=4, 500 steps, 2 epochs), time relative to the clean run');
+  // --repeat N: rounds of the whole matrix (default 3, --quick 1); --transports tcp,pty;
+  // --cells=drops,corrupt 1e-3 (substrings of the cell names; clean always runs)
+  const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
+  const rounds = Number(value('repeat') ?? (quick ? 1 : 3));
+  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error(`--repeat: '${value('repeat')}' is not a positive number of rounds (e.g. --repeat 3)`);
+  const transports = (value('transports') ?? 'tcp,pty').split(',') as ('tcp' | 'pty')[];
+  for (const t of transports) if (t !== 'tcp' && t !== 'pty') throw new Error(`--transports: '${t}' is not tcp or pty (e.g. --transports tcp,pty)`);
+  const cellsArg = value('cells');
+  const only = cellsArg ? (cell: string) => cellsArg.split(',').some((c) => cell.includes(c)) : undefined;
+  console.log(`\n== the fault matrix: anpt train --device, default link flags, firmware-sim over ${transports.join(' and ')} at 115200 baud (H=32, B=4, ${quick ? '200 steps, 1 epoch' : '500 steps, 2 epochs'}), ${rounds} round(s), wall-clock time relative to the clean runs; ${load()}`);
   const { benchLinkFaults, formatFaultRows } = await import('./link-faults.js');
   const task = ['--task', 'mackey-glass', '--hidden', '32', '--batch', '4', '--steps', quick ? '200' : '500', '--epochs', quick ? '1' : '2', '--quiet'];
-  const cellsArg = args.find((a) => a.startsWith('--cells='))?.slice(8); // e.g. --cells=drops,corrupt 1e-3 (substrings of the cell names)
-  const only = cellsArg ? (cell: string) => cellsArg.split(',').some((c) => cell.includes(c)) : undefined;
-  const rows = await benchLinkFaults(quick ? 1 : 3, task, only);
+  const onRun = (row: { transport: string; cell: string; seconds: number[]; identical: boolean[]; failures: string[] }, round: number) =>
+    console.log(`   round ${round} ${row.transport} ${row.cell}: ${row.seconds.at(-1)!.toFixed(1)} s, weights = emulator: ${row.identical.at(-1) ? 'yes' : `NO ${row.failures.at(-1) ?? ''}`}; ${load()}`);
+  const rows = await benchLinkFaults({ rounds, task, transports, only, onRun });
+  console.log(`${new Date().toISOString()}  ${load()}`);
   for (const line of formatFaultRows(rows)) console.log(line);
   results.faults = rows;
 }

@@ -142,12 +142,14 @@ export class DeviceService {
         'configure.max_chunk_steps',
       );
     }
-    this.config = undefined; // a failed configure leaves the device unconfigured
+    // A Device checks the whole configuration before it changes anything, so a refused
+    // Configure leaves the board as it was: its configuration, staged pieces, weights,
+    // states and pending chunk (protocol: an answered error changes nothing).
+    await this.device.configure(cfg);
+    this.config = cfg;
     this.stagedParams = undefined;
     this.stagedState = undefined;
     this.pending.clear();
-    await this.device.configure(cfg);
-    this.config = cfg;
   }
 
   private shape(tensor: pb.Tensor, field: string) {

@@ -55,8 +55,9 @@ export interface CallOptions {
   retries?: number;
   budgetMs?: number;
   /**
-   * Give up after this many attempts without a (good) reply, with `shrink` set on the
-   * failure: for a caller that can send the same thing in smaller pieces instead.
+   * Give up after this many attempts answered by a damaged frame, a NAK or an invalid
+   * reply (not silence: see `damage`), with `shrink` set on the failure: for a caller
+   * that can send the same thing in smaller pieces instead.
    */
   maxTroubles?: number;
   /**
@@ -197,8 +198,15 @@ export class RpcClient {
   private readonly waiting = new Map<number, Waiter>();
   private nextId: number;
   private closedReason: string | undefined;
-  /** Attempts that got no reply or a damaged one, over all calls: a line in trouble (callers shrink what they send). */
+  /** Attempts that got no reply or a damaged one, over all calls: a line in trouble. */
   troubles = 0;
+  /**
+   * Of those, the ones answered by a damaged frame, a NAK or an invalid reply: the line
+   * garbles bytes, and shorter frames get through more often (callers shrink what they
+   * send). Silence (a lost frame) is not counted: a loss is as likely for a short frame
+   * as for a long one, so shrinking would only multiply the calls.
+   */
+  damage = 0;
   /** Good frames that were byte for byte a request this host sent: the port echoes (a loopback, an echo server). */
   echoes = 0;
   private readonly sentPayloads = new Set<string>();
@@ -360,6 +368,7 @@ export class RpcClient {
             this.s.invalidReplies++;
             lastInvalid = invalid;
             damaged++;
+            this.damage++;
             this.troubles++;
             wake('trouble');
             return;
@@ -375,6 +384,7 @@ export class RpcClient {
         },
         trouble: () => {
           damaged++;
+          this.damage++;
           this.troubles++;
           wake('trouble');
         },
@@ -502,7 +512,7 @@ export class RpcClient {
     let lastInvalid: string | undefined;
     for (; attempt < maxAttempts; attempt++) {
       if (attempt > 0 && retries === undefined && this.now() - started >= budgetMs) break;
-      if (opts.maxTroubles !== undefined && damaged + waits.length >= opts.maxTroubles) {
+      if (opts.maxTroubles !== undefined && damaged >= opts.maxTroubles) {
         shrink = true;
         break;
       }
@@ -527,6 +537,7 @@ export class RpcClient {
         // A damaged frame came instead of the reply: ask again now rather than after
         // the timeout. The device answers a repeat from its replay cache.
         damaged++;
+        this.damage++;
         this.troubles++;
         if (attempt + 1 < maxAttempts) this.s.fastRetries++;
         continue;
@@ -546,6 +557,7 @@ export class RpcClient {
         this.s.invalidReplies++;
         lastInvalid = invalid;
         damaged++;
+        this.damage++;
         this.troubles++;
         continue;
       }

@@ -88,7 +88,7 @@ export const PIPELINE_WINDOW = 4;
 /** A clean run is cut into a window of pieces only down to this many steps each. */
 const MIN_WINDOW_PIECE_STEPS = 32;
 
-/** Attempts without a good reply after which a parameter piece is sent again smaller. */
+/** Attempts answered damaged (RpcClient.damage) after which a parameter piece is sent again smaller. */
 const SHRINK_AFTER_TROUBLES = 2;
 
 /** Hello.host_nonce of this process (see SerialDeviceOptions.hostNonce). */
@@ -108,7 +108,7 @@ export class SerialDevice implements Device {
   readonly frameLimit: number;
   /** Payload limit of one parameter or state piece, bytes (the most; pieces shrink on a damaged line). */
   private readonly pieceBytes: number;
-  /** Adaptive piece size: halved when a piece needed retries, doubled again after clean ones. */
+  /** Adaptive piece size: halved when a piece came back damaged, doubled again after clean ones (a lost frame does not shrink it). */
   private readonly piece: AdaptiveSize;
   /** Adaptive steps per call of a clean run (its reply shrinks with it). */
   private readonly cleanRun = new AdaptiveSize(1, 1);
@@ -276,10 +276,10 @@ export class SerialDevice implements Device {
    */
   private async piecewise<T>(size: AdaptiveSize, make: (size: number) => Promise<CallResult<T>>): Promise<T> {
     for (;;) {
-      const before = this.rpc.troubles;
+      const before = this.rpc.damage;
       const r = await make(size.value);
       const gaveUp = r.status === 'DEADLINE_EXCEEDED' && r.shrink === true;
-      size.after(gaveUp || this.rpc.troubles > before);
+      size.after(gaveUp || this.rpc.damage > before);
       if (!gaveUp) return this.unwrap(r);
     }
   }
@@ -292,10 +292,10 @@ export class SerialDevice implements Device {
   private async callResult<C extends pb.CallCase>(
     c: C, value: pb.Calls[C][0], replyBytes?: number, canShrink = false, check?: (r: pb.Calls[C][1]) => string | undefined,
   ): Promise<CallResult<pb.Calls[C][1]>> {
-    const before = this.rpc.troubles;
+    const before = this.rpc.damage;
     const opts = { replyBytes, maxTroubles: canShrink ? SHRINK_AFTER_TROUBLES : undefined, check: check as ((v: never) => string | undefined) | undefined };
     const r = await this.rpc.call(c, value, opts);
-    this.cleanRun.after(this.rpc.troubles > before); // how the line does decides how long the next clean run's reply may be
+    this.cleanRun.after(this.rpc.damage > before); // how the line does decides how long the next clean run's reply may be
     if (r.status !== 'DEVICE_ERROR' || r.error.code !== pb.ErrorCode.NO_SESSION) return r;
     // No session: the lease ran out (say Hello and call again: the refusal changed
     // nothing) or the board rebooted (its configuration is gone).
@@ -499,9 +499,9 @@ export class SerialDevice implements Device {
     for (let again = 0; ; again++) {
       const reward = this.deferred;
       const items: BatchItem[] = [...(reward ? [{ c: 'reward' as const, value: reward, ackOnly: true }] : []), ...calls.slice(out.length)];
-      const before = this.rpc.troubles;
+      const before = this.rpc.damage;
       const results = await this.rpc.callMany(items);
-      this.cleanRun.after(this.rpc.troubles > before);
+      this.cleanRun.after(this.rpc.damage > before);
       const off = reward ? 1 : 0;
       if (reward && results[0]?.status === 'OK') {
         this.deferred = undefined;

@@ -173,6 +173,75 @@ export function describeWireConformance(name: string, open: () => Promise<Opened
       refusedWith(await rpc.call('readParams', { tensor: pb.Tensor.R, offset: total + 1, count: 1 }), 'BAD_REQUEST', 'read_params.offset');
     });
 
+    it('every request type answered with an error changes nothing: weights, both states, the configuration, the pending chunk, the counters, the session and this connection\'s frame limit', async () => {
+      const session = rpc.session;
+      const wrong = (session + 1) >>> 0 || 1; // another session id while ours is open: BUSY
+      const asOther = async <T>(call: () => Promise<T>): Promise<T> => {
+        rpc.session = wrong;
+        try {
+          return await call();
+        } finally {
+          rpc.session = session;
+        }
+      };
+      const codes = (n: number, seed: number) => Int32Array.from({ length: n }, (_, i) => ((i * 7919 + seed * 104729) % 2001) - 1000);
+      expect((await rpc.call('configure', configToWire(config))).status).toBe('OK');
+      for (const [tensor, n] of [[pb.Tensor.W, config.topology.hidden * I], [pb.Tensor.R, config.topology.hidden ** 2], [pb.Tensor.V, config.topology.hidden]] as const)
+        expect((await rpc.call('writeParams', { tensor, offset: 0, codes: codes(n, tensor) })).status).toBe('OK');
+      const x = (steps: number) => codes(steps * B * I, 5);
+      expect((await rpc.call('run', run({ steps: K, t0: 0, inputs: x(K), noisy: true }))).status).toBe('OK');
+      expect((await rpc.call('reward', reward({ t0: 0, deltaLoss: new Float64Array(K).fill(1e-3) }))).status).toBe('OK');
+      expect((await rpc.call('run', run({ steps: K, t0: 100, inputs: x(K), noisy: true }))).status).toBe('OK'); // pending now
+      /** Every tensor read whole in one call (the frame limit still fits it), the configuration and the counters. */
+      const board = async (after = 'the set-up') => {
+        const tensors: number[][] = [];
+        for (const tensor of [pb.Tensor.W, pb.Tensor.R, pb.Tensor.V, pb.Tensor.STATE_CLEAN, pb.Tensor.STATE_NOISY]) {
+          const r = await rpc.call('readParams', { tensor, offset: 0, count: 1 << 16 });
+          expect(r.status, `after ${after}: ${r.status === 'OK' ? '' : r.detail}`).toBe('OK');
+          const v = (r as { value: pb.ReadParamsReply }).value;
+          expect(v.codes.length).toBe(v.total);
+          tensors.push([...v.codes]);
+        }
+        const cfg = await rpc.call('readConfig', {});
+        expect(cfg.status, `after ${after}`).toBe('OK');
+        return { tensors, config: (cfg as { value: pb.ReadConfigReply }).value.config, counters: await counters() };
+      };
+      const before = await board();
+      expect(before.tensors[3].some((c) => c !== 0)).toBe(true); // the states have moved
+      const refusals: [string, () => Promise<CallResult<unknown>>, keyof typeof pb.ErrorCode][] = [
+        ['Hello, another version', () => rpc.call('hello', hello({ protocolVersion: pb.PROTOCOL_VERSION + 1 })), 'UNSUPPORTED_VERSION'],
+        ['Hello, max_frame_bytes 1', () => rpc.call('hello', hello({ maxFrameBytes: 1 })), 'BAD_REQUEST'],
+        ['Hello, another host', () => rpc.call('hello', hello({ hostName: 'intruder', hostNonce: 0x99 })), 'BUSY'],
+        ['Configure, another session', () => asOther(() => rpc.call('configure', configToWire(config))), 'BUSY'],
+        ['Configure, hidden beyond the limits', () => rpc.call('configure', { ...configToWire(config), topology: { ...configToWire(config).topology!, hidden: 1 << 20 } }), 'CONFIG_OUT_OF_RANGE'],
+        ['Configure, max_chunk_steps beyond a frame', () => rpc.call('configure', { ...configToWire(config), maxChunkSteps: 1 << 20 }), 'TOO_LARGE'],
+        ['WriteParams, another session', () => asOther(() => rpc.call('writeParams', { tensor: pb.Tensor.R, offset: 0, codes: new Int32Array(4) })), 'BUSY'],
+        ['WriteParams, across the end of R', () => rpc.call('writeParams', { tensor: pb.Tensor.R, offset: config.topology.hidden ** 2 - 2, codes: new Int32Array(4) }), 'BAD_REQUEST'],
+        ['WriteParams, no tensor', () => rpc.call('writeParams', { tensor: pb.Tensor.UNSPECIFIED, offset: 0, codes: new Int32Array(4) }), 'BAD_REQUEST'],
+        ['ReadParams, past the end', () => rpc.call('readParams', { tensor: pb.Tensor.W, offset: config.topology.hidden * I + 1, count: 1 }), 'BAD_REQUEST'],
+        ['Run, another session', () => asOther(() => rpc.call('run', run({ steps: 2, t0: 200, inputs: x(2) }))), 'BUSY'],
+        ['Run, 0 steps', () => rpc.call('run', run({ steps: 0, t0: 200, inputs: new Int32Array(0) })), 'BAD_REQUEST'],
+        ['Run, over max_chunk_steps', () => rpc.call('run', run({ steps: K + 1, t0: 200, inputs: x(K + 1) })), 'TOO_LARGE'],
+        ['Run, inputs of another length', () => rpc.call('run', run({ steps: 2, t0: 200, inputs: x(3) })), 'BAD_REQUEST'],
+        ['Run, a hidden trace beyond the frame', () => rpc.call('run', run({ steps: K, t0: 200, inputs: x(K), hiddenTrace: true })), 'TOO_LARGE'],
+        ['Reward, another session', () => asOther(() => rpc.call('reward', reward({ t0: 100, deltaLoss: new Float64Array(K).fill(1e-3) }))), 'BUSY'],
+        ['Reward, another t0', () => rpc.call('reward', reward({ t0: 101, deltaLoss: new Float64Array(K).fill(1e-3) })), 'NO_PENDING_CHUNK'],
+        ['Reward, delta_loss of another length', () => rpc.call('reward', reward({ t0: 100, deltaLoss: new Float64Array(K - 1).fill(1e-3) })), 'BAD_REQUEST'],
+        ['Reward, a NaN learning rate', () => rpc.call('reward', reward({ t0: 100, deltaLoss: new Float64Array(K).fill(1e-3), lrR: NaN })), 'BAD_INPUT'],
+        ['ResetState, another session', () => asOther(() => rpc.call('resetState', {})), 'BUSY'],
+      ];
+      for (const [what, call, code] of refusals) {
+        const r = await call();
+        expect(r.status === 'DEVICE_ERROR' && pb.errorName(r.error.code), `${what}: ${r.status === 'OK' ? 'accepted' : r.detail}`).toBe(code);
+        expect(await board(what), `${what} changed the board`).toEqual(before);
+      }
+      // ReadConfig and Stats have no refusal once configured (ReadConfig's NOT_CONFIGURED is checked above).
+      // Our session is still the open one, the chunk still pending: its reward is applied once.
+      expect(rpc.session).toBe(session);
+      expect((await rpc.call('reward', reward({ t0: 100, deltaLoss: new Float64Array(K).fill(1e-3) }))).status).toBe('OK');
+      expect((await board()).tensors.slice(0, 3)).not.toEqual(before.tensors.slice(0, 3));
+    });
+
     it('sessions: another host is BUSY (holder named) until it takes over; then our changing calls are BUSY, our reads still answered', async () => {
       const other = await rpc.call('hello', hello({ hostName: 'other-host', hostNonce: 0x52 }));
       refusedWith(other, 'BUSY');
