@@ -9,9 +9,9 @@
  * the limit is kept as defined (it is not redefined as the busier direction's).
  *
  * Three tables:
- * - the library (trainAnpt on a SerialDevice), H=32, B=1, chunks of 64 steps: one call
- *   in flight with the step sizes in every Reward (the link before pipelining) against
- *   pipelined with Reward.same_rates, alternated;
+ * - the library (trainAnpt on a SerialDevice), H=32, B=1, chunks of 64 steps (and of 1
+ *   step at 115200): one call in flight with the step sizes in every Reward (the link
+ *   before pipelining) against pipelined with Reward.same_rates, alternated;
  * - the CLI with its default flags (chunk 1 = online learning) at 115200 baud, the
  *   README's board example (H=100, B=10), one epoch of 1000 steps: every byte the run
  *   moved (configure, weights, training, test passes) over its wall time;
@@ -40,6 +40,8 @@ export interface LinkBenchRow {
   link: 'pty' | 'tcp';
   baud: number;
   mode: LinkMode;
+  /** Steps per training chunk. */
+  chunk: number;
   steps: number;
   seconds: number;
   stepsPerSecond: number;
@@ -59,11 +61,11 @@ export interface LinkBenchRow {
 }
 
 const H = 32;
-const K = 64;
+const CHUNK = 64;
 const LR = { w: 0.03, r: 0.03, v: 0.03 };
 
-/** One measurement: `chunks` chunks of ANP-T through a simulator at `baud`. */
-export async function benchLinkOnce(link: 'pty' | 'tcp', baud: number, chunks: number, mode: LinkMode = 'pipelined'): Promise<LinkBenchRow> {
+/** One measurement: `chunks` chunks of `K` steps of ANP-T through a simulator at `baud`. */
+export async function benchLinkOnce(link: 'pty' | 'tcp', baud: number, chunks: number, mode: LinkMode = 'pipelined', K = CHUNK): Promise<LinkBenchRow> {
   const sim = await spawnFirmwareSim([link === 'pty' ? '--pty' : '--tcp', ...(link === 'tcp' ? ['0'] : []), '--baud', String(baud), '--quiet']);
   try {
     const piped = mode === 'pipelined';
@@ -81,7 +83,7 @@ export async function benchLinkOnce(link: 'pty' | 'tcp', baud: number, chunks: n
       await dev.configure(config);
       await dev.writeParams(xavierNormal({ inputs: 1, hidden: H, outputs: 1, activation: 'tanh' }, 42));
       // warm-up: one short epoch (JIT, buffers), not counted
-      await trainAnpt(dev, mackeyGlassTask({ steps: 4 * K, batch: 1, seed: 1 }).train, { epochs: 1, lr: LR, chunkSteps: K });
+      await trainAnpt(dev, mackeyGlassTask({ steps: Math.max(64, 4 * K), batch: 1, seed: 1 }).train, { epochs: 1, lr: LR, chunkSteps: K });
       await dev.stats(); // the last deferred Reward goes out before the clock starts
       const before = dev.rpc.stats();
       const t = performance.now();
@@ -98,6 +100,7 @@ export async function benchLinkOnce(link: 'pty' | 'tcp', baud: number, chunks: n
         link,
         baud,
         mode,
+        chunk: K,
         steps,
         seconds,
         stepsPerSecond: steps / seconds,
@@ -122,20 +125,23 @@ export async function benchLink(quick = false): Promise<LinkBenchRow[]> {
   const rows: LinkBenchRow[] = [];
   // about 3 s (1.5 s quick) of wire time per row
   for (const [link, baud] of [['pty', 115200], ['pty', 1_000_000], ['tcp', 1_000_000]] as const) {
-    const chunks = Math.max(8, Math.round(((quick ? 1.5 : 3) * baud) / 10 / (16 * K)));
+    const chunks = Math.max(8, Math.round(((quick ? 1.5 : 3) * baud) / 10 / (16 * CHUNK)));
     for (const mode of ['one in flight', 'pipelined'] as const) rows.push(await benchLinkOnce(link, baud, chunks, mode));
   }
+  // online learning (chunk 1, the CLI's default for Mackey-Glass): a Reward per step, where its step sizes weigh most
+  for (const mode of ['one in flight', 'pipelined'] as const) rows.push(await benchLinkOnce('pty', 115200, quick ? 200 : 500, mode, 1));
   return rows;
 }
 
 /** Rows as aligned text lines. */
 export function formatLinkRows(rows: LinkBenchRow[]): string[] {
-  const lines = ['link  baud      mode           steps  steps/s  wire limit  of limit  bytes/step: all (out + in), payload + framing  rtt p50  retries'];
+  const lines = ['link  baud      chunk  mode           steps  steps/s  wire limit  of limit  bytes/step: all (out + in), payload + framing  rtt p50  retries'];
   for (const r of rows) {
     lines.push(
       [
         r.link.padEnd(5),
         String(r.baud).padEnd(9),
+        String(r.chunk).padStart(5),
         r.mode.padEnd(14),
         String(r.steps).padStart(6),
         r.stepsPerSecond.toFixed(0).padStart(8),

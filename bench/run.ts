@@ -62,11 +62,19 @@ if (want('spectral')) {
 
 // ---- link (bench/link.ts; owned by the serial-bridge work) -------------------------
 if (want('link')) {
-  console.log('\n== ANP-T through firmware-sim (Mackey-Glass, H=32, B=1, chunks of 64 steps) vs the wire limit = (baud/10) / bytes per step, both directions, framing included');
-  const { benchLink, formatLinkRows } = await import('./link.js');
+  console.log(`\n== ANP-T through firmware-sim (Mackey-Glass, H=32, B=1, chunks of 64 steps) vs the wire limit = (baud/10) / bytes per step, both directions, framing included; ${load()}`);
+  console.log('   "one in flight": a request, then its reply, step sizes in every Reward (the link before pipelining); "pipelined": Reward(k) with Run(k+1), Reward.same_rates.');
+  console.log('   A pipelined link carries bytes both ways at once, so it can pass the wire limit; the limit is not redefined for it.');
+  const { benchLink, formatLinkRows, benchCliLink, formatCliLinkRow, benchRewardEncodings, formatRewardEncodingRows } = await import('./link.js');
   const rows = await benchLink(quick);
   for (const line of formatLinkRows(rows)) console.log(line);
-  results.link = rows;
+  console.log(`\n== the CLI with default flags through firmware-sim on a pty at 115200 baud: every byte of the run (configure, weights, training, test passes) over its wall time; ${load()}`);
+  const cli = await benchCliLink(115200, quick ? 300 : 1000);
+  for (const line of formatCliLinkRow(cli)) console.log(line);
+  console.log('\n== the reward dL in lossless encodings, bytes per value (real ANP-T dL, Mackey-Glass on the emulator, H=100, B=10): Reward.delta_loss stays a double');
+  const enc = [await benchRewardEncodings(1), await benchRewardEncodings(64)];
+  for (const line of formatRewardEncodingRows(enc)) console.log(line);
+  results.link = { rows, cli, rewardEncodings: enc };
 }
 // ---- end link ------------------------------------------------------------------------
 
