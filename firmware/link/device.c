@@ -524,9 +524,10 @@ static int dispatch(anpt_device *d, const uint8_t *payload, size_t plen, anpt_v2
             return busy(d, r);
         return fail(r, anpt_v2_ErrorCode_ERROR_CODE_NO_SESSION, "session", "no session is open (the board rebooted, or the lease ran out); say Hello again");
     }
-    if (req->after != 0 && req->after != d->last_applied)
-        return fail(r, anpt_v2_ErrorCode_ERROR_CODE_OUT_OF_ORDER, "after", "request %lu before this one was not applied (lost or refused); send it first",
-                    (unsigned long)req->after);
+    uint32_t after = req->id - req->after_back; /* Request.after_back: a distance back in ids */
+    if (req->after_back != 0 && after != d->last_applied)
+        return fail(r, anpt_v2_ErrorCode_ERROR_CODE_OUT_OF_ORDER, "after_back", "request %lu before this one was not applied (lost or refused); send it first",
+                    (unsigned long)after);
     switch (which) {
     case anpt_v2_Request_configure_tag:
         if (configure(d, &req->body.configure, r))

@@ -55,7 +55,7 @@ export type DecodeResult<T> =
 export function encodeRequest(req: Request): EncodeResult {
   const wire = toWire(req.id, req.body, undefined);
   if (req.session) wire.session = req.session;
-  if (req.after) wire.after = req.after;
+  if (req.after) wire.afterBack = (req.id - req.after) >>> 0; // on the wire as a distance back (1: 2 bytes)
   return encode(RequestType, v2.Request, wire);
 }
 
@@ -132,7 +132,8 @@ function decode(
   if (problem) return { status: 'INVALID_ARGUMENT', detail: `${problem.field}: ${problem.detail}`, id, field: problem.field };
   const c = obj.body as string | undefined;
   const body = c === undefined ? { case: undefined } : { case: c, value: obj[c] };
-  return { status: 'OK', value: { id, session: obj.session as number | undefined, after: obj.after as number | undefined, body, error: obj.error } };
+  const back = obj.afterBack as number | undefined;
+  return { status: 'OK', value: { id, session: obj.session as number | undefined, after: back ? (id - back) >>> 0 : undefined, body, error: obj.error } };
 }
 
 const INT32_MIN = -(2 ** 31);

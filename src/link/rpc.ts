@@ -67,7 +67,7 @@ export interface CallOptions {
    * one comes, the call fails DATA_LOSS with the message.
    */
   check?: (value: never) => string | undefined;
-  /** Request.after to send (pipelining; default 0 = no condition). */
+  /** The id this request follows (Request.after_back on the wire; pipelining; default 0 = no condition). */
   after?: number;
   /** The request id to use instead of the next one (tests: the same id and bytes again). */
   id?: number;
@@ -280,7 +280,7 @@ export class RpcClient {
 
   /**
    * Pipelining: send `items` back to back, each naming the one before it in
-   * Request.after (the first names the last request answered without error), and
+   * Request.after_back (the first names the last request answered without error), and
    * collect their replies. The device applies them in order and refuses OUT_OF_ORDER
    * (changing nothing, not caching the answer) any whose predecessor it did not apply,
    * so a lost request never lets a later one apply out of order. Recovery is go-back-N:

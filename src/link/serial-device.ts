@@ -13,7 +13,7 @@
  *   pipelined (docs/protocol.md section 3, Pipelining): reward() checks the request
  *   against the contract here (the pending chunk is known to this host), resolves at
  *   once and sends the Reward back to back with the next call (Reward(k), Run(k+1));
- *   a clean run goes out as a window of pieces in flight. Request.after keeps the
+ *   a clean run goes out as a window of pieces in flight. Request.after_back keeps the
  *   order exact: a lost request makes those after it refused, never applied. A failure
  *   of a deferred Reward is thrown by the call it was sent with (before that call was
  *   applied);

@@ -16,8 +16,8 @@
  * (none open: the board rebooted, or the lease ran out). A refused call changes nothing.
  *
  * Pipelining (docs/protocol.md section 3, Pipelining): the server announces
- * `max_in_flight` = cacheSize in HelloReply.limits and honours Request.after: a
- * request whose `after` is not the id of the last request this session applied without
+ * `max_in_flight` = cacheSize in HelloReply.limits and honours Request.after_back: a
+ * request whose `after` (id - after_back) is not the id of the last request this session applied without
  * error is refused OUT_OF_ORDER, changes nothing and is not cached, so a host may send
  * several requests back to back and a lost one never lets a later one apply out of
  * order. A strictly sequential host only ever retries its last request (cacheSize = 1
@@ -129,7 +129,7 @@ export class RpcServer {
   private readonly direct: Conn;
   readonly sessions: SessionTable;
   private readonly cache = new Map<number, CacheEntry>();
-  /** Id of the last request of the open session applied without error (Request.after); 0 = none yet. */
+  /** Id of the last request of the open session applied without error (Request.after_back); 0 = none yet. */
   private lastApplied = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly c = { requests: 0, replays: 0, decodeErrors: 0 };
@@ -287,7 +287,7 @@ export class RpcServer {
         return errorResponse(id, ErrorCode.NO_SESSION, `no session is open (the board rebooted, or the lease ran out); say Hello again`, 'session');
       }
       if (after !== 0 && after !== this.lastApplied) {
-        return errorResponse(id, ErrorCode.OUT_OF_ORDER, `request ${after} before this one was not applied (lost or refused); send it first`, 'after');
+        return errorResponse(id, ErrorCode.OUT_OF_ORDER, `request ${after} before this one was not applied (lost or refused); send it first`, 'after_back');
       }
     }
     let out: ResponseBody;

@@ -129,7 +129,7 @@ export function describeWireConformance(name: string, open: () => Promise<Opened
       refusedWith(await rpc.call('reward', reward({ t0: 20 })), 'NO_PENDING_CHUNK', 'reward.t0'); // once only
     });
 
-    it('pipelining (max_in_flight >= 2): Request.after not the last applied is OUT_OF_ORDER, changes nothing and is not cached; Reward.same_rates reuses the last step sizes', async () => {
+    it('pipelining (max_in_flight >= 2): Request.after_back not the last applied is OUT_OF_ORDER, changes nothing and is not cached; Reward.same_rates reuses the last step sizes', async () => {
       const h = await rpc.call('hello', hello());
       const w = h.status === 'OK' ? h.value.limits?.maxInFlight ?? 0 : 0;
       expect(w).toBeGreaterThanOrEqual(2);
@@ -138,7 +138,7 @@ export function describeWireConformance(name: string, open: () => Promise<Opened
       const before = await counters();
       // a Reward that names a request the device never applied (ID + 2, not sent yet)
       const rw = reward({ t0: 40 });
-      refusedWith(await rpc.call('reward', rw, { id: ID + 1, after: ID + 2 }), 'OUT_OF_ORDER', 'after');
+      refusedWith(await rpc.call('reward', rw, { id: ID + 1, after: ID + 2 }), 'OUT_OF_ORDER', 'after_back');
       expect(await counters()).toEqual(before);
       // ID + 2 applied (a read with our session counts); the same bytes again are checked again, and now pass
       expect((await rpc.call('readConfig', {}, { id: ID + 2 })).status).toBe('OK');
