@@ -2,7 +2,7 @@
 // refused in well under a second with the estimate (and nothing is written); a step
 // size that blows the loss up ends as "diverged", exit 1, on every learner; a piped
 // stderr gets a progress line every few seconds; firmware-sim speaks the same way.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -127,13 +127,22 @@ describe('progress on a piped stderr', () => {
 });
 
 describe('firmware-sim speaks like anpt', () => {
-  const sim = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'firmware-sim/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
-  it('--version, and one line (no help, no stack trace) for bad input, exit 2', () => {
-    const v = sim('--version');
+  // child processes, not spawnSync: five tsx start-ups under a load of 8 blocked this
+  // worker's event loop for over 60 s and vitest's own worker RPC timed out
+  const sim = (...args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'firmware-sim/main.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '', stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
+      child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('close', (status) => (clearTimeout(timer), resolve({ status, stdout, stderr })));
+    });
+  it('--version, and one line (no help, no stack trace) for bad input, exit 2', async () => {
+    const [v, ...bad] = await Promise.all([['--version'], ['--ram-kib', '0', '--tcp', '0'], ['--tcpp', '1'], [], ['--baud', 'x', '--tcp', '0']].map((a) => sim(...a)));
     expect(v.status).toBe(0);
     expect(v.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
-    for (const args of [['--ram-kib', '0', '--tcp', '0'], ['--tcpp', '1'], [], ['--baud', 'x', '--tcp', '0']]) {
-      const r = sim(...args);
+    for (const r of bad) {
       expect(r.status, r.stderr).toBe(2);
       expect(lines(r.stderr), r.stderr).toHaveLength(1);
       expect(r.stderr).toMatch(/^anpt-firmware-sim: .*; see anpt-firmware-sim --help$/m);
