@@ -180,6 +180,19 @@ describe('the pipelined link', () => {
     expect(bytes[0] - bytes[1]).toBeGreaterThanOrEqual(4 * 2 * 200); // 400 steps rewarded, 4 bytes each (and shorter length prefixes)
   });
 
+  it('close() sends a deferred Reward before it closes the link', async () => {
+    const { a, b } = memoryPair();
+    const emu = new EmulatorDevice();
+    const { server } = createDeviceServer(emu, { deviceId: 'close', cacheSize: 4 });
+    void server.serve(b);
+    const dev = await SerialDevice.connect(a, { timeoutMs: 5000 });
+    await dev.configure(config);
+    await dev.run({ steps: 2, t0: 0, inputs: new Float64Array(4), noisy: true });
+    await dev.reward({ t0: 0, deltaLoss: Float64Array.of(0.01, -0.02), lr: { w: 0.1, r: 0.1, v: 0.1 } });
+    await dev.close();
+    expect((await emu.stats()).rewardCalls).toBe(1);
+  });
+
   it('a deferred Reward is checked on the host with the device contract: refused at once, the same codes as the emulator, nothing sent', async () => {
     const dev = await linked();
     const emu = new EmulatorDevice();

@@ -560,8 +560,15 @@ export class SerialDevice implements Device {
     });
   }
 
+  /** Close the link; a deferred Reward is sent first (a failure to send it is thrown after the link is closed). */
   close(): Promise<void> {
-    return this.serial(() => this.rpc.close(), true);
+    return this.serial(async () => {
+      try {
+        await this.flushReward();
+      } finally {
+        await this.rpc.close();
+      }
+    }, true);
   }
 }
 
