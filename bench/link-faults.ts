@@ -51,6 +51,8 @@ export interface FaultRow {
 
 export interface FaultBenchOptions {
   rounds: number;
+  /** Number of the first round (its fault seed); later rounds count on (default 1). */
+  firstRound?: number;
   task: string[];
   transports: LinkKind[];
   only?: (cell: string) => boolean;
@@ -69,7 +71,8 @@ export async function benchLinkFaults(o: FaultBenchOptions): Promise<FaultRow[]>
     const rows: FaultRow[] = o.transports.flatMap((transport) =>
       cells.map(([cell]) => ({ cell, transport, seconds: [], identical: [], retries: [], resets: [], failures: [], relative: NaN })),
     );
-    for (let round = 1; round <= o.rounds; round++)
+    const first = o.firstRound ?? 1;
+    for (let round = first; round < first + o.rounds; round++)
       for (const row of rows) {
         const faults = cells.find(([cell]) => cell === row.cell)![1];
         const link = row.transport === 'tcp' ? ['--tcp', '0'] : ['--pty'];

@@ -11,8 +11,8 @@
  *   link      ANP-T through firmware-sim vs the wire limit
  *   faults    the fault matrix of issue 9 (bench/link-faults.ts): time relative to clean, weights = emulator
  * Results also go to bench/out/results.json. Options: --quick (shorter timings),
- * --only step,epoch,spectral,link,queue,faults; for faults --repeat N, --transports tcp,pty,
- * --cells=SUBSTRING,...
+ * --only step,epoch,spectral,link,queue,faults; for faults --repeat N, --first-round N (fault
+ * seeds N...), --transports tcp,pty, --cells=SUBSTRING,...
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -92,6 +92,8 @@ if (want('faults')) {
   const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
   const rounds = Number(value('repeat') ?? (quick ? 1 : 3));
   if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error(`--repeat: '${value('repeat')}' is not a positive number of rounds (e.g. --repeat 3)`);
+  const firstRound = Number(value('first-round') ?? 1); // --first-round N: continue a matrix with fault seeds N, N+1, ...
+  if (!Number.isSafeInteger(firstRound) || firstRound < 1) throw new Error(`--first-round: '${value('first-round')}' is not a positive round number (e.g. --first-round 2)`);
   const transports = (value('transports') ?? 'tcp,pty').split(',') as ('tcp' | 'pty')[];
   for (const t of transports) if (t !== 'tcp' && t !== 'pty') throw new Error(`--transports: '${t}' is not tcp or pty (e.g. --transports tcp,pty)`);
   const cellsArg = value('cells');
@@ -101,7 +103,7 @@ if (want('faults')) {
   const task = ['--task', 'mackey-glass', '--hidden', '32', '--batch', '4', '--steps', quick ? '200' : '500', '--epochs', quick ? '1' : '2', '--quiet'];
   const onRun = (row: { transport: string; cell: string; seconds: number[]; identical: boolean[]; failures: string[] }, round: number) =>
     console.log(`   round ${round} ${row.transport} ${row.cell}: ${row.seconds.at(-1)!.toFixed(1)} s, weights = emulator: ${row.identical.at(-1) ? 'yes' : `NO ${row.failures.at(-1) ?? ''}`}; ${load()}`);
-  const rows = await benchLinkFaults({ rounds, task, transports, only, onRun });
+  const rows = await benchLinkFaults({ rounds, firstRound, task, transports, only, onRun });
   console.log(`${new Date().toISOString()}  ${load()}`);
   for (const line of formatFaultRows(rows)) console.log(line);
   results.faults = rows;
