@@ -348,6 +348,14 @@ export class RpcClient {
       let wake: (why: 'trouble' | 'all' | 'closed') => void = () => undefined;
       const woke = new Promise<'trouble' | 'all' | 'closed' | 'timeout'>((resolve) => (wake = resolve));
       const waitingFor = new Set(open.map((f) => f.id));
+      // Every open request brings one answer: its reply, a NAK, or a damaged frame. The
+      // round ends when as many have come as requests are open (or at the timeout), not
+      // at the first damaged frame: resending a window while its replies are still
+      // coming would only queue duplicates ahead of them on a noisy line.
+      let heard = 0;
+      const hear = () => {
+        if (++heard >= open.length || waitingFor.size === 0) wake('all');
+      };
       this.batch = {
         ids: byId,
         reply: (res) => {
@@ -370,7 +378,7 @@ export class RpcClient {
             damaged++;
             this.damage++;
             this.troubles++;
-            wake('trouble');
+            hear();
             return;
           } else {
             f.answer = res;
@@ -380,13 +388,13 @@ export class RpcClient {
               this.timer.sample(f.key, rtt); // Karn's rule: only replies to a request sent once
             }
           }
-          if (waitingFor.size === 0) wake('all');
+          hear();
         },
         trouble: () => {
           damaged++;
           this.damage++;
           this.troubles++;
-          wake('trouble');
+          hear();
         },
         closed: () => wake('closed'),
       };

@@ -440,7 +440,8 @@ export class SerialDevice implements Device {
     return runInPieces(req, () => this.cleanRun.value * this.window, async (span) => {
       const pieces: RunRequest[] = [];
       const I = span.inputs.length / span.steps;
-      const k = Math.max(1, Math.ceil(span.steps / this.window), Math.min(span.steps, MIN_WINDOW_PIECE_STEPS));
+      // never over cleanRun (it shrinks on a damaged line), nor cut under MIN_WINDOW_PIECE_STEPS for the window's sake
+      const k = Math.max(1, Math.min(this.cleanRun.value, Math.max(Math.ceil(span.steps / this.window), Math.min(span.steps, MIN_WINDOW_PIECE_STEPS))));
       for (let s = 0; s < span.steps; s += k) {
         const n = Math.min(k, span.steps - s);
         pieces.push(n === span.steps ? span : { ...span, steps: n, t0: (span.t0 + s) >>> 0, inputs: span.inputs.subarray(s * I, (s + n) * I) });
