@@ -12,7 +12,8 @@
  *   link      ANP-T through firmware-sim vs the wire limit
  *   faults    the fault matrix of issue 9 (bench/link-faults.ts): time relative to clean, weights = emulator
  * Results also go to bench/out/results.json. Options: --quick (shorter timings),
- * --only step,epoch,spectral,link,queue.
+ * --only step,epoch,spectral,link,queue,faults; for faults --repeat N, --first-round N (fault
+ * seeds N...), --transports tcp,pty, --cells=SUBSTRING,...
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -70,11 +71,19 @@ if (want('spectral')) {
 
 // ---- link (bench/link.ts; owned by the serial-bridge work) -------------------------
 if (want('link')) {
-  console.log('\n== ANP-T through firmware-sim (Mackey-Glass, H=32, B=1, chunks of 64 steps) vs the wire limit = (baud/10) / bytes per step, both directions, framing included');
-  const { benchLink, formatLinkRows } = await import('./link.js');
+  console.log(`\n== ANP-T through firmware-sim (Mackey-Glass, H=32, B=1, chunks of 64 steps) vs the wire limit = (baud/10) / bytes per step, both directions, framing included; ${load()}`);
+  console.log('   "one in flight": a request, then its reply, step sizes in every Reward (the link before pipelining); "pipelined": Reward(k) with Run(k+1), Reward.same_rates.');
+  console.log('   A pipelined link carries bytes both ways at once, so it can pass the wire limit; the limit is not redefined for it.');
+  const { benchLink, formatLinkRows, benchCliLink, formatCliLinkRow, benchRewardEncodings, formatRewardEncodingRows } = await import('./link.js');
   const rows = await benchLink(quick);
   for (const line of formatLinkRows(rows)) console.log(line);
-  results.link = rows;
+  console.log(`\n== the CLI with default flags through firmware-sim on a pty at 115200 baud: every byte of the run (configure, weights, training, test passes) over its wall time; ${load()}`);
+  const cli = await benchCliLink(115200, quick ? 300 : 1000);
+  for (const line of formatCliLinkRow(cli)) console.log(line);
+  console.log('\n== the reward dL in lossless encodings, bytes per value (real ANP-T dL, Mackey-Glass on the emulator, H=100, B=10): Reward.delta_loss stays a double');
+  const enc = [await benchRewardEncodings(1), await benchRewardEncodings(64)];
+  for (const line of formatRewardEncodingRows(enc)) console.log(line);
+  results.link = { rows, cli, rewardEncodings: enc };
 }
 // ---- end link ------------------------------------------------------------------------
 
@@ -87,12 +96,24 @@ if (want('queue')) {
 }
 
 if (want('faults')) {
-  console.log('\n== the fault matrix: anpt train --device, default link flags, firmware-sim over TCP at 115200 baud (H=32, B=4, 500 steps, 2 epochs), time relative to the clean run');
+  // --repeat N: rounds of the whole matrix (default 3, --quick 1); --transports tcp,pty;
+  // --cells=drops,corrupt 1e-3 (substrings of the cell names; clean always runs)
+  const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
+  const rounds = Number(value('repeat') ?? (quick ? 1 : 3));
+  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error(`--repeat: '${value('repeat')}' is not a positive number of rounds (e.g. --repeat 3)`);
+  const firstRound = Number(value('first-round') ?? 1); // --first-round N: continue a matrix with fault seeds N, N+1, ...
+  if (!Number.isSafeInteger(firstRound) || firstRound < 1) throw new Error(`--first-round: '${value('first-round')}' is not a positive round number (e.g. --first-round 2)`);
+  const transports = (value('transports') ?? 'tcp,pty').split(',') as ('tcp' | 'pty')[];
+  for (const t of transports) if (t !== 'tcp' && t !== 'pty') throw new Error(`--transports: '${t}' is not tcp or pty (e.g. --transports tcp,pty)`);
+  const cellsArg = value('cells');
+  const only = cellsArg ? (cell: string) => cellsArg.split(',').some((c) => cell.includes(c)) : undefined;
+  console.log(`\n== the fault matrix: anpt train --device, default link flags, firmware-sim over ${transports.join(' and ')} at 115200 baud (H=32, B=4, ${quick ? '200 steps, 1 epoch' : '500 steps, 2 epochs'}), ${rounds} round(s), wall-clock time relative to the clean runs; ${load()}`);
   const { benchLinkFaults, formatFaultRows } = await import('./link-faults.js');
   const task = ['--task', 'mackey-glass', '--hidden', '32', '--batch', '4', '--steps', quick ? '200' : '500', '--epochs', quick ? '1' : '2', '--quiet'];
-  const cellsArg = args.find((a) => a.startsWith('--cells='))?.slice(8); // e.g. --cells=drops,corrupt 1e-3 (substrings of the cell names)
-  const only = cellsArg ? (cell: string) => cellsArg.split(',').some((c) => cell.includes(c)) : undefined;
-  const rows = await benchLinkFaults(quick ? 1 : 3, task, only);
+  const onRun = (row: { transport: string; cell: string; seconds: number[]; identical: boolean[]; failures: string[] }, round: number) =>
+    console.log(`   round ${round} ${row.transport} ${row.cell}: ${row.seconds.at(-1)!.toFixed(1)} s, weights = emulator: ${row.identical.at(-1) ? 'yes' : `NO ${row.failures.at(-1) ?? ''}`}; ${load()}`);
+  const rows = await benchLinkFaults({ rounds, firstRound, task, transports, only, onRun });
+  console.log(`${new Date().toISOString()}  ${load()}`);
   for (const line of formatFaultRows(rows)) console.log(line);
   results.faults = rows;
 }

@@ -53,7 +53,7 @@ export function spawnFirmwareSim(args: string[], opts: { timeoutMs?: number } = 
     }
   };
   return new Promise((resolve, reject) => {
-    const timeoutMs = opts.timeoutMs ?? 15000;
+    const timeoutMs = opts.timeoutMs ?? 60_000; // tsx compiling main.ts on a loaded machine takes tens of seconds
     const timer = setTimeout(() => {
       void stop();
       reject(new Error(`firmware-sim ${args.join(' ')}: no address within ${timeoutMs} ms; stderr: ${err.trim()}`));

@@ -6,7 +6,8 @@
 //              happen in a short run); a reset every 25 steps
 //   over a pty 1e-3 corrupted bytes at 115200 baud
 // `npm run bench` runs the whole matrix (3 runs a cell, times relative to a clean run).
-// Also here: two hosts (BUSY for a second train, push and Hello, the first run unharmed;
+// Also here: two hosts (BUSY for a second train, push and Hello, raw Hellos with frame
+// limits 1 and 256 from a second connection all through the run, the first run unharmed;
 // --take-over stops the first run with a message saying the board was taken) and an
 // echoing port refused as a board, and a run the link stops writes summary.json.
 import { spawn } from 'node:child_process';
@@ -18,6 +19,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
 import { spawnFirmwareSim, type RunningSim } from '../firmware-sim/spawn.js';
+import * as pb from '../src/link/messages.js';
+import { RpcClient } from '../src/link/rpc.js';
+import { connectTcp } from '../src/link/transport-tcp.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'anpt-cli-link-faults-'));
 const TASK = ['--task', 'mackey-glass', '--hidden', '32', '--batch', '4', '--steps', '200', '--epochs', '1', '--quiet'];
@@ -88,11 +92,34 @@ describe('two hosts', () => {
     return run;
   }
 
-  it('a second train, push or Hello while a run trains is refused BUSY naming the holder; the run ends with the weights of one without intruders', async () => {
+  /**
+   * Until `done`, a second connection says Hello every 300 ms with max_frame_bytes 1
+   * (under the minimum: BAD_REQUEST) and 256 (another host: BUSY); each answer's code.
+   */
+  async function rawHellos(s: RunningSim, done: Promise<unknown>): Promise<string[]> {
+    const t = await connectTcp('127.0.0.1', Number(s.address.split(':').pop()));
+    const rpc = new RpcClient(t, { timeoutMs: 3000, retries: 3 });
+    let over = false;
+    void done.finally(() => (over = true));
+    const codes: string[] = [];
+    try {
+      for (let i = 0; !over; i++) {
+        const r = await rpc.call('hello', { protocolVersion: pb.PROTOCOL_VERSION, maxFrameBytes: i % 2 ? 256 : 1, hostName: 'raw', hostNonce: 0x7a11, takeOver: false });
+        codes.push(r.status === 'DEVICE_ERROR' ? pb.errorName(r.error.code) : r.status);
+        await new Promise((ok) => setTimeout(ok, 300));
+      }
+    } finally {
+      await rpc.close();
+    }
+    return codes;
+  }
+
+  it('a second train, push or Hello (also one with max_frame_bytes 1 or 256 on a second connection) while a run trains is refused (BUSY naming the holder; BAD_REQUEST under 256 bytes); the run ends with the weights of one without intruders', async () => {
     const s = await sim('--tcp', '0', '--baud', '115200');
     const ref = await cli('train', ...TASK, '--steps', '400', '--epochs', '2', '--backend', 'emulator', '--out', join(TMP, 'ref2'));
     expect(ref.code, ref.err).toBe(0);
     const run = firstRun(s, 'first');
+    const hellos = rawHellos(s, run);
     const [push, train, info] = await Promise.all([
       cliProcess('device', 'push', s.url(), join(TMP, 'emu', 'weights.json')),
       cliProcess('train', ...TASK, '--device', s.url(), '--out', join(TMP, 'intruder')),
@@ -106,6 +133,9 @@ describe('two hosts', () => {
     const first = await run;
     expect(first.code, first.err).toBe(0);
     expect(matrices('first')).toBe(matrices('ref2'));
+    const codes = await hellos;
+    expect(codes.length).toBeGreaterThan(4);
+    expect(new Set(codes)).toEqual(new Set(['BAD_REQUEST', 'BUSY']));
   }, 300_000);
 
   it('--take-over takes the board; the first run stops saying the board was taken (exit 3)', async () => {

@@ -306,7 +306,7 @@ const requestBodies: { [C in CallCase]: fc.Arbitrary<unknown> } = {
   writeParams: fc.record({ tensor: tensorA, offset: u32, codes: i32Array(300) }),
   readParams: fc.record({ tensor: tensorA, offset: u32, count: u32 }),
   run: fc.record({ steps: u32, t0: u32, inputs: i32Array(300), noisy: fc.boolean(), hiddenTrace: fc.boolean() }),
-  reward: fc.record({ t0: u32, deltaLoss: f64Array(64), lrW: dbl, lrR: dbl, lrV: dbl }),
+  reward: fc.record({ t0: u32, deltaLoss: f64Array(64), lrW: dbl, lrR: dbl, lrV: dbl, sameRates: fc.boolean(), deltaLossF32: fc.array(fc.float({ noNaN: true }), { maxLength: 8 }) }),
   resetState: fc.constant({}),
   stats: fc.constant({}),
   readConfig: fc.constant({}),
@@ -355,6 +355,7 @@ const responseBodies: { [C in CallCase]: fc.Arbitrary<unknown> } = {
           plasticityOnDevice: fc.boolean(),
           noiseSource: enumOf('NoiseSource'),
           minFrameBytes: u32,
+          maxInFlight: u32,
         }),
       ),
     })
@@ -557,6 +558,7 @@ describe('messages', () => {
       'BAD_INPUT',
       'BUSY',
       'NO_SESSION',
+      'OUT_OF_ORDER',
     ]);
   });
 });

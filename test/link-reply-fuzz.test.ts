@@ -95,7 +95,8 @@ describe('the host validates every reply', () => {
       void server.serve(b);
       // the Hello itself may be mutated: then open again (a fresh session)
       let dev: SerialDevice | undefined;
-      for (let i = 0; !dev && i < 5; i++) dev = await SerialDevice.connect(a, { timeoutMs: 30, helloTimeoutMs: 30 }).catch(() => undefined);
+      // a Hello's whole budget is 3 x helloTimeoutMs: long enough for a loaded machine (a mutated reply is asked again at once)
+      for (let i = 0; !dev && i < 5; i++) dev = await SerialDevice.connect(a, { timeoutMs: 30, helloTimeoutMs: 250 }).catch(() => undefined);
       expect(dev, `seed ${seed}: no Hello got through`).toBeDefined();
       const got = await session(dev!);
       if (JSON.stringify(got) !== JSON.stringify(want)) {

@@ -59,8 +59,29 @@ bool anpt_v2_Run_callback(pb_istream_t *istream, pb_ostream_t *ostream, const pb
     return istream ? decode_codes(istream) : encode_codes(ostream, field->tag, anpt_cx.codes, anpt_cx.n_codes);
 }
 
+/* One dL of either encoding: counted, checked, stored (a float32 widened to double). */
+static void take_dl(double x)
+{
+    if (!isfinite(x) && !anpt_cx.nonfinite)
+        anpt_cx.nonfinite = (int)anpt_cx.count + 1;
+    if (anpt_cx.store && anpt_cx.count < anpt_cx.cap)
+        anpt_cx.dl[anpt_cx.count] = x;
+    anpt_cx.count++;
+}
+
 bool anpt_v2_Reward_callback(pb_istream_t *istream, pb_ostream_t *ostream, const pb_field_t *field)
 {
+    if (field->tag == anpt_v2_Reward_delta_loss_f32_tag) {
+        if (ostream)
+            return true; /* C hosts send delta_loss */
+        while (istream->bytes_left) {
+            float x;
+            if (!pb_decode_fixed32(istream, &x))
+                return false;
+            take_dl((double)x);
+        }
+        return true;
+    }
     if (field->tag != anpt_v2_Reward_delta_loss_tag)
         return true;
     if (ostream) {
@@ -77,11 +98,7 @@ bool anpt_v2_Reward_callback(pb_istream_t *istream, pb_ostream_t *ostream, const
         double x;
         if (!pb_decode_fixed64(istream, &x))
             return false;
-        if (!isfinite(x) && !anpt_cx.nonfinite)
-            anpt_cx.nonfinite = (int)anpt_cx.count + 1;
-        if (anpt_cx.store && anpt_cx.count < anpt_cx.cap)
-            anpt_cx.dl[anpt_cx.count] = x;
-        anpt_cx.count++;
+        take_dl(x);
     }
     return true;
 }

@@ -183,6 +183,7 @@ static void to_kernel_config(anpt_config *k, const anpt_v2_Configure *c, uint32_
 static int configure(anpt_device *d, const anpt_v2_Configure *c, anpt_v2_Response *r)
 {
     const anpt_v2_ErrorCode RANGE = anpt_v2_ErrorCode_ERROR_CODE_CONFIG_OUT_OF_RANGE;
+    d->has_rates = 0; /* Reward.same_rates needs a Reward since this Configure */
     if (!c->has_topology)
         return fail(r, RANGE, "configure.topology", "missing");
     if (c->topology.activation < 1 || c->topology.activation > 3)
@@ -371,6 +372,9 @@ static int reward(anpt_device *d, const uint8_t *payload, size_t plen, anpt_v2_R
     if (!need_config(d, "reward", r))
         return 0;
     anpt_kernel *k = &d->k;
+    if (m->same_rates && !d->has_rates)
+        return fail(r, anpt_v2_ErrorCode_ERROR_CODE_BAD_REQUEST, "reward.same_rates", "no Reward since Configure whose step sizes could be reused; send lr_w, lr_r, lr_v");
+    double lw = m->same_rates ? d->last_lr[0] : m->lr_w, lr = m->same_rates ? d->last_lr[1] : m->lr_r, lv = m->same_rates ? d->last_lr[2] : m->lr_v;
     if (k->pending_steps == 0)
         return fail(r, anpt_v2_ErrorCode_ERROR_CODE_NO_PENDING_CHUNK, "reward.t0", "no noisy run awaits a reward (already rewarded, or none since configure)");
     if (m->t0 != k->pending_t0)
@@ -382,9 +386,8 @@ static int reward(anpt_device *d, const uint8_t *payload, size_t plen, anpt_v2_R
     if (anpt_cx.nonfinite)
         return fail(r, anpt_v2_ErrorCode_ERROR_CODE_BAD_INPUT, "reward.delta_loss",
                     "delta_loss[%d] is not finite; the loss diverged or the data has NaN - weights were not changed", anpt_cx.nonfinite - 1);
-    if (!isfinite(m->lr_w) || !isfinite(m->lr_r) || !isfinite(m->lr_v))
-        return fail(r, anpt_v2_ErrorCode_ERROR_CODE_BAD_INPUT, "reward.lr_w", "step sizes must be finite (lr_w %g, lr_r %g, lr_v %g)", m->lr_w, m->lr_r, m->lr_v);
-    double lw = m->lr_w, lr = m->lr_r, lv = m->lr_v;
+    if (!isfinite(lw) || !isfinite(lr) || !isfinite(lv))
+        return fail(r, anpt_v2_ErrorCode_ERROR_CODE_BAD_INPUT, "reward.lr_w", "step sizes must be finite (lr_w %g, lr_r %g, lr_v %g)", lw, lr, lv);
     uint32_t t0 = m->t0, steps = k->pending_steps;
     anpt_cx.dl = k->rewards;
     anpt_cx.cap = steps;
@@ -392,6 +395,10 @@ static int reward(anpt_device *d, const uint8_t *payload, size_t plen, anpt_v2_R
         return fail(r, anpt_v2_ErrorCode_ERROR_CODE_INTERNAL, "", "second decode failed");
     anpt_reward(k, steps, t0, lw, lr, lv);
     d->reward_calls++;
+    d->has_rates = 1;
+    d->last_lr[0] = lw;
+    d->last_lr[1] = lr;
+    d->last_lr[2] = lv;
     r->which_body = anpt_v2_Response_reward_tag;
     return 1;
 }
@@ -427,7 +434,9 @@ static int hello(anpt_device *d, const anpt_v2_Hello *m, anpt_v2_Response *r)
         d->session_id = id;
         d->nonce = m->host_nonce;
         d->opened_ms = d->last_ms = now;
-        d->cache_valid = 0; /* a new session: the replay cache starts empty */
+        for (unsigned i = 0; i < ANPT_REPLAY_SLOTS; i++) /* a new session: the replay cache starts empty */
+            d->slots[i].valid = 0;
+        d->last_applied = 0;
     }
     copy_str(d->holder, sizeof d->holder, m->host_name);
     d->reply_limit = m->max_frame_bytes > 0 && m->max_frame_bytes < ANPT_MAX_FRAME_BYTES ? m->max_frame_bytes : ANPT_MAX_FRAME_BYTES;
@@ -465,6 +474,7 @@ static int hello(anpt_device *d, const anpt_v2_Hello *m, anpt_v2_Response *r)
     l->plasticity_on_device = true;
     l->noise_source = anpt_v2_NoiseSource_NOISE_SOURCE_COUNTER_PRNG;
     l->min_frame_bytes = ANPT_MIN_FRAME_BYTES;
+    l->max_in_flight = ANPT_REPLAY_SLOTS;
     return 1;
 }
 
@@ -514,6 +524,10 @@ static int dispatch(anpt_device *d, const uint8_t *payload, size_t plen, anpt_v2
             return busy(d, r);
         return fail(r, anpt_v2_ErrorCode_ERROR_CODE_NO_SESSION, "session", "no session is open (the board rebooted, or the lease ran out); say Hello again");
     }
+    uint32_t after = req->id - req->after_back; /* Request.after_back: a distance back in ids */
+    if (req->after_back != 0 && after != d->last_applied)
+        return fail(r, anpt_v2_ErrorCode_ERROR_CODE_OUT_OF_ORDER, "after_back", "request %lu before this one was not applied (lost or refused); send it first",
+                    (unsigned long)after);
     switch (which) {
     case anpt_v2_Request_configure_tag:
         if (configure(d, &req->body.configure, r))
@@ -575,19 +589,36 @@ size_t anpt_device_handle(anpt_device *d, const uint8_t *payload, size_t len)
     }
     d->requests++;
     uint32_t crc = anpt_crc32(payload, len);
-    if (d->cache_valid && d->cache_id == g_req.id && d->cache_crc == crc && d->cache_len == len) {
-        d->replays++;
-        return d->resp_len;
+    for (unsigned i = 0; i < ANPT_REPLAY_SLOTS; i++) {
+        anpt_replay_slot *s = &d->slots[i];
+        if (s->valid && s->id == g_req.id && s->crc == crc && s->len == len) {
+            d->replays++;
+            d->resp = s->resp;
+            return s->resp_len;
+        }
     }
     memset(&g_res, 0, sizeof g_res);
     g_res.id = g_req.id;
     dispatch(d, payload, len, &g_req, &g_res);
-    d->resp_len = encode(d, &g_res);
-    d->cache_valid = 1;
-    d->cache_id = g_req.id;
-    d->cache_crc = crc;
-    d->cache_len = len;
-    return d->resp_len;
+    if (g_res.has_error && g_res.error.code == anpt_v2_ErrorCode_ERROR_CODE_OUT_OF_ORDER) {
+        /* not an answer to keep (the same bytes are checked again): the slot is untouched */
+        pb_ostream_t out = pb_ostream_from_buffer(d->scratch, sizeof d->scratch);
+        d->resp = d->scratch;
+        return pb_encode(&out, anpt_v2_Response_fields, &g_res) ? out.bytes_written : 0;
+    }
+    anpt_replay_slot *s = &d->slots[d->next_slot];
+    s->valid = 0; /* its buffer is overwritten now */
+    d->resp = s->resp;
+    size_t n = encode(d, &g_res);
+    if (!g_res.has_error && g_req.which_body != anpt_v2_Request_hello_tag && d->session_open && g_req.session == d->session_id)
+        d->last_applied = g_req.id;
+    s->valid = 1;
+    s->id = g_req.id;
+    s->crc = crc;
+    s->len = len;
+    s->resp_len = n;
+    d->next_slot = (d->next_slot + 1) % ANPT_REPLAY_SLOTS;
+    return n;
 }
 
 const uint8_t *anpt_device_nak(size_t *len)
@@ -611,6 +642,7 @@ void anpt_device_init(anpt_device *d, void *arena, size_t arena_bytes, const hdl
     anpt_init(&d->k, arena, arena_bytes);
     d->frames = frames;
     d->reply_limit = ANPT_MAX_FRAME_BYTES;
+    d->resp = d->slots[0].resp;
     d->boot_counter = hal_boot_counter();
     d->rng = hal_entropy() ^ (d->boot_counter * 0x9E3779B9u);
     if (d->rng == 0)

@@ -55,6 +55,7 @@ export type DecodeResult<T> =
 export function encodeRequest(req: Request): EncodeResult {
   const wire = toWire(req.id, req.body, undefined);
   if (req.session) wire.session = req.session;
+  if (req.after) wire.afterBack = (req.id - req.after) >>> 0; // on the wire as a distance back (1: 2 bytes)
   return encode(RequestType, v2.Request, wire);
 }
 
@@ -71,8 +72,10 @@ export function encodeResponse(res: Response): EncodeResult {
 export function decodeRequest(bytes: Uint8Array): DecodeResult<Request> {
   const r = decode(RequestType, v2.Request, bytes, true);
   if (r.status !== 'OK') return r;
-  const { id, body, session } = r.value;
-  return { status: 'OK', value: { id, session: session ?? 0, body: body as RequestBody } };
+  const { id, body, session, after } = r.value;
+  const value: Request = { id, session: session ?? 0, body: body as RequestBody };
+  if (after) value.after = after; // present only when set (pipelining)
+  return { status: 'OK', value };
 }
 
 /** Payload bytes -> Response. Never throws. Unknown enum values are kept (a newer device may send them). */
@@ -117,7 +120,7 @@ function decode(
   gen: Generated,
   bytes: Uint8Array,
   strictEnums: boolean,
-): DecodeResult<{ id: number; session?: number; body: { case: string | undefined; value?: unknown }; error?: unknown }> {
+): DecodeResult<{ id: number; session?: number; after?: number; body: { case: string | undefined; value?: unknown }; error?: unknown }> {
   let obj: Obj;
   try {
     obj = gen.toObject(gen.decode(bytes) as never, { defaults: true, longs: Number, oneofs: true });
@@ -129,7 +132,8 @@ function decode(
   if (problem) return { status: 'INVALID_ARGUMENT', detail: `${problem.field}: ${problem.detail}`, id, field: problem.field };
   const c = obj.body as string | undefined;
   const body = c === undefined ? { case: undefined } : { case: c, value: obj[c] };
-  return { status: 'OK', value: { id, session: obj.session as number | undefined, body, error: obj.error } };
+  const back = obj.afterBack as number | undefined;
+  return { status: 'OK', value: { id, session: obj.session as number | undefined, after: back ? (id - back) >>> 0 : undefined, body, error: obj.error } };
 }
 
 const INT32_MIN = -(2 ** 31);

@@ -43,6 +43,8 @@ export class DeviceService {
   private stagedParams: Params | undefined;
   private stagedState: RecurrentState | undefined;
   private readonly pending = new PendingChunk();
+  /** Step sizes of the last Reward applied since Configure (Reward.same_rates reuses them). */
+  private lastRates: { w: number; r: number; v: number } | undefined;
   private replyLimit: number;
   /** The last tensor read, while only ReadParams requests follow. */
   private readCache?: { tensor: pb.Tensor; all: Float64Array };
@@ -119,6 +121,7 @@ export class DeviceService {
         plasticityOnDevice: true,
         noiseSource: o.noiseSource ?? pb.NoiseSource.COUNTER_PRNG,
         minFrameBytes: 0, // filled in by the server
+        maxInFlight: 0, // filled in by the server (its replay cache)
       },
     };
   }
@@ -129,6 +132,7 @@ export class DeviceService {
   }
 
   private async configure(msg: pb.Configure): Promise<void> {
+    this.lastRates = undefined;
     const cfg = configFromWire(msg);
     const fit = pb.maxChunkStepsForFrame(this.replyLimit, cfg.topology, cfg.formats, false);
     if (cfg.maxChunkSteps > fit) {
@@ -138,12 +142,14 @@ export class DeviceService {
         'configure.max_chunk_steps',
       );
     }
-    this.config = undefined; // a failed configure leaves the device unconfigured
+    // A Device checks the whole configuration before it changes anything, so a refused
+    // Configure leaves the board as it was: its configuration, staged pieces, weights,
+    // states and pending chunk (protocol: an answered error changes nothing).
+    await this.device.configure(cfg);
+    this.config = cfg;
     this.stagedParams = undefined;
     this.stagedState = undefined;
     this.pending.clear();
-    await this.device.configure(cfg);
-    this.config = cfg;
   }
 
   private shape(tensor: pb.Tensor, field: string) {
@@ -220,10 +226,16 @@ export class DeviceService {
 
   private async reward(m: pb.Reward): Promise<void> {
     this.configured('reward');
-    const req = { t0: m.t0, deltaLoss: m.deltaLoss, lr: { w: m.lrW, r: m.lrR, v: m.lrV } };
+    if (m.sameRates && !this.lastRates) throw new RpcError(pb.ErrorCode.BAD_REQUEST, 'no Reward since Configure whose step sizes could be reused; send lr_w, lr_r, lr_v', 'reward.same_rates');
+    const lr = m.sameRates ? this.lastRates! : { w: m.lrW, r: m.lrR, v: m.lrV };
+    // delta_loss_f32 (explicit, lossy) in place of delta_loss: both at once is as wrong a length as any
+    const f32 = m.deltaLossF32 ?? [];
+    const deltaLoss = f32.length === 0 ? m.deltaLoss : m.deltaLoss.length === 0 ? Float64Array.from(f32) : new Float64Array(m.deltaLoss.length + f32.length);
+    const req = { t0: m.t0, deltaLoss, lr };
     this.pending.check(req);
     await this.device.reward(req);
     this.pending.rewarded();
+    this.lastRates = { ...lr };
   }
 }
 

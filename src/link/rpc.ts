@@ -26,7 +26,7 @@ import {
   type Response,
   type WireError,
 } from './messages.js';
-import { errorName, isNak } from './protocol.js';
+import { ErrorCode, errorName, isNak } from './protocol.js';
 import type { ByteTransport } from './transport.js';
 import { DEFAULT_RTO, RetransmissionTimer, rtoKey, type RtoOptions } from './rto.js';
 
@@ -55,8 +55,9 @@ export interface CallOptions {
   retries?: number;
   budgetMs?: number;
   /**
-   * Give up after this many attempts without a (good) reply, with `shrink` set on the
-   * failure: for a caller that can send the same thing in smaller pieces instead.
+   * Give up after this many attempts answered by a damaged frame, a NAK or an invalid
+   * reply (not silence: see `damage`), with `shrink` set on the failure: for a caller
+   * that can send the same thing in smaller pieces instead.
    */
   maxTroubles?: number;
   /**
@@ -66,6 +67,10 @@ export interface CallOptions {
    * one comes, the call fails DATA_LOSS with the message.
    */
   check?: (value: never) => string | undefined;
+  /** The id this request follows (Request.after_back on the wire; pipelining; default 0 = no condition). */
+  after?: number;
+  /** The request id to use instead of the next one (tests: the same id and bytes again). */
+  id?: number;
   /**
    * Largest reply payload expected, bytes: on a serial link its wire time is added to
    * the timeout. Default: a full frame for run and readParams, MIN_FRAME_BYTES (an
@@ -132,6 +137,39 @@ export interface RpcStats {
   lastAttempts: number;
 }
 
+/** One request of a pipelined batch (RpcClient.callMany). */
+export interface BatchItem {
+  c: CallCase;
+  value: unknown;
+  opts?: CallOptions;
+  /** The reply carries nothing but an acknowledgement: a later answer without error implies it. */
+  ackOnly?: boolean;
+}
+
+interface Flight {
+  id: number;
+  c: CallCase;
+  item: BatchItem;
+  frame: Uint8Array;
+  payloadBytes: number;
+  replyBytes: number;
+  key: string;
+  sentAt: number;
+  /** Times sent. */
+  rounds: number;
+  /** Its final reply (without error, or a refusal other than OUT_OF_ORDER). */
+  answer?: Response;
+  /** Applied, as a later answer without error shows (ackOnly). */
+  implied?: boolean;
+}
+
+interface BatchListener {
+  ids: Map<number, number>;
+  reply(res: Response): void;
+  trouble(): void;
+  closed(): void;
+}
+
 const RTT_WINDOW = 1024;
 
 /** How one attempt ended without a reply. */
@@ -160,13 +198,27 @@ export class RpcClient {
   private readonly waiting = new Map<number, Waiter>();
   private nextId: number;
   private closedReason: string | undefined;
-  /** Attempts that got no reply or a damaged one, over all calls: a line in trouble (callers shrink what they send). */
+  /** Attempts that got no reply or a damaged one, over all calls: a line in trouble. */
   troubles = 0;
+  /**
+   * Of those, the ones answered by a damaged frame, a NAK or an invalid reply: the line
+   * garbles bytes, and shorter frames get through more often (callers shrink what they
+   * send). Silence (a lost frame) is not counted: a loss is as likely for a short frame
+   * as for a long one, so shrinking would only multiply the calls.
+   */
+  damage = 0;
   /** Good frames that were byte for byte a request this host sent: the port echoes (a loopback, an echo server). */
   echoes = 0;
   private readonly sentPayloads = new Set<string>();
   /** The open session (HelloReply.session_id), sent in every request; 0 before the first Hello. */
   session = 0;
+  /**
+   * Id of the last request the device applied without error as far as this host knows
+   * (the `after` of the next pipelined request); 0 = unknown (after a Hello, a timeout).
+   */
+  private lastOk = 0;
+  /** The pipelined batch in progress (callMany), which gets replies to its ids and line troubles. */
+  private batch: BatchListener | undefined;
   private readonly rtt = new Float64Array(RTT_WINDOW);
   private rttCount = 0;
   private readonly s = {
@@ -226,10 +278,217 @@ export class RpcClient {
     return result;
   }
 
+  /**
+   * Pipelining: send `items` back to back, each naming the one before it in
+   * Request.after_back (the first names the last request answered without error), and
+   * collect their replies. The device applies them in order and refuses OUT_OF_ORDER
+   * (changing nothing, not caching the answer) any whose predecessor it did not apply,
+   * so a lost request never lets a later one apply out of order. Recovery is go-back-N:
+   * after a timeout, a damaged frame or a NAK, every item without a final answer is sent
+   * again, same bytes; the replay cache answers those the device applied. An item
+   * answered with an acknowledgement only (`ackOnly`) is known to be applied once a
+   * later one is answered without error, so its own reply may be lost; an item with data
+   * must get its reply (from the replay cache: keep items with data within the device's
+   * max_in_flight).
+   *
+   * Stops at the first item that fails (a refusal, or no valid reply within the budget):
+   * its result is the failure and the items after it are `undefined` (not applied).
+   * Only for a device that announced max_in_flight >= 2.
+   */
+  async callMany(items: readonly BatchItem[]): Promise<(CallResult<unknown> | undefined)[]> {
+    const results: (CallResult<unknown> | undefined)[] = items.map(() => undefined);
+    if (items.length === 0) return results;
+    if (this.lastOk === 0 || items.length === 1) {
+      // no known predecessor: the first goes alone (its retransmissions cannot meet a later request)
+      const first = await this.call(items[0].c, items[0].value as never, items[0].opts);
+      results[0] = first;
+      if (first.status !== 'OK' || items.length === 1) return results;
+      const rest = await this.callMany(items.slice(1));
+      rest.forEach((r, i) => (results[i + 1] = r));
+      return results;
+    }
+    this.s.calls += items.length;
+    const out = await this.pipelined(items, results);
+    for (const r of out) if (r) r.status === 'OK' ? this.s.callsOk++ : this.s.callsFailed++;
+    return out;
+  }
+
+  private async pipelined(items: readonly BatchItem[], results: (CallResult<unknown> | undefined)[]): Promise<(CallResult<unknown> | undefined)[]> {
+    if (this.closedReason) return [{ status: 'UNAVAILABLE', detail: this.closedReason }];
+    const bps = this.transport.bytesPerSecond;
+    const flights: Flight[] = [];
+    let after = this.lastOk;
+    for (const it of items) {
+      const id = this.takeId();
+      const enc = encodeRequest({ id, session: this.session, after, body: { case: it.c, value: it.value } as RequestBody });
+      if (enc.status !== 'OK' || enc.bytes.length > this.maxFrameBytes) {
+        // cannot happen for checked calls; make it the plain path's failure
+        results[flights.length] = enc.status !== 'OK'
+          ? { status: 'INVALID_ARGUMENT', detail: `${it.c} request: ${enc.detail}` }
+          : { status: 'RESOURCE_EXHAUSTED', detail: `${it.c} request needs ${enc.bytes.length} bytes but a frame carries at most ${this.maxFrameBytes}` };
+        break;
+      }
+      const replyBytes = it.opts?.replyBytes ?? (it.c === 'run' || it.c === 'readParams' ? this.maxFrameBytes : MIN_FRAME_BYTES);
+      flights.push({ id, c: it.c, item: it, frame: encodeFrame(enc.bytes), payloadBytes: enc.bytes.length, replyBytes, key: rtoKey(it.c, replyBytes), sentAt: 0, rounds: 0 });
+      after = id;
+    }
+    const n = flights.length;
+    const byId = new Map(flights.map((f, i) => [f.id, i]));
+    const started = this.now();
+    const budgetMs = Math.max(...flights.map((f) => f.item.opts?.budgetMs ?? this.budgetMs));
+    const fixedMs = this.timeoutMs;
+    let lastInvalid: string | undefined;
+    let damaged = 0;
+    let timeouts = 0;
+    for (let round = 0; ; round++) {
+      const open = flights.filter((f, i) => i < n && f.answer === undefined && !f.implied && results[i] === undefined);
+      if (open.length === 0) break;
+      if (round > 0 && this.now() - started >= budgetMs) break;
+      // wait for every open flight's reply, or a trouble (damaged frame, NAK), or the timeout
+      let wake: (why: 'trouble' | 'all' | 'closed') => void = () => undefined;
+      const woke = new Promise<'trouble' | 'all' | 'closed' | 'timeout'>((resolve) => (wake = resolve));
+      const waitingFor = new Set(open.map((f) => f.id));
+      // Every open request brings one answer: its reply, a NAK, or a damaged frame. The
+      // round ends when as many have come as requests are open (or at the timeout), not
+      // at the first damaged frame: resending a window while its replies are still
+      // coming would only queue duplicates ahead of them on a noisy line.
+      let heard = 0;
+      const hear = () => {
+        if (++heard >= open.length || waitingFor.size === 0) wake('all');
+      };
+      this.batch = {
+        ids: byId,
+        reply: (res) => {
+          const f = flights[byId.get(res.id)!];
+          if (f.answer !== undefined || f.implied) {
+            this.s.lateReplies++;
+            return;
+          }
+          waitingFor.delete(res.id);
+          const invalid = res.error
+            ? undefined
+            : res.body.case !== f.c
+              ? `the device answered ${f.c} with ${res.body.case ?? 'an empty'} reply`
+              : f.item.opts?.check?.(res.body.value as never);
+          if (res.error?.code === ErrorCode.OUT_OF_ORDER) {
+            // its predecessor was not applied (lost): it goes again after it
+          } else if (invalid !== undefined) {
+            this.s.invalidReplies++;
+            lastInvalid = invalid;
+            damaged++;
+            this.damage++;
+            this.troubles++;
+            hear();
+            return;
+          } else {
+            f.answer = res;
+            if (f.rounds === 1) {
+              const rtt = this.now() - f.sentAt;
+              this.recordRtt(rtt);
+              this.timer.sample(f.key, rtt); // Karn's rule: only replies to a request sent once
+            }
+          }
+          hear();
+        },
+        trouble: () => {
+          damaged++;
+          this.damage++;
+          this.troubles++;
+          hear();
+        },
+        closed: () => wake('closed'),
+      };
+      if (round > 0) {
+        this.s.retries += open.length;
+        if (damaged > 0) this.s.fastRetries += open.length;
+      }
+      let wireBytes = 0;
+      for (const f of open) wireBytes += f.frame.length + maxEncodedFrameBytes(f.replyBytes);
+      const wireMs = bps ? Math.ceil((1000 * wireBytes) / bps) : 0;
+      const timeoutMs = fixedMs !== undefined ? fixedMs + wireMs : Math.max(...open.map((f) => this.timer.timeout(f.key)), wireMs + DEFAULT_RTO.minMs) + (bps ? wireMs : 0);
+      const timer = setTimeout(() => wake('timeout' as never), timeoutMs);
+      try {
+        // one write for the whole window: back to back on the wire, one system call
+        const burst = new Uint8Array(open.reduce((m, f) => m + f.frame.length, 0));
+        let at = 0;
+        const sentAt = this.now();
+        for (const f of open) {
+          burst.set(f.frame, at);
+          at += f.frame.length;
+          f.sentAt = sentAt;
+          f.rounds++;
+          this.s.bytesOut += f.frame.length;
+          this.s.payloadBytesOut += f.payloadBytes;
+          this.s.framesOut++;
+        }
+        await this.transport.write(burst);
+      } catch (e) {
+        clearTimeout(timer);
+        this.batch = undefined;
+        const msg = (e as Error).message;
+        results[flights.indexOf(open[0])] = { status: 'UNAVAILABLE', detail: msg.startsWith(this.transport.name) ? msg : `${this.transport.name}: ${msg}` };
+        return results;
+      }
+      const why = await woke;
+      clearTimeout(timer);
+      this.batch = undefined;
+      if (why === 'closed' || this.closedReason) {
+        results[flights.indexOf(open[0])] = { status: 'UNAVAILABLE', detail: this.closedReason ?? `${this.transport.name}: link closed` };
+        return results;
+      }
+      if (why === 'timeout') {
+        timeouts++;
+        this.troubles++;
+        if (fixedMs === undefined) for (const f of open) this.timer.backoff(f.key);
+      }
+      // settle in order: an answer without error implies every acknowledgement-only flight before it
+      for (let i = 0; i < n; i++) {
+        const f = flights[i];
+        if (!f.answer) continue;
+        if (f.answer.error) {
+          results[i] = this.interpret(f.c, f.id, f.answer);
+          for (let j = 0; j < i; j++) if (flights[j].answer === undefined && flights[j].item.ackOnly) flights[j].implied = true;
+          return this.finish(flights, results, i);
+        }
+        for (let j = 0; j < i; j++) if (flights[j].answer === undefined && flights[j].item.ackOnly) flights[j].implied = true;
+      }
+    }
+    // out of budget, or done
+    for (let i = 0; i < n; i++) {
+      const f = flights[i];
+      if (f.answer || f.implied) continue;
+      const waitedMs = Math.round(this.now() - started);
+      this.s.timeouts++;
+      results[i] = lastInvalid !== undefined
+        ? { status: 'DATA_LOSS', detail: `${this.transport.name}: no valid reply to ${f.c} (id ${f.id}, pipelined) over ${waitedMs} ms; the last: ${lastInvalid}` }
+        : {
+            status: 'DEADLINE_EXCEEDED',
+            waitedMs,
+            attempts: f.rounds,
+            bytesReceived: 0,
+            detail: `${this.transport.name}: no reply to ${f.c} (id ${f.id}, pipelined) after ${f.rounds} attempt${f.rounds > 1 ? 's' : ''} over ${waitedMs} ms (${timeouts} timed out, ${damaged} answered by a damaged frame or a NAK); check that the device is on and runs anpt firmware, and for serial links the baud rate`,
+          };
+      this.lastOk = 0; // whether it was applied is unknown
+      return this.finish(flights, results, i);
+    }
+    return this.finish(flights, results, n);
+  }
+
+  /** Results of the flights before `upTo` (those after it were not applied), and what the device applied last. */
+  private finish(flights: Flight[], results: (CallResult<unknown> | undefined)[], upTo: number): (CallResult<unknown> | undefined)[] {
+    for (let i = 0; i < Math.min(upTo, flights.length); i++) {
+      const f = flights[i];
+      results[i] = f.answer ? this.interpret(f.c, f.id, f.answer) : { status: 'OK', value: {} };
+      this.lastOk = f.id;
+    }
+    this.s.lastAttempts = Math.max(0, ...flights.slice(0, upTo + 1).map((f) => f.rounds));
+    return results;
+  }
+
   private async attempts<C extends CallCase>(c: C, value: Calls[C][0], opts: CallOptions): Promise<CallResult<Calls[C][1]>> {
     if (this.closedReason) return { status: 'UNAVAILABLE', detail: this.closedReason };
-    const id = this.takeId();
-    const enc = encodeRequest({ id, session: this.session, body: { case: c, value } as RequestBody });
+    const id = opts.id ?? this.takeId();
+    const enc = encodeRequest({ id, session: this.session, after: opts.after, body: { case: c, value } as RequestBody });
     if (enc.status !== 'OK') return { status: 'INVALID_ARGUMENT', detail: `${c} request: ${enc.detail}` };
     if (enc.bytes.length > this.maxFrameBytes) {
       return {
@@ -261,7 +520,7 @@ export class RpcClient {
     let lastInvalid: string | undefined;
     for (; attempt < maxAttempts; attempt++) {
       if (attempt > 0 && retries === undefined && this.now() - started >= budgetMs) break;
-      if (opts.maxTroubles !== undefined && damaged + waits.length >= opts.maxTroubles) {
+      if (opts.maxTroubles !== undefined && damaged >= opts.maxTroubles) {
         shrink = true;
         break;
       }
@@ -286,6 +545,7 @@ export class RpcClient {
         // A damaged frame came instead of the reply: ask again now rather than after
         // the timeout. The device answers a repeat from its replay cache.
         damaged++;
+        this.damage++;
         this.troubles++;
         if (attempt + 1 < maxAttempts) this.s.fastRetries++;
         continue;
@@ -305,6 +565,7 @@ export class RpcClient {
         this.s.invalidReplies++;
         lastInvalid = invalid;
         damaged++;
+        this.damage++;
         this.troubles++;
         continue;
       }
@@ -314,9 +575,11 @@ export class RpcClient {
         this.timer.sample(key, rtt); // Karn's rule: only replies to a call sent once
       }
       this.s.lastAttempts = attempt + 1;
+      if (!res.error) this.lastOk = c === 'hello' ? 0 : id;
       return this.interpret(c, id, res);
     }
     this.s.lastAttempts = attempt;
+    this.lastOk = 0; // applied or not is unknown
     if (lastInvalid !== undefined && !shrink) {
       return { status: 'DATA_LOSS', detail: `${this.transport.name}: no valid reply to ${c} (id ${id}) after ${attempt} attempts over ${Math.round(this.now() - started)} ms; the last: ${lastInvalid}` };
     }
@@ -408,7 +671,8 @@ export class RpcClient {
       if (ev.status !== 'OK') {
         // Counted by the decoder. A frame that was damaged (not bytes between frames)
         // was most likely the reply: with one call in flight, that call retries now.
-        if (ev.reason !== 'garbage' && this.waiting.size === 1) this.cancel(this.waiting.keys().next().value as number, 'corrupt');
+        if (ev.reason !== 'garbage' && this.batch) this.batch.trouble();
+        else if (ev.reason !== 'garbage' && this.waiting.size === 1) this.cancel(this.waiting.keys().next().value as number, 'corrupt');
         continue;
       }
       this.s.payloadBytesIn += ev.payload.length;
@@ -424,7 +688,12 @@ export class RpcClient {
       if (isNak(dec.value)) {
         // the device got a damaged frame: most likely our request, so send it again now
         this.s.naks++;
-        if (this.waiting.size === 1) this.cancel(this.waiting.keys().next().value as number, 'corrupt');
+        if (this.batch) this.batch.trouble();
+        else if (this.waiting.size === 1) this.cancel(this.waiting.keys().next().value as number, 'corrupt');
+        continue;
+      }
+      if (this.batch?.ids.has(dec.value.id)) {
+        this.batch.reply(dec.value);
         continue;
       }
       const w = this.waiting.get(dec.value.id);
@@ -447,5 +716,6 @@ export class RpcClient {
     if (this.closedReason) return;
     this.closedReason = reason;
     for (const id of [...this.waiting.keys()]) this.cancel(id);
+    this.batch?.closed();
   }
 }

@@ -9,8 +9,14 @@
  *   and come back exact, so results match the emulator bit for bit;
  * - the limits the device announced are checked before a Configure is sent;
  * - parameters and states travel in frame-sized pieces; a run is one request;
- * - calls are serialised (one in flight), which is what lets the device keep a
- *   one-entry replay cache and still answer every retry;
+ * - calls are serialised; on a device that announces max_in_flight >= 2 they are
+ *   pipelined (docs/protocol.md section 3, Pipelining): reward() checks the request
+ *   against the contract here (the pending chunk is known to this host), resolves at
+ *   once and sends the Reward back to back with the next call (Reward(k), Run(k+1));
+ *   a clean run goes out as a window of pieces in flight. Request.after_back keeps the
+ *   order exact: a lost request makes those after it refused, never applied. A failure
+ *   of a deferred Reward is thrown by the call it was sent with (before that call was
+ *   applied);
  * - handshake() says Hello again: a changed session id or boot counter means the device
  *   rebooted and lost its configuration (resilient-device.ts recovers from that);
  * - sessions (protocol 2): Hello opens this host's session (BUSY if another host holds
@@ -33,12 +39,12 @@ import type { Topology,
   RunResult,
 } from '../device/types.js';
 import { refuseTraces, validateConfig } from '../device/config.js';
-import { checkParams, checkRewardT0, checkRun, checkState } from '../device/contract.js';
+import { PendingChunk, checkParams, checkRewardT0, checkRun, checkState } from '../device/contract.js';
 import { ConfigError, codeRange, formatName, type FixedFormat } from '../format/fixed.js';
 import { codesToValues, configFromWire, configToWire, deviceCodes, tensorShape } from './codes.js';
 import { configFieldFromWire } from './field-names.js';
 import * as pb from './messages.js';
-import { RpcClient, type CallResult, type RpcOptions } from './rpc.js';
+import { RpcClient, type BatchItem, type CallResult, type RpcOptions } from './rpc.js';
 import { openTransport } from './open-transport.js';
 import { LinkError, type ByteTransport } from './transport.js';
 
@@ -64,9 +70,25 @@ export interface SerialDeviceOptions extends RpcOptions {
   takeOver?: boolean;
   /** This host's Hello.host_nonce (never 0). Default one random value per process, so a reconnecting host resumes its own session. */
   hostNonce?: number;
+  /** Pipeline calls when the device supports it (Limits.max_in_flight >= 2). Default true; false = one call in flight. */
+  pipeline?: boolean;
+  /** Send Reward.same_rates instead of step sizes the device already has (pipelining devices). Default true; the same bits either way. */
+  compactRewards?: boolean;
+  /**
+   * Send each reward dL rounded to float32 (Reward.delta_loss_f32: 4 bytes instead of 8).
+   * Lossy, so off by default: the board then learns from other numbers than the
+   * in-process emulator would (the same as an emulator given Math.fround(dL)). No
+   * lossless encoding of real dL values is smaller than the 8-byte double (bench/link.ts).
+   */
+  rewardFloat32?: boolean;
 }
 
-/** Attempts without a good reply after which a parameter piece is sent again smaller. */
+/** Most pipelined requests whose replies carry data (clean run pieces) in flight at once. */
+export const PIPELINE_WINDOW = 4;
+/** A clean run is cut into a window of pieces only down to this many steps each. */
+const MIN_WINDOW_PIECE_STEPS = 32;
+
+/** Attempts answered damaged (RpcClient.damage) after which a parameter piece is sent again smaller. */
 const SHRINK_AFTER_TROUBLES = 2;
 
 /** Hello.host_nonce of this process (see SerialDeviceOptions.hostNonce). */
@@ -86,10 +108,16 @@ export class SerialDevice implements Device {
   readonly frameLimit: number;
   /** Payload limit of one parameter or state piece, bytes (the most; pieces shrink on a damaged line). */
   private readonly pieceBytes: number;
-  /** Adaptive piece size: halved when a piece needed retries, doubled again after clean ones. */
+  /** Adaptive piece size: halved when a piece came back damaged, doubled again after clean ones (a lost frame does not shrink it). */
   private readonly piece: AdaptiveSize;
   /** Adaptive steps per call of a clean run (its reply shrinks with it). */
   private readonly cleanRun = new AdaptiveSize(1, 1);
+  /** Pipelining: the chunk awaiting its reward as this host made it (the device's rule, mirrored). */
+  private readonly pendingChunk = new PendingChunk();
+  /** Pipelining: a Reward accepted by reward() and not yet sent (it goes with the next call). */
+  private deferred: pb.Reward | undefined;
+  /** Step sizes of the last Reward applied since Configure (Reward.same_rates), if known. */
+  private lastRates: { w: number; r: number; v: number } | undefined;
 
   private constructor(
     readonly rpc: RpcClient,
@@ -109,6 +137,12 @@ export class SerialDevice implements Device {
   chunkLimit(topology: Topology, formats: ChipFormats, hiddenTrace = false): number {
     const deviceMax = this.helloReply.limits?.maxChunkSteps || Infinity;
     return Math.min(deviceMax, pb.maxChunkStepsForFrame(this.frameLimit, topology, formats, hiddenTrace));
+  }
+
+  /** Requests in flight at once on this link: 1, or the device's max_in_flight when pipelining. */
+  get window(): number {
+    const w = this.helloReply.limits?.maxInFlight ?? 0;
+    return this.opts.pipeline === false || w < 2 ? 1 : Math.min(w, PIPELINE_WINDOW);
   }
 
   /** This host's Hello.host_nonce on this link. */
@@ -151,7 +185,7 @@ export class SerialDevice implements Device {
   /** Hello again (inside a serial() call). A new boot counter forgets the configuration. */
   private async rehello(): Promise<pb.HelloReply> {
     const h = await sayHello(this.rpc, { name: this.rpc.name, bytesPerSecond: this.rpc.bytesPerSecond }, this.opts);
-    if (h.bootCounter !== this.helloReply.bootCounter) this.config = undefined;
+    if (h.bootCounter !== this.helloReply.bootCounter) this.forgetBoard();
     this.helloReply = h;
     return h;
   }
@@ -181,11 +215,36 @@ export class SerialDevice implements Device {
     });
   }
 
-  /** One call, in order after the previous ones. */
-  private serial<T>(f: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(f);
+  /** The board lost its state (rebooted) or is configured afresh: nothing of it is known here. */
+  private forgetBoard(): void {
+    this.config = undefined;
+    this.pendingChunk.clear();
+    this.deferred = undefined;
+    this.lastRates = undefined;
+  }
+
+  /** One call, in order after the previous ones; a deferred Reward goes first (alone) unless `f` takes it along. */
+  private serial<T>(f: () => Promise<T>, takesDeferred = false): Promise<T> {
+    const run = this.queue.then(async () => {
+      if (!takesDeferred) await this.flushReward();
+      return f();
+    });
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** Send the deferred Reward on its own (before a call it cannot be pipelined with). */
+  private async flushReward(): Promise<void> {
+    const reward = this.deferred;
+    if (!reward) return;
+    this.deferred = undefined;
+    await this.call('reward', reward);
+    this.applied(reward);
+  }
+
+  /** A Reward was applied: its step sizes are the ones Reward.same_rates reuses. */
+  private applied(reward: pb.Reward): void {
+    if (!reward.sameRates) this.lastRates = { w: reward.lrW, r: reward.lrR, v: reward.lrV };
   }
 
   /** Unwrap a call result or throw: CONFIG_OUT_OF_RANGE as ConfigError, the rest as LinkError. */
@@ -217,10 +276,10 @@ export class SerialDevice implements Device {
    */
   private async piecewise<T>(size: AdaptiveSize, make: (size: number) => Promise<CallResult<T>>): Promise<T> {
     for (;;) {
-      const before = this.rpc.troubles;
+      const before = this.rpc.damage;
       const r = await make(size.value);
       const gaveUp = r.status === 'DEADLINE_EXCEEDED' && r.shrink === true;
-      size.after(gaveUp || this.rpc.troubles > before);
+      size.after(gaveUp || this.rpc.damage > before);
       if (!gaveUp) return this.unwrap(r);
     }
   }
@@ -233,10 +292,10 @@ export class SerialDevice implements Device {
   private async callResult<C extends pb.CallCase>(
     c: C, value: pb.Calls[C][0], replyBytes?: number, canShrink = false, check?: (r: pb.Calls[C][1]) => string | undefined,
   ): Promise<CallResult<pb.Calls[C][1]>> {
-    const before = this.rpc.troubles;
+    const before = this.rpc.damage;
     const opts = { replyBytes, maxTroubles: canShrink ? SHRINK_AFTER_TROUBLES : undefined, check: check as ((v: never) => string | undefined) | undefined };
     const r = await this.rpc.call(c, value, opts);
-    this.cleanRun.after(this.rpc.troubles > before); // how the line does decides how long the next clean run's reply may be
+    this.cleanRun.after(this.rpc.damage > before); // how the line does decides how long the next clean run's reply may be
     if (r.status !== 'DEVICE_ERROR' || r.error.code !== pb.ErrorCode.NO_SESSION) return r;
     // No session: the lease ran out (say Hello and call again: the refusal changed
     // nothing) or the board rebooted (its configuration is gone).
@@ -291,7 +350,7 @@ export class SerialDevice implements Device {
           `${config.maxChunkSteps} steps of batch ${config.topology.batch} do not fit one ${this.frameLimit}-byte frame of ${this.rpc.name}; use maxChunkSteps <= ${fit}`,
         );
       }
-      this.config = undefined;
+      this.forgetBoard();
       await this.call('configure', wire);
       this.config = { ...config, formats };
       this.cleanRun.reset(config.maxChunkSteps);
@@ -373,40 +432,117 @@ export class SerialDevice implements Device {
    * noisy run is one call (its chunk is the learning rule's).
    */
   run(req: RunRequest): Promise<RunResult> {
-    if (req.noisy || !this.config || !splittable(req, this.config.maxChunkSteps)) return this.runCall(req);
-    return runInPieces(req, () => this.cleanRun.value, (piece) => this.runCall(piece));
+    if (req.noisy || !this.config || !splittable(req, this.config.maxChunkSteps)) return this.runCalls([req]).then((r) => r[0]);
+    if (this.window < 2) return runInPieces(req, () => this.cleanRun.value, (piece) => this.runCalls([piece]).then((r) => r[0]));
+    // pipelined: a window of pieces in flight, each of at most cleanRun steps (and not
+    // under MIN_WINDOW_PIECE_STEPS: a short run goes whole), so the next piece's inputs
+    // flow to the device while the last one's outputs flow back
+    return runInPieces(req, () => this.cleanRun.value * this.window, async (span) => {
+      const pieces: RunRequest[] = [];
+      const I = span.inputs.length / span.steps;
+      // never over cleanRun (it shrinks on a damaged line), nor cut under MIN_WINDOW_PIECE_STEPS for the window's sake
+      const k = Math.max(1, Math.min(this.cleanRun.value, Math.max(Math.ceil(span.steps / this.window), Math.min(span.steps, MIN_WINDOW_PIECE_STEPS))));
+      for (let s = 0; s < span.steps; s += k) {
+        const n = Math.min(k, span.steps - s);
+        pieces.push(n === span.steps ? span : { ...span, steps: n, t0: (span.t0 + s) >>> 0, inputs: span.inputs.subarray(s * I, (s + n) * I) });
+      }
+      return joinRuns(await this.runCalls(pieces), span.hiddenTrace ?? false);
+    });
   }
 
-  private runCall(req: RunRequest): Promise<RunResult> {
+  /** Runs as consecutive calls (pipelined when the device supports it), with a deferred Reward sent first. */
+  private runCalls(reqs: RunRequest[]): Promise<RunResult[]> {
     return this.serial(async () => {
       const cfg = this.formats('run');
       const { topology: t, formats: f } = cfg;
-      checkRun(req, cfg); // here too: the wire cannot carry a bad t0 or a NaN input
-      const hiddenTrace = req.hiddenTrace ?? false;
-      const n = req.steps * t.batch * t.outputs;
-      const check = (r: pb.RunReply) => {
-        const want = { clean: n, noisy: req.noisy ? n : 0, hidden: hiddenTrace ? req.steps * t.batch * t.hidden : 0 };
-        for (const key of ['clean', 'noisy', 'hidden'] as const)
-          if (r[key].length !== want[key]) return `run of ${req.steps} steps answered with ${r[key].length} ${key} codes, expected ${want[key]}`;
-        return codesOutside(r.clean, f.output, 'run.clean') ?? codesOutside(r.noisy, f.output, 'run.noisy') ?? codesOutside(r.hidden, f.activity, 'run.hidden');
-      };
-      const r = await this.call(
-        'run',
-        { steps: req.steps, t0: req.t0, inputs: deviceCodes(req.inputs, f.input, 'run.inputs', false), noisy: req.noisy, hiddenTrace },
-        pb.runReplyBytes(req.steps, t, f, hiddenTrace),
-        check,
-      );
-      const out: RunResult = { clean: codesToValues(r.clean, f.output), noisy: codesToValues(r.noisy, f.output) };
-      if (req.hiddenTrace) out.hidden = codesToValues(r.hidden, f.activity);
-      return out;
-    });
+      const calls = reqs.map((req) => {
+        checkRun(req, cfg); // here too: the wire cannot carry a bad t0 or a NaN input
+        const hiddenTrace = req.hiddenTrace ?? false;
+        const n = req.steps * t.batch * t.outputs;
+        const check = (r: pb.RunReply) => {
+          // the reply echoes t0 and steps: a reply filed under another run's id is caught
+          if (r.t0 !== req.t0 || r.steps !== req.steps) return `run of ${req.steps} steps at t0 ${req.t0} answered for ${r.steps} steps at t0 ${r.t0}`;
+          const want = { clean: n, noisy: req.noisy ? n : 0, hidden: hiddenTrace ? req.steps * t.batch * t.hidden : 0 };
+          for (const key of ['clean', 'noisy', 'hidden'] as const)
+            if (r[key].length !== want[key]) return `run of ${req.steps} steps answered with ${r[key].length} ${key} codes, expected ${want[key]}`;
+          return codesOutside(r.clean, f.output, 'run.clean') ?? codesOutside(r.noisy, f.output, 'run.noisy') ?? codesOutside(r.hidden, f.activity, 'run.hidden');
+        };
+        const value: pb.Run = { steps: req.steps, t0: req.t0, inputs: deviceCodes(req.inputs, f.input, 'run.inputs', false), noisy: req.noisy, hiddenTrace };
+        return { c: 'run' as const, value, opts: { replyBytes: pb.runReplyBytes(req.steps, t, f, hiddenTrace), check: check as (v: never) => string | undefined } };
+      });
+      const replies = this.window < 2 ? await this.sequential(calls) : await this.pipelined(calls);
+      return replies.map((r, i) => {
+        const req = reqs[i];
+        this.pendingChunk.ran(req);
+        const out: RunResult = { clean: codesToValues(r.clean, f.output), noisy: codesToValues(r.noisy, f.output) };
+        if (req.hiddenTrace) out.hidden = codesToValues(r.hidden, f.activity);
+        return out;
+      });
+    }, true);
+  }
+
+  /** Run calls one at a time (a deferred Reward first). */
+  private async sequential(calls: { c: 'run'; value: pb.Run; opts: { replyBytes: number; check: (v: never) => string | undefined } }[]): Promise<pb.RunReply[]> {
+    await this.flushReward();
+    const out: pb.RunReply[] = [];
+    for (const x of calls) out.push(await this.call('run', x.value, x.opts.replyBytes, x.opts.check as (r: pb.RunReply) => string | undefined));
+    return out;
+  }
+
+  /**
+   * Run calls back to back behind the deferred Reward (RpcClient.callMany). NO_SESSION
+   * as in callResult: the lease ran out (Hello, and the same calls again: refusals
+   * changed nothing) or the board rebooted (thrown; the deferred Reward is lost with the
+   * board's state, resilient-device.ts replays it).
+   */
+  private async pipelined(calls: { c: 'run'; value: pb.Run; opts: { replyBytes: number; check: (v: never) => string | undefined } }[]): Promise<pb.RunReply[]> {
+    const out: pb.RunReply[] = [];
+    for (let again = 0; ; again++) {
+      const reward = this.deferred;
+      const items: BatchItem[] = [...(reward ? [{ c: 'reward' as const, value: reward, ackOnly: true }] : []), ...calls.slice(out.length)];
+      const before = this.rpc.damage;
+      const results = await this.rpc.callMany(items);
+      this.cleanRun.after(this.rpc.damage > before);
+      const off = reward ? 1 : 0;
+      if (reward && results[0]?.status === 'OK') {
+        this.deferred = undefined;
+        this.applied(reward);
+      }
+      for (let i = off; i < results.length && results[i]?.status === 'OK'; i++) out.push((results[i] as { value: pb.RunReply }).value);
+      if (out.length === calls.length) return out;
+      const failed = results.find((r) => r !== undefined && r.status !== 'OK')!;
+      if (again === 0 && failed.status === 'DEVICE_ERROR' && failed.error.code === pb.ErrorCode.NO_SESSION) {
+        const boot = this.helloReply.bootCounter;
+        const h = await this.rehello();
+        if (h.bootCounter === boot) continue;
+        throw new LinkError('NO_SESSION', `${this.rpc.name}: the device rebooted (boot ${boot} -> ${h.bootCounter}) and lost its configuration; configure it again and rewrite the parameters`);
+      }
+      if (reward && this.deferred === reward) this.deferred = undefined; // refused: thrown below (nothing of this call was applied)
+      return this.unwrap(failed as CallResult<never>);
+    }
   }
 
   reward(req: RewardRequest): Promise<void> {
     return this.serial(async () => {
       this.formats('reward');
       checkRewardT0(req); // the rest of the reward checks need the pending chunk: the device makes them
-      await this.call('reward', { t0: req.t0, deltaLoss: req.deltaLoss, lrW: req.lr.w, lrR: req.lr.r, lrV: req.lr.v });
+      // rewardFloat32 (asked for explicitly): dL rounded to float32, sent as delta_loss_f32
+      const f32 = this.opts.rewardFloat32 === true;
+      const dl = f32 ? Float64Array.from(req.deltaLoss, (x) => Math.fround(x)) : Float64Array.from(req.deltaLoss);
+      const losses = f32 ? { deltaLoss: new Float64Array(0), deltaLossF32: Array.from(dl) } : { deltaLoss: dl, deltaLossF32: [] };
+      const value: pb.Reward = { t0: req.t0, ...losses, lrW: req.lr.w, lrR: req.lr.r, lrV: req.lr.v, sameRates: false };
+      if (this.window < 2) {
+        await this.call('reward', value);
+        return;
+      }
+      // pipelined: the pending chunk is this host's own, so the device's checks are made
+      // here (same codes, same order, on the values the device gets) and the Reward goes
+      // with the next call
+      this.pendingChunk.check({ ...req, deltaLoss: dl });
+      const last = this.lastRates;
+      const same = this.opts.compactRewards !== false && last !== undefined && Object.is(last.w, req.lr.w) && Object.is(last.r, req.lr.r) && Object.is(last.v, req.lr.v);
+      this.deferred = same ? { ...value, lrW: 0, lrR: 0, lrV: 0, sameRates: true } : value;
+      this.pendingChunk.rewarded();
     });
   }
 
@@ -425,8 +561,15 @@ export class SerialDevice implements Device {
     });
   }
 
+  /** Close the link; a deferred Reward is sent first (a failure to send it is thrown after the link is closed). */
   close(): Promise<void> {
-    return this.serial(() => this.rpc.close());
+    return this.serial(async () => {
+      try {
+        await this.flushReward();
+      } finally {
+        await this.rpc.close();
+      }
+    }, true);
   }
 }
 
@@ -436,6 +579,24 @@ function codesOutside(codes: ArrayLike<number>, format: FixedFormat, field: stri
   for (let i = 0; i < codes.length; i++)
     if (!(codes[i] >= min && codes[i] <= max)) return `${field}[${i}] = ${codes[i]} is not a code of ${formatName(format)} (${min}..${max})`;
   return undefined;
+}
+
+/** Consecutive runs' results as one. */
+function joinRuns(parts: RunResult[], hidden: boolean): RunResult {
+  if (parts.length === 1) return parts[0];
+  const cat = (key: 'clean' | 'noisy' | 'hidden') => {
+    const arrays = parts.map((p) => p[key] ?? new Float64Array(0));
+    const out = new Float64Array(arrays.reduce((n, a) => n + a.length, 0));
+    let at = 0;
+    for (const a of arrays) {
+      out.set(a, at);
+      at += a.length;
+    }
+    return out;
+  };
+  const out: RunResult = { clean: cat('clean'), noisy: cat('noisy') };
+  if (hidden) out.hidden = cat('hidden');
+  return out;
 }
 
 /** Can a run be cut into shorter ones (within the chunk limit, inputs a whole number per step)? Else it goes whole, to be refused. */
@@ -458,19 +619,7 @@ export async function runInPieces(req: RunRequest, limit: () => number, runOne: 
     parts.push(part);
     s += k;
   }
-  const cat = (key: 'clean' | 'noisy' | 'hidden') => {
-    const arrays = parts.map((p) => p[key] ?? new Float64Array(0));
-    const out = new Float64Array(arrays.reduce((n, a) => n + a.length, 0));
-    let at = 0;
-    for (const a of arrays) {
-      out.set(a, at);
-      at += a.length;
-    }
-    return out;
-  };
-  const out: RunResult = { clean: cat('clean'), noisy: cat('noisy') };
-  if (req.hiddenTrace) out.hidden = cat('hidden');
-  return out;
+  return joinRuns(parts, req.hiddenTrace ?? false);
 }
 
 /**

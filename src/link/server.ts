@@ -15,9 +15,13 @@
  * carry the open session's id, else BUSY (another host holds the board) or NO_SESSION
  * (none open: the board rebooted, or the lease ran out). A refused call changes nothing.
  *
- * A strictly sequential host (one call in flight, as SerialDevice is) only ever
- * retries its last request, so firmware may use cacheSize = 1 and keep one response
- * buffer; larger caches serve pipelining hosts.
+ * Pipelining (docs/protocol.md section 3, Pipelining): the server announces
+ * `max_in_flight` = cacheSize in HelloReply.limits and honours Request.after_back: a
+ * request whose `after` (id - after_back) is not the id of the last request this session applied without
+ * error is refused OUT_OF_ORDER, changes nothing and is not cached, so a host may send
+ * several requests back to back and a lost one never lets a later one apply out of
+ * order. A strictly sequential host only ever retries its last request (cacheSize = 1
+ * is enough for it).
  *
  * The server checks the protocol version and frame limit in Hello, the session of
  * every changing call and the frame limit of replies; the handler does the rest (see device-server.ts for one that serves a Device).
@@ -79,7 +83,7 @@ export interface HandlerContext {
 export interface ServerOptions {
   /** Largest frame payload accepted and sent, bytes. Default 16384. */
   maxFrameBytes?: number;
-  /** Responses kept for replay. Default 4. */
+  /** Responses kept for replay, and the max_in_flight announced. Default 4. */
   cacheSize?: number;
   /**
    * Protocol version this server speaks (default PROTOCOL_VERSION). Only for testing
@@ -125,6 +129,8 @@ export class RpcServer {
   private readonly direct: Conn;
   readonly sessions: SessionTable;
   private readonly cache = new Map<number, CacheEntry>();
+  /** Id of the last request of the open session applied without error (Request.after_back); 0 = none yet. */
+  private lastApplied = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly c = { requests: 0, replays: 0, decodeErrors: 0 };
   /** NAKs sent for damaged frames (not a LinkCounters field). */
@@ -235,14 +241,21 @@ export class RpcServer {
     if (dec.status === 'INVALID_ARGUMENT') {
       res = errorResponse(id, ErrorCode.BAD_REQUEST, dec.detail, dec.field);
     } else {
-      res = await this.dispatch(id, dec.value.session ?? 0, dec.value.body, conn);
+      res = await this.dispatch(id, dec.value.session ?? 0, dec.value.after ?? 0, dec.value.body, conn);
     }
     const bytes = this.encodeBounded(res, conn.replyLimit);
-    this.remember(id, crc, payload.length, bytes);
+    // an OUT_OF_ORDER refusal is not an answer to keep: the same bytes are checked again
+    if (res.error?.code !== ErrorCode.OUT_OF_ORDER) this.remember(id, crc, payload.length, bytes);
     return bytes;
   }
 
-  private async dispatch(id: number, session: number, body: RequestBody, conn: Conn): Promise<Response> {
+  private async dispatch(id: number, session: number, after: number, body: RequestBody, conn: Conn): Promise<Response> {
+    const res = await this.dispatchInOrder(id, session, after, body, conn);
+    if (!res.error && body.case !== 'hello' && session !== 0 && session === this.sessions.current) this.lastApplied = id;
+    return res;
+  }
+
+  private async dispatchInOrder(id: number, session: number, after: number, body: RequestBody, conn: Conn): Promise<Response> {
     if (body.case === undefined) {
       return errorResponse(
         id,
@@ -262,13 +275,19 @@ export class RpcServer {
       }
       const opened = this.sessions.hello(body.value, conn === this.direct ? undefined : conn);
       if (opened.status === 'BUSY') return busy(id, opened.holder, opened.heldMs);
-      if (opened.fresh) this.cache.clear();
+      if (opened.fresh) {
+        this.cache.clear();
+        this.lastApplied = 0;
+      }
       conn.replyLimit = hostLimit > 0 ? Math.min(this.maxFrameBytes, hostLimit) : this.maxFrameBytes;
     } else {
       const allowed = this.sessions.check(session, CHANGING_CALLS.has(body.case));
       if (allowed.status === 'BUSY') return busy(id, allowed.holder, allowed.heldMs);
       if (allowed.status === 'NO_SESSION') {
         return errorResponse(id, ErrorCode.NO_SESSION, `no session is open (the board rebooted, or the lease ran out); say Hello again`, 'session');
+      }
+      if (after !== 0 && after !== this.lastApplied) {
+        return errorResponse(id, ErrorCode.OUT_OF_ORDER, `request ${after} before this one was not applied (lost or refused); send it first`, 'after_back');
       }
     }
     let out: ResponseBody;
@@ -289,7 +308,7 @@ export class RpcServer {
           protocolVersion: this.protocolVersion,
           sessionId: this.sessions.current,
           sessionLeaseMs: this.sessions.leaseMs,
-          limits: r.limits && { ...r.limits, maxFrameBytes: r.limits.maxFrameBytes || this.maxFrameBytes, minFrameBytes: MIN_FRAME_BYTES },
+          limits: r.limits && { ...r.limits, maxFrameBytes: r.limits.maxFrameBytes || this.maxFrameBytes, minFrameBytes: MIN_FRAME_BYTES, maxInFlight: this.cacheSize },
         },
       };
     } else if (out.case === 'stats' && !out.value.link) {

@@ -54,7 +54,9 @@ type ChunkMessage = 'run' | 'runReply' | 'reward';
 /**
  * Fixed bytes of each chunk message: the envelope and its scalar fields (Run: steps 6,
  * t0 6, noisy 2, hidden_trace 2; RunReply: t0 6, steps 6, its three arrays' tags and
- * lengths 4 more; Reward: t0 6, three doubles 27).
+ * lengths 4 more; Reward: t0 6, three doubles 27). Run and Reward, the requests a host
+ * pipelines, may also carry Request.after_back (6 at most) and Reward.same_rates (2): the envelope's
+ * tensor, offset and total (14), which they do not have, cover them.
  */
 const FIXED_BYTES: Record<ChunkMessage, number> = { run: ENVELOPE_BYTES + 16, runReply: ENVELOPE_BYTES + 16, reward: ENVELOPE_BYTES + 32 };
 

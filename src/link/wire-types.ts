@@ -77,6 +77,8 @@ export interface Request {
   id: number;
   /** fixed32: the open session (0 = none); required on changing calls. */
   session?: number;
+  /** uint32: pipelining, the id of the request sent just before (0 = no condition; on the wire as Request.after_back = id - after). */
+  after?: number;
   body: RequestBody;
 }
 

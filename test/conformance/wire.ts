@@ -33,7 +33,7 @@ const { batch: B, inputs: I } = config.topology;
 const K = config.maxChunkSteps;
 const hello = (v: Partial<pb.Hello> = {}): pb.Hello => ({ protocolVersion: pb.PROTOCOL_VERSION, maxFrameBytes: 0, hostName: 'conformance', hostNonce: 0x51, takeOver: false, ...v });
 const run = (v: Partial<pb.Run> = {}): pb.Run => ({ steps: 2, t0: 0, inputs: new Int32Array(2 * B * I), noisy: true, hiddenTrace: false, ...v });
-const reward = (v: Partial<pb.Reward> = {}): pb.Reward => ({ t0: 0, deltaLoss: new Float64Array(2).fill(1e-3), lrW: 0.1, lrR: 0.1, lrV: 0.1, ...v });
+const reward = (v: Partial<pb.Reward> = {}): pb.Reward => ({ t0: 0, deltaLoss: new Float64Array(2).fill(1e-3), lrW: 0.1, lrR: 0.1, lrV: 0.1, sameRates: false, deltaLossF32: [], ...v });
 
 /** The call was refused with `code` (and, if given, `field`). */
 function refusedWith(r: CallResult<unknown>, code: keyof typeof pb.ErrorCode, field?: string): void {
@@ -129,12 +129,117 @@ export function describeWireConformance(name: string, open: () => Promise<Opened
       refusedWith(await rpc.call('reward', reward({ t0: 20 })), 'NO_PENDING_CHUNK', 'reward.t0'); // once only
     });
 
+    it('pipelining (max_in_flight >= 2): Request.after_back not the last applied is OUT_OF_ORDER, changes nothing and is not cached; Reward.same_rates reuses the last step sizes', async () => {
+      const h = await rpc.call('hello', hello());
+      const w = h.status === 'OK' ? h.value.limits?.maxInFlight ?? 0 : 0;
+      expect(w).toBeGreaterThanOrEqual(2);
+      const ID = 0x7a000000; // ids of our own choosing, far from the client's
+      expect((await rpc.call('run', run({ t0: 40 }), { id: ID })).status).toBe('OK');
+      const before = await counters();
+      // a Reward that names a request the device never applied (ID + 2, not sent yet)
+      const rw = reward({ t0: 40 });
+      refusedWith(await rpc.call('reward', rw, { id: ID + 1, after: ID + 2 }), 'OUT_OF_ORDER', 'after_back');
+      expect(await counters()).toEqual(before);
+      // ID + 2 applied (a read with our session counts); the same bytes again are checked again, and now pass
+      expect((await rpc.call('readConfig', {}, { id: ID + 2 })).status).toBe('OK');
+      expect((await rpc.call('reward', rw, { id: ID + 1, after: ID + 2 })).status).toBe('OK');
+      // the chain goes on from the reward (a Stats would be the last applied in between); same_rates takes its step sizes
+      expect((await rpc.call('run', run({ t0: 42 }), { id: ID + 3, after: ID + 1 })).status).toBe('OK');
+      expect((await counters()).rewardCalls).toBe(before.rewardCalls + 1);
+      expect((await rpc.call('reward', reward({ t0: 42, lrW: 0, lrR: 0, lrV: 0, sameRates: true }))).status).toBe('OK');
+      expect((await counters()).rewardCalls).toBe(before.rewardCalls + 2);
+    });
+
+    it('Reward.same_rates right after a Configure (no step sizes to reuse) is BAD_REQUEST; delta_loss_f32 stands in for delta_loss', async () => {
+      expect((await rpc.call('configure', configToWire(config))).status).toBe('OK');
+      expect((await rpc.call('run', run({ t0: 44 }))).status).toBe('OK');
+      refusedWith(await rpc.call('reward', reward({ t0: 44, sameRates: true })), 'BAD_REQUEST', 'reward.same_rates');
+      expect((await rpc.call('reward', reward({ t0: 44 }))).status).toBe('OK'); // the chunk was still pending
+      // delta_loss_f32 (the explicit float32 option) in place of delta_loss; both at once BAD_REQUEST
+      expect((await rpc.call('run', run({ t0: 46 }))).status).toBe('OK');
+      const before = await counters();
+      refusedWith(await rpc.call('reward', reward({ t0: 46, deltaLossF32: [1e-3, 2e-3] })), 'BAD_REQUEST', 'reward.delta_loss');
+      refusedWith(await rpc.call('reward', reward({ t0: 46, deltaLoss: new Float64Array(0), deltaLossF32: [1e-3, Infinity] })), 'BAD_INPUT', 'reward.delta_loss');
+      expect(await counters()).toEqual(before);
+      expect((await rpc.call('reward', reward({ t0: 46, deltaLoss: new Float64Array(0), deltaLossF32: [1e-3, 2e-3] }))).status).toBe('OK');
+      expect((await counters()).rewardCalls).toBe(before.rewardCalls + 1);
+    });
+
     it('WriteParams and ReadParams past a tensor are BAD_REQUEST', async () => {
       const r = await rpc.call('readParams', { tensor: pb.Tensor.R, offset: 0, count: 1 });
       const total = r.status === 'OK' ? r.value.total : 0;
       expect(total).toBe(config.topology.hidden ** 2);
       refusedWith(await rpc.call('writeParams', { tensor: pb.Tensor.R, offset: total, codes: new Int32Array(1) }), 'BAD_REQUEST', 'write_params.offset');
       refusedWith(await rpc.call('readParams', { tensor: pb.Tensor.R, offset: total + 1, count: 1 }), 'BAD_REQUEST', 'read_params.offset');
+    });
+
+    it('every request type answered with an error changes nothing: weights, both states, the configuration, the pending chunk, the counters, the session and this connection\'s frame limit', async () => {
+      const session = rpc.session;
+      const wrong = (session + 1) >>> 0 || 1; // another session id while ours is open: BUSY
+      const asOther = async <T>(call: () => Promise<T>): Promise<T> => {
+        rpc.session = wrong;
+        try {
+          return await call();
+        } finally {
+          rpc.session = session;
+        }
+      };
+      const codes = (n: number, seed: number) => Int32Array.from({ length: n }, (_, i) => ((i * 7919 + seed * 104729) % 2001) - 1000);
+      expect((await rpc.call('configure', configToWire(config))).status).toBe('OK');
+      for (const [tensor, n] of [[pb.Tensor.W, config.topology.hidden * I], [pb.Tensor.R, config.topology.hidden ** 2], [pb.Tensor.V, config.topology.hidden]] as const)
+        expect((await rpc.call('writeParams', { tensor, offset: 0, codes: codes(n, tensor) })).status).toBe('OK');
+      const x = (steps: number) => codes(steps * B * I, 5);
+      expect((await rpc.call('run', run({ steps: K, t0: 0, inputs: x(K), noisy: true }))).status).toBe('OK');
+      expect((await rpc.call('reward', reward({ t0: 0, deltaLoss: new Float64Array(K).fill(1e-3) }))).status).toBe('OK');
+      expect((await rpc.call('run', run({ steps: K, t0: 100, inputs: x(K), noisy: true }))).status).toBe('OK'); // pending now
+      /** Every tensor read whole in one call (the frame limit still fits it), the configuration and the counters. */
+      const board = async (after = 'the set-up') => {
+        const tensors: number[][] = [];
+        for (const tensor of [pb.Tensor.W, pb.Tensor.R, pb.Tensor.V, pb.Tensor.STATE_CLEAN, pb.Tensor.STATE_NOISY]) {
+          const r = await rpc.call('readParams', { tensor, offset: 0, count: 1 << 16 });
+          expect(r.status, `after ${after}: ${r.status === 'OK' ? '' : r.detail}`).toBe('OK');
+          const v = (r as { value: pb.ReadParamsReply }).value;
+          expect(v.codes.length).toBe(v.total);
+          tensors.push([...v.codes]);
+        }
+        const cfg = await rpc.call('readConfig', {});
+        expect(cfg.status, `after ${after}`).toBe('OK');
+        return { tensors, config: (cfg as { value: pb.ReadConfigReply }).value.config, counters: await counters() };
+      };
+      const before = await board();
+      expect(before.tensors[3].some((c) => c !== 0)).toBe(true); // the states have moved
+      const refusals: [string, () => Promise<CallResult<unknown>>, keyof typeof pb.ErrorCode][] = [
+        ['Hello, another version', () => rpc.call('hello', hello({ protocolVersion: pb.PROTOCOL_VERSION + 1 })), 'UNSUPPORTED_VERSION'],
+        ['Hello, max_frame_bytes 1', () => rpc.call('hello', hello({ maxFrameBytes: 1 })), 'BAD_REQUEST'],
+        ['Hello, another host', () => rpc.call('hello', hello({ hostName: 'intruder', hostNonce: 0x99 })), 'BUSY'],
+        ['Configure, another session', () => asOther(() => rpc.call('configure', configToWire(config))), 'BUSY'],
+        ['Configure, hidden beyond the limits', () => rpc.call('configure', { ...configToWire(config), topology: { ...configToWire(config).topology!, hidden: 1 << 20 } }), 'CONFIG_OUT_OF_RANGE'],
+        ['Configure, max_chunk_steps beyond a frame', () => rpc.call('configure', { ...configToWire(config), maxChunkSteps: 1 << 20 }), 'TOO_LARGE'],
+        ['WriteParams, another session', () => asOther(() => rpc.call('writeParams', { tensor: pb.Tensor.R, offset: 0, codes: new Int32Array(4) })), 'BUSY'],
+        ['WriteParams, across the end of R', () => rpc.call('writeParams', { tensor: pb.Tensor.R, offset: config.topology.hidden ** 2 - 2, codes: new Int32Array(4) }), 'BAD_REQUEST'],
+        ['WriteParams, no tensor', () => rpc.call('writeParams', { tensor: pb.Tensor.UNSPECIFIED, offset: 0, codes: new Int32Array(4) }), 'BAD_REQUEST'],
+        ['ReadParams, past the end', () => rpc.call('readParams', { tensor: pb.Tensor.W, offset: config.topology.hidden * I + 1, count: 1 }), 'BAD_REQUEST'],
+        ['Run, another session', () => asOther(() => rpc.call('run', run({ steps: 2, t0: 200, inputs: x(2) }))), 'BUSY'],
+        ['Run, 0 steps', () => rpc.call('run', run({ steps: 0, t0: 200, inputs: new Int32Array(0) })), 'BAD_REQUEST'],
+        ['Run, over max_chunk_steps', () => rpc.call('run', run({ steps: K + 1, t0: 200, inputs: x(K + 1) })), 'TOO_LARGE'],
+        ['Run, inputs of another length', () => rpc.call('run', run({ steps: 2, t0: 200, inputs: x(3) })), 'BAD_REQUEST'],
+        ['Run, a hidden trace beyond the frame', () => rpc.call('run', run({ steps: K, t0: 200, inputs: x(K), hiddenTrace: true })), 'TOO_LARGE'],
+        ['Reward, another session', () => asOther(() => rpc.call('reward', reward({ t0: 100, deltaLoss: new Float64Array(K).fill(1e-3) }))), 'BUSY'],
+        ['Reward, another t0', () => rpc.call('reward', reward({ t0: 101, deltaLoss: new Float64Array(K).fill(1e-3) })), 'NO_PENDING_CHUNK'],
+        ['Reward, delta_loss of another length', () => rpc.call('reward', reward({ t0: 100, deltaLoss: new Float64Array(K - 1).fill(1e-3) })), 'BAD_REQUEST'],
+        ['Reward, a NaN learning rate', () => rpc.call('reward', reward({ t0: 100, deltaLoss: new Float64Array(K).fill(1e-3), lrR: NaN })), 'BAD_INPUT'],
+        ['ResetState, another session', () => asOther(() => rpc.call('resetState', {})), 'BUSY'],
+      ];
+      for (const [what, call, code] of refusals) {
+        const r = await call();
+        expect(r.status === 'DEVICE_ERROR' && pb.errorName(r.error.code), `${what}: ${r.status === 'OK' ? 'accepted' : r.detail}`).toBe(code);
+        expect(await board(what), `${what} changed the board`).toEqual(before);
+      }
+      // ReadConfig and Stats have no refusal once configured (ReadConfig's NOT_CONFIGURED is checked above).
+      // Our session is still the open one, the chunk still pending: its reward is applied once.
+      expect(rpc.session).toBe(session);
+      expect((await rpc.call('reward', reward({ t0: 100, deltaLoss: new Float64Array(K).fill(1e-3) }))).status).toBe('OK');
+      expect((await board()).tensors.slice(0, 3)).not.toEqual(before.tensors.slice(0, 3));
     });
 
     it('sessions: another host is BUSY (holder named) until it takes over; then our changing calls are BUSY, our reads still answered', async () => {
