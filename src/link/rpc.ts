@@ -340,10 +340,14 @@ export class RpcClient {
     let lastInvalid: string | undefined;
     let damaged = 0;
     let timeouts = 0;
+    // The budget runs from the last answer, not from the window's start: each request of a
+    // window gets the time a call made alone would get (the sequential path gives every
+    // piece its own budget; a window of large pieces on a noisy line needs the same).
+    let progressAt = started;
     for (let round = 0; ; round++) {
       const open = flights.filter((f, i) => i < n && f.answer === undefined && !f.implied && results[i] === undefined);
       if (open.length === 0) break;
-      if (round > 0 && this.now() - started >= budgetMs) break;
+      if (round > 0 && this.now() - progressAt >= budgetMs) break;
       // wait for every open flight's reply, or a trouble (damaged frame, NAK), or the timeout
       let wake: (why: 'trouble' | 'all' | 'closed') => void = () => undefined;
       const woke = new Promise<'trouble' | 'all' | 'closed' | 'timeout'>((resolve) => (wake = resolve));
@@ -382,6 +386,7 @@ export class RpcClient {
             return;
           } else {
             f.answer = res;
+            progressAt = this.now();
             if (f.rounds === 1) {
               const rtt = this.now() - f.sentAt;
               this.recordRtt(rtt);
