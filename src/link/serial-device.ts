@@ -87,6 +87,8 @@ export interface SerialDeviceOptions extends RpcOptions {
 export const PIPELINE_WINDOW = 4;
 /** A clean run is cut into a window of pieces only down to this many steps each. */
 const MIN_WINDOW_PIECE_STEPS = 32;
+/** A clean run's first calls on a new configuration are this long, then double while the line stays clean. */
+const CLEAN_RUN_START_STEPS = 16;
 
 /** Attempts answered damaged (RpcClient.damage) after which a parameter piece is sent again smaller. */
 const SHRINK_AFTER_TROUBLES = 2;
@@ -111,7 +113,8 @@ export class SerialDevice implements Device {
   /** Adaptive piece size: halved when a piece came back damaged, doubled again after clean ones (a lost frame does not shrink it). */
   private readonly piece: AdaptiveSize;
   /** Adaptive steps per call of a clean run (its reply shrinks with it). */
-  private readonly cleanRun = new AdaptiveSize(1, 1);
+  /** Steps per clean-run call: slow start from CLEAN_RUN_START_STEPS, then halved on damage. */
+  private readonly cleanRun = new AdaptiveSize(1, 1, CLEAN_RUN_START_STEPS);
   /** Pipelining: the chunk awaiting its reward as this host made it (the device's rule, mirrored). */
   private readonly pendingChunk = new PendingChunk();
   /** Pipelining: a Reward accepted by reward() and not yet sent (it goes with the next call). */
@@ -625,33 +628,41 @@ export async function runInPieces(req: RunRequest, limit: () => number, runOne: 
 /**
  * A size that halves (down to `min`) after a transfer that needed retries and doubles
  * (up to `max`) after CLEAN_TO_GROW transfers in a row that did not: smaller frames
- * survive a noisy line, larger ones cost less framing on a clean one.
+ * survive a noisy line, larger ones cost less framing on a clean one. With `start`, it
+ * begins there and doubles after every clean transfer until the first troubled one (a
+ * slow start, as TCP's window): a run must not bet its first, unknowable line on the
+ * largest frame, since a reply can only be asked for again, never cut smaller.
  */
 export class AdaptiveSize {
   static readonly CLEAN_TO_GROW = 16;
   private clean = 0;
+  private slow: boolean;
   value: number;
   constructor(
     readonly min: number,
     public max: number,
+    readonly start?: number,
   ) {
-    this.value = max;
+    this.value = start === undefined ? max : Math.max(min, Math.min(max, start));
+    this.slow = start !== undefined;
   }
 
   after(troubled: boolean): void {
     if (troubled) {
       this.value = Math.max(this.min, Math.floor(this.value / 2));
       this.clean = 0;
-    } else if (++this.clean >= AdaptiveSize.CLEAN_TO_GROW && this.value < this.max) {
+      this.slow = false;
+    } else if ((this.slow || ++this.clean >= AdaptiveSize.CLEAN_TO_GROW) && this.value < this.max) {
       this.value = Math.min(this.max, this.value * 2);
       this.clean = 0;
     }
   }
 
-  /** A new ceiling (e.g. a new configuration), starting there. */
+  /** A new ceiling (e.g. a new configuration), starting there (or at `start`, slowly). */
   reset(max: number): void {
     this.max = Math.max(this.min, max);
-    this.value = this.max;
+    this.value = this.start === undefined ? this.max : Math.max(this.min, Math.min(this.max, this.start));
+    this.slow = this.start !== undefined;
     this.clean = 0;
   }
 }
