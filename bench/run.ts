@@ -3,7 +3,8 @@
  * run (never against a figure measured elsewhere). The 1-minute load average is printed
  * with every section: the machine may be shared.
  *   step      the online training step: emulator (WASM) vs the firmware's C kernel
- *             (firmware/core), plain and tuned AVX2 (gcc -O3 -march=native), row
+ *             (firmware/core, plain) and the tuned AVX2 kernel bench/c/fused.c
+ *             (gcc -O3 -march=native), row
  *             skipping on on every side, then off
  *   epoch     one Mackey-Glass ANP-T epoch (H=100, B=10, 5000+5000 steps) on the emulator and the
  *             float model (WASM, and its TypeScript loops), ratios from the same run
@@ -11,8 +12,9 @@
  *   queue     a 48-row sweep: local piscina vs 1, 2, 4 queue workers on Redis (bench/queue.ts)
  *   link      ANP-T through firmware-sim vs the wire limit
  *   faults    the fault matrix of issue 9 (bench/link-faults.ts): time relative to clean, weights = emulator
+ *   cores     ANP-T training on 1 vs 2 threads (EmulatorDevice threads), H=1000 B=10 and smaller, same weights
  * Results also go to bench/out/results.json. Options: --quick (shorter timings),
- * --only step,epoch,spectral,link,queue,faults; for faults --repeat N, --first-round N (fault
+ * --only step,epoch,spectral,link,queue,faults,cores; for faults --repeat N, --first-round N (fault
  * seeds N...), --transports tcp,pty, --cells=SUBSTRING,...
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -31,9 +33,9 @@ const results: Record<string, unknown> = { date: new Date().toISOString(), node:
 console.log(`${new Date().toISOString()}  node ${process.version}  ${load()}`);
 
 if (want('step')) {
-  console.log('\n== fused training step (online: 1 step of both copies + the on-chip update), bench/c/step.c workload over firmware/core (plain, and tuned with bench/c/tuned.h), same bits on every side');
+  console.log('\n== fused training step (online: 1 step of both copies + the on-chip update), bench/c/step.c workload: plain C = firmware/core, tuned AVX2 fused = bench/c/fused.c (the update applied inside the next forward pass); same bits on every side');
   const bits = await sameBits();
-  console.log(`emulator, firmware/core plain and tuned AVX2 give the same weights (skip on and off): ${bits.ok ? 'yes' : 'NO'} (${bits.cases.length} dumps)`);
+  console.log(`emulator, firmware/core plain and tuned, bench/c/fused.c give the same weights (skip on and off): ${bits.ok ? 'yes' : 'NO'} (${bits.cases.length} dumps)`);
   if (!bits.ok) for (const c of bits.cases) console.log(`   ${c}`);
   const seconds = quick ? 0.3 : 1.5;
   const tables: Record<string, unknown> = {};
@@ -116,6 +118,16 @@ if (want('faults')) {
   console.log(`${new Date().toISOString()}  ${load()}`);
   for (const line of formatFaultRows(rows)) console.log(line);
   results.faults = rows;
+}
+
+if (want('cores')) {
+  const [rounds, steps] = quick ? [2, 300] : [5, 500];
+  console.log(`\n== one chip on two cores: ANP-T training (Mackey-Glass recall-15, online, 16-bit) on the emulator with threads 1 and 2, ${rounds} alternated rounds of ${steps} steps (median, each round in brackets, and the ratio of the best rounds: the least disturbed on a shared machine); wall-clock steps/s; ${load()}`);
+  const { benchCores, formatCoresRows } = await import('./cores.js');
+  const sizes: [number, number][] = quick ? [[1000, 10]] : [[1000, 10], [600, 10], [400, 10], [200, 10], [100, 10], [1000, 1]];
+  const rows = await benchCores(sizes, steps, rounds);
+  for (const line of formatCoresRows(rows)) console.log(line);
+  results.cores = rows;
 }
 
 mkdirSync('bench/out', { recursive: true });
