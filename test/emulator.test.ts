@@ -9,8 +9,8 @@ import { runGolden } from '../src/device/golden.js';
 import type { GoldenVector } from '../src/device/golden.js';
 import { instantiateKernel } from '../src/device/wasm.js';
 import { q } from '../src/format/fixed.js';
-import type { Rounding } from '../src/format/fixed.js';
 import type { DeviceConfig, Params } from '../src/device/types.js';
+import { arbChipConfig, chipConfigOf } from './arb-chip-config.js';
 
 function lcg(seed: number) {
   let s = seed >>> 0;
@@ -98,31 +98,11 @@ describe('determinism', () => {
     expect(again).toEqual(first);
   });
 
-  const arbConfig = fc.record({
-    I: fc.integer({ min: 1, max: 11 }),
-    H: fc.integer({ min: 1, max: 37 }),
-    O: fc.integer({ min: 1, max: 4 }),
-    B: fc.integer({ min: 1, max: 5 }),
-    wb: fc.integer({ min: 3, max: 16 }),
-    ab: fc.integer({ min: 5, max: 16 }),
-    rounding: fc.constantFrom<Rounding>('nearest', 'floor', 'stochastic'),
-    forward: fc.constantFrom<Rounding>('nearest', 'floor', 'stochastic'),
-    overflow: fc.constantFrom('sat' as const, 'wrap' as const),
-    act: fc.constantFrom('tanh' as const, 'hardtanh' as const, 'linear' as const),
-    mismatch: fc.boolean(),
-    seed: fc.integer({ min: 0, max: 0xffffffff }),
-  });
+  const arbConfig = arbChipConfig();
   it('SIMD and scalar builds give identical outputs and weights (random configurations)', async () => {
     await fc.assert(
       fc.asyncProperty(arbConfig, async (c) => {
-        const config: DeviceConfig = {
-          topology: { inputs: c.I, hidden: c.H, outputs: c.O, batch: c.B, activation: c.act },
-          formats: defaultChipFormats({ weightBits: c.wb, activityBits: c.ab, rounding: c.rounding, forwardRounding: c.forward, overflow: c.overflow }),
-          noise: { hiddenSigma: 0.02, outputSigma: 0.02 },
-          mismatch: c.mismatch ? { gainSpread: 0.1, offsetSpread: 0.05, seed: (c.seed ^ 1) >>> 0 } : undefined,
-          seed: c.seed,
-          maxChunkSteps: 5,
-        };
+        const config = chipConfigOf(c);
         const a = await trainTrace(new EmulatorDevice({ flavour: 'simd' }), config, 4, 5, c.seed);
         const b = await trainTrace(new EmulatorDevice({ flavour: 'scalar' }), config, 4, 5, c.seed);
         expect(a).toEqual(b);

@@ -12,12 +12,12 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnCFirmware, type RunningFirmware } from '../firmware-sim/c-firmware.js';
 import { runCli } from '../src/cli/main.js';
-import { defaultChipFormats } from '../src/device/config.js';
 import { EmulatorDevice } from '../src/device/emulator.js';
 import { runGolden, type GoldenVector } from '../src/device/golden.js';
 import type { DeviceConfig } from '../src/device/types.js';
-import { ROUNDING_CODE, OVERFLOW_CODE, codeRange, type FixedFormat, type Rounding } from '../src/format/fixed.js';
+import { ROUNDING_CODE, OVERFLOW_CODE, codeRange, type FixedFormat } from '../src/format/fixed.js';
 import { SerialDevice } from '../src/link/serial-device.js';
+import { arbChipConfig, chipConfigOf } from './arb-chip-config.js';
 import { buildFirmware, firmwarePath, missingTools } from './firmware-tools.js';
 
 const hostMissing = missingTools(['make', 'gcc', 'nanopb_generator.py']);
@@ -77,34 +77,17 @@ async function bothTraces(config: DeviceConfig, chunks: number, K: number, seed:
 
 describe.skipIf(hostMissing !== undefined)('firmware/core = the emulator, bit for bit', () => {
   beforeAll(() => void buildFirmware('host'), 300_000);
-  const arbConfig = fc.record({
-    I: fc.integer({ min: 1, max: 11 }),
-    H: fc.integer({ min: 1, max: 37 }),
-    O: fc.integer({ min: 1, max: 4 }),
-    B: fc.integer({ min: 1, max: 5 }),
-    // the SIMD/scalar test's ranges (3..16, 5..16), with 8, 12 and 16 drawn often
+  // the SIMD/scalar test's ranges (3..16, 5..16), with 8, 12 and 16 drawn often
+  const arbConfig = arbChipConfig({
     wb: fc.oneof(fc.constantFrom(8, 12, 16), fc.integer({ min: 3, max: 16 })),
     ab: fc.oneof(fc.constantFrom(8, 12, 16), fc.integer({ min: 5, max: 16 })),
-    rounding: fc.constantFrom<Rounding>('nearest', 'floor', 'stochastic'),
-    forward: fc.constantFrom<Rounding>('nearest', 'floor', 'stochastic'),
-    overflow: fc.constantFrom('sat' as const, 'wrap' as const),
-    act: fc.constantFrom('tanh' as const, 'hardtanh' as const, 'linear' as const),
-    mismatch: fc.boolean(),
-    seed: fc.integer({ min: 0, max: 0xffffffff }),
   });
   it('random configurations: 8, 12, 16 bits (and others), every rounding and overflow, mismatch on and off', async () => {
     const seen = new Set<string>();
     const bits = new Set<number>();
     await fc.assert(
       fc.asyncProperty(arbConfig, async (c) => {
-        const config: DeviceConfig = {
-          topology: { inputs: c.I, hidden: c.H, outputs: c.O, batch: c.B, activation: c.act },
-          formats: defaultChipFormats({ weightBits: c.wb, activityBits: c.ab, rounding: c.rounding, forwardRounding: c.forward, overflow: c.overflow }),
-          noise: { hiddenSigma: 0.02, outputSigma: 0.02 },
-          mismatch: c.mismatch ? { gainSpread: 0.1, offsetSpread: 0.05, seed: (c.seed ^ 1) >>> 0 } : undefined,
-          seed: c.seed,
-          maxChunkSteps: 5,
-        };
+        const config = chipConfigOf(c);
         seen.add(`${c.wb}/${c.rounding}/${c.forward}/${c.overflow}/${c.mismatch}`);
         bits.add(c.wb);
         const { c: cl, e } = await bothTraces(config, 4, 5, c.seed);
