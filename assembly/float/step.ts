@@ -80,6 +80,25 @@ function untranspose(src: usize, S: usize, lane0: usize, dst: usize, diff: bool)
 }
 
 /**
+ * dst[i][lane0 + b] = src[b][i], b < B, i < H: the natural B x H layout into a transposed
+ * block (rows of S lanes), two by two (the inverse of untranspose).
+ */
+function transposeIn(src: usize, dst: usize, S: usize, lane0: usize): void {
+  const nB = <usize>B, nH = <usize>H, B2 = nB & ~1, H2 = nH & ~1, row = S << 3;
+  for (let b: usize = 0; b < B2; b += 2) {
+    const s0 = src + ((b * nH) << 3), s1 = s0 + (nH << 3);
+    for (let i: usize = 0; i < H2; i += 2) {
+      const x0 = v128.load(s0 + (i << 3)), x1 = v128.load(s1 + (i << 3));
+      const d = dst + ((i * S + lane0 + b) << 3);
+      v128.store(d, i64x2.shuffle(x0, x1, 0, 2));
+      v128.store(d + row, i64x2.shuffle(x0, x1, 1, 3));
+    }
+  }
+  for (let b: usize = 0; b < nB; b++)
+    for (let i: usize = b < B2 ? H2 : 0; i < nH; i++) setf(dst, i * S + lane0 + b, f(src, b * nH + i));
+}
+
+/**
  * Run K steps from absolute step t0 (inputs in B_INPUTS, K x B x I). noisy: both copies,
  * noise drawn from (seed, sigmas) as FloatDevice.drawNoise, trace written for reward;
  * else the clean copy only. mismatch: apply gain and offset. hidden: write the clean
@@ -94,13 +113,12 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
   const clean = at(B_CLEAN), noisyState = at(B_NOISY), inputs = at(B_INPUTS);
   const states = at(B_STATES), da = at(B_DA), dy = at(B_DY);
   const w = at(B_W), r = at(B_R), v = at(B_V), gain = at(B_GAIN), offset = at(B_OFFSET);
-  zero(st, nH * S);
-  zero(ut, nI * S);
-  for (let b: usize = 0; b < nB; b++)
-    for (let j: usize = 0; j < nH; j++) {
-      setf(st, j * S + b, f(clean, b * nH + j));
-      if (noisy) setf(st, j * S + nB + b, f(noisyState, b * nH + j));
-    }
+  if (!noisy && S > nB) { // the padding lane (B odd) holds zeros
+    zero(st, nH * S);
+    zero(ut, nI * S);
+  }
+  transposeIn(clean, st, S, 0);
+  if (noisy) transposeIn(noisyState, st, S, nB);
   if (noisy) memory.copy(states, clean, bh << 3);
   for (let k: usize = 0; k < <usize>K; k++) {
     const t = t0 + <u32>k;
@@ -110,9 +128,8 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
         setf(ut, j * S + b, u);
         if (noisy) setf(ut, j * S + nB + b, u);
       }
-    zero(aT, nH * S);
     zero(yt, nO * S);
-    matvecT(H, w, I, ut, r, H, st, P, aT);
+    matvecT(H, w, I, ut, r, H, st, P, aT, true);
     if (mismatch)
       for (let i: usize = 0; i < nH; i++) {
         const g = f(gain, i), o = f(offset, i);
@@ -128,7 +145,7 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
         for (let o: usize = 0; o < nO; o++) setf(yt, o * S + nB + b, sigmaO == 0 ? 0 : gauss(sigmaO, kn, <u32>(nH + o)));
       }
     activate(act, aT, rt, nH * S);
-    matvecT(O, 0, 0, 0, v, H, rt, P, yt);
+    matvecT(O, 0, 0, 0, v, H, rt, P, yt, false);
     if (noisy) {
       const dak = da + ((k * bh) << 3), dyk = dy + ((k * bo) << 3);
       untranspose(aT, S, nB, dak, true);
@@ -164,8 +181,7 @@ function recoverNoise(r: usize, v: usize, st: usize, rt: usize, S: usize, dak: u
     for (let j: usize = 0; j < nH; j++)
       for (let b: usize = 0; b < nB; b++) setf(dt, j * Sc + b, f(from, j * S + nB + b) - f(from, j * S + b));
     const rows = pass == 0 ? H : O;
-    zero(zt, <usize>rows * Sc);
-    matvecT(rows, 0, 0, 0, pass == 0 ? r : v, H, dt, P, zt);
+    matvecT(rows, 0, 0, 0, pass == 0 ? r : v, H, dt, P, zt, true);
     const out = pass == 0 ? dak : dyk, n = <usize>rows;
     for (let b: usize = 0; b < nB; b++)
       for (let i: usize = 0; i < n; i++) setf(out, b * n + i, f(out, b * n + i) - f(zt, i * Sc + b));
