@@ -121,6 +121,19 @@ function cst(i: i32): v128 {
   return v128.load64_splat(C + (<usize>i << 3));
 }
 
+/** expm1's rational part on the primary range, e = hxs (r1 - t) / (6 - r t) (fdlibm's names; hfx = r / 2, hxs = r hfx). */
+// @ts-ignore: decorator
+@inline
+function expm1Rational(r: v128, hfx: v128, hxs: v128): v128 {
+  let p = f64x2.add(cst(14), f64x2.mul(hxs, cst(15)));
+  p = f64x2.add(cst(13), f64x2.mul(hxs, p));
+  p = f64x2.add(cst(12), f64x2.mul(hxs, p));
+  p = f64x2.add(cst(11), f64x2.mul(hxs, p));
+  const r1 = f64x2.add(cst(1), f64x2.mul(hxs, p));
+  const t = f64x2.sub(cst(16), f64x2.mul(r1, hfx));
+  return f64x2.mul(hxs, f64x2.div(f64x2.sub(r1, t), f64x2.sub(cst(17), f64x2.mul(r, t))));
+}
+
 /** tanh of both lanes, bit for bit tanhScalar (and so Math.tanh). */
 // @ts-ignore: decorator
 @inline
@@ -141,13 +154,7 @@ export function tanh2(x: v128): v128 {
   // expm1 on the primary range
   const hfx = f64x2.mul(cst(2), r);
   const hxs = f64x2.mul(r, hfx);
-  let p = f64x2.add(cst(14), f64x2.mul(hxs, cst(15)));
-  p = f64x2.add(cst(13), f64x2.mul(hxs, p));
-  p = f64x2.add(cst(12), f64x2.mul(hxs, p));
-  p = f64x2.add(cst(11), f64x2.mul(hxs, p));
-  const r1 = f64x2.add(one, f64x2.mul(hxs, p));
-  const t = f64x2.sub(cst(16), f64x2.mul(r1, hfx));
-  const e = f64x2.mul(hxs, f64x2.div(f64x2.sub(r1, t), f64x2.sub(cst(17), f64x2.mul(r, t))));
+  const e = expm1Rational(r, hfx, hxs);
   // k = 0
   const res0 = f64x2.sub(r, f64x2.sub(f64x2.mul(r, e), hxs));
   // k != 0; 2^k and 2^-k from the exponent field of k + MAGIC and MAGIC - k
@@ -232,14 +239,8 @@ export function tanhArray(x: usize, out: usize, n: i32, scratch: usize): void {
     const r = v128.load(sr + o);
     const hfx = f64x2.mul(cst(2), r);
     const hxs = f64x2.mul(r, hfx);
-    let p = f64x2.add(cst(14), f64x2.mul(hxs, cst(15)));
-    p = f64x2.add(cst(13), f64x2.mul(hxs, p));
-    p = f64x2.add(cst(12), f64x2.mul(hxs, p));
-    p = f64x2.add(cst(11), f64x2.mul(hxs, p));
-    const r1 = f64x2.add(one, f64x2.mul(hxs, p));
-    const t = f64x2.sub(cst(16), f64x2.mul(r1, hfx));
     v128.store(shxs + o, hxs);
-    v128.store(se + o, f64x2.mul(hxs, f64x2.div(f64x2.sub(r1, t), f64x2.sub(cst(17), f64x2.mul(r, t)))));
+    v128.store(se + o, expm1Rational(r, hfx, hxs));
   }
   const two = cst(19);
   for (let p = x, o: usize = 0; p < end; p += 16, o += 16) {
