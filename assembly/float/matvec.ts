@@ -35,6 +35,7 @@ function mac(acc: v128, w: v128, x: v128): v128 {
 
 /** 4 rows from row i, pairs p, p+1: accumulate both segments into out (which holds init or zeros). */
 function rows4pairs2(i: i32, p: usize, out: usize): void {
+  const cb = colBytes; // a local: V8 reloads a global in every iteration
   const o0 = out + <usize>i * colBytes + (p << 4), o1 = o0 + colBytes, o2 = o1 + colBytes, o3 = o2 + colBytes;
   let a00 = init(o0, 0), a01 = init(o0, 16), a10 = init(o1, 0), a11 = init(o1, 16);
   let a20 = init(o2, 0), a21 = init(o2, 16), a30 = init(o3, 0), a31 = init(o3, 16);
@@ -56,7 +57,7 @@ function rows4pairs2(i: i32, p: usize, out: usize): void {
       a20 = mac(a20, w, xa); a21 = mac(a21, w, xb);
       w = v128.load64_splat(w3);
       a30 = mac(a30, w, xa); a31 = mac(a31, w, xb);
-      w0 += 8; w1 += 8; w2 += 8; w3 += 8; x += colBytes;
+      w0 += 8; w1 += 8; w2 += 8; w3 += 8; x += cb;
     }
   }
   v128.store(o0, a00); v128.store(o0, a01, 16); v128.store(o1, a10); v128.store(o1, a11, 16);
@@ -65,6 +66,7 @@ function rows4pairs2(i: i32, p: usize, out: usize): void {
 
 /** 4 rows from row i, one pair p. */
 function rows4pairs1(i: i32, p: usize, out: usize): void {
+  const cb = colBytes; // a local: V8 reloads a global in every iteration
   const o0 = out + <usize>i * colBytes + (p << 4), o1 = o0 + colBytes, o2 = o1 + colBytes, o3 = o2 + colBytes;
   let a0 = init(o0, 0), a1 = init(o1, 0), a2 = init(o2, 0), a3 = init(o3, 0);
   for (let seg = 0; seg < 2; seg++) {
@@ -81,7 +83,7 @@ function rows4pairs1(i: i32, p: usize, out: usize): void {
       a1 = mac(a1, v128.load64_splat(w1), xa);
       a2 = mac(a2, v128.load64_splat(w2), xa);
       a3 = mac(a3, v128.load64_splat(w3), xa);
-      w0 += 8; w1 += 8; w2 += 8; w3 += 8; x += colBytes;
+      w0 += 8; w1 += 8; w2 += 8; w3 += 8; x += cb;
     }
   }
   v128.store(o0, a0); v128.store(o1, a1); v128.store(o2, a2); v128.store(o3, a3);
@@ -89,6 +91,7 @@ function rows4pairs1(i: i32, p: usize, out: usize): void {
 
 /** One row i, pairs p, p+1. */
 function rows1pairs2(i: i32, p: usize, out: usize): void {
+  const cb = colBytes; // a local: V8 reloads a global in every iteration
   const o0 = out + <usize>i * colBytes + (p << 4);
   let a0 = init(o0, 0), a1 = init(o0, 16);
   for (let seg = 0; seg < 2; seg++) {
@@ -102,7 +105,7 @@ function rows1pairs2(i: i32, p: usize, out: usize): void {
       const w = v128.load64_splat(w0);
       a0 = mac(a0, w, v128.load(x));
       a1 = mac(a1, w, v128.load(x, 16));
-      w0 += 8; x += colBytes;
+      w0 += 8; x += cb;
     }
   }
   v128.store(o0, a0); v128.store(o0, a1, 16);
@@ -110,6 +113,7 @@ function rows1pairs2(i: i32, p: usize, out: usize): void {
 
 /** One row i, one pair p. */
 function rows1pairs1(i: i32, p: usize, out: usize): void {
+  const cb = colBytes; // a local: V8 reloads a global in every iteration
   const o0 = out + <usize>i * colBytes + (p << 4);
   let a0 = init(o0, 0);
   for (let seg = 0; seg < 2; seg++) {
@@ -121,7 +125,7 @@ function rows1pairs1(i: i32, p: usize, out: usize): void {
     const end = w0 + rowBytes;
     while (w0 < end) {
       a0 = mac(a0, v128.load64_splat(w0), v128.load(x));
-      w0 += 8; x += colBytes;
+      w0 += 8; x += cb;
     }
   }
   v128.store(o0, a0);

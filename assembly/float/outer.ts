@@ -212,7 +212,7 @@ export function outerUpdate(
  * is short (10), and the loop's overhead, not the arithmetic, bounded the 2 x 8 blocks.
  */
 function quads(rows4: i32, eq: usize): void {
-  const rowBytes = <usize>cols << 3, c4 = <usize>cols & ~3, c2 = <usize>cols & ~1, eBlock = <usize>nb << 5;
+  const stride = preStride, rowBytes = <usize>cols << 3, c4 = <usize>cols & ~3, c2 = <usize>cols & ~1, eBlock = <usize>nb << 5;
   for (let i = 0; i < rows4; i += 4) {
     const m0 = emat + <usize>i * rowBytes, m1 = m0 + rowBytes, m2 = m1 + rowBytes, m3 = m2 + rowBytes;
     const e0 = eq + (<usize>(i >> 2)) * eBlock, eEnd = e0 + eBlock;
@@ -230,7 +230,7 @@ function quads(rows4: i32, eq: usize): void {
         a20 = mac(a20, w, xa); a21 = mac(a21, w, xb);
         w = v128.load64_splat(e, 24);
         a30 = mac(a30, w, xa); a31 = mac(a31, w, xb);
-        e += 32; x += preStride;
+        e += 32; x += stride;
       }
       v128.store(m0 + o, a00); v128.store(m0 + o, a01, 16); v128.store(m1 + o, a10); v128.store(m1 + o, a11, 16);
       v128.store(m2 + o, a20); v128.store(m2 + o, a21, 16); v128.store(m3 + o, a30); v128.store(m3 + o, a31, 16);
@@ -243,7 +243,7 @@ function quads(rows4: i32, eq: usize): void {
         const xa = v128.load(x);
         a0 = mac(a0, v128.load64_splat(e), xa); a1 = mac(a1, v128.load64_splat(e, 8), xa);
         a2 = mac(a2, v128.load64_splat(e, 16), xa); a3 = mac(a3, v128.load64_splat(e, 24), xa);
-        e += 32; x += preStride;
+        e += 32; x += stride;
       }
       v128.store(m0 + o, a0); v128.store(m1 + o, a1); v128.store(m2 + o, a2); v128.store(m3 + o, a3);
     }
