@@ -8,7 +8,7 @@
 import { at, I, H, O, B, S2, SC, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL, B_TANH } from './layout';
 import { matvecT } from './matvec';
 import { outerUpdate } from './outer';
-import { key, gauss } from './noise';
+import { key, gauss, gauss2 } from './noise';
 import { tanhArray } from './tanh';
 
 export const ACT_TANH = 0;
@@ -138,9 +138,16 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
     if (noisy)
       for (let b: usize = 0; b < nB; b++) {
         const kn = key(seed, STREAM_NOISE, <u32>b, t);
-        for (let i: usize = 0; i < nH; i++) {
-          const q = i * S + nB + b;
-          setf(aT, q, f(aT, q) + (sigmaH == 0 ? 0 : gauss(sigmaH, kn, <u32>i)));
+        if (sigmaH == 0) {
+          for (let i: usize = 0; i < nH; i++) setf(aT, i * S + nB + b, f(aT, i * S + nB + b) + 0);
+        } else {
+          const sv = f64x2.splat(sigmaH), H2 = nH & ~1;
+          for (let i: usize = 0; i < H2; i += 2) { // two neurons' draws per division
+            const g = gauss2(sv, kn, <u32>i), q = i * S + nB + b;
+            setf(aT, q, f(aT, q) + f64x2.extract_lane(g, 0));
+            setf(aT, q + S, f(aT, q + S) + f64x2.extract_lane(g, 1));
+          }
+          if (H2 < nH) setf(aT, H2 * S + nB + b, f(aT, H2 * S + nB + b) + gauss(sigmaH, kn, <u32>H2));
         }
         for (let o: usize = 0; o < nO; o++) setf(yt, o * S + nB + b, sigmaO == 0 ? 0 : gauss(sigmaO, kn, <u32>(nH + o)));
       }
