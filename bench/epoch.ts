@@ -4,6 +4,7 @@
  * (16-bit weights) and on the float model (binary64): its WASM engine (the default)
  * and its TypeScript loops (engine 'js', the same bits, one epoch: it is slow).
  * Wall-clock and process CPU seconds (the machine may be shared).
+ * `npx tsx bench/epoch.ts parts` prints where the float model's epoch goes (benchFloatParts).
  */
 import { EmulatorDevice } from '../src/device/emulator.js';
 import { defaultChipFormats } from '../src/device/config.js';
@@ -13,6 +14,9 @@ import { trainAnpt } from '../src/learn/anpt.js';
 import { evaluate } from '../src/learn/evaluate.js';
 import { FloatDevice } from '../src/model/float-device.js';
 import { xavierNormal } from '../src/model/rnn.js';
+import { FloatKernel } from '../src/model/float-wasm.js';
+import { loadavg } from 'node:os';
+import { pathToFileURL } from 'node:url';
 
 export type EpochBackend = 'emulator' | 'float' | 'float-js';
 
@@ -77,4 +81,64 @@ export function formatEpochRows(rows: EpochBench[]): string[] {
     const ratio = emu && r !== emu ? `, ${(r.secondsPerEpoch / emu.secondsPerEpoch).toFixed(2)}x the emulator (CPU ${(r.cpuSecondsPerEpoch / emu.cpuSecondsPerEpoch).toFixed(2)}x)` : '';
     return `${name[r.backend].padEnd(24)} ${r.secondsPerEpoch.toFixed(3)} s per epoch (train ${r.trainSeconds.toFixed(3)} + test ${r.testSeconds.toFixed(3)}; CPU ${r.cpuSecondsPerEpoch.toFixed(3)} s), ${r.stepsPerSecond.toFixed(0)} train steps/s, test MSE ${r.testMse.toPrecision(6)}, ${r.epochs} epoch${r.epochs > 1 ? 's' : ''}${ratio}`;
   });
+}
+
+export interface FloatParts {
+  /** CPU microseconds per call, best of the rounds (the Mackey-Glass size, one kernel, no host loop). */
+  noisyStep: number;
+  noisyStepLinear: number;
+  reward: number;
+  cleanStep: number;
+  cleanStepLinear: number;
+}
+
+/**
+ * Where a float epoch's time goes: the WASM engine's calls at H=100, B=10 timed alone
+ * (src/model/float-wasm.ts FloatKernel): a noisy step of both copies (K = 1, as online
+ * training calls it), the reward of one step, a clean step (in chunks of 500, as the
+ * evaluation calls it), each with tanh and with the linear activation (the difference is
+ * tanh's share). Rounds alternate the parts; CPU time of the process.
+ */
+export function benchFloatParts(rounds = 7): FloatParts {
+  const H = 100, B = 10, shape = { inputs: 1, hidden: H, outputs: 1, activation: 'tanh' as const };
+  const kernel = (linear = false): FloatKernel => {
+    const k = new FloatKernel(1, H, 1, B, 500);
+    const p = xavierNormal(shape, 42);
+    if (linear) for (let q = 0; q < p.r.length; q++) p.r[q] *= 0.5; // a stable linear network (the same work)
+    k.view('w').set(p.w); k.view('r').set(p.r); k.view('v').set(p.v);
+    const u = k.view('inputs');
+    for (let q = 0; q < u.length; q++) u[q] = Math.sin(0.3 * q);
+    return k;
+  };
+  const base = { t0: 0, mismatch: false, hidden: false, trace: 'none' as const, seed: 42, hiddenSigma: 1e-3, outputSigma: 1e-3 };
+  const parts: Record<keyof FloatParts, { k: FloatKernel; calls: number; steps: number; f: (k: FloatKernel, i: number) => void }> = {
+    noisyStep: { k: kernel(), calls: 1000, steps: 1, f: (k, i) => k.run({ ...base, steps: 1, t0: i, noisy: true, activation: 'tanh' }) },
+    noisyStepLinear: { k: kernel(true), calls: 1000, steps: 1, f: (k, i) => k.run({ ...base, steps: 1, t0: i, noisy: true, activation: 'linear' }) },
+    reward: {
+      k: kernel(), calls: 1000, steps: 1,
+      f: (k, i) => { k.view('dl')[0] = 1e-12 * ((i & 1) - 0.5); k.reward(1, { w: 0.3, r: 0.3, v: 0.3 }, Math.sqrt(102), 'none', 0); },
+    },
+    cleanStep: { k: kernel(), calls: 2, steps: 500, f: (k, i) => k.run({ ...base, steps: 500, t0: i, noisy: false, activation: 'tanh' }) },
+    cleanStepLinear: { k: kernel(true), calls: 2, steps: 500, f: (k, i) => k.run({ ...base, steps: 500, t0: i, noisy: false, activation: 'linear' }) },
+  };
+  parts.reward.k.run({ ...base, steps: 1, noisy: true, activation: 'tanh' }); // a trace to reward (tiny rewards: the weights stay put)
+  const best = Object.fromEntries(Object.keys(parts).map((n) => [n, Infinity])) as unknown as FloatParts;
+  for (let round = 0; round <= rounds; round++)
+    for (const [name, p] of Object.entries(parts) as [keyof FloatParts, (typeof parts)[keyof FloatParts]][]) {
+      const c = process.cpuUsage();
+      for (let i = 0; i < p.calls; i++) p.f(p.k, i);
+      const u = process.cpuUsage(c);
+      if (round > 0) best[name] = Math.min(best[name], (u.user + u.system) / (p.calls * p.steps)); // round 0 warms up
+    }
+  return best;
+}
+
+/** One line: the parts in microseconds per step, tanh's share as the difference to the linear activation. */
+export function formatFloatParts(p: FloatParts): string {
+  const f = (x: number): string => x.toFixed(1);
+  return `float WASM per step (CPU us): noisy step ${f(p.noisyStep)} (tanh ${f(p.noisyStep - p.noisyStepLinear)}), reward ${f(p.reward)}, clean step ${f(p.cleanStep)} (tanh ${f(p.cleanStep - p.cleanStepLinear)}); an epoch of 5000 + 5000 steps from these: ${((5000 * (p.noisyStep + p.reward + p.cleanStep)) / 1e6).toFixed(3)} s`;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && process.argv[2] === 'parts') {
+  console.log(`${formatFloatParts(benchFloatParts())}; load average ${loadavg()[0].toFixed(2)}`);
 }

@@ -85,6 +85,7 @@ describe('float model, WASM engine', () => {
     }
   cases.push({ I: 2, H: 13, O: 3, B: 3, activation: 'tanh', trace: 'innovation', K: 6, mismatch: true });
   cases.push({ I: 1, H: 100, O: 1, B: 10, activation: 'tanh', trace: 'none', K: 3 }); // the Mackey-Glass shape
+  cases.push({ I: 1, H: 13, O: 1, B: 10, activation: 'tanh', trace: 'none', K: 4 }); // the update's edges: rows and columns not multiples of 4 or 8
   cases.push({ I: 2, H: 9, O: 2, B: 10, activation: 'tanh', trace: 'none', K: 5, np: true });
   cases.push({ I: 1, H: 6, O: 1, B: 1, activation: 'hardtanh', trace: 'none', K: 5, np: true });
 

@@ -19,7 +19,7 @@ export const B_RT = 12; // H x S  new states
 export const B_YT = 13; // O x S  outputs
 export const B_DT = 14; // H x S  state differences (innovation trace)
 export const B_ZT = 15; // H x S  their products with R or V
-export const B_SCRATCH = 16; // max(H, O) x B  update coefficients
+export const B_SCRATCH = 16; // 2 x max(H, O) x B  update coefficients (two layouts)
 export const B_INPUTS = 17; // K x B x I (the trace's inputs)
 export const B_OUT_CLEAN = 18; // K x B x O
 export const B_OUT_NOISY = 19; // K x B x O
@@ -60,7 +60,7 @@ function size(q: i32): f64 {
     case B_UT: return i * s;
     case B_ST: case B_AT: case B_RT: case B_DT: case B_ZT: return h * s;
     case B_YT: return o * s;
-    case B_SCRATCH: return (h > o ? h : o) * b;
+    case B_SCRATCH: return 2 * (h > o ? h : o) * b;
     case B_INPUTS: return k * b * i;
     case B_OUT_CLEAN: case B_OUT_NOISY: case B_DY: return k * b * o;
     case B_HIDDEN: case B_DA: return k * b * h;

@@ -18,6 +18,14 @@ let m2: usize = 0;
 let n2: i32 = 0;
 let x2: usize = 0;
 let colBytes: usize = 0; // S x 8: the stride of one column of x and of out
+let fromZero = false; // the sums start from 0 (out is not read)
+
+/** The initial value of an accumulator: out's value, or 0 (0 + p is p, as when read from zeroed memory). */
+// @ts-ignore: decorator
+@inline
+function init(p: usize, off: usize): v128 {
+  return fromZero ? f64x2.splat(0) : v128.load(p + off);
+}
 
 // @ts-ignore: decorator
 @inline
@@ -27,9 +35,10 @@ function mac(acc: v128, w: v128, x: v128): v128 {
 
 /** 4 rows from row i, pairs p, p+1: accumulate both segments into out (which holds init or zeros). */
 function rows4pairs2(i: i32, p: usize, out: usize): void {
+  const cb = colBytes; // a local: V8 reloads a global in every iteration
   const o0 = out + <usize>i * colBytes + (p << 4), o1 = o0 + colBytes, o2 = o1 + colBytes, o3 = o2 + colBytes;
-  let a00 = v128.load(o0), a01 = v128.load(o0, 16), a10 = v128.load(o1), a11 = v128.load(o1, 16);
-  let a20 = v128.load(o2), a21 = v128.load(o2, 16), a30 = v128.load(o3), a31 = v128.load(o3, 16);
+  let a00 = init(o0, 0), a01 = init(o0, 16), a10 = init(o1, 0), a11 = init(o1, 16);
+  let a20 = init(o2, 0), a21 = init(o2, 16), a30 = init(o3, 0), a31 = init(o3, 16);
   for (let seg = 0; seg < 2; seg++) {
     const n = seg == 0 ? n1 : n2;
     if (n == 0) continue;
@@ -48,7 +57,7 @@ function rows4pairs2(i: i32, p: usize, out: usize): void {
       a20 = mac(a20, w, xa); a21 = mac(a21, w, xb);
       w = v128.load64_splat(w3);
       a30 = mac(a30, w, xa); a31 = mac(a31, w, xb);
-      w0 += 8; w1 += 8; w2 += 8; w3 += 8; x += colBytes;
+      w0 += 8; w1 += 8; w2 += 8; w3 += 8; x += cb;
     }
   }
   v128.store(o0, a00); v128.store(o0, a01, 16); v128.store(o1, a10); v128.store(o1, a11, 16);
@@ -57,8 +66,9 @@ function rows4pairs2(i: i32, p: usize, out: usize): void {
 
 /** 4 rows from row i, one pair p. */
 function rows4pairs1(i: i32, p: usize, out: usize): void {
+  const cb = colBytes; // a local: V8 reloads a global in every iteration
   const o0 = out + <usize>i * colBytes + (p << 4), o1 = o0 + colBytes, o2 = o1 + colBytes, o3 = o2 + colBytes;
-  let a0 = v128.load(o0), a1 = v128.load(o1), a2 = v128.load(o2), a3 = v128.load(o3);
+  let a0 = init(o0, 0), a1 = init(o1, 0), a2 = init(o2, 0), a3 = init(o3, 0);
   for (let seg = 0; seg < 2; seg++) {
     const n = seg == 0 ? n1 : n2;
     if (n == 0) continue;
@@ -73,7 +83,7 @@ function rows4pairs1(i: i32, p: usize, out: usize): void {
       a1 = mac(a1, v128.load64_splat(w1), xa);
       a2 = mac(a2, v128.load64_splat(w2), xa);
       a3 = mac(a3, v128.load64_splat(w3), xa);
-      w0 += 8; w1 += 8; w2 += 8; w3 += 8; x += colBytes;
+      w0 += 8; w1 += 8; w2 += 8; w3 += 8; x += cb;
     }
   }
   v128.store(o0, a0); v128.store(o1, a1); v128.store(o2, a2); v128.store(o3, a3);
@@ -81,8 +91,9 @@ function rows4pairs1(i: i32, p: usize, out: usize): void {
 
 /** One row i, pairs p, p+1. */
 function rows1pairs2(i: i32, p: usize, out: usize): void {
+  const cb = colBytes; // a local: V8 reloads a global in every iteration
   const o0 = out + <usize>i * colBytes + (p << 4);
-  let a0 = v128.load(o0), a1 = v128.load(o0, 16);
+  let a0 = init(o0, 0), a1 = init(o0, 16);
   for (let seg = 0; seg < 2; seg++) {
     const n = seg == 0 ? n1 : n2;
     if (n == 0) continue;
@@ -94,7 +105,7 @@ function rows1pairs2(i: i32, p: usize, out: usize): void {
       const w = v128.load64_splat(w0);
       a0 = mac(a0, w, v128.load(x));
       a1 = mac(a1, w, v128.load(x, 16));
-      w0 += 8; x += colBytes;
+      w0 += 8; x += cb;
     }
   }
   v128.store(o0, a0); v128.store(o0, a1, 16);
@@ -102,8 +113,9 @@ function rows1pairs2(i: i32, p: usize, out: usize): void {
 
 /** One row i, one pair p. */
 function rows1pairs1(i: i32, p: usize, out: usize): void {
+  const cb = colBytes; // a local: V8 reloads a global in every iteration
   const o0 = out + <usize>i * colBytes + (p << 4);
-  let a0 = v128.load(o0);
+  let a0 = init(o0, 0);
   for (let seg = 0; seg < 2; seg++) {
     const n = seg == 0 ? n1 : n2;
     if (n == 0) continue;
@@ -113,7 +125,7 @@ function rows1pairs1(i: i32, p: usize, out: usize): void {
     const end = w0 + rowBytes;
     while (w0 < end) {
       a0 = mac(a0, v128.load64_splat(w0), v128.load(x));
-      w0 += 8; x += colBytes;
+      w0 += 8; x += cb;
     }
   }
   v128.store(o0, a0);
@@ -122,10 +134,11 @@ function rows1pairs1(i: i32, p: usize, out: usize): void {
 /**
  * out[i][s] += sum_j a[i][j] xa[j][s] (j < na), then += sum_j b[i][j] xb[j][s] (j < nb),
  * for rows i < rows and S = 2 P sequences; out (rows x S) holds the initial values
- * (zeros, or the output noise). na or nb may be 0.
+ * (the output noise), or with zeroInit the sums start from 0 and out is only written.
+ * na or nb may be 0.
  */
-export function matvecT(rows: i32, a: usize, na: i32, xa: usize, b: usize, nb: i32, xb: usize, P: i32, out: usize): void {
-  m1 = a; n1 = na; x1 = xa; m2 = b; n2 = nb; x2 = xb;
+export function matvecT(rows: i32, a: usize, na: i32, xa: usize, b: usize, nb: i32, xb: usize, P: i32, out: usize, zeroInit: bool): void {
+  m1 = a; n1 = na; x1 = xa; m2 = b; n2 = nb; x2 = xb; fromZero = zeroInit;
   colBytes = <usize>P << 4;
   const rows4 = rows & ~3, P2 = <usize>(P & ~1);
   for (let i = 0; i < rows4; i += 4) {

@@ -18,11 +18,25 @@ export function key(seed: u32, stream: u32, a: u32, b: u32): u64 {
   return mix64(mix64(mix64(<u64>seed ^ (<u64>stream * GOLDEN)) ^ <u64>a) ^ <u64>b);
 }
 
+/** The Irwin-Hall(4) sum of draw n under key k, centred (an integer in [-131070, 131070]). */
+// @ts-ignore: decorator
+@inline
+function centred(k: u64, n: u32): i32 {
+  const h = mix64(k ^ <u64>n);
+  return <i32>(h & 0xffff) + <i32>((h >> 16) & 0xffff) + <i32>((h >> 32) & 0xffff) + <i32>(h >> 48) - 131070;
+}
+
 /** Draw n under key k with std sigma (real units): rng.ts gauss. */
 // @ts-ignore: decorator
 @inline
 export function gauss(sigma: f64, k: u64, n: u32): f64 {
-  const h = mix64(k ^ <u64>n);
-  const s = <i32>(h & 0xffff) + <i32>((h >> 16) & 0xffff) + <i32>((h >> 32) & 0xffff) + <i32>(h >> 48);
-  return sigma * (<f64>(s - 131070) / IRWIN_HALL4_SD);
+  return sigma * (<f64>centred(k, n) / IRWIN_HALL4_SD);
+}
+
+/** Draws n and n + 1 under key k in the two lanes: the same operations as gauss (the division two at a time). */
+// @ts-ignore: decorator
+@inline
+export function gauss2(sigma: v128, k: u64, n: u32): v128 {
+  const s = i32x4.replace_lane(i32x4.splat(centred(k, n)), 1, centred(k, n + 1));
+  return f64x2.mul(sigma, f64x2.div(f64x2.convert_low_i32x4_s(s), f64x2.splat(IRWIN_HALL4_SD)));
 }

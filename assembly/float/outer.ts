@@ -11,6 +11,8 @@
 // coefficients are all non-zero take the blocked kernels (2 rows x 8 columns, 8
 // accumulators); a row with a zero coefficient takes the scalar loop that skips it,
 // as the reference does (adding e pre = 0 would turn a -0 weight into +0).
+// The plain sum without a zero coefficient takes 4 x 4 blocks (quads), or with one
+// column a kernel whose lanes are two rows (column).
 
 let preStride: usize = 0; // cols x 8
 let ePtr: usize = 0; // e transposed, rows x B
@@ -184,11 +186,92 @@ export function outerUpdate(
   nbAll = B; nb = summed && coef != 0 ? B : 0;
   isTrace = trace; lam = decay; lamV = f64x2.splat(decay); cw = cwIn; cwV = f64x2.splat(cwIn); pmat = params;
   applyTrace = trace && cwIn != 0;
+  // e twice: rows x B (the kernels above), and by quads of rows, [i / 4][b][i % 4] (quads)
+  const rows4 = rows & ~3, eq = scratch + ((<usize>rows * <usize>B) << 3);
+  let zeros = false;
   for (let i = 0; i < rows; i++)
-    for (let b = 0; b < B; b++)
-      store<f64>(scratch + ((<usize>i * <usize>B + <usize>b) << 3), coef * load<f64>(delta + ((<usize>b * <usize>rows + <usize>i) << 3)));
+    for (let b = 0; b < B; b++) {
+      const e = coef * load<f64>(delta + ((<usize>b * <usize>rows + <usize>i) << 3));
+      zeros = zeros || e == 0;
+      store<f64>(scratch + ((<usize>i * <usize>B + <usize>b) << 3), e);
+      if (i < rows4) store<f64>(eq + ((((<usize>i >> 2) * <usize>B + <usize>b) << 5) + ((<usize>i & 3) << 3)), e);
+    }
   if (trace) rowsOf<f64>(rows);
-  else rowsOf<i32>(rows);
+  else if (zeros) rowsOf<i32>(rows);
+  else if (ncols == 1) column(mat, rows, B, coef, delta, pre);
+  else {
+    quads(rows4, eq);
+    for (let i = rows4; i < rows; i++) rowSingle<i32>(i);
+  }
+}
+
+/**
+ * The plain sum without a zero coefficient, rows 0..rows4-1: blocks of 4 rows x 4
+ * columns (8 accumulators), e of the quad from one pointer (eq: [i / 4][b][i % 4]), so
+ * an iteration over b is 6 loads, 8 multiplies and 8 adds and two pointer steps: B
+ * is short (10), and the loop's overhead, not the arithmetic, bounded the 2 x 8 blocks.
+ */
+function quads(rows4: i32, eq: usize): void {
+  const stride = preStride, rowBytes = <usize>cols << 3, c4 = <usize>cols & ~3, c2 = <usize>cols & ~1, eBlock = <usize>nb << 5;
+  for (let i = 0; i < rows4; i += 4) {
+    const m0 = emat + <usize>i * rowBytes, m1 = m0 + rowBytes, m2 = m1 + rowBytes, m3 = m2 + rowBytes;
+    const e0 = eq + (<usize>(i >> 2)) * eBlock, eEnd = e0 + eBlock;
+    for (let o: usize = 0; o < (c4 << 3); o += 32) {
+      let a00 = v128.load(m0 + o), a01 = v128.load(m0 + o, 16), a10 = v128.load(m1 + o), a11 = v128.load(m1 + o, 16);
+      let a20 = v128.load(m2 + o), a21 = v128.load(m2 + o, 16), a30 = v128.load(m3 + o), a31 = v128.load(m3 + o, 16);
+      let x = preBase + o, e = e0;
+      while (e < eEnd) {
+        const xa = v128.load(x), xb = v128.load(x, 16);
+        let w = v128.load64_splat(e);
+        a00 = mac(a00, w, xa); a01 = mac(a01, w, xb);
+        w = v128.load64_splat(e, 8);
+        a10 = mac(a10, w, xa); a11 = mac(a11, w, xb);
+        w = v128.load64_splat(e, 16);
+        a20 = mac(a20, w, xa); a21 = mac(a21, w, xb);
+        w = v128.load64_splat(e, 24);
+        a30 = mac(a30, w, xa); a31 = mac(a31, w, xb);
+        e += 32; x += stride;
+      }
+      v128.store(m0 + o, a00); v128.store(m0 + o, a01, 16); v128.store(m1 + o, a10); v128.store(m1 + o, a11, 16);
+      v128.store(m2 + o, a20); v128.store(m2 + o, a21, 16); v128.store(m3 + o, a30); v128.store(m3 + o, a31, 16);
+    }
+    if (c4 < c2) {
+      const o = c4 << 3;
+      let a0 = v128.load(m0 + o), a1 = v128.load(m1 + o), a2 = v128.load(m2 + o), a3 = v128.load(m3 + o);
+      let x = preBase + o, e = e0;
+      while (e < eEnd) {
+        const xa = v128.load(x);
+        a0 = mac(a0, v128.load64_splat(e), xa); a1 = mac(a1, v128.load64_splat(e, 8), xa);
+        a2 = mac(a2, v128.load64_splat(e, 16), xa); a3 = mac(a3, v128.load64_splat(e, 24), xa);
+        e += 32; x += stride;
+      }
+      v128.store(m0 + o, a0); v128.store(m1 + o, a1); v128.store(m2 + o, a2); v128.store(m3 + o, a3);
+    }
+    if (c2 < <usize>cols) for (let r = 0; r < 4; r++) one(i + r, <i32>c2);
+  }
+}
+
+/**
+ * The plain sum with one column (W of a one-input network) and no zero coefficient:
+ * lanes are two rows, mat[i] += e[b][i] pre[b] for b in order, e[b][i] = coef delta[b][i]
+ * formed again in the natural layout (the same product). 8 rows per iteration.
+ */
+function column(mat: usize, rows: i32, B: i32, coef: f64, delta: usize, pre: usize): void {
+  const c = f64x2.splat(coef), rowBytes = <usize>rows << 3, n = <usize>rows & ~7, end = mat + (n << 3);
+  for (let m = mat, d0 = delta; m < end; m += 64, d0 += 64) {
+    let a0 = v128.load(m), a1 = v128.load(m, 16), a2 = v128.load(m, 32), a3 = v128.load(m, 48);
+    let d = d0;
+    for (let b: usize = 0; b < <usize>B; b++) {
+      const x = v128.load64_splat(pre + (b << 3));
+      a0 = mac(a0, f64x2.mul(c, v128.load(d)), x);
+      a1 = mac(a1, f64x2.mul(c, v128.load(d, 16)), x);
+      a2 = mac(a2, f64x2.mul(c, v128.load(d, 32)), x);
+      a3 = mac(a3, f64x2.mul(c, v128.load(d, 48)), x);
+      d += rowBytes;
+    }
+    v128.store(m, a0); v128.store(m, a1, 16); v128.store(m, a2, 32); v128.store(m, a3, 48);
+  }
+  for (let i = <i32>n; i < rows; i++) one(i, 0);
 }
 
 function rowsOf<Mode>(rows: i32): void {

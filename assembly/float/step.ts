@@ -8,7 +8,7 @@
 import { at, I, H, O, B, S2, SC, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL, B_TANH } from './layout';
 import { matvecT } from './matvec';
 import { outerUpdate } from './outer';
-import { key, gauss } from './noise';
+import { key, gauss, gauss2 } from './noise';
 import { tanhArray } from './tanh';
 
 export const ACT_TANH = 0;
@@ -80,6 +80,25 @@ function untranspose(src: usize, S: usize, lane0: usize, dst: usize, diff: bool)
 }
 
 /**
+ * dst[i][lane0 + b] = src[b][i], b < B, i < H: the natural B x H layout into a transposed
+ * block (rows of S lanes), two by two (the inverse of untranspose).
+ */
+function transposeIn(src: usize, dst: usize, S: usize, lane0: usize): void {
+  const nB = <usize>B, nH = <usize>H, B2 = nB & ~1, H2 = nH & ~1, row = S << 3;
+  for (let b: usize = 0; b < B2; b += 2) {
+    const s0 = src + ((b * nH) << 3), s1 = s0 + (nH << 3);
+    for (let i: usize = 0; i < H2; i += 2) {
+      const x0 = v128.load(s0 + (i << 3)), x1 = v128.load(s1 + (i << 3));
+      const d = dst + ((i * S + lane0 + b) << 3);
+      v128.store(d, i64x2.shuffle(x0, x1, 0, 2));
+      v128.store(d + row, i64x2.shuffle(x0, x1, 1, 3));
+    }
+  }
+  for (let b: usize = 0; b < nB; b++)
+    for (let i: usize = b < B2 ? H2 : 0; i < nH; i++) setf(dst, i * S + lane0 + b, f(src, b * nH + i));
+}
+
+/**
  * Run K steps from absolute step t0 (inputs in B_INPUTS, K x B x I). noisy: both copies,
  * noise drawn from (seed, sigmas) as FloatDevice.drawNoise, trace written for reward;
  * else the clean copy only. mismatch: apply gain and offset. hidden: write the clean
@@ -94,13 +113,12 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
   const clean = at(B_CLEAN), noisyState = at(B_NOISY), inputs = at(B_INPUTS);
   const states = at(B_STATES), da = at(B_DA), dy = at(B_DY);
   const w = at(B_W), r = at(B_R), v = at(B_V), gain = at(B_GAIN), offset = at(B_OFFSET);
-  zero(st, nH * S);
-  zero(ut, nI * S);
-  for (let b: usize = 0; b < nB; b++)
-    for (let j: usize = 0; j < nH; j++) {
-      setf(st, j * S + b, f(clean, b * nH + j));
-      if (noisy) setf(st, j * S + nB + b, f(noisyState, b * nH + j));
-    }
+  if (!noisy && S > nB) { // the padding lane (B odd) holds zeros
+    zero(st, nH * S);
+    zero(ut, nI * S);
+  }
+  transposeIn(clean, st, S, 0);
+  if (noisy) transposeIn(noisyState, st, S, nB);
   if (noisy) memory.copy(states, clean, bh << 3);
   for (let k: usize = 0; k < <usize>K; k++) {
     const t = t0 + <u32>k;
@@ -110,9 +128,8 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
         setf(ut, j * S + b, u);
         if (noisy) setf(ut, j * S + nB + b, u);
       }
-    zero(aT, nH * S);
     zero(yt, nO * S);
-    matvecT(H, w, I, ut, r, H, st, P, aT);
+    matvecT(H, w, I, ut, r, H, st, P, aT, true);
     if (mismatch)
       for (let i: usize = 0; i < nH; i++) {
         const g = f(gain, i), o = f(offset, i);
@@ -121,14 +138,21 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
     if (noisy)
       for (let b: usize = 0; b < nB; b++) {
         const kn = key(seed, STREAM_NOISE, <u32>b, t);
-        for (let i: usize = 0; i < nH; i++) {
-          const q = i * S + nB + b;
-          setf(aT, q, f(aT, q) + (sigmaH == 0 ? 0 : gauss(sigmaH, kn, <u32>i)));
+        if (sigmaH == 0) {
+          for (let i: usize = 0; i < nH; i++) setf(aT, i * S + nB + b, f(aT, i * S + nB + b) + 0);
+        } else {
+          const sv = f64x2.splat(sigmaH), H2 = nH & ~1;
+          for (let i: usize = 0; i < H2; i += 2) { // two neurons' draws per division
+            const g = gauss2(sv, kn, <u32>i), q = i * S + nB + b;
+            setf(aT, q, f(aT, q) + f64x2.extract_lane(g, 0));
+            setf(aT, q + S, f(aT, q + S) + f64x2.extract_lane(g, 1));
+          }
+          if (H2 < nH) setf(aT, H2 * S + nB + b, f(aT, H2 * S + nB + b) + gauss(sigmaH, kn, <u32>H2));
         }
         for (let o: usize = 0; o < nO; o++) setf(yt, o * S + nB + b, sigmaO == 0 ? 0 : gauss(sigmaO, kn, <u32>(nH + o)));
       }
     activate(act, aT, rt, nH * S);
-    matvecT(O, 0, 0, 0, v, H, rt, P, yt);
+    matvecT(O, 0, 0, 0, v, H, rt, P, yt, false);
     if (noisy) {
       const dak = da + ((k * bh) << 3), dyk = dy + ((k * bo) << 3);
       untranspose(aT, S, nB, dak, true);
@@ -164,8 +188,7 @@ function recoverNoise(r: usize, v: usize, st: usize, rt: usize, S: usize, dak: u
     for (let j: usize = 0; j < nH; j++)
       for (let b: usize = 0; b < nB; b++) setf(dt, j * Sc + b, f(from, j * S + nB + b) - f(from, j * S + b));
     const rows = pass == 0 ? H : O;
-    zero(zt, <usize>rows * Sc);
-    matvecT(rows, 0, 0, 0, pass == 0 ? r : v, H, dt, P, zt);
+    matvecT(rows, 0, 0, 0, pass == 0 ? r : v, H, dt, P, zt, true);
     const out = pass == 0 ? dak : dyk, n = <usize>rows;
     for (let b: usize = 0; b < nB; b++)
       for (let i: usize = 0; i < n; i++) setf(out, b * n + i, f(out, b * n + i) - f(zt, i * Sc + b));

@@ -121,6 +121,19 @@ function cst(i: i32): v128 {
   return v128.load64_splat(C + (<usize>i << 3));
 }
 
+/** expm1's rational part on the primary range, e = hxs (r1 - t) / (6 - r t) (fdlibm's names; hfx = r / 2, hxs = r hfx). */
+// @ts-ignore: decorator
+@inline
+function expm1Rational(r: v128, hfx: v128, hxs: v128): v128 {
+  let p = f64x2.add(cst(14), f64x2.mul(hxs, cst(15)));
+  p = f64x2.add(cst(13), f64x2.mul(hxs, p));
+  p = f64x2.add(cst(12), f64x2.mul(hxs, p));
+  p = f64x2.add(cst(11), f64x2.mul(hxs, p));
+  const r1 = f64x2.add(cst(1), f64x2.mul(hxs, p));
+  const t = f64x2.sub(cst(16), f64x2.mul(r1, hfx));
+  return f64x2.mul(hxs, f64x2.div(f64x2.sub(r1, t), f64x2.sub(cst(17), f64x2.mul(r, t))));
+}
+
 /** tanh of both lanes, bit for bit tanhScalar (and so Math.tanh). */
 // @ts-ignore: decorator
 @inline
@@ -141,13 +154,7 @@ export function tanh2(x: v128): v128 {
   // expm1 on the primary range
   const hfx = f64x2.mul(cst(2), r);
   const hxs = f64x2.mul(r, hfx);
-  let p = f64x2.add(cst(14), f64x2.mul(hxs, cst(15)));
-  p = f64x2.add(cst(13), f64x2.mul(hxs, p));
-  p = f64x2.add(cst(12), f64x2.mul(hxs, p));
-  p = f64x2.add(cst(11), f64x2.mul(hxs, p));
-  const r1 = f64x2.add(one, f64x2.mul(hxs, p));
-  const t = f64x2.sub(cst(16), f64x2.mul(r1, hfx));
-  const e = f64x2.mul(hxs, f64x2.div(f64x2.sub(r1, t), f64x2.sub(cst(17), f64x2.mul(r, t))));
+  const e = expm1Rational(r, hfx, hxs);
   // k = 0
   const res0 = f64x2.sub(r, f64x2.sub(f64x2.mul(r, e), hxs));
   // k != 0; 2^k and 2^-k from the exponent field of k + MAGIC and MAGIC - k
@@ -206,7 +213,7 @@ function fastLanes(x: v128): bool {
  * short chain per pair with independent iterations, so the out-of-order window holds
  * many pairs at once; the whole function in one loop is a chain of ~45 operations and
  * two divisions per pair, latency-bound. Same operations, same bits. Pairs with a lane
- * outside [2^-28, 6.5) are computed by tanh2 in pass 3. n even; scratch: 5n values.
+ * outside [2^-28, 6.5) are computed by tanh2 in a fourth pass. n even; scratch: 5n values.
  */
 export function tanhArray(x: usize, out: usize, n: i32, scratch: usize): void {
   const bytes = <usize>n << 3;
@@ -232,20 +239,15 @@ export function tanhArray(x: usize, out: usize, n: i32, scratch: usize): void {
     const r = v128.load(sr + o);
     const hfx = f64x2.mul(cst(2), r);
     const hxs = f64x2.mul(r, hfx);
-    let p = f64x2.add(cst(14), f64x2.mul(hxs, cst(15)));
-    p = f64x2.add(cst(13), f64x2.mul(hxs, p));
-    p = f64x2.add(cst(12), f64x2.mul(hxs, p));
-    p = f64x2.add(cst(11), f64x2.mul(hxs, p));
-    const r1 = f64x2.add(one, f64x2.mul(hxs, p));
-    const t = f64x2.sub(cst(16), f64x2.mul(r1, hfx));
     v128.store(shxs + o, hxs);
-    v128.store(se + o, f64x2.mul(hxs, f64x2.div(f64x2.sub(r1, t), f64x2.sub(cst(17), f64x2.mul(r, t)))));
+    v128.store(se + o, expm1Rational(r, hfx, hxs));
   }
   const two = cst(19);
+  let slow = false;
   for (let p = x, o: usize = 0; p < end; p += 16, o += 16) {
     const xv = v128.load(p);
     if (!fastLanes(xv)) {
-      v128.store(out + o, tanh2(xv));
+      slow = true;
       continue;
     }
     const pos = f64x2.ge(v128.and(xv, cst(0)), one);
@@ -260,4 +262,10 @@ export function tanhArray(x: usize, out: usize, n: i32, scratch: usize): void {
     const z = v128.bitselect(f64x2.sub(one, q), q, pos);
     v128.store(out + o, v128.xor(z, v128.and(xv, dst(0))));
   }
+  // the other pairs in a pass of their own (inlined in the loop above, tanh2's registers spilled the fast path's)
+  if (slow)
+    for (let p = x, o: usize = 0; p < end; p += 16, o += 16) {
+      const xv = v128.load(p);
+      if (!fastLanes(xv)) v128.store(out + o, tanh2(xv));
+    }
 }
