@@ -25,6 +25,7 @@ import { trainAnpt } from '../src/learn/anpt.js';
 import { evaluate, nrmse, zeroOutputMse } from '../src/learn/evaluate.js';
 import { fitRidgeReadout, tuneReservoir } from '../src/learn/reservoir.js';
 import { FloatDevice } from '../src/model/float-device.js';
+import { SequenceRewardDevice } from '../src/learn/sequence-reward.js';
 import { xavierNormal, type RnnShape } from '../src/model/rnn.js';
 import { spectralRadius } from '../src/linalg/spectral.js';
 import { makeTask } from '../src/tasks/index.js';
@@ -55,13 +56,21 @@ export interface RunSpec {
   normalise?: number;
   /** Bound on ||W||_F as a multiple of the Xavier W's, enforced every 100 steps by rescaling W (forward-only, like the spectral cap on R); 0 = off. */
   wCap?: number;
+  /** Per-sequence reward and traces (src/learn/sequence-reward.ts) and its options; absent = the batch-mean dL. */
+  seq?: { baseline?: number; rms?: number; anchor?: number };
+  /** Output noise sigma when not the hidden one (0: no output noise, for the ridge readout, which needs none). */
+  outputSigma?: number;
+  /** Ridge readout refitted every this many steps as well as after every epoch (the recurrent state and traces kept); absent = per epoch. */
+  refitEvery?: number;
 }
 interface RunRec extends RunSpec {
   key: string; status: 'ok' | 'diverged'; valByEpoch: number[]; val: number; test: number; testNrmse: number; zeroTest: number; initVal: number; note: string; seconds: number;
 }
 
 const specKey = (s: RunSpec) =>
-  [s.task, s.seed, s.epochs, s.trace, s.decay, s.lr.w, s.lr.r, s.lr.v, s.readout, s.readoutOnly ? 'ro' : 'all', s.init, s.sigma, ...(s.normalise ? [`norm${s.normalise}`] : []), ...(s.wCap ? [`wcap${s.wCap}`] : [])].join('|');
+  [s.task, s.seed, s.epochs, s.trace, s.decay, s.lr.w, s.lr.r, s.lr.v, s.readout, s.readoutOnly ? 'ro' : 'all', s.init, s.sigma, ...(s.normalise ? [`norm${s.normalise}`] : []), ...(s.wCap ? [`wcap${s.wCap}`] : []),
+    ...(s.seq ? [`seq${s.seq.baseline !== undefined ? `b${s.seq.baseline}` : ''}${s.seq.rms !== undefined ? `m${s.seq.rms}` : ''}${s.seq.anchor ? `a${s.seq.anchor}` : ''}`] : []),
+    ...(s.outputSigma !== undefined ? [`osig${s.outputSigma}`] : []), ...(s.refitEvery ? [`refit${s.refitEvery}`] : [])].join('|');
 
 const base = (o: Partial<RunSpec>): RunSpec => ({
   task: 'adding', seed: TUNE_SEED, epochs: 5, trace: 'innovation', decay: 0.9, lr: { w: 0.1, r: 0.1, v: 0.1 }, readout: 'ridge', readoutOnly: false, init: 'xavier', sigma: SIGMA, ...o,
@@ -122,6 +131,40 @@ EXPERIMENTS['final-wcap'] = {
   runs: () => TASKS.flatMap((task) => SEEDS.flatMap((seed) => [{ ...CHOSEN[task], seed, wCap: 2 }, { ...CHOSEN[task], seed, wCap: 2, readoutOnly: true }])),
 };
 
+// This session: variance reduction of the innovation trace (per-sequence reward, no output noise, baseline, rms, anchor).
+const SEQ = (o: Partial<RunSpec>) => base({ trace: 'innovation', decay: 0.9, seq: {}, outputSigma: 0, ...o });
+EXPERIMENTS['output-noise'] = {
+  title: 'The batch-mean rule of "rates" (innovation 0.9, lr 0.3) without output noise: the ridge readout needs none, and its term in dL is noise for W and R',
+  runs: () => both((task) => [base({ task, lr: same(0.3), outputSigma: 0 })]),
+};
+EXPERIMENTS['seq-rates'] = {
+  title: 'dL per sequence (B values per step, a trace per sequence; src/learn/sequence-reward.ts), no output noise, innovation 0.9, ridge readout: rates',
+  runs: () => both((task) => [0.3, 1, 3].map((x) => SEQ({ task, lr: same(x) }))),
+};
+
+EXPERIMENTS['seq-rms'] = {
+  title: 'As "seq-rates" with the step normalised per parameter (rms 0.999; lr = step per parameter in weight units): the step no longer scales with the ridge readout\'s gain',
+  runs: () => both((task) => [1e-4, 3e-4, 1e-3, 3e-3].map((x) => SEQ({ task, lr: same(x), seq: { rms: 0.999 } }))),
+};
+
+EXPERIMENTS['seq-refit'] = {
+  title: 'As "seq-rms" with the ridge readout refitted every 100 steps too (the per-epoch refit gave |V| 39 and a 70x training loss on adding at lr 1e-3: the readout must track the representation)',
+  runs: () => both((task) => [3e-4, 1e-3, 3e-3].map((x) => SEQ({ task, lr: same(x), seq: { rms: 0.999 }, refitEvery: 100 }))),
+};
+
+EXPERIMENTS['seq-tune'] = {
+  title: 'As "seq-refit" (rms 0.999, ridge every 100 steps): the grid edge lr 1e-2, the trace decay, a running dL baseline',
+  runs: () => both((task) => [
+    SEQ({ task, lr: same(1e-2), seq: { rms: 0.999 }, refitEvery: 100 }),
+    ...[0.8, 0.97].map((decay) => SEQ({ task, decay, lr: same(3e-3), seq: { rms: 0.999 }, refitEvery: 100 })),
+    SEQ({ task, lr: same(3e-3), seq: { rms: 0.999, baseline: 0.99 }, refitEvery: 100 }),
+  ]),
+};
+EXPERIMENTS['seq-budget'] = {
+  title: 'As "seq-refit" at lr 1e-3 for 20 epochs (BPTT\'s budget)',
+  runs: () => both((task) => [SEQ({ task, lr: same(1e-3), seq: { rms: 0.999 }, refitEvery: 100, epochs: 20 })]),
+};
+
 /** The tuned reservoir and full BPTT rows of scripts/recurrence-tasks.ts (docs/results/recurrence-runs.jsonl), test MSE per seed. */
 function references(task: TaskKey): { reservoir?: number[]; bptt?: number[] } {
   const file = join(ROOT, 'docs', 'results', 'recurrence-runs.jsonl');
@@ -155,9 +198,9 @@ async function run(s: RunSpec): Promise<RunRec> {
   const started = performance.now();
   const t = makeTask(s.task, { batch: BATCH, seed: s.seed }), val = makeTask(s.task, { batch: BATCH, seed: s.seed + VALIDATION_SEED_OFFSET });
   const shape: RnnShape = { inputs: t.inputSize, hidden: H, outputs: t.outputSize, activation: 'tanh' };
-  const dev = new FloatDevice();
+  const dev = s.seq ? new SequenceRewardDevice(s.seq) : new FloatDevice();
   const learner: LearnerConfig | undefined = s.trace === 'none' ? undefined : { trace: s.trace, decay: s.decay };
-  await dev.configure({ topology: { ...shape, batch: BATCH }, noise: { hiddenSigma: s.sigma, outputSigma: s.sigma }, seed: s.seed, maxChunkSteps: 1000, learner });
+  await dev.configure({ topology: { ...shape, batch: BATCH }, noise: { hiddenSigma: s.sigma, outputSigma: s.outputSigma ?? s.sigma }, seed: s.seed, maxChunkSteps: 1000, learner });
   await dev.writeParams(xavierNormal(shape, s.seed));
   let note = '';
   if (s.init === 'tuned') {
@@ -179,10 +222,19 @@ async function run(s: RunSpec): Promise<RunRec> {
     await dev.writeParams(p);
     rescales++;
   };
+  let nextRefit = s.refitEvery ?? Infinity;
+  const refit = async (at: { stepsDone: number }) => {
+    if (at.stepsDone < nextRefit) return;
+    nextRefit = at.stepsDone + s.refitEvery!;
+    const st = await dev.readState(), tr = dev instanceof SequenceRewardDevice ? dev.readSequenceTraces() : undefined;
+    await fitRidgeReadout(dev, t.train); // evaluates from a zero state: put the state and traces back
+    await dev.writeState(st);
+    if (tr && dev instanceof SequenceRewardDevice) dev.writeSequenceTraces(tr);
+  };
   const res = await trainAnpt(dev, t.train, {
-    afterChunk: capW,
+    afterChunk: async (at) => { await capW(at); await refit(at); },
     epochs: s.epochs, lr: s.lr, chunkSteps: 1, schedule: { kind: 'cosine' }, readoutOnly: s.readoutOnly, readout: s.readout,
-    spectral: { cap: CAP, everySteps: 100 }, test: val.test, evaluateEvery: 1, normalise: s.normalise ? { target: s.normalise } : undefined,
+    spectral: { cap: CAP, everySteps: 100 }, test: val.test, reward: s.seq ? 'sequence' : 'batch', evaluateEvery: 1, normalise: s.normalise ? { target: s.normalise } : undefined,
   });
   const ok = res.status === 'ok';
   const valByEpoch = res.epochs.map((e) => e.testMse ?? NaN);
@@ -227,7 +279,9 @@ function readRuns(): RunRec[] {
 
 const e = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : 'div.');
 const rates = (s: RunSpec) => (s.lr.w === s.lr.r && s.lr.r === s.lr.v ? `${s.lr.w}` : `W ${s.lr.w}, R ${s.lr.r}, V ${s.lr.v}`);
-const variant = (s: RunSpec) => (s.normalise ? `${variantName(s)}, dL rms ${s.normalise}` : variantName(s));
+const variant = (s: RunSpec) => [variantName(s), ...(s.normalise ? [`dL rms ${s.normalise}`] : []), ...(s.seq ? [seqName(s.seq)] : []), ...(s.outputSigma !== undefined ? [`output sigma ${s.outputSigma}`] : []), ...(s.refitEvery ? [`ridge every ${s.refitEvery} steps`] : [])].join(', ');
+const seqName = (q: NonNullable<RunSpec['seq']>) =>
+  ['dL per sequence', ...(q.baseline !== undefined ? [`baseline ${q.baseline}`] : []), ...(q.rms !== undefined ? [`rms ${q.rms}`] : []), ...(q.anchor ? [`anchor ${q.anchor}`] : [])].join(', ');
 const variantName = (s: RunSpec) => (s.trace === 'none' ? 'plain' : `${s.trace} ${s.decay}`);
 
 function table(recs: RunRec[]): string {
