@@ -34,13 +34,12 @@
  * before the first epoch and after every epoch, and written to the device, so that the
  * recurrent learning (W, R) can be judged apart from the readout, as a reservoir is.
  */
-import type { Device, LearningRates } from '../device/types.js';
+import type { Device, LearningRates, RewardRequest } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import { stepMse, type SequenceSet, type Task } from '../tasks/types.js';
 import { spectralRadius, WarmSpectralRadius } from '../linalg/spectral.js';
 import { evaluate, validateSet, zeroOutputMse } from './evaluate.js';
 import { fitRidgeReadout, type RidgeOptions } from './reservoir.js';
-import { takesSequenceRewards } from './sequence-reward.js';
 import { scaleRates, scheduleFactor, validateRates, validateSchedule, type Schedule } from './schedule.js';
 
 export interface DeltaLossClip {
@@ -82,6 +81,17 @@ export interface TrainProgress {
   testMse?: number;
   /** The schedule's factor on the base rates. */
   lrFactor: number;
+}
+
+/** What trainAnpt needs from a device for `reward: 'sequence'` (sequence-reward.ts). */
+export interface SequenceRewardTarget {
+  /** Reward the pending chunk with dL per step and sequence (K x B, step-major). */
+  rewardSequences(req: RewardRequest): Promise<void>;
+}
+
+/** Whether a device takes per-sequence rewards. */
+export function takesSequenceRewards(d: unknown): d is SequenceRewardTarget {
+  return typeof (d as Partial<SequenceRewardTarget>)?.rewardSequences === 'function';
 }
 
 /** The batch size at which a rate means what it meant before the batch scale (the paper's B). */

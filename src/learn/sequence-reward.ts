@@ -31,6 +31,7 @@
  * configure zero them. A plain reward() (one dL per step) applies FloatDevice's update.
  */
 import type { DeviceConfig, LearningRates, Params, RewardRequest } from '../device/types.js';
+import type { SequenceRewardTarget } from './anpt.js';
 import { ConfigError } from '../format/fixed.js';
 import { FloatDevice, type FloatDeviceOptions } from '../model/float-device.js';
 import { addBatchOuter, neuronCount } from '../model/rnn.js';
@@ -40,25 +41,14 @@ export interface SequenceRewardOptions extends FloatDeviceOptions {
   baseline?: number;
   /** Decay of the per-parameter mean of g^2 (RMS normalisation), 0 <= x < 1; absent = off. */
   rms?: number;
-  /** Pull of W towards its starting value per step, 0 <= x < 1; absent or 0 = off. */
+  /** Pull of W towards its starting value per step, 0 <= x <= 1 (1: W stays fixed); absent or 0 = off. */
   anchor?: number;
-}
-
-/** What trainAnpt needs from a device for `reward: 'sequence'`. */
-export interface SequenceRewardTarget {
-  /** Reward the pending chunk with dL per step and sequence (K x B, step-major). */
-  rewardSequences(req: RewardRequest): Promise<void>;
-}
-
-/** Whether a device takes per-sequence rewards. */
-export function takesSequenceRewards(d: unknown): d is SequenceRewardTarget {
-  return typeof (d as Partial<SequenceRewardTarget>)?.rewardSequences === 'function';
 }
 
 const RMS_EPS = 1e-12;
 
-function checkDecay(x: number | undefined, field: string): void {
-  if (x !== undefined && !(x >= 0 && x < 1)) throw new ConfigError(field, `${x} is out of range; allowed 0 <= ${field} < 1`);
+function checkDecay(x: number | undefined, field: string, max = '< 1'): void {
+  if (x !== undefined && !(x >= 0 && (max === '< 1' ? x < 1 : x <= 1))) throw new ConfigError(field, `${x} is out of range; allowed 0 <= ${field} ${max}`);
 }
 
 /** FloatDevice with per-sequence rewards and traces; see the file comment. */
@@ -76,7 +66,7 @@ export class SequenceRewardDevice extends FloatDevice implements SequenceRewardT
   constructor(opts: SequenceRewardOptions = {}) {
     checkDecay(opts.baseline, 'baseline');
     checkDecay(opts.rms, 'rms');
-    checkDecay(opts.anchor, 'anchor');
+    checkDecay(opts.anchor, 'anchor', '<= 1');
     super({ name: 'anpt-float, per-sequence reward', ...opts });
     this.opts = { ...opts };
   }
