@@ -29,7 +29,7 @@ import { SequenceRewardDevice } from '../src/learn/sequence-reward.js';
 import { xavierNormal, type RnnShape } from '../src/model/rnn.js';
 import { spectralRadius } from '../src/linalg/spectral.js';
 import { makeTask } from '../src/tasks/index.js';
-import { stepMse } from '../src/tasks/types.js';
+import { stepMse, type SequenceSet } from '../src/tasks/types.js';
 import { BATCH, H, ROOT, SEEDS, SIGMA, TUNE_SEED, VALIDATION_SEED_OFFSET } from './results.js';
 
 const RUNS = process.env.RECURRENT_RUNS ?? join(ROOT, 'docs', 'results', 'recurrent-learning-runs.jsonl');
@@ -54,14 +54,20 @@ export interface RunSpec {
   sigma: number;
   /** dL normalised to this rms (src/learn/anpt.ts normalise, a fixed target), 0 = off. */
   normalise?: number;
+  /** dL normalised to its own rms over the first 100 steps (the trainer's default target), instead of a fixed one. */
+  normaliseWarmup?: boolean;
   /** Bound on ||W||_F as a multiple of the Xavier W's, enforced every 100 steps by rescaling W (forward-only, like the spectral cap on R); 0 = off. */
   wCap?: number;
   /** Per-sequence reward and traces (src/learn/sequence-reward.ts) and its options; absent = the batch-mean dL. */
-  seq?: { baseline?: number; rms?: number; anchor?: number };
+  seq?: { baseline?: number; rms?: number; anchor?: number; rmsClip?: number };
   /** Output noise sigma when not the hidden one (0: no output noise, for the ridge readout, which needs none). */
   outputSigma?: number;
   /** Ridge readout refitted every this many steps as well as after every epoch (the recurrent state and traces kept); absent = per epoch. */
   refitEvery?: number;
+  /** Noisy copies per sequence (each sequence M times side by side in the batch, same data, its own noise and dL; B x M on the device); absent = 1. */
+  copies?: number;
+  /** Keep the weights of the epoch with the lowest validation MSE (early stopping on validation) for the test. */
+  keepBest?: boolean;
 }
 interface RunRec extends RunSpec {
   key: string; status: 'ok' | 'diverged'; valByEpoch: number[]; val: number; test: number; testNrmse: number; zeroTest: number; initVal: number; note: string; seconds: number;
@@ -69,8 +75,8 @@ interface RunRec extends RunSpec {
 
 const specKey = (s: RunSpec) =>
   [s.task, s.seed, s.epochs, s.trace, s.decay, s.lr.w, s.lr.r, s.lr.v, s.readout, s.readoutOnly ? 'ro' : 'all', s.init, s.sigma, ...(s.normalise ? [`norm${s.normalise}`] : []), ...(s.wCap ? [`wcap${s.wCap}`] : []),
-    ...(s.seq ? [`seq${s.seq.baseline !== undefined ? `b${s.seq.baseline}` : ''}${s.seq.rms !== undefined ? `m${s.seq.rms}` : ''}${s.seq.anchor ? `a${s.seq.anchor}` : ''}`] : []),
-    ...(s.outputSigma !== undefined ? [`osig${s.outputSigma}`] : []), ...(s.refitEvery ? [`refit${s.refitEvery}`] : [])].join('|');
+    ...(s.seq ? [`seq${s.seq.baseline !== undefined ? `b${s.seq.baseline}` : ''}${s.seq.rms !== undefined ? `m${s.seq.rms}` : ''}${s.seq.anchor ? `a${s.seq.anchor}` : ''}${s.seq.rmsClip ? `c${s.seq.rmsClip}` : ''}`] : []),
+    ...(s.outputSigma !== undefined ? [`osig${s.outputSigma}`] : []), ...(s.refitEvery ? [`refit${s.refitEvery}`] : []), ...(s.copies ? [`copies${s.copies}`] : []), ...(s.normaliseWarmup ? ['normwarm'] : []), ...(s.keepBest ? ['best'] : [])].join('|');
 
 const base = (o: Partial<RunSpec>): RunSpec => ({
   task: 'adding', seed: TUNE_SEED, epochs: 5, trace: 'innovation', decay: 0.9, lr: { w: 0.1, r: 0.1, v: 0.1 }, readout: 'ridge', readoutOnly: false, init: 'xavier', sigma: SIGMA, ...o,
@@ -165,6 +171,28 @@ EXPERIMENTS['seq-budget'] = {
   runs: () => both((task) => [SEQ({ task, lr: same(1e-3), seq: { rms: 0.999 }, refitEvery: 100, epochs: 20 })]),
 };
 
+EXPERIMENTS['seq-copies'] = {
+  title: 'As "seq-refit" with 4 noisy copies of every sequence (the same data and epochs, 4x the forward passes): 4x the samples of the gradient per step',
+  runs: () => both((task) => [1e-3, 3e-3].map((x) => SEQ({ task, lr: same(x), seq: { rms: 0.999 }, refitEvery: 100, copies: 4 }))),
+};
+
+EXPERIMENTS['seq-norm'] = {
+  title: 'dL per sequence without the rms step: dL normalised to its rms over the first 100 steps (the step cannot grow with the refitted readout\'s gain), ridge every 100 steps, larger rates',
+  runs: () => both((task) => [1, 3, 10].map((x) => SEQ({ task, lr: same(x), refitEvery: 100, normaliseWarmup: true }))),
+};
+EXPERIMENTS['seq-clip'] = {
+  title: 'As "seq-refit" with the rms step clipped to +-3 lr (decay 0.8 at lr 3e-3 diverged within 49 steps: one step of g far above its rms moved R by up to 30 lr)',
+  runs: () => both((task) => [[0.9, 3e-3], [0.8, 3e-3], [0.9, 1e-2]].map(([decay, x]) => SEQ({ task, decay, lr: same(x), seq: { rms: 0.999, rmsClip: 3 }, refitEvery: 100 }))),
+};
+
+EXPERIMENTS['seq-anchor'] = {
+  title: 'As "seq-clip" (rms 0.999 clipped at 3, ridge every 100 steps) with W pulled towards its start (4 noisy copies and 20 epochs saturated W: |W| 17 and 3.0, the validation MSE then flat), or W at a third of the rate',
+  runs: () => both((task) => [
+    ...[1e-3, 1e-2].map((anchor) => SEQ({ task, lr: same(3e-3), seq: { rms: 0.999, rmsClip: 3, anchor }, refitEvery: 100 })),
+    SEQ({ task, lr: { w: 1e-3, r: 3e-3, v: 3e-3 }, seq: { rms: 0.999, rmsClip: 3 }, refitEvery: 100 }),
+  ]),
+};
+
 /** The tuned reservoir and full BPTT rows of scripts/recurrence-tasks.ts (docs/results/recurrence-runs.jsonl), test MSE per seed. */
 function references(task: TaskKey): { reservoir?: number[]; bptt?: number[] } {
   const file = join(ROOT, 'docs', 'results', 'recurrence-runs.jsonl');
@@ -177,11 +205,16 @@ function references(task: TaskKey): { reservoir?: number[]; bptt?: number[] } {
   return { reservoir: get('reservoir'), bptt: get('bptt-full') };
 }
 
+/** The settings run on 3 seeds beside their readout-only ablation (one row per task in the summary table). */
+const FINAL_SETS: Record<TaskKey, RunSpec>[] = [];
+const finalSet = (f: (task: TaskKey) => RunSpec) => ({ adding: f('adding'), 'delayed-recall': f('delayed-recall') });
+FINAL_SETS.push(finalSet((task) => CHOSEN[task]), finalSet((task) => ({ ...CHOSEN[task], epochs: 1 })), finalSet((task) => ({ ...CHOSEN[task], wCap: 2 })));
+
 function finalSummary(recs: RunRec[]): string[] {
   const out: string[] = [];
   const geo = (xs: number[]) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
-  for (const [epochs, wCap] of [[CHOSEN.adding.epochs, 0], [1, 0], [CHOSEN.adding.epochs, 2]]) for (const task of TASKS) {
-    const chosen: RunSpec = wCap ? { ...CHOSEN[task], epochs, wCap } : { ...CHOSEN[task], epochs };
+  for (const set of FINAL_SETS) for (const task of TASKS) {
+    const chosen = set[task], epochs = chosen.epochs, wCap = chosen.wCap;
     const tr = SEEDS.map((seed) => recs.find((r) => r.key === specKey({ ...chosen, seed })));
     const ro = SEEDS.map((seed) => recs.find((r) => r.key === specKey({ ...chosen, seed, readoutOnly: true })));
     const ref = references(task);
@@ -194,13 +227,29 @@ function finalSummary(recs: RunRec[]): string[] {
   return ['### Against the bar of issue 11 (3 seeds, test MSE 42 / 101 / 300)', '', '| task | setting | ANP-T + trace | its readout-only ablation | tuned reservoir | full BPTT (20 epochs) | share of the log gap reservoir → BPTT closed (geometric means; target >= 50 %) | beats readout-only (target 3/3) |', '|---|---|---|---|---|---|---|---|', ...out, ''];
 }
 
+/** Each sequence of a set M times side by side (sequence b becomes b M .. b M + M - 1): more noisy copies of the same data. */
+function replicate(set: SequenceSet, M: number): SequenceSet {
+  if (M === 1) return set;
+  const { steps: T, batch: B, inputSize: I, outputSize: O } = set;
+  const inputs = new Float64Array(T * B * M * I), targets = new Float64Array(T * B * M * O);
+  for (let t = 0; t < T; t++)
+    for (let b = 0; b < B; b++)
+      for (let m = 0; m < M; m++) {
+        inputs.set(set.inputs.subarray((t * B + b) * I, (t * B + b + 1) * I), ((t * B + b) * M + m) * I);
+        targets.set(set.targets.subarray((t * B + b) * O, (t * B + b + 1) * O), ((t * B + b) * M + m) * O);
+      }
+  return { steps: T, batch: B * M, inputSize: I, outputSize: O, inputs, targets };
+}
+
 async function run(s: RunSpec): Promise<RunRec> {
   const started = performance.now();
-  const t = makeTask(s.task, { batch: BATCH, seed: s.seed }), val = makeTask(s.task, { batch: BATCH, seed: s.seed + VALIDATION_SEED_OFFSET });
+  const M = s.copies ?? 1;
+  const t0 = makeTask(s.task, { batch: BATCH, seed: s.seed }), v0 = makeTask(s.task, { batch: BATCH, seed: s.seed + VALIDATION_SEED_OFFSET });
+  const t = { ...t0, train: replicate(t0.train, M), test: replicate(t0.test, M) }, val = { ...v0, test: replicate(v0.test, M) };
   const shape: RnnShape = { inputs: t.inputSize, hidden: H, outputs: t.outputSize, activation: 'tanh' };
   const dev = s.seq ? new SequenceRewardDevice(s.seq) : new FloatDevice();
   const learner: LearnerConfig | undefined = s.trace === 'none' ? undefined : { trace: s.trace, decay: s.decay };
-  await dev.configure({ topology: { ...shape, batch: BATCH }, noise: { hiddenSigma: s.sigma, outputSigma: s.outputSigma ?? s.sigma }, seed: s.seed, maxChunkSteps: 1000, learner });
+  await dev.configure({ topology: { ...shape, batch: BATCH * M }, noise: { hiddenSigma: s.sigma, outputSigma: s.outputSigma ?? s.sigma }, seed: s.seed, maxChunkSteps: 1000, learner });
   await dev.writeParams(xavierNormal(shape, s.seed));
   let note = '';
   if (s.init === 'tuned') {
@@ -231,20 +280,30 @@ async function run(s: RunSpec): Promise<RunRec> {
     await dev.writeState(st);
     if (tr && dev instanceof SequenceRewardDevice) dev.writeSequenceTraces(tr);
   };
+  const snapshots: Awaited<ReturnType<typeof dev.readParams>>[] = [];
   const res = await trainAnpt(dev, t.train, {
+    afterEpoch: async () => {
+      if (s.keepBest) snapshots.push(await dev.readParams()); // after the epoch's ridge refit: what its validation MSE measures
+      return undefined;
+    },
     afterChunk: async (at) => { await capW(at); await refit(at); },
     epochs: s.epochs, lr: s.lr, chunkSteps: 1, schedule: { kind: 'cosine' }, readoutOnly: s.readoutOnly, readout: s.readout,
-    spectral: { cap: CAP, everySteps: 100 }, test: val.test, reward: s.seq ? 'sequence' : 'batch', evaluateEvery: 1, normalise: s.normalise ? { target: s.normalise } : undefined,
+    spectral: { cap: CAP, everySteps: 100 }, test: val.test, reward: s.seq ? 'sequence' : 'batch', evaluateEvery: 1, normalise: s.normalise ? { target: s.normalise } : s.normaliseWarmup ? {} : undefined,
   });
   const ok = res.status === 'ok';
   const valByEpoch = res.epochs.map((e) => e.testMse ?? NaN);
+  if (s.keepBest && ok) {
+    const best = valByEpoch.reduce((b, v, i) => (v < valByEpoch[b] ? i : b), 0);
+    await dev.writeParams(snapshots[best]);
+    note += `${note ? '; ' : ''}best epoch ${best + 1}`;
+  }
   const test = ok ? (await evaluate(dev, t.test)).mse : NaN;
   const p = await dev.readParams(), p0 = xavierNormal(shape, s.seed);
   const norm = (x: Float64Array) => Math.sqrt(x.reduce((a, b) => a + b * b, 0));
   if (wMax > 0) note += `${note ? '; ' : ''}W rescaled ${rescales} times`;
   note += `${note ? '; ' : ''}end |W| ${norm(p.w).toFixed(2)} (Xavier ${norm(p0.w).toFixed(2)}), rho(R) ${spectralRadius(p.r, H).toFixed(2)}`;
   return {
-    ...s, key: specKey(s), status: ok && Number.isFinite(test) ? 'ok' : 'diverged', valByEpoch, val: ok ? valByEpoch.at(-1)! : NaN, test, testNrmse: nrmse(test, t.test),
+    ...s, key: specKey(s), status: ok && Number.isFinite(test) ? 'ok' : 'diverged', valByEpoch, val: ok ? (s.keepBest ? Math.min(...valByEpoch) : valByEpoch.at(-1)!) : NaN, test, testNrmse: nrmse(test, t.test),
     zeroTest: zeroOutputMse(t.test), initVal, note: note + (ok ? '' : (note ? '; ' : '') + (res.message ?? '')), seconds: (performance.now() - started) / 1000,
   };
 }
@@ -279,9 +338,9 @@ function readRuns(): RunRec[] {
 
 const e = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : 'div.');
 const rates = (s: RunSpec) => (s.lr.w === s.lr.r && s.lr.r === s.lr.v ? `${s.lr.w}` : `W ${s.lr.w}, R ${s.lr.r}, V ${s.lr.v}`);
-const variant = (s: RunSpec) => [variantName(s), ...(s.normalise ? [`dL rms ${s.normalise}`] : []), ...(s.seq ? [seqName(s.seq)] : []), ...(s.outputSigma !== undefined ? [`output sigma ${s.outputSigma}`] : []), ...(s.refitEvery ? [`ridge every ${s.refitEvery} steps`] : [])].join(', ');
+const variant = (s: RunSpec) => [variantName(s), ...(s.normalise ? [`dL rms ${s.normalise}`] : []), ...(s.seq ? [seqName(s.seq)] : []), ...(s.outputSigma !== undefined ? [`output sigma ${s.outputSigma}`] : []), ...(s.refitEvery ? [`ridge every ${s.refitEvery} steps`] : []), ...(s.copies ? [`${s.copies} noisy copies`] : []), ...(s.normaliseWarmup ? ['dL rms fixed at its first 100 steps'] : []), ...(s.keepBest ? ['best epoch on validation'] : [])].join(', ');
 const seqName = (q: NonNullable<RunSpec['seq']>) =>
-  ['dL per sequence', ...(q.baseline !== undefined ? [`baseline ${q.baseline}`] : []), ...(q.rms !== undefined ? [`rms ${q.rms}`] : []), ...(q.anchor ? [`anchor ${q.anchor}`] : [])].join(', ');
+  ['dL per sequence', ...(q.baseline !== undefined ? [`baseline ${q.baseline}`] : []), ...(q.rms !== undefined ? [`rms ${q.rms}`] : []), ...(q.anchor ? [`anchor ${q.anchor}`] : []), ...(q.rmsClip ? [`clip ${q.rmsClip}`] : [])].join(', ');
 const variantName = (s: RunSpec) => (s.trace === 'none' ? 'plain' : `${s.trace} ${s.decay}`);
 
 function table(recs: RunRec[]): string {

@@ -21,6 +21,9 @@
  * - rms: per-parameter normalisation of g (RMSprop without its sign: g / (sqrt(m) + eps),
  *   m an exponential mean of g^2 with this decay, bias-corrected); lr is then the step
  *   per parameter in weight units;
+ *   rmsClip bounds g / (sqrt(m) + eps) to +-rmsClip (a step of g much larger than its
+ *   running rms, e.g. after a readout refit, otherwise moves a weight by up to
+ *   lr / sqrt(1 - rms));
  * - anchor: after each step, W <- W - anchor (W - W_0), W_0 the input weights when
  *   training started (the first reward after a writeParams): a pull towards the initial
  *   input weights instead of a hard bound on ||W||.
@@ -41,6 +44,8 @@ export interface SequenceRewardOptions extends FloatDeviceOptions {
   baseline?: number;
   /** Decay of the per-parameter mean of g^2 (RMS normalisation), 0 <= x < 1; absent = off. */
   rms?: number;
+  /** With rms: the normalised step g / rms(g) clipped to +-this (> 0), so one outlier step moves a weight by at most this x lr; absent = unclipped. */
+  rmsClip?: number;
   /** Pull of W towards its starting value per step, 0 <= x <= 1 (1: W stays fixed); absent or 0 = off. */
   anchor?: number;
 }
@@ -67,6 +72,7 @@ export class SequenceRewardDevice extends FloatDevice implements SequenceRewardT
     checkDecay(opts.baseline, 'baseline');
     checkDecay(opts.rms, 'rms');
     checkDecay(opts.anchor, 'anchor', '<= 1');
+    if (opts.rmsClip !== undefined && !(opts.rmsClip > 0 && Number.isFinite(opts.rmsClip))) throw new ConfigError('rmsClip', `${opts.rmsClip} is out of range; allowed finite values > 0`);
     super({ name: 'anpt-float, per-sequence reward', ...opts });
     this.opts = { ...opts };
   }
@@ -188,10 +194,11 @@ export class SequenceRewardDevice extends FloatDevice implements SequenceRewardT
       for (let q = 0; q < mat.length; q++) mat[q] += coef * g[q];
       return;
     }
-    const m2 = this.m2![layer], corr = 1 - this.m2!.weight;
+    const m2 = this.m2![layer], corr = 1 - this.m2!.weight, c = this.opts.rmsClip ?? Infinity;
     for (let q = 0; q < mat.length; q++) {
       m2[q] = d * m2[q] + (1 - d) * g[q] * g[q];
-      mat[q] -= (lr * g[q]) / (Math.sqrt(m2[q] / corr) + RMS_EPS);
+      const x = g[q] / (Math.sqrt(m2[q] / corr) + RMS_EPS);
+      mat[q] -= lr * (x > c ? c : x < -c ? -c : x);
     }
   }
 }
