@@ -29,6 +29,9 @@
  * the step it always had at B = 10, the paper's batch (so every rate tuned at B = 10
  * keeps its meaning). NP and WP (np.ts, wp.ts) are gradient-scaled already: 'none'.
  *
+ * Per-sequence reward (reward 'sequence', off by default): dL per step and sequence,
+ * K x B values, for a device that takes them (sequence-reward.ts, float model only).
+ *
  * Host-solved readout (readout 'ridge'): V is not learnt by the rule (lr.v = 0) but
  * solved by ridge regression on the clean hidden trace of the train set (reservoir.ts)
  * before the first epoch and after every epoch, and written to the device, so that the
