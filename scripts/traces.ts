@@ -35,6 +35,9 @@ import { gradientAlignment, updateGradientCosines } from '../src/learn/diagnosti
 import { evaluate, nrmse, zeroOutputMse } from '../src/learn/evaluate.js';
 import { cosine } from '../src/linalg/vector.js';
 import { FloatDevice } from '../src/model/float-device.js';
+import { SequenceRewardDevice } from '../src/learn/sequence-reward.js';
+import type { RewardRequest, RunRequest, RunResult } from '../src/device/types.js';
+import { stepMse } from '../src/tasks/types.js';
 import { xavierNormal, type RnnShape } from '../src/model/rnn.js';
 import { makeTask } from '../src/tasks/index.js';
 import type { Task } from '../src/tasks/types.js';
@@ -58,6 +61,8 @@ const LONG_HALF_DRAWS = 1000;
 const LONG_TASKS: TaskKey[] = ['adding', 'delayed-recall'];
 /** The per-seed measurement (plain and innovation 0.9, weights and data of each of the 3 seeds): 2 x 4000 draws. */
 const SEED_HALF_DRAWS = 4000;
+/** The per-sequence reward's measurement (innovation 0.9, seed 42): 2 x 200 and 2 x 1000 draws, as the batch-mean rows. */
+const SEQ_HALF_DRAWS = [HALF_DRAWS, LONG_HALF_DRAWS];
 
 interface Variant { name: string; learner?: LearnerConfig }
 const VARIANTS: Variant[] = [
@@ -104,14 +109,47 @@ class AntitheticDevice extends FloatDevice {
   }
 }
 
+/**
+ * The per-sequence reward (src/learn/sequence-reward.ts) under meanUpdate's batch-mean
+ * reward call: the dL of each sequence is formed here from the last noisy run and the
+ * chunk's targets (the alignment chunk starts at step 0 of the set), then rewarded.
+ */
+class PerSequenceAlignDevice extends SequenceRewardDevice {
+  private last?: RunResult;
+  private inner = false;
+
+  constructor(private readonly targets: Float64Array, private readonly outputs: number) {
+    super();
+  }
+
+  override async run(req: RunRequest): Promise<RunResult> {
+    const r = await super.run(req);
+    if (req.noisy) this.last = r;
+    return r;
+  }
+
+  override async reward(req: RewardRequest): Promise<void> {
+    if (this.inner || !this.last) return super.reward(req);
+    const O = this.outputs, K = req.deltaLoss.length, B = this.last.clean.length / (K * O), seq = new Float64Array(K * B);
+    for (let q = 0; q < K * B; q++) seq[q] = stepMse(this.last.noisy, q * O, this.targets, q * O, O) - stepMse(this.last.clean, q * O, this.targets, q * O, O);
+    this.inner = true;
+    try {
+      await this.rewardSequences({ ...req, deltaLoss: seq });
+    } finally {
+      this.inner = false;
+    }
+  }
+}
+
 /** The alignment record's key: the first runs (seed 42) keep their keys, the per-seed runs name draws and seed. */
-function alignKey(task: TaskKey, v: Variant, halfDraws: number, seed: number, antithetic: boolean): string {
+function alignKey(task: TaskKey, v: Variant, halfDraws: number, seed: number, antithetic: boolean, perSequence = false): string {
+  if (perSequence) return `align-seq${2 * halfDraws}|${task}|${v.name}${seed !== TUNE_SEED ? `|${seed}` : ''}`;
   if (antithetic) return `align-antithetic${2 * halfDraws}|${task}|${v.name}`;
   if (seed !== TUNE_SEED) return `align${2 * halfDraws}|${task}|${v.name}|${seed}`;
   return halfDraws === HALF_DRAWS ? `align|${task}|${v.name}` : `align${2 * halfDraws}|${task}|${v.name}`;
 }
 
-async function align(task: TaskKey, v: Variant, halfDraws = HALF_DRAWS, seed = TUNE_SEED, antithetic = false): Promise<AlignRec> {
+async function align(task: TaskKey, v: Variant, halfDraws = HALF_DRAWS, seed = TUNE_SEED, antithetic = false, perSequence = false): Promise<AlignRec> {
   const started = performance.now();
   const set = taskData(task, seed).train;
   const shape: RnnShape = { inputs: set.inputSize, hidden: H, outputs: set.outputSize, activation: 'tanh' };
@@ -121,7 +159,7 @@ async function align(task: TaskKey, v: Variant, halfDraws = HALF_DRAWS, seed = T
   const inputs = set.inputs.subarray(0, K * set.batch * set.inputSize), targets = set.targets.subarray(0, K * set.batch * set.outputSize);
   const state = new Float64Array(set.batch * H);
   const half = (noiseSeed: number) =>
-    gradientAlignment(shape, p, set.batch, state, inputs, targets, K, { samples: halfDraws, hiddenSigma: SIGMA, seed: noiseSeed, learner: v.learner, device: antithetic ? new AntitheticDevice() : undefined });
+    gradientAlignment(shape, p, set.batch, state, inputs, targets, K, { samples: halfDraws, hiddenSigma: SIGMA, seed: noiseSeed, learner: v.learner, device: antithetic ? new AntitheticDevice() : perSequence ? new PerSequenceAlignDevice(targets, set.outputSize) : undefined });
   const a = await half(1), b = await half(2);
   const mean: Params = { w: a.meanUpdate.w.map((x, i) => (x + b.meanUpdate.w[i]) / 2), r: a.meanUpdate.r.map((x, i) => (x + b.meanUpdate.r[i]) / 2), v: a.meanUpdate.v.map((x, i) => (x + b.meanUpdate.v[i]) / 2) };
   const w1 = updateGradientCosines(mean, a.gradWindow1), full = updateGradientCosines(mean, a.gradFull);
@@ -131,7 +169,7 @@ async function align(task: TaskKey, v: Variant, halfDraws = HALF_DRAWS, seed = T
     const rel = c > 0 ? (2 * c) / (1 + c) : NaN;
     fullNoiseFree[L] = full[L] / Math.sqrt(rel);
   }
-  return { kind: 'align', key: alignKey(task, v, halfDraws, seed, antithetic), task, variant: v.name, seed, w1: { ...w1 }, full: { ...full }, fullNoiseFree, seconds: (performance.now() - started) / 1000 };
+  return { kind: 'align', key: alignKey(task, v, halfDraws, seed, antithetic, perSequence), task, variant: v.name, seed, w1: { ...w1 }, full: { ...full }, fullNoiseFree, seconds: (performance.now() - started) / 1000 };
 }
 
 async function train(task: TaskKey, learner: string, v: Variant, lr: number, o: { readout?: 'device' | 'ridge'; readoutOnly?: boolean }, stage: TrainRec['stage'], seed: number): Promise<TrainRec> {
@@ -202,6 +240,11 @@ async function runAll(recs: Rec[]): Promise<void> {
       for (const task of LONG_TASKS) await once(recs, alignKey(task, v, SEED_HALF_DRAWS, seed, false), () => align(task, v, SEED_HALF_DRAWS, seed));
   // seed 101 was the one below 0.9 (R) at 8000 draws: the same at twice the draws
   for (const task of LONG_TASKS) await once(recs, alignKey(task, VARIANTS[3], 2 * SEED_HALF_DRAWS, 101, false), () => align(task, VARIANTS[3], 2 * SEED_HALF_DRAWS, 101));
+  // the per-sequence reward (scripts/recurrent-learning.ts): the same direction from fewer draws?
+  for (const half of SEQ_HALF_DRAWS)
+    for (const task of LONG_TASKS) await once(recs, alignKey(task, VARIANTS[3], half, TUNE_SEED, false, true), () => align(task, VARIANTS[3], half, TUNE_SEED, false, true));
+  for (const seed of SEEDS.filter((x) => x !== TUNE_SEED))
+    for (const task of LONG_TASKS) await once(recs, alignKey(task, VARIANTS[3], LONG_HALF_DRAWS, seed, false, true), () => align(task, VARIANTS[3], LONG_HALF_DRAWS, seed, false, true));
 }
 
 // ---- the section ----
@@ -264,6 +307,21 @@ function table(recs: Rec[]): string {
     out.push(`Antithetic noise pairs (each pair of draws sees +ξ and −ξ, ${2 * HALF_DRAWS} draws = ${HALF_DRAWS} pairs, seed 42), against the independent draws of the first rows:`, '', ...head);
     for (const r of anti) out.push(line(r, 2 * HALF_DRAWS).replace(`| ${r.variant} |`, `| ${r.variant}, antithetic |`));
     out.push('');
+  }
+  const seqRows = SEQ_HALF_DRAWS.flatMap((half) => LONG_TASKS.map((task) => {
+    const r = recs.find((x) => x.key === alignKey(task, VARIANTS[3], half, TUNE_SEED, false, true)) as AlignRec | undefined;
+    const batch = recs.find((x) => x.key === (half === HALF_DRAWS ? `align|${task}|${VARIANTS[3].name}` : `align${2 * half}|${task}|${VARIANTS[3].name}`)) as AlignRec | undefined;
+    return r && batch ? [line(batch, 2 * half), line(r, 2 * half).replace(`| ${r.variant} |`, `| ${r.variant}, dL per sequence |`)] : [];
+  })).flat();
+  if (seqRows.length) {
+    out.push('Per-sequence reward (dL of each sequence times its own trace, src/learn/sequence-reward.ts; seed 42), beside the batch-mean dL at the same draws:', '', ...head, ...seqRows, '');
+    const seeded = SEEDS.flatMap((seed) => LONG_TASKS.map((task) => recs.find((x) => x.key === alignKey(task, VARIANTS[3], LONG_HALF_DRAWS, seed, false, true)) as AlignRec | undefined)).filter((r): r is AlignRec => !!r);
+    if (seeded.length) {
+      out.push(`Per seed, dL per sequence, ${2 * LONG_HALF_DRAWS} draws (the weights and data of each seed, as the ${2 * SEED_HALF_DRAWS}-draw table below):`, '', '| task | seed | full W | full R | full V | window-1 W | window-1 R |', '|---|---|---|---|---|---|---|');
+      for (const r of seeded) out.push(`| ${r.task} | ${r.seed ?? TUNE_SEED} | ${f3(r.full.w)} | ${f3(r.full.r)} | ${f3(r.full.v)} | ${f3(r.w1.w)} | ${f3(r.w1.r)} |`);
+      const low = (L: 'w' | 'r' | 'v') => Math.min(...seeded.map((r) => r.full[L]));
+      out.push('', `Lowest over the ${seeded.length} rows: W ${f3(low('w'))}, R ${f3(low('r'))}, V ${f3(low('v'))} (target >= 0.9 on every layer, both tasks${seeded.length === 2 * SEEDS.length ? ', 3 seeds' : ''}): ${low('w') >= 0.9 && low('r') >= 0.9 && low('v') >= 0.9 ? '**met**' : '**missed**'} at ${2 * LONG_HALF_DRAWS} draws.`, '');
+    }
   }
   const perSeed = (task: TaskKey, v: Variant) => SEEDS.map((seed) => recs.find((x) => x.key === alignKey(task, v, SEED_HALF_DRAWS, seed, false)) as AlignRec | undefined);
   if (LONG_TASKS.some((task) => perSeed(task, VARIANTS[3]).some((r) => r))) {

@@ -29,12 +29,15 @@
  * the step it always had at B = 10, the paper's batch (so every rate tuned at B = 10
  * keeps its meaning). NP and WP (np.ts, wp.ts) are gradient-scaled already: 'none'.
  *
+ * Per-sequence reward (reward 'sequence', off by default): dL per step and sequence,
+ * K x B values, for a device that takes them (sequence-reward.ts, float model only).
+ *
  * Host-solved readout (readout 'ridge'): V is not learnt by the rule (lr.v = 0) but
  * solved by ridge regression on the clean hidden trace of the train set (reservoir.ts)
  * before the first epoch and after every epoch, and written to the device, so that the
  * recurrent learning (W, R) can be judged apart from the readout, as a reservoir is.
  */
-import type { Device, LearningRates } from '../device/types.js';
+import type { Device, LearningRates, RewardRequest } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import { stepMse, type SequenceSet, type Task } from '../tasks/types.js';
 import { spectralRadius, WarmSpectralRadius } from '../linalg/spectral.js';
@@ -83,6 +86,17 @@ export interface TrainProgress {
   lrFactor: number;
 }
 
+/** What trainAnpt needs from a device for `reward: 'sequence'` (sequence-reward.ts). */
+export interface SequenceRewardTarget {
+  /** Reward the pending chunk with dL per step and sequence (K x B, step-major). */
+  rewardSequences(req: RewardRequest): Promise<void>;
+}
+
+/** Whether a device takes per-sequence rewards. */
+export function takesSequenceRewards(d: unknown): d is SequenceRewardTarget {
+  return typeof (d as Partial<SequenceRewardTarget>)?.rewardSequences === 'function';
+}
+
 /** The batch size at which a rate means what it meant before the batch scale (the paper's B). */
 export const LR_REFERENCE_BATCH = 10;
 
@@ -113,6 +127,12 @@ export interface AnptOptions {
   lrBatchScale?: 'anpt' | 'none';
   /** 'device' (default): the rule trains V; 'ridge': V solved on the host before and after every epoch (lr.v unused). */
   readout?: 'device' | 'ridge';
+  /**
+   * 'batch' (default): one dL per step, the batch mean; 'sequence': dL per step and
+   * sequence (K x B), for a device that takes them (sequence-reward.ts; float model only).
+   * normalise and clip then act on the per-sequence values.
+   */
+  reward?: 'batch' | 'sequence';
   /** Options of the ridge readout fit (readout 'ridge'). */
   ridge?: RidgeOptions;
   /** Called with a one-line warning (e.g. the loss grew by orders of magnitude in the first steps). */
@@ -203,6 +223,7 @@ function validateOptions(o: AnptOptions, train: SequenceSet): void {
   if (o.schedule) validateSchedule(o.schedule);
   if (o.lrBatchScale !== undefined && o.lrBatchScale !== 'anpt' && o.lrBatchScale !== 'none') throw new ConfigError('lrBatchScale', `"${String(o.lrBatchScale)}" is not a scale; use anpt or none`);
   if (o.readout !== undefined && o.readout !== 'device' && o.readout !== 'ridge') throw new ConfigError('readout', `"${String(o.readout)}" is not a readout; use device or ridge`);
+  if (o.reward !== undefined && o.reward !== 'batch' && o.reward !== 'sequence') throw new ConfigError('reward', `"${String(o.reward)}" is not a reward; use batch or sequence`);
   if (o.clip) {
     if (o.clip.mode !== 'clip' && o.clip.mode !== 'scale') throw new ConfigError('clip.mode', `"${o.clip.mode}" is not a mode; use clip or scale`);
     if (!(o.clip.max > 0) || !Number.isFinite(o.clip.max)) throw new ConfigError('clip.max', `${o.clip.max} is out of range; allowed finite values > 0 (loss units)`);
@@ -306,6 +327,8 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
   const K = Math.min(options.chunkSteps ?? 1, T);
   if (K > info.maxChunkSteps) throw new ConfigError('chunkSteps', `${K} exceeds the device's maxChunkSteps (${info.maxChunkSteps}); lower chunkSteps or configure a larger maxChunkSteps`);
   const ridge = options.readout === 'ridge';
+  const perSequence = options.reward === 'sequence';
+  if (perSequence && !takesSequenceRewards(device)) throw new ConfigError('reward', `"sequence" needs a device that takes per-sequence rewards (SequenceRewardDevice, float model); this one is ${info.name}; use reward batch`);
   const batchScale = (options.lrBatchScale ?? 'anpt') === 'anpt' ? anptBatchScale(B) : 1;
   const lr0 = options.readoutOnly ? { ...options.lr, w: 0, r: 0 } : options.lr;
   const baseLr: LearningRates = { w: lr0.w * batchScale, r: lr0.r * batchScale, v: ridge ? 0 : lr0.v * batchScale };
@@ -346,10 +369,12 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
       const k = Math.min(K, T - s);
       const res = await device.run({ steps: k, t0: t, inputs: train.inputs.subarray(s * B * I, (s + k) * B * I), noisy: true });
       const dL = new Float64Array(k);
+      const dLseq = perSequence ? new Float64Array(k * B) : undefined;
       for (let j = 0; j < k; j++) {
         const tOff = (s + j) * B * O;
         const lc = stepMse(res.clean, j * B * O, train.targets, tOff, B * O);
         dL[j] = stepMse(res.noisy, j * B * O, train.targets, tOff, B * O) - lc;
+        if (dLseq) for (let b = 0; b < B; b++) dLseq[j * B + b] = stepMse(res.noisy, (j * B + b) * O, train.targets, tOff + b * O, O) - stepMse(res.clean, (j * B + b) * O, train.targets, tOff + b * O, O);
         lossSum += lc;
         if (!warnedGrowth && stepsDone + j < EARLY_STEPS) {
           blockSum += lc;
@@ -370,10 +395,12 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
       const running = lossSum / (s + k);
       if (running > divergeAbove)
         return result('diverged', `epoch ${epoch} step ${s + k}: running MSE ${running.toExponential(3)} exceeds ${options.divergenceFactor ?? 1e4} x the zero-output MSE; lower the learning rates or add clip/spectral control`);
-      normaliser?.apply(dL);
-      if (options.clip) clipDeltaLoss(dL, options.clip);
+      const sent = dLseq ?? dL;
+      normaliser?.apply(sent);
+      if (options.clip) clipDeltaLoss(sent, options.clip);
       lrFactor = scheduleFactor(schedule, stepsDone, totalSteps);
-      await device.reward({ t0: t, deltaLoss: dL, lr: scaleRates(baseLr, lrFactor) });
+      const req = { t0: t, deltaLoss: sent, lr: scaleRates(baseLr, lrFactor) };
+      await (dLseq && takesSequenceRewards(device) ? device.rewardSequences(req) : device.reward(req));
       t += k;
       stepsDone += k;
       if (options.spectral && stepsDone >= nextSpectral) {
