@@ -13,12 +13,15 @@
  *   link      ANP-T through firmware-sim vs the wire limit
  *   faults    the fault matrix of issue 9 (bench/link-faults.ts): time relative to clean, weights = emulator
  *   cores     ANP-T training on 1 vs 2 threads (EmulatorDevice threads), H=1000 B=10 and smaller, same weights
- * Results also go to bench/out/results.json. Options: --quick (shorter timings),
+ * Results also go to bench/out/results.json (--results PATH: elsewhere, e.g. for bench
+ * processes run side by side). Options: --quick (shorter timings),
  * --only step,epoch,spectral,link,queue,faults,cores; for faults --repeat N, --first-round N (fault
- * seeds N...), --transports tcp,pty, --cells=SUBSTRING,...
+ * seeds N...), --transports tcp,pty, --cells=SUBSTRING,..., and --merge A.json,B.json: no
+ * run, the matrix of the `faults` of these results files (rounds run as separate processes).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { dirname } from 'node:path';
 import { benchStep, formatStepRows, sameBits } from './step-vs-c.js';
 import { benchEpoch, formatEpochRows } from './epoch.js';
 import { benchSpectral, formatSpectralRows } from './spectral.js';
@@ -28,6 +31,9 @@ const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only='))?.slice(7) ?? args[args.indexOf('--only') + 1];
 const only = args.some((a) => a.startsWith('--only')) && onlyArg ? new Set(onlyArg.split(',')) : undefined;
 const want = (name: string) => !only || only.has(name);
+/** `--name value` or `--name=value`. */
+const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
+const resultsPath = value('results') ?? 'bench/out/results.json';
 const load = () => `load average ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} cores`;
 const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cores: os.cpus().length, loadAtStart: os.loadavg()[0] };
 console.log(`${new Date().toISOString()}  node ${process.version}  ${load()}`);
@@ -99,25 +105,35 @@ if (want('queue')) {
 
 if (want('faults')) {
   // --repeat N: rounds of the whole matrix (default 3, --quick 1); --transports tcp,pty;
-  // --cells=drops,corrupt 1e-3 (substrings of the cell names; clean always runs)
-  const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
-  const rounds = Number(value('repeat') ?? (quick ? 1 : 3));
-  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error(`--repeat: '${value('repeat')}' is not a positive number of rounds (e.g. --repeat 3)`);
-  const firstRound = Number(value('first-round') ?? 1); // --first-round N: continue a matrix with fault seeds N, N+1, ...
-  if (!Number.isSafeInteger(firstRound) || firstRound < 1) throw new Error(`--first-round: '${value('first-round')}' is not a positive round number (e.g. --first-round 2)`);
-  const transports = (value('transports') ?? 'tcp,pty').split(',') as ('tcp' | 'pty')[];
-  for (const t of transports) if (t !== 'tcp' && t !== 'pty') throw new Error(`--transports: '${t}' is not tcp or pty (e.g. --transports tcp,pty)`);
-  const cellsArg = value('cells');
-  const only = cellsArg ? (cell: string) => cellsArg.split(',').some((c) => cell.includes(c)) : undefined;
-  console.log(`\n== the fault matrix: anpt train --device, default link flags, firmware-sim over ${transports.join(' and ')} at 115200 baud (H=32, B=4, ${quick ? '200 steps, 1 epoch' : '500 steps, 2 epochs'}), ${rounds} round(s), wall-clock time relative to the clean runs; ${load()}`);
-  const { benchLinkFaults, formatFaultRows } = await import('./link-faults.js');
-  const task = ['--task', 'mackey-glass', '--hidden', '32', '--batch', '4', '--steps', quick ? '200' : '500', '--epochs', quick ? '1' : '2', '--quiet'];
-  const onRun = (row: { transport: string; cell: string; seconds: number[]; identical: boolean[]; failures: string[] }, round: number) =>
-    console.log(`   round ${round} ${row.transport} ${row.cell}: ${row.seconds.at(-1)!.toFixed(1)} s, weights = emulator: ${row.identical.at(-1) ? 'yes' : `NO ${row.failures.at(-1) ?? ''}`}; ${load()}`);
-  const rows = await benchLinkFaults({ rounds, firstRound, task, transports, only, onRun });
-  console.log(`${new Date().toISOString()}  ${load()}`);
-  for (const line of formatFaultRows(rows)) console.log(line);
-  results.faults = rows;
+  // --cells=drops,corrupt 1e-3 (substrings of the cell names; clean always runs);
+  // --merge A.json,B.json: the matrix of results files written by such runs
+  const { benchLinkFaults, formatFaultRows, mergeFaultRows } = await import('./link-faults.js');
+  const merge = value('merge');
+  if (merge) {
+    const { readFileSync } = await import('node:fs');
+    const files = merge.split(',');
+    const rows = mergeFaultRows(files.map((f) => JSON.parse(readFileSync(f, 'utf8')).faults ?? []));
+    console.log(`\n== the fault matrix merged from ${files.join(', ')}: wall-clock time relative to all clean runs of the same transport`);
+    for (const line of formatFaultRows(rows)) console.log(line);
+    results.faults = rows;
+  } else {
+    const rounds = Number(value('repeat') ?? (quick ? 1 : 3));
+    if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error(`--repeat: '${value('repeat')}' is not a positive number of rounds (e.g. --repeat 3)`);
+    const firstRound = Number(value('first-round') ?? 1); // --first-round N: continue a matrix with fault seeds N, N+1, ...
+    if (!Number.isSafeInteger(firstRound) || firstRound < 1) throw new Error(`--first-round: '${value('first-round')}' is not a positive round number (e.g. --first-round 2)`);
+    const transports = (value('transports') ?? 'tcp,pty').split(',') as ('tcp' | 'pty')[];
+    for (const t of transports) if (t !== 'tcp' && t !== 'pty') throw new Error(`--transports: '${t}' is not tcp or pty (e.g. --transports tcp,pty)`);
+    const cellsArg = value('cells');
+    const only = cellsArg ? (cell: string) => cellsArg.split(',').some((c) => cell.includes(c)) : undefined;
+    console.log(`\n== the fault matrix: anpt train --device, default link flags, firmware-sim over ${transports.join(' and ')} at 115200 baud (H=32, B=4, ${quick ? '200 steps, 1 epoch' : '500 steps, 2 epochs'}), ${rounds} round(s), wall-clock time relative to the clean runs; ${load()}`);
+    const task = ['--task', 'mackey-glass', '--hidden', '32', '--batch', '4', '--steps', quick ? '200' : '500', '--epochs', quick ? '1' : '2', '--quiet'];
+    const onRun = (row: { transport: string; cell: string; seconds: number[]; identical: boolean[]; failures: string[] }, round: number) =>
+      console.log(`   round ${round} ${row.transport} ${row.cell}: ${row.seconds.at(-1)!.toFixed(1)} s, weights = emulator: ${row.identical.at(-1) ? 'yes' : `NO ${row.failures.at(-1) ?? ''}`}; ${load()}`);
+    const rows = await benchLinkFaults({ rounds, firstRound, task, transports, only, onRun });
+    console.log(`${new Date().toISOString()}  ${load()}`);
+    for (const line of formatFaultRows(rows)) console.log(line);
+    results.faults = rows;
+  }
 }
 
 if (want('cores')) {
@@ -130,6 +146,6 @@ if (want('cores')) {
   results.cores = rows;
 }
 
-mkdirSync('bench/out', { recursive: true });
-writeFileSync('bench/out/results.json', JSON.stringify(results, null, 2) + '\n');
-console.log('\nwritten: bench/out/results.json');
+mkdirSync(dirname(resultsPath), { recursive: true });
+writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');
+console.log(`\nwritten: ${resultsPath}`);

@@ -10,7 +10,8 @@
  * - optional reboots after every N steps: configuration, weights, state, the replay
  *   cache and any half-received frame are lost, and the reply to the request that
  *   was running is never sent (the host sees a timeout, then NOT_CONFIGURED);
- * - optional stalls: every reply is delayed;
+ * - optional stalls: a reply is delayed by stallMs, every reply or a seeded random
+ *   fraction stallRate of them (an occasional freeze: a flash write, a USB hiccup);
  * - Stats report the faults the simulator injected (injected_* link counters): the
  *   stalls and reboots here, and the corrupted bytes and dropped frames of the fault
  *   stages of its links (faults.ts, given to attach()).
@@ -28,7 +29,7 @@ import { DeviceService } from '../src/link/device-server.js';
 import { configFieldToWire } from '../src/link/field-names.js';
 import { RpcServer, type Handler, type InjectedCounters } from '../src/link/server.js';
 import type { ByteTransport } from '../src/link/transport.js';
-import type { FaultCounters } from './faults.js';
+import { seededUniform, type FaultCounters } from './faults.js';
 
 export const FIRMWARE_NAME = 'anpt-firmware-sim';
 export const FIRMWARE_VERSION = '0.1.0';
@@ -58,8 +59,12 @@ export interface BoardOptions {
   protocolVersion?: number;
   /** Reboot after every this many steps since boot (0 or absent: never). */
   resetAfterSteps?: number;
-  /** Delay before every reply, ms. */
+  /** Delay before a reply, ms. */
   stallMs?: number;
+  /** Fraction of replies delayed by stallMs, 0..1 (default 1: every reply). */
+  stallRate?: number;
+  /** Seed of the stall draws (the fault seed; default 1). */
+  faultSeed?: number;
   deviceId?: string;
   /** Boot counter of the first boot (default 1). */
   firstBoot?: number;
@@ -192,9 +197,20 @@ export class SimBoard {
   private stepsSinceBoot = 0;
   private readonly limits: SimLimits;
   readonly ramBytes: number;
+  /**
+   * Whether the next reply stalls: one draw per request the handler serves (replays from
+   * the cache are not drawn), over all boots, so the same seed stalls the same replies.
+   * Its own generator, seeded from the fault seed mixed with a constant: the line's fault
+   * stage draws from the plain seed, and the two must not move in step.
+   */
+  private readonly stallDraw: () => boolean;
 
   constructor(private readonly opts: BoardOptions = {}) {
     this.ramBytes = opts.ramBytes ?? 256 * 1024;
+    const rate = opts.stallRate ?? 1;
+    if (!(rate >= 0 && rate <= 1)) throw new RangeError(`stallRate ${rate} is not a probability in 0..1`);
+    const uniform = seededUniform(((opts.faultSeed ?? 1) ^ 0x5a11ed) >>> 0);
+    this.stallDraw = rate === 1 ? () => true : () => uniform() < rate;
     const limits = { ...SIM_LIMITS, ...opts.limits };
     this.limits = { ...limits, maxHidden: maxHiddenForRam(this.ramBytes, limits.maxHidden) };
     if (this.limits.maxHidden < 1) throw new RangeError(`${Math.round(this.ramBytes / 1024)} KiB of RAM hold no network at all; give the board more`);
@@ -258,11 +274,15 @@ export class SimBoard {
       converter: EXACT_CONVERTER,
     });
     const stallMs = o.stallMs ?? 0;
-    const stall = () => {
+    const occasional = (o.stallRate ?? 1) < 1;
+    const stall = (what: string): Promise<unknown> => {
+      if (!this.stallDraw()) return Promise.resolve();
       this.injected.stalls++;
+      // every reply stalled is the line's latency, not an event; an occasional stall is
+      if (occasional) o.log?.(`stall ${stallMs} ms before the reply to ${what} (stall ${this.injected.stalls})`);
       return new Promise((ok) => setTimeout(ok, stallMs));
     };
-    const handler: Handler = stallMs > 0 ? (body, ctx) => stall().then(() => service.handle(body, ctx)) : service.handle;
+    const handler: Handler = stallMs > 0 ? (body, ctx) => stall(body.case).then(() => service.handle(body, ctx)) : service.handle;
     this.server = new RpcServer(handler, {
       maxFrameBytes: o.maxFrameBytes,
       cacheSize: 4,

@@ -13,8 +13,9 @@
  * Over TCP and the pseudo-terminal both directions are paced at --baud (baud / 10
  * bytes/s), and on the pseudo-terminal a host that set another baud rate reads
  * garbage, as on a real line. On a real serial port the UART does both itself.
- * Faults (--corrupt-rate, --drop-rate, --reset-after-steps, --stall-ms) are for
- * testing how the host copes.
+ * Faults (--corrupt-rate, --drop-rate, --reset-after-steps, --stall-ms with
+ * --stall-rate) are for testing how the host copes; what was injected is logged every
+ * 10 s while it changes and when a link closes.
  */
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -54,6 +55,7 @@ interface Flags {
   faultSeed: number;
   resetAfterSteps: number;
   stallMs: number;
+  stallRate: number;
   deviceId: string;
   protocolVersion?: number;
   quiet?: boolean;
@@ -71,7 +73,8 @@ const program = new Command('anpt-firmware-sim')
   .option('--drop-rate <p>', 'lose this fraction of frames, both directions', probability, 0)
   .option('--fault-seed <n>', 'seed of the fault draws', integer(0, 'a non-negative integer'), 1)
   .option('--reset-after-steps <n>', 'reboot after every n steps run (0 = never)', integer(0, 'a non-negative integer'), 0)
-  .option('--stall-ms <n>', 'delay every reply by n ms', integer(0, 'a non-negative integer'), 0)
+  .option('--stall-ms <n>', 'delay replies by n ms (every reply, or the fraction --stall-rate)', integer(0, 'a non-negative integer'), 0)
+  .option('--stall-rate <p>', 'fraction of replies --stall-ms delays, drawn from --fault-seed (1 = every reply)', probability, 1)
   .option('--device-id <id>', 'device id announced in HelloReply', 'firmware-sim')
   .option('--quiet', 'no log lines on stderr')
   .addOption(new Option('--protocol-version <n>', 'speak another protocol version (testing)').argParser(integer(0, 'a version number')).hideHelp())
@@ -107,6 +110,8 @@ function makeBoard(): SimBoard {
       protocolVersion: flags.protocolVersion,
       resetAfterSteps: flags.resetAfterSteps,
       stallMs: flags.stallMs,
+      stallRate: flags.stallRate,
+      faultSeed: flags.faultSeed,
       deviceId: flags.deviceId,
       log,
     });
@@ -118,6 +123,7 @@ function makeBoard(): SimBoard {
 const board = makeBoard();
 const bytesPerSecond = flags.baud / 10;
 const faulty = flags.corruptRate > 0 || flags.dropRate > 0;
+const injecting = faulty || flags.stallMs > 0 || flags.resetAfterSteps > 0;
 
 /** The stages between a port and the board: [baud mismatch] -> pacing -> faults. */
 function attach(link: ByteTransport, opts: { pace: boolean; hostBaud?: () => number }): void {
@@ -125,24 +131,44 @@ function attach(link: ByteTransport, opts: { pace: boolean; hostBaud?: () => num
   if (opts.hostBaud) t = baudMismatchTransport(t, flags.baud, opts.hostBaud);
   const paced = opts.pace ? pacedTransport(t, bytesPerSecond) : undefined;
   if (paced) t = paced;
-  if (faulty) {
-    const f = faultyTransport(t, { corruptRate: flags.corruptRate, dropRate: flags.dropRate, seed: flags.faultSeed });
-    // the faults injected so far, every 10 s while they change and when the link closes
+  const f = faulty ? faultyTransport(t, { corruptRate: flags.corruptRate, dropRate: flags.dropRate, seed: flags.faultSeed }) : undefined;
+  if (f) t = f;
+  if (injecting) {
+    // the faults injected so far (this link's line faults, the board's stalls and
+    // reboots), every 10 s while they change and when the link closes
+    const now = () => {
+      const b = board.injectedCounters();
+      return `${f ? `${JSON.stringify(f.faults())}, ` : ''}stalls ${b.injectedStalls}, reboots ${b.injectedResets}`;
+    };
     let last = '';
     const report = () => {
-      const now = JSON.stringify(f.faults());
-      if (now !== last) log(`faults injected on ${link.name}: ${now}`);
-      last = now;
+      const text = now();
+      if (text !== last) log(`faults injected on ${link.name}: ${text}`);
+      last = text;
     };
     const every = setInterval(report, 10_000).unref();
-    link.onClose(() => {
+    t = alsoOnClose(t, () => {
       clearInterval(every);
-      log(`link ${link.name} closed; faults injected: ${JSON.stringify(f.faults())}, transmit queue drops ${paced?.queueDrops() ?? 0}`);
+      log(`link ${link.name} closed; faults injected: ${now()}, transmit queue drops ${paced?.queueDrops() ?? 0}`);
     });
-    board.attach(f, f.faults, paced?.queueDrops);
-    return;
   }
-  board.attach(t, undefined, paced?.queueDrops);
+  board.attach(t, f?.faults, paced?.queueDrops);
+}
+
+/** `t`, with `also` run before the close callback the board sets (a transport keeps one). */
+function alsoOnClose(t: ByteTransport, also: () => void): ByteTransport {
+  return {
+    name: t.name,
+    bytesPerSecond: t.bytesPerSecond,
+    write: (bytes) => t.write(bytes),
+    onData: (cb) => t.onData(cb),
+    onClose: (cb) =>
+      t.onClose((reason) => {
+        also();
+        cb(reason);
+      }),
+    close: () => t.close(),
+  };
 }
 
 const cleanups: (() => unknown)[] = [];

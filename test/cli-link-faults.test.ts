@@ -3,7 +3,7 @@
 // emulator. This is the fast subset of the fault matrix (H=32, B=4, 200 steps, 1 epoch):
 //   over TCP   5 % dropped frames; 1e-3 corrupted bytes; 1e-2 corrupted bytes + 1 % drops
 //              + a reset every 150 steps (the README's set, resets made frequent enough to
-//              happen in a short run); a reset every 25 steps
+//              happen in a short run); a reset every 25 steps; 1.5 s stalls of 1 % of replies
 //   over a pty 1e-3 corrupted bytes at 115200 baud
 // `npm run bench` runs the whole matrix (3 runs a cell, times relative to a clean run).
 // Also here: two hosts (BUSY for a second train, push and Hello, raw Hellos with frame
@@ -81,6 +81,19 @@ describe('anpt train --device survives a faulty line with default flags', () => 
       else expect(link.retries).toBeGreaterThan(0);
     }, 240_000);
   }
+
+  it("occasional stalls longer than the host's first timeout (1.5 s on 1 % of replies, seeded): the emulator's weights", async () => {
+    // 1.5 s > the 1 s RTO a call kind starts with and > the RTO learnt on a clean line:
+    // each stall makes the host retry with backoff until the late reply comes
+    const s = await sim('--tcp', '0', '--baud', '2000000', '--stall-ms', '1500', '--stall-rate', '0.01', '--fault-seed', '1');
+    const r = await cli('train', ...TASK, '--device', s.url(), '--out', join(TMP, 'stalls'));
+    expect(r.code, r.err).toBe(0);
+    expect(matrices('stalls')).toBe(matrices('emu'));
+    const stalls = s.log().match(/stall 1500 ms before the reply to \w+/g) ?? [];
+    expect(stalls.length).toBeGreaterThan(0);
+    expect(stalls.length).toBeLessThan(20); // occasional: about 4 of ~430 calls
+    expect(JSON.parse(readFileSync(join(TMP, 'stalls', 'summary.json'), 'utf8')).link.retries).toBeGreaterThan(0);
+  }, 240_000);
 });
 
 describe('two hosts', () => {

@@ -15,14 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnFirmwareSim, type RunningSim } from '../firmware-sim/spawn.js';
-import { defaultChipFormats } from '../src/device/config.js';
 import { EmulatorDevice } from '../src/device/emulator.js';
-import type { Device, DeviceConfig, Params } from '../src/device/types.js';
-import { trainAnpt, type AnptOptions, type TrainResult } from '../src/learn/anpt.js';
+import type { Device } from '../src/device/types.js';
 import { readCheckpoint, ResilientDevice } from '../src/link/resilient-device.js';
 import { SerialDevice } from '../src/link/serial-device.js';
-import { xavierNormal } from '../src/model/rnn.js';
 import { mackeyGlassTask } from '../src/tasks/mackey-glass.js';
+import { mgConfig, mse, train } from './fault-training.js';
 
 const sims: RunningSim[] = [];
 const devices: Device[] = [];
@@ -39,30 +37,9 @@ async function sim(args: string[]): Promise<RunningSim> {
   return s;
 }
 
-interface Run {
-  result: TrainResult;
-  params: Params;
-}
-
-async function train(device: Device, cfg: DeviceConfig, task: ReturnType<typeof mackeyGlassTask>, opts: Omit<AnptOptions, 'test'>): Promise<Run> {
-  const t = cfg.topology;
-  await device.configure(cfg);
-  await device.writeParams(xavierNormal({ inputs: 1, hidden: t.hidden, outputs: 1, activation: t.activation }, cfg.seed));
-  const result = await trainAnpt(device, task.train, { ...opts, test: task.test });
-  return { result, params: await device.readParams() };
-}
-
-const mse = (r: TrainResult) => r.epochs.map((e) => [e.trainMse, e.testMse]);
-
 describe('training through faults', () => {
   it('1 % corrupted bytes and 1 % dropped frames both ways (H=8, B=1, 240 steps, K=4, 2 epochs): the same weights as a clean run, with CRC errors and retries counted', async () => {
-    const cfg: DeviceConfig = {
-      topology: { inputs: 1, hidden: 8, outputs: 1, batch: 1, activation: 'tanh' },
-      formats: defaultChipFormats(),
-      noise: { hiddenSigma: 1e-3, outputSigma: 1e-3 },
-      seed: 5,
-      maxChunkSteps: 4,
-    };
+    const cfg = mgConfig(8, 1, 5, 4);
     const task = mackeyGlassTask({ steps: 240, batch: 1, seed: 5 });
     const opts = { epochs: 2, lr: { w: 0.03, r: 0.03, v: 0.03 }, chunkSteps: 4 };
     const clean = await train(new EmulatorDevice(), cfg, task, opts);
@@ -82,13 +59,7 @@ describe('training through faults', () => {
   });
 
   it('a board reboot every 2000 steps (H=32, B=4, 1000 steps, K=50, 2 epochs): ResilientDevice recovers from checkpoints and ends with the same weights as a clean run', async () => {
-    const cfg: DeviceConfig = {
-      topology: { inputs: 1, hidden: 32, outputs: 1, batch: 4, activation: 'tanh' },
-      formats: defaultChipFormats(),
-      noise: { hiddenSigma: 1e-3, outputSigma: 1e-3 },
-      seed: 42,
-      maxChunkSteps: 50,
-    };
+    const cfg = mgConfig(32, 4, 42, 50);
     const task = mackeyGlassTask({ steps: 1000, batch: 4, seed: 42 });
     const opts = { epochs: 2, lr: { w: 0.03, r: 0.03, v: 0.03 }, chunkSteps: 50, schedule: { kind: 'cosine' as const }, spectral: { cap: 0.95, everySteps: 500 } };
     const clean = await train(new EmulatorDevice(), cfg, task, opts);

@@ -10,14 +10,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
 import { spawnCFirmware, type RunningFirmware } from '../firmware-sim/c-firmware.js';
 import { startFaultRelay, type FaultRelay } from '../firmware-sim/relay.js';
-import { defaultChipFormats } from '../src/device/config.js';
 import { EmulatorDevice } from '../src/device/emulator.js';
-import type { Device, DeviceConfig, Params, RunRequest } from '../src/device/types.js';
-import { trainAnpt, type AnptOptions, type TrainResult } from '../src/learn/anpt.js';
+import type { Device, RunRequest } from '../src/device/types.js';
 import { ResilientDevice } from '../src/link/resilient-device.js';
 import { SerialDevice } from '../src/link/serial-device.js';
-import { xavierNormal } from '../src/model/rnn.js';
 import { mackeyGlassTask } from '../src/tasks/mackey-glass.js';
+import { mgConfig, mse, train } from './fault-training.js';
 import { buildFirmware, missingTools } from './firmware-tools.js';
 
 const hostMissing = missingTools(['make', 'gcc', 'nanopb_generator.py']);
@@ -38,24 +36,9 @@ async function firmware(target: 'host' | 'qemu'): Promise<RunningFirmware> {
   return fw;
 }
 
-async function train(device: Device, cfg: DeviceConfig, task: ReturnType<typeof mackeyGlassTask>, opts: Omit<AnptOptions, 'test'>) {
-  const t = cfg.topology;
-  await device.configure(cfg);
-  await device.writeParams(xavierNormal({ inputs: 1, hidden: t.hidden, outputs: 1, activation: t.activation }, cfg.seed));
-  const result: TrainResult = await trainAnpt(device, task.train, { ...opts, test: task.test });
-  return { result, params: (await device.readParams()) as Params };
-}
-const mse = (r: TrainResult) => r.epochs.map((e) => [e.trainMse, e.testMse]);
-
 describe.skipIf(hostMissing !== undefined)('the C firmware through faults', () => {
   it('1 % corrupted bytes and 1 % dropped frames both ways (H=8, B=1, 240 steps, K=4, 2 epochs): the weights of a clean run', async () => {
-    const cfg: DeviceConfig = {
-      topology: { inputs: 1, hidden: 8, outputs: 1, batch: 1, activation: 'tanh' },
-      formats: defaultChipFormats(),
-      noise: { hiddenSigma: 1e-3, outputSigma: 1e-3 },
-      seed: 5,
-      maxChunkSteps: 4,
-    };
+    const cfg = mgConfig(8, 1, 5, 4);
     const task = mackeyGlassTask({ steps: 240, batch: 1, seed: 5 });
     const opts = { epochs: 2, lr: { w: 0.03, r: 0.03, v: 0.03 }, chunkSteps: 4 };
     const clean = await train(new EmulatorDevice(), cfg, task, opts);
@@ -97,13 +80,7 @@ describe.skipIf(hostMissing !== undefined)('the C firmware through faults', () =
 
   for (const target of ['host', 'qemu'] as const) {
     it.skipIf(target === 'qemu' && qemuMissing !== undefined)(`a reset mid-run (${target === 'host' ? 'host build, SIGUSR1' : 'Cortex-M4 in QEMU, system_reset'}; H=16, B=2, 400 steps, K=20, 2 epochs): ResilientDevice recovers, the weights of a clean run`, async () => {
-      const cfg: DeviceConfig = {
-        topology: { inputs: 1, hidden: 16, outputs: 1, batch: 2, activation: 'tanh' },
-        formats: defaultChipFormats(),
-        noise: { hiddenSigma: 1e-3, outputSigma: 1e-3 },
-        seed: 42,
-        maxChunkSteps: 20,
-      };
+      const cfg = mgConfig(16, 2, 42, 20);
       const task = mackeyGlassTask({ steps: 400, batch: 2, seed: 42 });
       const opts = { epochs: 2, lr: { w: 0.03, r: 0.03, v: 0.03 }, chunkSteps: 20 };
       const clean = await train(new EmulatorDevice(), cfg, task, opts);

@@ -266,6 +266,32 @@ describe('the simulated board', () => {
     expect(performance.now() - t).toBeGreaterThanOrEqual(59);
   });
 
+  it('--stall-rate p stalls a fraction p of the replies, the same ones for the same --fault-seed', async () => {
+    /** Which of 300 calls stalled (the board's injected-stall counter before and after each). */
+    const stalled = async (faultSeed: number) => {
+      const lines: string[] = [];
+      const board = new SimBoard({ stallMs: 1, stallRate: 0.2, faultSeed, log: (l) => lines.push(l) });
+      const dev = await boardLink(board, { timeoutMs: 2000 });
+      await dev.configure(cfg());
+      const hit: number[] = [];
+      for (let i = 0; i < 300; i++) {
+        const before = board.injectedCounters().injectedStalls;
+        await (i % 2 ? dev.stats() : dev.run({ steps: 1, t0: i, inputs: new Float64Array(2), noisy: false }));
+        if (board.injectedCounters().injectedStalls > before) hit.push(i);
+      }
+      const counted = (await dev.stats()).link!['device.injectedStalls']; // counted in Stats
+      const stalls = board.injectedCounters().injectedStalls;
+      expect(counted).toBe(stalls);
+      expect(lines.filter((l) => /^stall 1 ms before the reply to \w+ \(stall \d+\)$/.test(l))).toHaveLength(stalls); // and logged
+      return hit;
+    };
+    const a = await stalled(7);
+    expect(a.length).toBeGreaterThan(0.2 * 300 - 25); // 60 expected, sd 7
+    expect(a.length).toBeLessThan(0.2 * 300 + 25);
+    expect(await stalled(7)).toEqual(a);
+    expect(await stalled(8)).not.toEqual(a);
+  });
+
   it('can speak another protocol version (to test hosts against old firmware)', async () => {
     const { a, b } = memoryPair();
     new SimBoard({ protocolVersion: 0 }).attach(b);
