@@ -154,6 +154,49 @@ describe('the work is split', () => {
   });
 });
 
+describe('a kernel worker that fails mid-run', () => {
+  // the fault hooks of kernel-threads.ts: the worker throws, exits or hangs after n
+  // commands (one command per run: reward is applied by the next run); thread 0 must
+  // not wait for it forever, and the call must say what happened
+  const cfg = config({ H: 64, B: 4, K: 1 });
+  async function trainUntilFailure(dev: EmulatorDevice) {
+    await dev.configure(cfg);
+    const a = performance.now();
+    let error: unknown;
+    try {
+      for (let t = 0; t < 20; t++) {
+        await dev.run({ steps: 1, t0: t, inputs: new Float64Array(8).fill(0.5), noisy: true });
+        await dev.reward({ t0: t, deltaLoss: new Float64Array([0.01]), lr: { w: 0.3, r: 0.3, v: 0.3 } });
+      }
+    } catch (e) {
+      error = e;
+    }
+    const seconds = (performance.now() - a) / 1000;
+    await dev.close(); // terminates the failed worker: must not hang either
+    return { error, seconds };
+  }
+
+  it('a worker that throws: the next run fails within seconds, saying which thread threw what', async () => {
+    const r = await trainUntilFailure(new EmulatorDevice({ threads: 2, threadFaults: { fault: { after: 3, kind: 'throw' } } }));
+    expect(String(r.error)).toMatch(/run: a kernel worker thread stopped \(it threw: thread 1: injected fault after 3 commands\); the chip state is lost/);
+    expect(r.seconds).toBeLessThan(10);
+  });
+
+  it('a worker that exits: the same, and every later call fails the same way', async () => {
+    const dev = new EmulatorDevice({ threads: 2, threadFaults: { fault: { after: 2, kind: 'exit' } } });
+    const r = await trainUntilFailure(dev);
+    expect(String(r.error)).toMatch(/run: a kernel worker thread stopped \(it exited: thread 1 exited \(code 7\)/);
+    expect(r.seconds).toBeLessThan(10);
+    await expect(dev.readParams()).rejects.toThrow(/readParams: a kernel worker thread stopped/);
+  });
+
+  it('a worker that hangs: thread 0 gives up after the stall limit without progress', async () => {
+    const r = await trainUntilFailure(new EmulatorDevice({ threads: 2, threadFaults: { fault: { after: 2, kind: 'hang' }, stallMs: 300 } }));
+    expect(String(r.error)).toMatch(/run: a kernel worker thread stopped \(it made no progress within the stall limit/);
+    expect(r.seconds).toBeLessThan(10);
+  });
+});
+
 describe('the threads option', () => {
   it("refuses what is not 1, 2 or 'auto', and 2 on the scalar build, in one line", () => {
     expect(() => new EmulatorDevice({ threads: 3 as never })).toThrow(/^threads: 3 is not a thread count; use 1, 2 or 'auto'/);
