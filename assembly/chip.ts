@@ -252,13 +252,10 @@ function runSteps(c: Chip, K: i32, t0: u32, noisy: bool, trace: bool, bank: i32)
     if (noisy) noise(c, k, t, i0, i1);
     activate(c, t, rNext, rnNext, noisy, i0, i1);
     if (trace) traceHidden(c, k, rNext, i0, i1);
+    if (partial) partialSums(L.da + ((<usize>k * B * H + i0) << 2), H, i1 - i0, B, sumsOf(L, bank, k, id));
     barrier();
     outputs(c, k, t, rNext, rnNext, noisy, o0, o1);
-    if (partial) {
-      const p = sumsOf(L, bank, k, id);
-      partialSums(L.da + ((<usize>k * B * H + i0) << 2), H, i1 - i0, B, p);
-      partialSums(L.dy + ((<usize>k * B * O + o0) << 2), O, o1 - o0, B, p + 16);
-    }
+    if (partial) partialSums(L.dy + ((<usize>k * B * O + o0) << 2), O, o1 - o0, B, sumsOf(L, bank, k, id) + 16);
     if (noisy) {
       const tmp = rn;
       rn = rnNext;

@@ -52,10 +52,10 @@ export const DEAD_STALL: i32 = 3;
 /**
  * Spins before a thread sleeps in atomic.wait: an online step's meetings are tens of
  * microseconds apart (the host's work between two calls), and waking a sleeping thread
- * costs tens of microseconds on a virtual machine. About 100 us of atomic loads here;
+ * costs tens of microseconds on a virtual machine. About 100 us of atomic loads here (~1 ns each);
  * bounded, so that a loaded machine gets the core back.
  */
-const SPINS = 40000;
+const SPINS = 100000;
 
 /** Thread 0 sleeps in slices of this many ns, checking DEAD and the workers' progress. */
 const SLICE_NS: i64 = 10_000_000;
