@@ -39,7 +39,7 @@ async function trace(dev: EmulatorDevice, config: DeviceConfig, chunks: number, 
   for (let c = 0; c < chunks; c++) {
     const t0 = c * chunk;
     const res = await dev.run({ steps: chunk, t0, inputs: Float64Array.from({ length: chunk * B * I }, () => r() * 2), noisy: true, hiddenTrace: true });
-    outs.push(...res.clean, ...res.noisy, ...res.hidden!);
+    for (const a of [res.clean, res.noisy, res.hidden!]) for (const x of a) outs.push(x); // (a spread overflows the stack at long chunks)
     await dev.reward({ t0, deltaLoss: Float64Array.from({ length: chunk }, () => r() * 0.05), lr: { w: 0.3, r: 0.3, v: 0.3 } });
   }
   const clean = await dev.run({ steps: chunk, t0: chunks * chunk, inputs: Float64Array.from({ length: chunk * B * I }, () => r() * 2), noisy: false });
@@ -80,6 +80,8 @@ describe('two threads give the bits of one', () => {
     ['16-bit, mismatch on, one chunk per sequence (chunk 40)', { H: 100, B: 10, mismatch: true, K: 40 }, 3],
     ['8-bit stochastic, chunk 40, B = 1', { H: 130, B: 1, bits: 8, K: 40 }, 3],
     ['more outputs than neurons (outputs beyond H on the last thread), odd chunk', { H: 5, B: 3, O: 9, K: 3 }, 5],
+    // (K + 1) x B x Hp x 2 bytes > 1 MiB: no second trace bank, reward applies the update at once
+    ['long chunks without a second trace bank (chunk 500)', { H: 120, B: 10, K: 500 }, 2],
   ];
   for (const [name, c, chunks] of cases)
     it(name, async () => {
