@@ -52,10 +52,36 @@ export const DEAD_STALL: i32 = 3;
 /**
  * Spins before a thread sleeps in atomic.wait: an online step's meetings are tens of
  * microseconds apart (the host's work between two calls), and waking a sleeping thread
- * costs tens of microseconds on a virtual machine. About 100 us of atomic loads here (~1 ns each);
- * bounded, so that a loaded machine gets the core back.
+ * costs tens of microseconds on a virtual machine; SPINS_MAX atomic loads are about
+ * 100 us here (~1 ns each). On a loaded machine a spinning thread only keeps its core
+ * from the thread it waits for, so each thread adapts (spinLimit): of every WINDOW
+ * waits the first PROBES spin up to SPINS_MAX, and when half of those still had to
+ * sleep the rest of the window spins only SPINS_MIN.
  */
-const SPINS = 100000;
+const SPINS_MAX = 100000;
+const SPINS_MIN = 1000;
+const WINDOW = 64;
+const PROBES = 8;
+let waits = 0;
+let probeSleeps = 0;
+
+/** The spin limit of this thread's next wait (see SPINS_MAX). */
+// @ts-ignore: decorator
+@inline
+function spinLimit(): i32 {
+  return waits < PROBES || probeSleeps * 2 < PROBES ? SPINS_MAX : SPINS_MIN;
+}
+
+/** Count a finished wait: a probe that slept counts against spinning. */
+// @ts-ignore: decorator
+@inline
+function countWait(slept: bool): void {
+  if (waits < PROBES && slept) probeSleeps++;
+  if (++waits == WINDOW) {
+    waits = 0;
+    probeSleeps = 0;
+  }
+}
 
 /** Thread 0 sleeps in slices of this many ns, checking DEAD and the workers' progress. */
 const SLICE_NS: i64 = 10_000_000;
@@ -124,10 +150,14 @@ function waitFor(p: usize, v: i32, equal: bool): bool {
   if (ASC_FEATURE_THREADS) {
     let spins = 0, idle = 0;
     let seen = atomic.load<i32>(PROGRESS);
+    const limit = spinLimit();
     while (true) {
       const now = atomic.load<i32>(p);
-      if ((now == v) != equal) return true;
-      if (++spins <= SPINS) continue;
+      if ((now == v) != equal) {
+        countWait(spins > limit);
+        return true;
+      }
+      if (++spins <= limit) continue;
       if (threadId != 0) {
         atomic.add<i32>(SLEEPERS, 1);
         atomic.wait<i32>(p, now, -1);
