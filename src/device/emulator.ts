@@ -72,9 +72,10 @@ export function emulatorChunkFit(I: number, H: number, O: number, B: number, wan
 
 /**
  * threads 'auto' takes two cores from this hidden x batch on (bench/cores.ts measures
- * where a second thread starts to pay): at H x B = 1000-2000 the per-step meetings cost
- * more than half a step saves, and at 4000-6000 two threads won some runs and lost
- * others on the shared development machine (README), so auto starts above them.
+ * where a second thread starts to pay): at H x B = 1000-4000 two threads won 1.25-1.67x
+ * at load 1.4 but lost (0.19-0.54x) at load 4.2 on the shared development machine, when
+ * both threads shared one core and every meeting became a context switch (README), so
+ * auto starts above them.
  */
 export const AUTO_THREADS_MIN_HB = 8000;
 
