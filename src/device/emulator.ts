@@ -72,8 +72,8 @@ export function emulatorChunkFit(I: number, H: number, O: number, B: number, wan
 
 /**
  * threads 'auto' takes two cores from this hidden x batch on (bench/cores.ts measures
- * where a second thread starts to pay): at H x B = 1000-4000 two threads won 1.25-1.67x
- * at load 1.4 but lost (0.19-0.54x) at load 4.2 on the shared development machine, when
+ * where a second thread starts to pay): at H x B = 1000-4000 two threads won up to 1.69x
+ * at load 1.2 but lost (0.19-0.54x) at load 4.2 on the shared development machine, when
  * both threads shared one core and every meeting became a context switch (README), so
  * auto starts above them.
  */
