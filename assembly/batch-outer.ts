@@ -3,7 +3,6 @@
 // Mantissas m (int16, |m| < 2^14) come from plasticity.ts; see docs/kernel.md.
 import { Fmt, RND_FLOOR, RND_NEAREST, RND_STOCHASTIC, ovf, rshift } from './fixed';
 import { lowbias32 } from './rng';
-import { otherRows, resetOtherRows, settle } from './threads';
 
 /**
  * Row skipping (same bits either way; off for benchmarks at equal work) and its
@@ -14,15 +13,9 @@ let rowSkip = true;
 let rowsTotal: u64 = 0;
 let rowsSkipped: u64 = 0;
 export function setRowSkip(on: bool): void { rowSkip = on; }
-export function rowSkipCounts(skipped: bool): f64 {
-  settle();
-  return <f64>((skipped ? rowsSkipped : rowsTotal) + otherRows(skipped));
-}
-export function resetRowSkipCounts(): void {
-  settle();
-  rowsTotal = 0;
-  rowsSkipped = 0;
-  resetOtherRows();
+/** This thread's counts (chip.ts rowSkipCounts adds the other threads'). */
+export function ownRowCounts(skipped: bool): u64 {
+  return skipped ? rowsSkipped : rowsTotal;
 }
 /** This thread's counts since the last call (the other threads hand them to thread 0, threads.ts). */
 export function takeOwnRowCounts(skipped: bool): u64 {

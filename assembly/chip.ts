@@ -9,10 +9,12 @@ import { mantissaBits } from './plasticity';
 import { loadInputs, hiddenPre, noise, activate, outputs, traceHidden, tanhNearestSat, prepareActivation } from './step';
 import { update } from './update';
 import { MAX_INPUTS, MAX_HIDDEN, MAX_OUTPUTS, MAX_BATCH, MAX_CHUNK_STEPS } from './limits';
-import { takeOwnRowCounts } from './batch-outer';
+import { ownRowCounts, takeOwnRowCounts } from './batch-outer';
+import { maxAbs32, sumSquares } from './plasticity';
 import {
-  threadId, threadCount, rangeStart, outputStart, barrier, post, awaitCommand, commandCode, argK, argT0, argFlags, argLr,
-  addOtherRows, finish, settle, CMD_RUN, CMD_REWARD, CMD_QUIT,
+  MAX_THREADS, threadId, threadCount, rangeStart, outputStart, barrier, post, awaitCommand, commandCode, argK, argT0,
+  argFlags, argUpdateK, argUpdateT0, argLr, commandDone, progress, settle, threadsFailed, otherRows, resetOtherRows,
+  CMD_RUN, CMD_REWARD, CMD_QUIT,
 } from './threads';
 
 // Status codes returned to the host (src/device/emulator.ts reads them from these exports).
@@ -24,6 +26,8 @@ export const ERR_NO_CHUNK: i32 = -4;
 export const ERR_T0: i32 = -5;
 export const ERR_SIZE: i32 = -6;
 export const ERR_TENSOR: i32 = -7;
+/** A worker thread of the threads build failed (threads.ts DEAD); the chip's state is lost. */
+export const ERR_THREAD: i32 = -8;
 
 // The few objects below are the only runtime allocations (made once at start-up, by
 // the stub runtime just above __heap_base); buffers start at BASE, clear of them.
@@ -68,7 +72,7 @@ export function configure(
   gainSpread: f64, offsetSpreadLsb: f64, mismatchSeed: u32,
 ): i32 {
   if (!sizesFit(I, H, O, B, K)) return ERR_SIZE;
-  settle();
+  if (!sync()) return ERR_THREAD;
   const end = PROBE.plan(BASE, I, H, O, B, K);
   if (end > ADDRESS_SPACE) return ERR_MEMORY;
   const needPages = <i32>((end + 0xffff) >> 16);
@@ -99,6 +103,7 @@ export function configure(
     store<i32>(L.offset + (<usize>i << 2), <i32>gauss(oScale, ko, <u64>i));
   }
   c.pendingSteps = 0;
+  c.bank = 0;
   c.stepCount = 0;
   c.updateCount = 0;
   c.configured = true;
@@ -146,7 +151,7 @@ function tensorShape(L: Layout, t: i32): bool {
 /** Copy between staging (rows x cols, unpadded) and tensor t (padded rows), either way. */
 function copyTensor(t: i32, intoTensor: bool): i32 {
   if (!chip.configured) return ERR_NOT_CONFIGURED;
-  settle();
+  if (!sync()) return ERR_THREAD;
   const L = chip.L;
   if (!tensorShape(L, t)) return ERR_TENSOR;
   const rowBytes = <usize>tensor.cols << 1;
@@ -172,30 +177,51 @@ export function storeTensor(t: i32): i32 {
 /** Zero the recurrent state of both copies. */
 export function resetState(): i32 {
   if (!chip.configured) return ERR_NOT_CONFIGURED;
-  settle();
+  if (!sync()) return ERR_THREAD;
   const L = chip.L;
   memory.fill(L.state, 0, <usize>L.B * L.Hp * 2);
   memory.fill(L.rn, 0, <usize>L.B * L.Hp * 2);
   return OK;
 }
 
+/** The bank's trace of the inputs and of the clean activity (layout.ts: bank 1 is xs2, rs2). */
+// @ts-ignore: decorator
+@inline
+function bankXs(L: Layout, bank: i32): usize { return bank != 0 ? L.xs2 : L.xs; }
+// @ts-ignore: decorator
+@inline
+function bankRs(L: Layout, bank: i32): usize { return bank != 0 ? L.rs2 : L.rs; }
+
 /**
  * Run K steps from the inputs buffer (K x B x I codes). noisy: advance the noisy copy
  * and keep traces for reward(). trace: write the clean hidden activity.
+ * With a second trace bank (threads build) a run applies the update that reward()
+ * deferred to it, each thread its own rows, then runs the steps into the other bank:
+ * each thread's rows are updated before it reads them, and the update reads only the
+ * old bank, so the two overlap with no meeting between them (docs/kernel.md).
  */
 export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
   const c = chip, L = c.L;
   if (!c.configured) return ERR_NOT_CONFIGURED;
   if (K < 1 || K > L.K) return ERR_STEPS;
-  settle();
+  if (!settle()) return ERR_THREAD;
   const stepBytes = <usize>L.B * L.Hp * 2;
-  memory.copy(L.rs, L.state, stepBytes);
-  for (let k = 0; k < K; k++) loadInputs(c, k);
-  post(CMD_RUN, K, t0, (noisy ? 1 : 0) | (trace ? 2 : 0), 0, 0, 0);
-  runSteps(c, K, t0, noisy, trace);
+  const uK = c.deferSteps, old = c.bank;
+  const bank = L.rs2 != 0 ? old ^ 1 : 0;
+  c.deferSteps = 0;
+  const rs = bankRs(L, bank), xs = bankXs(L, bank);
+  memory.copy(rs, L.state, stepBytes);
+  for (let k = 0; k < K; k++) loadInputs(c, k, xs);
+  post(CMD_RUN, K, t0, (noisy ? 1 : 0) | (trace ? 2 : 0) | (uK > 0 ? 4 : 0) | (bank << 3) | (old << 4), uK, c.deferT0, c.deferLrW, c.deferLrR, c.deferLrV);
+  if (uK > 0) rewardSteps(c, uK, c.deferT0, c.deferLrW, c.deferLrR, c.deferLrV, old);
+  runSteps(c, K, t0, noisy, trace, bank);
+  // the host reads the outputs and the hidden trace when run returns: wait for the
+  // others unless thread 0 wrote all of them
+  if (!trace && outputStart(L.H, L.O, 1) >= L.O ? threadsFailed() : !settle()) return ERR_THREAD;
   // the state for the next chunk (the noisy copy ends in rn[1] after an odd K)
-  memory.copy(L.state, L.rs + (<usize>K * stepBytes), stepBytes);
+  memory.copy(L.state, rs + (<usize>K * stepBytes), stepBytes);
   if (noisy && (K & 1)) memory.copy(L.rn, L.rn + stepBytes, stepBytes);
+  c.bank = bank;
   c.stepCount += <u64>K;
   c.pendingSteps = noisy ? K : 0;
   c.pendingT0 = t0;
@@ -204,55 +230,72 @@ export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
 
 /**
  * The K steps of a chunk for this thread's neurons and outputs (all of them in one
- * thread); the threads meet after each step's activity, which every neuron reads next.
+ * thread) into trace bank `bank`; the threads meet after each step's activity, which
+ * every neuron reads next. With a second bank each thread also keeps its share of the
+ * sums the update needs (sumsOf), so that the update needs nobody else's da and dy.
  */
-function runSteps(c: Chip, K: i32, t0: u32, noisy: bool, trace: bool): void {
-  const L = c.L, H = L.H, O = L.O, id = threadId;
+function runSteps(c: Chip, K: i32, t0: u32, noisy: bool, trace: bool, bank: i32): void {
+  const L = c.L, H = L.H, O = L.O, B = L.B, id = threadId;
   const i0 = rangeStart(H, id), i1 = rangeStart(H, id + 1);
   const o0 = outputStart(H, O, id), o1 = outputStart(H, O, id + 1);
-  const stepBytes = <usize>L.B * L.Hp * 2;
+  const stepBytes = <usize>B * L.Hp * 2;
+  const rs = bankRs(L, bank), xs = bankXs(L, bank);
+  const partial = noisy && threadCount > 1 && L.sums != 0;
   // clean activity: rs[k] before step k, rs[k + 1] after; noisy: ping-pong in rn
   let rn = L.rn;
   let rnNext = L.rn + stepBytes;
   for (let k = 0; k < K; k++) {
     const t: u32 = t0 + <u32>k;
-    const r = L.rs + (<usize>k * stepBytes);
+    const r = rs + (<usize>k * stepBytes);
     const rNext = r + stepBytes;
-    hiddenPre(c, t, L.xs + (<usize>k * L.B * L.Ip << 1), r, rn, noisy, i0, i1);
+    hiddenPre(c, t, xs + (<usize>k * B * L.Ip << 1), r, rn, noisy, i0, i1);
     if (noisy) noise(c, k, t, i0, i1);
     activate(c, t, rNext, rnNext, noisy, i0, i1);
     if (trace) traceHidden(c, k, rNext, i0, i1);
+    if (partial) partialSums(L.da + ((<usize>k * B * H + i0) << 2), H, i1 - i0, B, sumsOf(L, bank, k, id));
     barrier();
     outputs(c, k, t, rNext, rnNext, noisy, o0, o1);
+    if (partial) partialSums(L.dy + ((<usize>k * B * O + o0) << 2), O, o1 - o0, B, sumsOf(L, bank, k, id) + 16);
     if (noisy) {
       const tmp = rn;
       rn = rnNext;
       rnNext = tmp;
     }
   }
-  // the host reads the outputs and the hidden trace when run returns: wait for the
-  // others unless thread 0 wrote all of them
-  join(!trace && outputStart(H, O, 1) >= O);
 }
 
-/**
- * The end of a command: the other threads hand over their row counts, then all meet;
- * thread 0 may leave the meeting to its next call (lazy, threads.ts finish).
- */
-function join(lazy: bool): void {
-  if (threadCount < 2) return;
-  if (threadId == 0) {
-    finish(lazy);
-    return;
-  }
-  addOtherRows(takeOwnRowCounts(false), takeOwnRowCounts(true));
-  barrier();
+/** Thread id's sums of step k of bank `bank`: sum of squares and max |.| of its da, then of its dy (4 i64). */
+// @ts-ignore: decorator
+@inline
+function sumsOf(L: Layout, bank: i32, k: i32, id: i32): usize {
+  return L.sums + ((<usize>((bank * L.K + k) * MAX_THREADS + id)) << 5);
 }
+
+/** Sum of squares and max |.| (plasticity.ts: exact, in any order) of n columns of B rows of `stride` int32, into p (2 i64). */
+function partialSums(first: usize, stride: i32, n: i32, B: i32, p: usize): void {
+  let s: i64 = 0;
+  let m: i32 = 0;
+  if (n > 0) {
+    for (let b = 0; b < B; b++) {
+      const row = first + ((<usize>b * stride) << 2);
+      s += sumSquares(row, n);
+      const a = maxAbs32(row, n);
+      if (a > m) m = a;
+    }
+  }
+  store<i64>(p, s);
+  store<i64>(p, <i64>m, 8);
+}
+
+/** Per thread: the totals of every thread's sums of one step (rewardSteps). */
+const TOTALS = memory.data(32 * MAX_THREADS, 16);
 
 /**
  * Apply the ANP-T update for each step of the pending chunk, in order, with the
- * rewards dL (K f64 in the rewards buffer) and step sizes lrW, lrR, lrV. The update
- * is applied here, at once: the next run sees the new weights.
+ * rewards dL (K f64 in the rewards buffer) and step sizes lrW, lrR, lrV. The next run
+ * sees the new weights: in one thread and without a second trace bank the update is
+ * applied here; with one (threads build) it is recorded and the next run applies it
+ * on every thread before its steps, and every other export first (sync).
  */
 export function reward(K: i32, t0: u32, lrW: f64, lrR: f64, lrV: f64): i32 {
   const c = chip, L = c.L;
@@ -260,47 +303,119 @@ export function reward(K: i32, t0: u32, lrW: f64, lrR: f64, lrV: f64): i32 {
   if (c.pendingSteps == 0) return ERR_NO_CHUNK;
   if (K != c.pendingSteps) return ERR_STEPS;
   if (t0 != c.pendingT0) return ERR_T0;
-  settle();
-  post(CMD_REWARD, K, t0, 0, lrW, lrR, lrV);
-  rewardSteps(c, K, t0, lrW, lrR, lrV);
+  if (threadCount > 1 && L.rs2 != 0) {
+    if (threadsFailed()) return ERR_THREAD;
+    c.deferSteps = K;
+    c.deferT0 = t0;
+    c.deferLrW = lrW;
+    c.deferLrR = lrR;
+    c.deferLrV = lrV;
+  } else {
+    if (!settle()) return ERR_THREAD;
+    post(CMD_REWARD, 0, 0, c.bank << 3, K, t0, lrW, lrR, lrV);
+    rewardSteps(c, K, t0, lrW, lrR, lrV, c.bank);
+    if (threadsFailed()) return ERR_THREAD;
+  }
   c.updateCount += <u64>K;
   c.pendingSteps = 0;
   return OK;
 }
 
-/** The K updates for this thread's rows (each row's updates stay in step order). */
-function rewardSteps(c: Chip, K: i32, t0: u32, lrW: f64, lrR: f64, lrV: f64): void {
+/**
+ * Thread 0: the last command done on every thread and a deferred update applied
+ * (what every export that reads or writes the chip needs first); false when a worker failed.
+ */
+function sync(): bool {
+  if (!settle()) return false;
+  const c = chip;
+  const K = c.deferSteps;
+  if (K > 0) {
+    c.deferSteps = 0;
+    post(CMD_REWARD, 0, 0, c.bank << 3, K, c.deferT0, c.deferLrW, c.deferLrR, c.deferLrV);
+    rewardSteps(c, K, c.deferT0, c.deferLrW, c.deferLrR, c.deferLrV, c.bank);
+    return settle();
+  }
+  return true;
+}
+
+/** The K updates of the chunk in trace bank `bank` for this thread's rows (each row's updates stay in step order). */
+function rewardSteps(c: Chip, K: i32, t0: u32, lrW: f64, lrR: f64, lrV: f64, bank: i32): void {
   const L = c.L, H = L.H, O = L.O, id = threadId;
   const i0 = rangeStart(H, id), i1 = rangeStart(H, id + 1);
   const o0 = outputStart(H, O, id), o1 = outputStart(H, O, id + 1);
   const scratch = L.scratch + <usize>id * L.scratchBytes;
+  const xs = bankXs(L, bank), rs = bankRs(L, bank);
+  // with a second bank a run may overwrite da and dy of other threads' neurons while
+  // this thread updates: the sums come from the per-thread sums of the run (exact integers)
+  const total = threadCount > 1 && L.sums != 0 ? TOTALS + (<usize>id << 5) : 0;
   for (let k = 0; k < K; k++) {
-    update(c, k, t0 + <u32>k, load<f64>(L.rewards + (<usize>k << 3)), lrW, lrR, lrV, i0, i1, o0, o1, scratch);
+    if (total != 0) {
+      let sa: i64 = 0, ma: i64 = 0, sy: i64 = 0, my: i64 = 0;
+      for (let j = 0; j < threadCount; j++) {
+        const p = sumsOf(L, bank, k, j);
+        sa += load<i64>(p);
+        sy += load<i64>(p, 16);
+        const a = load<i64>(p, 8), y = load<i64>(p, 24);
+        if (a > ma) ma = a;
+        if (y > my) my = y;
+      }
+      store<i64>(total, sa);
+      store<i64>(total, ma, 8);
+      store<i64>(total, sy, 16);
+      store<i64>(total, my, 24);
+    }
+    update(c, k, t0 + <u32>k, load<f64>(L.rewards + (<usize>k << 3)), lrW, lrR, lrV, i0, i1, o0, o1, scratch, xs, rs, total);
+    progress();
   }
-  join(true);
 }
+
+/** Threads 1..: the command after sequence number `served` (the last one served). */
+let served = 0;
 
 /**
- * Threads 1.. of the threads build: do thread 0's commands (post in threads.ts) for
- * this thread's share until told to stop. Returns at once in the other builds.
+ * Threads 1.. of the threads build: wait for thread 0's next command (post in
+ * threads.ts), do this thread's share, say done; false when told to stop. The worker's
+ * host code calls it in a loop (kernel-threads.ts). False at once in the other builds.
  */
-export function serve(): void {
-  if (!ASC_FEATURE_THREADS || threadId == 0) return;
-  let seen = 0;
-  while (true) {
-    seen = awaitCommand(seen);
-    const cmd = commandCode();
-    if (cmd == CMD_QUIT) return;
-    const c = chip;
-    if (cmd == CMD_RUN) runSteps(c, argK(), argT0(), (argFlags() & 1) != 0, (argFlags() & 2) != 0);
-    else if (cmd == CMD_REWARD) rewardSteps(c, argK(), argT0(), argLr(0), argLr(1), argLr(2));
+export function serveNext(): bool {
+  if (!ASC_FEATURE_THREADS || threadId == 0) return false;
+  const seq = awaitCommand(served);
+  served = seq;
+  const cmd = commandCode();
+  if (cmd == CMD_QUIT) return false;
+  const c = chip, f = argFlags();
+  if (cmd == CMD_RUN) {
+    if (f & 4) rewardSteps(c, argUpdateK(), argUpdateT0(), argLr(0), argLr(1), argLr(2), (f >> 4) & 1);
+    runSteps(c, argK(), argT0(), (f & 1) != 0, (f & 2) != 0, (f >> 3) & 1);
+  } else if (cmd == CMD_REWARD) {
+    rewardSteps(c, argUpdateK(), argUpdateT0(), argLr(0), argLr(1), argLr(2), (f >> 3) & 1);
   }
+  commandDone(seq, takeOwnRowCounts(false), takeOwnRowCounts(true));
+  return true;
 }
 
-/** Thread 0: let the other threads' serve() return. */
+/** Thread 0: let the other threads' serveNext() return false (a deferred update is applied first). */
 export function stopThreads(): void {
-  settle();
-  post(CMD_QUIT, 0, 0, 0, 0, 0, 0);
+  if (sync()) post(CMD_QUIT, 0, 0, 0, 0, 0, 0, 0, 0);
+}
+
+/** Update rows visited (false) or skipped (true) by every thread since resetRowSkipCounts (batch-outer.ts). */
+export function rowSkipCounts(skipped: bool): f64 {
+  sync();
+  return <f64>(ownRowCounts(skipped) + otherRows(skipped));
+}
+
+export function resetRowSkipCounts(): void {
+  sync();
+  takeOwnRowCounts(false);
+  takeOwnRowCounts(true);
+  resetOtherRows();
+}
+
+/** Update rows visited by threads other than 0 since resetRowSkipCounts (they are in rowSkipCounts too). */
+export function rowsByOtherThreads(): f64 {
+  sync();
+  return <f64>otherRows(false);
 }
 
 // Exported for the test that the tight tanh loop equals the general activation.

@@ -32,6 +32,14 @@ export class Chip {
   /** The last noisy chunk, waiting for its reward (0 steps: none). */
   pendingSteps: i32 = 0;
   pendingT0: u32 = 0;
+  /** Trace bank (layout.ts xs2, rs2) of the last run: 0 or 1; always 0 without a second bank. */
+  bank: i32 = 0;
+  /** A rewarded chunk whose update the next run applies (threads build with a second bank; chip.ts reward). */
+  deferSteps: i32 = 0;
+  deferT0: u32 = 0;
+  deferLrW: f64 = 0;
+  deferLrR: f64 = 0;
+  deferLrV: f64 = 0;
   stepCount: u64 = 0;
   updateCount: u64 = 0;
 }

@@ -3,5 +3,5 @@ export * from './chip';
 export { testOvf, testRshift } from './fixed';
 export { testActivate } from './activation';
 export { testMix64, testKey, testLowbias32, testGauss } from './rng';
-export { setRowSkip, rowSkipCounts, resetRowSkipCounts } from './batch-outer';
-export { setThread, rowsByOtherThreads } from './threads';
+export { setRowSkip } from './batch-outer';
+export { setThread, setStallLimit, threadFailure, deadAddress } from './threads';

@@ -5,6 +5,9 @@
 
 import { MAX_THREADS } from './threads';
 
+/** Largest second trace bank (bytes) the threads build lays out. */
+const BANK_LIMIT: u64 = 1 << 20;
+
 // @ts-ignore: decorator
 @inline
 export function pad8(n: i32): i32 {
@@ -48,6 +51,10 @@ export class Layout {
   mant: usize = 0; // B x max(Hp, O) mantissas of one layer's update (int16)
   scratch: usize = 0; // interleaved presynaptic pairs + mantissa pairs of the SIMD update
   scratchBytes: usize = 0; // one thread's scratch; the threads build has one per thread (threads.ts)
+  // the second trace bank of the threads build (chip.ts run): 0 when not laid out
+  xs2: usize = 0; // K x B x Ip
+  rs2: usize = 0; // (K+1) x B x Hp
+  sums: usize = 0; // 2 banks x K x MAX_THREADS x 4 i64: each thread's sums of squares and maxima of da, dy
   // f64 buffers
   rewards: usize = 0; // K
   end: usize = 0;
@@ -97,6 +104,16 @@ export class Layout {
     const scratchBytes = align16(P * 2 * maxStride * 2 + P * 16 + b * 4);
     this.scratch = <usize>p; p += scratchBytes * <u64>(ASC_FEATURE_THREADS ? MAX_THREADS : 1);
     this.scratchBytes = <usize>scratchBytes;
+    // a second bank of the traces an update reads (inputs, clean activity) and the
+    // per-thread sums, so that a run can overlap the update of the chunk before
+    // (threads build, chips whose bank is small: at large K that overlap gains nothing)
+    const bankBytes = k * b * ip * 2 + (k + 1) * b * hp * 2 + 2 * k * <u64>MAX_THREADS * 32 + 48;
+    this.xs2 = 0; this.rs2 = 0; this.sums = 0;
+    if (ASC_FEATURE_THREADS && bankBytes <= BANK_LIMIT) {
+      this.xs2 = <usize>p; p = align16(p + k * b * ip * 2);
+      this.rs2 = <usize>p; p = align16(p + (k + 1) * b * hp * 2);
+      this.sums = <usize>p; p = align16(p + 2 * k * <u64>MAX_THREADS * 32);
+    }
     this.rewards = <usize>p; p = align16(p + k * 8);
     this.end = <usize>p;
     return p;

@@ -25,10 +25,10 @@ const preKeys = new StaticArray<u32>(ASC_FEATURE_THREADS ? MAX_BATCH * MAX_THREA
 /** "Every neuron": the default end of a neuron range. */
 export const MAX_I: i32 = 0x7fffffff;
 
-/** The input x of step k: the run's inputs (K x B x I) copied into the padded trace. */
-export function loadInputs(c: Chip, k: i32): usize {
+/** The input x of step k: the run's inputs (K x B x I) copied into the padded trace (xs: its bank, default c.L.xs). */
+export function loadInputs(c: Chip, k: i32, xs: usize = 0): usize {
   const L = c.L, B = L.B, I = L.I, Ip = L.Ip;
-  const x = L.xs + (<usize>k * B * Ip << 1);
+  const x = (xs != 0 ? xs : L.xs) + (<usize>k * B * Ip << 1);
   for (let b = 0; b < B; b++) {
     memory.copy(x + (<usize>b * Ip << 1), L.inputs + ((<usize>(k * B + b) * I) << 1), <usize>I << 1);
   }

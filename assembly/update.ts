@@ -20,11 +20,13 @@ function updateKey(c: Chip, stream: u64, t: u32): u32 {
  * and step sizes lrW, lrR, lrV, from the traces run() left in c.L. Only rows [i0, i1)
  * of W and R and [o0, o1) of V, with scratch at `scratch` (one thread's share in the
  * threads build, threads.ts): the factors and shifts are global, each row's change is
- * its own.
+ * its own. xs, rs: the trace bank of the chunk (default c.L's first); sums: the chunk's
+ * sum of squares and max |.| of da and dy (4 i64) when the caller has them (threads).
  */
 export function update(
   c: Chip, k: i32, t: u32, dL: f64, lrW: f64, lrR: f64, lrV: f64,
   i0: i32 = 0, i1: i32 = 0x7fffffff, o0: i32 = 0, o1: i32 = 0x7fffffff, scratch: usize = 0,
+  xs: usize = 0, rs: usize = 0, sums: usize = 0,
 ): void {
   const L = c.L, fW = c.fW, B = L.B, H = L.H, O = L.O, Ip = L.Ip, Hp = L.Hp, M = c.mantBits;
   const h1 = i1 < H ? i1 : H, v1 = o1 < O ? o1 : O;
@@ -34,13 +36,13 @@ export function update(
   const fB = <f64>B;
   const da = L.da + ((<usize>k * B * H) << 2);
   const dy = L.dy + ((<usize>k * B * O) << 2);
-  const Sh = <f64>sumSquares(da, B * H);
-  const So = <f64>sumSquares(dy, B * O);
-  const x = L.xs + (<usize>k * B * Ip << 1);
-  const rPrev = L.rs + (<usize>k * stepBytes);
+  const Sh = <f64>(sums != 0 ? load<i64>(sums) : sumSquares(da, B * H));
+  const So = <f64>(sums != 0 ? load<i64>(sums, 16) : sumSquares(dy, B * O));
+  const x = (xs != 0 ? xs : L.xs) + (<usize>k * B * Ip << 1);
+  const rPrev = (rs != 0 ? rs : L.rs) + (<usize>k * stepBytes);
   const r = rPrev + stepBytes;
   if (Sh > 0.0) {
-    const maxDa = maxAbs32(da, B * H);
+    const maxDa = sums != 0 ? <i32>load<i64>(sums, 8) : maxAbs32(da, B * H);
     const cW = (-lrW * c.sqrtN * dL * pow2(c.fPre.frac + fW.frac - c.fIn.frac)) / (fB * Sh);
     const sW = mantissaShift(cW, maxDa, M);
     if (sW >= 0) {
@@ -57,7 +59,7 @@ export function update(
   }
   if (So > 0.0) {
     const cV = (-lrV * c.sqrtN * dL * pow2(c.fOut.frac + fW.frac - c.fAct.frac)) / (fB * So);
-    const sV = mantissaShift(cV, maxAbs32(dy, B * O), M);
+    const sV = mantissaShift(cV, sums != 0 ? <i32>load<i64>(sums, 24) : maxAbs32(dy, B * O), M);
     if (sV >= 0) {
       fillMantissas(cV, sV, dy, O, B, M, L.mant, o0, v1);
       addBatchOuter(L.v + ((<usize>o0 * Hp) << 1), v1 - o0, H, Hp, mV, B, r, Hp, sV, fW, updateKey(c, STREAM_UPD_V, t), scr, o0);

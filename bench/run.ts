@@ -140,7 +140,7 @@ if (want('cores')) {
   const [rounds, steps] = quick ? [2, 300] : [5, 500];
   console.log(`\n== one chip on two cores: ANP-T training (Mackey-Glass recall-15, online, 16-bit) on the emulator with threads 1 and 2, ${rounds} alternated rounds of ${steps} steps (median, each round in brackets, and the ratio of the best rounds: the least disturbed on a shared machine); wall-clock steps/s; ${load()}`);
   const { benchCores, formatCoresRows } = await import('./cores.js');
-  const sizes: [number, number][] = quick ? [[1000, 10]] : [[1000, 10], [600, 10], [400, 10], [200, 10], [100, 10], [1000, 1]];
+  const sizes: [number, number, number?][] = quick ? [[1000, 10]] : [[1000, 10], [600, 10], [400, 10], [200, 10], [100, 10], [1000, 1], [1000, 10, 50]];
   const rows = await benchCores(sizes, steps, rounds);
   for (const line of formatCoresRows(rows)) console.log(line);
   results.cores = rows;

@@ -39,7 +39,7 @@ async function trace(dev: EmulatorDevice, config: DeviceConfig, chunks: number, 
   for (let c = 0; c < chunks; c++) {
     const t0 = c * chunk;
     const res = await dev.run({ steps: chunk, t0, inputs: Float64Array.from({ length: chunk * B * I }, () => r() * 2), noisy: true, hiddenTrace: true });
-    outs.push(...res.clean, ...res.noisy, ...res.hidden!);
+    for (const a of [res.clean, res.noisy, res.hidden!]) for (const x of a) outs.push(x); // (a spread overflows the stack at long chunks)
     await dev.reward({ t0, deltaLoss: Float64Array.from({ length: chunk }, () => r() * 0.05), lr: { w: 0.3, r: 0.3, v: 0.3 } });
   }
   const clean = await dev.run({ steps: chunk, t0: chunks * chunk, inputs: Float64Array.from({ length: chunk * B * I }, () => r() * 2), noisy: false });
@@ -80,6 +80,8 @@ describe('two threads give the bits of one', () => {
     ['16-bit, mismatch on, one chunk per sequence (chunk 40)', { H: 100, B: 10, mismatch: true, K: 40 }, 3],
     ['8-bit stochastic, chunk 40, B = 1', { H: 130, B: 1, bits: 8, K: 40 }, 3],
     ['more outputs than neurons (outputs beyond H on the last thread), odd chunk', { H: 5, B: 3, O: 9, K: 3 }, 5],
+    // (K + 1) x B x Hp x 2 bytes > 1 MiB: no second trace bank, reward applies the update at once
+    ['long chunks without a second trace bank (chunk 500)', { H: 120, B: 10, K: 500 }, 2],
   ];
   for (const [name, c, chunks] of cases)
     it(name, async () => {
@@ -151,6 +153,49 @@ describe('the work is split', () => {
     expect(c.otherThreads).toBe(4 * (48 + 48));
     const one = await trace(new EmulatorDevice({ rowSkip: false }), config({ H: 96, B: 4, K: 1 }), 4, 1, 1);
     expect(one.otherThreads).toBe(0);
+  });
+});
+
+describe('a kernel worker that fails mid-run', () => {
+  // the fault hooks of kernel-threads.ts: the worker throws, exits or hangs after n
+  // commands (one command per run: reward is applied by the next run); thread 0 must
+  // not wait for it forever, and the call must say what happened
+  const cfg = config({ H: 64, B: 4, K: 1 });
+  async function trainUntilFailure(dev: EmulatorDevice) {
+    await dev.configure(cfg);
+    const a = performance.now();
+    let error: unknown;
+    try {
+      for (let t = 0; t < 20; t++) {
+        await dev.run({ steps: 1, t0: t, inputs: new Float64Array(8).fill(0.5), noisy: true });
+        await dev.reward({ t0: t, deltaLoss: new Float64Array([0.01]), lr: { w: 0.3, r: 0.3, v: 0.3 } });
+      }
+    } catch (e) {
+      error = e;
+    }
+    const seconds = (performance.now() - a) / 1000;
+    await dev.close(); // terminates the failed worker: must not hang either
+    return { error, seconds };
+  }
+
+  it('a worker that throws: the next run fails within seconds, saying which thread threw what', async () => {
+    const r = await trainUntilFailure(new EmulatorDevice({ threads: 2, threadFaults: { fault: { after: 3, kind: 'throw' } } }));
+    expect(String(r.error)).toMatch(/run: a kernel worker thread stopped \(it threw: thread 1: injected fault after 3 commands\); the chip state is lost/);
+    expect(r.seconds).toBeLessThan(10);
+  });
+
+  it('a worker that exits: the same, and every later call fails the same way', async () => {
+    const dev = new EmulatorDevice({ threads: 2, threadFaults: { fault: { after: 2, kind: 'exit' } } });
+    const r = await trainUntilFailure(dev);
+    expect(String(r.error)).toMatch(/run: a kernel worker thread stopped \(it exited: thread 1 exited \(code 7\)/);
+    expect(r.seconds).toBeLessThan(10);
+    await expect(dev.readParams()).rejects.toThrow(/readParams: a kernel worker thread stopped/);
+  });
+
+  it('a worker that hangs: thread 0 gives up after the stall limit without progress', async () => {
+    const r = await trainUntilFailure(new EmulatorDevice({ threads: 2, threadFaults: { fault: { after: 2, kind: 'hang' }, stallMs: 300 } }));
+    expect(String(r.error)).toMatch(/run: a kernel worker thread stopped \(it made no progress within the stall limit/);
+    expect(r.seconds).toBeLessThan(10);
   });
 });
 

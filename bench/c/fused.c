@@ -107,6 +107,7 @@
 #include <time.h>
 
 #include "../../firmware/core/kernel.h"
+#include "driver.h"
 #include "tanh_table.h" /* generated from assembly/tanh-table.ts (make -C firmware host; -I build/firmware/gen) */
 
 /* ---------------------------------------------------------------- configuration */
@@ -651,41 +652,13 @@ static void net_step(Net *net, int fused)
 
 /* ---------------------------------------------------------------- hashing */
 
-#define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
-#define FNV_PRIME UINT64_C(0x100000001b3)
-
-static uint64_t fnv1a_codes(uint64_t h, const int16_t *v, size_t n)
-{
-    for (size_t k = 0; k < n; k++) {
-        uint16_t u = (uint16_t)v[k];
-        h = (h ^ (u & 0xFF)) * FNV_PRIME;
-        h = (h ^ (u >> 8)) * FNV_PRIME;
-    }
-    return h;
-}
-
 static void print_hashes(const Net *net, const char *prefix)
 {
     size_t H = (size_t)net->H;
-    uint64_t hw = fnv1a_codes(FNV_OFFSET, net->W, H * N_IN);
-    uint64_t hr = fnv1a_codes(FNV_OFFSET, net->R, H * H);
-    uint64_t hv = fnv1a_codes(FNV_OFFSET, net->V, N_OUT * H);
-    uint64_t all = fnv1a_codes(fnv1a_codes(fnv1a_codes(FNV_OFFSET, net->W, H * N_IN), net->R, H * H), net->V, N_OUT * H);
-    printf("{\"%s\":true,\"t\":%llu,\"fnv1a64\":\"%016llx\",\"w\":\"%016llx\",\"r\":\"%016llx\",\"v\":\"%016llx\"}\n",
-           prefix, (unsigned long long)net->t, (unsigned long long)all, (unsigned long long)hw,
-           (unsigned long long)hr, (unsigned long long)hv);
+    print_weight_hashes(prefix, (unsigned long long)net->t, net->W, H * N_IN, net->R, H * H, net->V, N_OUT * H);
 }
 
 /* ---------------------------------------------------------------- commands */
-
-/* CPU time of this process: on a shared machine, time other processes take from us
- * does not count (the emulator side measures process.cpuUsage() likewise). */
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmd_bench(int H, int B, double seconds, int fused)
 {
@@ -898,16 +871,6 @@ static int usage(void)
     return 2;
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 static int parse_mode(int argc, char **argv, int idx, int *fused)
 {
     *fused = 1;
@@ -922,24 +885,11 @@ static int parse_mode(int argc, char **argv, int idx, int *fused)
     return 0;
 }
 
-/* The optional last word skip|noskip (row skipping on or off, same bits); removed from argv. */
-static int parse_skip(int *argc, char **argv)
-{
-    if (*argc < 2)
-        return 1;
-    const char *last = argv[*argc - 1];
-    if (strcmp(last, "skip") == 0 || strcmp(last, "noskip") == 0) {
-        row_skip = last[0] == 's';
-        (*argc)--;
-    }
-    return 1;
-}
-
 int main(int argc, char **argv)
 {
     long H, B, steps;
     int fused;
-    parse_skip(&argc, argv);
+    take_skip_word(&argc, argv, &row_skip);
     if (argc >= 2 && strcmp(argv[1], "selftest") == 0)
         return cmd_selftest();
     if (argc >= 5 && argc <= 7 && strcmp(argv[1], "bench") == 0) {

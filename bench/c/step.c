@@ -48,6 +48,7 @@
 #include <time.h>
 
 #include "../../firmware/core/kernel.h"
+#include "driver.h"
 
 #define MAX_B 8192
 #define MAX_H 16384
@@ -115,33 +116,10 @@ static void step(uint64_t seed, uint32_t t, double dl_scale, double *dl_out)
     anpt_reward(&net, 1, t, 0.1, 0.1, 0.1);
 }
 
-static uint64_t fnv1a(uint64_t h, const int16_t *v, size_t n)
-{
-    for (size_t k = 0; k < n; k++) {
-        uint16_t u = (uint16_t)v[k];
-        h = (h ^ (u & 0xFF)) * UINT64_C(0x100000001b3);
-        h = (h ^ (u >> 8)) * UINT64_C(0x100000001b3);
-    }
-    return h;
-}
-
 static void print_hashes(const char *what, uint32_t t)
 {
-    const uint64_t off = UINT64_C(0xcbf29ce484222325);
     size_t H = net.c.H;
-    uint64_t all = fnv1a(fnv1a(fnv1a(off, net.w, H), net.r, H * H), net.v, H);
-    printf("{\"%s\":true,\"t\":%lu,\"fnv1a64\":\"%016llx\",\"w\":\"%016llx\",\"r\":\"%016llx\",\"v\":\"%016llx\"}\n", what,
-           (unsigned long)t, (unsigned long long)all, (unsigned long long)fnv1a(off, net.w, H),
-           (unsigned long long)fnv1a(off, net.r, H * H), (unsigned long long)fnv1a(off, net.v, H));
-}
-
-/* CPU time of this process: on a shared machine, time other processes take from us
- * does not count (the emulator side measures process.cpuUsage() likewise). */
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    print_weight_hashes(what, t, net.w, H, net.r, H * H, net.v, H);
 }
 
 static int cmd_bench(int H, int B, double seconds, double dl_scale)
@@ -214,23 +192,11 @@ static int usage(void)
     return 2;
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 int main(int argc, char **argv)
 {
     long H, B, steps;
     char *end = "", *end2 = "";
-    /* the optional last word skip|noskip, removed from argv */
-    if (argc >= 2 && (strcmp(argv[argc - 1], "skip") == 0 || strcmp(argv[argc - 1], "noskip") == 0))
-        row_skip = argv[--argc][0] == 's';
+    take_skip_word(&argc, argv, &row_skip);
     if ((argc == 5 || argc == 6) && strcmp(argv[1], "bench") == 0) {
         double seconds = strtod(argv[4], &end);
         double scale = argc == 6 ? strtod(argv[5], &end2) : 1e-5;

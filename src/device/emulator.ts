@@ -11,7 +11,7 @@ import { PendingChunk, checkParams, checkRun, checkState } from './contract.js';
 import { DeviceError } from './errors.js';
 import { instantiateKernel, kernelLayoutBytes, kernelMemoryBase, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
 import { startKernelThreads } from './kernel-threads.js';
-import type { KernelThreads } from './kernel-threads.js';
+import type { KernelThreads, KernelThreadsFaults } from './kernel-threads.js';
 import { MAX_BATCH, MAX_CHUNK_STEPS, MAX_HIDDEN, MAX_INPUTS, MAX_OUTPUTS } from '../../assembly/limits.js';
 import type { KernelExports, KernelFlavour } from './wasm.js';
 import type {
@@ -37,6 +37,7 @@ function statusMessages(k: KernelExports): Record<number, string> {
     [k.ERR_T0.value]: 'the reward is for a different chunk (t0 does not match the last noisy run)',
     [k.ERR_SIZE.value]: 'a size is beyond the kernel limits (assembly/limits.ts)',
     [k.ERR_TENSOR.value]: 'unknown tensor id',
+    [k.ERR_THREAD.value]: 'a kernel worker thread stopped; the chip state is lost: close this device and configure a new one',
   };
 }
 
@@ -71,9 +72,10 @@ export function emulatorChunkFit(I: number, H: number, O: number, B: number, wan
 
 /**
  * threads 'auto' takes two cores from this hidden x batch on (bench/cores.ts measures
- * where a second thread starts to pay): at H x B = 1000-2000 the per-step meetings cost
- * more than half a step saves, and at 4000-6000 two threads won some runs and lost
- * others on the shared development machine (README), so auto starts above them.
+ * where a second thread starts to pay): at H x B = 1000-4000 two threads won up to 1.69x
+ * at load 1.2 but lost (0.19-0.54x) at load 4.2 on the shared development machine, when
+ * both threads shared one core and every meeting became a context switch (README), so
+ * auto starts above them.
  */
 export const AUTO_THREADS_MIN_HB = 8000;
 
@@ -104,6 +106,8 @@ export interface EmulatorOptions {
    * decides at each configure from hidden x batch (AUTO_THREADS_MIN_HB) and the cores.
    */
   threads?: EmulatorThreads;
+  /** Tests only: make a kernel worker thread fail (src/device/kernel-threads.ts). */
+  threadFaults?: KernelThreadsFaults;
 }
 
 /** Workers of a device that was dropped without close() are stopped when it is collected. */
@@ -114,6 +118,7 @@ export class EmulatorDevice implements Device {
   private kernelThreads?: KernelThreads;
   private readonly threadsOpt: EmulatorThreads;
   private readonly rowSkip: boolean;
+  private readonly threadFaults?: KernelThreadsFaults;
   private readonly status: Record<number, string>;
   private readonly tensor: { w: number; r: number; v: number; clean: number; noisy: number };
   private cfg?: DeviceConfig;
@@ -133,6 +138,7 @@ export class EmulatorDevice implements Device {
     this.threadsOpt = checkEmulatorThreads(opts.threads ?? 1);
     if (this.threadsOpt === 2 && this.flavour !== 'simd') throw new ConfigError('threads', `2 needs the simd flavour (the threads build is SIMD); use threads: 1 with flavour '${this.flavour}'`);
     this.rowSkip = opts.rowSkip !== false;
+    this.threadFaults = opts.threadFaults;
     const k = (this.k = this.threadsOpt === 2 ? this.startThreads(2).k : this.singleKernel());
     this.status = statusMessages(k);
     this.tensor = { w: k.T_W.value, r: k.T_R.value, v: k.T_V.value, clean: k.T_STATE_CLEAN.value, noisy: k.T_STATE_NOISY.value };
@@ -152,7 +158,7 @@ export class EmulatorDevice implements Device {
   }
 
   private startThreads(count: number): KernelThreads {
-    const t = (this.kernelThreads = startKernelThreads(count, this.rowSkip));
+    const t = (this.kernelThreads = startKernelThreads(count, this.rowSkip, this.threadFaults));
     dropped.register(this, t, t);
     return t;
   }
@@ -165,7 +171,7 @@ export class EmulatorDevice implements Device {
     const want = emulatorThreadsFor(this.threadsOpt, hb, this.flavour);
     if (want === this.threads) return { k: this.k, threads: this.kernelThreads };
     if (want === 1) return { k: this.singleKernel() };
-    const t = startKernelThreads(want, this.rowSkip);
+    const t = startKernelThreads(want, this.rowSkip, this.threadFaults);
     return { k: t.k, threads: t };
   }
 
@@ -347,6 +353,10 @@ export class EmulatorDevice implements Device {
   private check(status: number, call: string): void {
     if (status === 0) return;
     const k = this.k;
+    if (status === k.ERR_THREAD.value) {
+      const why = this.kernelThreads?.failure();
+      throw new DeviceError('INTERNAL', `${call}: ${why ?? 'a kernel worker thread stopped'}; the chip state is lost: close this device and configure a new one`);
+    }
     const code = status === k.ERR_NO_CHUNK.value || status === k.ERR_T0.value ? 'NO_PENDING_CHUNK' : status === k.ERR_NOT_CONFIGURED.value ? 'NOT_CONFIGURED' : 'INTERNAL';
     throw new DeviceError(code, `${call}: ${this.status[status] ?? `kernel status ${status}`}`);
   }

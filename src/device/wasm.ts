@@ -27,6 +27,7 @@ export interface KernelExports {
   ERR_T0: KernelConst;
   ERR_SIZE: KernelConst;
   ERR_TENSOR: KernelConst;
+  ERR_THREAD: KernelConst;
   T_W: KernelConst;
   T_R: KernelConst;
   T_V: KernelConst;
@@ -68,10 +69,16 @@ export interface KernelExports {
   setThread(id: number, count: number): void;
   /** Update rows visited by threads other than 0 since resetRowSkipCounts (included in rowSkipCounts). */
   rowsByOtherThreads(): number;
-  /** Threads 1..: serve thread 0's commands until stopThreads (the threads build). */
-  serve(): void;
-  /** Thread 0: end the other threads' serve(). */
+  /** Threads 1..: serve thread 0's next command; false once told to stop (the threads build). */
+  serveNext(): boolean;
+  /** Thread 0: end the other threads' serveNext() loops (a deferred update is applied first). */
   stopThreads(): void;
+  /** Thread 0: give up a wait after this many ms without progress of the workers (default 60 s). */
+  setStallLimit(ms: number): void;
+  /** Why the workers stopped (assembly/threads.ts DEAD_*), 0 while they work. */
+  threadFailure(): number;
+  /** Address of the shared DEAD word (the worker's host code sets it when it throws). */
+  deadAddress(): number;
 }
 
 /** simd and scalar: the single-thread builds; threads: the SIMD build over a shared memory (kernel-threads.ts). */
