@@ -68,6 +68,11 @@ export class RetransmissionTimer {
     e.rto = this.clamp(e.rto * 2);
   }
 
+  /** Whether a call kind has a round-trip sample (its RTO then measures the whole round trip, wire time included). */
+  sampled(key: string): boolean {
+    return this.est.get(key)?.sampled ?? false;
+  }
+
   /** Smoothed round-trip time of a call kind, ms (0 before a sample). */
   srtt(key: string): number {
     return this.est.get(key)?.srtt ?? 0;
