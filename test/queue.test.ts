@@ -220,11 +220,13 @@ describe.skipIf(missing !== undefined)('queued sweep (real redis-server, coordin
     const workers = await emulatorWorkers(2);
     const out = join(tmp, 'stopped');
     const sweep = anpt(['sweep', '--out', out, ...GRID, '--queue', redis.url]);
-    // stop whichever worker starts a row first (on a loaded machine either may be first)
-    const starts = workers.map((w) => w.line(/^row anpt-chip/, 60_000).then(() => w));
+    // stop whichever worker starts an ANP-T row first (on a loaded machine either may be
+    // first), at once: /^row anpt-chip/ matched the row's end ("row ...: ok in 0.2 s"), so
+    // the stopped worker often held no row and never completed one late (a flake once the
+    // float rows got faster)
+    const starts = workers.map((w) => w.line(/^started row anpt-chip/, 60_000).then(() => w));
     for (const p of starts) p.catch(() => undefined);
     const a = await Promise.any(starts);
-    await new Promise((r) => setTimeout(r, 50));
     a.child.kill('SIGSTOP');
     await new Promise((r) => setTimeout(r, 6000)); // > lock + two stalled checks: b has the row
     a.child.kill('SIGCONT');
