@@ -58,3 +58,12 @@ static void take_skip_word(int *argc, char **argv, int *row_skip)
         (*argc)--;
     }
 }
+
+/* Number of codes that differ between two tensors (dumps only: how much the update path is exercised). */
+static long count_changed(const int16_t *a, const int16_t *b, size_t n)
+{
+    long c = 0;
+    for (size_t k = 0; k < n; k++)
+        c += a[k] != b[k];
+    return c;
+}

@@ -695,15 +695,6 @@ static int cmd_bench(int H, int B, double seconds, int fused)
     return 0;
 }
 
-/* Number of codes that differ (dump only: how much the update path is exercised). */
-static long count_changed(const int16_t *a, const int16_t *b, size_t n)
-{
-    long c = 0;
-    for (size_t k = 0; k < n; k++)
-        c += a[k] != b[k];
-    return c;
-}
-
 static void snapshot(const Net *net, int16_t *w, int16_t *r, int16_t *v)
 {
     size_t H = (size_t)net->H;

@@ -146,14 +146,6 @@ static int cmd_bench(int H, int B, double seconds, double dl_scale)
     return 0;
 }
 
-static long changed(const int16_t *a, const int16_t *b, size_t n)
-{
-    long c = 0;
-    for (size_t k = 0; k < n; k++)
-        c += a[k] != b[k];
-    return c;
-}
-
 static int cmd_dump(int H, int B, long steps, uint64_t seed, double dl_scale)
 {
     setup(H, B, seed);
@@ -167,9 +159,9 @@ static int cmd_dump(int H, int B, long steps, uint64_t seed, double dl_scale)
         memcpy(v0, net.v, (size_t)H * 2);
         double dL;
         step(seed, (uint32_t)k, dl_scale, &dL);
-        ch[0] += changed(w0, net.w, (size_t)H);
-        ch[1] += changed(r0, net.r, hh);
-        ch[2] += changed(v0, net.v, (size_t)H);
+        ch[0] += count_changed(w0, net.w, (size_t)H);
+        ch[1] += count_changed(r0, net.r, hh);
+        ch[2] += count_changed(v0, net.v, (size_t)H);
         printf("{\"t\":%ld,\"y\":[", k);
         for (int n = 0; n < B; n++)
             printf(n ? ",%d" : "%d", net.out_clean[n]);
