@@ -121,16 +121,52 @@ describe('line pacing', () => {
     const { a, b } = memoryPair();
     const p = pacedTransport(b, 11520); // 115200 baud: 115 bytes take 10 ms
     const atHost = sink(a);
-    let sent = 0;
+    let came = 0;
     p.onData(() => {
-      sent = performance.now();
+      came = performance.now();
       void p.write(new Uint8Array(115)); // the device answers at once
     });
+    const sent = performance.now();
     await a.write(new Uint8Array(115));
     while (atHost.length === 0) await settle(1);
-    // 10 ms for the request to arrive, 10 ms for the reply
+    // 10 ms for the request to arrive (the board gets it only then), 10 ms for the reply
+    expect(came - sent).toBeGreaterThanOrEqual(9.95);
     expect(performance.now() - sent).toBeGreaterThanOrEqual(19.9);
     expect(p.bytesPerSecond).toBe(11520);
+  });
+
+  it('hands the host\'s bytes up frame by frame, each once its last byte has crossed, and replies at once', async () => {
+    const { a, b } = memoryPair();
+    const p = pacedTransport(b, 10_000); // 100 bytes take 10 ms
+    const [first, second] = [encodeFrame(new Uint8Array(96)), encodeFrame(new Uint8Array(46))]; // 100 and 50 bytes framed
+    const start = performance.now();
+    const came: { frame: number[]; at: number }[] = [];
+    p.onData((bytes) => {
+      came.push({ frame: [...bytes], at: performance.now() - start });
+      if (came.length === 1) void p.write(new Uint8Array(20)); // a 2 ms reply to the first request
+    });
+    const atHost: number[] = [];
+    a.onData(() => atHost.push(performance.now() - start));
+    await a.write(concat([first, second])); // one write, as a pipelined host sends a window
+    while (came.length < 2 || atHost.length === 0) await settle(1);
+    expect(came.map((c) => c.frame)).toEqual([[...first], [...second]]);
+    // the first request when its 100 bytes are in, the second 5 ms later, never early
+    expect(came[0].at).toBeGreaterThanOrEqual(10 - 0.05);
+    expect(came[1].at).toBeGreaterThanOrEqual(15 - 0.05);
+    // the reply to the first left while the second was still arriving: 10 + 2 ms, not 15 + 2
+    expect(atHost[0]).toBeGreaterThanOrEqual(12 - 0.05);
+    expect(atHost[0]).toBeLessThan(came[1].at + 2);
+  });
+
+  it('cuts at frame ends only: a frame split over two reads, and flags between frames', async () => {
+    const { frameEnds } = await import('../firmware-sim/pacing.js');
+    const f = encodeFrame(new Uint8Array([1, 2, 3])); // 7E .. 7E
+    expect(frameEnds(f)).toEqual([f.length]);
+    expect(frameEnds(concat([f, f]))).toEqual([f.length, 2 * f.length]);
+    // the closing flag in the next read ends the frame there; a lone opening flag is no end
+    expect(frameEnds(Uint8Array.of(0x7e), 0x03)).toEqual([1]);
+    expect(frameEnds(Uint8Array.of(0x7e, 0x01), 0x7e)).toEqual([2]);
+    expect(frameEnds(Uint8Array.of(0x7e, 0x7e, 0x05, 0x7e, 0x09))).toEqual([4, 5]);
   });
 });
 

@@ -37,7 +37,7 @@
  * before the first epoch and after every epoch, and written to the device, so that the
  * recurrent learning (W, R) can be judged apart from the readout, as a reservoir is.
  */
-import type { Device, LearningRates, RewardRequest } from '../device/types.js';
+import type { Device, LearningRates, RewardRequest, RunRequest, RunResult } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import { stepMse, type SequenceSet, type Task } from '../tasks/types.js';
 import { spectralRadius, WarmSpectralRadius } from '../linalg/spectral.js';
@@ -90,6 +90,17 @@ export interface TrainProgress {
 export interface SequenceRewardTarget {
   /** Reward the pending chunk with dL per step and sequence (K x B, step-major). */
   rewardSequences(req: RewardRequest): Promise<void>;
+}
+
+/** A device that can be told the next chunk while it runs this one (a pipelined link sends its inputs ahead: docs/protocol.md, Preloading). */
+export interface RunAheadTarget {
+  /** run(req), with `next` as the run that follows it; the same results as run(req). */
+  runAhead(req: RunRequest, next: RunRequest): Promise<RunResult>;
+}
+
+/** Whether a device takes the next chunk ahead. */
+export function takesRunAhead(d: unknown): d is RunAheadTarget {
+  return typeof (d as Partial<RunAheadTarget>)?.runAhead === 'function';
 }
 
 /** Whether a device takes per-sequence rewards. */
@@ -367,7 +378,9 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
     if (!resumed) await device.resetState(); // a resumed epoch continues from the restored state
     for (let s = resumed ? from.stepInEpoch : 0; s < T; s += K) {
       const k = Math.min(K, T - s);
-      const res = await device.run({ steps: k, t0: t, inputs: train.inputs.subarray(s * B * I, (s + k) * B * I), noisy: true });
+      const chunk = { steps: k, t0: t, inputs: train.inputs.subarray(s * B * I, (s + k) * B * I), noisy: true };
+      const n = Math.min(K, T - s - k); // the next chunk of this epoch, told to a device that takes it ahead
+      const res = await (n > 0 && takesRunAhead(device) ? device.runAhead(chunk, { steps: n, t0: t + k, inputs: train.inputs.subarray((s + k) * B * I, (s + k + n) * B * I), noisy: true }) : device.run(chunk));
       const dL = new Float64Array(k);
       const dLseq = perSequence ? new Float64Array(k * B) : undefined;
       for (let j = 0; j < k; j++) {

@@ -35,6 +35,8 @@ export interface DeviceServerOptions extends ServerOptions {
    * error instead of a silent rounding.
    */
   converter?: CodeConverter;
+  /** Announce and take Request.preload / Run.preloaded (default true; false: a device without it). */
+  preload?: boolean;
 }
 
 /** Handler state for one Device: configuration, staged writes, the chunk awaiting its reward. */
@@ -49,6 +51,8 @@ export class DeviceService {
   /** The last tensor read, while only ReadParams requests follow. */
   private readCache?: { tensor: pb.Tensor; all: Float64Array };
   private readonly conv: CodeConverter;
+  /** Request.preload: the Run staged for the next Run with `preloaded`, and the session that staged it. */
+  private preloaded: { run: pb.Run; session: number } | undefined;
 
   constructor(
     readonly device: Device,
@@ -77,7 +81,10 @@ export class DeviceService {
       case 'readParams':
         return { case: 'readParams', value: await this.read(body.value) };
       case 'run':
-        return { case: 'run', value: await this.run(body.value) };
+        return { case: 'run', value: await this.run(body.value, ctx.session) };
+      case 'preload':
+        this.preload(body.value, ctx.session);
+        return { case: 'preload', value: {} };
       case 'reward':
         await this.reward(body.value);
         return { case: 'reward', value: {} };
@@ -122,6 +129,7 @@ export class DeviceService {
         noiseSource: o.noiseSource ?? pb.NoiseSource.COUNTER_PRNG,
         minFrameBytes: 0, // filled in by the server
         maxInFlight: 0, // filled in by the server (its replay cache)
+        preload: o.preload !== false, // the server keeps it only with max_in_flight >= 2
       },
     };
   }
@@ -149,6 +157,7 @@ export class DeviceService {
     this.config = cfg;
     this.stagedParams = undefined;
     this.stagedState = undefined;
+    this.preloaded = undefined;
     this.pending.clear();
   }
 
@@ -204,17 +213,45 @@ export class DeviceService {
     return { tensor: m.tensor, offset: m.offset, total: s.length, codes };
   }
 
-  private async run(m: pb.Run): Promise<pb.RunReply> {
+  /** A Run's checks, in the contract's order; its inputs as Device values. */
+  private checkedRun(m: pb.Run) {
     const cfg = this.configured('run');
     const { topology: t, formats: f } = cfg;
     const req = { steps: m.steps, t0: m.t0, inputs: this.conv.toValues(m.inputs, f.input), noisy: m.noisy, hiddenTrace: m.hiddenTrace };
-    checkRun(req, cfg);
+    checkRun(req, cfg); // a preload is refused as its Run would be (same codes, fields run.*)
     const replyBytes = pb.runReplyBytes(m.steps, t, f, m.hiddenTrace);
     if (replyBytes > this.replyLimit) {
       throw new RpcError(pb.ErrorCode.TOO_LARGE, `reply could need ${replyBytes} bytes, frame limit ${this.replyLimit}; run fewer steps with hidden_trace`, 'run.hidden_trace');
     }
+    return req;
+  }
+
+  /** Request.preload: check it as a Run, keep it for the next Run with `preloaded`; nothing runs, the pending chunk stays. */
+  private preload(m: pb.Run, session: number): void {
+    if (this.opts.preload === false) throw new RpcError(pb.ErrorCode.BAD_REQUEST, 'this device does not take preload (Limits.preload is false); send the inputs in the Run', 'preload');
+    if (m.preloaded) throw new RpcError(pb.ErrorCode.BAD_REQUEST, 'a preload cannot itself be preloaded; send its inputs', 'preload.preloaded');
+    this.checkedRun(m);
+    this.preloaded = { run: { ...m, inputs: Int32Array.from(m.inputs) }, session };
+  }
+
+  /** Run.preloaded: the staged Run, if this session staged one with the same steps, t0, noisy and hidden_trace. */
+  private staged(m: pb.Run, session: number): pb.Run {
+    const p = this.preloaded;
+    if (this.opts.preload === false) throw new RpcError(pb.ErrorCode.BAD_REQUEST, 'this device does not take preload (Limits.preload is false); send the inputs in the Run', 'run.preloaded');
+    if (!p || p.session !== session) throw new RpcError(pb.ErrorCode.BAD_REQUEST, 'no preloaded run in this session; send the inputs in the Run', 'run.preloaded');
+    const r = p.run;
+    if (m.inputs.length > 0 || r.steps !== m.steps || r.t0 !== m.t0 || r.noisy !== m.noisy || r.hiddenTrace !== m.hiddenTrace)
+      throw new RpcError(pb.ErrorCode.BAD_REQUEST, `the preloaded run is ${r.steps} steps at t0 ${r.t0}, noisy ${r.noisy}; this one differs: send its inputs`, 'run.preloaded');
+    return r;
+  }
+
+  private async run(msg: pb.Run, session: number): Promise<pb.RunReply> {
+    const m = msg.preloaded ? this.staged(msg, session) : msg;
+    const { formats: f } = this.configured('run');
+    const req = this.checkedRun(m);
     const res = await this.device.run(req);
     this.pending.ran(req);
+    if (msg.preloaded) this.preloaded = undefined; // used once
     return {
       t0: m.t0,
       steps: m.steps,

@@ -75,6 +75,12 @@ export interface SerialDeviceOptions extends RpcOptions {
   /** Send Reward.same_rates instead of step sizes the device already has (pipelining devices). Default true; the same bits either way. */
   compactRewards?: boolean;
   /**
+   * runAhead(): send the next chunk's inputs ahead (Request.preload) when the device
+   * announces Limits.preload, so they cross the line while this chunk's reply comes
+   * back. Default true; the same bits either way (docs/protocol.md, Preloading).
+   */
+  preload?: boolean;
+  /**
    * Send each reward dL rounded to float32 (Reward.delta_loss_f32: 4 bytes instead of 8).
    * Lossy, so off by default: the board then learns from other numbers than the
    * in-process emulator would (the same as an emulator given Math.fround(dL)). No
@@ -87,6 +93,8 @@ export interface SerialDeviceOptions extends RpcOptions {
 export const PIPELINE_WINDOW = 4;
 /** A clean run is cut into a window of pieces only down to this many steps each. */
 const MIN_WINDOW_PIECE_STEPS = 32;
+/** runAhead() preloads the next chunk only when its inputs are at least this many codes (below, the Preload and its Ack cost more line time than they take off the critical path). */
+export const PRELOAD_MIN_CODES = 32;
 /** A clean run's first calls on a new configuration are this long, then double while the line stays clean. */
 const CLEAN_RUN_START_STEPS = 16;
 
@@ -121,6 +129,8 @@ export class SerialDevice implements Device {
   private deferred: pb.Reward | undefined;
   /** Step sizes of the last Reward applied since Configure (Reward.same_rates), if known. */
   private lastRates: { w: number; r: number; v: number } | undefined;
+  /** Request.preload: the Run the device holds for the next Run with `preloaded`, as far as this host knows. */
+  private staged: pb.Run | undefined;
 
   private constructor(
     readonly rpc: RpcClient,
@@ -140,6 +150,11 @@ export class SerialDevice implements Device {
   chunkLimit(topology: Topology, formats: ChipFormats, hiddenTrace = false): number {
     const deviceMax = this.helloReply.limits?.maxChunkSteps || Infinity;
     return Math.min(deviceMax, pb.maxChunkStepsForFrame(this.frameLimit, topology, formats, hiddenTrace));
+  }
+
+  /** Whether runAhead() preloads: a pipelining device that announced Limits.preload, and not turned off. */
+  get preloads(): boolean {
+    return this.window >= 2 && this.helloReply.limits?.preload === true && this.opts.preload !== false;
   }
 
   /** Requests in flight at once on this link: 1, or the device's max_in_flight when pipelining. */
@@ -189,6 +204,7 @@ export class SerialDevice implements Device {
   private async rehello(): Promise<pb.HelloReply> {
     const h = await sayHello(this.rpc, { name: this.rpc.name, bytesPerSecond: this.rpc.bytesPerSecond }, this.opts);
     if (h.bootCounter !== this.helloReply.bootCounter) this.forgetBoard();
+    if (h.sessionId !== this.helloReply.sessionId) this.staged = undefined; // a preload belongs to the session that sent it
     this.helloReply = h;
     return h;
   }
@@ -224,6 +240,7 @@ export class SerialDevice implements Device {
     this.pendingChunk.clear();
     this.deferred = undefined;
     this.lastRates = undefined;
+    this.staged = undefined;
   }
 
   /** One call, in order after the previous ones; a deferred Reward goes first (alone) unless `f` takes it along. */
@@ -453,8 +470,22 @@ export class SerialDevice implements Device {
     });
   }
 
-  /** Runs as consecutive calls (pipelined when the device supports it), with a deferred Reward sent first. */
-  private runCalls(reqs: RunRequest[]): Promise<RunResult[]> {
+  /**
+   * run(req), telling the device that `next` comes after it (the trainer's next chunk):
+   * on a device that takes preloads its inputs go out right behind `req`
+   * (Request.preload), crossing the line while req's reply comes back, and the next
+   * run() or runAhead() of exactly `next` sends only its header (Run.preloaded). The
+   * same results and bits as run(req) then run(next); anything else in between is fine
+   * (a preload only stages inputs; nothing runs before its Run).
+   */
+  runAhead(req: RunRequest, next: RunRequest): Promise<RunResult> {
+    const ahead = this.preloads && req.noisy && next.inputs.length >= PRELOAD_MIN_CODES;
+    if (!ahead) return this.run(req);
+    return this.runCalls([req], next).then((r) => r[0]);
+  }
+
+  /** Runs as consecutive calls (pipelined when the device supports it), with a deferred Reward sent first; `next` is preloaded after them. */
+  private runCalls(reqs: RunRequest[], next?: RunRequest): Promise<RunResult[]> {
     return this.serial(async () => {
       const cfg = this.formats('run');
       const { topology: t, formats: f } = cfg;
@@ -470,10 +501,15 @@ export class SerialDevice implements Device {
             if (r[key].length !== want[key]) return `run of ${req.steps} steps answered with ${r[key].length} ${key} codes, expected ${want[key]}`;
           return codesOutside(r.clean, f.output, 'run.clean') ?? codesOutside(r.noisy, f.output, 'run.noisy') ?? codesOutside(r.hidden, f.activity, 'run.hidden');
         };
-        const value: pb.Run = { steps: req.steps, t0: req.t0, inputs: deviceCodes(req.inputs, f.input, 'run.inputs', false), noisy: req.noisy, hiddenTrace };
+        const value: pb.Run = { steps: req.steps, t0: req.t0, inputs: deviceCodes(req.inputs, f.input, 'run.inputs', false), noisy: req.noisy, hiddenTrace, preloaded: false };
         return { c: 'run' as const, value, opts: { replyBytes: pb.runReplyBytes(req.steps, t, f, hiddenTrace), check: check as (v: never) => string | undefined } };
       });
-      const replies = this.window < 2 ? await this.sequential(calls) : await this.pipelined(calls);
+      let ahead: pb.Run | undefined;
+      if (next) {
+        checkRun(next, cfg); // a preload is refused as its Run would be: check it here as well
+        ahead = { steps: next.steps, t0: next.t0, inputs: deviceCodes(next.inputs, f.input, 'run.inputs', false), noisy: next.noisy, hiddenTrace: next.hiddenTrace ?? false, preloaded: false };
+      }
+      const replies = this.window < 2 ? await this.sequential(calls) : await this.pipelined(calls, ahead);
       return replies.map((r, i) => {
         const req = reqs[i];
         this.pendingChunk.ran(req);
@@ -485,7 +521,7 @@ export class SerialDevice implements Device {
   }
 
   /** Run calls one at a time (a deferred Reward first). */
-  private async sequential(calls: { c: 'run'; value: pb.Run; opts: { replyBytes: number; check: (v: never) => string | undefined } }[]): Promise<pb.RunReply[]> {
+  private async sequential(calls: RunCall[]): Promise<pb.RunReply[]> {
     await this.flushReward();
     const out: pb.RunReply[] = [];
     for (const x of calls) out.push(await this.call('run', x.value, x.opts.replyBytes, x.opts.check as (r: pb.RunReply) => string | undefined));
@@ -493,16 +529,25 @@ export class SerialDevice implements Device {
   }
 
   /**
-   * Run calls back to back behind the deferred Reward (RpcClient.callMany). NO_SESSION
-   * as in callResult: the lease ran out (Hello, and the same calls again: refusals
-   * changed nothing) or the board rebooted (thrown; the deferred Reward is lost with the
-   * board's state, resilient-device.ts replays it).
+   * Run calls back to back behind the deferred Reward (RpcClient.callMany), and the
+   * preload of `ahead` after them. A run whose inputs the device holds from the last
+   * preload goes as its header only (Run.preloaded). NO_SESSION as in callResult: the
+   * lease ran out (Hello, and the same calls again: refusals changed nothing; a new
+   * session has no preload, so the inputs go in full) or the board rebooted (thrown;
+   * the deferred Reward is lost with the board's state, resilient-device.ts replays it).
+   * A preload that fails (refused, or its fate unknown) is only forgotten: the next run
+   * sends its inputs.
    */
-  private async pipelined(calls: { c: 'run'; value: pb.Run; opts: { replyBytes: number; check: (v: never) => string | undefined } }[]): Promise<pb.RunReply[]> {
+  private async pipelined(calls: RunCall[], ahead?: pb.Run): Promise<pb.RunReply[]> {
     const out: pb.RunReply[] = [];
     for (let again = 0; ; again++) {
       const reward = this.deferred;
-      const items: BatchItem[] = [...(reward ? [{ c: 'reward' as const, value: reward, ackOnly: true }] : []), ...calls.slice(out.length)];
+      const rest = calls.slice(out.length).map((x, i) => (i === 0 && sameRun(this.staged, x.value) ? { ...x, value: { ...x.value, inputs: new Int32Array(0), preloaded: true } } : x));
+      const items: BatchItem[] = [
+        ...(reward ? [{ c: 'reward' as const, value: reward, ackOnly: true }] : []),
+        ...rest,
+        ...(ahead ? [{ c: 'preload' as const, value: ahead, ackOnly: true }] : []),
+      ];
       const before = this.rpc.damage;
       const results = await this.rpc.callMany(items);
       this.cleanRun.after(this.rpc.damage > before);
@@ -511,8 +556,15 @@ export class SerialDevice implements Device {
         this.deferred = undefined;
         this.applied(reward);
       }
-      for (let i = off; i < results.length && results[i]?.status === 'OK'; i++) out.push((results[i] as { value: pb.RunReply }).value);
-      if (out.length === calls.length) return out;
+      const had = out.length;
+      for (let i = off; i < off + rest.length && results[i]?.status === 'OK'; i++) out.push((results[i] as { value: pb.RunReply }).value);
+      if (out.length > had && rest[0].value.preloaded) this.staged = undefined; // used once
+      if (out.length === calls.length) {
+        // the preload's Ack (or a later answer) says the device holds it; anything else: it may not
+        this.staged = ahead && results[items.length - 1]?.status === 'OK' ? ahead : undefined;
+        return out;
+      }
+      this.staged = undefined;
       const failed = results.find((r) => r !== undefined && r.status !== 'OK')!;
       if (again === 0 && failed.status === 'DEVICE_ERROR' && failed.error.code === pb.ErrorCode.NO_SESSION) {
         const boot = this.helloReply.bootCounter;
@@ -735,4 +787,15 @@ function busyText(e: pb.WireError): string {
   const held = e.heldMs ?? 0;
   const since = new Date(Date.now() - held).toISOString().replace(/\.\d+Z$/, 'Z');
   return `the board is held by ${e.holder || 'another host'} since ${since} (for ${Math.round(held / 1000)} s)`;
+}
+
+/** One run call of a window. */
+type RunCall = { c: 'run'; value: pb.Run; opts: { replyBytes: number; check: (v: never) => string | undefined } };
+
+/** Whether the device's staged preload is exactly `run` (steps, t0, noisy, hidden trace and input codes). */
+function sameRun(staged: pb.Run | undefined, run: pb.Run): boolean {
+  if (!staged || staged.steps !== run.steps || staged.t0 !== run.t0 || staged.noisy !== run.noisy || staged.hiddenTrace !== run.hiddenTrace) return false;
+  if (staged.inputs.length !== run.inputs.length) return false;
+  for (let i = 0; i < run.inputs.length; i++) if (staged.inputs[i] !== run.inputs[i]) return false;
+  return true;
 }

@@ -78,6 +78,8 @@ export interface HandlerContext {
   id: number;
   /** Frame limit for the reply, bytes: a larger reply is replaced by TOO_LARGE. */
   replyLimit: number;
+  /** The open session the request carries (0 for Hello and the calls any host may make without one). */
+  session: number;
 }
 
 export interface ServerOptions {
@@ -292,7 +294,7 @@ export class RpcServer {
     }
     let out: ResponseBody;
     try {
-      out = await this.handler(body, { id, replyLimit: conn.replyLimit });
+      out = await this.handler(body, { id, replyLimit: conn.replyLimit, session: body.case !== 'hello' && session === this.sessions.current ? session : 0 });
     } catch (e) {
       return errorResponse(id, ...describeError(e));
     }
@@ -308,7 +310,7 @@ export class RpcServer {
           protocolVersion: this.protocolVersion,
           sessionId: this.sessions.current,
           sessionLeaseMs: this.sessions.leaseMs,
-          limits: r.limits && { ...r.limits, maxFrameBytes: r.limits.maxFrameBytes || this.maxFrameBytes, minFrameBytes: MIN_FRAME_BYTES, maxInFlight: this.cacheSize },
+          limits: r.limits && { ...r.limits, maxFrameBytes: r.limits.maxFrameBytes || this.maxFrameBytes, minFrameBytes: MIN_FRAME_BYTES, maxInFlight: this.cacheSize, preload: r.limits.preload && this.cacheSize >= 2 },
         },
       };
     } else if (out.case === 'stats' && !out.value.link) {

@@ -15,7 +15,7 @@
  */
 
 /** Calls that change the board and so need the open session (Request.session). */
-export const CHANGING_CALLS: ReadonlySet<string> = new Set(['configure', 'writeParams', 'run', 'reward', 'resetState']);
+export const CHANGING_CALLS: ReadonlySet<string> = new Set(['configure', 'writeParams', 'run', 'reward', 'resetState', 'preload']);
 
 export interface SessionHello {
   hostName: string;
