@@ -305,7 +305,8 @@ const requestBodies: { [C in CallCase]: fc.Arbitrary<unknown> } = {
   configure: configureA,
   writeParams: fc.record({ tensor: tensorA, offset: u32, codes: i32Array(300) }),
   readParams: fc.record({ tensor: tensorA, offset: u32, count: u32 }),
-  run: fc.record({ steps: u32, t0: u32, inputs: i32Array(300), noisy: fc.boolean(), hiddenTrace: fc.boolean() }),
+  run: fc.record({ steps: u32, t0: u32, inputs: i32Array(300), noisy: fc.boolean(), hiddenTrace: fc.boolean(), preloaded: fc.boolean() }),
+  preload: fc.record({ steps: u32, t0: u32, inputs: i32Array(300), noisy: fc.boolean(), hiddenTrace: fc.boolean(), preloaded: fc.boolean() }),
   reward: fc.record({ t0: u32, deltaLoss: f64Array(64), lrW: dbl, lrR: dbl, lrV: dbl, sameRates: fc.boolean(), deltaLossF32: fc.array(fc.float({ noNaN: true }), { maxLength: 8 }) }),
   resetState: fc.constant({}),
   stats: fc.constant({}),
@@ -356,6 +357,7 @@ const responseBodies: { [C in CallCase]: fc.Arbitrary<unknown> } = {
           noiseSource: enumOf('NoiseSource'),
           minFrameBytes: u32,
           maxInFlight: u32,
+          preload: fc.boolean(),
         }),
       ),
     })
@@ -365,6 +367,7 @@ const responseBodies: { [C in CallCase]: fc.Arbitrary<unknown> } = {
   readParams: fc.record({ tensor: tensorA, offset: u32, total: u32, codes: i32Array(300) }),
   run: fc.record({ t0: u32, steps: u32, clean: i32Array(200), noisy: i32Array(200), hidden: i32Array(200) }),
   reward: fc.constant({}),
+  preload: fc.constant({}),
   resetState: fc.constant({}),
   stats: fc
     .record({ steps: fc.maxSafeNat(), updates: fc.maxSafeNat(), runCalls: u32, rewardCalls: u32, link: maybe(linkA) })
@@ -446,7 +449,7 @@ describe('messages', () => {
     expect(r1.status === 'INVALID_ARGUMENT' && r1.detail).toMatch(/^id: 1.5 is not a uint32/);
     const r2 = encodeRequest({ id: 1, body: { case: 'writeParams', value: { tensor: 9 as Tensor, offset: 0, codes: new Int32Array(1) } } });
     expect(r2.status === 'INVALID_ARGUMENT' && r2.detail).toMatch(/^writeParams\.tensor: 9 is not a Tensor value/);
-    const r3 = encodeRequest({ id: 1, body: { case: 'run', value: { steps: -1, t0: 0, inputs: new Int32Array(0), noisy: false, hiddenTrace: false } } });
+    const r3 = encodeRequest({ id: 1, body: { case: 'run', value: { steps: -1, t0: 0, inputs: new Int32Array(0), noisy: false, hiddenTrace: false, preloaded: false } } });
     expect(r3.status === 'INVALID_ARGUMENT' && r3.detail).toMatch(/^run\.steps: -1 is not a uint32/);
     const r4 = encodeRequest({
       id: 1,
@@ -504,7 +507,7 @@ describe('messages', () => {
           const run = encodeRequest({
             id: 0xffffffff,
             session: 0xffffffff,
-            body: { case: 'run', value: { steps: 0xffffffff, t0: 0xffffffff, inputs: new Int32Array(k * topo.batch * topo.inputs).fill(worst), noisy: true, hiddenTrace: true } },
+            body: { case: 'run', value: { steps: 0xffffffff, t0: 0xffffffff, inputs: new Int32Array(k * topo.batch * topo.inputs).fill(worst), noisy: true, hiddenTrace: true, preloaded: true } },
           });
           const o = new Int32Array(k * topo.batch * topo.outputs).fill(worst);
           const reply = encodeResponse({

@@ -35,6 +35,8 @@ export interface RecoverableDevice extends Device {
   readonly hello: HelloReply;
   /** Hello over the open link; returns the (possibly new) session. */
   handshake(): Promise<HelloReply>;
+  /** run(req) with the next chunk sent ahead, where the link can (SerialDevice.runAhead). */
+  runAhead?(req: RunRequest, next: RunRequest): Promise<RunResult>;
 }
 
 export interface ResilientOptions {
@@ -237,10 +239,21 @@ export class ResilientDevice implements Device {
     });
   }
 
+  /**
+   * run(req), with the trainer's next chunk for a link that sends it ahead
+   * (SerialDevice.runAhead; a preload is no state to journal: after a recovery the
+   * link has forgotten it and sends the inputs in full).
+   */
+  runAhead(req: RunRequest, next: RunRequest): Promise<RunResult> {
+    const link = this.link;
+    if (!req.noisy || typeof link.runAhead !== 'function') return this.run(req);
+    return this.runOnce(req, false, () => link.runAhead!(req, next));
+  }
+
   /** One run call; with `shorterOnReset` a reset during it throws SHORTER after the recovery (the caller cuts it shorter). */
-  private async runOnce(req: RunRequest, shorterOnReset = false): Promise<RunResult> {
+  private async runOnce(req: RunRequest, shorterOnReset = false, call = () => this.link.run(req)): Promise<RunResult> {
     const resets = this.s.resetsRecovered;
-    const result = await this.guarded('run', () => this.link.run(req), true, shorterOnReset);
+    const result = await this.guarded('run', call, true, shorterOnReset);
     if (!req.noisy) this.cleanSteps.after(this.s.resetsRecovered > resets);
     const r: RunRequest = { ...req, inputs: Float64Array.from(req.inputs) };
     this.record({ op: 'run', req: r, result: { clean: Float64Array.from(result.clean), noisy: Float64Array.from(result.noisy), hidden: result.hidden && Float64Array.from(result.hidden) } });

@@ -93,8 +93,13 @@ export interface SerialDeviceOptions extends RpcOptions {
 export const PIPELINE_WINDOW = 4;
 /** A clean run is cut into a window of pieces only down to this many steps each. */
 const MIN_WINDOW_PIECE_STEPS = 32;
-/** runAhead() preloads the next chunk only when its inputs are at least this many codes (below, the Preload and its Ack cost more line time than they take off the critical path). */
-export const PRELOAD_MIN_CODES = 32;
+/**
+ * runAhead() preloads the next chunk only when its inputs are at least this many codes
+ * (about 150 bytes of 16-bit codes): the Preload's own header and framing (~26 bytes)
+ * and its Ack (14, waited for after the reply) eat most of what a shorter one takes
+ * off the critical path, and they count against the wire limit.
+ */
+export const PRELOAD_MIN_CODES = 64;
 /** A clean run's first calls on a new configuration are this long, then double while the line stays clean. */
 const CLEAN_RUN_START_STEPS = 16;
 
@@ -131,6 +136,8 @@ export class SerialDevice implements Device {
   private lastRates: { w: number; r: number; v: number } | undefined;
   /** Request.preload: the Run the device holds for the next Run with `preloaded`, as far as this host knows. */
   private staged: pb.Run | undefined;
+  /** Runs answered that went as their header only (Run.preloaded): stats().link.preloadedRuns. */
+  private preloadedRuns = 0;
 
   private constructor(
     readonly rpc: RpcClient,
@@ -558,7 +565,10 @@ export class SerialDevice implements Device {
       }
       const had = out.length;
       for (let i = off; i < off + rest.length && results[i]?.status === 'OK'; i++) out.push((results[i] as { value: pb.RunReply }).value);
-      if (out.length > had && rest[0].value.preloaded) this.staged = undefined; // used once
+      if (out.length > had && rest[0].value.preloaded) {
+        this.staged = undefined; // used once
+        this.preloadedRuns++;
+      }
       if (out.length === calls.length) {
         // the preload's Ack (or a later answer) says the device holds it; anything else: it may not
         this.staged = ahead && results[items.length - 1]?.status === 'OK' ? ahead : undefined;
@@ -610,7 +620,7 @@ export class SerialDevice implements Device {
   stats(): Promise<DeviceStats> {
     return this.serial(async () => {
       const s = await this.call('stats', {});
-      const link: Record<string, number> = { ...this.rpc.stats() };
+      const link: Record<string, number> = { ...this.rpc.stats(), preloadedRuns: this.preloadedRuns };
       if (s.link) for (const [k, v] of Object.entries(s.link)) link[`device.${k}`] = v;
       return { steps: s.steps, updates: s.updates, runCalls: s.runCalls, rewardCalls: s.rewardCalls, link };
     });
