@@ -11,7 +11,10 @@
  * Three tables:
  * - the library (trainAnpt on a SerialDevice), H=32, B=1, chunks of 64 steps (and of 1
  *   step at 115200): one call in flight with the step sizes in every Reward (the link
- *   before pipelining) against pipelined with Reward.same_rates, alternated;
+ *   before pipelining), pipelined with Reward.same_rates (Reward(k) with Run(k+1)), and
+ *   preloaded (the same, and Run(k+1)'s inputs sent ahead as Request.preload behind
+ *   Run(k), so they cross while RunReply(k) comes back; docs/protocol.md section 3),
+ *   alternated;
  * - the CLI with its default flags (chunk 1 = online learning) at 115200 baud, the
  *   README's board example (H=100, B=10), one epoch of 1000 steps: every byte the run
  *   moved (configure, weights, training, test passes) over its wall time;
@@ -34,7 +37,7 @@ import { mackeyGlassTask } from '../src/tasks/mackey-glass.js';
 import { runCli } from '../src/cli/main.js';
 import { spawnFirmwareSim } from '../firmware-sim/spawn.js';
 
-export type LinkMode = 'one in flight' | 'pipelined';
+export type LinkMode = 'one in flight' | 'pipelined' | 'preloaded';
 
 export interface LinkBenchRow {
   link: 'pty' | 'tcp';
@@ -68,8 +71,8 @@ const LR = { w: 0.03, r: 0.03, v: 0.03 };
 export async function benchLinkOnce(link: 'pty' | 'tcp', baud: number, chunks: number, mode: LinkMode = 'pipelined', K = CHUNK): Promise<LinkBenchRow> {
   const sim = await spawnFirmwareSim([link === 'pty' ? '--pty' : '--tcp', ...(link === 'tcp' ? ['0'] : []), '--baud', String(baud), '--quiet']);
   try {
-    const piped = mode === 'pipelined';
-    const dev = await SerialDevice.open(sim.url(baud), { pipeline: piped, compactRewards: piped });
+    const piped = mode !== 'one in flight';
+    const dev = await SerialDevice.open(sim.url(baud), { pipeline: piped, compactRewards: piped, preload: mode === 'preloaded' });
     try {
       const steps = chunks * K;
       const task = mackeyGlassTask({ steps, batch: 1, seed: 42 });
@@ -126,9 +129,10 @@ export async function benchLink(quick = false): Promise<LinkBenchRow[]> {
   // about 3 s (1.5 s quick) of wire time per row
   for (const [link, baud] of [['pty', 115200], ['pty', 1_000_000], ['tcp', 1_000_000]] as const) {
     const chunks = Math.max(8, Math.round(((quick ? 1.5 : 3) * baud) / 10 / (16 * CHUNK)));
-    for (const mode of ['one in flight', 'pipelined'] as const) rows.push(await benchLinkOnce(link, baud, chunks, mode));
+    for (const mode of ['one in flight', 'pipelined', 'preloaded'] as const) rows.push(await benchLinkOnce(link, baud, chunks, mode));
   }
   // online learning (chunk 1, the CLI's default for Mackey-Glass): a Reward per step, where its step sizes weigh most
+  // (no preloaded row: a 1-step Run's inputs are shorter than a Preload's own header, so runAhead sends none)
   for (const mode of ['one in flight', 'pipelined'] as const) rows.push(await benchLinkOnce('pty', 115200, quick ? 200 : 500, mode, 1));
   return rows;
 }

@@ -80,7 +80,8 @@ if (want('spectral')) {
 // ---- link (bench/link.ts; owned by the serial-bridge work) -------------------------
 if (want('link')) {
   console.log(`\n== ANP-T through firmware-sim (Mackey-Glass, H=32, B=1, chunks of 64 steps) vs the wire limit = (baud/10) / bytes per step, both directions, framing included; ${load()}`);
-  console.log('   "one in flight": a request, then its reply, step sizes in every Reward (the link before pipelining); "pipelined": Reward(k) with Run(k+1), Reward.same_rates.');
+  console.log('   "one in flight": a request, then its reply, step sizes in every Reward (the link before pipelining); "pipelined": Reward(k) with Run(k+1), Reward.same_rates;');
+  console.log('   "preloaded": as pipelined, and Run(k+1)\'s inputs sent ahead behind Run(k) (Request.preload), Run(k+1) then goes as its header (Run.preloaded).');
   console.log('   A pipelined link carries bytes both ways at once, so it can pass the wire limit; the limit is not redefined for it.');
   const { benchLink, formatLinkRows, benchCliLink, formatCliLinkRow, benchRewardEncodings, formatRewardEncodingRows } = await import('./link.js');
   const rows = await benchLink(quick);

@@ -10,10 +10,11 @@
  * (a frame is usable only once complete), so the board works on a request while the
  * next one is still arriving, as firmware fed by a UART receive interrupt does, and
  * a reply goes out as soon as it is made (after whatever is still on the wire).
- * (Handing every chunk up at once and starting the reply only after the whole chunk
- * had crossed plus the time the board took charged a pipelined Reward's update to
- * the line after the Run behind it: 0.5-0.6 ms per chunk at 1 Mbaud, 5 % of the
- * wire limit; bench/link.ts.)
+ * (Handing every write up at once and starting the reply only after the whole write
+ * had crossed, plus the time the board took, charged the board's work on a pipelined
+ * Reward after the Run behind it had crossed, 0.5-0.6 ms per chunk at 1 Mbaud as
+ * traced, and would keep a preloaded chunk's inputs, sent right behind a Run, on the
+ * critical path of that Run's reply.)
  *
  * Timers: setTimeout alone fires a millisecond or more late (more after a long sleep
  * on a busy or virtual machine), which at 1 Mbaud is worth 100 bytes per delivery.
@@ -24,9 +25,6 @@
  * 2.5 ms gives 95 %.
  */
 
-import { createRequire } from 'node:module';
-const require = createRequire(import.meta.url);
-const TRW = process.env.ANPT_TRACE ? (m: string) => require('node:fs').appendFileSync(process.env.ANPT_TRACE + '.dev', `${(performance.timeOrigin + performance.now()).toFixed(3)} ${m}\n`) : undefined;
 import { FLAG } from '../src/link/frame.js';
 import type { ByteTransport } from '../src/link/transport.js';
 
@@ -79,7 +77,7 @@ export class Wire {
     atTime(this.queue[this.head].dueMs, () => {
       this.armed = false;
       const now = performance.now();
-      while (this.head < this.queue.length && this.queue[this.head].dueMs <= now) { TRW?.(`deliver${this.maxBacklogMs === Infinity ? '-in' : '-out'} ${this.queue[this.head].bytes.length} late ${(now - this.queue[this.head].dueMs).toFixed(3)}`); this.deliver(this.queue[this.head++].bytes); }
+      while (this.head < this.queue.length && this.queue[this.head].dueMs <= now) this.deliver(this.queue[this.head++].bytes);
       if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
@@ -111,7 +109,6 @@ export function pacedTransport(inner: ByteTransport, bytesPerSecond: number): By
   let last = FLAG;
   inner.onData((b) => {
     if (b.length === 0) return;
-    TRW?.(`rx ${b.length}`);
     let from = 0;
     for (const end of frameEnds(b, last)) {
       into.push(b.slice(from, end));
@@ -123,7 +120,6 @@ export function pacedTransport(inner: ByteTransport, bytesPerSecond: number): By
     name: inner.name,
     bytesPerSecond,
     write(bytes) {
-      TRW?.(`tx ${bytes.length}`);
       out.push(bytes.slice());
       return Promise.resolve(); // handed to the UART's buffer
     },

@@ -3,6 +3,7 @@
  * hosts that only use TCP or the in-process emulator never load native bindings.
  */
 
+import { appendFileSync } from 'node:fs';
 import { LinkError, type ByteTransport } from './transport.js';
 
 /** What this module uses of a serialport stream (SerialPort, SerialPortMock). */
@@ -23,7 +24,8 @@ export function serialTransport(port: SerialPortLike, name: string, baudRate?: n
   let onClose: (reason?: Error) => void = () => {};
   let closed = false;
   let failure: Error | undefined;
-  port.on('data', (chunk: Buffer) => onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)));
+  const TR = process.env.ANPT_TRACE ? (m: string) => appendFileSync(process.env.ANPT_TRACE + '.host', `${(performance.timeOrigin + performance.now()).toFixed(3)} ${m}\n`) : undefined;
+  port.on('data', (chunk: Buffer) => (TR?.(`rx ${chunk.length}`), onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))));
   port.on('error', (err: Error) => {
     failure = err;
   });
@@ -38,6 +40,7 @@ export function serialTransport(port: SerialPortLike, name: string, baudRate?: n
     bytesPerSecond: baudRate ? baudRate / 10 : undefined,
     write(bytes) {
       if (closed || !port.isOpen) return Promise.reject(new LinkError('UNAVAILABLE', `${name}: port is closed (unplugged?)`));
+      TR?.(`tx ${bytes.length}`);
       return new Promise<void>((resolve, reject) => {
         port.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), (err) =>
           err ? reject(new LinkError('UNAVAILABLE', `${name}: write failed: ${err.message}`)) : resolve(),
