@@ -576,6 +576,8 @@ export class SerialDevice implements Device {
       }
       this.staged = undefined;
       const failed = results.find((r) => r !== undefined && r.status !== 'OK')!;
+      // the device holds no such preload after all (it refused the header, changing nothing): send the inputs
+      if (again === 0 && failed.status === 'DEVICE_ERROR' && failed.error.field === 'run.preloaded') continue;
       if (again === 0 && failed.status === 'DEVICE_ERROR' && failed.error.code === pb.ErrorCode.NO_SESSION) {
         const boot = this.helloReply.bootCounter;
         const h = await this.rehello();
