@@ -166,7 +166,7 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
     }
     const oc = at(B_OUT_CLEAN) + ((k * bo) << 3);
     const hk = at(B_HIDDEN) + ((k * bh) << 3);
-    untranspose(rt, S, 0, clean, false);
+    if (noisy || hidden || k + 1 == <usize>K) untranspose(rt, S, 0, clean, false); // a clean chunk's states are read only at its end
     if (noisy) memory.copy(states + (((k + 1) * bh) << 3), clean, bh << 3);
     if (hidden) memory.copy(hk, clean, bh << 3);
     for (let b: usize = 0; b < nB; b++)
