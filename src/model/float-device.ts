@@ -249,6 +249,7 @@ export class FloatDevice implements Device {
     checkState(s, this.need().topology, this.eligibility !== undefined);
     this.clean.set(s.clean);
     this.noisyState.set(s.noisy);
+    this.kernel?.statesWritten();
     if (this.eligibility) {
       this.eligibility.w.set(s.eligibility?.w ?? new Float64Array(this.eligibility.w.length));
       this.eligibility.r.set(s.eligibility?.r ?? new Float64Array(this.eligibility.r.length));
@@ -351,6 +352,7 @@ export class FloatDevice implements Device {
     this.need();
     this.clean.fill(0);
     this.noisyState.fill(0);
+    this.kernel?.statesWritten();
     this.eligibility?.w.fill(0);
     this.eligibility?.r.fill(0);
   }

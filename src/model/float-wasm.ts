@@ -26,6 +26,7 @@ export type FloatBufferName = keyof typeof FloatBuffer;
 interface Exports {
   memory: WebAssembly.Memory;
   layout(I: number, H: number, O: number, B: number, K: number): number;
+  forget(): void;
   ptr(id: number): number;
   run(K: number, t0: number, noisy: number, act: number, mismatch: number, hidden: number, trace: number, seed: number, sigmaH: number, sigmaO: number): void;
   reward(K: number, lrW: number, lrR: number, lrV: number, sqrtN: number, trace: number, decay: number): void;
@@ -108,6 +109,14 @@ export class FloatKernel {
   /** Run r.steps steps on the inputs in view('inputs'); see assembly/float/step.ts run. */
   run(r: KernelRun): void {
     this.ex.run(r.steps, r.t0 >>> 0, r.noisy ? 1 : 0, ACT[r.activation], r.mismatch ? 1 : 0, r.hidden ? 1 : 0, TRACE[r.trace], r.seed >>> 0, r.hiddenSigma, r.outputSigma);
+  }
+
+  /**
+   * The host wrote view('clean') or view('noisy'): the next run reads them. (A run keeps
+   * the states it ends with in its own layout too, and starts from those otherwise.)
+   */
+  statesWritten(): void {
+    this.ex.forget();
   }
 
   /** The updates of the last noisy chunk's `steps` steps, rewards in view('dl'). */
