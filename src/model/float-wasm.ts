@@ -37,15 +37,17 @@ interface Exports {
 const ACT: Record<Activation, number> = { tanh: 0, hardtanh: 1, linear: 2 };
 const TRACE = { none: 0, activity: 1, innovation: 2 } as const;
 const PAGE = 65536;
-let compiled: WebAssembly.Module | undefined;
+const compiled = new Map<string, WebAssembly.Module>();
 
-function instantiate(): Exports {
-  if (!compiled) {
-    const p = packagePath('build', 'anpt-float.wasm');
-    if (!existsSync(p)) throw new DeviceError('INTERNAL', `${p} not found; run "npm run build:wasm" in the anpt folder`);
-    compiled = new WebAssembly.Module(readFileSync(p));
+/** An instance of build/anpt-float.wasm, or of another build of assembly/float/ (file: bench/epoch.ts compares builds in one process). */
+function instantiate(file = packagePath('build', 'anpt-float.wasm')): Exports {
+  let m = compiled.get(file);
+  if (!m) {
+    if (!existsSync(file)) throw new DeviceError('INTERNAL', `${file} not found; run "npm run build:wasm" in the anpt folder`);
+    m = new WebAssembly.Module(readFileSync(file));
+    compiled.set(file, m);
   }
-  return new WebAssembly.Instance(compiled, {}).exports as unknown as Exports;
+  return new WebAssembly.Instance(m, {}).exports as unknown as Exports;
 }
 
 export interface KernelRun {
@@ -67,8 +69,9 @@ export class FloatKernel {
   /** Steps the K-sized buffers (inputs, outputs, trace) hold. */
   capacity = 0;
 
-  constructor(readonly inputs: number, readonly hidden: number, readonly outputs: number, readonly batch: number, capacity: number) {
-    this.ex = instantiate();
+  /** module: the path of another build of the module (default build/anpt-float.wasm). */
+  constructor(readonly inputs: number, readonly hidden: number, readonly outputs: number, readonly batch: number, capacity: number, module?: string) {
+    this.ex = instantiate(module);
     this.ensure(capacity);
   }
 
