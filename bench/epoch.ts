@@ -87,6 +87,8 @@ export interface FloatParts {
   /** CPU microseconds per call, best of the rounds (the Mackey-Glass size, one kernel, no host loop). */
   noisyStep: number;
   noisyStepLinear: number;
+  /** The noisy step with both sigmas 0 (the difference is the noise generation's share). */
+  noisyStepQuiet: number;
   reward: number;
   cleanStep: number;
   cleanStepLinear: number;
@@ -97,48 +99,75 @@ export interface FloatParts {
  * (src/model/float-wasm.ts FloatKernel): a noisy step of both copies (K = 1, as online
  * training calls it), the reward of one step, a clean step (in chunks of 500, as the
  * evaluation calls it), each with tanh and with the linear activation (the difference is
- * tanh's share). Rounds alternate the parts; CPU time of the process.
+ * tanh's share), and the noisy step without noise (the noise generation's share). Rounds
+ * alternate the parts; CPU time of the process. modules: builds of assembly/float/ to
+ * compare (undefined: build/anpt-float.wasm), alternated within each round, one result each.
  */
-export function benchFloatParts(rounds = 7): FloatParts {
+export function benchFloatParts(rounds = 7, modules: (string | undefined)[] = [undefined]): FloatParts[] {
   const H = 100, B = 10, shape = { inputs: 1, hidden: H, outputs: 1, activation: 'tanh' as const };
-  const kernel = (linear = false): FloatKernel => {
-    const k = new FloatKernel(1, H, 1, B, 500);
-    const p = xavierNormal(shape, 42);
-    if (linear) for (let q = 0; q < p.r.length; q++) p.r[q] *= 0.5; // a stable linear network (the same work)
-    k.view('w').set(p.w); k.view('r').set(p.r); k.view('v').set(p.v);
-    const u = k.view('inputs');
-    for (let q = 0; q < u.length; q++) u[q] = Math.sin(0.3 * q);
-    return k;
-  };
   const base = { t0: 0, mismatch: false, hidden: false, trace: 'none' as const, seed: 42, hiddenSigma: 1e-3, outputSigma: 1e-3 };
-  const parts: Record<keyof FloatParts, { k: FloatKernel; calls: number; steps: number; f: (k: FloatKernel, i: number) => void }> = {
-    noisyStep: { k: kernel(), calls: 1000, steps: 1, f: (k, i) => k.run({ ...base, steps: 1, t0: i, noisy: true, activation: 'tanh' }) },
-    noisyStepLinear: { k: kernel(true), calls: 1000, steps: 1, f: (k, i) => k.run({ ...base, steps: 1, t0: i, noisy: true, activation: 'linear' }) },
-    reward: {
-      k: kernel(), calls: 1000, steps: 1,
-      f: (k, i) => { k.view('dl')[0] = 1e-12 * ((i & 1) - 0.5); k.reward(1, { w: 0.3, r: 0.3, v: 0.3 }, Math.sqrt(102), 'none', 0); },
-    },
-    cleanStep: { k: kernel(), calls: 2, steps: 500, f: (k, i) => k.run({ ...base, steps: 500, t0: i, noisy: false, activation: 'tanh' }) },
-    cleanStepLinear: { k: kernel(true), calls: 2, steps: 500, f: (k, i) => k.run({ ...base, steps: 500, t0: i, noisy: false, activation: 'linear' }) },
-  };
-  parts.reward.k.run({ ...base, steps: 1, noisy: true, activation: 'tanh' }); // a trace to reward (tiny rewards: the weights stay put)
-  const best = Object.fromEntries(Object.keys(parts).map((n) => [n, Infinity])) as unknown as FloatParts;
+  type Part = { k: FloatKernel; calls: number; steps: number; f: (k: FloatKernel, i: number) => void };
+  const setups = modules.map((module) => {
+    const kernel = (linear = false): FloatKernel => {
+      const k = new FloatKernel(1, H, 1, B, 500, module);
+      const p = xavierNormal(shape, 42);
+      if (linear) for (let q = 0; q < p.r.length; q++) p.r[q] *= 0.5; // a stable linear network (the same work)
+      k.view('w').set(p.w); k.view('r').set(p.r); k.view('v').set(p.v);
+      const u = k.view('inputs');
+      for (let q = 0; q < u.length; q++) u[q] = Math.sin(0.3 * q + 0.1); // no input exactly 0: a sequence at state 0 would stay there, and tanh(0) takes tanh's slow path (never in Mackey-Glass)
+      return k;
+    };
+    const parts: Record<keyof FloatParts, Part> = {
+      noisyStep: { k: kernel(), calls: 1000, steps: 1, f: (k, i) => k.run({ ...base, steps: 1, t0: i, noisy: true, activation: 'tanh' }) },
+      noisyStepLinear: { k: kernel(true), calls: 1000, steps: 1, f: (k, i) => k.run({ ...base, steps: 1, t0: i, noisy: true, activation: 'linear' }) },
+      noisyStepQuiet: { k: kernel(), calls: 1000, steps: 1, f: (k, i) => k.run({ ...base, steps: 1, t0: i, noisy: true, activation: 'tanh', hiddenSigma: 0, outputSigma: 0 }) },
+      reward: {
+        k: kernel(), calls: 1000, steps: 1,
+        f: (k, i) => { k.view('dl')[0] = 1e-12 * ((i & 1) - 0.5); k.reward(1, { w: 0.3, r: 0.3, v: 0.3 }, Math.sqrt(102), 'none', 0); },
+      },
+      cleanStep: { k: kernel(), calls: 2, steps: 500, f: (k, i) => k.run({ ...base, steps: 500, t0: i, noisy: false, activation: 'tanh' }) },
+      cleanStepLinear: { k: kernel(true), calls: 2, steps: 500, f: (k, i) => k.run({ ...base, steps: 500, t0: i, noisy: false, activation: 'linear' }) },
+    };
+    parts.reward.k.run({ ...base, steps: 1, noisy: true, activation: 'tanh' }); // a trace to reward (tiny rewards: the weights stay put)
+    return parts;
+  });
+  const best = setups.map(() => Object.fromEntries(Object.keys(setups[0]).map((n) => [n, Infinity])) as unknown as FloatParts);
   for (let round = 0; round <= rounds; round++)
-    for (const [name, p] of Object.entries(parts) as [keyof FloatParts, (typeof parts)[keyof FloatParts]][]) {
-      const c = process.cpuUsage();
-      for (let i = 0; i < p.calls; i++) p.f(p.k, i);
-      const u = process.cpuUsage(c);
-      if (round > 0) best[name] = Math.min(best[name], (u.user + u.system) / (p.calls * p.steps)); // round 0 warms up
-    }
+    for (const name of Object.keys(setups[0]) as (keyof FloatParts)[])
+      setups.forEach((parts, m) => {
+        const p = parts[name];
+        const c = process.cpuUsage();
+        for (let i = 0; i < p.calls; i++) p.f(p.k, i);
+        const u = process.cpuUsage(c);
+        if (round > 0) best[m][name] = Math.min(best[m][name], (u.user + u.system) / (p.calls * p.steps)); // round 0 warms up
+      });
   return best;
 }
 
 /** One line: the parts in microseconds per step, tanh's share as the difference to the linear activation. */
 export function formatFloatParts(p: FloatParts): string {
   const f = (x: number): string => x.toFixed(1);
-  return `float WASM per step (CPU us): noisy step ${f(p.noisyStep)} (tanh ${f(p.noisyStep - p.noisyStepLinear)}), reward ${f(p.reward)}, clean step ${f(p.cleanStep)} (tanh ${f(p.cleanStep - p.cleanStepLinear)}); an epoch of 5000 + 5000 steps from these: ${((5000 * (p.noisyStep + p.reward + p.cleanStep)) / 1e6).toFixed(3)} s`;
+  return `float WASM per step (CPU us): noisy step ${f(p.noisyStep)} (tanh ${f(p.noisyStep - p.noisyStepLinear)}, noise ${f(p.noisyStep - p.noisyStepQuiet)}), reward ${f(p.reward)}, clean step ${f(p.cleanStep)} (tanh ${f(p.cleanStep - p.cleanStepLinear)}); an epoch of 5000 + 5000 steps from these: ${((5000 * (p.noisyStep + p.reward + p.cleanStep)) / 1e6).toFixed(3)} s`;
 }
 
+/** The host's share of a float epoch: its CPU seconds less the kernel's calls (parts) for 5000 + 5000 steps. */
+export function hostShare(p: FloatParts, epoch: EpochBench): string {
+  const kernel = (5000 * (p.noisyStep + p.reward + p.cleanStep)) / 1e6;
+  return `float WASM epoch CPU ${epoch.cpuSecondsPerEpoch.toFixed(3)} s (train ${epoch.trainSeconds.toFixed(3)} + test ${epoch.testSeconds.toFixed(3)} wall-clock); the rest beyond the kernel's calls (host loop, loss and reward, JS/WASM calls, copies): ${(epoch.cpuSecondsPerEpoch - kernel).toFixed(3)} s`;
+}
+
+// `parts`: the parts and the host's share; `parts a.wasm b.wasm ...`: the parts of several
+// builds of assembly/float/, alternated in one process (an A/B comparison on a shared machine)
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && process.argv[2] === 'parts') {
-  console.log(`${formatFloatParts(benchFloatParts())}; load average ${loadavg()[0].toFixed(2)}`);
+  const others = process.argv.slice(3);
+  if (others.length > 0) {
+    benchFloatParts(15, others).forEach((p, i) => console.log(`${others[i]}: ${formatFloatParts(p)}`));
+    console.log(`load average ${loadavg()[0].toFixed(2)}`);
+    process.exit(0);
+  }
+  const [p] = benchFloatParts();
+  console.log(`${formatFloatParts(p)}; load average ${loadavg()[0].toFixed(2)}`);
+  const rounds = [await benchEpoch(3, 'float'), await benchEpoch(3, 'float')];
+  const e = rounds[0].cpuSecondsPerEpoch <= rounds[1].cpuSecondsPerEpoch ? rounds[0] : rounds[1]; // the faster round, as npm run bench
+  console.log(`${hostShare(p, e)}; load average ${loadavg()[0].toFixed(2)}`);
 }

@@ -47,6 +47,23 @@ async function trainRun(engine: FloatEngine, c: Case): Promise<Float64Array[]> {
     if (noisy) await dev.reward({ t0: t, deltaLoss: Float64Array.from({ length: steps }, (_, q) => 0.1 * unitNormal(k, 99999 + t + q)), lr: { w: 0.1, r: 0.05, v: 0.2 } });
     t += steps;
   }
+  // the evaluation's way (a clean chunk without the hidden trace: its state leaves the kernel at the end), then
+  // state written by the host (writeState, resetState) between noisy chunks
+  const inputsAt = (steps: number): Float64Array => Float64Array.from({ length: steps * c.B * c.I }, (_, q) => unitNormal(k, t * 1000 + q));
+  seen.push((await dev.run({ steps: c.K, t0: t, inputs: inputsAt(c.K), noisy: false })).clean);
+  t += c.K;
+  const mid = await dev.readState();
+  seen.push(mid.clean, mid.noisy);
+  for (const write of ['state', 'reset'] as const) {
+    if (write === 'state') await dev.writeState({ clean: mid.noisy.map((x) => 0.5 * x), noisy: mid.clean });
+    else await dev.resetState();
+    for (const steps of [1, c.K]) {
+      const r = await dev.run({ steps, t0: t, inputs: inputsAt(steps), noisy: true });
+      seen.push(r.clean, r.noisy);
+      await dev.reward({ t0: t, deltaLoss: Float64Array.from({ length: steps }, (_, q) => 0.1 * unitNormal(k, 77777 + t + q)), lr: { w: 0.1, r: 0.05, v: 0.2 } });
+      t += steps;
+    }
+  }
   const w = await dev.readParams(), s = await dev.readState();
   seen.push(w.w, w.r, w.v, s.clean, s.noisy);
   if (s.eligibility) seen.push(s.eligibility.w, s.eligibility.r);

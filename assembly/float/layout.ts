@@ -70,9 +70,30 @@ function size(q: i32): f64 {
   }
 }
 
+/**
+ * The states the last run left in the transposed layout (step.ts): which layout, 2 S + 1
+ * after a noisy run of S lanes and 2 S after a clean one (with B = 1 both have 2 lanes;
+ * 0: none held, the next run transposes B_CLEAN and B_NOISY in), and whether they are
+ * in B_RT rather than B_ST. Valid while the host has not written the
+ * states (forget).
+ */
+export let held: usize = 0;
+export let heldInRt = false;
+
+export function hold(key: usize, inRt: bool): void {
+  held = key;
+  heldInRt = inRt;
+}
+
+/** The host wrote B_CLEAN or B_NOISY: the next run takes them from there. */
+export function forget(): void {
+  held = 0;
+}
+
 /** Compute the layout of a configuration; returns the bytes of memory it needs. */
 export function layout(i: i32, h: i32, o: i32, b: i32, k: i32): f64 {
   I = i; H = h; O = o; B = b; K = k;
+  held = 0;
   S2 = 2 * b;
   SC = b + (b & 1);
   let p = <f64>((__heap_base + 15) & ~15);

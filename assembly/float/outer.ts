@@ -26,6 +26,7 @@ let applyTrace = false; // trace mode and cw != 0
 let pmat: usize = 0; // the parameters a trace is applied to (trace mode)
 let emat: usize = 0; // the matrix summed into (plain: the parameters; trace: the trace)
 let cols: i32 = 0;
+let rows_: i32 = 0; // rows of the matrix (delta is B x rows_)
 
 // @ts-ignore: decorator
 @inline
@@ -182,27 +183,44 @@ export function outerUpdate(
   trace: bool, decay: f64, cwIn: f64, params: usize, summed: bool,
 ): void {
   if (!trace && coef == 0) return;
-  emat = mat; cols = ncols; preBase = pre; preStride = <usize>ncols << 3; ePtr = scratch;
+  emat = mat; cols = ncols; rows_ = rows; preBase = pre; preStride = <usize>ncols << 3; ePtr = scratch;
   nbAll = B; nb = summed && coef != 0 ? B : 0;
   isTrace = trace; lam = decay; lamV = f64x2.splat(decay); cw = cwIn; cwV = f64x2.splat(cwIn); pmat = params;
   applyTrace = trace && cwIn != 0;
-  // e twice: rows x B (the kernels above), and by quads of rows, [i / 4][b][i % 4] (quads)
+  // e by quads of rows, [i / 4][b][i % 4] (quads), two rows per product; the other
+  // kernels read e as rows x B (natural), formed only where they need it
   const rows4 = rows & ~3, eq = scratch + ((<usize>rows * <usize>B) << 3);
-  let zeros = false;
-  for (let i = 0; i < rows; i++)
-    for (let b = 0; b < B; b++) {
-      const e = coef * load<f64>(delta + ((<usize>b * <usize>rows + <usize>i) << 3));
-      zeros = zeros || e == 0;
-      store<f64>(scratch + ((<usize>i * <usize>B + <usize>b) << 3), e);
-      if (i < rows4) store<f64>(eq + ((((<usize>i >> 2) * <usize>B + <usize>b) << 5) + ((<usize>i & 3) << 3)), e);
+  const c2 = f64x2.splat(coef), zero = f64x2.splat(0);
+  let zmask = i64x2.splat(0);
+  for (let b = 0; b < B; b++) {
+    const d = delta + ((<usize>b * <usize>rows) << 3), q = eq + (<usize>b << 5);
+    for (let i = 0; i < rows4; i += 4) {
+      const e01 = f64x2.mul(c2, v128.load(d + (<usize>i << 3))), e23 = f64x2.mul(c2, v128.load(d + (<usize>i << 3), 16));
+      zmask = v128.or(zmask, v128.or(f64x2.eq(e01, zero), f64x2.eq(e23, zero)));
+      const o = q + <usize>(i >> 2) * (<usize>B << 5);
+      v128.store(o, e01);
+      v128.store(o, e23, 16);
     }
+  }
+  let zeros = v128.any_true(zmask);
+  natural(rows4, rows, B, coef, delta);
+  for (let i = rows4; i < rows; i++) zeros = zeros || hasZero(i);
+  if (trace || zeros) natural(0, rows4, B, coef, delta);
+  else if (ncols == 1) natural(rows & ~7, rows4, B, coef, delta); // column's last rows
+  else if ((ncols & 1) != 0) natural(0, rows4, B, coef, delta); // one() of quads' odd last column
   if (trace) rowsOf<f64>(rows);
   else if (zeros) rowsOf<i32>(rows);
-  else if (ncols == 1) column(mat, rows, B, coef, delta, pre);
-  else {
+  else if (ncols == 1) column(mat, rows, B, coef, delta, pre); else {
     quads(rows4, eq);
     for (let i = rows4; i < rows; i++) rowSingle<i32>(i);
   }
+}
+
+/** e[i][b] = coef delta[b][i] for rows from..to-1 (the natural layout, at ePtr). */
+function natural(from: i32, to: i32, B: i32, coef: f64, delta: usize): void {
+  for (let i = from; i < to; i++)
+    for (let b = 0; b < B; b++)
+      store<f64>(ePtr + ((<usize>i * <usize>B + <usize>b) << 3), coef * load<f64>(delta + ((<usize>b * <usize>rows_ + <usize>i) << 3)));
 }
 
 /**

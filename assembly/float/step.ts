@@ -5,7 +5,7 @@
 // never read back). Every value is formed by the same IEEE operations in the same
 // order as the TypeScript reference, so the results are the same bits.
 
-import { at, I, H, O, B, S2, SC, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL, B_TANH } from './layout';
+import { at, hold, held, heldInRt, I, H, O, B, S2, SC, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL, B_TANH } from './layout';
 import { matvecT } from './matvec';
 import { outerUpdate } from './outer';
 import { key, gauss, gauss2 } from './noise';
@@ -113,12 +113,15 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
   const clean = at(B_CLEAN), noisyState = at(B_NOISY), inputs = at(B_INPUTS);
   const states = at(B_STATES), da = at(B_DA), dy = at(B_DY);
   const w = at(B_W), r = at(B_R), v = at(B_V), gain = at(B_GAIN), offset = at(B_OFFSET);
-  if (!noisy && S > nB) { // the padding lane (B odd) holds zeros
-    zero(st, nH * S);
-    zero(ut, nI * S);
+  if (!noisy && S > nB) zero(ut, nI * S); // the padding lane (B odd) has zero inputs
+  const layoutKey: usize = 2 * S + (noisy ? 1 : 0);
+  if (held == layoutKey) { // the states the last run left, in this layout (online training: one step per call)
+    if (heldInRt) { st = at(B_RT); rt = at(B_ST); }
+  } else {
+    if (!noisy && S > nB) zero(st, nH * S); // (a held padding lane is not zero; lanes never mix)
+    transposeIn(clean, st, S, 0);
+    if (noisy) transposeIn(noisyState, st, S, nB);
   }
-  transposeIn(clean, st, S, 0);
-  if (noisy) transposeIn(noisyState, st, S, nB);
   if (noisy) memory.copy(states, clean, bh << 3);
   for (let k: usize = 0; k < <usize>K; k++) {
     const t = t0 + <u32>k;
@@ -166,13 +169,14 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
     }
     const oc = at(B_OUT_CLEAN) + ((k * bo) << 3);
     const hk = at(B_HIDDEN) + ((k * bh) << 3);
-    untranspose(rt, S, 0, clean, false);
+    if (noisy || hidden || k + 1 == <usize>K) untranspose(rt, S, 0, clean, false); // a clean chunk's states are read only at its end
     if (noisy) memory.copy(states + (((k + 1) * bh) << 3), clean, bh << 3);
     if (hidden) memory.copy(hk, clean, bh << 3);
     for (let b: usize = 0; b < nB; b++)
       for (let o: usize = 0; o < nO; o++) setf(oc, b * nO + o, f(yt, o * S + b));
     const tmp = st; st = rt; rt = tmp;
   }
+  hold(layoutKey, st == at(B_RT));
 }
 
 /**

@@ -212,58 +212,67 @@ function fastLanes(x: v128): bool {
  * (2) expm1's rational part e, (3) the final formulas and the quotient. Each pass is a
  * short chain per pair with independent iterations, so the out-of-order window holds
  * many pairs at once; the whole function in one loop is a chain of ~45 operations and
- * two divisions per pair, latency-bound. Same operations, same bits. Pairs with a lane
- * outside [2^-28, 6.5) are computed by tanh2 in a fourth pass. n even; scratch: 5n values.
+ * two divisions per pair, latency-bound. Same operations, same bits. The third pass
+ * runs on every pair; pass 1 notes whether a lane is outside [2^-28, 6.5), and if one
+ * is, a fourth pass computes the pairs with such a lane again by tanh2. Each pass takes
+ * its constants into locals before its loop: V8 reloads a constant loaded inside a
+ * loop in every iteration, and the locals stay in registers (20 % faster at n = 2000).
+ * n even; scratch: 5n values.
  */
 export function tanhArray(x: usize, out: usize, n: i32, scratch: usize): void {
   const bytes = <usize>n << 3;
   const sk = scratch, sr = sk + bytes, sc = sr + bytes, shxs = sc + bytes, se = shxs + bytes;
   const end = x + bytes;
   const one = cst(1);
-  for (let p = x, o: usize = 0; p < end; p += 16, o += 16) {
-    const ax = v128.and(v128.load(p), cst(0));
+  let fast = i64x2.splat(-1); // every lane so far in [2^-28, 6.5)
+  const abs = cst(0), tiny = cst(24), fastEnd = dst(1), sign = dst(0), invln2 = cst(10), half = cst(2), minus1 = dst(2);
+  const k0 = cst(4), k1 = cst(5), ln2hi = cst(8), ln2lo = cst(9);
+  for (let p = x, o: usize = 0; p < end; p += 16, o += 16) { // the constants in registers (V8 keeps a loop's loads in it)
+    const ax = v128.and(v128.load(p), abs);
+    fast = v128.and(fast, v128.and(f64x2.ge(ax, tiny), f64x2.lt(ax, fastEnd)));
     const pos = f64x2.ge(ax, one);
-    const sgn = v128.andnot(dst(0), pos);
+    const sgn = v128.andnot(sign, pos);
     const ay = f64x2.add(ax, ax);
     const y = v128.xor(ay, sgn);
-    const kc = f64x2.trunc(f64x2.add(f64x2.mul(cst(10), y), v128.xor(cst(2), sgn)));
-    const k = v128.andnot(v128.bitselect(dst(2), kc, f64x2.lt(ay, cst(5))), f64x2.lt(ay, cst(4)));
-    const hi = f64x2.sub(y, f64x2.mul(k, cst(8)));
-    const lo = f64x2.mul(k, cst(9));
+    const kc = f64x2.trunc(f64x2.add(f64x2.mul(invln2, y), v128.xor(half, sgn)));
+    const k = v128.andnot(v128.bitselect(minus1, kc, f64x2.lt(ay, k1)), f64x2.lt(ay, k0));
+    const hi = f64x2.sub(y, f64x2.mul(k, ln2hi));
+    const lo = f64x2.mul(k, ln2lo);
     const r = f64x2.sub(hi, lo);
     v128.store(sk + o, k);
     v128.store(sr + o, r);
     v128.store(sc + o, f64x2.sub(f64x2.sub(hi, r), lo));
   }
-  for (let o: usize = 0; o < bytes; o += 16) {
+  const q1 = cst(11), q2 = cst(12), q3 = cst(13), q4 = cst(14), q5 = cst(15), three = cst(16), six = cst(17);
+  for (let o: usize = 0; o < bytes; o += 16) { // expm1Rational with the constants in registers
     const r = v128.load(sr + o);
-    const hfx = f64x2.mul(cst(2), r);
+    const hfx = f64x2.mul(half, r);
     const hxs = f64x2.mul(r, hfx);
     v128.store(shxs + o, hxs);
-    v128.store(se + o, expm1Rational(r, hfx, hxs));
+    let pp = f64x2.add(q4, f64x2.mul(hxs, q5));
+    pp = f64x2.add(q3, f64x2.mul(hxs, pp));
+    pp = f64x2.add(q2, f64x2.mul(hxs, pp));
+    pp = f64x2.add(q1, f64x2.mul(hxs, pp));
+    const r1 = f64x2.add(one, f64x2.mul(hxs, pp));
+    const t = f64x2.sub(three, f64x2.mul(r1, hfx));
+    v128.store(se + o, f64x2.mul(hxs, f64x2.div(f64x2.sub(r1, t), f64x2.sub(six, f64x2.mul(r, t)))));
   }
-  const two = cst(19);
-  let slow = false;
-  for (let p = x, o: usize = 0; p < end; p += 16, o += 16) {
-    const xv = v128.load(p);
-    if (!fastLanes(xv)) {
-      slow = true;
-      continue;
-    }
-    const pos = f64x2.ge(v128.and(xv, cst(0)), one);
+  const two = cst(19), zero = cst(7), magic = cst(18), minus2 = cst(20);
+  for (let p = x, o: usize = 0; p < end; p += 16, o += 16) { // every pair (a pair outside the range: overwritten below)
     const k = v128.load(sk + o), r = v128.load(sr + o), c = v128.load(sc + o);
+    const pos = f64x2.gt(k, zero); // |x| >= 1: k >= 3; below: k in {0, -1, -2, -3}
     const e2 = f64x2.sub(f64x2.sub(f64x2.mul(r, f64x2.sub(v128.load(se + o), c)), c), v128.load(shxs + o));
-    const twopk = i64x2.shl(f64x2.add(k, cst(18)), 52);
-    const twomk = i64x2.shl(f64x2.sub(cst(18), k), 52);
-    const a = v128.bitselect(f64x2.sub(one, twomk), v128.and(f64x2.le(k, cst(20)), one), pos);
-    const b = v128.andnot(f64x2.pmin(f64x2.sub(cst(7), f64x2.mul(cst(2), k)), one), pos);
+    const twopk = i64x2.shl(f64x2.add(k, magic), 52);
+    const twomk = i64x2.shl(f64x2.sub(magic, k), 52);
+    const a = v128.bitselect(f64x2.sub(one, twomk), v128.and(f64x2.le(k, minus2), one), pos);
+    const b = v128.andnot(f64x2.pmin(f64x2.sub(zero, f64x2.mul(half, k)), one), pos);
     const em1 = f64x2.sub(f64x2.mul(f64x2.sub(a, f64x2.sub(e2, r)), twopk), b);
-    const q = f64x2.div(v128.bitselect(two, v128.xor(em1, dst(0)), pos), f64x2.add(em1, two));
+    const q = f64x2.div(v128.bitselect(two, v128.xor(em1, sign), pos), f64x2.add(em1, two));
     const z = v128.bitselect(f64x2.sub(one, q), q, pos);
-    v128.store(out + o, v128.xor(z, v128.and(xv, dst(0))));
+    v128.store(out + o, v128.xor(z, v128.and(v128.load(p), sign)));
   }
   // the other pairs in a pass of their own (inlined in the loop above, tanh2's registers spilled the fast path's)
-  if (slow)
+  if (!i64x2.all_true(fast))
     for (let p = x, o: usize = 0; p < end; p += 16, o += 16) {
       const xv = v128.load(p);
       if (!fastLanes(xv)) v128.store(out + o, tanh2(xv));

@@ -61,7 +61,7 @@ import {
   addBatchOuter, allocStep, neuronCount, stepInto,
   type RnnParams, type RnnShape, type StepBuffers, type StepPerturbation,
 } from './rnn.js';
-import { FloatKernel } from './float-wasm.js';
+import { FloatKernel, type KernelRun } from './float-wasm.js';
 
 /** Limits of the float model (it has no memory budget beyond the host's). */
 export const FLOAT_LIMITS = {
@@ -128,6 +128,8 @@ export class FloatDevice implements Device {
   private kernel?: FloatKernel;
   /** The kernel's staging buffers (taken again when its memory grows). */
   private kv?: { inputs: Float64Array; outClean: Float64Array; outNoisy: Float64Array; hidden: Float64Array; dl: Float64Array };
+  /** The kernel's run arguments of this configuration (made once; steps, t0, noisy and hidden set per call). */
+  private kernelRun?: KernelRun;
   private counters = { steps: 0, updates: 0, runCalls: 0, rewardCalls: 0 };
   /** The configured trace (plain ANP-T: trace 'none') and its state when on. */
   protected learner: LearnerConfig = { trace: 'none', decay: 0 };
@@ -190,6 +192,7 @@ export class FloatDevice implements Device {
     this.learner = config.learner ? { ...config.learner } : { trace: 'none', decay: 0 };
     this.eligibility = this.learner.trace === 'none' ? undefined : { w: new Float64Array(H * t.inputs), r: new Float64Array(H * H) };
     this.kernel = undefined;
+    this.kernelRun = undefined;
     const own = FloatDevice.prototype;
     if (this.engine === 'wasm' && !this.params.d && this.drawNoise === own.drawNoise && this.noisyParams === own.noisyParams) {
       const perStep = 8 * B * (t.inputs + 3 * t.outputs + 4 * H) + 8;
@@ -249,6 +252,7 @@ export class FloatDevice implements Device {
     checkState(s, this.need().topology, this.eligibility !== undefined);
     this.clean.set(s.clean);
     this.noisyState.set(s.noisy);
+    this.kernel?.statesWritten();
     if (this.eligibility) {
       this.eligibility.w.set(s.eligibility?.w ?? new Float64Array(this.eligibility.w.length));
       this.eligibility.r.set(s.eligibility?.r ?? new Float64Array(this.eligibility.r.length));
@@ -303,22 +307,33 @@ export class FloatDevice implements Device {
     const { inputs: I, hidden: H, outputs: O } = this.shape;
     const B = this.batch, K = req.steps, bo = B * O, bh = B * H;
     if (req.noisy) this.ensureTrace(K);
-    const cleanOut = new Float64Array(K * bo);
-    const noisyOut = req.noisy ? new Float64Array(K * bo) : new Float64Array(0);
-    const hidden = req.hiddenTrace ? new Float64Array(K * bh) : undefined;
     const { inputs, outClean, hidden: hiddenView, outNoisy } = this.kv!;
-    const piece = req.noisy ? K : kernel.capacity;
-    for (let s = 0; s < K; s += piece) {
-      const k = Math.min(piece, K - s);
-      inputs.set(req.inputs.subarray(s * B * I, (s + k) * B * I));
-      kernel.run({
-        steps: k, t0: (req.t0 + s) >>> 0, noisy: req.noisy, activation: this.shape.activation, mismatch: this.mismatch.gain !== undefined,
-        hidden: hidden !== undefined, trace: this.learner.trace, seed: cfg.seed, hiddenSigma: cfg.noise.hiddenSigma, outputSigma: cfg.noise.outputSigma,
-      });
-      cleanOut.set(outClean.subarray(0, k * bo), s * bo);
-      if (hidden) hidden.set(hiddenView.subarray(0, k * bh), s * bh);
+    const run = this.kernelRun ??= {
+      steps: 0, t0: 0, noisy: false, activation: this.shape.activation, mismatch: this.mismatch.gain !== undefined, hidden: false,
+      trace: this.learner.trace, seed: cfg.seed, hiddenSigma: cfg.noise.hiddenSigma, outputSigma: cfg.noise.outputSigma,
+    };
+    run.noisy = req.noisy;
+    run.hidden = req.hiddenTrace === true;
+    let cleanOut: Float64Array, hidden: Float64Array | undefined;
+    if (K <= kernel.capacity) { // one piece (every noisy chunk): copies of the kernel's buffers
+      inputs.set(req.inputs);
+      run.steps = K; run.t0 = req.t0 >>> 0;
+      kernel.run(run);
+      cleanOut = outClean.slice(0, K * bo);
+      hidden = run.hidden ? hiddenView.slice(0, K * bh) : undefined;
+    } else {
+      cleanOut = new Float64Array(K * bo);
+      hidden = run.hidden ? new Float64Array(K * bh) : undefined;
+      for (let s = 0; s < K; s += kernel.capacity) {
+        const k = Math.min(kernel.capacity, K - s);
+        inputs.set(req.inputs.subarray(s * B * I, (s + k) * B * I));
+        run.steps = k; run.t0 = (req.t0 + s) >>> 0;
+        kernel.run(run);
+        cleanOut.set(outClean.subarray(0, k * bo), s * bo);
+        if (hidden) hidden.set(hiddenView.subarray(0, k * bh), s * bh);
+      }
     }
-    if (req.noisy) noisyOut.set(outNoisy.subarray(0, K * bo));
+    const noisyOut = req.noisy ? outNoisy.slice(0, K * bo) : new Float64Array(0);
     this.pending.ran(req);
     this.counters.steps += K;
     this.counters.runCalls++;
@@ -330,7 +345,9 @@ export class FloatDevice implements Device {
     this.need();
     const p = this.pending.check(req);
     if (this.kernel && this.update === FloatDevice.prototype.update) {
-      this.kv!.dl.set(req.deltaLoss.subarray(0, p.steps));
+      const dl = this.kv!.dl;
+      if (p.steps === 1) dl[0] = req.deltaLoss[0];
+      else dl.set(req.deltaLoss.subarray(0, p.steps));
       this.kernel.reward(p.steps, req.lr, Math.sqrt(neuronCount(this.shape)), this.learner.trace, this.learner.decay);
       this.pending.rewarded();
       this.counters.updates += p.steps;
@@ -351,6 +368,7 @@ export class FloatDevice implements Device {
     this.need();
     this.clean.fill(0);
     this.noisyState.fill(0);
+    this.kernel?.statesWritten();
     this.eligibility?.w.fill(0);
     this.eligibility?.r.fill(0);
   }

@@ -26,6 +26,7 @@ export type FloatBufferName = keyof typeof FloatBuffer;
 interface Exports {
   memory: WebAssembly.Memory;
   layout(I: number, H: number, O: number, B: number, K: number): number;
+  forget(): void;
   ptr(id: number): number;
   run(K: number, t0: number, noisy: number, act: number, mismatch: number, hidden: number, trace: number, seed: number, sigmaH: number, sigmaO: number): void;
   reward(K: number, lrW: number, lrR: number, lrV: number, sqrtN: number, trace: number, decay: number): void;
@@ -36,15 +37,17 @@ interface Exports {
 const ACT: Record<Activation, number> = { tanh: 0, hardtanh: 1, linear: 2 };
 const TRACE = { none: 0, activity: 1, innovation: 2 } as const;
 const PAGE = 65536;
-let compiled: WebAssembly.Module | undefined;
+const compiled = new Map<string, WebAssembly.Module>();
 
-function instantiate(): Exports {
-  if (!compiled) {
-    const p = packagePath('build', 'anpt-float.wasm');
-    if (!existsSync(p)) throw new DeviceError('INTERNAL', `${p} not found; run "npm run build:wasm" in the anpt folder`);
-    compiled = new WebAssembly.Module(readFileSync(p));
+/** An instance of build/anpt-float.wasm, or of another build of assembly/float/ (file: bench/epoch.ts compares builds in one process). */
+function instantiate(file = packagePath('build', 'anpt-float.wasm')): Exports {
+  let m = compiled.get(file);
+  if (!m) {
+    if (!existsSync(file)) throw new DeviceError('INTERNAL', `${file} not found; run "npm run build:wasm" in the anpt folder`);
+    m = new WebAssembly.Module(readFileSync(file));
+    compiled.set(file, m);
   }
-  return new WebAssembly.Instance(compiled, {}).exports as unknown as Exports;
+  return new WebAssembly.Instance(m, {}).exports as unknown as Exports;
 }
 
 export interface KernelRun {
@@ -66,8 +69,9 @@ export class FloatKernel {
   /** Steps the K-sized buffers (inputs, outputs, trace) hold. */
   capacity = 0;
 
-  constructor(readonly inputs: number, readonly hidden: number, readonly outputs: number, readonly batch: number, capacity: number) {
-    this.ex = instantiate();
+  /** module: the path of another build of the module (default build/anpt-float.wasm). */
+  constructor(readonly inputs: number, readonly hidden: number, readonly outputs: number, readonly batch: number, capacity: number, module?: string) {
+    this.ex = instantiate(module);
     this.ensure(capacity);
   }
 
@@ -108,6 +112,14 @@ export class FloatKernel {
   /** Run r.steps steps on the inputs in view('inputs'); see assembly/float/step.ts run. */
   run(r: KernelRun): void {
     this.ex.run(r.steps, r.t0 >>> 0, r.noisy ? 1 : 0, ACT[r.activation], r.mismatch ? 1 : 0, r.hidden ? 1 : 0, TRACE[r.trace], r.seed >>> 0, r.hiddenSigma, r.outputSigma);
+  }
+
+  /**
+   * The host wrote view('clean') or view('noisy'): the next run reads them. (A run keeps
+   * the states it ends with in its own layout too, and starts from those otherwise.)
+   */
+  statesWritten(): void {
+    this.ex.forget();
   }
 
   /** The updates of the last noisy chunk's `steps` steps, rewards in view('dl'). */
