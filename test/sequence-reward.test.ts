@@ -1,10 +1,12 @@
 // The per-sequence reward of ANP-T (src/learn/sequence-reward.ts, trainAnpt reward
 // 'sequence'; issue 11): off it is FloatDevice bit for bit, on it applies the documented
-// update, and its options (rms, anchor, baseline) change the step as documented.
+// update, and its options (rms, anchor, baseline, momentum) change the step as documented;
+// antithetic noise (src/learn/antithetic.ts) negates the noise of each sequence's twin.
 import { describe, expect, it } from 'vitest';
 import type { DeviceConfig, LearnerConfig, Params } from '../src/device/types.js';
 import { ConfigError } from '../src/format/fixed.js';
 import { trainAnpt } from '../src/learn/anpt.js';
+import { AntitheticSequenceRewardDevice } from '../src/learn/antithetic.js';
 import { SequenceRewardDevice, type SequenceRewardOptions } from '../src/learn/sequence-reward.js';
 import { FloatDevice } from '../src/model/float-device.js';
 import { xavierNormal, type RnnShape } from '../src/model/rnn.js';
@@ -89,11 +91,47 @@ describe('per-sequence reward (float model)', () => {
     expect(diff(await d.readParams(), one.after)).toBe(0);
   });
 
+  it('momentum: the first step is the plain one; a later step with dL 0 still moves the weights (the running mean of g), without momentum it does not', async () => {
+    const plain = await oneStep(await dev(new SequenceRewardDevice()), U, [0.01, -0.02, 0.03]);
+    const zeroNext = async (d: SequenceRewardDevice) => {
+      const first = await oneStep(d, U, [0.01, -0.02, 0.03]);
+      await d.run({ steps: 1, t0: 1, inputs: Float64Array.from(U), noisy: true });
+      await d.rewardSequences({ t0: 1, deltaLoss: Float64Array.of(0, 0, 0), lr: { w: 0.5, r: 0.5, v: 0.5 } });
+      return { first, second: diff(await d.readParams(), first.after) };
+    };
+    const mom = await zeroNext(await dev(new SequenceRewardDevice({ momentum: 0.9 })));
+    expect(diff(mom.first.after, plain.after)).toBeLessThan(1e-15); // bias-corrected m1 = g after one step
+    expect(mom.second).toBeGreaterThan(1e-8);
+    expect((await zeroNext(await dev(new SequenceRewardDevice()))).second).toBe(0);
+  });
+
+  it('antithetic: a twin gets the negated noise (its output deviation is the negated one to first order), equal dL on both twins nearly cancels, an odd batch is refused', async () => {
+    const cfg2 = (): DeviceConfig => ({ ...config(), topology: { ...shape, batch: 2 } });
+    const twin = [0.3, 1, 0, 0.3, 1, 0];
+    const a = new AntitheticSequenceRewardDevice();
+    await a.configure(cfg2());
+    await a.writeParams(xavierNormal(shape, 11));
+    const before = await a.readParams();
+    const res = await a.run({ steps: 1, t0: 0, inputs: Float64Array.from(twin), noisy: true });
+    const d0 = res.noisy[0] - res.clean[0], d1 = res.noisy[1] - res.clean[1];
+    expect(Math.abs(d0)).toBeGreaterThan(1e-5);
+    expect(Math.abs(d0 + d1)).toBeLessThan(1e-2 * Math.abs(d0));
+    await a.rewardSequences({ t0: 0, deltaLoss: Float64Array.of(0.01, 0.01), lr: { w: 0.5, r: 0.5, v: 0 } });
+    const s = new SequenceRewardDevice();
+    await s.configure(cfg2());
+    await s.writeParams(xavierNormal(shape, 11));
+    await s.run({ steps: 1, t0: 0, inputs: Float64Array.from(twin), noisy: true });
+    await s.rewardSequences({ t0: 0, deltaLoss: Float64Array.of(0.01, 0.01), lr: { w: 0.5, r: 0.5, v: 0 } });
+    const moved = (p: Params) => Math.max(...delta(p.w, before.w).map(Math.abs));
+    expect(moved(await a.readParams())).toBeLessThan(1e-2 * moved(await s.readParams()));
+    await expect(new AntitheticSequenceRewardDevice().configure(config())).rejects.toMatchObject({ field: 'topology.batch' });
+  });
+
   it("reward 'sequence' on a device without per-sequence rewards, or a bad option, is refused before anything changes", async () => {
     const f = await dev(new FloatDevice());
     const p = await f.readParams();
     await expect(trainAnpt(f, task.train, { epochs: 1, lr: { w: 0.1, r: 0.1, v: 0.1 }, reward: 'sequence' })).rejects.toThrow(ConfigError);
     expect(diff(await f.readParams(), p)).toBe(0);
-    for (const bad of [{ rms: 1 }, { baseline: -0.1 }, { anchor: 2 }] as SequenceRewardOptions[]) expect(() => new SequenceRewardDevice(bad)).toThrow(ConfigError);
+    for (const bad of [{ rms: 1 }, { baseline: -0.1 }, { anchor: 2 }, { momentum: 1 }] as SequenceRewardOptions[]) expect(() => new SequenceRewardDevice(bad)).toThrow(ConfigError);
   });
 });

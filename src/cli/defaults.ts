@@ -52,8 +52,8 @@ export interface AlgoDefaults {
  *   100 steps), chosen by the same tuning (validation 7.6e-4 with the cap vs 2.3e-3
  *   without); on the emulator the measurements of docs/emulator.md were made without it.
  * - anpt's lr is batch-invariant: the trainer sends lr x (B/10)^2 (src/learn/anpt.ts), so
- *   the values above, measured at B = 10, mean the same step at any batch (B = 1 with the
- *   defaults learns: test/traces.test.ts).
+ *   the values above, measured at B = 10, mean the same step at any batch (the defaults
+ *   learn alike at B = 1 and B = 10 on both backends: test/batch-invariance.test.ts).
  * - anpt's trace stays 'none' (the paper's rule): in scripts/traces.ts no trace variant won
  *   on validation across the recurrence tasks (docs/results/traces.md).
  * - bptt and reservoir inject no noise (sigma 0).
