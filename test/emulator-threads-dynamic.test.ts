@@ -1,8 +1,8 @@
 // The dynamic split of online runs on two threads (assembly/chip.ts runDynamic: blocks
 // of rows claimed by whichever thread is free, each block's deferred update fused with
-// its forward pass): the bits of one thread whatever the split. Off by default
-// (assembly/threads.ts dynamicMinWork); the test hook threadFaults.dynamicMinWork turns
-// it on, for small chips too, so that many configurations run fast.
+// its forward pass): the bits of one thread whatever the split. By default from hidden
+// x batch 4096 on (assembly/threads.ts dynamicMinWork); the test hook
+// threadFaults.dynamicMinWork turns it on for small chips too, so many configurations run fast.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { EmulatorDevice } from '../src/device/emulator.js';
@@ -87,10 +87,10 @@ describe('online runs split dynamically give the bits of one thread', () => {
     );
   });
 
-  it('trainAnpt from hidden x batch 4096 (H=512, B=8): the same weights and losses', async () => {
+  it('trainAnpt at the default threshold (H=512, B=8: hidden x batch 4096): the same weights and losses', async () => {
     const task = mackeyGlassTask({ steps: 60, batch: 8, mode: 'recall', horizon: 5, seed: 3 });
     const run = async (threads: 1 | 2) => {
-      const dev = new EmulatorDevice({ threads, threadFaults: { dynamicMinWork: 4096 } });
+      const dev = new EmulatorDevice({ threads });
       await dev.configure({ topology: { inputs: 1, hidden: 512, outputs: 1, batch: 8, activation: 'tanh' }, formats: defaultChipFormats({ weightBits: 16 }), noise: { hiddenSigma: 1e-3, outputSigma: 1e-3 }, seed: 5, maxChunkSteps: 1 });
       await dev.writeParams(xavierNormal({ inputs: 1, hidden: 512, outputs: 1, activation: 'tanh' }, 5));
       const r = await trainAnpt(dev, task.train, { epochs: 1, lr: { w: 0.3, r: 0.3, v: 0.3 } });
