@@ -10,6 +10,8 @@ import { lowbias32 } from './rng';
  * The scalar build visits every row.
  */
 let rowSkip = true;
+/** The scratch already holds the interleaved presynaptic pairs and maxima (prepareBatchOuter): addBatchOuter's current call skips making them. */
+let prepared = false;
 let rowsTotal: u64 = 0;
 let rowsSkipped: u64 = 0;
 export function setRowSkip(on: bool): void { rowSkip = on; }
@@ -34,9 +36,10 @@ export function addBatchOuter(
   wt: usize, rows: i32, cols: i32, rowStride: i32,
   mant: usize, B: i32,
   pre: usize, preStride: i32,
-  s: i32, f: Fmt, rndKey: u32, scratch: usize, row0: i32 = 0,
+  s: i32, f: Fmt, rndKey: u32, scratch: usize, row0: i32 = 0, ready: bool = false,
 ): void {
   if (rows <= 0) return;
+  prepared = ready;
   if (ASC_FEATURE_SIMD) {
     applySimd(wt, rows, cols, rowStride, mant, B, pre, preStride, s, f, rndKey, scratch, row0);
   } else {
@@ -126,7 +129,7 @@ function rowsSimd(
   // B >= 2: sequences in pairs, interleaved, so one i32x4.dot_i16x8_s does two
   // multiply-adds per lane (exact: |m x| < 2^29 and the sum over b fits in int32).
   const P = (B + 1) >> 1;
-  if (B >= 2) interleave(pre, preStride, B, rowStride, scratch);
+  if (B >= 2 && !prepared) interleave(pre, preStride, B, rowStride, scratch);
   const mpv = scratch + ((<usize>P * 2 * rowStride) << 1);
   // A row whose every change is zero is skipped (same bits, less work): |p_ij| <=
   // bound_i = sum_b |m_bi| * max_j |pre_bj|, and nearest rounding sends |p| <= 2^(s-1)
@@ -134,7 +137,7 @@ function rowsSimd(
   // xmax_b = max_j |pre_bj| <= 32768 as uint16 lanes, so the bound takes 8 sequences per
   // instruction: |m| < 2^14, each product < 2^29, and the sum is formed in int64
   const xmax = mpv + (<usize>P << 4);
-  if (rowSkip) for (let b = 0; b < B; b++) store<u16>(xmax + (<usize>b << 1), <u16>maxAbs16(pre + ((<usize>b * preStride) << 1), rowStride));
+  if (rowSkip && !prepared) presynapticMax(pre, preStride, B, rowStride, xmax);
   const zeroBelow: i64 = mode == RND_NEAREST ? (<i64>1 << <i64>(s - 1)) : 0;
   const skip = rowSkip;
   rowsTotal += <u64>rows;
@@ -228,6 +231,24 @@ function block8(
       if (narrow16) n = i16x8.min_s(i16x8.max_s(n, lo), hi);
     }
     v128.store(row + (<usize>j << 1), n);
+}
+
+/** xmax_b = max_j |pre_bj| (rowsSimd's bound on a row's changes), B uint16. */
+function presynapticMax(pre: usize, preStride: i32, B: i32, rowStride: i32, xmax: usize): void {
+  for (let b = 0; b < B; b++) store<u16>(xmax + (<usize>b << 1), <u16>maxAbs16(pre + ((<usize>b * preStride) << 1), rowStride));
+}
+
+/**
+ * What rowsSimd makes of the presynaptic rows before its first row (the interleaved
+ * pairs, the maxima of row skipping), into scratch once, for several addBatchOuter
+ * calls over blocks of rows of the same matrix and step (ready = true): the dynamic
+ * split of chip.ts updates a matrix block by block.
+ */
+export function prepareBatchOuter(pre: usize, preStride: i32, B: i32, rowStride: i32, scratch: usize): void {
+  if (!ASC_FEATURE_SIMD) return;
+  const P = (B + 1) >> 1;
+  if (B >= 2) interleave(pre, preStride, B, rowStride, scratch);
+  if (rowSkip) presynapticMax(pre, preStride, B, rowStride, scratch + ((<usize>P * 2 * rowStride) << 1) + (<usize>P << 4));
 }
 
 /** max_j |x_j| over n int16 lanes (n a multiple of 8; padding lanes are 0). */

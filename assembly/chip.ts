@@ -7,13 +7,14 @@ import { Chip } from './context';
 import { Layout } from './layout';
 import { mantissaBits } from './plasticity';
 import { loadInputs, hiddenPre, noise, activate, outputs, traceHidden, tanhNearestSat, prepareActivation } from './step';
-import { update } from './update';
+import { update, prepareUpdate } from './update';
 import { MAX_INPUTS, MAX_HIDDEN, MAX_OUTPUTS, MAX_BATCH, MAX_CHUNK_STEPS } from './limits';
 import { ownRowCounts, takeOwnRowCounts } from './batch-outer';
 import { maxAbs32, sumSquares } from './plasticity';
 import {
   MAX_THREADS, threadId, threadCount, rangeStart, outputStart, barrier, post, awaitCommand, commandCode, argK, argT0,
   argFlags, argUpdateK, argUpdateT0, argLr, commandDone, progress, settle, threadsFailed, otherRows, resetOtherRows,
+  dynamicSplit, openRows, claimRows, claimEnd, rowsDone, awaitRows,
   CMD_RUN, CMD_REWARD, CMD_QUIT,
 } from './threads';
 
@@ -212,12 +213,26 @@ export function run(K: i32, t0: u32, noisy: bool, trace: bool): i32 {
   const rs = bankRs(L, bank), xs = bankXs(L, bank);
   memory.copy(rs, L.state, stepBytes);
   for (let k = 0; k < K; k++) loadInputs(c, k, xs);
-  post(CMD_RUN, K, t0, (noisy ? 1 : 0) | (trace ? 2 : 0) | (uK > 0 ? 4 : 0) | (bank << 3) | (old << 4), uK, c.deferT0, c.deferLrW, c.deferLrR, c.deferLrV);
-  if (uK > 0) rewardSteps(c, uK, c.deferT0, c.deferLrW, c.deferLrR, c.deferLrV, old);
-  runSteps(c, K, t0, noisy, trace, bank);
+  // online (one step, at most one deferred update) on a large chip: rows split dynamically
+  const dyn = K == 1 && uK <= 1 && L.sums != 0 && dynamicSplit(L.H, L.B);
+  if (dyn) {
+    memory.fill(sumsOf(L, bank, 0, 0), 0, 32 * MAX_THREADS); // every thread adds its blocks' sums
+    openRows();
+  }
+  post(CMD_RUN, K, t0, (noisy ? 1 : 0) | (trace ? 2 : 0) | (uK > 0 ? 4 : 0) | (bank << 3) | (old << 4) | (dyn ? 32 : 0), uK, c.deferT0, c.deferLrW, c.deferLrR, c.deferLrV);
+  if (dyn) {
+    runDynamic(c, t0, noisy, trace, bank, uK, c.deferT0, c.deferLrW, c.deferLrR, c.deferLrV, old);
+    // every row is done (the hidden trace too) and thread 0 wrote every output
+    if (!awaitRows(L.H)) return ERR_THREAD;
+    outputs(c, 0, t0, rs + stepBytes, L.rn + stepBytes, noisy, 0, L.O);
+    if (noisy) partialSums(L.dy, L.O, L.O, L.B, sumsOf(L, bank, 0, 0) + 16);
+  } else {
+    if (uK > 0) rewardSteps(c, uK, c.deferT0, c.deferLrW, c.deferLrR, c.deferLrV, old);
+    runSteps(c, K, t0, noisy, trace, bank);
+  }
   // the host reads the outputs and the hidden trace when run returns: wait for the
   // others unless thread 0 wrote all of them
-  if (!trace && outputStart(L.H, L.O, 1) >= L.O ? threadsFailed() : !settle()) return ERR_THREAD;
+  if (dyn || (!trace && outputStart(L.H, L.O, 1) >= L.O) ? threadsFailed() : !settle()) return ERR_THREAD;
   // the state for the next chunk (the noisy copy ends in rn[1] after an odd K)
   memory.copy(L.state, rs + (<usize>K * stepBytes), stepBytes);
   if (noisy && (K & 1)) memory.copy(L.rn, L.rn + stepBytes, stepBytes);
@@ -264,6 +279,45 @@ function runSteps(c: Chip, K: i32, t0: u32, noisy: bool, trace: bool, bank: i32)
   }
 }
 
+/**
+ * One online step (K = 1) with its deferred update (uK = 1, from trace bank `old`) on
+ * this thread: blocks of rows claimed until none is left (claimRows), each updated
+ * (W, R, and V's rows of the same index: the update's mantissa rows are shared by
+ * index) and then run, so a row is in cache for the forward pass right after its
+ * update. Every row sees the one-thread arithmetic, whoever claims it: the same bits
+ * for any split. The outputs follow on thread 0 once every row is done (run).
+ */
+function runDynamic(c: Chip, t0: u32, noisy: bool, trace: bool, bank: i32, uK: i32, uT0: u32, lrW: f64, lrR: f64, lrV: f64, old: i32): void {
+  const L = c.L, H = L.H, O = L.O, B = L.B, id = threadId;
+  const stepBytes = <usize>B * L.Hp * 2;
+  const rs = bankRs(L, bank), xs = bankXs(L, bank);
+  const rNext = rs + stepBytes, rnNext = L.rn + stepBytes;
+  const sums = sumsOf(L, bank, 0, id);
+  const scratch = L.scratch + <usize>id * 3 * L.scratchBytes;
+  const total = TOTALS + (<usize>id << 6);
+  const dL = uK > 0 ? load<f64>(L.rewards) : 0.0;
+  let prepared = false;
+  for (let i0 = claimRows(H); i0 >= 0; i0 = claimRows(H)) {
+    const i1 = claimEnd;
+    if (uK > 0) {
+      if (!prepared) {
+        prepareUpdate(c, 0, bankXs(L, old), bankRs(L, old), scratch);
+        sumTotals(L, old, 0, total);
+        prepared = true;
+      }
+      // V's rows i0 .. i1 (those beyond H with the last block)
+      const o0 = i0 < O ? i0 : O, o1 = i1 == H ? O : i1 < O ? i1 : O;
+      update(c, 0, uT0, dL, lrW, lrR, lrV, i0, i1, o0, o1, scratch, bankXs(L, old), bankRs(L, old), total, true);
+    }
+    hiddenPre(c, t0, xs, rs, L.rn, noisy, i0, i1);
+    if (noisy) noise(c, 0, t0, i0, i1);
+    activate(c, t0, rNext, rnNext, noisy, i0, i1);
+    if (trace) traceHidden(c, 0, rNext, i0, i1);
+    if (noisy) addPartialSums(L.da + (<usize>i0 << 2), H, i1 - i0, B, sums);
+    rowsDone(i1 - i0);
+  }
+}
+
 /** Thread id's sums of step k of bank `bank`: sum of squares and max |.| of its da, then of its dy (4 i64). */
 // @ts-ignore: decorator
 @inline
@@ -287,8 +341,39 @@ function partialSums(first: usize, stride: i32, n: i32, B: i32, p: usize): void 
   store<i64>(p, <i64>m, 8);
 }
 
-/** Per thread: the totals of every thread's sums of one step (rewardSteps). */
-const TOTALS = memory.data(32 * MAX_THREADS, 16);
+/** partialSums added to what p holds (the sum added, the max kept): a dynamic run's blocks. */
+function addPartialSums(first: usize, stride: i32, n: i32, B: i32, p: usize): void {
+  let s: i64 = 0;
+  let m: i32 = 0;
+  for (let b = 0; b < B; b++) {
+    const row = first + ((<usize>b * stride) << 2);
+    s += sumSquares(row, n);
+    const a = maxAbs32(row, n);
+    if (a > m) m = a;
+  }
+  store<i64>(p, load<i64>(p) + s);
+  if (<i64>m > load<i64>(p, 8)) store<i64>(p, <i64>m, 8);
+}
+
+/** Per thread: the totals of every thread's sums of one step (rewardSteps); a cache line each. */
+const TOTALS = memory.data(64 * MAX_THREADS, 64);
+
+/** The totals of every thread's sums of step k of bank `bank` (exact integers: any order) into total (4 i64). */
+function sumTotals(L: Layout, bank: i32, k: i32, total: usize): void {
+  let sa: i64 = 0, ma: i64 = 0, sy: i64 = 0, my: i64 = 0;
+  for (let j = 0; j < threadCount; j++) {
+    const p = sumsOf(L, bank, k, j);
+    sa += load<i64>(p);
+    sy += load<i64>(p, 16);
+    const a = load<i64>(p, 8), y = load<i64>(p, 24);
+    if (a > ma) ma = a;
+    if (y > my) my = y;
+  }
+  store<i64>(total, sa);
+  store<i64>(total, ma, 8);
+  store<i64>(total, sy, 16);
+  store<i64>(total, my, 24);
+}
 
 /**
  * Apply the ANP-T update for each step of the pending chunk, in order, with the
@@ -343,27 +428,13 @@ function rewardSteps(c: Chip, K: i32, t0: u32, lrW: f64, lrR: f64, lrV: f64, ban
   const L = c.L, H = L.H, O = L.O, id = threadId;
   const i0 = rangeStart(H, id), i1 = rangeStart(H, id + 1);
   const o0 = outputStart(H, O, id), o1 = outputStart(H, O, id + 1);
-  const scratch = L.scratch + <usize>id * L.scratchBytes;
+  const scratch = L.scratch + <usize>id * 3 * L.scratchBytes;
   const xs = bankXs(L, bank), rs = bankRs(L, bank);
   // with a second bank a run may overwrite da and dy of other threads' neurons while
   // this thread updates: the sums come from the per-thread sums of the run (exact integers)
-  const total = threadCount > 1 && L.sums != 0 ? TOTALS + (<usize>id << 5) : 0;
+  const total = threadCount > 1 && L.sums != 0 ? TOTALS + (<usize>id << 6) : 0;
   for (let k = 0; k < K; k++) {
-    if (total != 0) {
-      let sa: i64 = 0, ma: i64 = 0, sy: i64 = 0, my: i64 = 0;
-      for (let j = 0; j < threadCount; j++) {
-        const p = sumsOf(L, bank, k, j);
-        sa += load<i64>(p);
-        sy += load<i64>(p, 16);
-        const a = load<i64>(p, 8), y = load<i64>(p, 24);
-        if (a > ma) ma = a;
-        if (y > my) my = y;
-      }
-      store<i64>(total, sa);
-      store<i64>(total, ma, 8);
-      store<i64>(total, sy, 16);
-      store<i64>(total, my, 24);
-    }
+    if (total != 0) sumTotals(L, bank, k, total);
     update(c, k, t0 + <u32>k, load<f64>(L.rewards + (<usize>k << 3)), lrW, lrR, lrV, i0, i1, o0, o1, scratch, xs, rs, total);
     progress();
   }
@@ -384,7 +455,9 @@ export function serveNext(): bool {
   const cmd = commandCode();
   if (cmd == CMD_QUIT) return false;
   const c = chip, f = argFlags();
-  if (cmd == CMD_RUN) {
+  if (cmd == CMD_RUN && (f & 32)) {
+    runDynamic(c, argT0(), (f & 1) != 0, (f & 2) != 0, (f >> 3) & 1, (f & 4) ? argUpdateK() : 0, argUpdateT0(), argLr(0), argLr(1), argLr(2), (f >> 4) & 1);
+  } else if (cmd == CMD_RUN) {
     if (f & 4) rewardSteps(c, argUpdateK(), argUpdateT0(), argLr(0), argLr(1), argLr(2), (f >> 4) & 1);
     runSteps(c, argK(), argT0(), (f & 1) != 0, (f & 2) != 0, (f >> 3) & 1);
   } else if (cmd == CMD_REWARD) {

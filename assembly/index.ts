@@ -4,4 +4,4 @@ export { testOvf, testRshift } from './fixed';
 export { testActivate } from './activation';
 export { testMix64, testKey, testLowbias32, testGauss } from './rng';
 export { setRowSkip } from './batch-outer';
-export { setThread, setStallLimit, threadFailure, deadAddress } from './threads';
+export { setThread, setStallLimit, setDynamicMinWork, threadFailure, deadAddress } from './threads';

@@ -50,7 +50,7 @@ export class Layout {
   offset: usize = 0; // H
   mant: usize = 0; // B x max(Hp, O) mantissas of one layer's update (int16)
   scratch: usize = 0; // interleaved presynaptic pairs + mantissa pairs of the SIMD update
-  scratchBytes: usize = 0; // one thread's scratch; the threads build has one per thread (threads.ts)
+  scratchBytes: usize = 0; // one scratch region; the threads build has three per thread (threads.ts, chip.ts)
   // the second trace bank of the threads build (chip.ts run): 0 when not laid out
   xs2: usize = 0; // K x B x Ip
   rs2: usize = 0; // (K+1) x B x Hp
@@ -102,7 +102,8 @@ export class Layout {
     const P = (b + 1) >> 1;
     const maxStride = ip > hp ? ip : hp;
     const scratchBytes = align16(P * 2 * maxStride * 2 + P * 16 + b * 4);
-    this.scratch = <usize>p; p += scratchBytes * <u64>(ASC_FEATURE_THREADS ? MAX_THREADS : 1);
+    // the threads build: per thread three (W, R, V: the dynamic split prepares each once per step, chip.ts)
+    this.scratch = <usize>p; p += scratchBytes * <u64>(ASC_FEATURE_THREADS ? 3 * MAX_THREADS : 1);
     this.scratchBytes = <usize>scratchBytes;
     // a second bank of the traces an update reads (inputs, clean activity) and the
     // per-thread sums, so that a run can overlap the update of the chunk before

@@ -5,7 +5,7 @@
 import { Chip } from './context';
 import { RND_STOCHASTIC } from './fixed';
 import { key, STREAM_UPD_W, STREAM_UPD_R, STREAM_UPD_V } from './rng';
-import { addBatchOuter } from './batch-outer';
+import { addBatchOuter, prepareBatchOuter } from './batch-outer';
 import { fillMantissas, mantissaShift, maxAbs32, pow2, sumSquares } from './plasticity';
 
 /** Key of the update's stochastic rounding bits (not drawn for other roundings). */
@@ -22,15 +22,17 @@ function updateKey(c: Chip, stream: u64, t: u32): u32 {
  * threads build, threads.ts): the factors and shifts are global, each row's change is
  * its own. xs, rs: the trace bank of the chunk (default c.L's first); sums: the chunk's
  * sum of squares and max |.| of da and dy (4 i64) when the caller has them (threads).
+ * ready: scratch holds three regions (W, R, V) that prepareUpdate made for this step.
  */
 export function update(
   c: Chip, k: i32, t: u32, dL: f64, lrW: f64, lrR: f64, lrV: f64,
   i0: i32 = 0, i1: i32 = 0x7fffffff, o0: i32 = 0, o1: i32 = 0x7fffffff, scratch: usize = 0,
-  xs: usize = 0, rs: usize = 0, sums: usize = 0,
+  xs: usize = 0, rs: usize = 0, sums: usize = 0, ready: bool = false,
 ): void {
   const L = c.L, fW = c.fW, B = L.B, H = L.H, O = L.O, Ip = L.Ip, Hp = L.Hp, M = c.mantBits;
   const h1 = i1 < H ? i1 : H, v1 = o1 < O ? o1 : O;
   const scr = scratch != 0 ? scratch : L.scratch;
+  const scrR = ready ? scr + L.scratchBytes : scr, scrV = ready ? scr + 2 * L.scratchBytes : scr;
   const mW = L.mant + ((<usize>i0 * B) << 1), mV = L.mant + ((<usize>o0 * B) << 1);
   const stepBytes = <usize>B * Hp * 2;
   const fB = <f64>B;
@@ -47,14 +49,14 @@ export function update(
     const sW = mantissaShift(cW, maxDa, M);
     if (sW >= 0) {
       fillMantissas(cW, sW, da, H, B, M, L.mant, i0, h1);
-      addBatchOuter(L.w + ((<usize>i0 * Ip) << 1), h1 - i0, L.I, Ip, mW, B, x, Ip, sW, fW, updateKey(c, STREAM_UPD_W, t), scr, i0);
+      addBatchOuter(L.w + ((<usize>i0 * Ip) << 1), h1 - i0, L.I, Ip, mW, B, x, Ip, sW, fW, updateKey(c, STREAM_UPD_W, t), scr, i0, ready);
     }
     const cR = (-lrR * c.sqrtN * dL * pow2(c.fPre.frac + fW.frac - c.fAct.frac)) / (fB * Sh);
     const sR = mantissaShift(cR, maxDa, M);
     if (sR >= 0) {
       // equal lrW and lrR give cR = cW * 2^k exactly, hence the same mantissas: reuse them
       if (!(sW >= 0 && cR * pow2(sR) == cW * pow2(sW))) fillMantissas(cR, sR, da, H, B, M, L.mant, i0, h1);
-      addBatchOuter(L.r + ((<usize>i0 * Hp) << 1), h1 - i0, H, Hp, mW, B, rPrev, Hp, sR, fW, updateKey(c, STREAM_UPD_R, t), scr, i0);
+      addBatchOuter(L.r + ((<usize>i0 * Hp) << 1), h1 - i0, H, Hp, mW, B, rPrev, Hp, sR, fW, updateKey(c, STREAM_UPD_R, t), scrR, i0, ready);
     }
   }
   if (So > 0.0) {
@@ -62,7 +64,20 @@ export function update(
     const sV = mantissaShift(cV, sums != 0 ? <i32>load<i64>(sums, 24) : maxAbs32(dy, B * O), M);
     if (sV >= 0) {
       fillMantissas(cV, sV, dy, O, B, M, L.mant, o0, v1);
-      addBatchOuter(L.v + ((<usize>o0 * Hp) << 1), v1 - o0, H, Hp, mV, B, r, Hp, sV, fW, updateKey(c, STREAM_UPD_V, t), scr, o0);
+      addBatchOuter(L.v + ((<usize>o0 * Hp) << 1), v1 - o0, H, Hp, mV, B, r, Hp, sV, fW, updateKey(c, STREAM_UPD_V, t), scrV, o0, ready);
     }
   }
+}
+
+/**
+ * The presynaptic part of step k's update (interleaved pairs, maxima) for W, R and V
+ * into the three scratch regions from `scratch` (L.scratchBytes each), so that update
+ * (ready = true) can then run over any blocks of rows without making it again.
+ */
+export function prepareUpdate(c: Chip, k: i32, xs: usize, rs: usize, scratch: usize): void {
+  const L = c.L, B = L.B, Ip = L.Ip, Hp = L.Hp;
+  const rPrev = rs + (<usize>k * B * Hp << 1);
+  prepareBatchOuter(xs + (<usize>k * B * Ip << 1), Ip, B, Ip, scratch);
+  prepareBatchOuter(rPrev, Hp, B, Hp, scratch + L.scratchBytes);
+  prepareBatchOuter(rPrev + (<usize>B * Hp << 1), Hp, B, Hp, scratch + 2 * L.scratchBytes);
 }

@@ -34,6 +34,7 @@ try {
   k = new WebAssembly.Instance(d.module, { env: { memory: d.memory, abort } }).exports;
   k.setThread(d.id, d.count);
   if (!d.rowSkip) k.setRowSkip(0);
+  if (d.dynamicMinWork !== undefined) k.setDynamicMinWork(d.dynamicMinWork);
   parentPort.postMessage('ready');
   let n = 0;
   while (k.serveNext()) {
@@ -63,6 +64,8 @@ const STATIC_PAGES = 64;
 export interface KernelThreadsFaults {
   fault?: { after: number; kind: 'throw' | 'exit' | 'hang' };
   stallMs?: number;
+  /** The hidden x batch from which online runs split their rows dynamically (every thread's kernel; default assembly/threads.ts). */
+  dynamicMinWork?: number;
 }
 
 export interface KernelThreads {
@@ -86,6 +89,7 @@ export function startKernelThreads(count: number, rowSkip: boolean, faults: Kern
   k.setThread(0, count);
   if (!rowSkip) k.setRowSkip(false);
   if (faults.stallMs !== undefined) k.setStallLimit(faults.stallMs);
+  if (faults.dynamicMinWork !== undefined) k.setDynamicMinWork(faults.dynamicMinWork);
   const module = kernelModule('threads');
   const workers: Worker[] = [];
   const ports: MessagePort[] = [];
@@ -104,7 +108,7 @@ export function startKernelThreads(count: number, rowSkip: boolean, faults: Kern
     const { port1, port2 } = new MessageChannel();
     port1.unref();
     ports.push(port1);
-    const w = new Worker(WORKER_CODE, { eval: true, workerData: { module, memory, id, count, rowSkip, fault: faults.fault, port: port2 }, transferList: [port2] });
+    const w = new Worker(WORKER_CODE, { eval: true, workerData: { module, memory, id, count, rowSkip, fault: faults.fault, dynamicMinWork: faults.dynamicMinWork, port: port2 }, transferList: [port2] });
     workers.push(w);
     exited.push(new Promise((resolve) => w.once('exit', () => resolve())));
     w.on('error', (e) => notes.push(`thread ${id}: ${e.message}`));

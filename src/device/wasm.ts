@@ -75,6 +75,8 @@ export interface KernelExports {
   stopThreads(): void;
   /** Thread 0: give up a wait after this many ms without progress of the workers (default 60 s). */
   setStallLimit(ms: number): void;
+  /** Tests: online runs split their rows dynamically from this hidden x batch on (assembly/threads.ts; default 4096). */
+  setDynamicMinWork(hb: number): void;
   /** Why the workers stopped (assembly/threads.ts DEAD_*), 0 while they work. */
   threadFailure(): number;
   /** Address of the shared DEAD word (the worker's host code sets it when it throws). */
