@@ -37,6 +37,7 @@ export function validateConfig(config: DeviceConfig, limits: Pick<DeviceInfo, 'm
   intIn(t.batch, 'topology.batch', 1, limits.maxBatch);
   if (!(t.activation in ACTIVATION_CODE))
     throw new ConfigError('topology.activation', `"${t.activation}" is not an activation; use tanh, hardtanh or linear`);
+  if (t.bias !== undefined && typeof t.bias !== 'boolean') throw new ConfigError('topology.bias', `${String(t.bias)} is not a boolean; use true (biases b, c) or false`);
   intIn(config.maxChunkSteps, 'maxChunkSteps', 1, limits.maxChunkSteps);
   intIn(config.seed, 'seed', 0, 0xffffffff);
   if (!config.noise) throw new ConfigError('noise', 'missing {hiddenSigma, outputSigma}');
@@ -66,6 +67,11 @@ export function validateLearner(l: LearnerConfig): void {
 export function refuseTraces(config: DeviceConfig, device: string): void {
   const t = config.learner?.trace ?? 'none';
   if (t !== 'none') throw new ConfigError('learner.trace', `"${t}" is not available on the ${device} yet (only the float model has eligibility traces); use trace none or the float backend`);
+}
+
+/** Devices without bias registers refuse topology.bias true, before anything is configured. */
+export function refuseBias(config: DeviceConfig, device: string): void {
+  if (config.topology?.bias === true) throw new ConfigError('topology.bias', `true is not available on the ${device} (it has no biases); use bias false or the float backend`);
 }
 
 /** Validate the five formats and the noise in LSBs of a fixed-point device. */

@@ -16,7 +16,7 @@
  *   reward   t0 an integer in 0..2^32-1 (BAD_REQUEST), a pending chunk with equal t0
  *            (NO_PENDING_CHUNK), deltaLoss of that chunk's length K (BAD_REQUEST),
  *            every dL finite, then every learning rate finite (BAD_INPUT)
- *   writeParams / writeState  each tensor in order (w, r, v / clean, noisy): its
+ *   writeParams / writeState  each tensor in order (w, r, v, b, c / clean, noisy): its
  *            length (BAD_REQUEST), then its values finite (BAD_INPUT)
  *
  * The pending-chunk rule (PendingChunk): a noisy run leaves its chunk pending; a clean
@@ -74,11 +74,18 @@ export function checkFinite(a: ArrayLike<number> | undefined, n: number, field: 
   for (let i = 0; i < n; i++) if (!Number.isFinite(a[i])) throw refuse('BAD_INPUT', field, `[${i}] is ${a[i]}; values must be finite`);
 }
 
-/** writeParams checks: W (H x I), R (H x H), V (O x H). */
+/** writeParams checks: W (H x I), R (H x H), V (O x H), and with topology.bias b (H) and c (O); without it b and c must be absent. */
 export function checkParams(p: Params, t: DeviceConfig['topology']): void {
   checkFinite(p?.w, t.hidden * t.inputs, 'params.w', 'hidden x inputs');
   checkFinite(p?.r, t.hidden * t.hidden, 'params.r', 'hidden x hidden');
   checkFinite(p?.v, t.outputs * t.hidden, 'params.v', 'outputs x hidden');
+  if (t.bias) {
+    checkFinite(p.b, t.hidden, 'params.b', 'hidden');
+    checkFinite(p.c, t.outputs, 'params.c', 'outputs');
+  } else {
+    for (const name of ['b', 'c'] as const)
+      if (p[name] !== undefined) throw refuse('BAD_REQUEST', `params.${name}`, 'this device is configured without biases (topology.bias false); leave b and c out or configure bias true');
+  }
 }
 
 /** writeState checks: both states B x H; eligibility traces H x I and H x H (refused by a device without traces). */
@@ -89,6 +96,10 @@ export function checkState(s: RecurrentState, t: DeviceConfig['topology'], hasTr
     if (!hasTraces) throw refuse('BAD_REQUEST', 'state.eligibility', 'this device has no eligibility traces (configure a learner trace on the float model); leave it out');
     checkFinite(s.eligibility.w, t.hidden * t.inputs, 'state.eligibility.w', 'hidden x inputs');
     checkFinite(s.eligibility.r, t.hidden * t.hidden, 'state.eligibility.r', 'hidden x hidden');
+    if (s.eligibility.b !== undefined) {
+      if (!t.bias) throw refuse('BAD_REQUEST', 'state.eligibility.b', 'this device has no biases (topology.bias false); leave it out');
+      checkFinite(s.eligibility.b, t.hidden, 'state.eligibility.b', 'hidden');
+    }
   }
 }
 

@@ -6,7 +6,7 @@
 import os from 'node:os';
 import { ConfigError, saturatingQuantiser } from '../format/fixed.js';
 import type { FixedFormat } from '../format/fixed.js';
-import { ACTIVATION_CODE, packFormat, refuseTraces, validateChipFormats, validateConfig } from './config.js';
+import { ACTIVATION_CODE, packFormat, refuseBias, refuseTraces, validateChipFormats, validateConfig } from './config.js';
 import { PendingChunk, checkParams, checkRun, checkState } from './contract.js';
 import { DeviceError } from './errors.js';
 import { instantiateKernel, kernelLayoutBytes, kernelMemoryBase, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
@@ -209,6 +209,7 @@ export class EmulatorDevice implements Device {
   async configure(config: DeviceConfig): Promise<void> {
     validateConfig(config, EMULATOR_LIMITS);
     refuseTraces(config, 'emulator');
+    refuseBias(config, 'emulator');
     const f = validateChipFormats(config);
     const t = config.topology;
     const next = this.kernelFor(t.hidden * t.batch);

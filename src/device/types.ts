@@ -27,6 +27,13 @@ export interface Topology {
   batch: number;
   /** Hidden nonlinearity; the output layer is always linear. */
   activation: Activation;
+  /**
+   * Biases b (hidden, H) and c (output, O), learnt like weights on a constant input 1
+   * (a = W u + R r̂ + b, y = V r̂ + c). Absent or false: no biases, the network of
+   * method.md bit for bit. A device that cannot hold them refuses true (ConfigError
+   * 'topology.bias').
+   */
+  bias?: boolean;
 }
 
 /** Fixed-point formats of each quantity. Absent on the float model. */
@@ -97,6 +104,10 @@ export interface Params {
   r: Float64Array;
   /** Output weights V, O x H. */
   v: Float64Array;
+  /** Hidden biases b, H (only with topology.bias; then required by writeParams). */
+  b?: Float64Array;
+  /** Output biases c, O (only with topology.bias). */
+  c?: Float64Array;
 }
 
 /** Recurrent state of both copies (B x H each), for checkpoints. */
@@ -111,6 +122,8 @@ export interface RecurrentState {
 export interface EligibilityTraces {
   w: Float64Array;
   r: Float64Array;
+  /** The hidden bias's trace e_b (H), with topology.bias (the trace of a weight on input 1). */
+  b?: Float64Array;
 }
 
 export interface RunRequest {
@@ -136,7 +149,7 @@ export interface RunResult {
 }
 
 export interface LearningRates {
-  /** Step size for W, R, V (plain SGD; the rule's sqrt(N) and 1/||da||^2 are applied on the device). */
+  /** Step size for W, R, V (plain SGD; the rule's sqrt(N) and 1/||da||^2 are applied on the device). The hidden bias b learns with w, the output bias c with v. */
   w: number;
   r: number;
   v: number;
@@ -191,12 +204,18 @@ export interface Device {
 
 /** A deep copy of parameters (the device may keep or reuse the arrays it was given). */
 export function copyParams(p: Params): Params {
-  return { w: Float64Array.from(p.w), r: Float64Array.from(p.r), v: Float64Array.from(p.v) };
+  const out: Params = { w: Float64Array.from(p.w), r: Float64Array.from(p.r), v: Float64Array.from(p.v) };
+  if (p.b) out.b = Float64Array.from(p.b);
+  if (p.c) out.c = Float64Array.from(p.c);
+  return out;
 }
 
 /** A deep copy of a recurrent state. */
 export function copyState(s: RecurrentState): RecurrentState {
   const out: RecurrentState = { clean: Float64Array.from(s.clean), noisy: Float64Array.from(s.noisy) };
-  if (s.eligibility) out.eligibility = { w: Float64Array.from(s.eligibility.w), r: Float64Array.from(s.eligibility.r) };
+  if (s.eligibility) {
+    out.eligibility = { w: Float64Array.from(s.eligibility.w), r: Float64Array.from(s.eligibility.r) };
+    if (s.eligibility.b) out.eligibility.b = Float64Array.from(s.eligibility.b);
+  }
   return out;
 }

@@ -61,6 +61,9 @@ export function lossAndGradient(
   const fwd = runSequence(shape, params, B, inputs, inOff, steps, opts.initialState, true);
   const pre = fwd.pre!, states = fwd.states!, y = fwd.outputs;
   const grad: Params = { w: new Float64Array(H * I), r: new Float64Array(H * H), v: new Float64Array(O * H) };
+  if (params.b) grad.b = new Float64Array(H);
+  if (params.c) grad.c = new Float64Array(O);
+  const ones = new Float64Array(B).fill(1); // the biases' constant input
   const scale = 2 / (steps * bo);
   let loss = 0;
   const gy = new Float64Array(bo);
@@ -83,6 +86,7 @@ export function lossAndGradient(
         gs[b * H + j] = s;
       }
     addBatchOuter(grad.v, O, H, 1, B, gy, 0, states, (t + 1) * bh);
+    if (grad.c) addBatchOuter(grad.c, O, 1, 1, B, gy, 0, ones, 0);
     if (d) {
       for (let b = 0; b < B; b++)
         for (let j = 0; j < H; j++) {
@@ -94,6 +98,7 @@ export function lossAndGradient(
     for (let q = 0; q < bh; q++) ga[q] = gr[q] * actSlope(activation, pre[t * bh + q]);
     addBatchOuter(grad.w, H, I, 1, B, ga, 0, inputs, inOff + t * B * I);
     addBatchOuter(grad.r, H, H, 1, B, ga, 0, states, t * bh);
+    if (grad.b) addBatchOuter(grad.b, H, 1, 1, B, ga, 0, ones, 0);
     carry.fill(0);
     for (let b = 0; b < B; b++)
       for (let i = 0; i < H; i++) {
@@ -133,7 +138,14 @@ export interface BpttResult {
   params: RnnParams;
 }
 
-const LAYERS = ['w', 'r', 'v'] as const;
+const LAYERS = ['w', 'r', 'v', 'b', 'c'] as const;
+/** The rate of each tensor: a bias learns at its layer's rate (b with W, c with V). */
+const RATE = { w: 'w', r: 'r', v: 'v', b: 'w', c: 'v' } as const;
+
+/** The tensors of p that exist (b and c only with biases). */
+function present(p: Params): { L: (typeof LAYERS)[number]; x: Float64Array }[] {
+  return LAYERS.flatMap((L) => (p[L] ? [{ L, x: p[L] }] : []));
+}
 
 /** An SGD or Adam step on W, R, V in place, with per-layer rates. */
 class ParamsOptimizer {
@@ -145,21 +157,25 @@ class ParamsOptimizer {
 
   step(p: Params, g: Params, lr: LearningRates): void {
     if (this.o.kind === 'sgd') {
-      for (const L of LAYERS) for (let k = 0; k < p[L].length; k++) p[L][k] -= lr[L] * g[L][k];
+      for (const { L, x } of present(p)) for (let k = 0; k < x.length; k++) x[k] -= lr[RATE[L]] * g[L]![k];
       return;
     }
     const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8 } = this.o;
-    const zeros = (): Params => ({ w: new Float64Array(p.w.length), r: new Float64Array(p.r.length), v: new Float64Array(p.v.length) });
+    const zeros = (): Params => {
+      const z: Params = { w: new Float64Array(p.w.length), r: new Float64Array(p.r.length), v: new Float64Array(p.v.length) };
+      for (const { L, x } of present(p)) z[L] = new Float64Array(x.length);
+      return z;
+    };
     this.m ??= zeros();
     this.s ??= zeros();
     this.t++;
     const c1 = 1 - beta1 ** this.t, c2 = 1 - beta2 ** this.t;
-    for (const L of LAYERS) {
-      const m = this.m[L], s = this.s[L], x = p[L], gl = g[L];
+    for (const { L, x } of present(p)) {
+      const m = this.m[L]!, s = this.s[L]!, gl = g[L]!, rate = lr[RATE[L]];
       for (let k = 0; k < x.length; k++) {
         m[k] = beta1 * m[k] + (1 - beta1) * gl[k];
         s[k] = beta2 * s[k] + (1 - beta2) * gl[k] * gl[k];
-        x[k] -= (lr[L] * (m[k] / c1)) / (Math.sqrt(s[k] / c2) + epsilon);
+        x[k] -= (rate * (m[k] / c1)) / (Math.sqrt(s[k] / c2) + epsilon);
       }
     }
   }
@@ -168,7 +184,7 @@ class ParamsOptimizer {
 /** Global L2 norm of a gradient. */
 function gradNorm(g: Params): number {
   let s = 0;
-  for (const L of LAYERS) for (const x of g[L]) s += x * x;
+  for (const { x: a } of present(g)) for (const x of a) s += x * x;
   return Math.sqrt(s);
 }
 
@@ -210,7 +226,7 @@ export function trainBptt(shape: RnnShape, initial: RnnParams, train: SequenceSe
       lossSum += g.loss * k;
       if (options.gradientClip !== undefined) {
         const n = gradNorm(g.grad);
-        if (n > options.gradientClip) for (const L of LAYERS) for (let q = 0; q < g.grad[L].length; q++) g.grad[L][q] *= options.gradientClip / n;
+        if (n > options.gradientClip) for (const { x } of present(g.grad)) for (let q = 0; q < x.length; q++) x[q] *= options.gradientClip / n;
       }
       lrFactor = scheduleFactor(schedule, stepsDone, totalSteps);
       opt.step(p, g.grad, scaleRates(lr, lrFactor));

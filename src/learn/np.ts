@@ -81,7 +81,11 @@ export class NpFloatDevice extends FloatDevice {
     if (sh > 0) {
       addBatchOuter(this.params.w, H, I, (-lr.w * dL) / div(sh), B, this.xi, 0, tr.inputs, k * B * I);
       addBatchOuter(this.params.r, H, H, (-lr.r * dL) / div(sh), B, this.xi, 0, tr.states, k * bh);
+      if (this.params.b) addBatchOuter(this.params.b, H, 1, (-lr.w * dL) / div(sh), B, this.xi, 0, this.ones, 0);
     }
-    if (so > 0) addBatchOuter(this.params.v, O, H, (-lr.v * dL) / div(so), B, this.zeta, 0, tr.states, (k + 1) * bh);
+    if (so > 0) {
+      addBatchOuter(this.params.v, O, H, (-lr.v * dL) / div(so), B, this.zeta, 0, tr.states, (k + 1) * bh);
+      if (this.params.c) addBatchOuter(this.params.c, O, 1, (-lr.v * dL) / div(so), B, this.zeta, 0, this.ones, 0);
+    }
   }
 }

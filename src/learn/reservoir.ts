@@ -6,8 +6,9 @@
  * Ridge with the penalty per sample: V minimises (1/n) ||X V^T - Y||^2 + lambda ||V||^2
  * over the n = steps x batch rows, i.e. (X^T X + n lambda I) V^T = X^T Y, solved by
  * Cholesky. lambda is picked from a grid by the MSE on a held-out tail of the train
- * steps, then V is refitted on all train steps with that lambda. No intercept (the
- * model has no biases).
+ * steps, then V is refitted on all train steps with that lambda. On a device with
+ * biases (topology.bias: readParams has c) the fit has an intercept, the output bias
+ * c: a constant 1 column in X, not penalised; without biases no intercept.
  *
  * tuneReservoir is the fair baseline: it also chooses the spectral radius of R and the
  * gain of W on that held-out tail (never the test set), as every learner's lr is
@@ -31,6 +32,8 @@ export interface RidgeOptions {
 export interface RidgeResult {
   /** The fitted readout, O x H, as written to the device. */
   v: Float64Array;
+  /** The fitted intercept (output bias c, O), on a device with biases. */
+  c?: Float64Array;
   lambda: number;
   /** Validation MSE of each lambda on the held-out tail. */
   table: { lambda: number; validationMse: number }[];
@@ -74,36 +77,45 @@ export function choleskySolve(a: Float64Array, n: number, rhs: Float64Array, m: 
   return x;
 }
 
-/** Gram X^T X (H x H), X^T Y (H x O) and the row count over steps [from, to) of every sequence. */
-function normalEquations(hidden: Float64Array, set: SequenceSet, H: number, from: number, to: number): Normal {
+/**
+ * Gram X^T X, X^T Y and the row count over steps [from, to) of every sequence; X is
+ * the hidden trace (n = H columns), with `intercept` a further constant 1 column (n = H + 1).
+ */
+function normalEquations(hidden: Float64Array, set: SequenceSet, H: number, from: number, to: number, intercept: boolean): Normal {
   const { batch: B, outputSize: O } = set;
-  const gram = new Float64Array(H * H), xty = new Float64Array(H * O);
+  const n = intercept ? H + 1 : H;
+  const gram = new Float64Array(n * n), xty = new Float64Array(n * O);
   for (let t = from; t < to; t++)
     for (let b = 0; b < B; b++) {
       const xo = (t * B + b) * H, yo = (t * B + b) * O;
       for (let i = 0; i < H; i++) {
         const xi = hidden[xo + i];
         if (xi === 0) continue;
-        for (let j = i; j < H; j++) gram[i * H + j] += xi * hidden[xo + j];
+        for (let j = i; j < H; j++) gram[i * n + j] += xi * hidden[xo + j];
+        if (intercept) gram[i * n + H] += xi;
         for (let o = 0; o < O; o++) xty[i * O + o] += xi * set.targets[yo + o];
       }
+      if (intercept) {
+        gram[H * n + H] += 1;
+        for (let o = 0; o < O; o++) xty[H * O + o] += set.targets[yo + o];
+      }
     }
-  for (let i = 0; i < H; i++) for (let j = 0; j < i; j++) gram[i * H + j] = gram[j * H + i];
-  return { gram, xty, rows: Math.max(0, to - from) * B };
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) gram[i * n + j] = gram[j * n + i];
+  return { gram, xty, rows: Math.max(0, to - from) * B, n };
 }
 
-/** V (O x H) from the normal equations with penalty lambda per sample. */
-function ridge(eq: Normal, H: number, O: number, lambda: number): Float64Array {
-  const a = eq.gram.slice();
-  for (let i = 0; i < H; i++) a[i * H + i] += eq.rows * lambda;
-  const vt = choleskySolve(a, H, eq.xty, O); // H x O
+/** V (O x H), and with an intercept c (O), from the normal equations with penalty lambda per sample (the intercept not penalised). */
+function ridge(eq: Normal, H: number, O: number, lambda: number): Readout {
+  const a = eq.gram.slice(), n = eq.n;
+  for (let i = 0; i < H; i++) a[i * n + i] += eq.rows * lambda;
+  const vt = choleskySolve(a, n, eq.xty, O); // n x O
   const v = new Float64Array(O * H);
   for (let i = 0; i < H; i++) for (let o = 0; o < O; o++) v[o * H + i] = vt[i * O + o];
-  return v;
+  return n > H ? { v, c: vt.slice(H * O, (H + 1) * O) } : { v };
 }
 
-/** MSE of readout V on steps [from, to). */
-function readoutMse(hidden: Float64Array, set: SequenceSet, H: number, v: Float64Array, from: number, to: number): number {
+/** MSE of a readout on steps [from, to). */
+function readoutMse(hidden: Float64Array, set: SequenceSet, H: number, { v, c }: Readout, from: number, to: number): number {
   const { batch: B, outputSize: O } = set;
   let s = 0;
   for (let t = from; t < to; t++)
@@ -112,15 +124,19 @@ function readoutMse(hidden: Float64Array, set: SequenceSet, H: number, v: Float6
         let y = 0;
         const xo = (t * B + b) * H;
         for (let j = 0; j < H; j++) y += v[o * H + j] * hidden[xo + j];
+        if (c) y += c[o];
         s += (y - set.targets[(t * B + b) * O + o]) ** 2;
       }
   return s / (Math.max(1, to - from) * B * O);
 }
 
-interface Normal { gram: Float64Array; xty: Float64Array; rows: number }
+interface Normal { gram: Float64Array; xty: Float64Array; rows: number; n: number }
+
+/** A readout: V (O x H) and, on a device with biases, the intercept c (O). */
+interface Readout { v: Float64Array; c?: Float64Array }
 
 /** The ridge fit of one hidden trace: lambda chosen on the tail, V refitted on all steps (not yet written). */
-interface TraceFit { v: Float64Array; lambda: number; table: { lambda: number; validationMse: number }[]; validationMse: number; trainMse: number }
+interface TraceFit extends Readout { lambda: number; table: { lambda: number; validationMse: number }[]; validationMse: number; trainMse: number }
 
 interface Checked { lambdas: number[]; washout: number; split: number }
 
@@ -144,20 +160,20 @@ function checkRidge(train: SequenceSet, opts: RidgeOptions): Checked {
  * the hidden trace: lambda by the tail's MSE, then V refitted on all steps. `asHeld`
  * maps a readout to what the device would hold (quantised on a chip).
  */
-async function fitTrace(device: Device, train: SequenceSet, c: Checked, asHeld: (v: Float64Array) => Promise<Float64Array>): Promise<TraceFit> {
+async function fitTrace(device: Device, train: SequenceSet, c: Checked, intercept: boolean, asHeld: (r: Readout) => Promise<Readout>): Promise<TraceFit> {
   const T = train.steps, O = train.outputSize;
   const ev = await evaluate(device, train, { hidden: true });
   const hidden = ev.hidden;
   if (!hidden) throw new ConfigError('device', 'the device returned no hidden trace; it must support run({hiddenTrace: true})');
   const H = hidden.length / (T * train.batch);
-  const fit = normalEquations(hidden, train, H, c.washout, c.split);
-  const held = normalEquations(hidden, train, H, c.split, T);
+  const fit = normalEquations(hidden, train, H, c.washout, c.split, intercept);
+  const held = normalEquations(hidden, train, H, c.split, T, intercept);
   const table: { lambda: number; validationMse: number }[] = [];
   for (const lambda of c.lambdas) table.push({ lambda, validationMse: readoutMse(hidden, train, H, await asHeld(ridge(fit, H, O, lambda)), c.split, T) });
   const best = table.reduce((a, b) => (b.validationMse < a.validationMse ? b : a));
-  const all: Normal = { gram: fit.gram.map((x, k) => x + held.gram[k]), xty: fit.xty.map((x, k) => x + held.xty[k]), rows: fit.rows + held.rows };
-  const v = await asHeld(ridge(all, H, O, best.lambda));
-  return { v, lambda: best.lambda, table, validationMse: best.validationMse, trainMse: readoutMse(hidden, train, H, v, c.washout, T) };
+  const all: Normal = { gram: fit.gram.map((x, k) => x + held.gram[k]), xty: fit.xty.map((x, k) => x + held.xty[k]), rows: fit.rows + held.rows, n: fit.n };
+  const r = await asHeld(ridge(all, H, O, best.lambda));
+  return { ...r, lambda: best.lambda, table, validationMse: best.validationMse, trainMse: readoutMse(hidden, train, H, r, c.washout, T) };
 }
 
 /**
@@ -165,13 +181,19 @@ async function fitTrace(device: Device, train: SequenceSet, c: Checked, asHeld: 
  * quantised and saturated to its weight format (a tiny lambda can fit weights far
  * outside the chip's range, which the float score would not see).
  */
-async function heldReadout(device: Device, p: Params): Promise<(v: Float64Array) => Promise<Float64Array>> {
+async function heldReadout(device: Device, p: Params): Promise<(r: Readout) => Promise<Readout>> {
   const fixedPoint = (await device.info()).fixedPoint;
-  return async (v) => {
-    if (!fixedPoint) return v;
-    await device.writeParams({ w: p.w, r: p.r, v });
-    return (await device.readParams()).v;
+  return async (r) => {
+    if (!fixedPoint) return r;
+    await device.writeParams(withReadout(p, r));
+    const q = await device.readParams();
+    return q.c ? { v: q.v, c: q.c } : { v: q.v };
   };
+}
+
+/** p with the readout V (and c, when the readout has one) replaced. */
+function withReadout(p: Params, r: Readout): Params {
+  return r.c ? { ...p, v: r.v, c: r.c } : { ...p, v: r.v };
 }
 
 /**
@@ -182,9 +204,9 @@ async function heldReadout(device: Device, p: Params): Promise<(v: Float64Array)
 export async function fitRidgeReadout(device: Device, train: SequenceSet, opts: RidgeOptions = {}): Promise<RidgeResult> {
   const c = checkRidge(train, opts);
   const p = await device.readParams();
-  const f = await fitTrace(device, train, c, await heldReadout(device, p));
-  await device.writeParams({ w: p.w, r: p.r, v: f.v });
-  return { v: f.v, lambda: f.lambda, table: f.table, trainMse: f.trainMse };
+  const f = await fitTrace(device, train, c, p.c !== undefined, await heldReadout(device, p));
+  await device.writeParams(withReadout(p, f));
+  return { v: f.v, ...(f.c ? { c: f.c } : {}), lambda: f.lambda, table: f.table, trainMse: f.trainMse };
 }
 
 export interface ReservoirOptions extends RidgeOptions {
@@ -233,18 +255,18 @@ export async function tuneReservoir(device: Device, train: SequenceSet, opts: Re
   const H = Math.round(Math.sqrt(p0.r.length));
   const rho0 = spectralRadius(p0.r, H);
   const grid: ReservoirResult['grid'] = [];
-  let best: { fit: TraceFit; radius?: number; gain: number; w: Float64Array; r: Float64Array } | undefined;
+  let best: { fit: TraceFit; radius?: number; gain: number; held: Params } | undefined;
   for (const radius of radii.length ? radii : [undefined])
     for (const gain of gains) {
       const w = p0.w.map((x) => x * gain);
       const r = radius === undefined || !(rho0 > 0) ? p0.r : p0.r.map((x) => (x * radius) / rho0);
-      await device.writeParams({ w, r, v: p0.v });
+      await device.writeParams({ ...p0, w, r });
       const held = await device.readParams(); // what the device holds (quantised on a chip)
-      const fit = await fitTrace(device, train, c, await heldReadout(device, held));
+      const fit = await fitTrace(device, train, c, p0.c !== undefined, await heldReadout(device, held));
       grid.push({ radius, gain, lambda: fit.lambda, validationMse: fit.validationMse });
-      if (!best || fit.validationMse < best.fit.validationMse) best = { fit, radius, gain, w: held.w, r: held.r };
+      if (!best || fit.validationMse < best.fit.validationMse) best = { fit, radius, gain, held };
     }
   const b = best!;
-  await device.writeParams({ w: b.w, r: b.r, v: b.fit.v });
-  return { v: b.fit.v, lambda: b.fit.lambda, table: b.fit.table, trainMse: b.fit.trainMse, radius: b.radius, gain: b.gain, initialRadius: rho0, grid };
+  await device.writeParams(withReadout(b.held, b.fit));
+  return { v: b.fit.v, ...(b.fit.c ? { c: b.fit.c } : {}), lambda: b.fit.lambda, table: b.fit.table, trainMse: b.fit.trainMse, radius: b.radius, gain: b.gain, initialRadius: rho0, grid };
 }

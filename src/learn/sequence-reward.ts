@@ -47,6 +47,7 @@ import type { SequenceRewardTarget } from './anpt.js';
 import { ConfigError } from '../format/fixed.js';
 import { FloatDevice, type FloatDeviceOptions } from '../model/float-device.js';
 import { addBatchOuter, neuronCount } from '../model/rnn.js';
+import { refuseBias } from '../device/config.js';
 
 export interface SequenceRewardOptions extends FloatDeviceOptions {
   /** Decay of the running mean of dL subtracted from it, 0 <= x < 1; absent = no baseline. */
@@ -94,6 +95,7 @@ export class SequenceRewardDevice extends FloatDevice implements SequenceRewardT
   }
 
   async configure(config: DeviceConfig): Promise<void> {
+    refuseBias(config, 'per-sequence reward device');
     await super.configure(config);
     const { hidden: H, inputs: I } = this.shape;
     this.ew = Array.from({ length: this.batch }, () => new Float64Array(H * I));

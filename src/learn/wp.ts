@@ -10,6 +10,8 @@
  * 'reference' (the reference code): dL/sigma instead of dL/sigma^2, i.e. sigma times smaller.
  *
  * (sigma_h = noise.hiddenSigma perturbs W and R, sigma_o = noise.outputSigma perturbs V.)
+ * With topology.bias the biases are perturbed too: b with sigma_h and rate lrW, c with
+ * sigma_o and rate lrV (their own draws: matrices 3 and 4 of the stream).
  * Like NP it needs the perturbation itself, so it exists on the float model only, as
  * a FloatDevice with its own perturbation and rule (see np.ts for why). Xi(t) is a pure
  * function of (seed, t), drawn again by the update instead of stored.
@@ -20,9 +22,13 @@ import { key, unitNormal, STREAM_WEIGHT_NOISE } from '../model/rng.js';
 import type { RnnParams } from '../model/rnn.js';
 import { checkScale, type PerturbationDeviceOptions, type PerturbationScale } from './np.js';
 
-const LAYERS = ['w', 'r', 'v'] as const;
+type Layer = 'w' | 'r' | 'v' | 'b' | 'c';
+/** Every perturbed tensor: its stream matrix (the index), its sigma (output: V, c) and its rate. */
+const LAYERS: readonly Layer[] = ['w', 'r', 'v', 'b', 'c'];
+const OUTPUT_SIDE: Record<Layer, boolean> = { w: false, r: false, v: true, b: false, c: true };
+const RATE: Record<Layer, keyof LearningRates> = { w: 'w', r: 'r', v: 'v', b: 'w', c: 'v' };
 
-type Layers = { w: Float64Array; r: Float64Array; v: Float64Array };
+type Layers = Partial<Record<Layer, Float64Array>>;
 
 /** The float model with weight perturbation: noisy copy with perturbed weights, the WP update (see the file comment). */
 export class WpFloatDevice extends FloatDevice {
@@ -41,9 +47,13 @@ export class WpFloatDevice extends FloatDevice {
   /** As FloatDevice.configure, plus buffers for Xi and the perturbed weights. */
   override async configure(config: DeviceConfig): Promise<void> {
     await super.configure(config);
-    const zeros = (): Layers => ({ w: new Float64Array(this.params.w.length), r: new Float64Array(this.params.r.length), v: new Float64Array(this.params.v.length) });
+    const zeros = (): Layers => {
+      const out: Layers = {};
+      for (const L of LAYERS) if (this.params[L]) out[L] = new Float64Array(this.params[L].length);
+      return out;
+    };
     this.xi = zeros();
-    this.perturbed = zeros();
+    this.perturbed = zeros() as RnnParams;
     this.xiStep = -1;
   }
 
@@ -53,9 +63,10 @@ export class WpFloatDevice extends FloatDevice {
     if (t === this.xiStep) return this.xi;
     this.xiStep = t;
     LAYERS.forEach((L, m) => {
-      const sigma = L === 'v' ? cfg.noise.outputSigma : cfg.noise.hiddenSigma;
+      const sigma = OUTPUT_SIDE[L] ? cfg.noise.outputSigma : cfg.noise.hiddenSigma;
       const k = key(cfg.seed, STREAM_WEIGHT_NOISE, m, t);
       const a = this.xi[L];
+      if (!a) return;
       for (let q = 0; q < a.length; q++) a[q] = sigma === 0 ? 0 : sigma * unitNormal(k, q);
     });
     return this.xi;
@@ -70,7 +81,10 @@ export class WpFloatDevice extends FloatDevice {
   /** W + Xi_W(t), R + Xi_R(t), V + Xi_V(t) (and D unchanged). */
   protected override noisyParams(t: number): RnnParams {
     const xi = this.drawWeightNoise(t), p = this.perturbed;
-    for (const L of LAYERS) for (let q = 0; q < p[L].length; q++) p[L][q] = this.params[L][q] + xi[L][q];
+    for (const L of LAYERS) {
+      const to = p[L], from = this.params[L], x = xi[L];
+      if (to && from && x) for (let q = 0; q < to.length; q++) to[q] = from[q] + x[q];
+    }
     p.d = this.params.d;
     return p;
   }
@@ -80,10 +94,10 @@ export class WpFloatDevice extends FloatDevice {
     const cfg = this.need();
     const xi = this.drawWeightNoise(t);
     for (const L of LAYERS) {
-      const sigma = L === 'v' ? cfg.noise.outputSigma : cfg.noise.hiddenSigma;
-      if (sigma === 0) continue;
-      const c = (-lr[L] * dL) / (this.scale === 'unbiased' ? sigma * sigma : sigma);
+      const sigma = OUTPUT_SIDE[L] ? cfg.noise.outputSigma : cfg.noise.hiddenSigma;
       const p = this.params[L], x = xi[L];
+      if (sigma === 0 || !p || !x) continue;
+      const c = (-lr[RATE[L]] * dL) / (this.scale === 'unbiased' ? sigma * sigma : sigma);
       for (let q = 0; q < p.length; q++) p[q] += c * x[q];
     }
   }

@@ -38,7 +38,7 @@ import type { Topology,
   RunRequest,
   RunResult,
 } from '../device/types.js';
-import { refuseTraces, validateConfig } from '../device/config.js';
+import { refuseBias, refuseTraces, validateConfig } from '../device/config.js';
 import { PendingChunk, checkParams, checkRewardT0, checkRun, checkState } from '../device/contract.js';
 import { ConfigError, codeRange, formatName, type FixedFormat } from '../format/fixed.js';
 import { codesToValues, configFromWire, configToWire, deviceCodes, tensorShape } from './codes.js';
@@ -358,6 +358,7 @@ export class SerialDevice implements Device {
   configure(config: DeviceConfig): Promise<void> {
     return this.serial(async () => {
       refuseTraces(config, 'board');
+      refuseBias(config, 'board');
       const wire = configToWire(config); // requires formats
       const formats = config.formats as ChipFormats;
       const l = this.helloReply.limits;

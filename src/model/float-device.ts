@@ -41,6 +41,12 @@
  * pass over the trace. Per-neuron gain mismatch is not divided out of c_k (a chip
  * does not know its gains): the trace then carries a small bias.
  *
+ * Biases (topology.bias): b (H) and c (O) are weights on a constant input 1, so
+ *     db = -lrW sqrt(N) dL_k sum_b (da_k / ||da_k||^2) / B,   dc = -lrV sqrt(N) dL_k sum_b (dy_k / ||dy_k||^2) / B
+ * (with a trace: e_b <- decay e_b + sum_b c_k / ||c_k||^2, db = -lrW sqrt(N) dL_k e_b / B;
+ * c has no trace, as V). A device with biases runs the 'js' engine (the WASM kernel has
+ * no biases): activeEngine() says so.
+ *
  * Engines (FloatDeviceOptions.engine, docs/float-model.md): 'wasm' (default) runs run()
  * and reward() in WebAssembly SIMD (float-wasm.ts, assembly/float/) with the same bits
  * as 'js', the loops below and in rnn.ts; the weights, states and traces are then views
@@ -131,6 +137,8 @@ export class FloatDevice implements Device {
   /** The kernel's run arguments of this configuration (made once; steps, t0, noisy and hidden set per call). */
   private kernelRun?: KernelRun;
   private counters = { steps: 0, updates: 0, runCalls: 0, rewardCalls: 0 };
+  /** B ones: the constant presynaptic input of the biases. */
+  protected ones = new Float64Array(0);
   /** The configured trace (plain ANP-T: trace 'none') and its state when on. */
   protected learner: LearnerConfig = { trace: 'none', decay: 0 };
   protected eligibility?: EligibilityTraces;
@@ -165,6 +173,11 @@ export class FloatDevice implements Device {
     this.shape = shape;
     this.batch = B;
     this.params = { w: new Float64Array(H * t.inputs), r: new Float64Array(H * H), v: new Float64Array(t.outputs * H) };
+    if (t.bias) {
+      this.params.b = new Float64Array(H);
+      this.params.c = new Float64Array(t.outputs);
+    }
+    this.ones = new Float64Array(B).fill(1);
     if (this.decorrelationRate > 0) {
       this.params.d = new Float64Array(H * H);
       for (let i = 0; i < H; i++) this.params.d[i * H + i] = 1;
@@ -191,10 +204,11 @@ export class FloatDevice implements Device {
     this.counters = { steps: 0, updates: 0, runCalls: 0, rewardCalls: 0 };
     this.learner = config.learner ? { ...config.learner } : { trace: 'none', decay: 0 };
     this.eligibility = this.learner.trace === 'none' ? undefined : { w: new Float64Array(H * t.inputs), r: new Float64Array(H * H) };
+    if (this.eligibility && t.bias) this.eligibility.b = new Float64Array(H);
     this.kernel = undefined;
     this.kernelRun = undefined;
     const own = FloatDevice.prototype;
-    if (this.engine === 'wasm' && !this.params.d && this.drawNoise === own.drawNoise && this.noisyParams === own.noisyParams) {
+    if (this.engine === 'wasm' && !this.params.d && !t.bias && this.drawNoise === own.drawNoise && this.noisyParams === own.noisyParams) {
       const perStep = 8 * B * (t.inputs + 3 * t.outputs + 4 * H) + 8;
       const start = Math.max(1, Math.min(config.maxChunkSteps, Math.floor(KERNEL_START_BYTES / perStep)));
       this.kernel = new FloatKernel(t.inputs, H, t.outputs, B, start);
@@ -225,12 +239,17 @@ export class FloatDevice implements Device {
     this.params.w.set(p.w);
     this.params.r.set(p.r);
     this.params.v.set(p.v);
+    if (p.b) this.params.b!.set(p.b);
+    if (p.c) this.params.c!.set(p.c);
   }
 
   /** Copies of W, R, V. */
   async readParams(): Promise<Params> {
     this.need();
-    return { w: this.params.w.slice(), r: this.params.r.slice(), v: this.params.v.slice() };
+    const out: Params = { w: this.params.w.slice(), r: this.params.r.slice(), v: this.params.v.slice() };
+    if (this.params.b) out.b = this.params.b.slice();
+    if (this.params.c) out.c = this.params.c.slice();
+    return out;
   }
 
   /** A copy of D (H x H), or undefined when decorrelation is off. */
@@ -243,7 +262,10 @@ export class FloatDevice implements Device {
   async readState(): Promise<RecurrentState> {
     this.need();
     const s: RecurrentState = { clean: this.clean.slice(), noisy: this.noisyState.slice() };
-    if (this.eligibility) s.eligibility = { w: this.eligibility.w.slice(), r: this.eligibility.r.slice() };
+    if (this.eligibility) {
+      s.eligibility = { w: this.eligibility.w.slice(), r: this.eligibility.r.slice() };
+      if (this.eligibility.b) s.eligibility.b = this.eligibility.b.slice();
+    }
     return s;
   }
 
@@ -256,6 +278,7 @@ export class FloatDevice implements Device {
     if (this.eligibility) {
       this.eligibility.w.set(s.eligibility?.w ?? new Float64Array(this.eligibility.w.length));
       this.eligibility.r.set(s.eligibility?.r ?? new Float64Array(this.eligibility.r.length));
+      this.eligibility.b?.set(s.eligibility?.b ?? new Float64Array(this.eligibility.b.length));
     }
   }
 
@@ -371,6 +394,7 @@ export class FloatDevice implements Device {
     this.kernel?.statesWritten();
     this.eligibility?.w.fill(0);
     this.eligibility?.r.fill(0);
+    this.eligibility?.b?.fill(0);
   }
 
   /** Steps run, updates applied (steps rewarded), run and reward calls since configure. */
@@ -414,18 +438,25 @@ export class FloatDevice implements Device {
       const lam = this.learner.decay;
       for (let q = 0; q < e.w.length; q++) e.w[q] *= lam;
       for (let q = 0; q < e.r.length; q++) e.r[q] *= lam;
+      if (e.b) for (let q = 0; q < H; q++) e.b[q] *= lam;
       if (sh > 0) {
         addBatchOuter(e.w, H, I, 1 / sh, B, tr.da, k * bh, tr.inputs, k * B * I);
         addBatchOuter(e.r, H, H, 1 / sh, B, tr.da, k * bh, tr.states, k * bh);
+        if (e.b) addBatchOuter(e.b, H, 1, 1 / sh, B, tr.da, k * bh, this.ones, 0);
       }
       const cw = (-lr.w * sqrtN * dL) / B, cr = (-lr.r * sqrtN * dL) / B;
       if (cw !== 0) for (let q = 0; q < e.w.length; q++) this.params.w[q] += cw * e.w[q];
       if (cr !== 0) for (let q = 0; q < e.r.length; q++) this.params.r[q] += cr * e.r[q];
+      if (cw !== 0 && e.b) for (let q = 0; q < H; q++) this.params.b![q] += cw * e.b[q];
     } else if (sh > 0) {
       addBatchOuter(this.params.w, H, I, (-lr.w * sqrtN * dL) / (B * sh), B, tr.da, k * bh, tr.inputs, k * B * I);
       addBatchOuter(this.params.r, H, H, (-lr.r * sqrtN * dL) / (B * sh), B, tr.da, k * bh, tr.states, k * bh);
+      if (this.params.b) addBatchOuter(this.params.b, H, 1, (-lr.w * sqrtN * dL) / (B * sh), B, tr.da, k * bh, this.ones, 0);
     }
-    if (so > 0) addBatchOuter(this.params.v, O, H, (-lr.v * sqrtN * dL) / (B * so), B, tr.dy, k * bo, tr.states, (k + 1) * bh);
+    if (so > 0) {
+      addBatchOuter(this.params.v, O, H, (-lr.v * sqrtN * dL) / (B * so), B, tr.dy, k * bo, tr.states, (k + 1) * bh);
+      if (this.params.c) addBatchOuter(this.params.c, O, 1, (-lr.v * sqrtN * dL) / (B * so), B, tr.dy, k * bo, this.ones, 0);
+    }
   }
 
   /**

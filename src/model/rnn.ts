@@ -2,10 +2,13 @@
  * The float64 reference RNN of method.md, as pure step functions over flat arrays
  * (Norse style: `step(params, state, input) -> output, new state`).
  *
- *   a_t = W u_t + R r̂_{t-1}      hidden pre-activation, H per sequence
+ *   a_t = W u_t + R r̂_{t-1} + b  hidden pre-activation, H per sequence
  *   r_t = act(a_t)                tanh, hardtanh (clamp to ±1) or linear
  *   r̂_t = D r_t                   optional hidden decorrelation (identity when absent)
- *   y_t = V r̂_t                   linear output, O per sequence
+ *   y_t = V r̂_t + c               linear output, O per sequence
+ *
+ * The biases b (H) and c (O) are optional (topology.bias): absent, nothing is added
+ * and the bits are those of the network without biases.
  *
  * The recurrent state is r̂ (what R and V see). All arrays are row-major; batches of B
  * sequences are laid out [b][i]. Every quantity is in real units (no scaling).
@@ -25,7 +28,7 @@ export interface RnnShape {
   activation: Activation;
 }
 
-/** W (H x I), R (H x H), V (O x H) and an optional hidden decorrelation D (H x H). */
+/** W (H x I), R (H x H), V (O x H), optional biases b (H), c (O) and an optional hidden decorrelation D (H x H). */
 export interface RnnParams extends Params {
   /** Hidden decorrelation D1, H x H; absent means identity. Not trained by gradients. */
   d?: Float64Array;
@@ -92,6 +95,7 @@ export function validateParams(shape: RnnShape, p: RnnParams, field = 'params'):
   const { inputs: I, hidden: H, outputs: O } = shape;
   const want: [keyof RnnParams, number, string][] = [['w', H * I, 'H x I'], ['r', H * H, 'H x H'], ['v', O * H, 'O x H']];
   if (p.d) want.push(['d', H * H, 'H x H']);
+  if (p.b || p.c) want.push(['b', H, 'H'], ['c', O, 'O']);
   for (const [name, n, dims] of want) {
     const m = p[name];
     if (!(m instanceof Float64Array) || m.length !== n)
@@ -111,11 +115,13 @@ export function allocStep(shape: RnnShape, batch: number): StepBuffers {
 export function cloneParams<P extends RnnParams>(p: P): P {
   const out: RnnParams = { w: p.w.slice(), r: p.r.slice(), v: p.v.slice() };
   if (p.d) out.d = p.d.slice();
+  if (p.b) out.b = p.b.slice();
+  if (p.c) out.c = p.c.slice();
   return out as P;
 }
 
 /**
- * Hidden pre-activations a = W u + R r̂ of B sequences into `a` (B x H), then each
+ * Hidden pre-activations a = W u + R r̂ (+ b) of B sequences into `a` (B x H), then each
  * neuron's mismatch a <- g a + o when given. `input` holds B x I values from
  * `inputOffset`; `state` is r̂_{t-1} (B x H). The kernel's hiddenPre (assembly/step.ts).
  */
@@ -124,7 +130,7 @@ export function hiddenPre(
   input: Float64Array, inputOffset: number, state: Float64Array, a: Float64Array, perturbation?: StepPerturbation,
 ): void {
   const { inputs: I, hidden: H } = shape;
-  const { w, r: rec } = params;
+  const { w, r: rec, b: bias } = params;
   const gain = perturbation?.gain, offset = perturbation?.offset;
   for (let b = 0; b < batch; b++) {
     const uo = inputOffset + b * I, so = b * H;
@@ -133,6 +139,7 @@ export function hiddenPre(
       const wo = i * I, ro = i * H;
       for (let j = 0; j < I; j++) s += w[wo + j] * input[uo + j];
       for (let j = 0; j < H; j++) s += rec[ro + j] * state[so + j];
+      if (bias) s += bias[i];
       if (gain) s *= gain[i];
       if (offset) s += offset[i];
       a[so + i] = s;
@@ -165,15 +172,15 @@ export function decorrelate(shape: RnnShape, d: Float64Array | undefined, batch:
   }
 }
 
-/** Outputs y = V r̂ + zeta (B x O; zeta the output noise, when given). The kernel's outputs. */
+/** Outputs y = V r̂ (+ c) + zeta (B x O; zeta the output noise, when given). The kernel's outputs. */
 export function outputs(shape: RnnShape, params: RnnParams, batch: number, state: Float64Array, y: Float64Array, zeta?: Float64Array): void {
   const { hidden: H, outputs: O } = shape;
-  const v = params.v;
+  const { v, c } = params;
   for (let b = 0; b < batch; b++)
     for (let o = 0; o < O; o++) {
       let s = zeta ? zeta[b * O + o] : 0;
       for (let j = 0; j < H; j++) s += v[o * H + j] * state[b * H + j];
-      y[b * O + o] = s;
+      y[b * O + o] = c ? s + c[o] : s;
     }
 }
 
@@ -282,5 +289,10 @@ export function xavierNormal(shape: RnnShape, seed: number): Params {
     return m;
   };
   return { w: draw(H, I, 0), r: draw(H, H, 1), v: draw(O, H, 2) };
+}
+
+/** Parameters with zero biases b (H) and c (O) added (a copy; W, R, V shared): the start of a network with topology.bias. */
+export function withZeroBiases<P extends Params>(p: P, hidden: number, outputs: number): P {
+  return { ...p, b: new Float64Array(hidden), c: new Float64Array(outputs) };
 }
 
