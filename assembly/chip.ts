@@ -50,9 +50,9 @@ function sizesFit(I: i32, H: i32, O: i32, B: i32, K: i32): bool {
  * -1 if a size is beyond the limits. The kernel's memory also holds BASE bytes below
  * the buffers (memoryBase()).
  */
-export function layoutBytes(I: i32, H: i32, O: i32, B: i32, K: i32): f64 {
+export function layoutBytes(I: i32, H: i32, O: i32, B: i32, K: i32, bias: i32): f64 {
   if (!sizesFit(I, H, O, B, K)) return -1;
-  return <f64>(PROBE.plan(BASE, I, H, O, B, K) - <u64>BASE);
+  return <f64>(PROBE.plan(BASE, I, H, O, B, K, bias != 0) - <u64>BASE);
 }
 
 /** Address of the first buffer: the kernel's own data (tables, objects, stack) lies below. */
@@ -70,17 +70,17 @@ export function configure(
   fmtIn: i32, fmtW: i32, fmtPre: i32, fmtAct: i32, fmtOut: i32,
   seedLo: u32, seedHi: u32,
   sigmaHiddenLsb: f64, sigmaOutputLsb: f64,
-  gainSpread: f64, offsetSpreadLsb: f64, mismatchSeed: u32,
+  gainSpread: f64, offsetSpreadLsb: f64, mismatchSeed: u32, bias: i32,
 ): i32 {
   if (!sizesFit(I, H, O, B, K)) return ERR_SIZE;
   if (!sync()) return ERR_THREAD;
-  const end = PROBE.plan(BASE, I, H, O, B, K);
+  const end = PROBE.plan(BASE, I, H, O, B, K, bias != 0);
   if (end > ADDRESS_SPACE) return ERR_MEMORY;
   const needPages = <i32>((end + 0xffff) >> 16);
   const have = memory.size();
   if (needPages > have && memory.grow(needPages - have) < 0) return ERR_MEMORY;
   const c = chip, L = c.L;
-  L.plan(BASE, I, H, O, B, K);
+  L.plan(BASE, I, H, O, B, K, bias != 0);
   memory.fill(L.w, 0, L.end - L.w);
   unpackFmt(fmtIn, c.fIn);
   unpackFmt(fmtW, c.fW);
@@ -95,6 +95,7 @@ export function configure(
   c.sqrtN = Math.sqrt(<f64>(I + H + O));
   c.mantBits = mantissaBits(B);
   c.mismatch = gainSpread > 0.0 || offsetSpreadLsb > 0.0;
+  c.bias = bias != 0;
   const gScale = gaussScale(gainSpread * 16384.0);
   const oScale = gaussScale(offsetSpreadLsb);
   const kg = key(<u64>mismatchSeed, STREAM_GAIN, 0, 0);
@@ -127,6 +128,9 @@ export const T_R: i32 = 1;
 export const T_V: i32 = 2;
 export const T_STATE_CLEAN: i32 = 3;
 export const T_STATE_NOISY: i32 = 4;
+/** The bias registers b (1 x H) and c (1 x O); ERR_TENSOR on a chip configured without biases. */
+export const T_BIAS_HIDDEN: i32 = 5;
+export const T_BIAS_OUTPUT: i32 = 6;
 
 /** A tensor's place: base address, rows, cols, row stride (int16 elements). */
 @unmanaged
@@ -145,6 +149,8 @@ function tensorShape(L: Layout, t: i32): bool {
   else if (t == T_V) { tensor.base = L.v; tensor.rows = L.O; tensor.cols = L.H; tensor.stride = L.Hp; }
   else if (t == T_STATE_CLEAN) { tensor.base = L.state; tensor.rows = L.B; tensor.cols = L.H; tensor.stride = L.Hp; }
   else if (t == T_STATE_NOISY) { tensor.base = L.rn; tensor.rows = L.B; tensor.cols = L.H; tensor.stride = L.Hp; }
+  else if (t == T_BIAS_HIDDEN && L.bb != 0) { tensor.base = L.bb; tensor.rows = 1; tensor.cols = L.H; tensor.stride = L.H; }
+  else if (t == T_BIAS_OUTPUT && L.bc != 0) { tensor.base = L.bc; tensor.rows = 1; tensor.cols = L.O; tensor.stride = L.O; }
   else return false;
   return true;
 }

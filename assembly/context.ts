@@ -22,6 +22,8 @@ export class Chip {
   /** gaussScale of the hidden and output noise sigmas (LSBs). */
   scaleHidden: i64 = 0;
   scaleOutput: i64 = 0;
+  /** Biases b (L.bb, pre codes) and c (L.bc, output codes) are added and learnt (docs/kernel.md, "Biases"). */
+  bias: bool = false;
   /** Per-neuron gain and offset (in L.gain, L.offset) are applied. */
   mismatch: bool = false;
   /** sqrt(I + H + O) of the update's factors. */

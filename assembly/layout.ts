@@ -57,6 +57,9 @@ export class Layout {
   sums: usize = 0; // 2 banks x K x MAX_THREADS x 4 i64: each thread's sums of squares and maxima of da, dy
   // f64 buffers
   rewards: usize = 0; // K
+  // bias registers (int16), laid out after everything else and only with biases (0 without)
+  bb: usize = 0; // H      hidden bias b, pre-activation codes
+  bc: usize = 0; // O      output bias c, output codes
   end: usize = 0;
 
   /**
@@ -64,7 +67,7 @@ export class Layout {
    * so a layout beyond the 32-bit address space is measured, not wrapped (the caller
    * refuses it before using the offsets). Allocates nothing.
    */
-  plan(base: usize, I: i32, H: i32, O: i32, B: i32, K: i32): u64 {
+  plan(base: usize, I: i32, H: i32, O: i32, B: i32, K: i32, bias: bool): u64 {
     this.I = I;
     this.H = H;
     this.O = O;
@@ -116,6 +119,11 @@ export class Layout {
       this.sums = <usize>p; p = align16(p + 2 * k * <u64>MAX_THREADS * 32);
     }
     this.rewards = <usize>p; p = align16(p + k * 8);
+    this.bb = 0; this.bc = 0;
+    if (bias) {
+      this.bb = <usize>p; p = align16(p + h * 2);
+      this.bc = <usize>p; p = align16(p + o * 2);
+    }
     this.end = <usize>p;
     return p;
   }

@@ -10,6 +10,9 @@ export const STREAM_OFFSET: u64 = 7;
 export const STREAM_UPD_W: u64 = 16;
 export const STREAM_UPD_R: u64 = 17;
 export const STREAM_UPD_V: u64 = 18;
+/** Stochastic rounding of the bias updates (b, c): drawn only with biases. */
+export const STREAM_UPD_B: u64 = 19;
+export const STREAM_UPD_C: u64 = 20;
 
 const GOLDEN: u64 = 0x9E3779B97F4A7C15;
 

@@ -1,9 +1,10 @@
 // One step of both copies for every sequence (docs/kernel.md, "One step"), in the
 // order and with the names of the float model's step (src/model/rnn.ts):
-//   hiddenPre  a = requant(W x + R r), then the mismatch; ã the same from r~
+//   hiddenPre  a = requant(W x + R r), then the bias ovf(a + b), then the mismatch; ã the same from r~
 //   noise      ã = ovf(ã + noise), da = ã - a
 //   activate   r = act(a), r~ = act(ã)
-//   outputs    y = requant(V r), ỹ = ovf(requant(V r~) + noise), dy = ỹ - y
+//   outputs    y = ovf(requant(V r) + c), ỹ = ovf(ovf(requant(V r~) + c) + noise), dy = ỹ - y
+// (the biases b, c only on a chip configured with them)
 // Each takes the chip context (context.ts) and the step's buffers; the tensors are
 // in c.L (layout.ts). The neuron range [i0, i1) (outputs: [o0, o1)) is one thread's
 // share in the threads build (threads.ts); by default every neuron.
@@ -58,6 +59,17 @@ export function hiddenPre(c: Chip, t: u32, x: usize, r: usize, rn: usize, noisy:
     if (!mismatchOn && !stoch && accFrac - fPre.frac >= 1)
       done = hiddenRows4(L.w, L.r, Ip, Hp, H, B, x, r, rn, noisy, shX, shR, accFrac - fPre.frac, fPre, preClean, preNoisy, i0, end);
   }
+  const bb = L.bb;
+  // the rows the SIMD path made (no mismatch there): their bias, as the loop below adds it
+  if (bb != 0 && done > i0) {
+    for (let b = 0; b < B; b++)
+      for (let i = i0; i < done; i++) {
+        const bi = <i64>load<i16>(bb + (<usize>i << 1));
+        const idx = (<usize>b * H + i) << 2;
+        store<i32>(preClean + idx, <i32>ovf(<i64>load<i32>(preClean + idx) + bi, fPre));
+        if (noisy) store<i32>(preNoisy + idx, <i32>ovf(<i64>load<i32>(preNoisy + idx) + bi, fPre));
+      }
+  }
   for (let i = done; i < end; i++) {
     const wRow = L.w + (<usize>i * Ip << 1);
     const rRow = L.r + (<usize>i * Hp << 1);
@@ -73,11 +85,14 @@ export function hiddenPre(c: Chip, t: u32, x: usize, r: usize, rn: usize, noisy:
       }
       const idx = (<usize>b * H + i) << 2;
       const rnd: u32 = stoch ? lowbias32(unchecked(preKeys[kb + b]) ^ <u32>i) : 0;
+      const bi: i64 = bb != 0 ? <i64>load<i16>(bb + (<usize>i << 1)) : 0;
       let a = requant(<i64>(ax + (rc << shR)), accFrac, fPre, rnd);
+      if (bb != 0) a = ovf(a + bi, fPre);
       if (mismatchOn) a = mismatch(c, a, i);
       store<i32>(preClean + idx, <i32>a);
       if (noisy) {
         let an = requant(<i64>(ax + (rnb << shR)), accFrac, fPre, rnd);
+        if (bb != 0) an = ovf(an + bi, fPre);
         if (mismatchOn) an = mismatch(c, an, i);
         store<i32>(preNoisy + idx, <i32>an);
       }
@@ -279,10 +294,14 @@ export function outputs(c: Chip, k: i32, t: u32, r: usize, rn: usize, noisy: boo
         yc = dot(vRow, rb, Hp);
         yn = 0;
       }
-      const y = requant(<i64>yc, yFrac, fOut, rnd);
+      const co: i64 = L.bc != 0 ? <i64>load<i16>(L.bc + (<usize>o << 1)) : 0;
+      let y = requant(<i64>yc, yFrac, fOut, rnd);
+      if (L.bc != 0) y = ovf(y + co, fOut);
       store<i16>(L.outClean + (oi << 1), <i16>y);
       if (noisy) {
-        const ynq = ovf(requant(<i64>yn, yFrac, fOut, rnd) + gauss(scale, kn, <u64>(H + o)), fOut);
+        let yb = requant(<i64>yn, yFrac, fOut, rnd);
+        if (L.bc != 0) yb = ovf(yb + co, fOut);
+        const ynq = ovf(yb + gauss(scale, kn, <u64>(H + o)), fOut);
         store<i16>(L.outNoisy + (oi << 1), <i16>ynq);
         store<i32>(L.dy + (oi << 2), <i32>(ynq - y));
       }

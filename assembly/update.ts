@@ -3,8 +3,8 @@
 // factor c in binary64, block-floating mantissas of c * delta, then the batch outer
 // product added to the weights (batch-outer.ts).
 import { Chip } from './context';
-import { RND_STOCHASTIC } from './fixed';
-import { key, STREAM_UPD_W, STREAM_UPD_R, STREAM_UPD_V } from './rng';
+import { Fmt, RND_STOCHASTIC, ovf, rshift } from './fixed';
+import { key, lowbias32, STREAM_UPD_W, STREAM_UPD_R, STREAM_UPD_V, STREAM_UPD_B, STREAM_UPD_C } from './rng';
 import { addBatchOuter, prepareBatchOuter } from './batch-outer';
 import { fillMantissas, mantissaShift, maxAbs32, pow2, sumSquares } from './plasticity';
 
@@ -58,6 +58,10 @@ export function update(
       if (!(sW >= 0 && cR * pow2(sR) == cW * pow2(sW))) fillMantissas(cR, sR, da, H, B, M, L.mant, i0, h1);
       addBatchOuter(L.r + ((<usize>i0 * Hp) << 1), h1 - i0, H, Hp, mW, B, rPrev, Hp, sR, fW, updateKey(c, STREAM_UPD_R, t), scrR, i0, ready);
     }
+    if (L.bb != 0) {
+      const cB = (-lrW * c.sqrtN * dL * pow2(2 * c.fPre.frac)) / (fB * Sh);
+      updateBias(L.bb, cB, da, H, B, i0, h1, fW.rounding, updateKey(c, STREAM_UPD_B, t), c.fPre);
+    }
   }
   if (So > 0.0) {
     const cV = (-lrV * c.sqrtN * dL * pow2(c.fOut.frac + fW.frac - c.fAct.frac)) / (fB * So);
@@ -66,6 +70,33 @@ export function update(
       fillMantissas(cV, sV, dy, O, B, M, L.mant, o0, v1);
       addBatchOuter(L.v + ((<usize>o0 * Hp) << 1), v1 - o0, H, Hp, mV, B, r, Hp, sV, fW, updateKey(c, STREAM_UPD_V, t), scrV, o0, ready);
     }
+    if (L.bc != 0) {
+      const cC = (-lrV * c.sqrtN * dL * pow2(2 * c.fOut.frac)) / (fB * So);
+      updateBias(L.bc, cC, dy, O, B, o0, v1, fW.rounding, updateKey(c, STREAM_UPD_C, t), c.fOut);
+    }
+  }
+}
+
+/** Largest |change| of a bias code per step before rounding (keeps the 2^16-scaled value in i64). */
+const BIAS_STEP_LIMIT: f64 = 1099511627776.0; // 2^40
+
+/**
+ * Bias registers [n0, n1) of `bias` (int16 codes of format f) += round(coef x sum_b delta[b][n]),
+ * delta B x n int32 (da or dy of the step): the update of a weight on a constant input 1
+ * (docs/kernel.md, "Biases"). The change is taken to 16 fraction bits (floor), then
+ * rounded with the weights' mode (rshift; stochastic bits lowbias32(key ^ n)), and
+ * added with the format's overflow.
+ */
+function updateBias(bias: usize, coef: f64, delta: usize, n: i32, B: i32, n0: i32, n1: i32, mode: i32, k: u32, f: Fmt): void {
+  for (let i = n0; i < n1; i++) {
+    let s: i64 = 0;
+    for (let b = 0; b < B; b++) s += <i64>load<i32>(delta + ((<usize>b * n + i) << 2));
+    let x = coef * <f64>s;
+    x = x > BIAS_STEP_LIMIT ? BIAS_STEP_LIMIT : x < -BIAS_STEP_LIMIT ? -BIAS_STEP_LIMIT : x;
+    const m = <i64>Math.floor(x * 65536.0);
+    const rnd: u32 = mode == RND_STOCHASTIC ? lowbias32(k ^ <u32>i) : 0;
+    const p = bias + (<usize>i << 1);
+    store<i16>(p, <i16>ovf(<i64>load<i16>(p) + rshift(m, 16, mode, rnd), f));
   }
 }
 

@@ -1,10 +1,12 @@
 /**
  * Writes test/golden/*.json: three golden vectors (16-bit nearest online, 8-bit
  * stochastic chunked with mismatch, 12-bit floor/wrap hardtanh chunked), each with
- * 100 plasticity steps, computed by the scalar WASM build (the reference).
+ * 100 plasticity steps, computed by the scalar WASM build (the reference), and
+ * test/golden/bias/*.json: the same with biases b, c (topology.bias; only the emulator
+ * and the firmware-sim replay those: the C port has no biases).
  * Run: npx tsx scripts/make-golden.ts   (only when the numerics change on purpose)
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { EmulatorDevice } from '../src/device/emulator.js';
 import { runGolden } from '../src/device/golden.js';
 import type { GoldenSpec } from '../src/device/golden.js';
@@ -22,16 +24,16 @@ function lcg(seed: number) {
 
 function spec(name: string, description: string, formats: ChipFormats, opts: {
   I: number; H: number; O: number; B: number; chunk: number; act: 'tanh' | 'hardtanh' | 'linear';
-  sigma: number; mismatch?: boolean; lr: number; dataSeed: number;
+  sigma: number; mismatch?: boolean; lr: number; dataSeed: number; bias?: boolean;
 }): GoldenSpec {
   const rnd = lcg(opts.dataSeed);
   const steps = 100;
   const wf = formats.weight.frac;
   const weights = (n: number, scale: number) => Array.from({ length: n }, () => Math.round((rnd() - 0.5) * 2 * scale * 2 ** wf));
-  return {
+  const s: GoldenSpec = {
     name, description,
     config: {
-      topology: { inputs: opts.I, hidden: opts.H, outputs: opts.O, batch: opts.B, activation: opts.act },
+      topology: { inputs: opts.I, hidden: opts.H, outputs: opts.O, batch: opts.B, activation: opts.act, ...(opts.bias ? { bias: true } : {}) },
       formats,
       noise: { hiddenSigma: opts.sigma, outputSigma: opts.sigma },
       mismatch: opts.mismatch ? { gainSpread: 0.05, offsetSpread: 0.02, seed: 7 } : undefined,
@@ -47,6 +49,11 @@ function spec(name: string, description: string, formats: ChipFormats, opts: {
     inputs: Array.from({ length: steps * opts.B * opts.I }, () => Math.round((rnd() - 0.5) * 2 * 2 ** formats.input.frac)),
     rewards: Array.from({ length: steps }, () => (rnd() - 0.5) * 2e-3),
   };
+  if (opts.bias) { // drawn after everything else, so the other data match the vector without biases
+    s.b0 = Array.from({ length: opts.H }, () => Math.round((rnd() - 0.5) * 0.5 * 2 ** formats.pre.frac));
+    s.c0 = Array.from({ length: opts.O }, () => Math.round((rnd() - 0.5) * 0.5 * 2 ** formats.output.frac));
+  }
+  return s;
 }
 
 const specs: GoldenSpec[] = [
@@ -61,8 +68,20 @@ const specs: GoldenSpec[] = [
     { I: 1, H: 10, O: 2, B: 1, chunk: 5, act: 'hardtanh', sigma: 0.02, lr: 0.2, dataSeed: 3 }),
 ];
 
-for (const s of specs) {
-  const expected = await runGolden(new EmulatorDevice({ flavour: 'scalar' }), s);
-  writeFileSync(`test/golden/${s.name}.json`, JSON.stringify({ ...s, expected }) + '\n');
-  console.log(`test/golden/${s.name}.json: ${expected.clean.length} output codes, ${expected.w.length + expected.r.length + expected.v.length} weight codes`);
-}
+const biasSpecs: GoldenSpec[] = [
+  spec('q16-nearest-online-bias', '16-bit formats, nearest rounding, saturation, tanh, online, with biases b and c',
+    { input: q(2, 13), weight: q(2, 13), pre: q(3, 12), activity: q(0, 15), output: q(3, 12) },
+    { I: 2, H: 16, O: 2, B: 2, chunk: 1, act: 'tanh', sigma: 1e-3, lr: 0.05, dataSeed: 1, bias: true }),
+  spec('q8-stochastic-chunked-mismatch-bias', '8-bit weights with stochastic update rounding (the biases too), 8-bit activity, mismatch on, chunks of 10 steps, with biases',
+    { input: q(2, 5), weight: q(2, 5, 'stochastic'), pre: q(3, 4), activity: q(0, 7), output: q(3, 4) },
+    { I: 3, H: 12, O: 1, B: 3, chunk: 10, act: 'tanh', sigma: 0.1, mismatch: true, lr: 0.5, dataSeed: 2, bias: true }),
+];
+
+const only = process.argv[2]; // 'bias': write only test/golden/bias/ (the others stay as they are)
+for (const [dir, list] of [['test/golden', only === 'bias' ? [] : specs], ['test/golden/bias', biasSpecs]] as const)
+  for (const s of list) {
+    const expected = await runGolden(new EmulatorDevice({ flavour: 'scalar' }), s);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}/${s.name}.json`, JSON.stringify({ ...s, expected }) + '\n');
+    console.log(`${dir}/${s.name}.json: ${expected.clean.length} output codes, ${expected.w.length + expected.r.length + expected.v.length + (expected.b?.length ?? 0) + (expected.c?.length ?? 0)} weight and bias codes`);
+  }

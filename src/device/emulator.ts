@@ -6,7 +6,7 @@
 import os from 'node:os';
 import { ConfigError, saturatingQuantiser } from '../format/fixed.js';
 import type { FixedFormat } from '../format/fixed.js';
-import { ACTIVATION_CODE, packFormat, refuseBias, refuseTraces, validateChipFormats, validateConfig } from './config.js';
+import { ACTIVATION_CODE, packFormat, refuseTraces, validateChipFormats, validateConfig } from './config.js';
 import { PendingChunk, checkParams, checkRun, checkState } from './contract.js';
 import { DeviceError } from './errors.js';
 import { instantiateKernel, kernelLayoutBytes, kernelMemoryBase, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
@@ -48,8 +48,8 @@ const NOT_CONFIGURED = 'the device is not configured; call configure() first';
  * (assembly/layout.ts), measured in 64 bits so that a huge request is measured instead
  * of wrapping; Infinity beyond the kernel's size limits.
  */
-export function layoutEstimate(I: number, H: number, O: number, B: number, K: number): number {
-  return kernelLayoutBytes(I, H, O, B, K);
+export function layoutEstimate(I: number, H: number, O: number, B: number, K: number, bias = false): number {
+  return kernelLayoutBytes(I, H, O, B, K, bias);
 }
 
 /**
@@ -120,7 +120,7 @@ export class EmulatorDevice implements Device {
   private readonly rowSkip: boolean;
   private readonly threadFaults?: KernelThreadsFaults;
   private readonly status: Record<number, string>;
-  private readonly tensor: { w: number; r: number; v: number; clean: number; noisy: number };
+  private readonly tensor: { w: number; r: number; v: number; clean: number; noisy: number; b: number; c: number };
   private cfg?: DeviceConfig;
   private fmt?: ChipFormats;
   private ready?: { cfg: DeviceConfig; fmt: ChipFormats };
@@ -141,7 +141,7 @@ export class EmulatorDevice implements Device {
     this.threadFaults = opts.threadFaults;
     const k = (this.k = this.threadsOpt === 2 ? this.startThreads(2).k : this.singleKernel());
     this.status = statusMessages(k);
-    this.tensor = { w: k.T_W.value, r: k.T_R.value, v: k.T_V.value, clean: k.T_STATE_CLEAN.value, noisy: k.T_STATE_NOISY.value };
+    this.tensor = { w: k.T_W.value, r: k.T_R.value, v: k.T_V.value, clean: k.T_STATE_CLEAN.value, noisy: k.T_STATE_NOISY.value, b: k.T_BIAS_HIDDEN.value, c: k.T_BIAS_OUTPUT.value };
   }
 
   readonly flavour: KernelFlavour;
@@ -209,7 +209,6 @@ export class EmulatorDevice implements Device {
   async configure(config: DeviceConfig): Promise<void> {
     validateConfig(config, EMULATOR_LIMITS);
     refuseTraces(config, 'emulator');
-    refuseBias(config, 'emulator');
     const f = validateChipFormats(config);
     const t = config.topology;
     const next = this.kernelFor(t.hidden * t.batch);
@@ -217,7 +216,7 @@ export class EmulatorDevice implements Device {
       if (next.threads && next.threads !== this.kernelThreads) await next.threads.stop();
       throw e;
     };
-    const bytes = next.k.layoutBytes(t.inputs, t.hidden, t.outputs, t.batch, config.maxChunkSteps) + next.k.memoryBase();
+    const bytes = next.k.layoutBytes(t.inputs, t.hidden, t.outputs, t.batch, config.maxChunkSteps, t.bias ? 1 : 0) + next.k.memoryBase();
     const budget = KERNEL_MAX_MEMORY_BYTES - 1024 * 1024;
     if (bytes > budget)
       await refuse(new ConfigError('topology', `needs ${(bytes / 2 ** 20).toFixed(0)} MiB of emulator memory (hidden ${t.hidden}, batch ${t.batch}, maxChunkSteps ${config.maxChunkSteps}); the limit is ${(budget / 2 ** 20).toFixed(0)} MiB: lower hidden, batch or maxChunkSteps`));
@@ -228,7 +227,7 @@ export class EmulatorDevice implements Device {
       packFormat(f.input), packFormat(f.weight), packFormat(f.pre), packFormat(f.activity), packFormat(f.output),
       config.seed >>> 0, 0,
       config.noise.hiddenSigma * 2 ** f.pre.frac, config.noise.outputSigma * 2 ** f.output.frac,
-      m?.gainSpread ?? 0, (m?.offsetSpread ?? 0) * 2 ** f.pre.frac, (m?.seed ?? 0) >>> 0,
+      m?.gainSpread ?? 0, (m?.offsetSpread ?? 0) * 2 ** f.pre.frac, (m?.seed ?? 0) >>> 0, t.bias ? 1 : 0,
     );
     if (status !== 0 && next.k !== this.k) await refuse(new DeviceError('INTERNAL', `configure: ${this.status[status] ?? `kernel status ${status}`}`));
     this.check(status, 'configure');
@@ -251,16 +250,25 @@ export class EmulatorDevice implements Device {
     this.writeTensor(this.tensor.w, p.w, t.hidden * t.inputs, fmt.weight, 'params.w');
     this.writeTensor(this.tensor.r, p.r, t.hidden * t.hidden, fmt.weight, 'params.r');
     this.writeTensor(this.tensor.v, p.v, t.outputs * t.hidden, fmt.weight, 'params.v');
+    if (t.bias) {
+      this.writeTensor(this.tensor.b, p.b!, t.hidden, fmt.pre, 'params.b');
+      this.writeTensor(this.tensor.c, p.c!, t.outputs, fmt.output, 'params.c');
+    }
   }
 
   async readParams(): Promise<Params> {
     const { cfg, fmt } = this.need();
     const t = cfg.topology;
-    return {
+    const p: Params = {
       w: this.readTensor(this.tensor.w, t.hidden * t.inputs, fmt.weight),
       r: this.readTensor(this.tensor.r, t.hidden * t.hidden, fmt.weight),
       v: this.readTensor(this.tensor.v, t.outputs * t.hidden, fmt.weight),
     };
+    if (t.bias) {
+      p.b = this.readTensor(this.tensor.b, t.hidden, fmt.pre);
+      p.c = this.readTensor(this.tensor.c, t.outputs, fmt.output);
+    }
+    return p;
   }
 
   async readState(): Promise<RecurrentState> {

@@ -18,6 +18,9 @@ export interface GoldenSpec {
   w0: number[];
   r0: number[];
   v0: number[];
+  /** With topology.bias: initial bias codes, b (H, pre-activation format) and c (O, output format). */
+  b0?: number[];
+  c0?: number[];
   /** Input codes, (chunk * chunks) x B x I. */
   inputs: number[];
   /** dL per step, chunk * chunks values. */
@@ -32,6 +35,9 @@ export interface GoldenResult {
   w: number[];
   r: number[];
   v: number[];
+  /** Bias codes after all updates (topology.bias only). */
+  b?: number[];
+  c?: number[];
 }
 
 export interface GoldenVector extends GoldenSpec {
@@ -47,7 +53,9 @@ export async function runGolden(device: Device, spec: GoldenSpec): Promise<Golde
   const f = config.formats;
   const { inputs: I, batch: B } = config.topology;
   await device.configure(config);
-  await device.writeParams({ w: values(spec.w0, f.weight.frac), r: values(spec.r0, f.weight.frac), v: values(spec.v0, f.weight.frac) });
+  const bias = config.topology.bias === true;
+  const p0 = { w: values(spec.w0, f.weight.frac), r: values(spec.r0, f.weight.frac), v: values(spec.v0, f.weight.frac) };
+  await device.writeParams(bias ? { ...p0, b: values(spec.b0 ?? [], f.pre.frac), c: values(spec.c0 ?? [], f.output.frac) } : p0);
   await device.resetState();
   const clean: number[] = [];
   const noisy: number[] = [];
@@ -60,5 +68,10 @@ export async function runGolden(device: Device, spec: GoldenSpec): Promise<Golde
     await device.reward({ t0, deltaLoss: Float64Array.from(spec.rewards.slice(t0, t0 + chunk)), lr: spec.lr });
   }
   const p = await device.readParams();
-  return { clean, noisy, w: codes(p.w, f.weight.frac), r: codes(p.r, f.weight.frac), v: codes(p.v, f.weight.frac) };
+  const out: GoldenResult = { clean, noisy, w: codes(p.w, f.weight.frac), r: codes(p.r, f.weight.frac), v: codes(p.v, f.weight.frac) };
+  if (bias) {
+    out.b = codes(p.b!, f.pre.frac);
+    out.c = codes(p.c!, f.output.frac);
+  }
+  return out;
 }

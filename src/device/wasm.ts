@@ -15,8 +15,8 @@ interface KernelConst {
 
 export interface KernelExports {
   memory: WebAssembly.Memory;
-  /** Bytes of the buffers of a configuration (assembly/layout.ts), -1 beyond the limits. */
-  layoutBytes(I: number, H: number, O: number, B: number, K: number): number;
+  /** Bytes of the buffers of a configuration (assembly/layout.ts; bias 1: with the bias registers), -1 beyond the limits. */
+  layoutBytes(I: number, H: number, O: number, B: number, K: number, bias: number): number;
   /** Address of the first buffer (the kernel's own data lies below). */
   memoryBase(): number;
   OK: KernelConst;
@@ -33,11 +33,13 @@ export interface KernelExports {
   T_V: KernelConst;
   T_STATE_CLEAN: KernelConst;
   T_STATE_NOISY: KernelConst;
+  T_BIAS_HIDDEN: KernelConst;
+  T_BIAS_OUTPUT: KernelConst;
   configure(
     I: number, H: number, O: number, B: number, K: number, act: number,
     fmtIn: number, fmtW: number, fmtPre: number, fmtAct: number, fmtOut: number,
     seedLo: number, seedHi: number, sigmaHiddenLsb: number, sigmaOutputLsb: number,
-    gainSpread: number, offsetSpreadLsb: number, mismatchSeed: number,
+    gainSpread: number, offsetSpreadLsb: number, mismatchSeed: number, bias: number,
   ): number;
   ptrInputs(): number;
   ptrOutClean(): number;
@@ -123,9 +125,9 @@ let probe: KernelExports | undefined;
  * (assembly/layout.ts: the one description of the layout), asked of one shared kernel
  * instance. Infinity beyond the kernel's size limits (assembly/limits.ts).
  */
-export function kernelLayoutBytes(I: number, H: number, O: number, B: number, K: number): number {
+export function kernelLayoutBytes(I: number, H: number, O: number, B: number, K: number, bias = false): number {
   probe ??= instantiateKernel('simd');
-  const bytes = probe.layoutBytes(I, H, O, B, K);
+  const bytes = probe.layoutBytes(I, H, O, B, K, bias ? 1 : 0);
   return bytes < 0 ? Infinity : bytes;
 }
 
