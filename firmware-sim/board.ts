@@ -70,6 +70,8 @@ export interface BoardOptions {
   firstBoot?: number;
   /** Session lease, ms (default the server's, 60000). */
   sessionLeaseMs?: number;
+  /** Announce and serve biases (Limits.bias, Topology.bias; default true); false: a board without them, as the C firmware. */
+  bias?: boolean;
   log?: (line: string) => void;
 }
 
@@ -99,7 +101,7 @@ export class BoardDevice implements Device {
       throw e;
     }
     const { inputs: I, hidden: H, outputs: O, batch: B } = config.topology;
-    const need = (K: number) => layoutEstimate(I, H, O, B, K);
+    const need = (K: number) => layoutEstimate(I, H, O, B, K, config.topology.bias === true);
     const K = config.maxChunkSteps;
     if (need(K) > this.ramBytes) {
       if (need(1) > this.ramBytes)
@@ -272,6 +274,7 @@ export class SimBoard {
       bootCounter: this.bootCounter,
       ramBytes: this.ramBytes,
       converter: EXACT_CONVERTER,
+      bias: o.bias !== false,
     });
     const stallMs = o.stallMs ?? 0;
     const occasional = (o.stallRate ?? 1) < 1;

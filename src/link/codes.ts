@@ -45,7 +45,7 @@ export function configToWire(c: DeviceConfig): pb.Configure {
   if (!c.formats) throw new ConfigError('formats', 'a device behind a link needs fixed-point formats (input, weight, pre, activity, output)');
   const f = c.formats;
   const out: pb.Configure = {
-    topology: { ...c.topology, activation: ACTIVATION_CODE[c.topology.activation] ?? pb.Activation.UNSPECIFIED },
+    topology: { ...c.topology, activation: ACTIVATION_CODE[c.topology.activation] ?? pb.Activation.UNSPECIFIED, bias: c.topology.bias === true },
     formats: { input: formatToWire(f.input), weight: formatToWire(f.weight), pre: formatToWire(f.pre), activity: formatToWire(f.activity), output: formatToWire(f.output) },
     noise: { hiddenSigma: c.noise.hiddenSigma, outputSigma: c.noise.outputSigma },
     seed: c.seed,
@@ -62,6 +62,7 @@ export function configFromWire(c: pb.Configure): DeviceConfig & { formats: ChipF
   const activation = ACTIVATION_BY_CODE[t.activation];
   if (!activation) throw new ConfigError('configure.topology.activation', `${t.activation} is not an activation; use TANH, HARDTANH or LINEAR`);
   const topology: DeviceTopology = { inputs: t.inputs, hidden: t.hidden, outputs: t.outputs, batch: t.batch, activation };
+  if (t.bias) topology.bias = true;
   const f = c.formats;
   if (!f) throw new ConfigError('configure.formats', 'missing');
   const formats: ChipFormats = {
@@ -146,7 +147,7 @@ export function codesToValues(codes: Int32Array, f: Pick<DeviceFormat, 'frac'>):
 }
 
 /** Which tensor, its length for a topology, and the format its codes use. */
-export function tensorShape(tensor: pb.Tensor, t: Pick<DeviceTopology, 'inputs' | 'hidden' | 'outputs' | 'batch'>, f: ChipFormats): { length: number; format: DeviceFormat; name: string } | undefined {
+export function tensorShape(tensor: pb.Tensor, t: Pick<DeviceTopology, 'inputs' | 'hidden' | 'outputs' | 'batch' | 'bias'>, f: ChipFormats): { length: number; format: DeviceFormat; name: string } | undefined {
   switch (tensor) {
     case pb.Tensor.W:
       return { length: t.hidden * t.inputs, format: f.weight, name: 'w' };
@@ -158,6 +159,10 @@ export function tensorShape(tensor: pb.Tensor, t: Pick<DeviceTopology, 'inputs' 
       return { length: t.batch * t.hidden, format: f.activity, name: 'clean' };
     case pb.Tensor.STATE_NOISY:
       return { length: t.batch * t.hidden, format: f.activity, name: 'noisy' };
+    case pb.Tensor.BIAS_HIDDEN: // only with biases
+      return t.bias ? { length: t.hidden, format: f.pre, name: 'b' } : undefined;
+    case pb.Tensor.BIAS_OUTPUT:
+      return t.bias ? { length: t.outputs, format: f.output, name: 'c' } : undefined;
     default:
       return undefined;
   }

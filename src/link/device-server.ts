@@ -14,6 +14,7 @@
 import { PendingChunk, checkRun } from '../device/contract.js';
 import type { ChipFormats, Device, DeviceConfig, Params, RecurrentState } from '../device/types.js';
 import { copyParams, copyState } from '../device/types.js';
+import { ConfigError } from '../format/fixed.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './frame.js';
 import { ROUNDING_CONVERTER, configFromWire, configToWire, tensorShape, type CodeConverter } from './codes.js';
 import * as pb from './messages.js';
@@ -37,6 +38,13 @@ export interface DeviceServerOptions extends ServerOptions {
   converter?: CodeConverter;
   /** Announce and take Request.preload / Run.preloaded (default true; false: a device without it). */
   preload?: boolean;
+  /** Announce Limits.bias and take Topology.bias (the served Device must hold biases); default false: refused. */
+  bias?: boolean;
+}
+
+/** Whether a tensor name (codes.ts tensorShape) is a parameter (else a state). */
+function isParam(name: string): name is 'w' | 'r' | 'v' | 'b' | 'c' {
+  return name === 'w' || name === 'r' || name === 'v' || name === 'b' || name === 'c';
 }
 
 /** Handler state for one Device: configuration, staged writes, the chunk awaiting its reward. */
@@ -130,6 +138,7 @@ export class DeviceService {
         minFrameBytes: 0, // filled in by the server
         maxInFlight: 0, // filled in by the server (its replay cache)
         preload: o.preload !== false, // the server keeps it only with max_in_flight >= 2
+        bias: o.bias === true,
       },
     };
   }
@@ -142,6 +151,8 @@ export class DeviceService {
   private async configure(msg: pb.Configure): Promise<void> {
     this.lastRates = undefined;
     const cfg = configFromWire(msg);
+    if (cfg.topology.bias && this.opts.bias !== true)
+      throw new ConfigError('configure.topology.bias', 'true, but this device has no biases (Limits.bias is false); configure bias false');
     const fit = pb.maxChunkStepsForFrame(this.replyLimit, cfg.topology, cfg.formats, false);
     if (cfg.maxChunkSteps > fit) {
       throw new RpcError(
@@ -164,7 +175,7 @@ export class DeviceService {
   private shape(tensor: pb.Tensor, field: string) {
     const cfg = this.configured(field.split('.')[0]);
     const s = tensorShape(tensor, cfg.topology, cfg.formats);
-    if (!s) throw new RpcError(pb.ErrorCode.BAD_REQUEST, `tensor ${tensor} is not W, R, V, STATE_CLEAN or STATE_NOISY`, `${field}.tensor`);
+    if (!s) throw new RpcError(pb.ErrorCode.BAD_REQUEST, `tensor ${tensor} is not W, R, V, STATE_CLEAN, STATE_NOISY (or, configured with biases, BIAS_HIDDEN, BIAS_OUTPUT)`, `${field}.tensor`);
     return s;
   }
 
@@ -174,9 +185,9 @@ export class DeviceService {
       throw new RpcError(pb.ErrorCode.BAD_REQUEST, `codes [${m.offset}, ${m.offset + m.codes.length}) exceed tensor ${s.name} of ${s.length}`, 'write_params.offset');
     }
     const values = this.conv.toValues(m.codes, s.format);
-    if (s.name === 'w' || s.name === 'r' || s.name === 'v') {
+    if (isParam(s.name)) {
       this.stagedParams ??= copyParams(await this.device.readParams());
-      this.stagedParams[s.name].set(values, m.offset);
+      this.stagedParams[s.name]!.set(values, m.offset);
     } else {
       this.stagedState ??= copyState(await this.device.readState());
       this.stagedState[s.name as 'clean' | 'noisy'].set(values, m.offset);
@@ -203,8 +214,8 @@ export class DeviceService {
     const n = Math.min(m.count, s.length - m.offset, pb.maxCodesPerFrame(this.replyLimit, s.format));
     // A tensor read in pieces is read from the device once: any other request clears the cache.
     if (this.readCache?.tensor !== m.tensor) {
-      const all = s.name === 'w' || s.name === 'r' || s.name === 'v'
-        ? (await this.device.readParams())[s.name]
+      const all = isParam(s.name)
+        ? (await this.device.readParams())[s.name]!
         : (await this.device.readState())[s.name as 'clean' | 'noisy'];
       this.readCache = { tensor: m.tensor, all };
     }

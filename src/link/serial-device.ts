@@ -38,7 +38,7 @@ import type { Topology,
   RunRequest,
   RunResult,
 } from '../device/types.js';
-import { refuseBias, refuseTraces, validateConfig } from '../device/config.js';
+import { refuseTraces, validateConfig } from '../device/config.js';
 import { PendingChunk, checkParams, checkRewardT0, checkRun, checkState } from '../device/contract.js';
 import { ConfigError, codeRange, formatName, type FixedFormat } from '../format/fixed.js';
 import { codesToValues, configFromWire, configToWire, deviceCodes, tensorShape } from './codes.js';
@@ -358,10 +358,11 @@ export class SerialDevice implements Device {
   configure(config: DeviceConfig): Promise<void> {
     return this.serial(async () => {
       refuseTraces(config, 'board');
-      refuseBias(config, 'board');
+      const l = this.helloReply.limits;
+      if (config.topology?.bias === true && !l?.bias)
+        throw new ConfigError('topology.bias', `true, but the device at ${this.rpc.name} does not announce biases (Limits.bias); use bias false, or a firmware with biases`);
       const wire = configToWire(config); // requires formats
       const formats = config.formats as ChipFormats;
-      const l = this.helloReply.limits;
       if (l) {
         // the limits the device announced: refuse here, with the device's numbers
         try {
@@ -428,15 +429,24 @@ export class SerialDevice implements Device {
       await this.writeTensor(pb.Tensor.W, params.w, 'params.w');
       await this.writeTensor(pb.Tensor.R, params.r, 'params.r');
       await this.writeTensor(pb.Tensor.V, params.v, 'params.v');
+      if (params.b) await this.writeTensor(pb.Tensor.BIAS_HIDDEN, params.b, 'params.b'); // checkParams: present exactly with bias
+      if (params.c) await this.writeTensor(pb.Tensor.BIAS_OUTPUT, params.c, 'params.c');
     });
   }
 
   readParams(): Promise<Params> {
-    return this.serial(async () => ({
-      w: await this.readTensor(pb.Tensor.W, 'params.w'),
-      r: await this.readTensor(pb.Tensor.R, 'params.r'),
-      v: await this.readTensor(pb.Tensor.V, 'params.v'),
-    }));
+    return this.serial(async () => {
+      const p: Params = {
+        w: await this.readTensor(pb.Tensor.W, 'params.w'),
+        r: await this.readTensor(pb.Tensor.R, 'params.r'),
+        v: await this.readTensor(pb.Tensor.V, 'params.v'),
+      };
+      if (this.formats('readParams').topology.bias) {
+        p.b = await this.readTensor(pb.Tensor.BIAS_HIDDEN, 'params.b');
+        p.c = await this.readTensor(pb.Tensor.BIAS_OUTPUT, 'params.c');
+      }
+      return p;
+    });
   }
 
   readState(): Promise<RecurrentState> {
