@@ -108,6 +108,7 @@ describe('anpt train --help', () => {
     '--bptt-window': { args: [...MG, '--algo', 'bptt', '--bptt-window', '5'], config: ['bptt-window', 5] },
     '--seed': { args: [...MG, '--seed', '7'], config: ['seed', 7] },
     '--activation': { args: [...MG, '--activation', 'hardtanh'], config: ['activation', 'hardtanh'] },
+    '--bias': { args: [...MG, '--bias'], config: ['bias', true] },
     '--mismatch': { args: [...MG, '--mismatch', '0.05'], config: ['mismatch', 0.05] },
     '--weight-bits': { args: [...MG, '--weight-bits', '8'], config: ['weight-bits', 8] },
     '--activity-bits': { args: [...MG, '--activity-bits', '12'], config: ['activity-bits', 12] },

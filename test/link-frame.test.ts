@@ -289,7 +289,7 @@ const formatA = fc.record({
 
 const configureA = fc
   .record({
-    topology: maybe(fc.record({ inputs: u16, hidden: u16, outputs: u16, batch: u16, activation: enumOf('Activation') })),
+    topology: maybe(fc.record({ inputs: u16, hidden: u16, outputs: u16, batch: u16, activation: enumOf('Activation'), bias: fc.boolean() })),
     formats: maybe(
       fc.record({ input: maybe(formatA), weight: maybe(formatA), pre: maybe(formatA), activity: maybe(formatA), output: maybe(formatA) }).map(compact),
     ),
@@ -358,6 +358,7 @@ const responseBodies: { [C in CallCase]: fc.Arbitrary<unknown> } = {
           minFrameBytes: u32,
           maxInFlight: u32,
           preload: fc.boolean(),
+          bias: fc.boolean(),
         }),
       ),
     })

@@ -77,6 +77,7 @@ export function configJson(cfg: TrainConfig): Record<string, string | number | b
     'checkpoint-dir': cfg.checkpointDir,
     hidden: cfg.hidden,
     activation: cfg.activation,
+    bias: cfg.bias || undefined,
     seed: cfg.seed,
     epochs: cfg.algo === 'reservoir' ? undefined : cfg.epochs,
     lr: cfg.algo === 'reservoir' ? undefined : cfg.lr,

@@ -74,6 +74,7 @@ const FIELD_FLAGS: [string, string][] = [
   ['noise.outputSigma', '--sigma'],
   ['topology.hidden', '--hidden'],
   ['topology.batch', '--batch'],
+  ['topology.bias', '--bias'],
   ['topology', '--hidden/--batch'],
   ['weightBits', '--weight-bits'],
   ['activityBits', '--activity-bits'],

@@ -45,6 +45,8 @@ export interface TrainConfig {
   readoutOnly: boolean;
   /** Hidden nonlinearity. */
   activation: Activation;
+  /** --bias: hidden and output biases b, c (off by default). */
+  bias: boolean;
   /** Per-neuron mismatch spread (gain std, relative, and offset std, real units; seeded by the run's seed); 0 = none. */
   mismatch: number;
   /** Rescale R to this spectral radius whenever it is above it (checked every SPECTRAL_EVERY_STEPS steps); anpt, np, wp. */
@@ -92,6 +94,7 @@ export interface TrainFlags extends TaskFlags, FormatFlags, LinkFlags {
   radius?: string;
   inputGain?: string;
   activation?: string;
+  bias?: boolean;
   mismatch?: string;
   /** commander's --no-diagnostics sets false. */
   diagnostics?: boolean;

@@ -16,7 +16,7 @@ import { DEFAULT_GAINS, DEFAULT_RADII, tuneReservoir } from '../learn/reservoir.
 import { gradientAlignment } from '../learn/diagnostics.js';
 import { WarmSpectralRadius } from '../linalg/spectral.js';
 import { codeRange, formatName, lsb } from '../format/fixed.js';
-import { ACTIVATIONS, xavierNormal, type RnnShape } from '../model/rnn.js';
+import { ACTIVATIONS, withZeroBiases, xavierNormal, type RnnShape } from '../model/rnn.js';
 import { divergence, DIVERGENCE_FACTOR, DIVERGENCE_RULE, untrainedReference } from '../learn/divergence.js';
 import { checkTrainSize, evalChunkSteps } from './limits.js';
 import { SPECTRAL_EVERY_STEPS, TRACE_DECAY } from '../learn/defaults.js';
@@ -36,7 +36,7 @@ import { addTaskOptions, buildTask, resolveTaskSpec, type TaskFlags } from './ta
 import { anptVersion } from '../version.js';
 import { ResilientDevice } from '../link/resilient-device.js';
 import { SerialDevice } from '../link/serial-device.js';
-import { toRows, weightsJson, WEIGHTS_FORMAT, type WeightsFile } from './weights-file.js';
+import { biasRows, toRows, weightsJson, WEIGHTS_FORMAT, type WeightsFile } from './weights-file.js';
 import type { CliIo } from './io.js';
 import type { TrainConfig } from './train-config.js';
 import { addLinkOptions, resolveLinkSettings, type LinkFlags } from './link-options.js';
@@ -108,6 +108,7 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     threads: resolveThreads(f.threads, backend),
     readoutOnly: f.readoutOnly === true,
     activation: choice('--activation', f.activation, ACTIVATIONS, ACTIVATION),
+    bias: f.bias === true,
     mismatch: mismatchSpread(f.mismatch),
     noDiagnostics: f.diagnostics === false,
     spectralCap: resolveSpectralCap(algo, backend, f.spectralCap),
@@ -367,9 +368,9 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
   const cfg: TrainConfig = { ...config, chunk: config.chunk === 'sequence' ? task.train.steps : config.chunk };
   if (cfg.epochs * task.train.steps > 2 ** 32)
     throw new UsageError(`--epochs: ${cfg.epochs} epochs x ${task.train.steps} steps exceed the device's 32-bit step counter (${2 ** 32} steps); train fewer epochs or on shorter sequences`);
-  const topology: Topology = { inputs: task.inputSize, hidden: cfg.hidden, outputs: task.outputSize, batch: task.train.batch, activation: cfg.activation };
+  const topology: Topology = { inputs: task.inputSize, hidden: cfg.hidden, outputs: task.outputSize, batch: task.train.batch, activation: cfg.activation, ...(cfg.bias ? { bias: true } : {}) };
   const shape: RnnShape = { inputs: topology.inputs, hidden: topology.hidden, outputs: topology.outputs, activation: topology.activation };
-  const initial = xavierNormal(shape, cfg.seed);
+  const initial = cfg.bias ? withZeroBiases(xavierNormal(shape, cfg.seed), shape.hidden, shape.outputs) : xavierNormal(shape, cfg.seed);
   const zeroTest = zeroOutputMse(task.test);
   const progress = createProgress({ quiet: cfg.quiet, zeroTestMse: zeroTest, stream: io.progress, intervalSeconds: cfg.progressEvery });
   const device = cfg.algo === 'bptt' ? undefined : await prepareDevice(cfg, task, topology, initial, (line) => progress.note(line));
@@ -415,13 +416,14 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
     algo: cfg.algo,
     backend: cfg.backend,
     task: cfg.task,
-    topology: shape,
+    topology: cfg.bias ? { ...shape, bias: true } : shape,
     formats: cfg.formats,
     normalisation: task.normalisation,
     mismatch: runMismatch(cfg),
     W: toRows(trained.params.w, shape.hidden, shape.inputs),
     R: toRows(trained.params.r, shape.hidden, shape.hidden),
     V: toRows(trained.params.v, shape.outputs, shape.hidden),
+    ...biasRows(trained.params),
   };
   writeRunDir(cfg.out, {
     'metrics.csv': metricsCsv(trained.initialTest, trained.epochs),
@@ -472,6 +474,7 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--bptt-window <k>', `bptt: steps per gradient window, or full (default ${BPTT_WINDOW})`)
     .option('--seed <n>', `seed of the data, initial weights and noise (default ${SEED})`)
     .option('--activation <name>', `hidden nonlinearity: ${ACTIVATIONS.join(' | ')} (default ${ACTIVATION})`)
+    .option('--bias', 'hidden and output biases b, c, learnt like weights on a constant input 1 (default off; float model on the JS engine, emulator, boards announcing biases)')
     .option('--mismatch <s>', `per-neuron mismatch of the chip: gain std s (relative) and offset std s (real units), 0..${MAX_MISMATCH}, drawn from --seed; anpt, np, wp, reservoir (default 0)`);
   addFormatOptions(cmd);
   return cmd

@@ -12,7 +12,7 @@ import type { Algo, Backend } from './defaults.js';
 import { UsageError } from './errors.js';
 import type { TaskSpec } from './task-options.js';
 
-export { fromRows, toRows, weightsJson, WEIGHTS_FILE, WEIGHTS_FORMAT } from '../device/weights-file.js';
+export { biasRows, fromRows, toRows, weightsJson, WEIGHTS_FILE, WEIGHTS_FORMAT } from '../device/weights-file.js';
 
 export interface WeightsFile extends StoredWeightsFile {
   algo: Algo;

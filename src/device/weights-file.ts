@@ -2,7 +2,8 @@
  * weights.json: the trained W, R, V as row-major nested arrays (W: hidden rows of
  * inputs, R: hidden x hidden, V: outputs rows of hidden), the topology, the chip
  * formats of a fixed-point run, the task (so `anpt eval` can rebuild its test set) and
- * the task's data normalisation, if any. Written by `anpt train` and `anpt device
+ * the task's data normalisation, if any; with biases (topology.bias) also b (hidden)
+ * and c (outputs) as flat arrays after V. Written by `anpt train` and `anpt device
  * pull`, read by `anpt eval` and `anpt device push`: the one reader and writer.
  */
 import type { Activation, ChipFormats, MismatchConfig, Params } from './types.js';
@@ -21,7 +22,7 @@ export interface WeightsFile {
   backend: string;
   /** The task and its options (anpt train's task flags). */
   task: { name: string; options: Record<string, unknown> };
-  topology: { inputs: number; hidden: number; outputs: number; activation: Activation };
+  topology: { inputs: number; hidden: number; outputs: number; activation: Activation; bias?: boolean };
   /** Present for fixed-point runs: the values are exact multiples of the weight format's LSB. */
   formats?: ChipFormats;
   normalisation?: Task['normalisation'];
@@ -30,6 +31,9 @@ export interface WeightsFile {
   W: (number | null)[][];
   R: (number | null)[][];
   V: (number | null)[][];
+  /** Hidden biases b (H) and output biases c (O), with topology.bias. */
+  b?: (number | null)[];
+  c?: (number | null)[];
 }
 
 /**
@@ -37,10 +41,16 @@ export interface WeightsFile {
  * 100 lines, not 10,000).
  */
 export function weightsJson(f: WeightsFile): string {
-  const { W, R, V, ...head } = f;
+  const { W, R, V, b, c, ...head } = f;
   const matrix = (m: (number | null)[][]) => `[\n${m.map((row) => `    ${JSON.stringify(row)}`).join(',\n')}\n  ]`;
   const h = JSON.stringify(head, null, 2);
-  return `${h.slice(0, h.lastIndexOf('}')).trimEnd()},\n  "W": ${matrix(W)},\n  "R": ${matrix(R)},\n  "V": ${matrix(V)}\n}\n`;
+  const biases = b && c ? `,\n  "b": ${JSON.stringify(b)},\n  "c": ${JSON.stringify(c)}` : '';
+  return `${h.slice(0, h.lastIndexOf('}')).trimEnd()},\n  "W": ${matrix(W)},\n  "R": ${matrix(R)},\n  "V": ${matrix(V)}${biases}\n}\n`;
+}
+
+/** The b and c fields of a weights file from parameters with biases (none without). */
+export function biasRows(p: Params): Pick<WeightsFile, 'b' | 'c'> {
+  return p.b && p.c ? { b: toRows(p.b, 1, p.b.length)[0], c: toRows(p.c, 1, p.c.length)[0] } : {};
 }
 
 /** Row-major flat array -> rows (non-finite values become null, as in JSON). */
@@ -86,5 +96,10 @@ export function parseWeightsFile(text: string, fail: (what: string) => Error): {
     r: fromRows(f.R, t.hidden, t.hidden, 'R', fail),
     v: fromRows(f.V, t.outputs, t.hidden, 'V', fail),
   };
+  if (t.bias !== undefined && typeof t.bias !== 'boolean') throw fail('topology.bias must be true or false');
+  if (t.bias) {
+    params.b = fromRows([f.b], 1, t.hidden, 'b', fail);
+    params.c = fromRows([f.c], 1, t.outputs, 'c', fail);
+  } else if (f.b !== undefined || f.c !== undefined) throw fail('b and c (biases) need topology.bias true');
   return { file: f, params };
 }

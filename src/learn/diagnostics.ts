@@ -108,7 +108,7 @@ export async function gradientAlignment(
   if (!Number.isInteger(opts.samples) || opts.samples < 1) throw new ConfigError('samples', `${opts.samples} is out of range; allowed integers >= 1`);
   const dev = opts.device ?? new FloatDevice();
   await dev.configure({
-    topology: { ...shape, batch },
+    topology: { ...shape, batch, ...(params.b ? { bias: true } : {}) }, // the biases run along (the cosines are over W, R, V)
     noise: { hiddenSigma: opts.hiddenSigma, outputSigma: opts.outputSigma ?? opts.hiddenSigma },
     seed: opts.seed ?? 1,
     maxChunkSteps: steps,

@@ -12,7 +12,7 @@
 
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseWeightsFile, toRows, weightsJson, WEIGHTS_FILE, WEIGHTS_FORMAT, type WeightsFile } from '../device/weights-file.js';
+import { biasRows, parseWeightsFile, toRows, weightsJson, WEIGHTS_FILE, WEIGHTS_FORMAT, type WeightsFile } from '../device/weights-file.js';
 import { defaultChipFormats } from '../device/config.js';
 import { DeviceError } from '../device/errors.js';
 import type { Activation, ChipFormats, DeviceConfig, Params, Topology } from '../device/types.js';
@@ -209,7 +209,8 @@ export async function pullParams(url: string, file: string, opts: PullOptions = 
     const told = opts.formats ? undefined : await dev.readConfig().catch(() => undefined);
     const formats = opts.formats ?? told?.formats ?? defaultChipFormats();
     const activation = opts.activation ?? told?.topology.activation ?? 'tanh';
-    const config: DeviceConfig = { topology: { ...shape, activation }, formats, noise: { hiddenSigma: 0, outputSigma: 0 }, seed: 0, maxChunkSteps: 1 };
+    const bias = told?.topology.bias === true ? { bias: true } : {}; // the board's biases come along (ReadConfig tells)
+    const config: DeviceConfig = { topology: { ...shape, activation, ...bias }, formats, noise: { hiddenSigma: 0, outputSigma: 0 }, seed: 0, maxChunkSteps: 1 };
     dev.assumeConfig(config);
     const p = await dev.readParams();
     const h = dev.hello;
@@ -217,12 +218,13 @@ export async function pullParams(url: string, file: string, opts: PullOptions = 
     const out = {
       format: WEIGHTS_FORMAT,
       ...opts.meta,
-      topology: { inputs: I, hidden: H, outputs: O, activation },
+      topology: { inputs: I, hidden: H, outputs: O, activation, ...bias },
       formats,
       device: { url, firmware: `${h.firmwareName} ${h.firmwareVersion}`, deviceId: h.deviceId, bootCounter: h.bootCounter, session: h.sessionId.toString(16).padStart(8, '0'), pulledAt: new Date().toISOString() },
       W: toRows(p.w, H, I),
       R: toRows(p.r, H, H),
       V: toRows(p.v, O, H),
+      ...biasRows(p),
     };
     try {
       writeFileSync(path, weightsJson(out as unknown as WeightsFile));

@@ -174,6 +174,7 @@ export class ResilientDevice implements Device {
     await this.guarded('configure', () => this.link.configure(config), false);
     const { inputs: I, hidden: H, outputs: O, batch: B } = config.topology;
     const zeros: Params = { w: new Float64Array(H * I), r: new Float64Array(H * H), v: new Float64Array(O * H) };
+    if (config.topology.bias) Object.assign(zeros, { b: new Float64Array(H), c: new Float64Array(O) });
     this.rewarded = { chunks: 0, steps: 0, nextT0: 0 };
     this.pending.clear();
     this.cleanSteps.reset(config.maxChunkSteps);
@@ -506,7 +507,7 @@ export function checkpointFromJson(j: Record<string, unknown>, file: string): Ch
   };
   return {
     config: j.config as DeviceConfig,
-    params: f64(j.params, ['w', 'r', 'v']) as unknown as Params,
+    params: f64(j.params, (j.config as DeviceConfig)?.topology?.bias ? ['w', 'r', 'v', 'b', 'c'] : ['w', 'r', 'v']) as unknown as Params,
     state: f64(j.state, ['clean', 'noisy']) as unknown as RecurrentState,
     nextT0: j.nextT0 as number,
     rewardedChunks: j.rewardedChunks as number,
