@@ -18,7 +18,10 @@ import { offsetDelaySet } from './bias-task.js';
 const DIR = 'test/golden/bias';
 
 describe('golden vectors with biases (test/golden/bias)', () => {
-  const builds: [string, EmulatorOptions][] = [['simd', {}], ['scalar', { flavour: 'scalar' }], ['two threads', { threads: 2 }]];
+  const builds: [string, EmulatorOptions][] = [
+    ['simd', {}], ['scalar', { flavour: 'scalar' }], ['two threads', { threads: 2 }],
+    ['two threads, rows split dynamically', { threads: 2, threadFaults: { dynamicMinWork: 1 } }],
+  ];
   for (const file of readdirSync(DIR).filter((f) => f.endsWith('.json')))
     for (const [name, opts] of builds)
       it(`${file} replays bit for bit (${name})`, async () => {
