@@ -92,7 +92,7 @@ describe('chip biases', () => {
       worst = Math.max(worst, Math.abs(a.clean[n] - b.clean[n]) / lsb, Math.abs(a.noisy[n] - b.noisy[n]) / lsb);
       shift = Math.max(shift, Math.abs(p0.c![n % O]) / lsb);
     }
-    expect(worst).toBeLessThanOrEqual(8); // measured 3.1 (the runs without biases: 3.3 clean, 8 noisy allowed)
+    expect(worst).toBeLessThanOrEqual(8); // measured 3.05 LSB (float-vs-emulator.test.ts without biases: 3.3 clean, 8 noisy allowed)
     expect(shift).toBeGreaterThan(500); // the biases are large against that
     const dL = Float64Array.from({ length: K }, (_, k) => ((k % 3) - 1) * 1e-4);
     await emu.reward({ t0: 100, deltaLoss: dL, lr: { w: 0.5, r: 0.5, v: 0.5 } });
@@ -100,9 +100,9 @@ describe('chip biases', () => {
     const qa = await emu.readParams(), qb = await flt.readParams();
     for (const L of ['b', 'c'] as const) {
       const da = qa[L]!.map((x, k) => x - p0[L]![k]), db = qb[L]!.map((x, k) => x - p0[L]![k]);
-      expect(cosine(da, db)).toBeGreaterThan(0.95); // measured 0.99+
+      expect(cosine(da, db)).toBeGreaterThan(0.95); // measured b 0.996, c 0.992
       const norm = (x: Float64Array) => Math.hypot(...x);
-      expect(norm(da) / norm(db)).toBeGreaterThan(0.8); // the same size too
+      expect(norm(da) / norm(db)).toBeGreaterThan(0.8); // the same size too: measured b 0.954, c 1.017
       expect(norm(da) / norm(db)).toBeLessThan(1.25);
     }
   });
