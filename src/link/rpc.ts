@@ -129,7 +129,7 @@ export interface RpcStats {
   oversize: number;
   malformed: number;
   bytesDropped: number;
-  /** Round-trip time percentiles, ms, over the last 1024 calls answered at the first attempt (0 if none). */
+  /** Round-trip time percentiles, ms, over the last 1024 replies known to answer a first copy (the RTO's samples; 0 if none). */
   rttP50Ms: number;
   rttP95Ms: number;
   rttP99Ms: number;
