@@ -1,9 +1,9 @@
 /**
  * Monte Carlo of a training run's link through dropped frames, on a virtual clock: the
  * real RpcClient (src/link/rpc.ts, or another copy of it: --rpc PATH) against the real
- * RpcServer over an in-memory pipe that loses each frame with probability --drop, each
- * way. A run is the call pattern of the fault matrix's training (docs/link-faults.md:
- * 1000 windows of Reward + Run, chunk 1, then 7 windows of four evaluation pieces), with
+ * RpcServer over an in-memory pipe whose board end is firmware-sim's fault relay
+ * (--drop-rate: each frame lost with probability --drop, each way, seeded by the run).
+ * A run is the call pattern of the fault matrix's training (docs/link-faults.md: 1000 windows of Reward + Run, chunk 1, then 7 windows of four evaluation pieces), with
  * the board's time per call as below (115200 baud: about 10 ms a training step, 260 ms
  * an evaluation piece, one after the other). A run fails when a call fails (the host
  * exits 3); it reports the failed runs and the mean virtual time of a run.
@@ -20,8 +20,8 @@ import { pathToFileURL } from 'node:url';
 import type { ResponseBody, Run } from '../src/link/messages.js';
 import type { BatchItem, RpcClient as Client, RpcOptions } from '../src/link/rpc.js';
 import { RpcServer, type Handler } from '../src/link/server.js';
-import { FrameDecoder, encodeFrame } from '../src/link/frame.js';
-import { memoryPair, type FaultHook } from '../src/link/transport-memory.js';
+import { memoryPair } from '../src/link/transport-memory.js';
+import { faultyTransport } from '../firmware-sim/faults.js';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -90,17 +90,6 @@ async function until<T>(p: Promise<T>): Promise<T> {
 
 // ---------------------------------------------------------------------------------
 
-function rng(seed: number): () => number {
-  let a = Math.imul(seed, 0x9e3779b9) >>> 0; // spread consecutive seeds
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const TRAIN_STEPS = 1000;
 const EVAL_WINDOWS = 7;
 const PIECES = 4;
@@ -111,13 +100,9 @@ const piece = (t0: number): BatchItem => ({ c: 'run', value: run(t0, 125), opts:
 const reward = (t0: number): BatchItem => ({ c: 'reward', value: { t0, deltaLoss: Float64Array.of(0.1), lrW: 0.1, lrR: 0.1, lrV: 0.1, sameRates: false }, ackOnly: true });
 
 async function oneRun(RpcClient: new (t: never, o: RpcOptions) => Client, seed: number): Promise<{ ok: boolean; seconds: number; failure?: string }> {
-  const random = rng(seed);
-  // each frame lost on its own, as firmware-sim's --drop-rate does (a window is one write of several frames)
-  const lossy = (): FaultHook => {
-    const dec = new FrameDecoder(1 << 16);
-    return (bytes) => dec.push(bytes).flatMap((ev) => (ev.status !== 'OK' || random() < drop ? [] : [encodeFrame(ev.payload)]));
-  };
-  const { a, b } = memoryPair({ aToB: lossy(), bToA: lossy() });
+  const { a, b: wire } = memoryPair();
+  // the board's end loses frames as firmware-sim --drop-rate does: each frame, both ways, seeded
+  const b = faultyTransport(wire, { dropRate: drop, seed });
   const handler: Handler = async (body) => {
     const ms = body.case === 'run' ? (body.value.steps > 1 ? MS.piece : MS.train) : MS.reward;
     await new Promise((r) => setTimeout(r, ms));
