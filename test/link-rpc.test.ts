@@ -32,6 +32,7 @@ import { connectTcp, listenTcp } from '../src/link/transport-tcp.js';
 import { serialTransport } from '../src/link/transport-serial.js';
 import { openTransport } from '../src/link/open-transport.js';
 import { LinkError, formatLinkUrl, parseLinkUrl } from '../src/link/transport.js';
+import { openSession, rpcLink } from './link-session.js';
 
 // ---------------------------------------------------------------------------------
 // Helpers
@@ -67,12 +68,6 @@ function countingHandler() {
   return { handler, applied, rewardIds };
 }
 
-/** Open a session on `server` for a test host (as its Hello would, without a frame); returns the session id. */
-function openSession(server: RpcServer, hostNonce = 1): number {
-  const h = server.sessions.hello({ hostName: 'test', hostNonce, takeOver: false });
-  if (h.status !== 'OK') throw new Error('board busy');
-  return h.sessionId;
-}
 
 /** Drop the writes whose 0-based index is in `drop`, pass the rest. */
 function dropWrites(drop: Set<number>): FaultHook {
@@ -87,13 +82,14 @@ afterEach(async () => {
 });
 
 function link(opts: { aToB?: FaultHook; bToA?: FaultHook; cacheSize?: number; timeoutMs?: number; retries?: number } = {}) {
-  const { a, b } = memoryPair({ aToB: opts.aToB, bToA: opts.bToA });
   const h = countingHandler();
-  const server = new RpcServer(h.handler, { cacheSize: opts.cacheSize });
-  void server.serve(b);
   // Generous timeout: tests that count retries exactly must not see a spurious one on a busy machine.
-  const client = new RpcClient(a, { timeoutMs: opts.timeoutMs ?? 250, retries: opts.retries ?? 3, firstId: 100 });
-  client.session = openSession(server);
+  const { client, server } = rpcLink(h.handler, {
+    aToB: opts.aToB,
+    bToA: opts.bToA,
+    server: { cacheSize: opts.cacheSize },
+    client: { timeoutMs: opts.timeoutMs ?? 250, retries: opts.retries ?? 3, firstId: 100 },
+  });
   cleanup.push(() => client.close());
   return { client, server, ...h };
 }
@@ -193,12 +189,8 @@ describe('rpc client and server', () => {
             return [b];
           };
         };
-        const { a, b } = memoryPair({ aToB: hook(up), bToA: hook(down) });
         const h = countingHandler();
-        const server = new RpcServer(h.handler, { cacheSize: 1 });
-        void server.serve(b);
-        const client = new RpcClient(a, { timeoutMs: 8, retries: 6, firstId: seed });
-        client.session = openSession(server);
+        const { client } = rpcLink(h.handler, { aToB: hook(up), bToA: hook(down), server: { cacheSize: 1 }, client: { timeoutMs: 8, retries: 6, firstId: seed } });
         const results: string[] = [];
         for (let i = 0; i < 4; i++) results.push((await client.call('reward', reward)).status);
         await client.close();
@@ -258,11 +250,7 @@ describe('rpc client and server', () => {
       throw e;
     };
     const answer = async (h: Handler) => {
-      const { a, b } = memoryPair();
-      const server = new RpcServer(h);
-      void server.serve(b);
-      const client = new RpcClient(a, { timeoutMs: 500 });
-      client.session = openSession(server);
+      const { client } = rpcLink(h, { client: { timeoutMs: 500 } });
       cleanup.push(() => client.close());
       const r = await client.call('reward', reward);
       return r.status === 'DEVICE_ERROR' ? r.error : undefined;

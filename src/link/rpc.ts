@@ -7,7 +7,8 @@
  * again (same id): the device answers a repeated id from its replay cache (server.ts),
  * so a retried Run or Reward is never applied twice. Retries live here and nowhere
  * else. By default the timeout adapts to the measured round trips (rto.ts: smoothed
- * RTT and variance, backoff, Karn's rule) and a call keeps trying for a time budget
+ * RTT and variance, backoff once per timed-out attempt or window round and undone once
+ * answered, Karn's rule) and a call keeps trying for a time budget
  * (`budgetMs`), not a fixed count; `timeoutMs` fixes the timeout and `retries` the
  * count instead.
  *
@@ -28,7 +29,7 @@ import {
 } from './messages.js';
 import { ErrorCode, errorName, isNak } from './protocol.js';
 import type { ByteTransport } from './transport.js';
-import { DEFAULT_RTO, RetransmissionTimer, rtoKey, type RtoOptions } from './rto.js';
+import { DEFAULT_RTO, ReplyLog, RetransmissionTimer, rtoKey, type RtoOptions } from './rto.js';
 
 /** Default time budget of one call, ms. */
 export const DEFAULT_BUDGET_MS = 20_000;
@@ -128,7 +129,7 @@ export interface RpcStats {
   oversize: number;
   malformed: number;
   bytesDropped: number;
-  /** Round-trip time percentiles, ms, over the last 1024 calls answered at the first attempt (0 if none). */
+  /** Round-trip time percentiles, ms, over the last 1024 replies known to answer a first copy (the RTO's samples; 0 if none). */
   rttP50Ms: number;
   rttP95Ms: number;
   rttP99Ms: number;
@@ -193,6 +194,10 @@ export class RpcClient {
   private readonly retries: number | undefined;
   private readonly budgetMs: number;
   private readonly timer: RetransmissionTimer;
+  /** Which copy each reply answers: the round-trip samples (rto.ts). */
+  private readonly replyLog: ReplyLog;
+  /** Each reply's index among the replies to its id (ReplyLog.heard). */
+  private readonly replyIndex = new WeakMap<Response, number>();
   private readonly now: () => number;
   private readonly decoder: FrameDecoder;
   private readonly waiting = new Map<number, Waiter>();
@@ -249,6 +254,10 @@ export class RpcClient {
     this.retries = opts.retries;
     this.budgetMs = opts.budgetMs ?? DEFAULT_BUDGET_MS;
     this.timer = new RetransmissionTimer({ ...DEFAULT_RTO, ...opts.rto });
+    this.replyLog = new ReplyLog((key, ms) => {
+      this.recordRtt(ms);
+      this.timer.sample(key, ms);
+    });
     this.now = opts.now ?? (() => performance.now());
     this.nextId = (opts.firstId ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
     this.decoder = new FrameDecoder(this.maxFrameBytes);
@@ -264,6 +273,14 @@ export class RpcClient {
   /** The transport's line rate, bytes/s (serial links), else undefined. */
   get bytesPerSecond(): number | undefined {
     return this.transport.bytesPerSecond;
+  }
+
+  /**
+   * The adaptive timeout the next call of kind `c` would start with, ms (backoff
+   * included), for a reply of up to `replyBytes` (default: as `call` assumes).
+   */
+  rtoMs(c: CallCase, replyBytes = defaultReplyBytes(c, this.maxFrameBytes)): number {
+    return this.timer.timeout(rtoKey(c, replyBytes));
   }
 
   /**
@@ -328,7 +345,8 @@ export class RpcClient {
           : { status: 'RESOURCE_EXHAUSTED', detail: `${it.c} request needs ${enc.bytes.length} bytes but a frame carries at most ${this.maxFrameBytes}` };
         break;
       }
-      const replyBytes = it.opts?.replyBytes ?? (it.c === 'run' || it.c === 'readParams' ? this.maxFrameBytes : MIN_FRAME_BYTES);
+      const replyBytes = it.opts?.replyBytes ?? defaultReplyBytes(it.c, this.maxFrameBytes);
+      this.replyLog.begin(id, rtoKey(it.c, replyBytes));
       flights.push({ id, c: it.c, item: it, frame: encodeFrame(enc.bytes), payloadBytes: enc.bytes.length, replyBytes, key: rtoKey(it.c, replyBytes), sentAt: 0, rounds: 0 });
       after = id;
     }
@@ -387,11 +405,7 @@ export class RpcClient {
           } else {
             f.answer = res;
             progressAt = this.now();
-            if (f.rounds === 1) {
-              const rtt = this.now() - f.sentAt;
-              this.recordRtt(rtt);
-              this.timer.sample(f.key, rtt); // Karn's rule: only replies to a request sent once
-            }
+            this.replyLog.answered(f.id, this.replyIndex.get(res)); // a sample if it answers the first copy
           }
           hear();
         },
@@ -430,6 +444,7 @@ export class RpcClient {
           at += f.frame.length;
           f.sentAt = sentAt;
           f.rounds++;
+          this.replyLog.sent(f.id, sentAt);
           this.s.bytesOut += f.frame.length;
           this.s.payloadBytesOut += f.payloadBytes;
           this.s.framesOut++;
@@ -452,7 +467,9 @@ export class RpcClient {
       if (why === 'timeout') {
         timeouts++;
         this.troubles++;
-        if (fixedMs === undefined) for (const f of open) this.timer.backoff(f.key);
+        // once per call kind: one round timed out, however many of its requests share the kind
+        // (backing off per request made a window of four evaluation pieces x16, up to the 8 s ceiling)
+        if (fixedMs === undefined) for (const key of new Set(open.map((f) => f.key))) this.timer.backoff(key);
       }
       // settle in order: an answer without error implies every acknowledgement-only flight before it
       for (let i = 0; i < n; i++) {
@@ -487,13 +504,21 @@ export class RpcClient {
     return this.finish(flights, results, n);
   }
 
-  /** Results of the flights before `upTo` (those after it were not applied), and what the device applied last. */
+  /**
+   * Results of the flights before `upTo` (those after it were not applied), and what the
+   * device applied last. The kinds that got through after retries have their backoff
+   * undone, but not the kind of a flight left without an answer.
+   */
   private finish(flights: Flight[], results: (CallResult<unknown> | undefined)[], upTo: number): (CallResult<unknown> | undefined)[] {
+    const stuck = upTo < flights.length && flights[upTo].answer === undefined ? flights[upTo].key : undefined;
+    const through = new Set<string>();
     for (let i = 0; i < Math.min(upTo, flights.length); i++) {
       const f = flights[i];
       results[i] = f.answer ? this.interpret(f.c, f.id, f.answer) : { status: 'OK', value: {} };
       this.lastOk = f.id;
+      if (f.rounds > 1 && f.key !== stuck) through.add(f.key);
     }
+    if (this.timeoutMs === undefined) for (const key of through) this.timer.restore(key);
     this.s.lastAttempts = Math.max(0, ...flights.slice(0, upTo + 1).map((f) => f.rounds));
     return results;
   }
@@ -517,13 +542,14 @@ export class RpcClient {
     // largest reply this call can get at the frame layer's worst case: every byte
     // escaped, CRC and flags) comes on top of the device's think time.
     const bps = this.transport.bytesPerSecond;
-    const replyBytes = opts.replyBytes ?? (c === 'run' || c === 'readParams' ? this.maxFrameBytes : MIN_FRAME_BYTES);
+    const replyBytes = opts.replyBytes ?? defaultReplyBytes(c, this.maxFrameBytes);
     const wireMs = bps ? Math.ceil((1000 * (frame.length + maxEncodedFrameBytes(replyBytes))) / bps) : 0;
     const fixedMs = opts.timeoutMs ?? this.timeoutMs;
     const retries = opts.retries ?? this.retries;
     const maxAttempts = retries === undefined ? Infinity : 1 + retries;
     const budgetMs = opts.budgetMs ?? this.budgetMs;
     const key = rtoKey(c, replyBytes);
+    this.replyLog.begin(id, key);
     const started = this.now();
     const bytesInAtStart = this.s.bytesIn;
     const waits: number[] = [];
@@ -541,7 +567,7 @@ export class RpcClient {
       // a fixed timeout covers the frames' wire time on top; the adaptive one has measured it
       const timeoutMs = fixedMs !== undefined ? fixedMs + wireMs : Math.max(this.timer.timeout(key), wireMs + DEFAULT_RTO.minMs);
       const reply = this.wait(id, timeoutMs);
-      const sentAt = this.now();
+      this.replyLog.sent(id, this.now());
       try {
         await this.transport.write(frame);
       } catch (e) {
@@ -582,11 +608,9 @@ export class RpcClient {
         this.troubles++;
         continue;
       }
-      const rtt = this.now() - sentAt;
-      if (attempt === 0) {
-        this.recordRtt(rtt);
-        this.timer.sample(key, rtt); // Karn's rule: only replies to a call sent once
-      }
+      this.replyLog.answered(id, this.replyIndex.get(res)); // a sample if it answers the first copy (Karn's rule)
+      // answered: the backoff of its timeouts does not carry over to the next call
+      if (attempt > 0 && fixedMs === undefined) this.timer.restore(key);
       this.s.lastAttempts = attempt + 1;
       if (!res.error) this.lastOk = c === 'hello' ? 0 : id;
       return this.interpret(c, id, res);
@@ -705,6 +729,8 @@ export class RpcClient {
         else if (this.waiting.size === 1) this.cancel(this.waiting.keys().next().value as number, 'corrupt');
         continue;
       }
+      const index = this.replyLog.heard(dec.value.id, this.now());
+      if (index !== undefined) this.replyIndex.set(dec.value, index);
       if (this.batch?.ids.has(dec.value.id)) {
         this.batch.reply(dec.value);
         continue;
@@ -731,4 +757,9 @@ export class RpcClient {
     for (const id of [...this.waiting.keys()]) this.cancel(id);
     this.batch?.closed();
   }
+}
+
+/** Largest reply payload a call of kind `c` is assumed to get (CallOptions.replyBytes). */
+function defaultReplyBytes(c: CallCase, maxFrameBytes: number): number {
+  return c === 'run' || c === 'readParams' ? maxFrameBytes : MIN_FRAME_BYTES;
 }
