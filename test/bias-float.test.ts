@@ -79,6 +79,17 @@ describe('float model biases', () => {
     expect(qa.c![0]).toBe(0); // lr.v = 0
   });
 
+  it('the output bias update is -lrV sqrt(N) dL sum_b dy_b / (B ||dy||^2), dy = noisy - clean output', async () => {
+    const d = await device(true);
+    const res = await d.run({ steps: 1, t0: 3, inputs: train.inputs.subarray(0, 4), noisy: true });
+    const dy = res.noisy.map((x, q) => x - res.clean[q]);
+    const sq = dy.reduce((s, x) => s + x * x, 0), sum = dy.reduce((s, x) => s + x, 0);
+    await d.reward({ t0: 3, deltaLoss: Float64Array.of(2e-3), lr: { w: 0, r: 0, v: 0.1 } });
+    const want = (-0.1 * Math.sqrt(1 + 16 + 1) * 2e-3 * sum) / (4 * sq);
+    expect(Math.abs(want)).toBeGreaterThan(1e-3);
+    expect((await d.readParams()).c![0]).toBeCloseTo(want, 12);
+  });
+
   it('BPTT gradients of b and c match finite differences', () => {
     const p = withZeroBiases(xavierNormal(shape, 3), 16, 1);
     p.b!.fill(0.1);
