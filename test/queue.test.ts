@@ -168,10 +168,13 @@ describe.skipIf(missing !== undefined)('queued sweep (real redis-server, coordin
     try {
       sim = await spawnFirmwareSim(['--tcp', '0', '--baud', '20000000', '--quiet']);
       const board = anpt(['worker', '--queue', redis.url, '--device', sim.url(), ...STALL]);
-      const emu = anpt(['worker', '--queue', redis.url, '--concurrency', '1', ...STALL]);
-      await Promise.all([board.line(/row at a time/), emu.line(/row at a time/)]);
+      await board.line(/row at a time/);
       const out = join(tmp, 'board');
       const sweep = anpt(['sweep', '--out', out, ...GRID, '--queue', redis.url]);
+      // the emulator worker joins once the board holds a row: started together, the
+      // faster emulator worker could take all 24 rows on a loaded machine
+      await board.line(/^started row/);
+      const emu = anpt(['worker', '--queue', redis.url, '--concurrency', '1', ...STALL]);
       expect(await sweep.done).toBe(0);
       const rows = expectSameRows(out, reference);
       const onBoard = rows.filter((r) => r.worker?.includes('board firmware-sim at tcp://127.0.0.1:'));
