@@ -21,10 +21,10 @@ const run = (t0: number): Run => ({ steps: 1, t0, inputs: Int32Array.of(t0), noi
  * A board that answers after `latency` ms of fake time (replays from its cache at once),
  * adaptive timeouts on the host (RpcClient defaults: initial 1 s, floor 40 ms, ceiling
  * 8 s); `writes` holds the fake time of every host write, `dropReplies`/`dropRequests`
- * lose the next n frames one way.
+ * lose the next n frames one way, `lose(i)` the replies it picks (i counts the board's writes).
  */
 function board() {
-  const f = { latency: 5, dropReplies: 0, dropRequests: 0, writes: [] as number[] };
+  const f = { latency: 5, dropReplies: 0, dropRequests: 0, writes: [] as number[], replies: 0, lose: (_reply: number) => false };
   const handler: Handler = async (body) => {
     await new Promise((r) => setTimeout(r, f.latency));
     if (body.case === 'run') return { case: 'run', value: { t0: body.value.t0, steps: body.value.steps, clean: body.value.inputs, noisy: new Int32Array(0), hidden: new Int32Array(0) } };
@@ -35,7 +35,7 @@ function board() {
       f.writes.push(Date.now());
       return f.dropRequests > 0 && f.dropRequests-- > 0 ? [] : [b];
     },
-    bToA: (b) => (f.dropReplies > 0 && f.dropReplies-- > 0 ? [] : [b]),
+    bToA: (b) => (f.lose(f.replies++) || (f.dropReplies > 0 && f.dropReplies-- > 0) ? [] : [b]),
     server: { cacheSize: 4, now: () => Date.now() },
     client: { firstId: 1000, now: () => Date.now() },
   });
@@ -83,6 +83,21 @@ describe('the retransmission timeout', () => {
     const next = f.writes.length;
     expect((await settle(client.call('run', run(300)))).status).toBe('OK');
     expect(gaps(f.writes, next)).toEqual([base]); // the old code waited 8000 ms (the ceiling) here
+    await client.close();
+  });
+
+  it('a window round in which some pieces were answered lost frames, not time: the next round waits the same RTO', async () => {
+    const { f, client } = board();
+    await warmUp(client);
+    const base = client.rtoMs('run');
+    // round 0: the last piece's reply lost (three answered in time); round 1: its copy's reply lost too (silent)
+    const from = f.replies;
+    f.lose = (i) => i === from + 3 || i === from + 4;
+    const at = f.writes.length;
+    const r = await settle(client.callMany([0, 1, 2, 3].map((k) => ({ c: 'run' as const, value: run(500 + k) }))));
+    expect(r.map((x) => x?.status)).toEqual(['OK', 'OK', 'OK', 'OK']);
+    expect(gaps(f.writes, at)).toEqual([base, base]); // backing off after round 0 as well: [base, 2 x base]
+    expect(client.rtoMs('run')).toBe(base);
     await client.close();
   });
 

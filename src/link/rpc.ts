@@ -467,9 +467,13 @@ export class RpcClient {
       if (why === 'timeout') {
         timeouts++;
         this.troubles++;
-        // once per call kind: one round timed out, however many of its requests share the kind
-        // (backing off per request made a window of four evaluation pieces x16, up to the 8 s ceiling)
-        if (fixedMs === undefined) for (const key of new Set(open.map((f) => f.key))) this.timer.backoff(key);
+        // Back off once per call kind, and only after a silent round: backing off per request
+        // made a window of four evaluation pieces x16, up to the 8 s ceiling, and a round in
+        // which some of the requests were answered (or refused OUT_OF_ORDER, or NAKed) in time
+        // lost frames, as TCP's fast retransmit reads SACKs: its RTO was not too short. Were a
+        // reply slower than the RTO, it still comes during the next round, and with its copy's
+        // duplicate it is a sample (rto.ts ReplyLog) that raises the RTO.
+        if (fixedMs === undefined && heard === 0) for (const key of new Set(open.map((f) => f.key))) this.timer.backoff(key);
       }
       // settle in order: an answer without error implies every acknowledgement-only flight before it
       for (let i = 0; i < n; i++) {
