@@ -90,12 +90,17 @@ export function forget(): void {
   held = 0;
 }
 
-/** Compute the layout of a configuration; returns the bytes of memory it needs. */
-export function layout(i: i32, h: i32, o: i32, b: i32, k: i32): f64 {
+/** The sizes of a configuration (this instance's globals; the threads build's workers take them from thread 0's layout). */
+export function dims(i: i32, h: i32, o: i32, b: i32, k: i32): void {
   I = i; H = h; O = o; B = b; K = k;
   held = 0;
   S2 = 2 * b;
   SC = b + (b & 1);
+}
+
+/** Compute the layout of a configuration; returns the bytes of memory it needs. */
+export function layout(i: i32, h: i32, o: i32, b: i32, k: i32): f64 {
+  dims(i, h, o, b, k);
   let p = <f64>((__heap_base + 15) & ~15);
   for (let q = 0; q < COUNT; q++) {
     store<usize>(base + (<usize>q << 3), <usize>p);

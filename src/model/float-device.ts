@@ -62,6 +62,7 @@ import {
   type RnnParams, type RnnShape, type StepBuffers, type StepPerturbation,
 } from './rnn.js';
 import { FloatKernel, type KernelRun } from './float-wasm.js';
+import { checkFloatThreads, floatThreadsFor, startFloatThreads, type FloatThreadPool, type FloatThreads, type FloatThreadsFaults } from './float-threads.js';
 
 /** Limits of the float model (it has no memory budget beyond the host's). */
 export const FLOAT_LIMITS = {
@@ -85,9 +86,20 @@ export interface FloatDeviceOptions {
    * The environment variable ANPT_FLOAT_ENGINE=js selects 'js' where this is absent.
    */
   engine?: FloatEngine;
+  /**
+   * Threads of the 'wasm' engine (float-threads.ts): 1, 2 (rows split between two
+   * threads, the same bits) or 'auto' (default: 2 when hidden x batch >= 1000, 2 cores
+   * are free, on the main thread of a process that is not niced; floatThreadsFor).
+   */
+  threads?: FloatThreads;
+  /** Tests only: make a worker thread fail (float-threads.ts). */
+  threadFaults?: FloatThreadsFaults;
 }
 
 export type FloatEngine = 'wasm' | 'js';
+
+/** Workers of a device dropped without close() are stopped when it is collected. */
+const dropped = new FinalizationRegistry<FloatThreadPool>((p) => void p.stop());
 
 /** Bytes of the step-sized buffers a WASM float model starts with (clean chunks longer than that run in pieces). */
 const KERNEL_START_BYTES = 8 << 20;
@@ -126,6 +138,10 @@ export class FloatDevice implements Device {
   /** The engine asked for; kernel is set when it is 'wasm' and this device can use it. */
   readonly engine: FloatEngine;
   private kernel?: FloatKernel;
+  private readonly threadsOpt: FloatThreads;
+  private readonly threadFaults?: FloatThreadsFaults;
+  /** The threads build's instance and workers while the kernel runs on more than one thread. */
+  private pool?: FloatThreadPool;
   /** The kernel's staging buffers (taken again when its memory grows). */
   private kv?: { inputs: Float64Array; outClean: Float64Array; outNoisy: Float64Array; hidden: Float64Array; dl: Float64Array };
   /** The kernel's run arguments of this configuration (made once; steps, t0, noisy and hidden set per call). */
@@ -143,6 +159,34 @@ export class FloatDevice implements Device {
     const engine = opts.engine ?? (process.env.ANPT_FLOAT_ENGINE === 'js' ? 'js' : 'wasm');
     if (engine !== 'wasm' && engine !== 'js') throw new ConfigError('engine', `"${String(engine)}" is not an engine; use wasm or js`);
     this.engine = engine;
+    this.threadsOpt = checkFloatThreads(opts.threads ?? 'auto');
+    this.threadFaults = opts.threadFaults;
+  }
+
+  /** Threads the configured model runs on (1 on the 'js' engine). */
+  get threads(): number {
+    return this.kernel ? this.pool?.count ?? 1 : 1;
+  }
+
+  /** The pool for `count` threads: the current one, a new one (the old stopped), or none for 1. */
+  private async poolFor(count: number): Promise<FloatThreadPool | undefined> {
+    if (this.pool && this.pool.count === count && this.pool.failure() === undefined) return this.pool;
+    const old = this.pool;
+    this.pool = undefined;
+    if (old) {
+      dropped.unregister(old);
+      await old.stop();
+    }
+    if (count < 2) return undefined;
+    const p = startFloatThreads(count, this.threadFaults);
+    try {
+      await p.ready;
+    } catch (e) {
+      await p.stop();
+      throw e;
+    }
+    dropped.register(this, p, p);
+    return (this.pool = p);
   }
 
   /** The engine this configuration runs on: 'wasm', or 'js' (asked for, or not available to this device; see FloatDeviceOptions.engine). */
@@ -197,7 +241,8 @@ export class FloatDevice implements Device {
     if (this.engine === 'wasm' && !this.params.d && this.drawNoise === own.drawNoise && this.noisyParams === own.noisyParams) {
       const perStep = 8 * B * (t.inputs + 3 * t.outputs + 4 * H) + 8;
       const start = Math.max(1, Math.min(config.maxChunkSteps, Math.floor(KERNEL_START_BYTES / perStep)));
-      this.kernel = new FloatKernel(t.inputs, H, t.outputs, B, start);
+      const pool = await this.poolFor(floatThreadsFor(this.threadsOpt, H * B));
+      this.kernel = new FloatKernel(t.inputs, H, t.outputs, B, start, pool);
       const { gain, offset } = this.mismatch;
       this.bindKernel();
       if (gain && offset) {
@@ -378,8 +423,10 @@ export class FloatDevice implements Device {
     return { ...this.counters };
   }
 
-  /** Nothing to release. */
-  async close(): Promise<void> {}
+  /** Stop the worker threads, if any (the device can be configured again). */
+  async close(): Promise<void> {
+    await this.poolFor(1);
+  }
 
   /**
    * The noise of the noisy copy at absolute step t: hidden (B x H) and output (B x O),
