@@ -3,7 +3,11 @@
 // every shape (H not a multiple of 8, a thread without rows, more outputs than
 // neurons, B = 1), activation, trace, mismatch and the NP rule, chunked and online;
 // a failing worker makes the call throw instead of hanging; 'auto' and the refusals.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../src/cli/main.js';
 import { FloatDevice } from '../src/model/float-device.js';
 import { FLOAT_AUTO_THREADS_MIN_HB, floatThreadsFor } from '../src/model/float-threads.js';
 import { differences, trainRun, type Case } from './float-train-run.js';
@@ -71,4 +75,29 @@ describe('float model on two threads', () => {
     await chunk(dev, 0);
     await dev.close();
   });
+
+  const TMP = mkdtempSync(join(os.tmpdir(), 'anpt-float-threads-'));
+  afterAll(() => rmSync(TMP, { recursive: true, force: true }));
+  const cli = async (...argv: string[]) => {
+    let out = '', err = '';
+    const code = await runCli(argv, { out: (x) => (out += x), err: (x) => (err += x), progress: { write: (x: string) => (err += x), isTTY: false } });
+    return { code, out, err };
+  };
+
+  it('train --backend float: --threads 2 and auto give the weights file of --threads 1; a board refuses it', async () => {
+    const MG = ['--task', 'mackey-glass', '--steps', '80', '--hidden', '21', '--batch', '3', '--epochs', '1', '--backend', 'float', '--quiet', '--json'];
+    const weights: Record<string, string> = {};
+    for (const t of ['1', '2', 'auto']) {
+      const out = join(TMP, `train-${t}`);
+      const r = await cli('train', ...MG, '--threads', t, '--out', out);
+      expect(r.code, r.err).toBe(0);
+      weights[t] = readFileSync(join(out, 'weights.json'), 'utf8');
+      expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).threads).toBe(t === 'auto' ? 'auto' : Number(t));
+    }
+    expect(weights['2']).toBe(weights['1']);
+    expect(weights.auto).toBe(weights['1']);
+    const board = await cli('train', ...MG.filter((a) => a !== 'float' && a !== '--backend'), '--device', 'tcp://127.0.0.1:1', '--threads', '2', '--out', join(TMP, 'never'));
+    expect(board.code).toBe(2);
+    expect(board.err).toMatch(/--threads splits the emulator's or the float model's work over cores; the board runs on its own; remove it/);
+  }, 60_000);
 });

@@ -5,7 +5,7 @@
 // never read back). Every value is formed by the same IEEE operations in the same
 // order as the TypeScript reference, so the results are the same bits.
 
-import { at, dims, hold, held, heldInRt, I, H, O, B, K as layoutK, S2, SC, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL, B_TANH } from './layout';
+import { at, dims, hold, held, heldInRt, I, H, O, B, K as layoutK, S2, SC, THREADS, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL, B_TANH } from './layout';
 import { matvecT } from './matvec';
 import { outerUpdate } from './outer';
 import { key, gauss, gauss2 } from './noise';
@@ -60,13 +60,14 @@ function activate(kind: i32, a: usize, r: usize, n: usize, scratch: usize): void
 }
 
 /**
- * dst[b][i] = src[i][lane0 + b] (minus src[i][b] when diff), b < B, i < H: a transposed
- * block (rows of S lanes) back to the natural B x H layout, two by two (2 x 2 blocks
- * swapped with shuffles; a difference is the same IEEE subtraction in either form).
+ * dst[b][i] = src[i][lane0 + b] (minus src[i][b] when diff), b < B, i0 <= i < i1 (i0
+ * even): a transposed block (rows of S lanes) back to the natural B x H layout, two by
+ * two (2 x 2 blocks swapped with shuffles; a difference is the same IEEE subtraction
+ * in either form).
  */
-function untranspose(src: usize, S: usize, lane0: usize, dst: usize, diff: bool): void {
-  const nB = <usize>B, nH = <usize>H, B2 = nB & ~1, H2 = nH & ~1, row = S << 3;
-  for (let i: usize = 0; i < H2; i += 2) {
+function untranspose(src: usize, S: usize, lane0: usize, dst: usize, diff: bool, i0: usize = 0, i1: usize = <usize>H): void {
+  const nB = <usize>B, nH = <usize>H, B2 = nB & ~1, H2 = i1 & ~1, row = S << 3;
+  for (let i: usize = i0; i < H2; i += 2) {
     const s0 = src + i * row, s1 = s0 + row;
     for (let b: usize = 0; b < B2; b += 2) {
       let x0 = v128.load(s0 + ((lane0 + b) << 3)), x1 = v128.load(s1 + ((lane0 + b) << 3));
@@ -80,7 +81,7 @@ function untranspose(src: usize, S: usize, lane0: usize, dst: usize, diff: bool)
     }
   }
   for (let b: usize = 0; b < nB; b++)
-    for (let i: usize = b < B2 ? H2 : 0; i < nH; i++) {
+    for (let i: usize = b < B2 ? (H2 > i0 ? H2 : i0) : i0; i < i1; i++) {
       const x = f(src, i * S + lane0 + b);
       setf(dst, b * nH + i, diff ? x - f(src, i * S + b) : x);
     }
@@ -109,9 +110,9 @@ function transposeIn(src: usize, dst: usize, S: usize, lane0: usize): void {
 export const OK = 0;
 export const ERR_THREAD = -1;
 
-/** The inputs of step k (K x B x I) into ut, for both copies when noisy. */
-function inputsOf(k: usize, S: usize, noisy: bool): void {
-  const nB = <usize>B, nI = <usize>I, ut = at(B_UT), inputs = at(B_INPUTS);
+/** The inputs of step k (K x B x I) into ut (this thread's copy), for both copies when noisy. */
+function inputsOf(k: usize, S: usize, noisy: bool, ut: usize): void {
+  const nB = <usize>B, nI = <usize>I, inputs = at(B_INPUTS);
   for (let b: usize = 0; b < nB; b++)
     for (let j: usize = 0; j < nI; j++) {
       const u = f(inputs, (k * nB + b) * nI + j);
@@ -134,7 +135,7 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
   const bh = nB * nH;
   const clean = at(B_CLEAN), noisyState = at(B_NOISY);
   let st = at(B_ST);
-  if (!noisy && S > nB) zero(at(B_UT), nI * S); // the padding lane (B odd) has zero inputs
+  if (!noisy && S > nB) zero(at(B_UT), <usize>THREADS * nI * S); // the padding lane (B odd) has zero inputs (every thread's copy)
   const layoutKey: usize = 2 * S + (noisy ? 1 : 0);
   let swap = false;
   if (held == layoutKey) { // the states the last run left, in this layout (online training: one step per call)
@@ -145,7 +146,6 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
     if (noisy) transposeIn(noisyState, st, S, nB);
   }
   if (noisy) memory.copy(at(B_STATES), clean, bh << 3);
-  if (K > 0) inputsOf(0, S, noisy);
   const flags = (noisy ? 1 : 0) | (mismatch ? 2 : 0) | (hidden ? 4 : 0) | (act << 3) | (trace << 5) | (swap ? 128 : 0);
   post(CMD_RUN, K, t0, flags, <i32>seed, 0, sigmaH, sigmaO, 0);
   const inRt = runSteps(K, t0, flags, seed, sigmaH, sigmaO);
@@ -156,9 +156,12 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
 
 /**
  * This thread's part of run's K steps (flags as run packs them): the pre-activations,
- * noise and activity of its rows (rangeStart, blocks of 8), then, after all threads
- * met, thread 0 alone the outputs, traces and states of the step. Every value is the
- * one-thread arithmetic. Returns whether the states end in B_RT.
+ * noise, activity and noise trace (da) of its rows (rangeStart, blocks of 8), then,
+ * after all threads met, thread 0 alone the outputs and states of the step while the
+ * others go on to the next step (its writes touch no buffer thread 0 still reads: the
+ * inputs are per thread, the new states go to the other buffer). The innovation trace
+ * reads the step's entering states after the meeting, so it meets again. Every value
+ * is the one-thread arithmetic. Returns whether the states end in B_RT.
  */
 export function runSteps(K: i32, t0: u32, flags: i32, seed: u32, sigmaH: f64, sigmaO: f64): bool {
   const noisy = (flags & 1) != 0, mismatch = (flags & 2) != 0, hidden = (flags & 4) != 0;
@@ -168,7 +171,7 @@ export function runSteps(K: i32, t0: u32, flags: i32, seed: u32, sigmaH: f64, si
   const bh = nB * nH, bo = nB * nO;
   let st = at(B_ST), rt = at(B_RT);
   if ((flags & 128) != 0) { st = at(B_RT); rt = at(B_ST); }
-  const ut = at(B_UT), aT = at(B_AT), yt = at(B_YT);
+  const ut = at(B_UT) + ((<usize>threadId * <usize>I * S) << 3), aT = at(B_AT), yt = at(B_YT);
   const clean = at(B_CLEAN), noisyState = at(B_NOISY);
   const states = at(B_STATES), da = at(B_DA), dy = at(B_DY);
   const w = at(B_W), r = at(B_R), v = at(B_V), gain = at(B_GAIN), offset = at(B_OFFSET);
@@ -177,6 +180,7 @@ export function runSteps(K: i32, t0: u32, flags: i32, seed: u32, sigmaH: f64, si
   const tanhScratch = at(B_TANH) + 5 * i0 * rowBytes;
   for (let k: usize = 0; k < <usize>K; k++) {
     const t = t0 + <u32>k;
+    inputsOf(k, S, noisy, ut);
     if (first) zero(yt, nO * S);
     if (i1 > i0) matvecT(<i32>(i1 - i0), w + i0 * (<usize>I << 3), I, ut, r + i0 * (nH << 3), H, st, P, aT + i0 * rowBytes, true);
     if (mismatch)
@@ -201,13 +205,13 @@ export function runSteps(K: i32, t0: u32, flags: i32, seed: u32, sigmaH: f64, si
         if (first) for (let o: usize = 0; o < nO; o++) setf(yt, o * S + nB + b, sigmaO == 0 ? 0 : gauss(sigmaO, kn, <u32>(nH + o)));
       }
     if (i1 > i0) activate(act, aT + i0 * rowBytes, rt + i0 * rowBytes, (i1 - i0) * S, tanhScratch);
-    barrier(); // every row of rt is done
+    if (noisy) untranspose(aT, S, nB, da + ((k * bh) << 3), true, i0, i1);
+    barrier(); // every row of rt and da is done
     if (first) {
       if (threadsFailed()) return false;
       matvecT(O, 0, 0, 0, v, H, rt, P, yt, false);
       if (noisy) {
         const dak = da + ((k * bh) << 3), dyk = dy + ((k * bo) << 3);
-        untranspose(aT, S, nB, dak, true);
         for (let b: usize = 0; b < nB; b++)
           for (let o: usize = 0; o < nO; o++) setf(dyk, b * nO + o, f(yt, o * S + nB + b) - f(yt, o * S + b));
         if (trace == TRACE_INNOVATION) recoverNoise(r, v, st, rt, S, dak, dyk);
@@ -223,9 +227,8 @@ export function runSteps(K: i32, t0: u32, flags: i32, seed: u32, sigmaH: f64, si
       if (hidden) memory.copy(hk, clean, bh << 3);
       for (let b: usize = 0; b < nB; b++)
         for (let o: usize = 0; o < nO; o++) setf(oc, b * nO + o, f(yt, o * S + b));
-      if (k + 1 < <usize>K) inputsOf(k + 1, S, noisy);
     }
-    barrier(); // the step's reads of aT, st and ut are done before the next step writes them
+    if (trace == TRACE_INNOVATION) barrier(); // recoverNoise read st, which the next step writes
     const tmp = st; st = rt; rt = tmp;
   }
   return st == at(B_RT);

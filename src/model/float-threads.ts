@@ -68,6 +68,7 @@ export function floatThreadsFor(threads: FloatThreads, hb: number): number {
 
 /** Thread 0's instance of the threads build plus count - 1 workers (await ready before the first layout). */
 export function startFloatThreads(count: number, faults: FloatThreadsFaults = {}): FloatThreadPool {
+  if (count !== 1 && count !== 2) throw new ConfigError('threads', `${count} is not a thread count of the float model; use 1 or 2 (assembly/float/layout.ts THREADS)`);
   const module = floatModule(packagePath('build', 'anpt-float-threads.wasm'));
   const memory = sharedMemory(FLOAT_MAX_MEMORY_BYTES);
   const abort = () => { throw new Error('anpt float model abort in thread 0'); };
