@@ -79,7 +79,7 @@ export function checkAlgoBackend(algo: Algo, backend: Backend): void {
 }
 
 /** --threads of train and sweep: the help line. */
-export const THREADS_HELP = `emulator and float model: cores for one run, 1 | 2 | auto (default auto: the emulator 2 when hidden x batch >= ${AUTO_THREADS_MIN_HB} and 2 cores exist; the float model 2 when hidden x batch >= ${FLOAT_AUTO_THREADS_MIN_HB}, 2 cores, the 1-minute load below cores - 0.5 and the process not niced; the same bits either way)`;
+export const THREADS_HELP = `emulator and float model: cores for one run, 1 | 2 | auto (default auto; auto gives the emulator 2 when hidden x batch >= ${AUTO_THREADS_MIN_HB} and 2 cores exist; the float model 2 when hidden x batch >= ${FLOAT_AUTO_THREADS_MIN_HB}, 2 cores, the 1-minute load below cores - 0.5 and the process not niced; the same bits either way)`;
 
 /** --threads as given (default auto); refused with a board. */
 export function resolveThreads(raw: string | undefined, backend: Backend): EmulatorThreads {
