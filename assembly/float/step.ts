@@ -260,7 +260,8 @@ const REWARD_ARGS = memory.data(16, 16);
 /**
  * The ANP-T updates of the K steps of the last noisy chunk, in order (FloatDevice.update),
  * rewards dL in B_DL. trace: TRACE_* with decay; sqrtN = sqrt(I + H + O). Thread 0 of
- * the threads build hands each other thread its rows (rewardRows); OK or ERR_THREAD.
+ * the threads build hands each other thread its rows (rewardRows) and returns while
+ * they may still update theirs (the next call, or sync, waits); OK or ERR_THREAD.
  */
 export function reward(K: i32, lrW: f64, lrR: f64, lrV: f64, sqrtN: f64, trace: i32, decay: f64): i32 {
   if (!settle()) return ERR_THREAD;
@@ -268,6 +269,11 @@ export function reward(K: i32, lrW: f64, lrR: f64, lrV: f64, sqrtN: f64, trace: 
   store<f64>(REWARD_ARGS + 8, decay);
   post(CMD_REWARD, K, 0, trace, 0, 0, lrW, lrR, lrV);
   rewardRows(K, lrW, lrR, lrV, sqrtN, trace, decay);
+  return OK; // the other threads finish their rows while the host goes on (sync)
+}
+
+/** Thread 0: the last command is done on every thread (the host calls it before it reads or writes a buffer); OK or ERR_THREAD. */
+export function sync(): i32 {
   return settle() ? OK : ERR_THREAD;
 }
 

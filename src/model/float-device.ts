@@ -266,6 +266,7 @@ export class FloatDevice implements Device {
 
   /** Write W, R, V (real units, exact: no quantisation). Nothing is written if any is bad. */
   async writeParams(p: Params): Promise<void> {
+    this.kernel?.sync('writeParams'); // the threads' last reward is done
     checkParams(p, this.need().topology);
     this.params.w.set(p.w);
     this.params.r.set(p.r);
@@ -274,6 +275,7 @@ export class FloatDevice implements Device {
 
   /** Copies of W, R, V. */
   async readParams(): Promise<Params> {
+    this.kernel?.sync('readParams'); // the threads' last reward is done
     this.need();
     return { w: this.params.w.slice(), r: this.params.r.slice(), v: this.params.v.slice() };
   }
@@ -286,6 +288,7 @@ export class FloatDevice implements Device {
 
   /** Copies of both copies' recurrent states r̂ (B x H each), and the eligibility traces when the learner has them. */
   async readState(): Promise<RecurrentState> {
+    this.kernel?.sync('readState'); // the threads' last reward is done
     this.need();
     const s: RecurrentState = { clean: this.clean.slice(), noisy: this.noisyState.slice() };
     if (this.eligibility) s.eligibility = { w: this.eligibility.w.slice(), r: this.eligibility.r.slice() };
@@ -294,6 +297,7 @@ export class FloatDevice implements Device {
 
   /** Set both copies' recurrent states r̂ (B x H each, real units) and the traces (zero when absent). */
   async writeState(s: RecurrentState): Promise<void> {
+    this.kernel?.sync('writeState'); // the threads' last reward is done
     checkState(s, this.need().topology, this.eligibility !== undefined);
     this.clean.set(s.clean);
     this.noisyState.set(s.noisy);
@@ -351,6 +355,7 @@ export class FloatDevice implements Device {
     const cfg = this.need(), kernel = this.kernel!;
     const { inputs: I, hidden: H, outputs: O } = this.shape;
     const B = this.batch, K = req.steps, bo = B * O, bh = B * H;
+    kernel.sync('run'); // the threads' last reward read the inputs this run overwrites
     if (req.noisy) this.ensureTrace(K);
     const { inputs, outClean, hidden: hiddenView, outNoisy } = this.kv!;
     const run = this.kernelRun ??= {
@@ -390,6 +395,7 @@ export class FloatDevice implements Device {
     this.need();
     const p = this.pending.check(req);
     if (this.kernel && this.update === FloatDevice.prototype.update) {
+      this.kernel.sync('reward');
       const dl = this.kv!.dl;
       if (p.steps === 1) dl[0] = req.deltaLoss[0];
       else dl.set(req.deltaLoss.subarray(0, p.steps));
@@ -410,6 +416,7 @@ export class FloatDevice implements Device {
 
   /** Zero both copies' recurrent states. */
   async resetState(): Promise<void> {
+    this.kernel?.sync('resetState'); // the threads' last reward is done
     this.need();
     this.clean.fill(0);
     this.noisyState.fill(0);

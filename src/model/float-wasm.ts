@@ -33,6 +33,8 @@ export interface FloatExports {
   /** OK (0) or ERR_THREAD (-1: a worker of the threads build failed). */
   run(K: number, t0: number, noisy: number, act: number, mismatch: number, hidden: number, trace: number, seed: number, sigmaH: number, sigmaO: number): number;
   reward(K: number, lrW: number, lrR: number, lrV: number, sqrtN: number, trace: number, decay: number): number;
+  /** Threads build: every thread's last command is done (reward returns before the others finish); OK or ERR_THREAD. */
+  sync(): number;
   /** Threads build: the other threads take the sizes of the last layout (false when a worker failed). */
   shareLayout(): number;
   tanhArray(x: number, out: number, n: number, scratch: number): void;
@@ -110,6 +112,7 @@ export class FloatKernel {
   /** Make the K-sized buffers hold at least `steps` steps; true when the memory grew (old views are detached). */
   ensure(steps: number): boolean {
     if (steps <= this.capacity) return false;
+    this.sync('configure');
     const bytes = this.ex.layout(this.inputs, this.hidden, this.outputs, this.batch, steps);
     const have = this.memory.buffer.byteLength;
     if (bytes > 65536 * PAGE) throw new DeviceError('INTERNAL', `the float model needs ${bytes} bytes for ${steps} steps, over the 4 GiB of WASM memory; lower maxChunkSteps or the batch`);
@@ -117,6 +120,15 @@ export class FloatKernel {
     if (this.shared) this.check(this.ex.shareLayout() ? 0 : -1, 'configure');
     this.capacity = steps;
     return bytes > have;
+  }
+
+  /**
+   * Threads build: wait until the other threads have finished the last reward (it
+   * returns while they update their rows). Call before the host reads or writes a
+   * buffer through its views; run, reward and ensure do it themselves.
+   */
+  sync(call: string): void {
+    if (this.shared) this.check(this.ex.sync(), call);
   }
 
   /** A view of buffer `name` (detached when the memory grows). */
