@@ -2,8 +2,10 @@
  * Seconds per Mackey-Glass ANP-T epoch: H=100, B=10, online (one run + one reward per
  * step) over 5000 train steps, then 5000 test steps clean. On the emulator backend
  * (16-bit weights) and on the float model (binary64): its WASM engine (the default)
- * and its TypeScript loops (engine 'js', the same bits, one epoch: it is slow).
- * Wall-clock and process CPU seconds (the machine may be shared).
+ * and its TypeScript loops (engine 'js', the same bits, one epoch: it is slow). Each
+ * at a threads option (1, 2 or 'auto', the default; the rows split between threads with
+ * the same bits), the count it gave recorded. Wall-clock and process CPU seconds (the
+ * machine may be shared; with 2 threads the CPU seconds are both threads').
  * `npx tsx bench/epoch.ts parts` prints where the float model's epoch goes (benchFloatParts).
  */
 import { EmulatorDevice } from '../src/device/emulator.js';
@@ -19,9 +21,14 @@ import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 
 export type EpochBackend = 'emulator' | 'float' | 'float-js';
+/** The devices' threads option (EmulatorDevice and FloatDevice alike). */
+export type EpochThreads = 1 | 2 | 'auto';
 
 export interface EpochBench {
   backend: EpochBackend;
+  /** The threads option asked for, and the count it gave (auto decides at configure). */
+  threadsAsked: EpochThreads;
+  threads: number;
   secondsPerEpoch: number;
   trainSeconds: number;
   testSeconds: number;
@@ -33,15 +40,15 @@ export interface EpochBench {
   testMse: number;
 }
 
-function device(backend: EpochBackend): Device {
-  if (backend === 'emulator') return new EmulatorDevice();
-  return new FloatDevice({ engine: backend === 'float' ? 'wasm' : 'js' });
+function device(backend: EpochBackend, threads: EpochThreads): Device & { readonly threads: number } {
+  if (backend === 'emulator') return new EmulatorDevice({ threads });
+  return new FloatDevice({ engine: backend === 'float' ? 'wasm' : 'js', threads });
 }
 
-export async function benchEpoch(epochs: number, backend: EpochBackend = 'emulator'): Promise<EpochBench> {
+export async function benchEpoch(epochs: number, backend: EpochBackend = 'emulator', threadsAsked: EpochThreads = 'auto'): Promise<EpochBench> {
   const task = mackeyGlassTask({ steps: 5000, batch: 10, mode: 'recall', horizon: 15, seed: 42 });
   const H = 100;
-  const dev = device(backend);
+  const dev = device(backend, threadsAsked);
   const config: DeviceConfig = {
     topology: { inputs: 1, hidden: H, outputs: 1, batch: 10, activation: 'tanh' },
     noise: { hiddenSigma: 1e-3, outputSigma: 1e-3 },
@@ -67,19 +74,45 @@ export async function benchEpoch(epochs: number, backend: EpochBackend = 'emulat
     test += (c - b) / 1000;
   }
   const cpu = process.cpuUsage(cpu0);
+  const threads = dev.threads;
+  await dev.close();
   return {
-    backend, secondsPerEpoch: (train + test) / epochs, trainSeconds: train / epochs, testSeconds: test / epochs,
+    backend, threadsAsked, threads, secondsPerEpoch: (train + test) / epochs, trainSeconds: train / epochs, testSeconds: test / epochs,
     cpuSecondsPerEpoch: (cpu.user + cpu.system) / 1e6 / epochs, stepsPerSecond: (5000 * epochs) / train, epochs, testMse,
   };
 }
 
-/** One line per backend, and the float model against the emulator measured in the same run. */
+/** The row of a backend at a threads option. */
+function rowOf(rows: EpochBench[], backend: EpochBackend, threads: EpochThreads): EpochBench | undefined {
+  return rows.find((r) => r.backend === backend && r.threadsAsked === threads);
+}
+
+/** "threads auto (1 thread)": the option and the count it gave. */
+function threadsLabel(r: EpochBench): string {
+  return `threads ${r.threadsAsked}${r.threadsAsked === 'auto' ? ` (${r.threads})` : ''}`;
+}
+
+/** b against a, wall-clock and CPU: "2.70x (CPU 2.65x)". */
+function ratio(b: EpochBench, a: EpochBench): string {
+  return `${(b.secondsPerEpoch / a.secondsPerEpoch).toFixed(2)}x (CPU ${(b.cpuSecondsPerEpoch / a.cpuSecondsPerEpoch).toFixed(2)}x)`;
+}
+
+/** One line per backend and threads option; each float row against the emulator at its default (threads auto) measured in the same run. */
 export function formatEpochRows(rows: EpochBench[]): string[] {
-  const emu = rows.find((r) => r.backend === 'emulator');
+  const emu = rowOf(rows, 'emulator', 'auto') ?? rows.find((r) => r.backend === 'emulator');
   const name: Record<EpochBackend, string> = { emulator: 'emulator (16-bit)', float: 'float model, WASM', 'float-js': 'float model, TypeScript' };
   return rows.map((r) => {
-    const ratio = emu && r !== emu ? `, ${(r.secondsPerEpoch / emu.secondsPerEpoch).toFixed(2)}x the emulator (CPU ${(r.cpuSecondsPerEpoch / emu.cpuSecondsPerEpoch).toFixed(2)}x)` : '';
-    return `${name[r.backend].padEnd(24)} ${r.secondsPerEpoch.toFixed(3)} s per epoch (train ${r.trainSeconds.toFixed(3)} + test ${r.testSeconds.toFixed(3)}; CPU ${r.cpuSecondsPerEpoch.toFixed(3)} s), ${r.stepsPerSecond.toFixed(0)} train steps/s, test MSE ${r.testMse.toPrecision(6)}, ${r.epochs} epoch${r.epochs > 1 ? 's' : ''}${ratio}`;
+    const vs = emu && r.backend !== 'emulator' ? `, ${ratio(r, emu)} the emulator at ${threadsLabel(emu)}` : '';
+    return `${`${name[r.backend]}, ${threadsLabel(r)}`.padEnd(40)} ${r.secondsPerEpoch.toFixed(3)} s per epoch (train ${r.trainSeconds.toFixed(3)} + test ${r.testSeconds.toFixed(3)}; CPU ${r.cpuSecondsPerEpoch.toFixed(3)} s), ${r.stepsPerSecond.toFixed(0)} train steps/s, test MSE ${r.testMse.toPrecision(6)}, ${r.epochs} epoch${r.epochs > 1 ? 's' : ''}${vs}`;
+  });
+}
+
+/** The float model (WASM) against the emulator, both from the same run: at their defaults (threads auto) and both on 2 threads. */
+export function formatEpochRatios(rows: EpochBench[]): string[] {
+  const pairs: [string, EpochThreads, EpochThreads][] = [['defaults', 'auto', 'auto'], ['both on 2 threads', 2, 2], ['float on 1 thread, emulator at its default', 1, 'auto']];
+  return pairs.flatMap(([what, f, e]) => {
+    const fr = rowOf(rows, 'float', f), er = rowOf(rows, 'emulator', e);
+    return fr && er ? [`float model / emulator epoch, ${what} (float ${threadsLabel(fr)}, emulator ${threadsLabel(er)}): ${ratio(fr, er)}`] : [];
   });
 }
 

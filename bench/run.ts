@@ -6,8 +6,9 @@
  *             (firmware/core, plain) and the tuned AVX2 kernel bench/c/fused.c
  *             (gcc -O3 -march=native), row
  *             skipping on on every side, then off
- *   epoch     one Mackey-Glass ANP-T epoch (H=100, B=10, 5000+5000 steps) on the emulator and the
- *             float model (WASM, and its TypeScript loops), ratios from the same run
+ *   epoch     one Mackey-Glass ANP-T epoch (H=100, B=10, 5000+5000 steps) on the emulator (threads
+ *             auto and 2) and the float model (WASM at threads auto, 1 and 2, and its TypeScript
+ *             loops), ratios from the same run
  *   spectral  the per-epoch spectral-radius diagnostic against the epoch, H=1024 and 4096
  *   queue     a 48-row sweep: local piscina vs 1, 2, 4 queue workers on Redis (bench/queue.ts)
  *   link      ANP-T through firmware-sim vs the wire limit
@@ -23,7 +24,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname } from 'node:path';
 import { benchStep, formatStepRows, sameBits } from './step-vs-c.js';
-import { benchEpoch, formatEpochRows } from './epoch.js';
+import { benchEpoch, formatEpochRatios, formatEpochRows, type EpochBackend, type EpochThreads } from './epoch.js';
 import { benchSpectral, formatSpectralRows } from './spectral.js';
 
 const args = process.argv.slice(2);
@@ -56,17 +57,21 @@ if (want('step')) {
 }
 
 if (want('epoch')) {
-  console.log(`\n== one Mackey-Glass ANP-T epoch (recall-15, H=100, B=10, 5000 train steps online + 5000 test steps): emulator and float model alternated, ${quick ? 1 : 2} rounds of ${quick ? 1 : 3} epochs, the faster round shown; ${load()}`);
+  const variants: [EpochBackend, EpochThreads][] = [['emulator', 'auto'], ['emulator', 2], ['float', 'auto'], ['float', 1], ['float', 2]];
+  console.log(`\n== one Mackey-Glass ANP-T epoch (recall-15, H=100, B=10, 5000 train steps online + 5000 test steps): emulator at threads auto and 2, float model at auto, 1 and 2, alternated, ${quick ? 1 : 2} rounds of ${quick ? 1 : 3} epochs, the faster round shown; auto's count in parentheses; ${load()}`);
   const best = new Map<string, Awaited<ReturnType<typeof benchEpoch>>>();
   for (let round = 0; round < (quick ? 1 : 2); round++)
-    for (const backend of ['emulator', 'float'] as const) {
-      const r = await benchEpoch(quick ? 1 : 3, backend);
-      if (!best.has(backend) || r.secondsPerEpoch < best.get(backend)!.secondsPerEpoch) best.set(backend, r);
+    for (const [backend, threads] of variants) {
+      const r = await benchEpoch(quick ? 1 : 3, backend, threads);
+      const name = `${backend} ${threads}`;
+      if (!best.has(name) || r.secondsPerEpoch < best.get(name)!.secondsPerEpoch) best.set(name, r);
     }
   best.set('float-js', await benchEpoch(1, 'float-js'));
   const rows = [...best.values()];
   for (const line of formatEpochRows(rows)) console.log(line);
-  console.log(`float model engines give the same test MSE bits (1 epoch): ${(await benchEpoch(1, 'float')).testMse === best.get('float-js')!.testMse ? 'yes' : 'NO'}; ${load()}`);
+  for (const line of formatEpochRatios(rows)) console.log(line);
+  const mse = [await benchEpoch(1, 'float', 1), await benchEpoch(1, 'float', 2)].map((r) => r.testMse);
+  console.log(`float model engines and thread counts give the same test MSE bits (1 epoch: WASM on 1 and 2 threads, TypeScript): ${mse.every((m) => m === best.get('float-js')!.testMse) ? 'yes' : 'NO'}; ${load()}`);
   results.epoch = rows;
 }
 

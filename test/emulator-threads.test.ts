@@ -272,9 +272,6 @@ describe('--threads on the command line', () => {
     expect(runs['2'].device).toBe('anpt-emulator (simd, 2 threads)');
     const bad = await cli('train', ...MG, '--threads', '4', '--out', join(TMP, 'never'));
     expect([bad.code, bad.err]).toEqual([2, "anpt: --threads: '4' is not 1, 2 or auto; e.g. --threads 2\n"]);
-    const float = await cli('train', ...MG, '--backend', 'float', '--threads', '2', '--out', join(TMP, 'never'));
-    expect(float.code).toBe(2);
-    expect(float.err).toMatch(/^anpt: --threads splits the emulator's work over cores; the float model runs on one; remove it\n$/);
   });
 
   it('sweep: rows in the main thread on two threads give the rows of one; a worker pool keeps one thread per row', async () => {

@@ -12,7 +12,7 @@ export const B_EW = 5; // H x I, eligibility trace of W
 export const B_ER = 6; // H x H
 export const B_GAIN = 7; // H
 export const B_OFFSET = 8; // H
-export const B_UT = 9; // I x S   inputs of a step, transposed (S = 2B sequences: clean then noisy)
+export const B_UT = 9; // THREADS x I x S   inputs of a step, transposed (S = 2B sequences: clean then noisy), one copy per thread
 export const B_ST = 10; // H x S  states entering the step, transposed
 export const B_AT = 11; // H x S  pre-activations
 export const B_RT = 12; // H x S  new states
@@ -30,6 +30,9 @@ export const B_DY = 23; // K x B x O
 export const B_DL = 24; // K  rewards
 export const B_TANH = 25; // 5 x H x S  tanh's intermediate values
 const COUNT = 26;
+
+/** Most threads of the threads build (src/model/float-threads.ts starts 1 or 2): the per-thread buffers. */
+export const THREADS = 2;
 
 export let I = 0;
 export let H = 0;
@@ -57,7 +60,7 @@ function size(q: i32): f64 {
     case B_V: return o * h;
     case B_CLEAN: case B_NOISY: return b * h;
     case B_GAIN: case B_OFFSET: return h;
-    case B_UT: return i * s;
+    case B_UT: return THREADS * i * s;
     case B_ST: case B_AT: case B_RT: case B_DT: case B_ZT: return h * s;
     case B_YT: return o * s;
     case B_SCRATCH: return 2 * (h > o ? h : o) * b;
@@ -90,12 +93,17 @@ export function forget(): void {
   held = 0;
 }
 
-/** Compute the layout of a configuration; returns the bytes of memory it needs. */
-export function layout(i: i32, h: i32, o: i32, b: i32, k: i32): f64 {
+/** The sizes of a configuration (this instance's globals; the threads build's workers take them from thread 0's layout). */
+export function dims(i: i32, h: i32, o: i32, b: i32, k: i32): void {
   I = i; H = h; O = o; B = b; K = k;
   held = 0;
   S2 = 2 * b;
   SC = b + (b & 1);
+}
+
+/** Compute the layout of a configuration; returns the bytes of memory it needs. */
+export function layout(i: i32, h: i32, o: i32, b: i32, k: i32): f64 {
+  dims(i, h, o, b, k);
   let p = <f64>((__heap_base + 15) & ~15);
   for (let q = 0; q < COUNT; q++) {
     store<usize>(base + (<usize>q << 3), <usize>p);

@@ -26,7 +26,7 @@ let applyTrace = false; // trace mode and cw != 0
 let pmat: usize = 0; // the parameters a trace is applied to (trace mode)
 let emat: usize = 0; // the matrix summed into (plain: the parameters; trace: the trace)
 let cols: i32 = 0;
-let rows_: i32 = 0; // rows of the matrix (delta is B x rows_)
+let rows_: i32 = 0; // values per row of delta (B x rows_)
 
 // @ts-ignore: decorator
 @inline
@@ -176,14 +176,17 @@ function rowSingle<Mode>(i: i32): void {
  * The sum over b of e[b][i] pre[b][j] into mat (rows x cols), e[b][i] = coef delta[b][i]
  * (delta B x rows, pre B x cols, natural layouts). With trace set, `mat` is the trace:
  * it is first multiplied by decay, and after the sum params += cw trace (cw != 0).
- * scratch: rows x B values. summed = false only decays (and applies) the trace.
+ * scratch: 2 rows x B values. summed = false only decays (and applies) the trace.
+ * deltaStride: values per row b of delta (default rows; a block of rows of a larger
+ * delta, as one thread of the threads build updates, passes the full row length).
  */
 export function outerUpdate(
   mat: usize, rows: i32, ncols: i32, coef: f64, B: i32, delta: usize, pre: usize, scratch: usize,
-  trace: bool, decay: f64, cwIn: f64, params: usize, summed: bool,
+  trace: bool, decay: f64, cwIn: f64, params: usize, summed: bool, deltaStride: i32 = 0,
 ): void {
   if (!trace && coef == 0) return;
-  emat = mat; cols = ncols; rows_ = rows; preBase = pre; preStride = <usize>ncols << 3; ePtr = scratch;
+  const ds = deltaStride > 0 ? deltaStride : rows;
+  emat = mat; cols = ncols; rows_ = ds; preBase = pre; preStride = <usize>ncols << 3; ePtr = scratch;
   nbAll = B; nb = summed && coef != 0 ? B : 0;
   isTrace = trace; lam = decay; lamV = f64x2.splat(decay); cw = cwIn; cwV = f64x2.splat(cwIn); pmat = params;
   applyTrace = trace && cwIn != 0;
@@ -193,7 +196,7 @@ export function outerUpdate(
   const c2 = f64x2.splat(coef), zero = f64x2.splat(0);
   let zmask = i64x2.splat(0);
   for (let b = 0; b < B; b++) {
-    const d = delta + ((<usize>b * <usize>rows) << 3), q = eq + (<usize>b << 5);
+    const d = delta + ((<usize>b * <usize>ds) << 3), q = eq + (<usize>b << 5);
     for (let i = 0; i < rows4; i += 4) {
       const e01 = f64x2.mul(c2, v128.load(d + (<usize>i << 3))), e23 = f64x2.mul(c2, v128.load(d + (<usize>i << 3), 16));
       zmask = v128.or(zmask, v128.or(f64x2.eq(e01, zero), f64x2.eq(e23, zero)));
@@ -210,7 +213,7 @@ export function outerUpdate(
   else if ((ncols & 1) != 0) natural(0, rows4, B, coef, delta); // one() of quads' odd last column
   if (trace) rowsOf<f64>(rows);
   else if (zeros) rowsOf<i32>(rows);
-  else if (ncols == 1) column(mat, rows, B, coef, delta, pre); else {
+  else if (ncols == 1) column(mat, rows, ds, B, coef, delta, pre); else {
     quads(rows4, eq);
     for (let i = rows4; i < rows; i++) rowSingle<i32>(i);
   }
@@ -274,8 +277,8 @@ function quads(rows4: i32, eq: usize): void {
  * lanes are two rows, mat[i] += e[b][i] pre[b] for b in order, e[b][i] = coef delta[b][i]
  * formed again in the natural layout (the same product). 8 rows per iteration.
  */
-function column(mat: usize, rows: i32, B: i32, coef: f64, delta: usize, pre: usize): void {
-  const c = f64x2.splat(coef), rowBytes = <usize>rows << 3, n = <usize>rows & ~7, end = mat + (n << 3);
+function column(mat: usize, rows: i32, ds: i32, B: i32, coef: f64, delta: usize, pre: usize): void {
+  const c = f64x2.splat(coef), rowBytes = <usize>ds << 3, n = <usize>rows & ~7, end = mat + (n << 3);
   for (let m = mat, d0 = delta; m < end; m += 64, d0 += 64) {
     let a0 = v128.load(m), a1 = v128.load(m, 16), a2 = v128.load(m, 32), a3 = v128.load(m, 48);
     let d = d0;

@@ -10,6 +10,7 @@ import { FORMAT_BITS, formatName, OVERFLOWS, ROUNDINGS, type FixedFormat } from 
 import { NpFloatDevice } from '../learn/np.js';
 import { WpFloatDevice } from '../learn/wp.js';
 import { FloatDevice } from '../model/float-device.js';
+import { FLOAT_AUTO_THREADS_MIN_HB, type FloatThreads } from '../model/float-threads.js';
 import { FLOAT_ONLY, type Algo, type Backend } from './defaults.js';
 import { UsageError } from './errors.js';
 import { choice, positiveInt, refuse } from './options.js';
@@ -78,24 +79,24 @@ export function checkAlgoBackend(algo: Algo, backend: Backend): void {
 }
 
 /** --threads of train and sweep: the help line. */
-export const THREADS_HELP = `emulator: cores for one run, 1 | 2 | auto (default auto = 2 when hidden x batch >= ${AUTO_THREADS_MIN_HB} and 2 cores exist; the same bits either way)`;
+export const THREADS_HELP = `emulator and float model: cores for one run, 1 | 2 | auto (default auto; auto gives the emulator 2 when hidden x batch >= ${AUTO_THREADS_MIN_HB} and 2 cores exist; the float model 2 when hidden x batch >= ${FLOAT_AUTO_THREADS_MIN_HB}, 2 cores, the 1-minute load below cores - 0.5 and the process not niced; the same bits either way)`;
 
-/** --threads as given (default auto); refused off the emulator. */
+/** --threads as given (default auto); refused with a board. */
 export function resolveThreads(raw: string | undefined, backend: Backend): EmulatorThreads {
   if (raw === undefined) return 'auto';
-  if (backend !== 'emulator') refuse('--threads', raw, `splits the emulator's work over cores; the ${backend === 'device' ? 'board' : 'float model'} runs on one; remove it`);
+  if (backend === 'device') refuse('--threads', raw, `splits the emulator's or the float model's work over cores; the board runs on its own; remove it`);
   if (raw === 'auto') return 'auto';
   if (raw === '1' || raw === '2') return Number(raw) as 1 | 2;
   throw new UsageError(`--threads: '${raw}' is not 1, 2 or auto; e.g. --threads 2`);
 }
 
 /** An unconfigured in-process device for an algorithm on a backend (BPTT trains off-device; its model is a FloatDevice). */
-export function makeDevice(algo: Algo, backend: Backend, threads: EmulatorThreads = 1): Device {
+export function makeDevice(algo: Algo, backend: Backend, threads: EmulatorThreads | FloatThreads = 1): Device {
   if (backend === 'device') throw new Error('makeDevice: a board is opened with openBoard()');
   if (backend === 'emulator') return new EmulatorDevice({ threads });
-  if (algo === 'np') return new NpFloatDevice();
-  if (algo === 'wp') return new WpFloatDevice();
-  return new FloatDevice();
+  if (algo === 'np') return new NpFloatDevice({ threads });
+  if (algo === 'wp') return new WpFloatDevice({ threads });
+  return new FloatDevice({ threads });
 }
 
 export interface DeviceSetup {

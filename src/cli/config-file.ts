@@ -90,7 +90,7 @@ export function configJson(cfg: TrainConfig): Record<string, string | number | b
     schedule: cfg.algo === 'reservoir' ? undefined : cfg.schedule,
     sigma: perturbation ? cfg.sigma : undefined,
     chunk: perturbation ? (cfg.chunk as number) : undefined,
-    threads: cfg.backend === 'emulator' ? cfg.threads : undefined,
+    threads: cfg.backend !== 'device' ? cfg.threads : undefined,
     'readout-only': cfg.readoutOnly || undefined,
     'spectral-cap': perturbation ? cfg.spectralCap ?? 0 : undefined,
     'no-diagnostics': cfg.noDiagnostics || undefined,

@@ -38,7 +38,7 @@ export interface TrainConfig {
   /** Noise std, real units (0 for bptt and reservoir). */
   sigma: number;
   seed: number;
-  /** Emulator threads for the run (--threads; the same bits for any). */
+  /** Threads of the emulator or the float model for the run (--threads; the same bits for any). */
   threads: EmulatorThreads;
   /** Steps per run/reward round trip (anpt, np, wp); 1 = online; 'sequence' = the whole sequence (resolved by runTrain). */
   chunk: number | 'sequence';

@@ -10,6 +10,8 @@
  * slices and gives up when the shared DEAD word says a worker is gone (set by the
  * worker's own code when it throws, by the exit handler here, or by thread 0 after a
  * minute without progress); the call then returns ERR_THREAD and failure() says why.
+ * The worker pool is generic (startWorkerPool): the float model's threads build
+ * (src/model/float-threads.ts) uses it too.
  */
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
@@ -18,11 +20,11 @@ import type { KernelExports } from './wasm.js';
 
 /**
  * The worker's whole program, run with eval (a file would need a .ts twin under
- * tsx/vitest): instantiate the module over the shared memory, say ready, then serve
- * until thread 0 posts quit. On an exception it marks the chip's DEAD word (so thread 0
- * stops waiting for it) and sends the error text before it dies; so it does when it
- * exits without being told to. `fault` (tests only) throws, exits or hangs after that
- * many commands.
+ * tsx/vitest): instantiate the module over the shared memory, set its thread, make
+ * the init calls, say ready, then serve until thread 0 posts quit. On an exception it
+ * marks the DEAD word (so thread 0 stops waiting for it) and sends the error text
+ * before it dies; so it does when it exits without being told to. `fault` (tests only)
+ * throws, exits or hangs after that many commands.
  */
 const WORKER_CODE = `
 const { parentPort, workerData: d } = require('node:worker_threads');
@@ -30,11 +32,10 @@ let k, quit = false;
 const markDead = (code) => { if (k) Atomics.compareExchange(new Int32Array(d.memory.buffer), k.deadAddress() >> 2, 0, code); };
 process.on('exit', (code) => { if (!quit) { d.port.postMessage('thread ' + d.id + ' exited (code ' + code + ')'); markDead(2); } });
 try {
-  const abort = () => { throw new Error('anpt kernel abort in thread ' + d.id); };
+  const abort = () => { throw new Error('anpt ' + d.label + ' abort in thread ' + d.id); };
   k = new WebAssembly.Instance(d.module, { env: { memory: d.memory, abort } }).exports;
   k.setThread(d.id, d.count);
-  if (!d.rowSkip) k.setRowSkip(0);
-  if (d.dynamicMinWork !== undefined) k.setDynamicMinWork(d.dynamicMinWork);
+  for (const [name, ...args] of d.init) k[name](...args);
   parentPort.postMessage('ready');
   let n = 0;
   while (k.serveNext()) {
@@ -60,37 +61,62 @@ try {
  */
 const STATIC_PAGES = 64;
 
+/** A worker that throws, exits or hangs after `after` commands (tests only). */
+export interface WorkerFault {
+  after: number;
+  kind: 'throw' | 'exit' | 'hang';
+}
+
 /** Test hooks: a worker that throws or hangs after `after` commands; thread 0's give-up time without progress. */
 export interface KernelThreadsFaults {
-  fault?: { after: number; kind: 'throw' | 'exit' | 'hang' };
+  fault?: WorkerFault;
   stallMs?: number;
   /** The hidden x batch from which online runs split their rows dynamically (every thread's kernel; default assembly/threads.ts). */
   dynamicMinWork?: number;
 }
 
-export interface KernelThreads {
-  /** Thread 0's kernel: the device calls it as a single-thread kernel. */
-  readonly k: KernelExports;
+/** What the pool needs of a threads build's instance (assembly/threads.ts and the module's serveNext, stopThreads). */
+export interface PoolExports {
+  setThread(id: number, count: number): void;
+  deadAddress(): number;
+  threadFailure(): number;
+  stopThreads(): void;
+}
+
+/** The workers of one threads-build instance (thread 0, the host's). */
+export interface WorkerPool {
   readonly count: number;
-  /** Resolves once every worker has instantiated its kernel (configure must wait for it). */
+  /** Resolves once every worker has instantiated its module (configure must wait for it). */
   readonly ready: Promise<void>;
-  /** Why the workers are gone (after a call returned the kernel's ERR_THREAD), or undefined while they work. */
+  /** Why the workers are gone (after a call reported a failed thread), or undefined while they work. */
   failure(): string | undefined;
-  /** Stop the workers; the kernel then runs on thread 0 alone (same bits). After a failure: terminate them. */
+  /** Stop the workers; the module then runs on thread 0 alone (same bits). After a failure: terminate them. */
   stop(): Promise<void>;
+}
+
+export interface PoolOptions {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  /** Thread 0's instance (its setThread already called). */
+  k: PoolExports;
+  count: number;
+  /** Exports every worker calls after setThread: [name, ...numbers]. */
+  init?: [string, ...number[]][];
+  /** Names the module in messages: 'kernel' (the chip's) or 'float model'. */
+  label: string;
+  fault?: WorkerFault;
+}
+
+/** A shared memory for a threads build: `maxBytes` at most. */
+export function sharedMemory(maxBytes: number): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: STATIC_PAGES, maximum: maxBytes / 65536, shared: true });
 }
 
 const DEAD_TEXT: Record<number, string> = { 1: 'it threw', 2: 'it exited', 3: 'it made no progress within the stall limit, 60 s by default' };
 
-/** Thread 0's kernel plus count - 1 workers over one shared memory. */
-export function startKernelThreads(count: number, rowSkip: boolean, faults: KernelThreadsFaults = {}): KernelThreads {
-  const memory = new WebAssembly.Memory({ initial: STATIC_PAGES, maximum: KERNEL_MAX_MEMORY_BYTES / 65536, shared: true });
-  const k = instantiateKernel('threads', memory);
-  k.setThread(0, count);
-  if (!rowSkip) k.setRowSkip(false);
-  if (faults.stallMs !== undefined) k.setStallLimit(faults.stallMs);
-  if (faults.dynamicMinWork !== undefined) k.setDynamicMinWork(faults.dynamicMinWork);
-  const module = kernelModule('threads');
+/** count - 1 workers serving the module over the shared memory of thread 0's instance k. */
+export function startWorkerPool(o: PoolOptions): WorkerPool {
+  const { module, memory, k, count, label } = o;
   const workers: Worker[] = [];
   const ports: MessagePort[] = [];
   const notes: string[] = [];
@@ -102,13 +128,13 @@ export function startKernelThreads(count: number, rowSkip: boolean, faults: Kern
     Atomics.compareExchange(words, k.deadAddress() >> 2, 0, code);
   };
   // The workers instantiate after thread 0, before the first configure (ready): an
-  // instance's start-up writes the kernel's static objects, the same bytes at the same
-  // addresses in every instance, so it must not overlap a configured chip.
+  // instance's start-up writes the module's static objects, the same bytes at the same
+  // addresses in every instance, so it must not overlap a configured model.
   for (let id = 1; id < count; id++) {
     const { port1, port2 } = new MessageChannel();
     port1.unref();
     ports.push(port1);
-    const w = new Worker(WORKER_CODE, { eval: true, workerData: { module, memory, id, count, rowSkip, fault: faults.fault, dynamicMinWork: faults.dynamicMinWork, port: port2 }, transferList: [port2] });
+    const w = new Worker(WORKER_CODE, { eval: true, workerData: { module, memory, id, count, label, init: o.init ?? [], fault: o.fault, port: port2 }, transferList: [port2] });
     workers.push(w);
     exited.push(new Promise((resolve) => w.once('exit', () => resolve())));
     w.on('error', (e) => notes.push(`thread ${id}: ${e.message}`));
@@ -123,7 +149,7 @@ export function startKernelThreads(count: number, rowSkip: boolean, faults: Kern
         resolve();
       });
       w.once('error', reject);
-      w.once('exit', (code) => reject(new Error(`anpt kernel thread ${id} exited (code ${code}) before it was ready`)));
+      w.once('exit', (code) => reject(new Error(`anpt ${label} thread ${id} exited (code ${code}) before it was ready`)));
     }));
   }
   const ready = Promise.all(started).then(() => undefined);
@@ -133,13 +159,13 @@ export function startKernelThreads(count: number, rowSkip: boolean, faults: Kern
     if (dead === 0) return undefined;
     for (const p of ports) for (let m = receiveMessageOnPort(p); m; m = receiveMessageOnPort(p)) notes.push(String(m.message));
     const seen = [...new Set(notes)];
-    return `a kernel worker thread stopped (${DEAD_TEXT[dead] ?? `code ${dead}`}${seen.length ? `: ${seen.join('; ')}` : ''})`;
+    return `a ${label} worker thread stopped (${DEAD_TEXT[dead] ?? `code ${dead}`}${seen.length ? `: ${seen.join('; ')}` : ''})`;
   };
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= ready.catch(() => {}).then(async () => {
       stopping = true;
-      if (k.threadFailure() === 0) k.stopThreads(); // applies a deferred update first, then posts quit
+      if (k.threadFailure() === 0) k.stopThreads(); // the module finishes its last command first, then posts quit
       if (k.threadFailure() !== 0) {
         await Promise.all(workers.map((w) => w.terminate()));
       } else {
@@ -151,5 +177,25 @@ export function startKernelThreads(count: number, rowSkip: boolean, faults: Kern
     });
     return stopped;
   };
-  return { k, count, ready, failure, stop };
+  return { count, ready, failure, stop };
+}
+
+export interface KernelThreads extends WorkerPool {
+  /** Thread 0's kernel: the device calls it as a single-thread kernel. */
+  readonly k: KernelExports;
+}
+
+/** Thread 0's kernel plus count - 1 workers over one shared memory. */
+export function startKernelThreads(count: number, rowSkip: boolean, faults: KernelThreadsFaults = {}): KernelThreads {
+  const memory = sharedMemory(KERNEL_MAX_MEMORY_BYTES);
+  const k = instantiateKernel('threads', memory);
+  k.setThread(0, count);
+  if (!rowSkip) k.setRowSkip(false);
+  if (faults.stallMs !== undefined) k.setStallLimit(faults.stallMs);
+  if (faults.dynamicMinWork !== undefined) k.setDynamicMinWork(faults.dynamicMinWork);
+  const init: [string, ...number[]][] = [];
+  if (!rowSkip) init.push(['setRowSkip', 0]);
+  if (faults.dynamicMinWork !== undefined) init.push(['setDynamicMinWork', faults.dynamicMinWork]);
+  const pool = startWorkerPool({ module: kernelModule('threads'), memory, k, count, init, label: 'kernel', fault: faults.fault });
+  return { k, ...pool };
 }

@@ -68,6 +68,7 @@ import {
   type RnnParams, type RnnShape, type StepBuffers, type StepPerturbation,
 } from './rnn.js';
 import { FloatKernel, type KernelRun } from './float-wasm.js';
+import { checkFloatThreads, floatThreadsFor, startFloatThreads, type FloatThreadPool, type FloatThreads, type FloatThreadsFaults } from './float-threads.js';
 
 /** Limits of the float model (it has no memory budget beyond the host's). */
 export const FLOAT_LIMITS = {
@@ -91,9 +92,20 @@ export interface FloatDeviceOptions {
    * The environment variable ANPT_FLOAT_ENGINE=js selects 'js' where this is absent.
    */
   engine?: FloatEngine;
+  /**
+   * Threads of the 'wasm' engine (float-threads.ts): 1, 2 (rows split between two
+   * threads, the same bits) or 'auto' (default: 2 when hidden x batch >= 1000, 2 cores
+   * are free, on the main thread of a process that is not niced; floatThreadsFor).
+   */
+  threads?: FloatThreads;
+  /** Tests only: make a worker thread fail (float-threads.ts). */
+  threadFaults?: FloatThreadsFaults;
 }
 
 export type FloatEngine = 'wasm' | 'js';
+
+/** Workers of a device dropped without close() are stopped when it is collected. */
+const dropped = new FinalizationRegistry<FloatThreadPool>((p) => void p.stop());
 
 /** Bytes of the step-sized buffers a WASM float model starts with (clean chunks longer than that run in pieces). */
 const KERNEL_START_BYTES = 8 << 20;
@@ -132,6 +144,10 @@ export class FloatDevice implements Device {
   /** The engine asked for; kernel is set when it is 'wasm' and this device can use it. */
   readonly engine: FloatEngine;
   private kernel?: FloatKernel;
+  private readonly threadsOpt: FloatThreads;
+  private readonly threadFaults?: FloatThreadsFaults;
+  /** The threads build's instance and workers while the kernel runs on more than one thread. */
+  private pool?: FloatThreadPool;
   /** The kernel's staging buffers (taken again when its memory grows). */
   private kv?: { inputs: Float64Array; outClean: Float64Array; outNoisy: Float64Array; hidden: Float64Array; dl: Float64Array };
   /** The kernel's run arguments of this configuration (made once; steps, t0, noisy and hidden set per call). */
@@ -151,6 +167,34 @@ export class FloatDevice implements Device {
     const engine = opts.engine ?? (process.env.ANPT_FLOAT_ENGINE === 'js' ? 'js' : 'wasm');
     if (engine !== 'wasm' && engine !== 'js') throw new ConfigError('engine', `"${String(engine)}" is not an engine; use wasm or js`);
     this.engine = engine;
+    this.threadsOpt = checkFloatThreads(opts.threads ?? 'auto');
+    this.threadFaults = opts.threadFaults;
+  }
+
+  /** Threads the configured model runs on (1 on the 'js' engine). */
+  get threads(): number {
+    return this.kernel ? this.pool?.count ?? 1 : 1;
+  }
+
+  /** The pool for `count` threads: the current one, a new one (the old stopped), or none for 1. */
+  private async poolFor(count: number): Promise<FloatThreadPool | undefined> {
+    if (this.pool && this.pool.count === count && this.pool.failure() === undefined) return this.pool;
+    const old = this.pool;
+    this.pool = undefined;
+    if (old) {
+      dropped.unregister(old);
+      await old.stop();
+    }
+    if (count < 2) return undefined;
+    const p = startFloatThreads(count, this.threadFaults);
+    try {
+      await p.ready;
+    } catch (e) {
+      await p.stop();
+      throw e;
+    }
+    dropped.register(this, p, p);
+    return (this.pool = p);
   }
 
   /** The engine this configuration runs on: 'wasm', or 'js' (asked for, or not available to this device; see FloatDeviceOptions.engine). */
@@ -211,7 +255,8 @@ export class FloatDevice implements Device {
     if (this.engine === 'wasm' && !this.params.d && !t.bias && this.drawNoise === own.drawNoise && this.noisyParams === own.noisyParams) {
       const perStep = 8 * B * (t.inputs + 3 * t.outputs + 4 * H) + 8;
       const start = Math.max(1, Math.min(config.maxChunkSteps, Math.floor(KERNEL_START_BYTES / perStep)));
-      this.kernel = new FloatKernel(t.inputs, H, t.outputs, B, start);
+      const pool = await this.poolFor(floatThreadsFor(this.threadsOpt, H * B));
+      this.kernel = new FloatKernel(t.inputs, H, t.outputs, B, start, pool);
       const { gain, offset } = this.mismatch;
       this.bindKernel();
       if (gain && offset) {
@@ -235,6 +280,7 @@ export class FloatDevice implements Device {
 
   /** Write W, R, V (real units, exact: no quantisation). Nothing is written if any is bad. */
   async writeParams(p: Params): Promise<void> {
+    this.kernel?.sync('writeParams'); // the threads' last reward is done
     checkParams(p, this.need().topology);
     this.params.w.set(p.w);
     this.params.r.set(p.r);
@@ -245,6 +291,7 @@ export class FloatDevice implements Device {
 
   /** Copies of W, R, V. */
   async readParams(): Promise<Params> {
+    this.kernel?.sync('readParams'); // the threads' last reward is done
     this.need();
     const out: Params = { w: this.params.w.slice(), r: this.params.r.slice(), v: this.params.v.slice() };
     if (this.params.b) out.b = this.params.b.slice();
@@ -260,6 +307,7 @@ export class FloatDevice implements Device {
 
   /** Copies of both copies' recurrent states r̂ (B x H each), and the eligibility traces when the learner has them. */
   async readState(): Promise<RecurrentState> {
+    this.kernel?.sync('readState'); // the threads' last reward is done
     this.need();
     const s: RecurrentState = { clean: this.clean.slice(), noisy: this.noisyState.slice() };
     if (this.eligibility) {
@@ -271,6 +319,7 @@ export class FloatDevice implements Device {
 
   /** Set both copies' recurrent states r̂ (B x H each, real units) and the traces (zero when absent). */
   async writeState(s: RecurrentState): Promise<void> {
+    this.kernel?.sync('writeState'); // the threads' last reward is done
     checkState(s, this.need().topology, this.eligibility !== undefined);
     this.clean.set(s.clean);
     this.noisyState.set(s.noisy);
@@ -329,6 +378,7 @@ export class FloatDevice implements Device {
     const cfg = this.need(), kernel = this.kernel!;
     const { inputs: I, hidden: H, outputs: O } = this.shape;
     const B = this.batch, K = req.steps, bo = B * O, bh = B * H;
+    kernel.sync('run'); // the threads' last reward read the inputs this run overwrites
     if (req.noisy) this.ensureTrace(K);
     const { inputs, outClean, hidden: hiddenView, outNoisy } = this.kv!;
     const run = this.kernelRun ??= {
@@ -368,6 +418,7 @@ export class FloatDevice implements Device {
     this.need();
     const p = this.pending.check(req);
     if (this.kernel && this.update === FloatDevice.prototype.update) {
+      this.kernel.sync('reward');
       const dl = this.kv!.dl;
       if (p.steps === 1) dl[0] = req.deltaLoss[0];
       else dl.set(req.deltaLoss.subarray(0, p.steps));
@@ -388,6 +439,7 @@ export class FloatDevice implements Device {
 
   /** Zero both copies' recurrent states. */
   async resetState(): Promise<void> {
+    this.kernel?.sync('resetState'); // the threads' last reward is done
     this.need();
     this.clean.fill(0);
     this.noisyState.fill(0);
@@ -402,8 +454,10 @@ export class FloatDevice implements Device {
     return { ...this.counters };
   }
 
-  /** Nothing to release. */
-  async close(): Promise<void> {}
+  /** Stop the worker threads, if any (the device can be configured again). */
+  async close(): Promise<void> {
+    await this.poolFor(1);
+  }
 
   /**
    * The noise of the noisy copy at absolute step t: hidden (B x H) and output (B x O),

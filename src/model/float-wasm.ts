@@ -6,7 +6,8 @@
  * separate (no fused multiply-add), and tanh is a port of the fdlibm tanh that V8's
  * Math.tanh is. test/float-wasm.test.ts checks the equality bit for bit.
  *
- * One FloatKernel per device: its own memory, laid out by the module (layout.ts);
+ * One FloatKernel per device: its own memory, laid out by the module (layout.ts), or
+ * with threads (float-threads.ts) the shared memory of the threads build;
  * views of its buffers are Float64Arrays the device uses as its weights, states and
  * traces. Growing the memory (a longer noisy chunk) detaches the old views: the owner
  * takes new ones from view().
@@ -23,13 +24,19 @@ export const FloatBuffer = {
 } as const;
 export type FloatBufferName = keyof typeof FloatBuffer;
 
-interface Exports {
-  memory: WebAssembly.Memory;
+export interface FloatExports {
+  /** Absent in the threads build (it imports the shared memory). */
+  memory?: WebAssembly.Memory;
   layout(I: number, H: number, O: number, B: number, K: number): number;
   forget(): void;
   ptr(id: number): number;
-  run(K: number, t0: number, noisy: number, act: number, mismatch: number, hidden: number, trace: number, seed: number, sigmaH: number, sigmaO: number): void;
-  reward(K: number, lrW: number, lrR: number, lrV: number, sqrtN: number, trace: number, decay: number): void;
+  /** OK (0) or ERR_THREAD (-1: a worker of the threads build failed). */
+  run(K: number, t0: number, noisy: number, act: number, mismatch: number, hidden: number, trace: number, seed: number, sigmaH: number, sigmaO: number): number;
+  reward(K: number, lrW: number, lrR: number, lrV: number, sqrtN: number, trace: number, decay: number): number;
+  /** Threads build: every thread's last command is done (reward returns before the others finish); OK or ERR_THREAD. */
+  sync(): number;
+  /** Threads build: the other threads take the sizes of the last layout (false when a worker failed). */
+  shareLayout(): number;
   tanhArray(x: number, out: number, n: number, scratch: number): void;
   [id: string]: unknown;
 }
@@ -39,15 +46,27 @@ const TRACE = { none: 0, activity: 1, innovation: 2 } as const;
 const PAGE = 65536;
 const compiled = new Map<string, WebAssembly.Module>();
 
-/** An instance of build/anpt-float.wasm, or of another build of assembly/float/ (file: bench/epoch.ts compares builds in one process). */
-function instantiate(file = packagePath('build', 'anpt-float.wasm')): Exports {
+/** The compiled module of a build of assembly/float/ (default build/anpt-float.wasm; compiled once per process). */
+export function floatModule(file = packagePath('build', 'anpt-float.wasm')): WebAssembly.Module {
   let m = compiled.get(file);
   if (!m) {
     if (!existsSync(file)) throw new DeviceError('INTERNAL', `${file} not found; run "npm run build:wasm" in the anpt folder`);
     m = new WebAssembly.Module(readFileSync(file));
     compiled.set(file, m);
   }
-  return new WebAssembly.Instance(m, {}).exports as unknown as Exports;
+  return m;
+}
+
+/** An instance of build/anpt-float.wasm, or of another build of assembly/float/ (file: bench/epoch.ts compares builds in one process). */
+function instantiate(file?: string): FloatExports {
+  return new WebAssembly.Instance(floatModule(file), {}).exports as unknown as FloatExports;
+}
+
+/** A threads-build instance of the module (float-threads.ts): its exports, its shared memory, and why its workers failed. */
+export interface SharedFloatInstance {
+  ex: FloatExports;
+  memory: WebAssembly.Memory;
+  failure(): string | undefined;
 }
 
 export interface KernelRun {
@@ -65,32 +84,58 @@ export interface KernelRun {
 
 /** The WASM float model of one configuration (see the file comment). */
 export class FloatKernel {
-  private readonly ex: Exports;
+  private readonly ex: FloatExports;
+  private readonly memory: WebAssembly.Memory;
   /** Steps the K-sized buffers (inputs, outputs, trace) hold. */
   capacity = 0;
 
-  /** module: the path of another build of the module (default build/anpt-float.wasm). */
-  constructor(readonly inputs: number, readonly hidden: number, readonly outputs: number, readonly batch: number, capacity: number, module?: string) {
-    this.ex = instantiate(module);
+  /**
+   * module: the path of another build of the module (default build/anpt-float.wasm), or
+   * the threads build's instance (float-threads.ts; its workers must be ready).
+   */
+  constructor(readonly inputs: number, readonly hidden: number, readonly outputs: number, readonly batch: number, capacity: number, module?: string | SharedFloatInstance) {
+    this.shared = typeof module === 'object' ? module : undefined;
+    this.ex = this.shared?.ex ?? instantiate(module as string | undefined);
+    this.memory = this.shared?.memory ?? this.ex.memory!;
     this.ensure(capacity);
+  }
+
+  private readonly shared?: SharedFloatInstance;
+
+  /** A failed worker of the threads build: the model's state is lost. */
+  private check(status: number, call: string): void {
+    if (status === 0) return;
+    const why = this.shared?.failure() ?? `status ${status}`;
+    throw new DeviceError('INTERNAL', `${call}: ${why}; the float model's state is lost: close this device and configure a new one`);
   }
 
   /** Make the K-sized buffers hold at least `steps` steps; true when the memory grew (old views are detached). */
   ensure(steps: number): boolean {
     if (steps <= this.capacity) return false;
+    this.sync('configure');
     const bytes = this.ex.layout(this.inputs, this.hidden, this.outputs, this.batch, steps);
-    const have = this.ex.memory.buffer.byteLength;
+    const have = this.memory.buffer.byteLength;
     if (bytes > 65536 * PAGE) throw new DeviceError('INTERNAL', `the float model needs ${bytes} bytes for ${steps} steps, over the 4 GiB of WASM memory; lower maxChunkSteps or the batch`);
-    if (bytes > have) this.ex.memory.grow(Math.ceil((bytes - have) / PAGE));
+    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
+    if (this.shared) this.check(this.ex.shareLayout() ? 0 : -1, 'configure');
     this.capacity = steps;
     return bytes > have;
+  }
+
+  /**
+   * Threads build: wait until the other threads have finished the last reward (it
+   * returns while they update their rows). Call before the host reads or writes a
+   * buffer through its views; run, reward and ensure do it themselves.
+   */
+  sync(call: string): void {
+    if (this.shared) this.check(this.ex.sync(), call);
   }
 
   /** A view of buffer `name` (detached when the memory grows). */
   view(name: FloatBufferName): Float64Array {
     const id = (this.ex[FloatBuffer[name]] as WebAssembly.Global).value as number;
     const n = this.size(name);
-    return new Float64Array(this.ex.memory.buffer, this.ex.ptr(id), n);
+    return new Float64Array(this.memory.buffer, this.ex.ptr(id), n);
   }
 
   private size(name: FloatBufferName): number {
@@ -111,7 +156,7 @@ export class FloatKernel {
 
   /** Run r.steps steps on the inputs in view('inputs'); see assembly/float/step.ts run. */
   run(r: KernelRun): void {
-    this.ex.run(r.steps, r.t0 >>> 0, r.noisy ? 1 : 0, ACT[r.activation], r.mismatch ? 1 : 0, r.hidden ? 1 : 0, TRACE[r.trace], r.seed >>> 0, r.hiddenSigma, r.outputSigma);
+    this.check(this.ex.run(r.steps, r.t0 >>> 0, r.noisy ? 1 : 0, ACT[r.activation], r.mismatch ? 1 : 0, r.hidden ? 1 : 0, TRACE[r.trace], r.seed >>> 0, r.hiddenSigma, r.outputSigma), 'run');
   }
 
   /**
@@ -124,7 +169,7 @@ export class FloatKernel {
 
   /** The updates of the last noisy chunk's `steps` steps, rewards in view('dl'). */
   reward(steps: number, lr: { w: number; r: number; v: number }, sqrtN: number, trace: keyof typeof TRACE, decay: number): void {
-    this.ex.reward(steps, lr.w, lr.r, lr.v, sqrtN, TRACE[trace], decay);
+    this.check(this.ex.reward(steps, lr.w, lr.r, lr.v, sqrtN, TRACE[trace], decay), 'reward');
   }
 }
 
@@ -133,11 +178,12 @@ export function wasmTanh(x: Float64Array): Float64Array {
   const ex = instantiate();
   const n = x.length + (x.length & 1);
   const p = Math.ceil(ex.layout(1, 1, 1, 1, 1) / 16) * 16; // past the module's own data and buffers
-  const need = p + 7 * n * 8 - ex.memory.buffer.byteLength; // x, tanh x, 5 n of scratch
-  if (need > 0) ex.memory.grow(Math.ceil(need / PAGE));
-  const v = new Float64Array(ex.memory.buffer, p, n);
+  const mem = ex.memory!;
+  const need = p + 7 * n * 8 - mem.buffer.byteLength; // x, tanh x, 5 n of scratch
+  if (need > 0) mem.grow(Math.ceil(need / PAGE));
+  const v = new Float64Array(mem.buffer, p, n);
   v.fill(0);
   v.set(x);
   ex.tanhArray(p, p + n * 8, n, p + 2 * n * 8);
-  return new Float64Array(ex.memory.buffer, p + n * 8, x.length).slice();
+  return new Float64Array(mem.buffer, p + n * 8, x.length).slice();
 }
