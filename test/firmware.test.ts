@@ -124,10 +124,13 @@ for (const target of ['host', 'qemu'] as const) {
     it('every golden vector over the wire', async () => {
       const dev = await SerialDevice.open(fw.url(), { timeoutMs: 5000 });
       try {
-        const files = readdirSync('test/golden').filter((f) => f.endsWith('.json'));
-        expect(files.length).toBeGreaterThanOrEqual(3);
+        // with the golden vectors with biases (test/golden/bias: Limits.bias, the bias tensors)
+        const inDir = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => `${dir}/${f}`);
+        const files = [...inDir('test/golden'), ...inDir('test/golden/bias')];
+        expect(files.length).toBeGreaterThanOrEqual(5);
+        expect(dev.hello.limits?.bias).toBe(true);
         for (const file of files) {
-          const v = JSON.parse(readFileSync(`test/golden/${file}`, 'utf8')) as GoldenVector;
+          const v = JSON.parse(readFileSync(file, 'utf8')) as GoldenVector;
           expect(await runGolden(dev, v), file).toEqual(v.expected);
         }
       } finally {
@@ -135,25 +138,33 @@ for (const target of ['host', 'qemu'] as const) {
       }
     }, 120_000);
 
-    it('anpt train --port (default flags): Mackey-Glass ANP-T H=32 B=4, 2 epochs, the emulator\'s outputs and weights bit for bit', async () => {
-      const board = await cli('train', ...TASK, '--port', fw.path, '--out', join(TMP, `${target}-board`));
-      expect(board.code, board.err).toBe(0);
-      const emu = await cli('train', ...TASK, '--backend', 'emulator', '--out', join(TMP, `${target}-emu`));
-      expect(emu.code, emu.err).toBe(0);
-      const b = readJson(join(TMP, `${target}-board`, 'summary.json'));
-      const e = readJson(join(TMP, `${target}-emu`, 'summary.json'));
-      expect(b.backend).toBe('device');
-      expect(b.final_test_loss).toBe(e.final_test_loss);
-      expect(b.final_train_loss ?? b.final_loss).toBe(e.final_train_loss ?? e.final_loss);
-      const bw = readJson(join(TMP, `${target}-board`, 'weights.json'));
-      const ew = readJson(join(TMP, `${target}-emu`, 'weights.json'));
-      expect(bw.W).toEqual(ew.W);
-      expect(bw.R).toEqual(ew.R);
-      expect(bw.V).toEqual(ew.V);
-      // every column but the wall-clock seconds
-      const losses = (dir: string) => readFileSync(join(TMP, dir, 'metrics.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').filter((_, i) => i !== 3).join(','));
-      expect(losses(`${target}-board`)).toEqual(losses(`${target}-emu`));
-      expect(losses(`${target}-board`).length).toBe(4); // header, epoch 0 (untrained), 1, 2
-    }, 300_000);
+    for (const extra of [[], ['--bias']]) {
+      const tag = `${target}${extra.join('')}`;
+      it(`anpt train --port (default flags${extra.length ? ' and --bias' : ''}): Mackey-Glass ANP-T H=32 B=4, 2 epochs, the emulator's outputs and weights bit for bit`, async () => {
+        const board = await cli('train', ...TASK, ...extra, '--port', fw.path, '--out', join(TMP, `${tag}-board`));
+        expect(board.code, board.err).toBe(0);
+        const emu = await cli('train', ...TASK, ...extra, '--backend', 'emulator', '--out', join(TMP, `${tag}-emu`));
+        expect(emu.code, emu.err).toBe(0);
+        const b = readJson(join(TMP, `${tag}-board`, 'summary.json'));
+        const e = readJson(join(TMP, `${tag}-emu`, 'summary.json'));
+        expect(b.backend).toBe('device');
+        expect(b.final_test_loss).toBe(e.final_test_loss);
+        expect(b.final_train_loss ?? b.final_loss).toBe(e.final_train_loss ?? e.final_loss);
+        const bw = readJson(join(TMP, `${tag}-board`, 'weights.json'));
+        const ew = readJson(join(TMP, `${tag}-emu`, 'weights.json'));
+        expect(bw.W).toEqual(ew.W);
+        expect(bw.R).toEqual(ew.R);
+        expect(bw.V).toEqual(ew.V);
+        // the biases, learnt on the board (absent without --bias)
+        expect(bw.b).toEqual(ew.b);
+        expect(bw.c).toEqual(ew.c);
+        if (extra.length) expect(bw.b.some((x: number) => x !== 0) && bw.c.some((x: number) => x !== 0)).toBe(true);
+        else expect(bw.b).toBeUndefined();
+        // every column but the wall-clock seconds
+        const losses = (dir: string) => readFileSync(join(TMP, dir, 'metrics.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').filter((_, i) => i !== 3).join(','));
+        expect(losses(`${tag}-board`)).toEqual(losses(`${tag}-emu`));
+        expect(losses(`${tag}-board`).length).toBe(4); // header, epoch 0 (untrained), 1, 2
+      }, 300_000);
+    }
   });
 }

@@ -79,7 +79,7 @@ static void setup(int H, int B, uint64_t seed)
     c.seed = seed;
     c.hidden_sigma_lsb = 4.0;
     c.output_sigma_lsb = 4.0;
-    size_t bytes = anpt_layout_bytes(c.I, c.H, c.O, c.B, c.K) + 8;
+    size_t bytes = anpt_layout_bytes(c.I, c.H, c.O, c.B, c.K, c.bias) + 8;
     arena = malloc(bytes); /* a bench driver on a desktop; the firmware's arena is static */
     if (!arena) {
         fprintf(stderr, "step: out of memory\n");

@@ -28,7 +28,8 @@ static int32_t dot_wrap(const int16_t *a, const int16_t *b, uint32_t n);
 
 enum {
     STREAM_NOISE = 1, STREAM_PRE = 3, STREAM_ACT = 4, STREAM_OUT = 5, STREAM_GAIN = 6,
-    STREAM_OFFSET = 7, STREAM_UPD_W = 16, STREAM_UPD_R = 17, STREAM_UPD_V = 18
+    STREAM_OFFSET = 7, STREAM_UPD_W = 16, STREAM_UPD_R = 17, STREAM_UPD_V = 18,
+    STREAM_UPD_B = 19, STREAM_UPD_C = 20
 };
 
 /* ---------------------------------------------------------------- primitives */
@@ -164,7 +165,7 @@ static int32_t dot_wrap(const int16_t *a, const int16_t *b, uint32_t n)
 
 typedef struct {
     size_t w, r, v, state, rn, inputs, xs, rs, out_clean, out_noisy, mant;
-    size_t da, dy, pre_c, pre_n, gain, offset, scratch, xmax, rewards, end;
+    size_t da, dy, pre_c, pre_n, gain, offset, scratch, xmax, rewards, bb, bc, end;
 } layout;
 
 static size_t take(size_t *p, size_t bytes)
@@ -175,7 +176,7 @@ static size_t take(size_t *p, size_t bytes)
 }
 
 /* Sizes as size_t products: a caller checks the limits before (config.h bounds them). */
-static void plan(layout *L, uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint32_t K)
+static void plan(layout *L, uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint32_t K, int bias)
 {
     size_t p = 0, bh = (size_t)B * H, m = H > O ? H : O;
     L->w = take(&p, (size_t)H * I * 2);
@@ -198,13 +199,19 @@ static void plan(layout *L, uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint
     L->scratch = take(&p, (size_t)(H > I ? H : I) * 4);
     L->xmax = take(&p, (size_t)B * 4);
     L->rewards = take(&p, (size_t)K * 8);
+    /* the biases last and only with them: no other offset moves */
+    L->bb = L->bc = 0;
+    if (bias) {
+        L->bb = take(&p, (size_t)H * 2);
+        L->bc = take(&p, (size_t)O * 2);
+    }
     L->end = p;
 }
 
-size_t anpt_layout_bytes(uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint32_t K)
+size_t anpt_layout_bytes(uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint32_t K, int bias)
 {
     layout L;
-    plan(&L, I, H, O, B, K);
+    plan(&L, I, H, O, B, K, bias);
     return L.end;
 }
 
@@ -235,7 +242,7 @@ int anpt_configure(anpt_kernel *k, const anpt_config *c)
 {
     k->configured = 0;
     layout L;
-    plan(&L, c->I, c->H, c->O, c->B, c->K);
+    plan(&L, c->I, c->H, c->O, c->B, c->K, c->bias);
     if (L.end > k->arena_bytes)
         return ANPT_ERR_MEMORY;
     uint8_t *a = k->arena;
@@ -261,6 +268,8 @@ int anpt_configure(anpt_kernel *k, const anpt_config *c)
     k->scratch = (int32_t *)(void *)(a + L.scratch);
     k->xmax = (int32_t *)(void *)(a + L.xmax);
     k->rewards = (double *)(void *)(a + L.rewards);
+    k->bb = c->bias ? (int16_t *)(void *)(a + L.bb) : NULL;
+    k->bc = c->bias ? (int16_t *)(void *)(a + L.bc) : NULL;
     k->scale_hidden = anpt_gauss_scale(c->hidden_sigma_lsb);
     k->scale_output = anpt_gauss_scale(c->output_sigma_lsb);
     k->sqrt_n = sqrt((double)(c->I + c->H + c->O));
@@ -292,6 +301,8 @@ int16_t *anpt_tensor(anpt_kernel *k, int t, uint32_t *length, const anpt_fmt **f
     case ANPT_T_V: *length = c->O * c->H; *fmt = &c->w; return k->v;
     case ANPT_T_STATE_CLEAN: *length = c->B * c->H; *fmt = &c->act; return k->state;
     case ANPT_T_STATE_NOISY: *length = c->B * c->H; *fmt = &c->act; return k->rn;
+    case ANPT_T_BIAS_HIDDEN: *length = c->H; *fmt = &c->pre; return k->bb;
+    case ANPT_T_BIAS_OUTPUT: *length = c->O; *fmt = &c->out; return k->bc;
     default: return NULL;
     }
 }
@@ -305,10 +316,12 @@ void anpt_reset_state(anpt_kernel *k)
 
 /* ---------------------------------------------------------------- one chunk */
 
-/* requant of the accumulator to the pre format, then the neuron's mismatch. */
+/* requant of the accumulator to the pre format, the neuron's bias, then its mismatch. */
 static int64_t hidden_pre(const anpt_kernel *k, int32_t acc, int acc_frac, uint32_t rnd, uint32_t i)
 {
     int64_t a = requant(acc, acc_frac, &k->c.pre, rnd);
+    if (k->bb)
+        a = ovf(a + k->bb[i], &k->c.pre);
     if (k->mismatch_on)
         a = ovf(rshift(a * k->gain[i], 14, ANPT_RND_NEAREST, 0) + k->offset[i], &k->c.pre);
     return a;
@@ -376,10 +389,15 @@ int anpt_run(anpt_kernel *k, uint32_t K, uint32_t t0, int noisy)
                 const int16_t *vrow = k->v + (size_t)o * H;
                 uint32_t rnd = st_out ? anpt_lowbias32(kout ^ o) : 0;
                 size_t oi = ((size_t)s * B + b) * O + o;
+                int64_t co = k->bc ? k->bc[o] : 0;
                 int64_t y = requant(DOT(vrow, r_next + (size_t)b * H, H), y_frac, &c->out, rnd);
+                if (k->bc)
+                    y = ovf(y + co, &c->out);
                 k->out_clean[oi] = (int16_t)y;
                 if (noisy) {
                     int64_t yn = requant(DOT(vrow, k->rn + (size_t)b * H, H), y_frac, &c->out, rnd);
+                    if (k->bc)
+                        yn = ovf(yn + co, &c->out);
                     yn = ovf(yn + anpt_gauss(k->scale_output, anpt_mix64(kn ^ (uint64_t)(H + o))), &c->out);
                     k->out_noisy[oi] = (int16_t)yn;
                     k->dy[oi] = (int32_t)(yn - y);
@@ -519,6 +537,27 @@ static void apply_update(anpt_kernel *k, int16_t *w, uint32_t rows, uint32_t col
     }
 }
 
+/* Largest |change| of a bias code per step before rounding (keeps the 2^16-scaled value in int64). */
+#define BIAS_STEP_LIMIT 1099511627776.0 /* 2^40 */
+
+/* Biases bias[0..n) (codes of format f) += round(coef x sum_b delta[b][i]): the update of a
+ * weight on a constant input 1 (docs/kernel.md, "Biases"); the change taken to 16 fraction
+ * bits (floor), rounded with the weights' mode, added with the format's overflow. */
+static void update_bias(int16_t *bias, double coef, const int32_t *delta, uint32_t n, uint32_t B, int mode,
+                        uint32_t key, const anpt_fmt *f)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t s = 0;
+        for (uint32_t b = 0; b < B; b++)
+            s += delta[(size_t)b * n + i];
+        double x = coef * (double)s;
+        x = x > BIAS_STEP_LIMIT ? BIAS_STEP_LIMIT : x < -BIAS_STEP_LIMIT ? -BIAS_STEP_LIMIT : x;
+        int64_t m = (int64_t)floor(x * 65536.0);
+        uint32_t rnd = mode == ANPT_RND_STOCHASTIC ? anpt_lowbias32(key ^ i) : 0;
+        bias[i] = (int16_t)ovf(bias[i] + rshift(m, 16, mode, rnd), f);
+    }
+}
+
 int anpt_reward(anpt_kernel *k, uint32_t K, uint32_t t0, double lr_w, double lr_r, double lr_v)
 {
     if (!k->configured)
@@ -557,6 +596,10 @@ int anpt_reward(anpt_kernel *k, uint32_t K, uint32_t t0, double lr_w, double lr_
                 fill_mantissas(k->mant, cr, sr, da, H, B, M);
                 apply_update(k, k->r, H, H, k->mant, B, r_prev, sr, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_R, t, 0) : 0);
             }
+            if (k->bb) {
+                double cb = (-lr_w * k->sqrt_n * dL * ldexp(1.0, 2 * c->pre.frac)) / (fB * Sh);
+                update_bias(k->bb, cb, da, H, B, c->w.rounding, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_B, t, 0) : 0, &c->pre);
+            }
         }
         if (So > 0.0) {
             double cv = (-lr_v * k->sqrt_n * dL * ldexp(1.0, c->out.frac + c->w.frac - c->act.frac)) / (fB * So);
@@ -564,6 +607,10 @@ int anpt_reward(anpt_kernel *k, uint32_t K, uint32_t t0, double lr_w, double lr_
             if (sv >= 0) {
                 fill_mantissas(k->mant, cv, sv, dy, O, B, M);
                 apply_update(k, k->v, O, H, k->mant, B, r_now, sv, &c->w, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_V, t, 0) : 0);
+            }
+            if (k->bc) {
+                double cc = (-lr_v * k->sqrt_n * dL * ldexp(1.0, 2 * c->out.frac)) / (fB * So);
+                update_bias(k->bc, cc, dy, O, B, c->w.rounding, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_C, t, 0) : 0, &c->out);
             }
         }
         k->updates++;

@@ -18,7 +18,8 @@
 enum { ANPT_RND_NEAREST = 0, ANPT_RND_FLOOR = 1, ANPT_RND_STOCHASTIC = 2 };
 enum { ANPT_OVF_SAT = 0, ANPT_OVF_WRAP = 1 };
 enum { ANPT_ACT_TANH = 0, ANPT_ACT_HARDTANH = 1, ANPT_ACT_LINEAR = 2 };
-enum { ANPT_T_W = 0, ANPT_T_R = 1, ANPT_T_V = 2, ANPT_T_STATE_CLEAN = 3, ANPT_T_STATE_NOISY = 4 };
+enum { ANPT_T_W = 0, ANPT_T_R = 1, ANPT_T_V = 2, ANPT_T_STATE_CLEAN = 3, ANPT_T_STATE_NOISY = 4,
+       ANPT_T_BIAS_HIDDEN = 5, ANPT_T_BIAS_OUTPUT = 6 }; /* 5, 6: only with biases */
 
 typedef struct {
     int bits, frac, is_signed, rounding, wrap;
@@ -35,6 +36,7 @@ typedef struct {
     double hidden_sigma_lsb, output_sigma_lsb; /* sigma * 2^pre.frac, sigma * 2^out.frac */
     double gain_spread, offset_spread_lsb;     /* relative; offset * 2^pre.frac */
     uint32_t mismatch_seed;
+    int bias;               /* biases b (pre codes) and c (output codes), docs/kernel.md "Biases" */
 } anpt_config;
 
 typedef struct {
@@ -54,6 +56,7 @@ typedef struct {
     int32_t *gain, *offset;  /* H */
     int32_t *scratch;        /* max(H, I): one row of the update's p_ij */
     int32_t *xmax;           /* B: max |pre_bj| of a layer update's presynaptic rows */
+    int16_t *bb, *bc;        /* H, O: the biases, after every other buffer; NULL without */
     double *rewards;         /* K: staging of the next reward's dL */
     /* derived at configure */
     int64_t scale_hidden, scale_output;
@@ -73,8 +76,8 @@ typedef struct {
 enum { ANPT_OK = 0, ANPT_ERR_NOT_CONFIGURED = -1, ANPT_ERR_MEMORY = -2, ANPT_ERR_STEPS = -3,
        ANPT_ERR_NO_CHUNK = -4, ANPT_ERR_T0 = -5 };
 
-/* Bytes of arena a configuration needs. */
-size_t anpt_layout_bytes(uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint32_t K);
+/* Bytes of arena a configuration needs (bias: with the two bias registers). */
+size_t anpt_layout_bytes(uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint32_t K, int bias);
 
 void anpt_init(anpt_kernel *k, void *arena, size_t arena_bytes);
 /* Lay out and zero the buffers, draw the mismatch. ANPT_ERR_MEMORY if it does not fit

@@ -178,6 +178,7 @@ static void to_kernel_config(anpt_config *k, const anpt_v2_Configure *c, uint32_
     k->gain_spread = c->has_mismatch ? c->mismatch.gain_spread : 0.0;
     k->offset_spread_lsb = c->has_mismatch ? ldexp(c->mismatch.offset_spread, (int)c->formats.pre.frac) : 0.0;
     k->mismatch_seed = c->has_mismatch ? c->mismatch.seed : 0;
+    k->bias = c->topology.bias;
 }
 
 static int configure(anpt_device *d, const anpt_v2_Configure *c, anpt_v2_Response *r)
@@ -224,14 +225,14 @@ static int configure(anpt_device *d, const anpt_v2_Configure *c, anpt_v2_Respons
     if (c->has_mismatch && ldexp(c->mismatch.offset_spread, (int)f->pre.frac) > 4096)
         return fail(r, RANGE, "configure.mismatch.offset_spread", "%g is more than 4096 LSBs of formats.pre", c->mismatch.offset_spread);
     /* RAM: the kernel layout must fit the arena */
-    if (anpt_layout_bytes(t->inputs, t->hidden, t->outputs, t->batch, c->max_chunk_steps) > d->k.arena_bytes) {
+    if (anpt_layout_bytes(t->inputs, t->hidden, t->outputs, t->batch, c->max_chunk_steps, t->bias) > d->k.arena_bytes) {
         uint32_t k = c->max_chunk_steps;
-        while (k > 0 && anpt_layout_bytes(t->inputs, t->hidden, t->outputs, t->batch, k) > d->k.arena_bytes)
+        while (k > 0 && anpt_layout_bytes(t->inputs, t->hidden, t->outputs, t->batch, k, t->bias) > d->k.arena_bytes)
             k /= 2;
         if (k == 0)
             return fail(r, RANGE, "configure.topology.hidden", "does not fit the board's %lu bytes of RAM even with 1-step chunks; lower hidden or batch",
                         (unsigned long)d->k.arena_bytes), 0;
-        while (anpt_layout_bytes(t->inputs, t->hidden, t->outputs, t->batch, k + 1) <= d->k.arena_bytes)
+        while (anpt_layout_bytes(t->inputs, t->hidden, t->outputs, t->batch, k + 1, t->bias) <= d->k.arena_bytes)
             k++;
         return fail(r, RANGE, "configure.max_chunk_steps", "needs more than the board's %lu bytes of RAM; at most %lu steps fit",
                     (unsigned long)d->k.arena_bytes, (unsigned long)k), 0;
@@ -255,14 +256,16 @@ static int need_config(anpt_device *d, const char *what, anpt_v2_Response *r)
     return 0;
 }
 
-static const char *const TENSOR_NAMES[5] = { "w", "r", "v", "clean", "noisy" };
+static const char *const TENSOR_NAMES[7] = { "w", "r", "v", "clean", "noisy", "bias_hidden", "bias_output" };
 
-/* Tensor by wire enum (1..5), or NULL after a BAD_REQUEST. */
+/* Tensor by wire enum (1..7; 6, 7 only with Topology.bias), or NULL after a BAD_REQUEST. */
 static int16_t *tensor(anpt_device *d, int wire, const char *field, uint32_t *len, const anpt_fmt **f, anpt_v2_Response *r)
 {
-    int16_t *p = wire >= 1 && wire <= 5 ? anpt_tensor(&d->k, wire - 1, len, f) : NULL;
-    if (!p)
-        fail(r, anpt_v2_ErrorCode_ERROR_CODE_BAD_REQUEST, field, "tensor %d is not W, R, V, STATE_CLEAN or STATE_NOISY", wire);
+    int16_t *p = wire >= 1 && wire <= 7 ? anpt_tensor(&d->k, wire - 1, len, f) : NULL;
+    if (!p && (wire == 6 || wire == 7))
+        fail(r, anpt_v2_ErrorCode_ERROR_CODE_BAD_REQUEST, field, "tensor %d (a bias) needs Topology.bias in Configure", wire);
+    else if (!p)
+        fail(r, anpt_v2_ErrorCode_ERROR_CODE_BAD_REQUEST, field, "tensor %d is not W, R, V, STATE_CLEAN, STATE_NOISY, BIAS_HIDDEN or BIAS_OUTPUT", wire);
     return p;
 }
 
@@ -472,6 +475,7 @@ static int hello(anpt_device *d, const anpt_v2_Hello *m, anpt_v2_Response *r)
     l->ram_bytes = (uint32_t)d->k.arena_bytes;
     l->max_frame_bytes = ANPT_MAX_FRAME_BYTES;
     l->plasticity_on_device = true;
+    l->bias = true; /* Topology.bias and the tensors BIAS_HIDDEN, BIAS_OUTPUT (docs/kernel.md, "Biases") */
     l->noise_source = anpt_v2_NoiseSource_NOISE_SOURCE_COUNTER_PRNG;
     l->min_frame_bytes = ANPT_MIN_FRAME_BYTES;
     l->max_in_flight = ANPT_REPLAY_SLOTS;
