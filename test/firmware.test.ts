@@ -1,8 +1,9 @@
 // The C firmware (firmware/, issue 8) against the emulator: its kernel on the random
 // configurations of the SIMD/scalar test, then the whole firmware over a real
 // pseudo-terminal opened with serialport, as a Linux process and as the Cortex-M4
-// build in QEMU (-M mps2-an386): golden vectors over the wire, and `anpt train --port`
-// with default flags giving the emulator's bits. Off CI, a missing toolchain skips
+// build in QEMU (-M mps2-an386): golden vectors over the wire (with test/golden/bias),
+// the bias tensors, and `anpt train --port` with default flags (and --bias) giving the
+// emulator's bits. Off CI, a missing toolchain skips
 // with the Debian package to install; in CI (CI=true) it fails.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -14,9 +15,12 @@ import { spawnCFirmware, type RunningFirmware } from '../firmware-sim/c-firmware
 import { runCli } from '../src/cli/main.js';
 import { EmulatorDevice } from '../src/device/emulator.js';
 import { runGolden, type GoldenVector } from '../src/device/golden.js';
+import { defaultChipFormats } from '../src/device/config.js';
 import type { DeviceConfig } from '../src/device/types.js';
 import { ROUNDING_CODE, OVERFLOW_CODE, codeRange, type FixedFormat } from '../src/format/fixed.js';
+import * as pb from '../src/link/messages.js';
 import { SerialDevice } from '../src/link/serial-device.js';
+import { xavierNormal } from '../src/model/rnn.js';
 import { arbChipConfig, chipConfigOf } from './arb-chip-config.js';
 import { buildFirmware, firmwarePath, missingTools } from './firmware-tools.js';
 
@@ -137,6 +141,35 @@ for (const target of ['host', 'qemu'] as const) {
         await dev.close();
       }
     }, 120_000);
+
+    it('biases: b and c read back as written; without Topology.bias the bias tensors are BAD_REQUEST and nothing changes', async () => {
+      const dev = await SerialDevice.open(fw.url(), { timeoutMs: 5000 });
+      try {
+        const shape = { inputs: 2, hidden: 8, outputs: 2, activation: 'tanh' as const };
+        const cfg = (bias: boolean): DeviceConfig => ({
+          topology: { ...shape, batch: 2, bias }, formats: defaultChipFormats(), noise: { hiddenSigma: 1e-3, outputSigma: 1e-3 }, seed: 3, maxChunkSteps: 10,
+        });
+        await dev.configure(cfg(true));
+        // values on the default formats' grids, so they read back exactly
+        const b = Float64Array.from({ length: 8 }, (_, i) => (i - 3) / 8), c = Float64Array.of(0.75, -0.25);
+        await dev.writeParams({ ...xavierNormal(shape, 1), b, c });
+        const back = await dev.readParams();
+        expect([back.b, back.c]).toEqual([b, c]);
+        await dev.configure(cfg(false));
+        await dev.writeParams(xavierNormal(shape, 2));
+        const before = await dev.readParams();
+        expect(before.b).toBeUndefined();
+        for (const tensor of [pb.Tensor.BIAS_HIDDEN, pb.Tensor.BIAS_OUTPUT]) {
+          const t = await dev.rpc.call('readParams', { tensor, offset: 0, count: 2 });
+          expect(t).toMatchObject({ status: 'DEVICE_ERROR', error: { code: pb.ErrorCode.BAD_REQUEST, field: 'read_params.tensor' } });
+          const w = await dev.rpc.call('writeParams', { tensor, offset: 0, codes: new Int32Array([1, 2]) });
+          expect(w).toMatchObject({ status: 'DEVICE_ERROR', error: { code: pb.ErrorCode.BAD_REQUEST, field: 'write_params.tensor' } });
+        }
+        expect(await dev.readParams()).toEqual(before);
+      } finally {
+        await dev.close();
+      }
+    }, 60_000);
 
     for (const extra of [[], ['--bias']]) {
       const tag = `${target}${extra.join('')}`;
