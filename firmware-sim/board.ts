@@ -70,7 +70,7 @@ export interface BoardOptions {
   firstBoot?: number;
   /** Session lease, ms (default the server's, 60000). */
   sessionLeaseMs?: number;
-  /** Announce and serve biases (Limits.bias, Topology.bias; default true); false: a board without them, as the C firmware. */
+  /** Announce and serve biases (Limits.bias, Topology.bias; default true); false: a board without them. */
   bias?: boolean;
   log?: (line: string) => void;
 }

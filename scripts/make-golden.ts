@@ -3,7 +3,7 @@
  * stochastic chunked with mismatch, 12-bit floor/wrap hardtanh chunked), each with
  * 100 plasticity steps, computed by the scalar WASM build (the reference), and
  * test/golden/bias/*.json: the same with biases b, c (topology.bias; only the emulator
- * and the firmware-sim replay those: the C port has no biases).
+ * firmware-sim and the C firmware replay those).
  * Run: npx tsx scripts/make-golden.ts   (only when the numerics change on purpose)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * Biases over the link (issue 11; docs/protocol.md): Limits.bias, Topology.bias and the
  * bias tensors. firmware-sim serves them bit for bit; a board that does not announce
- * them (bias: false, as the C firmware) is refused by the host before anything is
+ * them (bias: false) is refused by the host before anything is
  * sent, and refuses a raw Topology.bias itself, changing nothing either way.
  */
 import { afterEach, describe, expect, it } from 'vitest';
