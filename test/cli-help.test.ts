@@ -290,6 +290,8 @@ describe('anpt sweep --help', () => {
     }
     expect((gridFromFlags({ out: 'x', seeds: '2' }) as { seeds: number[] }).seeds).toEqual([42, 101]);
     expect((gridFromFlags({ out: 'x', seedList: '5,6' }) as { seeds: number[] }).seeds).toEqual([5, 6]);
+    expect((gridFromFlags({ out: 'x', bias: true }) as { bias?: boolean }).bias).toBe(true);
+    expect((gridFromFlags({ out: 'x' }) as { bias?: boolean }).bias).toBeUndefined();
     expect((gridFromFlags({ out: 'x', bpttEpochs: '3' }) as { bptt: { epochs: number } }).bptt.epochs).toBe(3);
     expect((gridFromFlags({ out: 'x', task: 'copy', copyLength: '6', copyDelay: '2', diagSamples: '0' }) as { task: { options: Record<string, number> } }).task.options).toMatchObject({ length: 6, delay: 2 });
     expect((gridFromFlags({ out: 'x', task: 'csv', data: csv, inputs: 'a', targets: 'c', split: '0.6', diagSamples: '0' }) as { task: { options: Record<string, unknown> } }).task.options).toMatchObject({ inputs: ['a'], targets: ['c'], split: 0.6 });
@@ -299,7 +301,7 @@ describe('anpt sweep --help', () => {
     // the flags that are not grid entries: all listed, each with a test of its own elsewhere (test/sweep*.test.ts)
     // (the queue flags: test/queue.test.ts)
     const others = ['--out', '--grid', '--seeds', '--seed-list', '--bptt-epochs', '--workers', '--threads', '--force', '--no-report', '--quiet', '--json', '--task', '--copy-length', '--copy-delay', '--episode', '--episodes', '--data', '--inputs', '--targets', '--split',
-      '--queue', '--collect', '--run-on', '--keep-days'];
+      '--queue', '--collect', '--run-on', '--keep-days', '--bias'];
     expect([...flags.keys()].sort()).toEqual([...Object.keys(paths), ...others].sort());
   });
 

@@ -45,6 +45,8 @@ export interface SweepFlags extends TaskFlags {
   diagSamples?: string;
   diagSteps?: string;
   diagWarmup?: string;
+  /** --bias: hidden and output biases in every network of the grid. */
+  bias?: boolean;
   workers?: string;
   threads?: string;
   /** Queued sweeps (src/queue/command.ts): --queue URL, --collect DIR, --run-on, --keep-days. */
@@ -162,6 +164,10 @@ export function gridFromFlags(f: SweepFlags): GridSpec {
   if (f.epochs !== undefined && f.bpttEpochs === undefined) {
     setPath(raw, 'bptt.epochs', value(f.epochs));
     flagOf.set('bptt.epochs', '--epochs');
+  }
+  if (f.bias === true) {
+    raw.bias = true;
+    flagOf.set('bias', '--bias');
   }
   if (f.seeds !== undefined && f.seedList !== undefined) throw new UsageError('--seeds and --seed-list: give one of them (--seeds 3 takes the first 3 reference seeds; --seed-list 42,101 lists them)');
   if (f.seeds !== undefined) {

@@ -50,6 +50,7 @@ export function registerSweep(program: Command, hooks: SweepHooks = {}): Command
     .option('--diag-samples <n>', `gradient diagnostic: noise draws, 0 = off (default ${d.diagnostics.samples})`)
     .option('--diag-steps <K>', `gradient diagnostic: chunk length in steps (default ${d.diagnostics.steps})`)
     .option('--diag-warmup <n>', `gradient diagnostic: clean steps before the chunk (default ${d.diagnostics.warmup})`)
+    .option('--bias', 'hidden and output biases b, c in every network (as `anpt train --bias`; default off)')
     .option('--workers <n>', 'worker threads (default: the number of CPUs; 0 = the main thread)')
     .option('--threads <n>', 'with --workers 0: emulator threads per row, 1 | 2 | auto (default auto; a worker pool\'s rows keep 1)')
     .option('--queue <url>', 'run the rows on `anpt worker` processes through Redis: redis://[:password@]host:6379/0 or rediss:// (docs/scale-out.md)')

@@ -35,6 +35,8 @@ export interface RowNeeds {
   rounding: Rounding;
   /** The longest run() the row cannot split (the training chunk, the diagnostic's chunk). */
   chunk: number;
+  /** The rows' networks have biases (topology.bias): only boards announcing Limits.bias take them. */
+  bias?: boolean;
 }
 
 /** One queue of a sweep: its name and what its rows need (undefined: the float queue). */
@@ -76,6 +78,7 @@ export function boardRefuses(l: Limits, n: RowNeeds, frameBytes: number): string
   const modes = l.roundingModes ?? [];
   for (const r of new Set<Rounding>([n.rounding, 'nearest'])) if (!modes.includes(ROUNDING_CODE[r])) return `rounding ${r} is not one the board offers`;
   if (l.activations?.length && !l.activations.includes(ACTIVATION_WIRE[n.activation])) return `activation ${n.activation} is not one the board offers`;
+  if (n.bias && !l.bias) return 'the rows have biases (grid.bias) and the board does not announce Limits.bias';
   if (n.chunk > (l.maxChunkSteps || Infinity)) return `chunks of ${n.chunk} steps exceed the board's ${l.maxChunkSteps}`;
   const formats = defaultChipFormats({ weightBits: n.weightBits, activityBits: n.activityBits, rounding: n.rounding });
   const frameFit = maxChunkStepsForFrame(frameBytes, n, formats, false);

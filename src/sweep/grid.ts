@@ -84,6 +84,8 @@ export interface GridSpec {
   anpt: AnptSettings;
   bptt: BpttSettings;
   diagnostics: DiagnosticSettings;
+  /** Hidden and output biases b, c (topology.bias) in every network of the grid; default false. */
+  bias?: boolean;
 }
 
 /** One chip configuration of the grid. */
@@ -121,7 +123,7 @@ export const GRID_DEFAULTS: GridSpec = {
   diagnostics: { samples: 64, steps: 20, warmup: 100 },
 };
 
-const TOP_KEYS = ['task', 'hidden', 'activation', 'weightBits', 'activityBits', 'rounding', 'sigma', 'mismatch', 'seeds', 'methods', 'anpt', 'bptt', 'diagnostics'] as const;
+const TOP_KEYS = ['task', 'hidden', 'activation', 'weightBits', 'activityBits', 'rounding', 'sigma', 'mismatch', 'seeds', 'methods', 'anpt', 'bptt', 'diagnostics', 'bias'] as const;
 const SUB_KEYS = {
   anpt: ['epochs', 'lr', 'schedule', 'chunk'],
   bptt: ['epochs', 'lr', 'window', 'optimizer'],
@@ -274,7 +276,9 @@ export function resolveGrid(raw: unknown): GridSpec {
     steps: intIn(g.steps, 'grid.diagnostics.steps', 1, 100000),
     warmup: intIn(g.warmup, 'grid.diagnostics.warmup', 0, 100000),
   };
-  const spec: GridSpec = { task, hidden, activation, weightBits, activityBits, rounding, sigma, mismatch, seeds, methods, anpt, bptt, diagnostics };
+  const bias = raw.bias ?? false;
+  if (typeof bias !== 'boolean') throw new ConfigError('grid.bias', `${show(bias)} is not true or false (hidden and output biases in every network)`);
+  const spec: GridSpec = { task, hidden, activation, weightBits, activityBits, rounding, sigma, mismatch, seeds, methods, anpt, bptt, diagnostics, ...(bias ? { bias } : {}) };
   // sizes before any data exists (checkRunnable builds it): field 'grid.size' carries a finished one-line message
   const tooBig = gridMemoryProblem(spec, 1);
   if (tooBig) throw new ConfigError('grid.size', tooBig);
@@ -337,7 +341,7 @@ export function chunkStepsFor(config: RowConfig, trainSteps: number): number {
 export function chipConfig(config: RowConfig, task: Task, seed: number): DeviceConfig {
   const point = config.point;
   return {
-    topology: { inputs: task.inputSize, hidden: config.hidden, outputs: task.outputSize, batch: task.train.batch, activation: config.activation },
+    topology: { inputs: task.inputSize, hidden: config.hidden, outputs: task.outputSize, batch: task.train.batch, activation: config.activation, ...(config.bias ? { bias: true } : {}) },
     formats: defaultChipFormats({ weightBits: point.weightBits, activityBits: point.activityBits, rounding: point.rounding }),
     noise: { hiddenSigma: point.sigma, outputSigma: point.sigma },
     mismatch: point.mismatch > 0 ? { gainSpread: point.mismatch, offsetSpread: point.mismatch, seed } : undefined,
@@ -384,6 +388,8 @@ export interface RowConfig {
   anpt?: AnptSettings;
   bptt?: BpttSettings;
   diagnostics?: DiagnosticSettings;
+  /** Biases b, c in the network (absent without: the keys of grids without biases are unchanged). */
+  bias?: true;
 }
 
 /** A row to run: its key, and what the worker needs. */
@@ -396,7 +402,7 @@ export interface RowSpec {
 
 /** The configuration of one row; see RowConfig. */
 export function rowConfig(spec: GridSpec, point: GridPoint, method: SweepMethod): RowConfig {
-  const base = { task: spec.task, hidden: spec.hidden, activation: spec.activation, point };
+  const base = { task: spec.task, hidden: spec.hidden, activation: spec.activation, point, ...(spec.bias ? { bias: true as const } : {}) };
   if (method === 'bptt-ptq') return { ...base, bptt: spec.bptt };
   if (method === 'anpt-float-ptq') return { ...base, anpt: spec.anpt };
   return { ...base, anpt: spec.anpt, diagnostics: spec.diagnostics.samples > 0 ? spec.diagnostics : undefined };
@@ -437,14 +443,17 @@ export interface FloatJob {
   spectralCap?: number;
   anpt?: AnptSettings;
   bptt?: BpttSettings;
+  /** Biases b, c (absent without: the keys of float trainings without biases are unchanged). */
+  bias?: true;
 }
 
 /** The float training a PTQ row needs (undefined for anpt-chip). */
 export function floatJobFor(row: RowSpec): FloatJob | undefined {
   if (row.method === 'anpt-chip') return undefined;
   const c = row.config;
+  const base = { method: row.method, seed: row.seed, task: c.task, hidden: c.hidden, activation: c.activation, ...(c.bias ? { bias: c.bias } : {}) };
   const job: Omit<FloatJob, 'key'> = row.method === 'bptt-ptq'
-    ? { method: row.method, seed: row.seed, task: c.task, hidden: c.hidden, activation: c.activation, bptt: c.bptt }
-    : { method: row.method, seed: row.seed, task: c.task, hidden: c.hidden, activation: c.activation, sigma: c.point.sigma, spectralCap: FLOAT_ANPT_SPECTRAL_CAP, anpt: c.anpt };
+    ? { ...base, bptt: c.bptt }
+    : { ...base, sigma: c.point.sigma, spectralCap: FLOAT_ANPT_SPECTRAL_CAP, anpt: c.anpt };
   return { key: canonicalJson(job), ...job };
 }

@@ -27,7 +27,7 @@ import { evaluateFloat, trainBptt } from '../learn/bptt.js';
 import { gradientAlignment, meanUpdate, updateGradientCosines, type LayerCosines } from '../learn/diagnostics.js';
 import { evaluate, nrmse, zeroOutputMse } from '../learn/evaluate.js';
 import { FloatDevice } from '../model/float-device.js';
-import { xavierNormal, type RnnShape } from '../model/rnn.js';
+import { withZeroBiases, xavierNormal, type RnnShape } from '../model/rnn.js';
 import type { SequenceSet, Task } from '../tasks/types.js';
 import { buildGridTask, chipConfig, type DiagnosticSettings, type FloatJob, type RowSpec } from './grid.js';
 
@@ -87,8 +87,8 @@ export interface FloatOutcome {
   key: string;
   status: 'ok' | 'diverged' | 'error';
   message?: string;
-  /** Trained weights (plain arrays, JSON-safe). */
-  params?: { w: number[]; r: number[]; v: number[] };
+  /** Trained weights (plain arrays, JSON-safe); b and c with biases. */
+  params?: { w: number[]; r: number[]; v: number[]; b?: number[]; c?: number[] };
   floatTestMse?: number;
   zeroMse?: number;
   seconds: number;
@@ -96,6 +96,12 @@ export interface FloatOutcome {
 
 function shapeOf(row: { hidden: number; activation: RnnShape['activation'] }, task: Task): RnnShape {
   return { inputs: task.inputSize, hidden: row.hidden, outputs: task.outputSize, activation: row.activation };
+}
+
+/** The row's initial weights: Xavier from its seed, with zero biases when the grid has them (as `anpt train --bias`). */
+function initialParams(shape: RnnShape, seed: number, bias: boolean | undefined): Params {
+  const init = xavierNormal(shape, seed);
+  return bias ? withZeroBiases(init, shape.hidden, shape.outputs) : init;
 }
 
 /** Fraction of weights at a rail of the format. */
@@ -162,7 +168,7 @@ export async function runAnptChip(row: RowSpec, chip: ChipSource = emulator): Pr
   const task = buildGridTask(c.task, row.seed);
   const shape = shapeOf(c, task);
   const cfg = chipConfig(c, task, row.seed);
-  const init = xavierNormal(shape, row.seed);
+  const init = initialParams(shape, row.seed, c.bias);
   const diagnostic = c.diagnostics && c.point.mismatch === 0
     ? await chipDiagnostic(cfg, init, task.train, shape, c.diagnostics, a.lr, chip)
     : undefined;
@@ -193,15 +199,20 @@ export async function runAnptChip(row: RowSpec, chip: ChipSource = emulator): Pr
   };
 }
 
-const toArrays = (p: Params) => ({ w: Array.from(p.w), r: Array.from(p.r), v: Array.from(p.v) });
-const allFinite = (p: Params) => [p.w, p.r, p.v].every((a) => a.every(Number.isFinite));
+const toArrays = (p: Params): NonNullable<FloatOutcome['params']> => ({
+  w: Array.from(p.w), r: Array.from(p.r), v: Array.from(p.v), ...(p.b && p.c ? { b: Array.from(p.b), c: Array.from(p.c) } : {}),
+});
+const fromArrays = (p: NonNullable<FloatOutcome['params']>): Params => ({
+  w: Float64Array.from(p.w), r: Float64Array.from(p.r), v: Float64Array.from(p.v), ...(p.b && p.c ? { b: Float64Array.from(p.b), c: Float64Array.from(p.c) } : {}),
+});
+const allFinite = (p: Params) => [p.w, p.r, p.v, p.b ?? [], p.c ?? []].every((a) => a.every(Number.isFinite));
 
 /** The float training of a PTQ method (no chip in it); see FloatJob. */
 export async function trainFloat(job: FloatJob): Promise<FloatOutcome> {
   const started = performance.now();
   const task = buildGridTask(job.task, job.seed);
   const shape = shapeOf(job, task);
-  const init = xavierNormal(shape, job.seed);
+  const init = initialParams(shape, job.seed, job.bias);
   const zeroMse = zeroOutputMse(task.test);
   let params: Params;
   let status: FloatOutcome['status'] = 'ok';
@@ -214,7 +225,7 @@ export async function trainFloat(job: FloatJob): Promise<FloatOutcome> {
     const a = job.anpt!;
     const dev = new FloatDevice();
     await dev.configure({
-      topology: { ...shape, batch: task.train.batch },
+      topology: { ...shape, batch: task.train.batch, ...(job.bias ? { bias: true } : {}) },
       noise: { hiddenSigma: job.sigma!, outputSigma: job.sigma! },
       seed: job.seed,
       maxChunkSteps: Math.max(Math.min(1000, task.train.steps), Math.min(a.chunk, task.train.steps)),
@@ -244,7 +255,7 @@ export async function runPtq(row: RowSpec, float: FloatOutcome, chip: ChipSource
   const cfg = chipConfig(c, task, row.seed);
   const dev = await chip();
   await dev.configure(cfg);
-  await dev.writeParams({ w: Float64Array.from(float.params.w), r: Float64Array.from(float.params.r), v: Float64Array.from(float.params.v) });
+  await dev.writeParams(fromArrays(float.params));
   const testMse = (await evaluate(dev, task.test)).mse;
   const zeroMse = zeroOutputMse(task.test);
   const trainStatus = float.status === 'diverged' ? 'diverged' : 'ok';
