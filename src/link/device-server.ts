@@ -38,7 +38,7 @@ export interface DeviceServerOptions extends ServerOptions {
   converter?: CodeConverter;
   /** Announce and take Request.preload / Run.preloaded (default true; false: a device without it). */
   preload?: boolean;
-  /** Announce Limits.bias and take Topology.bias (the served Device must hold biases); default false: refused. */
+  /** Announce Limits.bias and take Topology.bias (default true: every Device of this repository holds biases); false for a served Device without them (then refused). */
   bias?: boolean;
 }
 
@@ -138,7 +138,7 @@ export class DeviceService {
         minFrameBytes: 0, // filled in by the server
         maxInFlight: 0, // filled in by the server (its replay cache)
         preload: o.preload !== false, // the server keeps it only with max_in_flight >= 2
-        bias: o.bias === true,
+        bias: o.bias !== false,
       },
     };
   }
@@ -151,7 +151,7 @@ export class DeviceService {
   private async configure(msg: pb.Configure): Promise<void> {
     this.lastRates = undefined;
     const cfg = configFromWire(msg);
-    if (cfg.topology.bias && this.opts.bias !== true)
+    if (cfg.topology.bias && this.opts.bias === false)
       throw new ConfigError('configure.topology.bias', 'true, but this device has no biases (Limits.bias is false); configure bias false');
     const fit = pb.maxChunkStepsForFrame(this.replyLimit, cfg.topology, cfg.formats, false);
     if (cfg.maxChunkSteps > fit) {

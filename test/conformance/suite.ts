@@ -260,6 +260,40 @@ export function describeConformance(name: string, open: () => Promise<OpenedDevi
       expect([...z.clean, ...z.noisy].every((x) => x === 0)).toBe(true);
     });
 
+    it('biases (topology.bias): b and c refused without it or at a wrong length (BAD_REQUEST) or non-finite (BAD_INPUT), changing nothing; with it they read back what was written (quantised like the chip: b in the pre-activation format, c in the output format) and ANP-T moves them', async () => {
+      const biased: DeviceConfig = { ...config, topology: { ...config.topology, bias: true } };
+      const p = xavierNormal(shape, 3);
+      const bc = { b: values(H, 21, 0.3), c: values(1, 22, 0.3) };
+      await ready(100);
+      await refusedUnchanged(() => dev.writeParams({ ...p, ...bc }), 'BAD_REQUEST'); // configured without biases
+      await dev.configure(biased);
+      await dev.writeParams({ ...p, ...bc });
+      await dev.run({ steps: K, t0: 100, inputs: inputs(K), noisy: true });
+      await refusedUnchanged(() => dev.writeParams(p), 'BAD_REQUEST'); // b and c missing
+      await refusedUnchanged(() => dev.writeParams({ ...p, ...bc, b: bc.b.subarray(1) }), 'BAD_REQUEST');
+      await refusedUnchanged(() => dev.writeParams({ ...p, ...bc, c: new Float64Array(2) }), 'BAD_REQUEST');
+      await refusedUnchanged(() => dev.writeParams({ ...p, ...bc, b: bc.b.map((x, i) => (i === 3 ? NaN : x)) }), 'BAD_INPUT');
+      const back = await dev.readParams();
+      expect({ b: back.b, c: back.c }).toEqual(bitExact ? { b: quantised(bc.b, formats.pre), c: quantised(bc.c, formats.output) } : bc);
+      // the chunk is still pending: its reward moves the biases (a weight on input 1 each)
+      await dev.reward({ t0: 100, deltaLoss: dL(K), lr });
+      const after = await dev.readParams();
+      expect(after.b).not.toEqual(back.b);
+      expect(after.c).not.toEqual(back.c);
+      if (!bitExact) return;
+      // the same bits as the emulator
+      const ref = new EmulatorDevice({ flavour: 'scalar' });
+      await ref.configure(biased);
+      await ref.writeParams({ ...p, ...bc });
+      const want = await ref.run({ steps: K, t0: 100, inputs: inputs(K), noisy: true });
+      await ref.reward({ t0: 100, deltaLoss: dL(K), lr });
+      expect(after).toEqual(await ref.readParams());
+      await dev.writeParams({ ...p, ...bc });
+      await dev.resetState();
+      const got = await dev.run({ steps: K, t0: 100, inputs: inputs(K), noisy: true });
+      expect([got.clean, got.noisy]).toEqual([want.clean, want.noisy]);
+    });
+
     // A float device has no bits to match: its behaviour is checked above.
     if (!bitExact) return;
 
