@@ -28,11 +28,58 @@ async function device(bias: boolean, dev = new FloatDevice(), params?: Params, e
 }
 
 describe('float model biases', () => {
-  it('zero biases give the bits of no biases (clean and noisy runs), on the JS engine', async () => {
-    const off = await device(false, new FloatDevice({ engine: 'js' })), on = await device(true);
-    expect(on.activeEngine()).toBe('js');
+  it('zero biases give the bits of no biases (clean and noisy runs), on both engines', async () => {
+    const off = await device(false, new FloatDevice({ engine: 'js' }));
     const req = { steps: 50, t0: 7, inputs: train.inputs.subarray(0, 50 * 4), noisy: true };
-    expect(await on.run(req)).toEqual(await off.run(req));
+    const want = await off.run(req);
+    for (const engine of ['js', 'wasm'] as const) {
+      const on = await device(true, new FloatDevice({ engine }));
+      expect(on.activeEngine()).toBe(engine);
+      expect(await on.run(req)).toEqual(want);
+    }
+  });
+
+  it.each(['none', 'activity', 'innovation'] as const)('the WASM engine (1 and 2 threads) trains b and c to the bits of the JS engine over 400 ANP-T steps, trace %s', async (trace) => {
+    const B = 4, T = 400, learner = trace === 'none' ? undefined : { trace, decay: 0.8 };
+    const p = withZeroBiases(xavierNormal(shape, 3), 16, 1);
+    p.b!.fill(0.05);
+    p.c![0] = -0.1;
+    const lr = { w: 0.05, r: 0.02, v: 0.05 };
+    const trainOn = async (opts: ConstructorParameters<typeof FloatDevice>[0]) => {
+      const d = await device(true, new FloatDevice(opts), p, { learner });
+      const outs: Float64Array[] = [];
+      for (let t = 0; t < T; t += 10) {
+        const r = await d.run({ steps: 10, t0: t, inputs: train.inputs.subarray(t * B, (t + 10) * B), noisy: true });
+        outs.push(r.clean, r.noisy);
+        const dL = new Float64Array(10).map((_, k) => (r.noisy[k * B] - r.clean[k * B]) * (r.clean[k * B] - train.targets[(t + k) * B]));
+        await d.reward({ t0: t, deltaLoss: dL, lr });
+      }
+      const q = await d.readParams(), s = await d.readState();
+      const engine = d.activeEngine(), threads = d.threads;
+      await d.close();
+      return { engine, threads, q, s, outs };
+    };
+    const js = await trainOn({ engine: 'js' });
+    expect(Math.min(...js.q.b!.map((x) => Math.abs(x - 0.05)))).toBeGreaterThan(1e-6); // every b_i moved
+    expect(Math.abs(js.q.c![0] + 0.1)).toBeGreaterThan(1e-3);
+    if (learner) expect(js.s.eligibility!.b!.some((x) => x !== 0)).toBe(true);
+    for (const threads of [1, 2] as const) {
+      const w = await trainOn({ engine: 'wasm', threads });
+      expect([w.engine, w.threads]).toEqual(['wasm', threads]);
+      expect(w.q).toEqual(js.q); // w, r, v, b, c: the same bits
+      expect(w.s).toEqual(js.s); // states and traces (e_b too)
+      expect(w.outs).toEqual(js.outs);
+    }
+  }, 60_000);
+
+  it('configure zeroes W, R, V, b and c on the WASM engine, also when a kept thread pool holds the last ones', async () => {
+    for (const threads of [1, 2] as const) {
+      const d = await device(true, new FloatDevice({ threads }), { ...xavierNormal(shape, 3), b: new Float64Array(16).fill(2), c: Float64Array.of(3) });
+      await d.configure(config(true));
+      const q = await d.readParams();
+      expect([q.w, q.r, q.v, q.b, q.c].every((m) => m!.every((x) => x === 0))).toBe(true);
+      await d.close();
+    }
   });
 
   it('biases shift the pre-activations and outputs; writeParams checks b and c', async () => {

@@ -1,6 +1,6 @@
 // The float model on two threads (FloatDevice threads, src/model/float-threads.ts,
 // assembly/float/step.ts runSteps and rewardRows): the same bits as one thread for
-// every shape (H not a multiple of 8, a thread without rows, more outputs than
+// every shape (biases, H not a multiple of 8, a thread without rows, more outputs than
 // neurons, B = 1), activation, trace, mismatch and the NP rule, chunked and online;
 // a failing worker makes the call throw instead of hanging; 'auto' and the refusals.
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,9 @@ describe('float model on two threads', () => {
     { I: 2, H: 9, O: 12, B: 4, activation: 'tanh', trace: 'none', K: 5 }, // outputs beyond the neurons: thread 1 updates V's last rows
     { I: 1, H: 7, O: 1, B: 2, activation: 'tanh', trace: 'activity', K: 3 }, // one block of 8: thread 0 has no rows
     { I: 1, H: 33, O: 2, B: 10, activation: 'tanh', trace: 'none', K: 5, np: true },
+    { I: 1, H: 37, O: 1, B: 10, activation: 'tanh', trace: 'none', K: 5, bias: true }, // biases: each thread its rows of b, thread 0 c
+    { I: 2, H: 13, O: 3, B: 3, activation: 'tanh', trace: 'innovation', K: 6, mismatch: true, bias: true },
+    { I: 2, H: 9, O: 12, B: 4, activation: 'hardtanh', trace: 'activity', K: 5, bias: true }, // thread 1 updates c's last rows
   ];
 
   it.each(cases)('same bits as one thread: %j', async (c) => {

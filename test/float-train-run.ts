@@ -11,6 +11,8 @@ import { xavierNormal } from '../src/model/rnn.js';
 export interface Case {
   I: number; H: number; O: number; B: number;
   activation: Activation; trace: TraceKind; mismatch?: boolean; np?: boolean;
+  /** topology.bias, with non-zero initial b and c (they and the trace of b are compared too). */
+  bias?: boolean;
   /** Steps of the chunked rounds (the others are online, K = 1). */
   K: number;
   maxChunkSteps?: number;
@@ -20,7 +22,7 @@ export interface Case {
 export async function trainRun(engine: FloatEngine, c: Case, opts: FloatDeviceOptions = {}): Promise<Float64Array[]> {
   const dev = c.np ? new NpFloatDevice({ engine, ...opts }) : new FloatDevice({ engine, ...opts });
   await dev.configure({
-    topology: { inputs: c.I, hidden: c.H, outputs: c.O, batch: c.B, activation: c.activation },
+    topology: { inputs: c.I, hidden: c.H, outputs: c.O, batch: c.B, activation: c.activation, bias: c.bias },
     noise: { hiddenSigma: 0.01, outputSigma: 0.02 },
     seed: 7,
     maxChunkSteps: c.maxChunkSteps ?? 64,
@@ -30,6 +32,11 @@ export async function trainRun(engine: FloatEngine, c: Case, opts: FloatDeviceOp
   expect(dev.activeEngine()).toBe(engine);
   const p = xavierNormal({ inputs: c.I, hidden: c.H, outputs: c.O, activation: c.activation }, 5);
   for (const m of [p.w, p.r]) for (let q = 0; q < m.length; q++) m[q] *= 3; // into saturation and beyond |a| = 6.5 (tanh's other path)
+  if (c.bias) {
+    const kb = key(13, 40, 0, 0);
+    p.b = Float64Array.from({ length: c.H }, (_, i) => 0.5 * unitNormal(kb, i));
+    p.c = Float64Array.from({ length: c.O }, (_, o) => 0.5 * unitNormal(kb, c.H + o));
+  }
   await dev.writeParams(p);
   const k = key(11, 40, 0, 0);
   const seen: Float64Array[] = [];
@@ -63,6 +70,7 @@ export async function trainRun(engine: FloatEngine, c: Case, opts: FloatDeviceOp
   const w = await dev.readParams(), s = await dev.readState();
   seen.push(w.w, w.r, w.v, s.clean, s.noisy);
   if (s.eligibility) seen.push(s.eligibility.w, s.eligibility.r);
+  if (c.bias) seen.push(w.b!, w.c!, ...(s.eligibility ? [s.eligibility.b!] : []));
   if (opts.threads !== undefined) expect(dev.threads).toBe(engine === 'wasm' ? opts.threads : 1);
   await dev.close();
   return seen;

@@ -1,6 +1,6 @@
 // The float model's two engines (src/model/float-wasm.ts, assembly/float/) give the same
 // bits: WASM vs the TypeScript loops on tanh, hardtanh and linear, traces off and on,
-// mismatch, B = 1, 3 and 10, the NP rule, chunked and online; and the WASM tanh is
+// mismatch, biases, B = 1, 3 and 10, the NP rule, chunked and online; and the WASM tanh is
 // Math.tanh bit for bit.
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/format/fixed.js';
@@ -37,7 +37,13 @@ describe('float model, WASM engine', () => {
   cases.push({ I: 2, H: 13, O: 3, B: 3, activation: 'tanh', trace: 'innovation', K: 6, mismatch: true });
   cases.push({ I: 1, H: 100, O: 1, B: 10, activation: 'tanh', trace: 'none', K: 3 }); // the Mackey-Glass shape
   cases.push({ I: 1, H: 13, O: 1, B: 10, activation: 'tanh', trace: 'none', K: 4 }); // the update's edges: rows and columns not multiples of 4 or 8
+  for (const trace of ['none', 'activity', 'innovation'] as const) { // biases (b, c and the trace of b)
+    cases.push({ I: 1, H: 24, O: 1, B: 10, activation: 'tanh', trace, K: 5, bias: true });
+    cases.push({ I: 3, H: 7, O: 2, B: 3, activation: 'hardtanh', trace, K: 4, mismatch: true, bias: true });
+  }
+  cases.push({ I: 1, H: 13, O: 3, B: 1, activation: 'linear', trace: 'none', K: 4, bias: true });
   cases.push({ I: 2, H: 9, O: 2, B: 10, activation: 'tanh', trace: 'none', K: 5, np: true });
+  cases.push({ I: 2, H: 9, O: 2, B: 10, activation: 'tanh', trace: 'activity', K: 5, np: true, bias: true });
   cases.push({ I: 1, H: 6, O: 1, B: 1, activation: 'hardtanh', trace: 'none', K: 5, np: true });
 
   it.each(cases)('same bits as the TypeScript loops: %j', async (c) => {

@@ -5,7 +5,7 @@
 // never read back). Every value is formed by the same IEEE operations in the same
 // order as the TypeScript reference, so the results are the same bits.
 
-import { at, dims, hold, held, heldInRt, I, H, O, B, K as layoutK, S2, SC, THREADS, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL, B_TANH } from './layout';
+import { at, dims, hold, held, heldInRt, I, H, O, B, K as layoutK, BIAS, S2, SC, THREADS, B_BH, B_BO, B_EB, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL, B_TANH } from './layout';
 import { matvecT } from './matvec';
 import { outerUpdate } from './outer';
 import { key, gauss, gauss2 } from './noise';
@@ -106,6 +106,35 @@ function transposeIn(src: usize, dst: usize, S: usize, lane0: usize): void {
     for (let i: usize = b < B2 ? H2 : 0; i < nH; i++) setf(dst, i * S + lane0 + b, f(src, b * nH + i));
 }
 
+/** x[i][s] += bias[i] for rows i0..i1-1 of a transposed block (rows of S lanes). */
+function addBias(x: usize, bias: usize, i0: usize, i1: usize, S: usize): void {
+  for (let i = i0; i < i1; i++) {
+    const c = f(bias, i);
+    for (let s: usize = 0; s < S; s++) setf(x, i * S + s, f(x, i * S + s) + c);
+  }
+}
+
+/**
+ * The bias update of rows 0..n-1 (rnn.ts addBatchOuter with one column of ones: e pre = e):
+ * plain, bias[i] += e[b][i] for b in order, e[b][i] = coef delta[b][i], zeros skipped;
+ * with a trace el (decayed by decay, summed into when summed, then bias += cw el when
+ * cw != 0). delta rows are ds values apart.
+ */
+function biasUpdate(bias: usize, n: usize, coef: f64, delta: usize, ds: usize, el: usize, decay: f64, cw: f64, summed: bool): void {
+  const nB = <usize>B, trace = el != 0, acc = trace ? el : bias;
+  for (let i: usize = 0; i < n; i++) {
+    let a = f(acc, i);
+    if (trace) a *= decay;
+    if (summed && coef != 0)
+      for (let b: usize = 0; b < nB; b++) {
+        const e = coef * f(delta, b * ds + i);
+        if (e != 0) a += e;
+      }
+    setf(acc, i, a);
+    if (trace && cw != 0) setf(bias, i, f(bias, i) + cw * a);
+  }
+}
+
 /** Status of run and reward: done, or (threads build) a worker thread failed and the model's state is lost. */
 export const OK = 0;
 export const ERR_THREAD = -1;
@@ -174,7 +203,7 @@ export function runSteps(K: i32, t0: u32, flags: i32, seed: u32, sigmaH: f64, si
   const ut = at(B_UT) + ((<usize>threadId * <usize>I * S) << 3), aT = at(B_AT), yt = at(B_YT);
   const clean = at(B_CLEAN), noisyState = at(B_NOISY);
   const states = at(B_STATES), da = at(B_DA), dy = at(B_DY);
-  const w = at(B_W), r = at(B_R), v = at(B_V), gain = at(B_GAIN), offset = at(B_OFFSET);
+  const w = at(B_W), r = at(B_R), v = at(B_V), gain = at(B_GAIN), offset = at(B_OFFSET), biasH = at(B_BH);
   const i0 = <usize>rangeStart(H, threadId), i1 = <usize>rangeStart(H, threadId + 1);
   const first = threadId == 0, rowBytes = S << 3, H2 = nH & ~1;
   const tanhScratch = at(B_TANH) + 5 * i0 * rowBytes;
@@ -183,6 +212,7 @@ export function runSteps(K: i32, t0: u32, flags: i32, seed: u32, sigmaH: f64, si
     inputsOf(k, S, noisy, ut);
     if (first) zero(yt, nO * S);
     if (i1 > i0) matvecT(<i32>(i1 - i0), w + i0 * (<usize>I << 3), I, ut, r + i0 * (nH << 3), H, st, P, aT + i0 * rowBytes, true);
+    if (BIAS) addBias(aT, biasH, i0, i1, S); // W u + R r̂ + b, the reference's order
     if (mismatch)
       for (let i = i0; i < i1; i++) {
         const g = f(gain, i), o = f(offset, i);
@@ -210,6 +240,7 @@ export function runSteps(K: i32, t0: u32, flags: i32, seed: u32, sigmaH: f64, si
     if (first) {
       if (threadsFailed()) return false;
       matvecT(O, 0, 0, 0, v, H, rt, P, yt, false);
+      if (BIAS) addBias(yt, at(B_BO), 0, nO, S); // (noise +) V r̂, then + c
       if (noisy) {
         const dak = da + ((k * bh) << 3), dyk = dy + ((k * bo) << 3);
         for (let b: usize = 0; b < nB; b++)
@@ -290,6 +321,7 @@ export function rewardRows(K: i32, lrW: f64, lrR: f64, lrV: f64, sqrtN: f64, tra
   const n = <i32>(i1 - i0), no = <i32>(o1 - o0);
   const w = at(B_W) + ((i0 * nI) << 3), r = at(B_R) + ((i0 * nH) << 3), v = at(B_V) + ((o0 * nH) << 3);
   const ew = at(B_EW) + ((i0 * nI) << 3), er = at(B_ER) + ((i0 * nH) << 3);
+  const bh0 = at(B_BH) + (i0 << 3), eb0 = at(B_EB) + (i0 << 3), bo0 = at(B_BO) + (o0 << 3);
   const inputs = at(B_INPUTS), states = at(B_STATES), da = at(B_DA), dy = at(B_DY), dls = at(B_DL);
   const scratch = at(B_SCRATCH) + ((2 * i0 * nB) << 3), scratchV = at(B_SCRATCH) + ((2 * o0 * nB) << 3);
   for (let k: usize = 0; k < <usize>K; k++) {
@@ -305,12 +337,17 @@ export function rewardRows(K: i32, lrW: f64, lrR: f64, lrV: f64, sqrtN: f64, tra
         const cw = (-lrW * sqrtN * dL) / Bf, cr = (-lrR * sqrtN * dL) / Bf;
         outerUpdate(ew, n, I, 1 / sh, B, dRows, uk, scratch, true, decay, cw, w, sh > 0, H);
         outerUpdate(er, n, H, 1 / sh, B, dRows, sPrev, scratch, true, decay, cr, r, sh > 0, H);
+        if (BIAS) biasUpdate(bh0, n, 1 / sh, dRows, nH, eb0, decay, cw, sh > 0);
       } else if (sh > 0) {
         outerUpdate(w, n, I, (-lrW * sqrtN * dL) / (Bf * sh), B, dRows, uk, scratch, false, 0, 0, 0, true, H);
         outerUpdate(r, n, H, (-lrR * sqrtN * dL) / (Bf * sh), B, dRows, sPrev, scratch, false, 0, 0, 0, true, H);
+        if (BIAS) biasUpdate(bh0, n, (-lrW * sqrtN * dL) / (Bf * sh), dRows, nH, 0, 0, 0, true);
       }
     }
-    if (so > 0 && no > 0) outerUpdate(v, no, H, (-lrV * sqrtN * dL) / (Bf * so), B, dyk + (o0 << 3), sNow, scratchV, false, 0, 0, 0, true, O);
+    if (so > 0 && no > 0) {
+      outerUpdate(v, no, H, (-lrV * sqrtN * dL) / (Bf * so), B, dyk + (o0 << 3), sNow, scratchV, false, 0, 0, 0, true, O);
+      if (BIAS) biasUpdate(bo0, no, (-lrV * sqrtN * dL) / (Bf * so), dyk + (o0 << 3), nO, 0, 0, 0, true);
+    }
   }
 }
 
@@ -320,7 +357,7 @@ export function serveNext(): bool {
   served = awaitCommand(served);
   switch (commandCode()) {
     case CMD_QUIT: return false;
-    case CMD_LAYOUT: dims(argK(), <i32>argT0(), argFlags(), argUpdateK(), <i32>argUpdateT0()); break;
+    case CMD_LAYOUT: dims(argK(), <i32>argT0(), argFlags(), argUpdateK(), <i32>argUpdateT0(), argLr(0) != 0); break;
     case CMD_RUN: runSteps(argK(), argT0(), argFlags(), <u32>argUpdateK(), argLr(0), argLr(1)); break;
     case CMD_REWARD: rewardRows(argK(), argLr(0), argLr(1), argLr(2), load<f64>(REWARD_ARGS), argFlags(), load<f64>(REWARD_ARGS + 8)); break;
   }
@@ -334,7 +371,7 @@ let served: i32 = 0;
 /** Thread 0: the sizes of a new layout (layout.ts) go to the other threads too; false when a worker failed. */
 export function shareLayout(): bool {
   if (!settle()) return false;
-  post(CMD_LAYOUT, I, <u32>H, O, B, <u32>layoutK, 0, 0, 0);
+  post(CMD_LAYOUT, I, <u32>H, O, B, <u32>layoutK, BIAS ? 1 : 0, 0, 0);
   return true;
 }
 

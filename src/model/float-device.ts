@@ -44,8 +44,8 @@
  * Biases (topology.bias): b (H) and c (O) are weights on a constant input 1, so
  *     db = -lrW sqrt(N) dL_k sum_b (da_k / ||da_k||^2) / B,   dc = -lrV sqrt(N) dL_k sum_b (dy_k / ||dy_k||^2) / B
  * (with a trace: e_b <- decay e_b + sum_b c_k / ||c_k||^2, db = -lrW sqrt(N) dL_k e_b / B;
- * c has no trace, as V). A device with biases runs the 'js' engine (the WASM kernel has
- * no biases): activeEngine() says so.
+ * c has no trace, as V). Both engines have them (the WASM kernel adds b and c as the last
+ * terms of their sums, as rnn.ts does: the same bits).
  *
  * Engines (FloatDeviceOptions.engine, docs/float-model.md): 'wasm' (default) runs run()
  * and reward() in WebAssembly SIMD (float-wasm.ts, assembly/float/) with the same bits
@@ -252,13 +252,15 @@ export class FloatDevice implements Device {
     this.kernel = undefined;
     this.kernelRun = undefined;
     const own = FloatDevice.prototype;
-    if (this.engine === 'wasm' && !this.params.d && !t.bias && this.drawNoise === own.drawNoise && this.noisyParams === own.noisyParams) {
+    if (this.engine === 'wasm' && !this.params.d && this.drawNoise === own.drawNoise && this.noisyParams === own.noisyParams) {
       const perStep = 8 * B * (t.inputs + 3 * t.outputs + 4 * H) + 8;
       const start = Math.max(1, Math.min(config.maxChunkSteps, Math.floor(KERNEL_START_BYTES / perStep)));
       const pool = await this.poolFor(floatThreadsFor(this.threadsOpt, H * B));
-      this.kernel = new FloatKernel(t.inputs, H, t.outputs, B, start, pool);
+      this.kernel = new FloatKernel(t.inputs, H, t.outputs, B, start, pool, t.bias === true);
       const { gain, offset } = this.mismatch;
       this.bindKernel();
+      // a threads pool kept from the last configure keeps its memory: zero what configure zeroes
+      for (const m of [this.params.w, this.params.r, this.params.v, this.params.b, this.params.c, this.clean, this.noisyState, this.eligibility?.w, this.eligibility?.r, this.eligibility?.b]) m?.fill(0);
       if (gain && offset) {
         this.kernel.view('gain').set(gain);
         this.kernel.view('offset').set(offset);
@@ -270,9 +272,16 @@ export class FloatDevice implements Device {
   private bindKernel(): void {
     const k = this.kernel!;
     this.params = { w: k.view('w'), r: k.view('r'), v: k.view('v') };
+    if (k.bias) {
+      this.params.b = k.view('b');
+      this.params.c = k.view('c');
+    }
     this.clean = k.view('clean');
     this.noisyState = k.view('noisy');
-    if (this.eligibility) this.eligibility = { w: k.view('ew'), r: k.view('er') };
+    if (this.eligibility) {
+      this.eligibility = { w: k.view('ew'), r: k.view('er') };
+      if (k.bias) this.eligibility.b = k.view('eb');
+    }
     if (this.mismatch.gain) this.mismatch = { gain: k.view('gain'), offset: k.view('offset') };
     this.trace = { capacity: k.capacity, inputs: k.view('inputs'), states: k.view('states'), da: k.view('da'), dy: k.view('dy') };
     this.kv = { inputs: this.trace.inputs, outClean: k.view('outClean'), outNoisy: k.view('outNoisy'), hidden: k.view('hidden'), dl: k.view('dl') };

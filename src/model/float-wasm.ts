@@ -19,7 +19,7 @@ import { packagePath } from '../package-root.js';
 
 /** Buffer ids of assembly/float/layout.ts. */
 export const FloatBuffer = {
-  w: 'B_W', r: 'B_R', v: 'B_V', clean: 'B_CLEAN', noisy: 'B_NOISY', ew: 'B_EW', er: 'B_ER', gain: 'B_GAIN', offset: 'B_OFFSET',
+  w: 'B_W', r: 'B_R', v: 'B_V', clean: 'B_CLEAN', noisy: 'B_NOISY', ew: 'B_EW', er: 'B_ER', gain: 'B_GAIN', offset: 'B_OFFSET', b: 'B_BH', c: 'B_BO', eb: 'B_EB',
   inputs: 'B_INPUTS', outClean: 'B_OUT_CLEAN', outNoisy: 'B_OUT_NOISY', hidden: 'B_HIDDEN', states: 'B_STATES', da: 'B_DA', dy: 'B_DY', dl: 'B_DL',
 } as const;
 export type FloatBufferName = keyof typeof FloatBuffer;
@@ -27,7 +27,8 @@ export type FloatBufferName = keyof typeof FloatBuffer;
 export interface FloatExports {
   /** Absent in the threads build (it imports the shared memory). */
   memory?: WebAssembly.Memory;
-  layout(I: number, H: number, O: number, B: number, K: number): number;
+  /** bias: 1 when the network has biases (b, c and the trace eb are then used). */
+  layout(I: number, H: number, O: number, B: number, K: number, bias: number): number;
   forget(): void;
   ptr(id: number): number;
   /** OK (0) or ERR_THREAD (-1: a worker of the threads build failed). */
@@ -92,8 +93,12 @@ export class FloatKernel {
   /**
    * module: the path of another build of the module (default build/anpt-float.wasm), or
    * the threads build's instance (float-threads.ts; its workers must be ready).
+   * bias: the network has biases b (view 'b', H), c ('c', O) and the trace of b ('eb', H).
    */
-  constructor(readonly inputs: number, readonly hidden: number, readonly outputs: number, readonly batch: number, capacity: number, module?: string | SharedFloatInstance) {
+  constructor(
+    readonly inputs: number, readonly hidden: number, readonly outputs: number, readonly batch: number, capacity: number,
+    module?: string | SharedFloatInstance, readonly bias = false,
+  ) {
     this.shared = typeof module === 'object' ? module : undefined;
     this.ex = this.shared?.ex ?? instantiate(module as string | undefined);
     this.memory = this.shared?.memory ?? this.ex.memory!;
@@ -113,7 +118,7 @@ export class FloatKernel {
   ensure(steps: number): boolean {
     if (steps <= this.capacity) return false;
     this.sync('configure');
-    const bytes = this.ex.layout(this.inputs, this.hidden, this.outputs, this.batch, steps);
+    const bytes = this.ex.layout(this.inputs, this.hidden, this.outputs, this.batch, steps, this.bias ? 1 : 0);
     const have = this.memory.buffer.byteLength;
     if (bytes > 65536 * PAGE) throw new DeviceError('INTERNAL', `the float model needs ${bytes} bytes for ${steps} steps, over the 4 GiB of WASM memory; lower maxChunkSteps or the batch`);
     if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
@@ -145,7 +150,8 @@ export class FloatKernel {
       case 'r': case 'er': return H * H;
       case 'v': return O * H;
       case 'clean': case 'noisy': return B * H;
-      case 'gain': case 'offset': return H;
+      case 'gain': case 'offset': case 'b': case 'eb': return H;
+      case 'c': return O;
       case 'inputs': return K * B * I;
       case 'outClean': case 'outNoisy': case 'dy': return K * B * O;
       case 'hidden': case 'da': return K * B * H;
@@ -177,7 +183,7 @@ export class FloatKernel {
 export function wasmTanh(x: Float64Array): Float64Array {
   const ex = instantiate();
   const n = x.length + (x.length & 1);
-  const p = Math.ceil(ex.layout(1, 1, 1, 1, 1) / 16) * 16; // past the module's own data and buffers
+  const p = Math.ceil(ex.layout(1, 1, 1, 1, 1, 0) / 16) * 16; // past the module's own data and buffers
   const mem = ex.memory!;
   const need = p + 7 * n * 8 - mem.buffer.byteLength; // x, tanh x, 5 n of scratch
   if (need > 0) mem.grow(Math.ceil(need / PAGE));
