@@ -474,7 +474,7 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--bptt-window <k>', `bptt: steps per gradient window, or full (default ${BPTT_WINDOW})`)
     .option('--seed <n>', `seed of the data, initial weights and noise (default ${SEED})`)
     .option('--activation <name>', `hidden nonlinearity: ${ACTIVATIONS.join(' | ')} (default ${ACTIVATION})`)
-    .option('--bias', 'hidden and output biases b, c, learnt like weights on a constant input 1 (default off; float model on the JS engine, emulator, boards announcing biases)')
+    .option('--bias', 'hidden and output biases b, c, learnt like weights on a constant input 1 (default off; float model, emulator, boards announcing biases)')
     .option('--mismatch <s>', `per-neuron mismatch of the chip: gain std s (relative) and offset std s (real units), 0..${MAX_MISMATCH}, drawn from --seed; anpt, np, wp, reservoir (default 0)`);
   addFormatOptions(cmd);
   return cmd
