@@ -16,7 +16,7 @@ import { DEFAULT_GAINS, DEFAULT_RADII, tuneReservoir } from '../learn/reservoir.
 import { gradientAlignment } from '../learn/diagnostics.js';
 import { WarmSpectralRadius } from '../linalg/spectral.js';
 import { codeRange, formatName, lsb } from '../format/fixed.js';
-import { ACTIVATIONS, withZeroBiases, xavierNormal, type RnnShape } from '../model/rnn.js';
+import { ACTIVATIONS, initialParams, type RnnShape } from '../model/rnn.js';
 import { divergence, DIVERGENCE_FACTOR, DIVERGENCE_RULE, untrainedReference } from '../learn/divergence.js';
 import { checkTrainSize, evalChunkSteps } from './limits.js';
 import { SPECTRAL_EVERY_STEPS, TRACE_DECAY } from '../learn/defaults.js';
@@ -370,7 +370,7 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
     throw new UsageError(`--epochs: ${cfg.epochs} epochs x ${task.train.steps} steps exceed the device's 32-bit step counter (${2 ** 32} steps); train fewer epochs or on shorter sequences`);
   const topology: Topology = { inputs: task.inputSize, hidden: cfg.hidden, outputs: task.outputSize, batch: task.train.batch, activation: cfg.activation, ...(cfg.bias ? { bias: true } : {}) };
   const shape: RnnShape = { inputs: topology.inputs, hidden: topology.hidden, outputs: topology.outputs, activation: topology.activation };
-  const initial = cfg.bias ? withZeroBiases(xavierNormal(shape, cfg.seed), shape.hidden, shape.outputs) : xavierNormal(shape, cfg.seed);
+  const initial = initialParams(shape, cfg.seed, cfg.bias);
   const zeroTest = zeroOutputMse(task.test);
   const progress = createProgress({ quiet: cfg.quiet, zeroTestMse: zeroTest, stream: io.progress, intervalSeconds: cfg.progressEvery });
   const device = cfg.algo === 'bptt' ? undefined : await prepareDevice(cfg, task, topology, initial, (line) => progress.note(line));

@@ -259,8 +259,6 @@ export class FloatDevice implements Device {
       this.kernel = new FloatKernel(t.inputs, H, t.outputs, B, start, pool, t.bias === true);
       const { gain, offset } = this.mismatch;
       this.bindKernel();
-      // a threads pool kept from the last configure keeps its memory: zero what configure zeroes
-      for (const m of [this.params.w, this.params.r, this.params.v, this.params.b, this.params.c, this.clean, this.noisyState, this.eligibility?.w, this.eligibility?.r, this.eligibility?.b]) m?.fill(0);
       if (gain && offset) {
         this.kernel.view('gain').set(gain);
         this.kernel.view('offset').set(offset);

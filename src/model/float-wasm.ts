@@ -23,6 +23,8 @@ export const FloatBuffer = {
   inputs: 'B_INPUTS', outClean: 'B_OUT_CLEAN', outNoisy: 'B_OUT_NOISY', hidden: 'B_HIDDEN', states: 'B_STATES', da: 'B_DA', dy: 'B_DY', dl: 'B_DL',
 } as const;
 export type FloatBufferName = keyof typeof FloatBuffer;
+/** The buffers a network holds between calls (weights, states, traces, mismatch), as opposed to per-call staging. */
+const HELD: FloatBufferName[] = ['w', 'r', 'v', 'clean', 'noisy', 'ew', 'er', 'gain', 'offset', 'b', 'c', 'eb'];
 
 export interface FloatExports {
   /** Absent in the threads build (it imports the shared memory). */
@@ -103,6 +105,8 @@ export class FloatKernel {
     this.ex = this.shared?.ex ?? instantiate(module as string | undefined);
     this.memory = this.shared?.memory ?? this.ex.memory!;
     this.ensure(capacity);
+    // a new network starts at zero, also on a threads instance kept from an earlier kernel (its memory is reused)
+    for (const name of HELD) this.view(name).fill(0);
   }
 
   private readonly shared?: SharedFloatInstance;

@@ -296,3 +296,9 @@ export function withZeroBiases<P extends Params>(p: P, hidden: number, outputs: 
   return { ...p, b: new Float64Array(hidden), c: new Float64Array(outputs) };
 }
 
+/** The initial weights of a network: Xavier from `seed`, with zero biases when it has them (`anpt train` and `anpt sweep` alike). */
+export function initialParams(shape: RnnShape, seed: number, bias = false): Params {
+  const p = xavierNormal(shape, seed);
+  return bias ? withZeroBiases(p, shape.hidden, shape.outputs) : p;
+}
+

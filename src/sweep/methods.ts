@@ -27,7 +27,7 @@ import { evaluateFloat, trainBptt } from '../learn/bptt.js';
 import { gradientAlignment, meanUpdate, updateGradientCosines, type LayerCosines } from '../learn/diagnostics.js';
 import { evaluate, nrmse, zeroOutputMse } from '../learn/evaluate.js';
 import { FloatDevice } from '../model/float-device.js';
-import { withZeroBiases, xavierNormal, type RnnShape } from '../model/rnn.js';
+import { initialParams, type RnnShape } from '../model/rnn.js';
 import type { SequenceSet, Task } from '../tasks/types.js';
 import { buildGridTask, chipConfig, type DiagnosticSettings, type FloatJob, type RowSpec } from './grid.js';
 
@@ -98,11 +98,6 @@ function shapeOf(row: { hidden: number; activation: RnnShape['activation'] }, ta
   return { inputs: task.inputSize, hidden: row.hidden, outputs: task.outputSize, activation: row.activation };
 }
 
-/** The row's initial weights: Xavier from its seed, with zero biases when the grid has them (as `anpt train --bias`). */
-function initialParams(shape: RnnShape, seed: number, bias: boolean | undefined): Params {
-  const init = xavierNormal(shape, seed);
-  return bias ? withZeroBiases(init, shape.hidden, shape.outputs) : init;
-}
 
 /** Fraction of weights at a rail of the format. */
 function railFraction(p: Params, f: FixedFormat): number {
