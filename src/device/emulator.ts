@@ -11,6 +11,7 @@ import { PendingChunk, checkParams, checkRun, checkState } from './contract.js';
 import { DeviceError } from './errors.js';
 import { instantiateKernel, kernelLayoutBytes, kernelMemoryBase, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
 import { startKernelThreads } from './kernel-threads.js';
+import { ResultSlab } from './result-slab.js';
 import type { KernelThreads, KernelThreadsFaults } from './kernel-threads.js';
 import { MAX_BATCH, MAX_CHUNK_STEPS, MAX_HIDDEN, MAX_INPUTS, MAX_OUTPUTS } from '../../assembly/limits.js';
 import type { KernelExports, KernelFlavour } from './wasm.js';
@@ -129,6 +130,8 @@ export class EmulatorDevice implements Device {
   private view?: { i16: Int16Array; f64: Float64Array };
   private runCalls = 0;
   private rewardCalls = 0;
+  /** Where run results are cut from (result-slab.ts: a small typed array of its own costs a microsecond). */
+  private readonly slab = new ResultSlab();
   /** The contract's pending chunk (the kernel keeps its own guard too). */
   private readonly pending = new PendingChunk();
 
@@ -302,10 +305,12 @@ export class EmulatorDevice implements Device {
     this.runCalls++;
     const no = K * B * O;
     const outScale = 2 ** -fmt.output.frac;
+    // the kernel's memory grows only in configure: the views taken above still hold
+    const codes = v.i16;
     return {
-      clean: this.decode(this.ptr.outClean, no, outScale),
-      noisy: req.noisy ? this.decode(this.ptr.outNoisy, no, outScale) : new Float64Array(0),
-      hidden: req.hiddenTrace ? this.decode(this.ptr.hidden, K * B * H, 2 ** -fmt.activity.frac) : undefined,
+      clean: this.decode(codes, this.ptr.outClean, no, outScale),
+      noisy: req.noisy ? this.decode(codes, this.ptr.outNoisy, no, outScale) : new Float64Array(0),
+      hidden: req.hiddenTrace ? this.decode(codes, this.ptr.hidden, K * B * H, 2 ** -fmt.activity.frac) : undefined,
     };
   }
 
@@ -328,10 +333,10 @@ export class EmulatorDevice implements Device {
     return this.view;
   }
 
-  private decode(ptr: number, n: number, scale: number): Float64Array {
-    const src = this.views().i16;
+  /** n codes from ptr in real units (a fresh array; src: views().i16). */
+  private decode(src: Int16Array, ptr: number, n: number, scale: number): Float64Array {
     const base = ptr >> 1;
-    const dst = new Float64Array(n);
+    const dst = this.slab.take(n);
     for (let i = 0; i < n; i++) dst[i] = src[base + i] * scale;
     return dst;
   }
@@ -383,6 +388,6 @@ export class EmulatorDevice implements Device {
 
   private readTensor(t: number, n: number, f: FixedFormat): Float64Array {
     this.check(this.k.storeTensor(t), 'readParams');
-    return this.decode(this.ptr.staging, n, 2 ** -f.frac);
+    return this.decode(this.views().i16, this.ptr.staging, n, 2 ** -f.frac);
   }
 }
