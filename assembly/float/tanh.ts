@@ -183,6 +183,7 @@ const D = memory.data<u64>([
   0x8000000000000000, // 0 sign
   0x401A000000000000, // 1 6.5: below, k <= 19 on the positive side
   0xBFF0000000000000, // 2 -1.0
+  0x3FC62E4300000000, // 3 k0 / 2: |x| below, k = 0 (2|x| below k0, exactly)
 ]);
 
 // @ts-ignore: decorator
@@ -254,15 +255,14 @@ export function tanhArray(x: usize, out: usize, n: i32, scratch: usize): void {
  * hi and lo. False when a lane is outside [2^-28, 1) or NaN.
  */
 function reduceSmall(x: usize, bytes: usize, sk: usize, sr: usize, sc: usize): bool {
-  const abs = cst(0), tiny = cst(24), one = cst(1), sign = dst(0), invln2 = cst(10), minusHalf = cst(3);
-  const k0 = cst(4), ln2hi = cst(8), ln2lo = cst(9);
+  const abs = cst(0), tiny = cst(24), one = cst(1), minus2 = cst(20), invln2 = cst(10), minusHalf = cst(3);
+  const k0half = dst(3), ln2hi = cst(8), ln2lo = cst(9);
   let ok = i64x2.splat(-1);
   for (let o: usize = 0; o < bytes; o += 16) {
     const ax = v128.and(v128.load(x + o), abs);
     ok = v128.and(ok, v128.and(f64x2.ge(ax, tiny), f64x2.lt(ax, one)));
-    const ay = f64x2.add(ax, ax);
-    const y = v128.xor(ay, sign);
-    const k = v128.andnot(f64x2.trunc(f64x2.add(f64x2.mul(invln2, y), minusHalf)), f64x2.lt(ay, k0));
+    const y = f64x2.mul(ax, minus2); // -2|x|, exact (as -(|x| + |x|))
+    const k = v128.andnot(f64x2.trunc(f64x2.add(f64x2.mul(invln2, y), minusHalf)), f64x2.lt(ax, k0half));
     const hi = f64x2.sub(y, f64x2.mul(k, ln2hi));
     const lo = f64x2.mul(k, ln2lo);
     const r = f64x2.sub(hi, lo);
@@ -318,18 +318,22 @@ function rational(bytes: usize, sr: usize, shxs: usize, se: usize): void {
   }
 }
 
-/** Pass 3 when every lane is in [2^-28, 1): A and B of k <= 0 and z = -t / (t + 2), with x's sign. */
+/**
+ * Pass 3 when every lane is in [2^-28, 1): A and B of k <= 0 and z = -t / (t + 2), with
+ * x's sign. B = min(-k / 2, 1) is -0 at k = 0, where the other formula has +0: the same
+ * em1, since what B is taken from, (0 - (e - r)) 2^0, is never -0. The sign of z goes
+ * into the numerator (-t for x > 0, t below: a quotient's sign is its operands').
+ */
 function finishSmall(x: usize, out: usize, bytes: usize, sk: usize, sr: usize, sc: usize, shxs: usize, se: usize): void {
-  const one = cst(1), half = cst(2), two = cst(19), zero = cst(7), magic = cst(18), minus2 = cst(20), sign = dst(0);
+  const one = cst(1), two = cst(19), magic = cst(18), minus2 = cst(20), minusHalf = cst(3), sign = dst(0);
   for (let o: usize = 0; o < bytes; o += 16) {
     const k = v128.load(sk + o), r = v128.load(sr + o), c = v128.load(sc + o);
     const e2 = f64x2.sub(f64x2.sub(f64x2.mul(r, f64x2.sub(v128.load(se + o), c)), c), v128.load(shxs + o));
     const twopk = i64x2.shl(f64x2.add(k, magic), 52);
     const a = v128.and(f64x2.le(k, minus2), one);
-    const b = f64x2.pmin(f64x2.sub(zero, f64x2.mul(half, k)), one);
+    const b = f64x2.pmin(f64x2.mul(k, minusHalf), one);
     const em1 = f64x2.sub(f64x2.mul(f64x2.sub(a, f64x2.sub(e2, r)), twopk), b);
-    const q = f64x2.div(v128.xor(em1, sign), f64x2.add(em1, two));
-    v128.store(out + o, v128.xor(q, v128.and(v128.load(x + o), sign)));
+    v128.store(out + o, f64x2.div(v128.xor(em1, v128.andnot(sign, v128.load(x + o))), f64x2.add(em1, two)));
   }
 }
 
