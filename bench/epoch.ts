@@ -6,7 +6,8 @@
  * at a threads option (1, 2 or 'auto', the default; the rows split between threads with
  * the same bits), the count it gave recorded. Wall-clock and process CPU seconds (the
  * machine may be shared; with 2 threads the CPU seconds are both threads').
- * `npx tsx bench/epoch.ts parts` prints where the float model's epoch goes (benchFloatParts).
+ * `npx tsx bench/epoch.ts parts` prints where the float model's epoch goes (benchFloatParts);
+ * `npx tsx bench/epoch.ts kernel a.wasm b.wasm` times the kernel calls of an epoch for builds (benchFloatKernel).
  */
 import { EmulatorDevice } from '../src/device/emulator.js';
 import { defaultChipFormats } from '../src/device/config.js';
@@ -17,6 +18,8 @@ import { evaluate } from '../src/learn/evaluate.js';
 import { FloatDevice } from '../src/model/float-device.js';
 import { xavierNormal } from '../src/model/rnn.js';
 import { FloatKernel } from '../src/model/float-wasm.js';
+import { stepMse } from '../src/tasks/types.js';
+import { createHash } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 
@@ -150,16 +153,22 @@ export function benchFloatParts(rounds = 7, modules: (string | undefined)[] = [u
       for (let q = 0; q < u.length; q++) u[q] = Math.sin(0.3 * q + 0.1); // no input exactly 0: a sequence at state 0 would stay there, and tanh(0) takes tanh's slow path (never in Mackey-Glass)
       return k;
     };
+    // one argument object per part, changed in place (as FloatDevice does): an object spread per call cost ~6 us
+    const call = (noisy: boolean, activation: 'tanh' | 'linear', steps: number, quiet = false) => {
+      const r = { ...base, steps, noisy, activation, ...(quiet ? { hiddenSigma: 0, outputSigma: 0 } : {}) };
+      return (k: FloatKernel, i: number) => { r.t0 = i; k.run(r); };
+    };
+    const rewarded = kernel(), dl = rewarded.view('dl');
     const parts: Record<keyof FloatParts, Part> = {
-      noisyStep: { k: kernel(), calls: 1000, steps: 1, f: (k, i) => k.run({ ...base, steps: 1, t0: i, noisy: true, activation: 'tanh' }) },
-      noisyStepLinear: { k: kernel(true), calls: 1000, steps: 1, f: (k, i) => k.run({ ...base, steps: 1, t0: i, noisy: true, activation: 'linear' }) },
-      noisyStepQuiet: { k: kernel(), calls: 1000, steps: 1, f: (k, i) => k.run({ ...base, steps: 1, t0: i, noisy: true, activation: 'tanh', hiddenSigma: 0, outputSigma: 0 }) },
+      noisyStep: { k: kernel(), calls: 1000, steps: 1, f: call(true, 'tanh', 1) },
+      noisyStepLinear: { k: kernel(true), calls: 1000, steps: 1, f: call(true, 'linear', 1) },
+      noisyStepQuiet: { k: kernel(), calls: 1000, steps: 1, f: call(true, 'tanh', 1, true) },
       reward: {
-        k: kernel(), calls: 1000, steps: 1,
-        f: (k, i) => { k.view('dl')[0] = 1e-12 * ((i & 1) - 0.5); k.reward(1, { w: 0.3, r: 0.3, v: 0.3 }, Math.sqrt(102), 'none', 0); },
+        k: rewarded, calls: 1000, steps: 1,
+        f: (k, i) => { dl[0] = 1e-12 * ((i & 1) - 0.5); k.reward(1, { w: 0.3, r: 0.3, v: 0.3 }, Math.sqrt(102), 'none', 0); },
       },
-      cleanStep: { k: kernel(), calls: 2, steps: 500, f: (k, i) => k.run({ ...base, steps: 500, t0: i, noisy: false, activation: 'tanh' }) },
-      cleanStepLinear: { k: kernel(true), calls: 2, steps: 500, f: (k, i) => k.run({ ...base, steps: 500, t0: i, noisy: false, activation: 'linear' }) },
+      cleanStep: { k: kernel(), calls: 2, steps: 500, f: call(false, 'tanh', 500) },
+      cleanStepLinear: { k: kernel(true), calls: 2, steps: 500, f: call(false, 'linear', 500) },
     };
     parts.reward.k.run({ ...base, steps: 1, noisy: true, activation: 'tanh' }); // a trace to reward (tiny rewards: the weights stay put)
     return parts;
@@ -177,6 +186,55 @@ export function benchFloatParts(rounds = 7, modules: (string | undefined)[] = [u
   return best;
 }
 
+/**
+ * The kernel calls of one Mackey-Glass epoch alone, as FloatDevice makes them (the task
+ * and weights of benchEpoch; 5000 noisy steps of K = 1, each rewarded with its dL, then
+ * the 5000 test steps in chunks of 500), for builds of assembly/float/ alternated in one
+ * process (round 0 warms up): CPU seconds per epoch, min and median over the rounds,
+ * and a hash of R and the test outputs at the end (the builds must agree).
+ */
+export function benchFloatKernel(modules: string[], rounds = 7): { min: number; median: number; hash: string }[] {
+  const task = mackeyGlassTask({ steps: 5000, batch: 10, mode: 'recall', horizon: 15, seed: 42 });
+  const p = xavierNormal({ inputs: 1, hidden: 100, outputs: 1, activation: 'tanh' }, 42);
+  const lr = { w: 0.3, r: 0.3, v: 0.3 }, B = 10, T = 5000;
+  const setups = modules.map((module) => {
+    const k = new FloatKernel(1, 100, 1, B, 500, module);
+    k.view('w').set(p.w); k.view('r').set(p.r); k.view('v').set(p.v);
+    const base = { mismatch: false, hidden: false, trace: 'none' as const, seed: 42, hiddenSigma: 1e-3, outputSigma: 1e-3, activation: 'tanh' as const };
+    return { k, inputs: k.view('inputs'), dl: k.view('dl'), oc: k.view('outClean'), on: k.view('outNoisy'), noisy: { ...base, steps: 1, t0: 0, noisy: true }, clean: { ...base, steps: 500, t0: 0, noisy: false }, out: new Float64Array(T * B) };
+  });
+  const epoch = (s: (typeof setups)[number]): void => {
+    const { k, inputs, dl, oc, on, noisy, clean } = s, tr = task.train, te = task.test;
+    k.view('clean').fill(0); k.statesWritten();
+    for (let j = 0; j < T; j++) {
+      inputs.set(tr.inputs.subarray(j * B, (j + 1) * B));
+      k.run(noisy);
+      noisy.t0++;
+      dl[0] = stepMse(on, 0, tr.targets, j * B, B) - stepMse(oc, 0, tr.targets, j * B, B);
+      k.reward(1, lr, Math.sqrt(102), 'none', 0);
+    }
+    k.view('clean').fill(0); k.statesWritten();
+    for (let j = 0; j < T; j += 500) {
+      inputs.set(te.inputs.subarray(j * B, (j + 500) * B));
+      k.run(clean);
+      s.out.set(oc.subarray(0, 500 * B), j * B);
+    }
+  };
+  const times = setups.map(() => [] as number[]);
+  for (let round = 0; round <= rounds; round++)
+    setups.forEach((s, m) => {
+      const c = process.cpuUsage();
+      epoch(s);
+      const u = process.cpuUsage(c);
+      if (round > 0) times[m].push((u.user + u.system) / 1e6);
+    });
+  return setups.map((s, m) => {
+    const t = [...times[m]].sort((a, b) => a - b), r = s.k.view('r');
+    const hash = createHash('sha256').update(new Uint8Array(r.buffer, r.byteOffset, r.byteLength)).update(new Uint8Array(s.out.buffer)).digest('hex').slice(0, 16);
+    return { min: t[0], median: t[t.length >> 1], hash };
+  });
+}
+
 /** One line: the parts in microseconds per step, tanh's share as the difference to the linear activation. */
 export function formatFloatParts(p: FloatParts): string {
   const f = (x: number): string => x.toFixed(1);
@@ -187,6 +245,14 @@ export function formatFloatParts(p: FloatParts): string {
 export function hostShare(p: FloatParts, epoch: EpochBench): string {
   const kernel = (5000 * (p.noisyStep + p.reward + p.cleanStep)) / 1e6;
   return `float WASM epoch CPU ${epoch.cpuSecondsPerEpoch.toFixed(3)} s (train ${epoch.trainSeconds.toFixed(3)} + test ${epoch.testSeconds.toFixed(3)} wall-clock); the rest beyond the kernel's calls (host loop, loss and reward, JS/WASM calls, copies): ${(epoch.cpuSecondsPerEpoch - kernel).toFixed(3)} s`;
+}
+
+// `kernel a.wasm b.wasm ...`: the kernel calls of an epoch for several builds, alternated in one process
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && process.argv[2] === 'kernel') {
+  const mods = process.argv.slice(3);
+  benchFloatKernel(mods, Number(process.env.ROUNDS ?? 7)).forEach((r, i) =>
+    console.log(`${mods[i]}: the kernel calls of a Mackey-Glass epoch, CPU s: min ${r.min.toFixed(4)}, median ${r.median.toFixed(4)}; R and test outputs ${r.hash}`));
+  console.log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }
 
 // `parts`: the parts and the host's share; `parts a.wasm b.wasm ...`: the parts of several

@@ -28,6 +28,20 @@ describe('float model, WASM engine', () => {
     expect(bad).toBe(0);
   });
 
+  it('tanh is Math.tanh bit for bit where every value of a block is in [2^-28, 1) (the |x| < 1 path), and with one value outside', () => {
+    const k = key(5, 41, 0, 0);
+    const f = new Float64Array(1), u = new BigUint64Array(f.buffer);
+    const xs: number[] = [];
+    // 2|x| at the edges of expm1's k = 0 and k = -1 ranges (hi words 0x3fd62e42/3, 0x3ff0a2b1/2), near 1 and near 2^-28
+    for (const hi of [0x3fc62e42, 0x3fc62e43, 0x3fe0a2b1, 0x3fe0a2b2, 0x3fefffff, 0x3e300000, 0x3e300001])
+      for (let i = 0; i < 4000; i++) { u[0] = (BigInt(hi) << 32n) | BigInt((unitNormal(k, 3e6 + i) * 1e9) >>> 0); xs.push(i & 1 ? -f[0] : f[0]); }
+    for (let i = 0; i < 100000; i++) xs.push(Math.tanh(unitNormal(k, 4e6 + i)) * 0.999 + 1e-8);
+    const x = Float64Array.from(xs);
+    const check = (v: Float64Array): number => { const got = wasmTanh(v); let bad = 0; v.forEach((y, i) => { if (!Object.is(got[i], Math.tanh(y))) bad++; }); return bad; };
+    expect(check(x)).toBe(0);
+    for (const at of [0, 63, 64, 1000]) for (const v of [1, -1, 2 ** -29, 0, NaN, 7]) { const y = x.slice(0, 1100); y[at] = v; expect(check(y)).toBe(0); }
+  });
+
   const cases: Case[] = [];
   for (const activation of ['tanh', 'hardtanh', 'linear'] as const)
     for (const trace of ['none', 'activity', 'innovation'] as const) {

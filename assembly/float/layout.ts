@@ -32,7 +32,8 @@ export const B_DA = 25; // K x B x H  ã - a (or the recovered noise)
 export const B_DY = 26; // K x B x O
 export const B_DL = 27; // K  rewards
 export const B_TANH = 28; // 5 x H x S  tanh's intermediate values
-const COUNT = 29;
+export const B_KEYS = 29; // THREADS x B  noise keys of a step (u64), one copy per thread
+const COUNT = 30;
 
 /** Most threads of the threads build (src/model/float-threads.ts starts 1 or 2): the per-thread buffers. */
 export const THREADS = 2;
@@ -75,6 +76,7 @@ function size(q: i32): f64 {
     case B_HIDDEN: case B_DA: return k * b * h;
     case B_STATES: return (k + 1) * b * h;
     case B_TANH: return 5 * h * s;
+    case B_KEYS: return THREADS * b;
     default: return k; // B_DL
   }
 }

@@ -23,7 +23,8 @@ export function key(seed: u32, stream: u32, a: u32, b: u32): u64 {
 @inline
 function centred(k: u64, n: u32): i32 {
   const h = mix64(k ^ <u64>n);
-  return <i32>(h & 0xffff) + <i32>((h >> 16) & 0xffff) + <i32>((h >> 32) & 0xffff) + <i32>(h >> 48) - 131070;
+  const s = (h & 0x0000FFFF0000FFFF) + ((h >> 16) & 0x0000FFFF0000FFFF); // fields 0 + 1 and 2 + 3 side by side (exact, no carry between)
+  return <i32>(s & 0xFFFFFFFF) + <i32>(s >> 32) - 131070;
 }
 
 /** Draw n under key k with std sigma (real units): rng.ts gauss. */
@@ -33,10 +34,10 @@ export function gauss(sigma: f64, k: u64, n: u32): f64 {
   return sigma * (<f64>centred(k, n) / IRWIN_HALL4_SD);
 }
 
-/** Draws n and n + 1 under key k in the two lanes: the same operations as gauss (the division two at a time). */
+/** Draw n under keys k0 and k1 in the two lanes (two sequences' noise of one neuron): the same operations as gauss. */
 // @ts-ignore: decorator
 @inline
-export function gauss2(sigma: v128, k: u64, n: u32): v128 {
-  const s = i32x4.replace_lane(i32x4.splat(centred(k, n)), 1, centred(k, n + 1));
+export function gaussKeys2(sigma: v128, k0: u64, k1: u64, n: u32): v128 {
+  const s = i32x4.replace_lane(i32x4.splat(centred(k0, n)), 1, centred(k1, n));
   return f64x2.mul(sigma, f64x2.div(f64x2.convert_low_i32x4_s(s), f64x2.splat(IRWIN_HALL4_SD)));
 }

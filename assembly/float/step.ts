@@ -5,10 +5,10 @@
 // never read back). Every value is formed by the same IEEE operations in the same
 // order as the TypeScript reference, so the results are the same bits.
 
-import { at, dims, hold, held, heldInRt, I, H, O, B, K as layoutK, BIAS, S2, SC, THREADS, B_BH, B_BO, B_EB, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL, B_TANH } from './layout';
+import { at, dims, hold, held, heldInRt, I, H, O, B, K as layoutK, BIAS, S2, SC, THREADS, B_BH, B_BO, B_EB, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL, B_TANH, B_KEYS } from './layout';
 import { matvecT } from './matvec';
 import { outerUpdate } from './outer';
-import { key, gauss, gauss2 } from './noise';
+import { key, gauss, gaussKeys2 } from './noise';
 import { tanhArray } from './tanh';
 import {
   threadId, rangeStart, outputStart, barrier, settle, post, threadsFailed, awaitCommand, commandDone,
@@ -151,6 +151,35 @@ function inputsOf(k: usize, S: usize, noisy: bool, ut: usize): void {
 }
 
 /**
+ * The noisy copy's node noise of step t (FloatDevice.drawNoise): aT[i][B + b] +=
+ * gauss(sigmaH, key_b, i) for this thread's rows i0..i1-1, and on thread 0 the output
+ * noise yt[o][B + b] = gauss(sigmaO, key_b, H + o), key_b = key(seed, 1, b, t). A
+ * neuron's B noisy lanes are side by side in aT, so two sequences' draws (two keys)
+ * are added per v128 (the same division and adds as one at a time).
+ */
+function addNoise(t: u32, seed: u32, sigmaH: f64, sigmaO: f64, aT: usize, yt: usize, i0: usize, i1: usize, S: usize, first: bool): void {
+  const nB = <usize>B, nH = <usize>H, nO = <usize>O, B2 = nB & ~1;
+  const keys = at(B_KEYS) + ((<usize>threadId * nB) << 3);
+  for (let b: usize = 0; b < nB; b++) store<u64>(keys + (b << 3), key(seed, STREAM_NOISE, <u32>b, t));
+  for (let i = i0; i < i1; i++) {
+    const row = aT + ((i * S + nB) << 3);
+    if (sigmaH == 0) {
+      for (let b: usize = 0; b < nB; b++) setf(row, b, f(row, b) + 0);
+      continue;
+    }
+    const sv = f64x2.splat(sigmaH);
+    for (let b: usize = 0; b < B2; b += 2) {
+      const g = gaussKeys2(sv, load<u64>(keys + (b << 3)), load<u64>(keys + (b << 3), 8), <u32>i);
+      v128.store(row + (b << 3), f64x2.add(v128.load(row + (b << 3)), g));
+    }
+    if (B2 < nB) setf(row, B2, f(row, B2) + gauss(sigmaH, load<u64>(keys + (B2 << 3)), <u32>i));
+  }
+  if (first)
+    for (let o: usize = 0; o < nO; o++)
+      for (let b: usize = 0; b < nB; b++) setf(yt, o * S + nB + b, sigmaO == 0 ? 0 : gauss(sigmaO, load<u64>(keys + (b << 3)), <u32>(nH + o)));
+}
+
+/**
  * Run K steps from absolute step t0 (inputs in B_INPUTS, K x B x I). noisy: both copies,
  * noise drawn from (seed, sigmas) as FloatDevice.drawNoise, trace written for reward;
  * else the clean copy only. mismatch: apply gain and offset. hidden: write the clean
@@ -205,7 +234,7 @@ export function runSteps(K: i32, t0: u32, flags: i32, seed: u32, sigmaH: f64, si
   const states = at(B_STATES), da = at(B_DA), dy = at(B_DY);
   const w = at(B_W), r = at(B_R), v = at(B_V), gain = at(B_GAIN), offset = at(B_OFFSET), biasH = at(B_BH);
   const i0 = <usize>rangeStart(H, threadId), i1 = <usize>rangeStart(H, threadId + 1);
-  const first = threadId == 0, rowBytes = S << 3, H2 = nH & ~1;
+  const first = threadId == 0, rowBytes = S << 3;
   const tanhScratch = at(B_TANH) + 5 * i0 * rowBytes;
   for (let k: usize = 0; k < <usize>K; k++) {
     const t = t0 + <u32>k;
@@ -218,22 +247,7 @@ export function runSteps(K: i32, t0: u32, flags: i32, seed: u32, sigmaH: f64, si
         const g = f(gain, i), o = f(offset, i);
         for (let s: usize = 0; s < S; s++) setf(aT, i * S + s, f(aT, i * S + s) * g + o);
       }
-    if (noisy)
-      for (let b: usize = 0; b < nB; b++) {
-        const kn = key(seed, STREAM_NOISE, <u32>b, t);
-        if (sigmaH == 0) {
-          for (let i = i0; i < i1; i++) setf(aT, i * S + nB + b, f(aT, i * S + nB + b) + 0);
-        } else {
-          const sv = f64x2.splat(sigmaH), pairsEnd = i1 < H2 ? i1 : H2;
-          for (let i = i0; i < pairsEnd; i += 2) { // two neurons' draws per division
-            const g = gauss2(sv, kn, <u32>i), q = i * S + nB + b;
-            setf(aT, q, f(aT, q) + f64x2.extract_lane(g, 0));
-            setf(aT, q + S, f(aT, q + S) + f64x2.extract_lane(g, 1));
-          }
-          if (H2 < nH && H2 >= i0 && H2 < i1) setf(aT, H2 * S + nB + b, f(aT, H2 * S + nB + b) + gauss(sigmaH, kn, <u32>H2));
-        }
-        if (first) for (let o: usize = 0; o < nO; o++) setf(yt, o * S + nB + b, sigmaO == 0 ? 0 : gauss(sigmaO, kn, <u32>(nH + o)));
-      }
+    if (noisy && (i1 > i0 || first)) addNoise(t, seed, sigmaH, sigmaO, aT, yt, i0, i1, S, first);
     if (i1 > i0) activate(act, aT + i0 * rowBytes, rt + i0 * rowBytes, (i1 - i0) * S, tanhScratch);
     if (noisy) untranspose(aT, S, nB, da + ((k * bh) << 3), true, i0, i1);
     barrier(); // every row of rt and da is done

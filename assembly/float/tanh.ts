@@ -183,6 +183,7 @@ const D = memory.data<u64>([
   0x8000000000000000, // 0 sign
   0x401A000000000000, // 1 6.5: below, k <= 19 on the positive side
   0xBFF0000000000000, // 2 -1.0
+  0x3FC62E4300000000, // 3 k0 / 2: |x| below, k = 0 (2|x| below k0, exactly)
 ]);
 
 // @ts-ignore: decorator
@@ -212,16 +213,68 @@ function fastLanes(x: v128): bool {
  * (2) expm1's rational part e, (3) the final formulas and the quotient. Each pass is a
  * short chain per pair with independent iterations, so the out-of-order window holds
  * many pairs at once; the whole function in one loop is a chain of ~45 operations and
- * two divisions per pair, latency-bound. Same operations, same bits. The third pass
- * runs on every pair; pass 1 notes whether a lane is outside [2^-28, 6.5), and if one
- * is, a fourth pass computes the pairs with such a lane again by tanh2. Each pass takes
- * its constants into locals before its loop: V8 reloads a constant loaded inside a
- * loop in every iteration, and the locals stay in registers (20 % faster at n = 2000).
- * n even; scratch: 5n values.
+ * two divisions per pair, latency-bound. Same operations, same bits.
+ *
+ * The passes run on blocks of 64 values (32 pairs: enough independent chains for the
+ * window, and the scratch stays in L1). When every value of a block is in [2^-28, 1)
+ * (a tanh network's pre-activations mostly are: all of Mackey-Glass's), passes 1 and 3
+ * take the |x| < 1 half of the formulas alone (reduceSmall, finishSmall: y = -2|x|,
+ * k in {0, -1, -2, -3}, z = -t / (t + 2)), about a third fewer operations than the
+ * selects between both halves. Otherwise pass 1 runs again on both halves, notes
+ * whether a lane is outside [2^-28, 6.5), and if one is, a fourth pass computes the
+ * pairs with such a lane again by tanh2. Each pass takes its constants into locals
+ * before its loop: V8 reloads a constant loaded inside a loop in every iteration, and
+ * the locals stay in registers (20 % faster at n = 2000). n even; scratch: 5 min(n, 64) values.
  */
 export function tanhArray(x: usize, out: usize, n: i32, scratch: usize): void {
-  const bytes = <usize>n << 3;
-  const sk = scratch, sr = sk + bytes, sc = sr + bytes, shxs = sc + bytes, se = shxs + bytes;
+  const bytes = <usize>n << 3, block: usize = bytes < 512 ? bytes : 512; // 64 values (the scratch: 5 blocks, at most 5 n values)
+  const sk = scratch, sr = sk + block, sc = sr + block, shxs = sc + block, se = shxs + block;
+  for (let o: usize = 0; o < bytes; o += block) {
+    const m = bytes - o < block ? bytes - o : block, xb = x + o, ob = out + o;
+    const small = reduceSmall(xb, m, sk, sr, sc);
+    const fast = small || reduceAll(xb, m, sk, sr, sc);
+    rational(m, sr, shxs, se);
+    if (small) {
+      finishSmall(xb, ob, m, sk, sr, sc, shxs, se);
+      continue;
+    }
+    finishAll(xb, ob, m, sk, sr, sc, shxs, se);
+    // the other pairs in a pass of their own (inlined in the loop above, tanh2's registers spilled the fast path's)
+    if (!fast)
+      for (let q: usize = 0; q < m; q += 16) {
+        const xv = v128.load(xb + q);
+        if (!fastLanes(xv)) v128.store(ob + q, tanh2(xv));
+      }
+  }
+}
+
+/**
+ * Pass 1 when every lane is in [2^-28, 1): y = -2|x|, and k = 0 below k0 or else
+ * trunc(y / ln2 - 1/2), which is -1 on all of [k0, k1) (y / ln2 - 1/2 is in (-2, -1]
+ * there, 3e-8 from both ends), the value fdlibm's k = -1 branch takes, with the same
+ * hi and lo. False when a lane is outside [2^-28, 1) or NaN.
+ */
+function reduceSmall(x: usize, bytes: usize, sk: usize, sr: usize, sc: usize): bool {
+  const abs = cst(0), tiny = cst(24), one = cst(1), minus2 = cst(20), invln2 = cst(10), minusHalf = cst(3);
+  const k0half = dst(3), ln2hi = cst(8), ln2lo = cst(9);
+  let ok = i64x2.splat(-1);
+  for (let o: usize = 0; o < bytes; o += 16) {
+    const ax = v128.and(v128.load(x + o), abs);
+    ok = v128.and(ok, v128.and(f64x2.ge(ax, tiny), f64x2.lt(ax, one)));
+    const y = f64x2.mul(ax, minus2); // -2|x|, exact (as -(|x| + |x|))
+    const k = v128.andnot(f64x2.trunc(f64x2.add(f64x2.mul(invln2, y), minusHalf)), f64x2.lt(ax, k0half));
+    const hi = f64x2.sub(y, f64x2.mul(k, ln2hi));
+    const lo = f64x2.mul(k, ln2lo);
+    const r = f64x2.sub(hi, lo);
+    v128.store(sk + o, k);
+    v128.store(sr + o, r);
+    v128.store(sc + o, f64x2.sub(f64x2.sub(hi, r), lo));
+  }
+  return i64x2.all_true(ok);
+}
+
+/** Pass 1 on both halves of tanh's range; whether every lane was in [2^-28, 6.5). */
+function reduceAll(x: usize, bytes: usize, sk: usize, sr: usize, sc: usize): bool {
   const end = x + bytes;
   const one = cst(1);
   let fast = i64x2.splat(-1); // every lane so far in [2^-28, 6.5)
@@ -243,8 +296,14 @@ export function tanhArray(x: usize, out: usize, n: i32, scratch: usize): void {
     v128.store(sr + o, r);
     v128.store(sc + o, f64x2.sub(f64x2.sub(hi, r), lo));
   }
+  return i64x2.all_true(fast);
+}
+
+/** Pass 2: expm1Rational with the constants in registers. */
+function rational(bytes: usize, sr: usize, shxs: usize, se: usize): void {
+  const one = cst(1), half = cst(2);
   const q1 = cst(11), q2 = cst(12), q3 = cst(13), q4 = cst(14), q5 = cst(15), three = cst(16), six = cst(17);
-  for (let o: usize = 0; o < bytes; o += 16) { // expm1Rational with the constants in registers
+  for (let o: usize = 0; o < bytes; o += 16) {
     const r = v128.load(sr + o);
     const hfx = f64x2.mul(half, r);
     const hxs = f64x2.mul(r, hfx);
@@ -257,8 +316,31 @@ export function tanhArray(x: usize, out: usize, n: i32, scratch: usize): void {
     const t = f64x2.sub(three, f64x2.mul(r1, hfx));
     v128.store(se + o, f64x2.mul(hxs, f64x2.div(f64x2.sub(r1, t), f64x2.sub(six, f64x2.mul(r, t)))));
   }
-  const two = cst(19), zero = cst(7), magic = cst(18), minus2 = cst(20);
-  for (let p = x, o: usize = 0; p < end; p += 16, o += 16) { // every pair (a pair outside the range: overwritten below)
+}
+
+/**
+ * Pass 3 when every lane is in [2^-28, 1): A and B of k <= 0 and z = -t / (t + 2), with
+ * x's sign. B = min(-k / 2, 1) is -0 at k = 0, where the other formula has +0: the same
+ * em1, since what B is taken from, (0 - (e - r)) 2^0, is never -0. The sign of z goes
+ * into the numerator (-t for x > 0, t below: a quotient's sign is its operands').
+ */
+function finishSmall(x: usize, out: usize, bytes: usize, sk: usize, sr: usize, sc: usize, shxs: usize, se: usize): void {
+  const one = cst(1), two = cst(19), magic = cst(18), minus2 = cst(20), minusHalf = cst(3), sign = dst(0);
+  for (let o: usize = 0; o < bytes; o += 16) {
+    const k = v128.load(sk + o), r = v128.load(sr + o), c = v128.load(sc + o);
+    const e2 = f64x2.sub(f64x2.sub(f64x2.mul(r, f64x2.sub(v128.load(se + o), c)), c), v128.load(shxs + o));
+    const twopk = i64x2.shl(f64x2.add(k, magic), 52);
+    const a = v128.and(f64x2.le(k, minus2), one);
+    const b = f64x2.pmin(f64x2.mul(k, minusHalf), one);
+    const em1 = f64x2.sub(f64x2.mul(f64x2.sub(a, f64x2.sub(e2, r)), twopk), b);
+    v128.store(out + o, f64x2.div(v128.xor(em1, v128.andnot(sign, v128.load(x + o))), f64x2.add(em1, two)));
+  }
+}
+
+/** Pass 3 on both halves, every pair (a pair outside [2^-28, 6.5): overwritten after). */
+function finishAll(x: usize, out: usize, bytes: usize, sk: usize, sr: usize, sc: usize, shxs: usize, se: usize): void {
+  const one = cst(1), half = cst(2), two = cst(19), zero = cst(7), magic = cst(18), minus2 = cst(20), sign = dst(0);
+  for (let o: usize = 0; o < bytes; o += 16) {
     const k = v128.load(sk + o), r = v128.load(sr + o), c = v128.load(sc + o);
     const pos = f64x2.gt(k, zero); // |x| >= 1: k >= 3; below: k in {0, -1, -2, -3}
     const e2 = f64x2.sub(f64x2.sub(f64x2.mul(r, f64x2.sub(v128.load(se + o), c)), c), v128.load(shxs + o));
@@ -269,12 +351,6 @@ export function tanhArray(x: usize, out: usize, n: i32, scratch: usize): void {
     const em1 = f64x2.sub(f64x2.mul(f64x2.sub(a, f64x2.sub(e2, r)), twopk), b);
     const q = f64x2.div(v128.bitselect(two, v128.xor(em1, sign), pos), f64x2.add(em1, two));
     const z = v128.bitselect(f64x2.sub(one, q), q, pos);
-    v128.store(out + o, v128.xor(z, v128.and(v128.load(p), sign)));
+    v128.store(out + o, v128.xor(z, v128.and(v128.load(x + o), sign)));
   }
-  // the other pairs in a pass of their own (inlined in the loop above, tanh2's registers spilled the fast path's)
-  if (!i64x2.all_true(fast))
-    for (let p = x, o: usize = 0; p < end; p += 16, o += 16) {
-      const xv = v128.load(p);
-      if (!fastLanes(xv)) v128.store(out + o, tanh2(xv));
-    }
 }
