@@ -33,7 +33,8 @@ export const B_DY = 26; // K x B x O
 export const B_DL = 27; // K  rewards
 export const B_TANH = 28; // 5 x H x S  tanh's intermediate values
 export const B_KEYS = 29; // THREADS x B  noise keys of a step (u64), one copy per thread
-const COUNT = 30;
+export const B_NORM = 30; // K  ||da_k||^2 of the last noisy chunk (formed in run, read by reward)
+const COUNT = 31;
 
 /** Most threads of the threads build (src/model/float-threads.ts starts 1 or 2): the per-thread buffers. */
 export const THREADS = 2;
@@ -77,7 +78,7 @@ function size(q: i32): f64 {
     case B_STATES: return (k + 1) * b * h;
     case B_TANH: return 5 * h * s;
     case B_KEYS: return THREADS * b;
-    default: return k; // B_DL
+    default: return k; // B_DL, B_NORM
   }
 }
 

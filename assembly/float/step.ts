@@ -5,13 +5,13 @@
 // never read back). Every value is formed by the same IEEE operations in the same
 // order as the TypeScript reference, so the results are the same bits.
 
-import { at, dims, hold, held, heldInRt, I, H, O, B, K as layoutK, BIAS, S2, SC, THREADS, B_BH, B_BO, B_EB, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL, B_TANH, B_KEYS } from './layout';
+import { at, dims, hold, held, heldInRt, I, H, O, B, K as layoutK, BIAS, S2, SC, THREADS, B_BH, B_BO, B_EB, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_UT, B_ST, B_AT, B_RT, B_YT, B_DT, B_ZT, B_SCRATCH, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL, B_TANH, B_KEYS, B_NORM } from './layout';
 import { matvecT } from './matvec';
 import { outerUpdate } from './outer';
 import { key, gauss, gaussKeys2 } from './noise';
 import { tanhArray } from './tanh';
 import {
-  threadId, rangeStart, outputStart, barrier, settle, post, threadsFailed, awaitCommand, commandDone,
+  threadId, threadCount, rangeStart, outputStart, barrier, settle, post, threadsFailed, awaitCommand, commandDone,
   commandCode, argK, argT0, argFlags, argUpdateK, argUpdateT0, argLr, CMD_RUN, CMD_REWARD, CMD_QUIT,
 } from '../threads';
 
@@ -40,6 +40,13 @@ function setf(p: usize, n: usize, v: f64): void {
 
 function zero(p: usize, n: usize): void {
   memory.fill(p, 0, n << 3);
+}
+
+/** x[0]^2 + x[1]^2 + ... + x[n-1]^2, added in that order (FloatDevice.update's norms). */
+function sumSquares(x: usize, n: usize): f64 {
+  let s: f64 = 0;
+  for (let q: usize = 0; q < n; q++) { const v = f(x, q); s += v * v; }
+  return s;
 }
 
 /** r = act(a) over n values (n even); scratch: 5 n values. */
@@ -203,9 +210,9 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
     transposeIn(clean, st, S, 0);
     if (noisy) transposeIn(noisyState, st, S, nB);
   }
-  if (noisy) memory.copy(at(B_STATES), clean, bh << 3);
   const flags = (noisy ? 1 : 0) | (mismatch ? 2 : 0) | (hidden ? 4 : 0) | (act << 3) | (trace << 5) | (swap ? 128 : 0);
   post(CMD_RUN, K, t0, flags, <i32>seed, 0, sigmaH, sigmaO, 0);
+  if (noisy) memory.copy(at(B_STATES), clean, bh << 3); // after the post: no other thread reads B_CLEAN or writes r̂_{-1} in a run
   const inRt = runSteps(K, t0, flags, seed, sigmaH, sigmaO);
   if (threadsFailed()) return ERR_THREAD;
   hold(layoutKey, inRt);
@@ -215,9 +222,10 @@ export function run(K: i32, t0: u32, noisy: bool, act: i32, mismatch: bool, hidd
 /**
  * This thread's part of run's K steps (flags as run packs them): the pre-activations,
  * noise, activity and noise trace (da) of its rows (rangeStart, blocks of 8), then,
- * after all threads met, thread 0 alone the outputs and states of the step while the
- * others go on to the next step (its writes touch no buffer thread 0 still reads: the
- * inputs are per thread, the new states go to the other buffer). The innovation trace
+ * after all threads met, thread 0 alone the outputs and clean states of the step and
+ * the last thread the noisy states, the trace's states and the norm of da, while the
+ * others go on to the next step (their writes touch no buffer another thread still
+ * reads: the inputs are per thread, the new states go to the other buffer). The innovation trace
  * reads the step's entering states after the meeting, so it meets again. Every value
  * is the one-thread arithmetic. Returns whether the states end in B_RT.
  */
@@ -235,6 +243,7 @@ export function runSteps(K: i32, t0: u32, flags: i32, seed: u32, sigmaH: f64, si
   const w = at(B_W), r = at(B_R), v = at(B_V), gain = at(B_GAIN), offset = at(B_OFFSET), biasH = at(B_BH);
   const i0 = <usize>rangeStart(H, threadId), i1 = <usize>rangeStart(H, threadId + 1);
   const first = threadId == 0, rowBytes = S << 3;
+  const tailThread = threadId == (threadCount > 1 ? threadCount - 1 : 0);
   const tanhScratch = at(B_TANH) + 5 * i0 * rowBytes;
   for (let k: usize = 0; k < <usize>K; k++) {
     const t = t0 + <u32>k;
@@ -251,6 +260,16 @@ export function runSteps(K: i32, t0: u32, flags: i32, seed: u32, sigmaH: f64, si
     if (i1 > i0) activate(act, aT + i0 * rowBytes, rt + i0 * rowBytes, (i1 - i0) * S, tanhScratch);
     if (noisy) untranspose(aT, S, nB, da + ((k * bh) << 3), true, i0, i1);
     barrier(); // every row of rt and da is done
+    // The noisy copy's states, the trace's clean states and ||da_k||^2 (a sum of
+    // B x H squares in order: 1000 dependent adds, ~1.3 us at H = 100, B = 10) on the
+    // last thread, off thread 0's path: thread 0 returns the outputs to the host while
+    // they are formed, and its next call waits for them (settle). The innovation trace
+    // changes da after this meeting: thread 0 forms that norm below.
+    if (noisy && tailThread) {
+      untranspose(rt, S, nB, noisyState, false);
+      untranspose(rt, S, 0, states + (((k + 1) * bh) << 3), false); // r̂_k of the trace (the clean states)
+      if (trace != TRACE_INNOVATION) setf(at(B_NORM), k, sumSquares(da + ((k * bh) << 3), bh));
+    }
     if (first) {
       if (threadsFailed()) return false;
       matvecT(O, 0, 0, 0, v, H, rt, P, yt, false);
@@ -259,16 +278,17 @@ export function runSteps(K: i32, t0: u32, flags: i32, seed: u32, sigmaH: f64, si
         const dak = da + ((k * bh) << 3), dyk = dy + ((k * bo) << 3);
         for (let b: usize = 0; b < nB; b++)
           for (let o: usize = 0; o < nO; o++) setf(dyk, b * nO + o, f(yt, o * S + nB + b) - f(yt, o * S + b));
-        if (trace == TRACE_INNOVATION) recoverNoise(r, v, st, rt, S, dak, dyk);
+        if (trace == TRACE_INNOVATION) {
+          recoverNoise(r, v, st, rt, S, dak, dyk);
+          setf(at(B_NORM), k, sumSquares(dak, bh));
+        }
         const on = at(B_OUT_NOISY) + ((k * bo) << 3);
-        untranspose(rt, S, nB, noisyState, false);
         for (let b: usize = 0; b < nB; b++)
           for (let o: usize = 0; o < nO; o++) setf(on, b * nO + o, f(yt, o * S + nB + b));
       }
       const oc = at(B_OUT_CLEAN) + ((k * bo) << 3);
       const hk = at(B_HIDDEN) + ((k * bh) << 3);
       if (noisy || hidden || k + 1 == <usize>K) untranspose(rt, S, 0, clean, false); // a clean chunk's states are read only at its end
-      if (noisy) memory.copy(states + (((k + 1) * bh) << 3), clean, bh << 3);
       if (hidden) memory.copy(hk, clean, bh << 3);
       for (let b: usize = 0; b < nB; b++)
         for (let o: usize = 0; o < nO; o++) setf(oc, b * nO + o, f(yt, o * S + b));
@@ -336,15 +356,13 @@ export function rewardRows(K: i32, lrW: f64, lrR: f64, lrV: f64, sqrtN: f64, tra
   const w = at(B_W) + ((i0 * nI) << 3), r = at(B_R) + ((i0 * nH) << 3), v = at(B_V) + ((o0 * nH) << 3);
   const ew = at(B_EW) + ((i0 * nI) << 3), er = at(B_ER) + ((i0 * nH) << 3);
   const bh0 = at(B_BH) + (i0 << 3), eb0 = at(B_EB) + (i0 << 3), bo0 = at(B_BO) + (o0 << 3);
-  const inputs = at(B_INPUTS), states = at(B_STATES), da = at(B_DA), dy = at(B_DY), dls = at(B_DL);
+  const inputs = at(B_INPUTS), states = at(B_STATES), da = at(B_DA), dy = at(B_DY), dls = at(B_DL), norms = at(B_NORM);
   const scratch = at(B_SCRATCH) + ((2 * i0 * nB) << 3), scratchV = at(B_SCRATCH) + ((2 * o0 * nB) << 3);
   for (let k: usize = 0; k < <usize>K; k++) {
     const dL = f(dls, k);
     const dak = da + ((k * bh) << 3), dyk = dy + ((k * bo) << 3);
     const uk = inputs + ((k * nB * nI) << 3), sPrev = states + ((k * bh) << 3), sNow = states + (((k + 1) * bh) << 3);
-    let sh: f64 = 0, so: f64 = 0;
-    for (let q: usize = 0; q < bh; q++) { const x = f(dak, q); sh += x * x; }
-    for (let q: usize = 0; q < bo; q++) { const x = f(dyk, q); so += x * x; }
+    const sh = f(norms, k), so = sumSquares(dyk, bo); // sh formed in run (runSteps)
     const dRows = dak + (i0 << 3);
     if (n > 0) {
       if (trace != TRACE_NONE) {

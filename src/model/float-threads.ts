@@ -48,22 +48,46 @@ export interface FloatThreadPool extends WorkerPool, SharedFloatInstance {}
 /** Refuse a threads value that is not 1, 2 or 'auto' (which option, which value, what to do). */
 export function checkFloatThreads(v: unknown, option = 'threads'): FloatThreads {
   if (v === 1 || v === 2 || v === 'auto') return v;
-  throw new ConfigError(option, `${JSON.stringify(v)} is not a thread count; use 1, 2 or 'auto' (2 when hidden x batch >= ${FLOAT_AUTO_THREADS_MIN_HB}, 2 cores are free and the process is not niced)`);
+  throw new ConfigError(option, `${JSON.stringify(v)} is not a thread count; use 1, 2 or 'auto' (2 when hidden x batch >= ${FLOAT_AUTO_THREADS_MIN_HB}, 2 cores are free of other work and the process is not niced)`);
 }
 
 /**
  * The thread count `threads` gives a float model of hidden x batch = hb: 'auto' is 2
  * when hb >= FLOAT_AUTO_THREADS_MIN_HB, the machine has 2 cores or more, this is the
  * main thread (a sweep's workers already share the cores), the process is not niced
- * (a background job) and the 1-minute load leaves a core free (below cores - 0.5):
- * on a busy core every meeting of the threads becomes a context switch.
+ * (a background job) and the 1-minute load of the other processes leaves a core free
+ * (below cores - 0.5): on a busy core every meeting of the threads becomes a context
+ * switch. The load average counts this process's own threads too (a benchmark that
+ * just ran on 2 threads reads ~2 on an idle machine), so its own CPU use over about
+ * the last minute is taken off first (ownLoad).
  */
 export function floatThreadsFor(threads: FloatThreads, hb: number): number {
   if (threads !== 'auto') return threads;
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   if (hb < FLOAT_AUTO_THREADS_MIN_HB || cores < 2 || !isMainThread) return 1;
   if (os.getPriority() > 0) return 1;
-  return os.loadavg()[0] < cores - 0.5 ? 2 : 1;
+  return Math.max(0, os.loadavg()[0] - ownLoad()) < cores - 0.5 ? 2 : 1;
+}
+
+/** [ms, process CPU seconds] at the ownLoad calls of the last minute. */
+const cpuSamples: [number, number][] = [];
+
+/**
+ * This process's share of os.loadavg()[0], from its CPU use c (cores) since its oldest
+ * call of the last minute, or since it started when that is later: the kernel's
+ * 1-minute average decays as exp(-t / 60 s), so w seconds of use since the start count
+ * c (1 - exp(-w / 60)) (a process 3 s old that ran 2 threads adds ~0.1), an older
+ * process c (its use before the window taken as the same). A rough estimate.
+ */
+function ownLoad(): number {
+  const now = performance.now(), u = process.cpuUsage(), cpu = (u.user + u.system) / 1e6;
+  while (cpuSamples.length > 0 && now - cpuSamples[0][0] > 60_000) cpuSamples.shift();
+  const young = process.uptime() <= 60 || cpuSamples.length === 0;
+  const [t0, c0] = young ? [now - process.uptime() * 1000, 0] : cpuSamples[0];
+  cpuSamples.push([now, cpu]);
+  const w = (now - t0) / 1000;
+  if (w <= 0) return 0;
+  return ((cpu - c0) / w) * (young ? 1 - Math.exp(-w / 60) : 1);
 }
 
 /** Thread 0's instance of the threads build plus count - 1 workers (await ready before the first layout). */
