@@ -249,6 +249,21 @@ export function tanhArray(x: usize, out: usize, n: i32, scratch: usize): void {
 }
 
 /**
+ * The end of pass 1 for one pair, shared by both reductions: hi = y - k ln2hi,
+ * lo = k ln2lo, r = hi - lo and the correction c = (hi - r) - lo, stored with k.
+ */
+// @ts-ignore: decorator
+@inline
+function storeReduction(y: v128, k: v128, ln2hi: v128, ln2lo: v128, pk: usize, pr: usize, pc: usize): void {
+  const hi = f64x2.sub(y, f64x2.mul(k, ln2hi));
+  const lo = f64x2.mul(k, ln2lo);
+  const r = f64x2.sub(hi, lo);
+  v128.store(pk, k);
+  v128.store(pr, r);
+  v128.store(pc, f64x2.sub(f64x2.sub(hi, r), lo));
+}
+
+/**
  * Pass 1 when every lane is in [2^-28, 1): y = -2|x|, and k = 0 below k0 or else
  * trunc(y / ln2 - 1/2), which is -1 on all of [k0, k1) (y / ln2 - 1/2 is in (-2, -1]
  * there, 3e-8 from both ends), the value fdlibm's k = -1 branch takes, with the same
@@ -263,12 +278,7 @@ function reduceSmall(x: usize, bytes: usize, sk: usize, sr: usize, sc: usize): b
     ok = v128.and(ok, v128.and(f64x2.ge(ax, tiny), f64x2.lt(ax, one)));
     const y = f64x2.mul(ax, minus2); // -2|x|, exact (as -(|x| + |x|))
     const k = v128.andnot(f64x2.trunc(f64x2.add(f64x2.mul(invln2, y), minusHalf)), f64x2.lt(ax, k0half));
-    const hi = f64x2.sub(y, f64x2.mul(k, ln2hi));
-    const lo = f64x2.mul(k, ln2lo);
-    const r = f64x2.sub(hi, lo);
-    v128.store(sk + o, k);
-    v128.store(sr + o, r);
-    v128.store(sc + o, f64x2.sub(f64x2.sub(hi, r), lo));
+    storeReduction(y, k, ln2hi, ln2lo, sk + o, sr + o, sc + o);
   }
   return i64x2.all_true(ok);
 }
@@ -289,12 +299,7 @@ function reduceAll(x: usize, bytes: usize, sk: usize, sr: usize, sc: usize): boo
     const y = v128.xor(ay, sgn);
     const kc = f64x2.trunc(f64x2.add(f64x2.mul(invln2, y), v128.xor(half, sgn)));
     const k = v128.andnot(v128.bitselect(minus1, kc, f64x2.lt(ay, k1)), f64x2.lt(ay, k0));
-    const hi = f64x2.sub(y, f64x2.mul(k, ln2hi));
-    const lo = f64x2.mul(k, ln2lo);
-    const r = f64x2.sub(hi, lo);
-    v128.store(sk + o, k);
-    v128.store(sr + o, r);
-    v128.store(sc + o, f64x2.sub(f64x2.sub(hi, r), lo));
+    storeReduction(y, k, ln2hi, ln2lo, sk + o, sr + o, sc + o);
   }
   return i64x2.all_true(fast);
 }
