@@ -139,6 +139,7 @@ export class DeviceService {
         maxInFlight: 0, // filled in by the server (its replay cache)
         preload: o.preload !== false, // the server keeps it only with max_in_flight >= 2
         bias: o.bias !== false,
+        traces: false, // not served yet (Configure.learner is ignored)
       },
     };
   }
