@@ -135,8 +135,8 @@ describe('anpt train --trace', () => {
     expect(JSON.parse(again.out).final_test_loss).toBe(sum.final_test_loss);
   }, 30_000);
 
-  it('refuses a trace on the emulator and a decay of 1, one line, nothing written', async () => {
-    for (const [extra, msg] of [[['--trace', 'activity'], /^anpt: --trace: 'activity' runs on the float model only/], [['--backend', 'float', '--trace', 'activity', '--trace-decay', '1'], /^anpt: --trace-decay: '1' is not below 1/]] as const) {
+  it('refuses a decay of 1, one line, nothing written (a board without traces: test/traces-link.test.ts)', async () => {
+    for (const [extra, msg] of [[['--backend', 'float', '--trace', 'activity', '--trace-decay', '1'], /^anpt: --trace-decay: '1' is not below 1/]] as const) {
       const out = join(TMP, `refused-${extra.length}`);
       const r = await run(...small, ...extra, '--out', out);
       expect(r.code).toBe(2);
