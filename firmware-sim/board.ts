@@ -103,7 +103,7 @@ export class BoardDevice implements Device {
       throw e;
     }
     const { inputs: I, hidden: H, outputs: O, batch: B } = config.topology;
-    const need = (K: number) => layoutEstimate(I, H, O, B, K, config.topology.bias === true);
+    const need = (K: number) => layoutEstimate(I, H, O, B, K, config.topology.bias === true, config.learner?.trace); // traces take RAM too
     const K = config.maxChunkSteps;
     if (need(K) > this.ramBytes) {
       if (need(1) > this.ramBytes)

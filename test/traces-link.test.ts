@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimBoard } from '../firmware-sim/board.js';
 import { defaultChipFormats } from '../src/device/config.js';
+import { EmulatorDevice } from '../src/device/emulator.js';
 import type { ChipFormats, Device, DeviceConfig, LearnerConfig, RecurrentState } from '../src/device/types.js';
 import { ConfigError, saturatingQuantiser, type FixedFormat } from '../src/format/fixed.js';
 import { configToWire, traceCodeFormats } from '../src/link/codes.js';
@@ -109,6 +110,43 @@ describe('eligibility traces over the link', () => {
         }
     }
   });
+
+  for (const bias of [false, true])
+    it(`firmware-sim trains with the innovation trace (H=8, B=2, 4 chunks of 5 steps, decay 0.9${bias ? ', biases' : ''}) to the weights and traces of the in-process emulator, bit for bit`, async () => {
+      const board = await connect((b) => new SimBoard().attach(b), 96); // pieces of 12 trace codes
+      const emu = new EmulatorDevice();
+      const c = { ...cfg(innovation, bias), maxChunkSteps: 5 };
+      const p = xavierNormal(shape, 4);
+      for (const d of [board, emu]) {
+        await d.configure(c);
+        await d.writeParams(bias ? { ...p, b: values(H, 11, 0.1), c: values(2, 12, 0.1) } : p);
+      }
+      for (let t0 = 0; t0 < 20; t0 += 5) {
+        const inputs = values(5 * B * shape.inputs, t0 + 1, 1);
+        const outs = [];
+        for (const d of [board, emu]) {
+          outs.push(await d.run({ steps: 5, t0, inputs, noisy: true }));
+          await d.reward({ t0, deltaLoss: values(5, t0 + 2, 1e-3), lr: { w: 0.1, r: 0.1, v: 0.1 } });
+        }
+        expect(outs[0]).toEqual(outs[1]);
+      }
+      const [got, want] = [await board.readState(), await emu.readState()];
+      expect(got.eligibility!.r.some((x) => x !== 0)).toBe(true);
+      expect(got.eligibility!.b !== undefined).toBe(bias);
+      expect(got).toEqual(want);
+      expect(await board.readParams()).toEqual(await emu.readParams());
+      // written over the link to a fresh board, the emulator's state and traces are the ones it goes on learning from
+      const fresh = await connect((b) => new SimBoard().attach(b), 96);
+      await fresh.configure(c);
+      await fresh.writeParams(await emu.readParams());
+      await fresh.writeState(want);
+      for (const d of [fresh, emu]) {
+        await d.run({ steps: 5, t0: 20, inputs: values(5 * B * shape.inputs, 21, 1), noisy: true });
+        await d.reward({ t0: 20, deltaLoss: values(5, 22, 1e-3), lr: { w: 0.1, r: 0.1, v: 0.1 } });
+      }
+      expect(await fresh.readParams()).toEqual(await emu.readParams());
+      expect(await fresh.readState()).toEqual(await emu.readState());
+    });
 
   it('a board without traces: the host refuses learner.trace with a ConfigError, nothing sent, nothing changed; a raw learner is CONFIG_OUT_OF_RANGE', async () => {
     const board = new SimBoard({ traces: false });

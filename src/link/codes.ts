@@ -8,18 +8,17 @@
  * to even) and then saturate or wrap as the format says (toQ in src/format/fixed.ts).
  */
 
-import type { Activation as ActivationName, ChipFormats, DeviceConfig, Topology as DeviceTopology, TraceKind as TraceName } from '../device/types.js';
+import type { Activation as ActivationName, ChipFormats, DeviceConfig, Topology as DeviceTopology } from '../device/types.js';
 import { DeviceError } from '../device/errors.js';
 import { ConfigError, OVERFLOW_CODE, ROUNDING_CODE, saturatingQuantiser, toQ, type FixedFormat as DeviceFormat, type Overflow, type Rounding } from '../format/fixed.js';
-import { traceFormats, traceLsb } from '../format/trace.js';
+import { TRACE_CODE, traceUnits } from '../device/config.js';
 import * as pb from './messages.js';
 
 const ROUNDING_BY_CODE = invert(ROUNDING_CODE);
 const OVERFLOW_BY_CODE = invert(OVERFLOW_CODE);
 const ACTIVATION_CODE: Record<ActivationName, pb.Activation> = { tanh: pb.Activation.TANH, hardtanh: pb.Activation.HARDTANH, linear: pb.Activation.LINEAR };
 const ACTIVATION_BY_CODE = invert(ACTIVATION_CODE);
-const TRACE_CODE: Record<TraceName, pb.TraceKind> = { none: pb.TraceKind.NONE, activity: pb.TraceKind.ACTIVITY, innovation: pb.TraceKind.INNOVATION };
-const TRACE_BY_CODE = invert(TRACE_CODE);
+const TRACE_BY_CODE = invert(TRACE_CODE); // the proto's TraceKind values
 
 /** Does a configuration's learner keep eligibility traces (a trace but 'none')? */
 export function hasTraces(c: Pick<DeviceConfig, 'learner'>): boolean {
@@ -60,7 +59,7 @@ export function configToWire(c: DeviceConfig): pb.Configure {
     maxChunkSteps: c.maxChunkSteps,
   };
   if (c.mismatch) out.mismatch = { ...c.mismatch };
-  if (hasTraces(c)) out.learner = { trace: TRACE_CODE[c.learner!.trace], decay: c.learner!.decay }; // absent = TRACE_NONE
+  if (hasTraces(c)) out.learner = { trace: TRACE_CODE[c.learner!.trace] as pb.TraceKind, decay: c.learner!.decay }; // absent = TRACE_NONE
   return out;
 }
 
@@ -111,10 +110,8 @@ export interface TraceCodeFormats {
  * trace code (src/format/trace.ts, from the sizes, formats, hidden sigma and decay).
  */
 export function traceCodeFormats(c: Pick<DeviceConfig, 'topology' | 'noise' | 'learner'> & { formats: ChipFormats }): TraceCodeFormats | undefined {
-  if (!hasTraces(c)) return undefined;
-  const f = c.formats;
-  const t = traceFormats(c.topology.hidden, c.noise.hiddenSigma * 2 ** f.pre.frac, c.learner!.decay, f.input, f.activity);
-  const lsb = traceLsb(t, f.pre, f.input, f.activity);
+  const lsb = traceUnits(c, c.formats);
+  if (!lsb) return undefined;
   const int32 = (one: number): DeviceFormat => ({ bits: 32, frac: -Math.log2(one), signed: true, rounding: 'nearest', overflow: 'sat' });
   return { w: int32(lsb.w), r: int32(lsb.r), b: int32(lsb.b) };
 }
