@@ -6,10 +6,12 @@
  * by the host before anything is sent, and refuses a raw learner itself, changing
  * nothing either way.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimBoard } from '../firmware-sim/board.js';
 import { defaultChipFormats } from '../src/device/config.js';
 import { EmulatorDevice } from '../src/device/emulator.js';
+import { runGolden, type GoldenVector } from '../src/device/golden.js';
 import type { ChipFormats, Device, DeviceConfig, LearnerConfig, RecurrentState } from '../src/device/types.js';
 import { ConfigError, saturatingQuantiser, type FixedFormat } from '../src/format/fixed.js';
 import { configToWire, traceCodeFormats } from '../src/link/codes.js';
@@ -64,6 +66,12 @@ async function train(devs: Device[], t0: number): Promise<void> {
 }
 
 describe('eligibility traces over the link', () => {
+  for (const file of readdirSync('test/golden/trace').filter((f) => f.endsWith('.json')))
+    it(`golden vector ${file} over the link to firmware-sim, bit for bit (outputs, weights and trace codes)`, async () => {
+      const v = JSON.parse(readFileSync(`test/golden/trace/${file}`, 'utf8')) as GoldenVector;
+      expect(await runGolden(await onBoard(new SimBoard()), v)).toEqual(v.expected);
+    });
+
   it('the device service serves a Device\'s traces as int32 codes of the trace formats, in pieces: read, written, zero when left out', async () => {
     const float = new FloatDevice();
     const dev = await served(float);

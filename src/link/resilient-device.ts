@@ -2,8 +2,8 @@
  * A Device that survives the board rebooting under it: the trainer keeps calling, and
  * the final weights are the same bits as without the reboot.
  *
- * How: it keeps a checkpoint (configuration, parameters, recurrent state, the step
- * counter) and a journal of every state-changing call since (writes, runs with their
+ * How: it keeps a checkpoint (configuration, parameters, recurrent state with the
+ * eligibility traces of a learner trace, the step counter) and a journal of every state-changing call since (writes, runs with their
  * outputs, rewards). When the device has lost its state — a NOT_CONFIGURED refusal,
  * or a call that failed after all retries followed by a Hello showing a new session
  * id or boot counter — it configures the device again, writes the checkpoint back,
