@@ -9,6 +9,10 @@
  * pending-chunk rule), before the Device sees the request, so even a lax Device
  * answers on the wire as the contract says, and a refused request leaves the device
  * state unchanged, as the protocol promises. Refusals keep their code on the wire.
+ *
+ * A Device's eligibility traces (readState().eligibility, with a learner trace) are the
+ * tensors TRACE_W, TRACE_R, TRACE_BIAS: int32 codes of the trace formats (codes.ts
+ * traceCodeFormats), staged and handed over with the states.
  */
 
 import { PendingChunk, checkRun } from '../device/contract.js';
