@@ -488,6 +488,20 @@ describe('messages', () => {
     expect(decodeRequest(bytes(0x0f)).status).toBe('DATA_LOSS'); // wire type 7
   });
 
+  it('size bounds hold for the int32 codes of the trace tensors (5 bytes each at worst)', () => {
+    const f = { bits: 32, signed: true };
+    fc.assert(
+      fc.property(fc.integer({ min: 256, max: 20000 }), fc.constantFrom(-(2 ** 31), 2 ** 31 - 1), fc.constantFrom(Tensor.TRACE_W, Tensor.TRACE_R, Tensor.TRACE_BIAS), (frame, worst, tensor) => {
+        const codes = new Int32Array(maxCodesPerFrame(frame, f)).fill(worst);
+        const w = encodeRequest({ id: 0xffffffff, session: 0xffffffff, body: { case: 'writeParams', value: { tensor, offset: 0xffffffff, codes } } });
+        const r = encodeResponse({ id: 0xffffffff, body: { case: 'readParams', value: { tensor, offset: 0xffffffff, total: 0xffffffff, codes } } });
+        expect(w.status === 'OK' && w.bytes.length).toBeLessThanOrEqual(frame);
+        expect(r.status === 'OK' && r.bytes.length).toBeLessThanOrEqual(frame);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('size bounds hold for worst-case codes', () => {
     const fmt = (bits: number, signed: boolean) => ({ bits, signed });
     fc.assert(
