@@ -61,15 +61,6 @@ export function validateLearner(l: LearnerConfig): void {
   if (typeof l.decay !== 'number' || !(l.decay >= 0 && l.decay < 1)) throw new ConfigError('learner.decay', `${String(l.decay)} is out of range; allowed 0 <= decay < 1`);
 }
 
-/**
- * Devices whose update has no traces (boards that do not announce Limits.traces, the
- * per-sequence device) refuse any trace but 'none', before anything is configured.
- */
-export function refuseTraces(config: DeviceConfig, device: string): void {
-  const t = config.learner?.trace ?? 'none';
-  if (t !== 'none') throw new ConfigError('learner.trace', `"${t}" is not available on the ${device} (it has no eligibility traces); use trace none, the emulator or the float backend`);
-}
-
 /** Kernel and wire codes of the trace kinds (assembly/trace.ts TRACE_*, proto TraceKind). */
 export const TRACE_CODE: Record<TraceKind, number> = { none: 0, activity: 1, innovation: 2 };
 
