@@ -298,6 +298,10 @@ EXPERIMENTS['var-momentum-slow'] = {
   title: 'Momentum 0.99 at 0.3x and 0.1x the chosen adding rates: the same mean drift per step in units of the noise, a smaller random walk',
   runs: () => [0.3, 0.1].map((k) => withSeq({ momentum: 0.99 }, { lr: times(k) })),
 };
+EXPERIMENTS['var-copies4'] = {
+  title: 'The third session\'s "next experiment": 4 independent noisy copies per sequence (4x the forward passes, a 4x less noisy estimate per step) at 0.5x and 0.3x the chosen adding rates, the spectral cap checked every 10 steps, 20 epochs (seed 42, validation)',
+  runs: () => [0.5, 0.3].map((k) => ({ ...A, lr: times(k), copies: 4, capEvery: 10, epochs: 20 })),
+};
 /** The third session's variants screened on the validation MSE of all 3 seeds (single-seed differences of 0.5e-2 are within what "var-control" moves by chance). */
 const SCREEN: RunSpec[] = [
   withSeq({ momentum: 0.99 }),
