@@ -18,6 +18,7 @@ import { runGolden, type GoldenVector } from '../src/device/golden.js';
 import { defaultChipFormats } from '../src/device/config.js';
 import type { DeviceConfig } from '../src/device/types.js';
 import { ROUNDING_CODE, OVERFLOW_CODE, codeRange, type FixedFormat } from '../src/format/fixed.js';
+import { configToWire } from '../src/link/codes.js';
 import * as pb from '../src/link/messages.js';
 import { SerialDevice } from '../src/link/serial-device.js';
 import { xavierNormal } from '../src/model/rnn.js';
@@ -59,6 +60,7 @@ async function bothTraces(config: DeviceConfig, chunks: number, K: number, seed:
     `${I} ${H} ${O} ${B} ${K} ${{ tanh: 0, hardtanh: 1, linear: 2 }[activation]}`,
     ...[f.input, f.weight, f.pre, f.activity, f.output].map(fmtLine),
     `${config.seed} ${config.noise.hiddenSigma * 2 ** f.pre.frac} ${config.noise.outputSigma * 2 ** f.output.frac} ${m?.gainSpread ?? 0} ${(m?.offsetSpread ?? 0) * 2 ** f.pre.frac} ${m?.seed ?? 0}`,
+    `0 0 0`, // no biases, no trace
     w.join(' '), rr.join(' '), v.join(' '), `${chunks} ${K}`,
     ...ins.map((x, c) => `${x.join(' ')}\n${dls[c].join(' ')}\n${lr} ${lr} ${lr}`),
   ].join('\n');
@@ -170,6 +172,76 @@ for (const target of ['host', 'qemu'] as const) {
         await dev.close();
       }
     }, 60_000);
+
+    it('traces: Limits.traces, Configure.learner, the int32 trace tensors read back as written, zeroed by ResetState and Configure; BAD_REQUEST without the trace, nothing changes; the RAM check counts them', async () => {
+      const dev = await SerialDevice.open(fw.url(), { timeoutMs: 5000 });
+      try {
+        expect(dev.hello.limits?.traces).toBe(true);
+        const call = async <C extends keyof pb.Calls>(c: C, body: pb.Calls[C][0]) => {
+          const r = await dev.rpc.call(c, body);
+          if (r.status !== 'OK') throw new Error(`${c}: ${JSON.stringify(r)}`);
+          return r.value;
+        };
+        const H = 8, I = 2;
+        const wire = (bias: boolean, trace: number, decay = 0.9, hidden = H): pb.Configure => ({
+          ...configToWire({
+            topology: { inputs: I, hidden, outputs: 2, activation: 'tanh', batch: 2, bias }, formats: defaultChipFormats(),
+            noise: { hiddenSigma: 1e-3, outputSigma: 1e-3 }, seed: 3, maxChunkSteps: 1,
+          }),
+          learner: { trace, decay },
+        });
+        const read = async (tensor: pb.Tensor) => Array.from((await call('readParams', { tensor, offset: 0, count: 1000 })).codes);
+        const big = (n: number, k: number) => Int32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 2 ** 31 - 1 - i : i % 3 === 1 ? -(2 ** 31) + i : (i - k) * 65537));
+        for (const trace of [1, 2]) {
+          await call('configure', wire(true, trace));
+          expect((await call('readConfig', {})).config?.learner).toEqual({ trace, decay: 0.9 });
+          const tensors = [[pb.Tensor.TRACE_W, H * I], [pb.Tensor.TRACE_R, H * H], [pb.Tensor.TRACE_BIAS, H]] as const;
+          for (const [t, n] of tensors) {
+            expect(await read(t)).toEqual(new Array(n).fill(0));
+            await call('writeParams', { tensor: t, offset: 0, codes: big(n, t) });
+            await call('writeParams', { tensor: t, offset: n - 1, codes: Int32Array.of(-5) });
+            expect(await read(t)).toEqual([...Array.from(big(n, t)).slice(0, n - 1), -5]);
+          }
+          await call('resetState', {});
+          for (const [t, n] of tensors) expect(await read(t)).toEqual(new Array(n).fill(0));
+          await call('writeParams', { tensor: pb.Tensor.TRACE_R, offset: 0, codes: big(H * H, 0) });
+          await call('configure', wire(true, trace));
+          expect(await read(pb.Tensor.TRACE_R)).toEqual(new Array(H * H).fill(0));
+        }
+        // without Topology.bias: no bias trace; without a trace: none of them; refused calls change nothing
+        for (const [bias, trace, refused] of [[false, 1, [pb.Tensor.TRACE_BIAS]], [true, 0, [pb.Tensor.TRACE_W, pb.Tensor.TRACE_R, pb.Tensor.TRACE_BIAS]]] as const) {
+          await call('configure', wire(bias, trace));
+          await call('writeParams', { tensor: pb.Tensor.W, offset: 0, codes: Int32Array.from({ length: H * I }, (_, i) => i - 7) });
+          if (trace) await call('writeParams', { tensor: pb.Tensor.TRACE_W, offset: 0, codes: big(H * I, 1) });
+          const before = [await read(pb.Tensor.W), trace ? await read(pb.Tensor.TRACE_W) : []];
+          for (const tensor of refused) {
+            const t = await dev.rpc.call('readParams', { tensor, offset: 0, count: 2 });
+            expect(t).toMatchObject({ status: 'DEVICE_ERROR', error: { code: pb.ErrorCode.BAD_REQUEST, field: 'read_params.tensor' } });
+            const w = await dev.rpc.call('writeParams', { tensor, offset: 0, codes: new Int32Array([1, 2]) });
+            expect(w).toMatchObject({ status: 'DEVICE_ERROR', error: { code: pb.ErrorCode.BAD_REQUEST, field: 'write_params.tensor' } });
+          }
+          if (trace) {
+            const w = await dev.rpc.call('writeParams', { tensor: pb.Tensor.TRACE_W, offset: H * I - 1, codes: new Int32Array([1, 2]) });
+            expect(w).toMatchObject({ status: 'DEVICE_ERROR', error: { code: pb.ErrorCode.BAD_REQUEST, field: 'write_params.offset' } });
+          }
+          expect([await read(pb.Tensor.W), trace ? await read(pb.Tensor.TRACE_W) : []]).toEqual(before);
+        }
+        // (a trace kind the host cannot encode, 3 and up, is configure.learner.trace: firmware/link/device.c)
+        for (const [learner, field] of [[{ trace: 1, decay: 1 }, 'configure.learner.decay'], [{ trace: 1, decay: -0.1 }, 'configure.learner.decay'], [{ trace: 2, decay: NaN }, 'configure.learner.decay']] as const) {
+          const r = await dev.rpc.call('configure', { ...wire(false, 1), learner });
+          expect(r).toMatchObject({ status: 'DEVICE_ERROR', error: { code: pb.ErrorCode.CONFIG_OUT_OF_RANGE, field } });
+        }
+        // RAM: a network that fits the Cortex-M4's 192 KiB without a trace, not with one (4 H (I + H) bytes more)
+        if (target === 'qemu') {
+          await call('configure', wire(false, 0, 0.9, 200));
+          const r = await dev.rpc.call('configure', wire(false, 1, 0.9, 200));
+          expect(r).toMatchObject({ status: 'DEVICE_ERROR', error: { code: pb.ErrorCode.CONFIG_OUT_OF_RANGE, field: 'configure.topology.hidden' } });
+          expect(r.status === 'DEVICE_ERROR' && r.error.message).toMatch(/or use no trace/);
+        }
+      } finally {
+        await dev.close();
+      }
+    }, 120_000);
 
     for (const extra of [[], ['--bias']]) {
       const tag = `${target}${extra.join('')}`;
