@@ -18,6 +18,7 @@ import { runGolden, type GoldenVector } from '../src/device/golden.js';
 import { defaultChipFormats } from '../src/device/config.js';
 import type { DeviceConfig } from '../src/device/types.js';
 import { ROUNDING_CODE, OVERFLOW_CODE, codeRange, type FixedFormat } from '../src/format/fixed.js';
+import { traceFormats, traceLsb } from '../src/format/trace.js';
 import { configToWire } from '../src/link/codes.js';
 import * as pb from '../src/link/messages.js';
 import { SerialDevice } from '../src/link/serial-device.js';
@@ -46,12 +47,14 @@ const codes = (n: number, f: FixedFormat, r: () => number, scale = 1.4) => {
 
 const fmtLine = (f: FixedFormat) => `${f.bits} ${f.frac} ${f.signed ? 1 : 0} ${ROUNDING_CODE[f.rounding]} ${OVERFLOW_CODE[f.overflow]}`;
 
-/** Train a few chunks on the emulator and on firmware/core (kernel_check); both traces. */
+/** Train a few chunks on the emulator and on firmware/core (kernel_check); both traces (with config.learner: and the eligibility traces). */
 async function bothTraces(config: DeviceConfig, chunks: number, K: number, seed: number) {
   const { inputs: I, hidden: H, outputs: O, batch: B, activation } = config.topology;
+  const bias = config.topology.bias === true, learner = config.learner ?? { trace: 'none', decay: 0 };
   const f = config.formats!;
   const r = lcg(seed);
   const w = codes(H * I, f.weight, r), rr = codes(H * H, f.weight, r, 0.6 / Math.sqrt(H)), v = codes(O * H, f.weight, r, 1 / Math.sqrt(H));
+  const bb = bias ? codes(H, f.pre, r, 0.5) : [], bc = bias ? codes(O, f.output, r, 0.5) : [];
   const ins = Array.from({ length: chunks }, () => codes(K * B * I, f.input, r));
   const dls = Array.from({ length: chunks }, () => Array.from({ length: K }, () => r() * 1e-3));
   const lr = 0.3;
@@ -60,15 +63,15 @@ async function bothTraces(config: DeviceConfig, chunks: number, K: number, seed:
     `${I} ${H} ${O} ${B} ${K} ${{ tanh: 0, hardtanh: 1, linear: 2 }[activation]}`,
     ...[f.input, f.weight, f.pre, f.activity, f.output].map(fmtLine),
     `${config.seed} ${config.noise.hiddenSigma * 2 ** f.pre.frac} ${config.noise.outputSigma * 2 ** f.output.frac} ${m?.gainSpread ?? 0} ${(m?.offsetSpread ?? 0) * 2 ** f.pre.frac} ${m?.seed ?? 0}`,
-    `0 0 0`, // no biases, no trace
-    w.join(' '), rr.join(' '), v.join(' '), `${chunks} ${K}`,
+    `${bias ? 1 : 0} ${{ none: 0, activity: 1, innovation: 2 }[learner.trace]} ${learner.decay}`,
+    w.join(' '), rr.join(' '), v.join(' '), ...(bias ? [bb.join(' '), bc.join(' ')] : []), `${chunks} ${K}`,
     ...ins.map((x, c) => `${x.join(' ')}\n${dls[c].join(' ')}\n${lr} ${lr} ${lr}`),
   ].join('\n');
   const cLines = execFileSync(firmwarePath('host/kernel_check'), { input: script + '\n' }).toString().trim().split('\n').map((l) => l.trim());
   const dev = new EmulatorDevice({ flavour: 'scalar' });
   await dev.configure(config);
   const val = (c: number[], fr: number) => Float64Array.from(c, (x) => x * 2 ** -fr);
-  await dev.writeParams({ w: val(w, f.weight.frac), r: val(rr, f.weight.frac), v: val(v, f.weight.frac) });
+  await dev.writeParams({ w: val(w, f.weight.frac), r: val(rr, f.weight.frac), v: val(v, f.weight.frac), ...(bias ? { b: val(bb, f.pre.frac), c: val(bc, f.output.frac) } : {}) });
   const eLines: string[] = [];
   const toCodes = (x: Float64Array, fr: number) => Array.from(x, (y) => Math.round(y * 2 ** fr)).join(' ');
   for (let c = 0; c < chunks; c++) {
@@ -78,6 +81,14 @@ async function bothTraces(config: DeviceConfig, chunks: number, K: number, seed:
   }
   const p = await dev.readParams();
   eLines.push(toCodes(p.w, f.weight.frac), toCodes(p.r, f.weight.frac), toCodes(p.v, f.weight.frac));
+  if (bias) eLines.push(toCodes(p.b!, f.pre.frac), toCodes(p.c!, f.output.frac));
+  if (learner.trace !== 'none') {
+    // the traces in real units back to their int32 codes (src/format/trace.ts)
+    const e = (await dev.readState()).eligibility!;
+    const lsb = traceLsb(traceFormats(H, config.noise.hiddenSigma * 2 ** f.pre.frac, learner.decay, f.input, f.activity), f.pre, f.input, f.activity);
+    const back = (x: Float64Array, l: number) => Array.from(x, (y) => y / l).join(' ');
+    eLines.push(back(e.w, lsb.w), back(e.r, lsb.r), ...(bias ? [back(e.b!, lsb.b)] : []));
+  }
   return { c: cLines, e: eLines };
 }
 
@@ -104,6 +115,26 @@ describe.skipIf(hostMissing !== undefined)('firmware/core = the emulator, bit fo
     expect(seen.size).toBeGreaterThan(30);
     for (const b of [8, 12, 16]) expect(bits.has(b)).toBe(true);
   }, 120_000);
+  it('eligibility traces (activity and innovation, with and without biases, decays 0..0.99): outputs, hidden traces, weights, biases and the int32 traces equal', async () => {
+    const seen = new Set<string>();
+    const arbTraced = fc.record({
+      c: arbConfig,
+      trace: fc.constantFrom('activity' as const, 'innovation' as const),
+      decay: fc.oneof(fc.constantFrom(0, 0.5, 0.9, 0.99), fc.double({ min: 0, max: 0.999, noNaN: true })),
+      bias: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(arbTraced, async ({ c, trace, decay, bias }) => {
+        const base = chipConfigOf(c);
+        const config: DeviceConfig = { ...base, topology: { ...base.topology, bias }, learner: { trace, decay } };
+        seen.add(`${trace}/${bias}/${c.rounding}`);
+        const { c: cl, e } = await bothTraces(config, 4, 5, c.seed);
+        expect(cl).toEqual(e);
+      }),
+      { numRuns: 80, seed: 11 },
+    );
+    expect(seen.size).toBeGreaterThan(8);
+  }, 180_000);
 });
 
 const TMP = mkdtempSync(join(tmpdir(), 'anpt-firmware-'));
