@@ -8,6 +8,7 @@ import { Layout } from './layout';
 import { mantissaBits } from './plasticity';
 import { loadInputs, hiddenPre, noise, activate, outputs, traceHidden, tanhNearestSat, prepareActivation } from './step';
 import { update, prepareUpdate } from './update';
+import { configureTraces, recoverNoise, TRACE_INNOVATION, TRACE_NONE } from './trace';
 import { MAX_INPUTS, MAX_HIDDEN, MAX_OUTPUTS, MAX_BATCH, MAX_CHUNK_STEPS } from './limits';
 import { ownRowCounts, takeOwnRowCounts } from './batch-outer';
 import { maxAbs32, sumSquares } from './plasticity';
@@ -50,9 +51,9 @@ function sizesFit(I: i32, H: i32, O: i32, B: i32, K: i32): bool {
  * -1 if a size is beyond the limits. The kernel's memory also holds BASE bytes below
  * the buffers (memoryBase()).
  */
-export function layoutBytes(I: i32, H: i32, O: i32, B: i32, K: i32, bias: i32): f64 {
+export function layoutBytes(I: i32, H: i32, O: i32, B: i32, K: i32, bias: i32, elig: i32): f64 {
   if (!sizesFit(I, H, O, B, K)) return -1;
-  return <f64>(PROBE.plan(BASE, I, H, O, B, K, bias != 0) - <u64>BASE);
+  return <f64>(PROBE.plan(BASE, I, H, O, B, K, bias != 0, elig) - <u64>BASE);
 }
 
 /** Address of the first buffer: the kernel's own data (tables, objects, stack) lies below. */
@@ -71,16 +72,18 @@ export function configure(
   seedLo: u32, seedHi: u32,
   sigmaHiddenLsb: f64, sigmaOutputLsb: f64,
   gainSpread: f64, offsetSpreadLsb: f64, mismatchSeed: u32, bias: i32,
+  elig: i32, decay: f64,
 ): i32 {
   if (!sizesFit(I, H, O, B, K)) return ERR_SIZE;
+  if (elig < TRACE_NONE || elig > TRACE_INNOVATION || !(decay >= 0.0 && decay < 1.0)) return ERR_SIZE;
   if (!sync()) return ERR_THREAD;
-  const end = PROBE.plan(BASE, I, H, O, B, K, bias != 0);
+  const end = PROBE.plan(BASE, I, H, O, B, K, bias != 0, elig);
   if (end > ADDRESS_SPACE) return ERR_MEMORY;
   const needPages = <i32>((end + 0xffff) >> 16);
   const have = memory.size();
   if (needPages > have && memory.grow(needPages - have) < 0) return ERR_MEMORY;
   const c = chip, L = c.L;
-  L.plan(BASE, I, H, O, B, K, bias != 0);
+  L.plan(BASE, I, H, O, B, K, bias != 0, elig);
   memory.fill(L.w, 0, L.end - L.w);
   unpackFmt(fmtIn, c.fIn);
   unpackFmt(fmtW, c.fW);
@@ -96,6 +99,7 @@ export function configure(
   c.mantBits = mantissaBits(B);
   c.mismatch = gainSpread > 0.0 || offsetSpreadLsb > 0.0;
   c.bias = bias != 0;
+  configureTraces(c, elig, decay, sigmaHiddenLsb);
   const gScale = gaussScale(gainSpread * 16384.0);
   const oScale = gaussScale(offsetSpreadLsb);
   const kg = key(<u64>mismatchSeed, STREAM_GAIN, 0, 0);
@@ -131,19 +135,25 @@ export const T_STATE_NOISY: i32 = 4;
 /** The bias registers b (1 x H) and c (1 x O); ERR_TENSOR on a chip configured without biases. */
 export const T_BIAS_HIDDEN: i32 = 5;
 export const T_BIAS_OUTPUT: i32 = 6;
+/** The eligibility traces E_W (H x I), E_R (H x H), e_b (1 x H), int32; ERR_TENSOR on a chip without that trace. */
+export const T_TRACE_W: i32 = 7;
+export const T_TRACE_R: i32 = 8;
+export const T_TRACE_B: i32 = 9;
 
-/** A tensor's place: base address, rows, cols, row stride (int16 elements). */
+/** A tensor's place: base address, rows, cols, row stride (elements), element size log2 (1: int16, 2: int32). */
 @unmanaged
 class Tensor {
   base: usize = 0;
   rows: i32 = 0;
   cols: i32 = 0;
   stride: i32 = 0;
+  shift: i32 = 1;
 }
 const tensor = new Tensor();
 
 /** Where tensor t lives, into `tensor`; false for an unknown id. */
 function tensorShape(L: Layout, t: i32): bool {
+  tensor.shift = t >= T_TRACE_W ? 2 : 1;
   if (t == T_W) { tensor.base = L.w; tensor.rows = L.H; tensor.cols = L.I; tensor.stride = L.Ip; }
   else if (t == T_R) { tensor.base = L.r; tensor.rows = L.H; tensor.cols = L.H; tensor.stride = L.Hp; }
   else if (t == T_V) { tensor.base = L.v; tensor.rows = L.O; tensor.cols = L.H; tensor.stride = L.Hp; }
@@ -151,6 +161,9 @@ function tensorShape(L: Layout, t: i32): bool {
   else if (t == T_STATE_NOISY) { tensor.base = L.rn; tensor.rows = L.B; tensor.cols = L.H; tensor.stride = L.Hp; }
   else if (t == T_BIAS_HIDDEN && L.bb != 0) { tensor.base = L.bb; tensor.rows = 1; tensor.cols = L.H; tensor.stride = L.H; }
   else if (t == T_BIAS_OUTPUT && L.bc != 0) { tensor.base = L.bc; tensor.rows = 1; tensor.cols = L.O; tensor.stride = L.O; }
+  else if (t == T_TRACE_W && L.ew != 0) { tensor.base = L.ew; tensor.rows = L.H; tensor.cols = L.I; tensor.stride = L.Ip; }
+  else if (t == T_TRACE_R && L.er != 0) { tensor.base = L.er; tensor.rows = L.H; tensor.cols = L.H; tensor.stride = L.Hp; }
+  else if (t == T_TRACE_B && L.eb != 0) { tensor.base = L.eb; tensor.rows = 1; tensor.cols = L.H; tensor.stride = L.H; }
   else return false;
   return true;
 }
@@ -161,10 +174,11 @@ function copyTensor(t: i32, intoTensor: bool): i32 {
   if (!sync()) return ERR_THREAD;
   const L = chip.L;
   if (!tensorShape(L, t)) return ERR_TENSOR;
-  const rowBytes = <usize>tensor.cols << 1;
+  const sh = <usize>tensor.shift;
+  const rowBytes = <usize>tensor.cols << sh;
   for (let i = 0; i < tensor.rows; i++) {
-    const padded = tensor.base + ((<usize>i * tensor.stride) << 1);
-    const packed = L.staging + ((<usize>i * tensor.cols) << 1);
+    const padded = tensor.base + ((<usize>i * tensor.stride) << sh);
+    const packed = L.staging + ((<usize>i * tensor.cols) << sh);
     if (intoTensor) memory.copy(padded, packed, rowBytes);
     else memory.copy(packed, padded, rowBytes);
   }
@@ -181,13 +195,18 @@ export function storeTensor(t: i32): i32 {
   return copyTensor(t, false);
 }
 
-/** Zero the recurrent state of both copies. */
+/** Zero the recurrent state of both copies and the eligibility traces. */
 export function resetState(): i32 {
   if (!chip.configured) return ERR_NOT_CONFIGURED;
   if (!sync()) return ERR_THREAD;
   const L = chip.L;
   memory.fill(L.state, 0, <usize>L.B * L.Hp * 2);
   memory.fill(L.rn, 0, <usize>L.B * L.Hp * 2);
+  if (L.ew != 0) {
+    memory.fill(L.ew, 0, <usize>L.H * L.Ip * 4);
+    memory.fill(L.er, 0, <usize>L.H * L.Hp * 4);
+    if (L.eb != 0) memory.fill(L.eb, 0, <usize>L.H * 4);
+  }
   return OK;
 }
 
@@ -271,6 +290,7 @@ function runSteps(c: Chip, K: i32, t0: u32, noisy: bool, trace: bool, bank: i32)
     const rNext = r + stepBytes;
     hiddenPre(c, t, xs + (<usize>k * B * L.Ip << 1), r, rn, noisy, i0, i1);
     if (noisy) noise(c, k, t, i0, i1);
+    if (noisy && c.elig == TRACE_INNOVATION) recoverNoise(c, k, i0, i1);
     activate(c, t, rNext, rnNext, noisy, i0, i1);
     if (trace) traceHidden(c, k, rNext, i0, i1);
     if (partial) partialSums(L.da + ((<usize>k * B * H + i0) << 2), H, i1 - i0, B, sumsOf(L, bank, k, id));
@@ -317,6 +337,7 @@ function runDynamic(c: Chip, t0: u32, noisy: bool, trace: bool, bank: i32, uK: i
     }
     hiddenPre(c, t0, xs, rs, L.rn, noisy, i0, i1);
     if (noisy) noise(c, 0, t0, i0, i1);
+    if (noisy && c.elig == TRACE_INNOVATION) recoverNoise(c, 0, i0, i1);
     activate(c, t0, rNext, rnNext, noisy, i0, i1);
     if (trace) traceHidden(c, 0, rNext, i0, i1);
     if (noisy) addPartialSums(L.da + (<usize>i0 << 2), H, i1 - i0, B, sums);

@@ -24,6 +24,13 @@ export class Chip {
   scaleOutput: i64 = 0;
   /** Biases b (L.bb, pre codes) and c (L.bc, output codes) are added and learnt (docs/kernel.md, "Biases"). */
   bias: bool = false;
+  /** The learner's eligibility trace (trace.ts TRACE_*; docs/kernel.md, "Eligibility traces"): 0 = plain ANP-T. */
+  elig: i32 = 0;
+  /** The trace decay as a Q16 code, and the traces' scale exponents T_W, T_R, T_b. */
+  decayQ: i64 = 0;
+  tW: i32 = 0;
+  tR: i32 = 0;
+  tB: i32 = 0;
   /** Per-neuron gain and offset (in L.gain, L.offset) are applied. */
   mismatch: bool = false;
   /** sqrt(I + H + O) of the update's factors. */

@@ -60,6 +60,11 @@ export class Layout {
   // bias registers (int16), laid out after everything else and only with biases (0 without)
   bb: usize = 0; // H      hidden bias b, pre-activation codes
   bc: usize = 0; // O      output bias c, output codes
+  // eligibility traces (int32), after the biases and only with a learner trace (0 without)
+  ew: usize = 0; // H x Ip  trace of W
+  er: usize = 0; // H x Hp  trace of R
+  eb: usize = 0; // H       trace of b (with biases)
+  corr: usize = 0; // B x H recurrent correction of the step (innovation trace)
   end: usize = 0;
 
   /**
@@ -67,7 +72,7 @@ export class Layout {
    * so a layout beyond the 32-bit address space is measured, not wrapped (the caller
    * refuses it before using the offsets). Allocates nothing.
    */
-  plan(base: usize, I: i32, H: i32, O: i32, B: i32, K: i32, bias: bool): u64 {
+  plan(base: usize, I: i32, H: i32, O: i32, B: i32, K: i32, bias: bool, elig: i32 = 0): u64 {
     this.I = I;
     this.H = H;
     this.O = O;
@@ -94,7 +99,8 @@ export class Layout {
     if (h * h > big) big = h * h;
     if (o * h > big) big = o * h;
     if (b * h > big) big = b * h;
-    this.staging = <usize>p; p = align16(p + big * 2);
+    // int16 tensors, or the int32 traces of a chip with a learner trace
+    this.staging = <usize>p; p = align16(p + big * (elig != 0 ? 4 : 2));
     this.da = <usize>p; p = align16(p + k * b * h * 4);
     this.dy = <usize>p; p = align16(p + k * b * o * 4);
     this.pre = <usize>p; p = align16(p + 2 * b * h * 4);
@@ -123,6 +129,13 @@ export class Layout {
     if (bias) {
       this.bb = <usize>p; p = align16(p + h * 2);
       this.bc = <usize>p; p = align16(p + o * 2);
+    }
+    this.ew = 0; this.er = 0; this.eb = 0; this.corr = 0;
+    if (elig != 0) {
+      this.ew = <usize>p; p = align16(p + h * ip * 4);
+      this.er = <usize>p; p = align16(p + h * hp * 4);
+      if (bias) { this.eb = <usize>p; p = align16(p + h * 4); }
+      if (elig == 2) { this.corr = <usize>p; p = align16(p + b * h * 4); }
     }
     this.end = <usize>p;
     return p;

@@ -17,6 +17,7 @@ import { dot, dot2, dot2Second } from './dot';
 import { hiddenRows4 } from './hidden';
 import { MAX_BATCH } from './limits';
 import { MAX_THREADS, threadId } from './threads';
+import { TRACE_INNOVATION, sat32 } from './trace';
 
 // Stochastic pre-activation rounding keys of one step, one per sequence (drawn once per
 // step, not per neuron), one set per thread. configure refuses B > MAX_BATCH, so the
@@ -55,8 +56,10 @@ export function hiddenPre(c: Chip, t: u32, x: usize, r: usize, rn: usize, noisy:
   const preNoisy = L.pre + (<usize>B * H << 2);
   if (stoch) for (let b = 0; b < B; b++) unchecked(preKeys[kb + b] = <u32>key(c.seed, STREAM_PRE, <u64>b, <u64>t));
   let done = i0;
+  // the innovation trace needs both recurrent sums of each row: the one-row loop below makes them
+  const corr = noisy && c.elig == TRACE_INNOVATION ? L.corr : 0;
   if (ASC_FEATURE_SIMD) {
-    if (!mismatchOn && !stoch && accFrac - fPre.frac >= 1)
+    if (!mismatchOn && !stoch && accFrac - fPre.frac >= 1 && corr == 0)
       done = hiddenRows4(L.w, L.r, Ip, Hp, H, B, x, r, rn, noisy, shX, shR, accFrac - fPre.frac, fPre, preClean, preNoisy, i0, end);
   }
   const bb = L.bb;
@@ -86,6 +89,8 @@ export function hiddenPre(c: Chip, t: u32, x: usize, r: usize, rn: usize, noisy:
       const idx = (<usize>b * H + i) << 2;
       const rnd: u32 = stoch ? lowbias32(unchecked(preKeys[kb + b]) ^ <u32>i) : 0;
       const bi: i64 = bb != 0 ? <i64>load<i16>(bb + (<usize>i << 1)) : 0;
+      // the innovation trace's correction: the recurrent sums' difference in pre LSBs (recoverNoise)
+      if (corr != 0) store<i32>(corr + idx, <i32>sat32(rshift(<i64>(rnb << shR) - <i64>(rc << shR), accFrac - fPre.frac, RND_NEAREST, 0)));
       let a = requant(<i64>(ax + (rc << shR)), accFrac, fPre, rnd);
       if (bb != 0) a = ovf(a + bi, fPre);
       if (mismatchOn) a = mismatch(c, a, i);
@@ -277,6 +282,7 @@ export function outputs(c: Chip, k: i32, t: u32, r: usize, rn: usize, noisy: boo
   const yFrac = c.fW.frac + c.fAct.frac;
   const stoch = fOut.rounding == RND_STOCHASTIC;
   const scale = c.scaleOutput;
+  const innovation = noisy && c.elig == TRACE_INNOVATION;
   for (let b = 0; b < B; b++) {
     const kOut = stoch ? <u32>key(c.seed, STREAM_OUT, <u64>b, <u64>t) : 0;
     const kn = noisy ? key(c.seed, STREAM_NOISE, <u64>b, <u64>t) : 0;
@@ -303,7 +309,9 @@ export function outputs(c: Chip, k: i32, t: u32, r: usize, rn: usize, noisy: boo
         if (L.bc != 0) yb = ovf(yb + co, fOut);
         const ynq = ovf(yb + gauss(scale, kn, <u64>(H + o)), fOut);
         store<i16>(L.outNoisy + (oi << 1), <i16>ynq);
-        store<i32>(L.dy + (oi << 2), <i32>(ynq - y));
+        // innovation: the noise recovered, dy - (V r~ - V r) in output LSBs
+        const dyo = innovation ? sat32(ynq - y - rshift(<i64>yn - <i64>yc, yFrac - fOut.frac, RND_NEAREST, 0)) : ynq - y;
+        store<i32>(L.dy + (oi << 2), <i32>dyo);
       }
     }
   }

@@ -23,7 +23,7 @@ function loader(file) {
 
 function workload(make, H, B, dL) {
   const k = make();
-  const status = k.configure(1, H, 1, B, 1, 0, fmt(16, 12), fmt(16, 12), fmt(16, 12), fmt(16, 15), fmt(16, 12), 1, 0, 4, 4, Number(env.GAIN ?? 0), Number(env.OFF ?? 0), 3);
+  const status = k.configure(1, H, 1, B, 1, 0, fmt(16, 12), fmt(16, 12), fmt(16, 12), fmt(16, 15), fmt(16, 12), 1, 0, 4, 4, Number(env.GAIN ?? 0), Number(env.OFF ?? 0), 3, 0, 0, 0);
   if (status !== 0) throw new Error(`configure: status ${status}`);
   let s = 7;
   const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5;

@@ -4,10 +4,9 @@
  * LSBs, the update's direction, and the offset task learnt.
  */
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
+import { replayGoldenFolder } from './golden-builds.js';
 import { defaultChipFormats } from '../src/device/config.js';
-import { EmulatorDevice, layoutEstimate, type EmulatorOptions } from '../src/device/emulator.js';
-import { runGolden, type GoldenVector } from '../src/device/golden.js';
+import { EmulatorDevice, layoutEstimate } from '../src/device/emulator.js';
 import type { DeviceConfig, Params } from '../src/device/types.js';
 import { trainAnpt } from '../src/learn/anpt.js';
 import { cosine } from '../src/linalg/vector.js';
@@ -18,18 +17,7 @@ import { offsetDelaySet } from './bias-task.js';
 const DIR = 'test/golden/bias';
 
 describe('golden vectors with biases (test/golden/bias)', () => {
-  const builds: [string, EmulatorOptions][] = [
-    ['simd', {}], ['scalar', { flavour: 'scalar' }], ['two threads', { threads: 2 }],
-    ['two threads, rows split dynamically', { threads: 2, threadFaults: { dynamicMinWork: 1 } }],
-  ];
-  for (const file of readdirSync(DIR).filter((f) => f.endsWith('.json')))
-    for (const [name, opts] of builds)
-      it(`${file} replays bit for bit (${name})`, async () => {
-        const v = JSON.parse(readFileSync(`${DIR}/${file}`, 'utf8')) as GoldenVector;
-        const dev = new EmulatorDevice(opts);
-        expect(await runGolden(dev, v)).toEqual(v.expected);
-        await dev.close();
-      });
+  replayGoldenFolder(DIR, '');
 });
 
 function lcg(seed: number) {

@@ -153,7 +153,7 @@ describe('accuracy', () => {
     const k = instantiateKernel('scalar');
     for (const [I, H, O, B, K] of [[1, 1, 1, 1, 1], [3, 100, 2, 10, 64], [9, 1000, 1, 4, 512]]) {
       const fmt = packFormat(q(3, 12));
-      expect(k.configure(I, H, O, B, K, 0, fmt, fmt, fmt, packFormat(q(0, 15)), fmt, 1, 0, 0, 0, 0, 0, 0)).toBe(k.OK.value);
+      expect(k.configure(I, H, O, B, K, 0, fmt, fmt, fmt, packFormat(q(0, 15)), fmt, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0)).toBe(k.OK.value);
       // the rewards buffer (K binary64) is the last one
       expect(k.ptrRewards() + 8 * K).toBeLessThanOrEqual(k.memoryBase() + layoutEstimate(I, H, O, B, K));
       expect(k.ptrRewards() + 8 * K + 16).toBeGreaterThan(k.memoryBase() + layoutEstimate(I, H, O, B, K));
@@ -166,7 +166,7 @@ describe('accuracy', () => {
   it('the kernel refuses sizes beyond its limits itself, and the refusal changes nothing', async () => {
     const k = instantiateKernel('scalar');
     const fmt = packFormat(q(3, 12)), act = packFormat(q(0, 15));
-    const configure = (I: number, H: number, O: number, B: number, K: number) => k.configure(I, H, O, B, K, 0, fmt, fmt, fmt, act, fmt, 1, 0, 0, 0, 0, 0, 0);
+    const configure = (I: number, H: number, O: number, B: number, K: number) => k.configure(I, H, O, B, K, 0, fmt, fmt, fmt, act, fmt, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     expect(configure(2, 8, 1, 4, 3)).toBe(k.OK.value);
     const staging = new Int16Array(k.memory.buffer, k.ptrStaging(), 8 * 2);
     staging.set(Array.from({ length: 16 }, (_, i) => i + 1));

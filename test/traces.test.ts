@@ -94,12 +94,13 @@ describe('eligibility traces (float model)', () => {
     expect((await dev.readState()).eligibility!.r.every((x) => x === 0)).toBe(true);
   });
 
-  it('a bad learner is refused naming the field; the chip refuses any trace and stays unconfigured', async () => {
+  it('a bad learner is refused naming the field, on the float model and the chip, which stay unconfigured', async () => {
     const dev = new FloatDevice();
     await expect(dev.configure(config({ trace: 'innovation', decay: 1 }))).rejects.toMatchObject({ field: 'learner.decay' });
     await expect(dev.configure(config({ trace: 'eligible' as never, decay: 0.5 }))).rejects.toBeInstanceOf(ConfigError);
     const emu = new EmulatorDevice();
-    await expect(emu.configure({ ...config({ trace: 'activity', decay: 0.9 }) })).rejects.toMatchObject({ field: 'learner.trace' });
+    await expect(emu.configure({ ...config({ trace: 'activity', decay: -0.1 }) })).rejects.toMatchObject({ field: 'learner.decay' });
+    await expect(emu.configure({ ...config({ trace: 'eligible' as never, decay: 0.5 }) })).rejects.toMatchObject({ field: 'learner.trace' });
     await expect(emu.readParams()).rejects.toThrow();
   });
 
@@ -123,9 +124,10 @@ describe('anpt train --trace', () => {
   };
   const small = ['train', '--task', 'mackey-glass', '--steps', '200', '--hidden', '8', '--epochs', '1', '--quiet'];
 
-  it('trains on the float model, records the trace in summary and config.json, and --config repeats it bit for bit', async () => {
-    const a = join(TMP, 'trace-a'), b = join(TMP, 'trace-b');
-    const r = await run(...small, '--backend', 'float', '--trace', 'innovation', '--trace-decay', '0.5', '--lr-v', '0.2', '--json', '--out', a);
+  for (const backend of ['float', 'emulator'])
+  it(`trains on the ${backend === 'float' ? 'float model' : 'chip emulator'}, records the trace in summary and config.json, and --config repeats it bit for bit`, async () => {
+    const a = join(TMP, `trace-a-${backend}`), b = join(TMP, `trace-b-${backend}`);
+    const r = await run(...small, '--backend', backend, '--trace', 'innovation', '--trace-decay', '0.5', '--lr-v', '0.2', '--json', '--out', a);
     expect(r.code).toBe(0);
     const sum = JSON.parse(r.out);
     expect(sum.config).toMatchObject({ trace: 'innovation', trace_decay: 0.5, readout: 'device', lr: { w: 0.1, r: 0.1, v: 0.2 } });
@@ -135,8 +137,8 @@ describe('anpt train --trace', () => {
     expect(JSON.parse(again.out).final_test_loss).toBe(sum.final_test_loss);
   }, 30_000);
 
-  it('refuses a trace on the emulator and a decay of 1, one line, nothing written', async () => {
-    for (const [extra, msg] of [[['--trace', 'activity'], /^anpt: --trace: 'activity' runs on the float model only/], [['--backend', 'float', '--trace', 'activity', '--trace-decay', '1'], /^anpt: --trace-decay: '1' is not below 1/]] as const) {
+  it('refuses a decay of 1 and a decay without a trace, one line, nothing written', async () => {
+    for (const [extra, msg] of [[['--trace', 'activity', '--trace-decay', '1'], /^anpt: --trace-decay: '1' is not below 1/], [['--trace-decay', '0.5'], /^anpt: --trace-decay goes with --trace activity or innovation/]] as const) {
       const out = join(TMP, `refused-${extra.length}`);
       const r = await run(...small, ...extra, '--out', out);
       expect(r.code).toBe(2);

@@ -107,7 +107,7 @@ export interface DeviceSetup {
   seed: number;
   maxChunkSteps: number;
   mismatch?: MismatchConfig;
-  /** The update rule's eligibility trace (float model only so far). */
+  /** The update rule's eligibility trace (the float model, the emulator, boards announcing Limits.traces). */
   learner?: LearnerConfig;
 }
 

@@ -79,7 +79,7 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
   if (algo !== 'anpt')
     for (const [flag, raw] of [['--trace', f.trace], ['--trace-decay', f.traceDecay], ['--readout', f.readout]] as const) refuse(flag, raw, 'applies to --algo anpt only; remove it');
   const trace = choice('--trace', f.trace, TRACE_KINDS, 'none');
-  if (trace !== 'none' && backend !== 'float') throw new UsageError(`--trace: '${trace}' runs on the float model only so far (the chip's update has no traces yet); add --backend float or use --trace none`);
+  // the emulator and the float model have traces; a board without Limits.traces refuses learner.trace at configure (-> --trace)
   if (trace === 'none') refuse('--trace-decay', f.traceDecay, 'goes with --trace activity or innovation; add one or remove it');
   const traceDecay = nonNegativeReal('--trace-decay', f.traceDecay, TRACE_DECAY, String(TRACE_DECAY));
   if (!(traceDecay < 1)) throw new UsageError(`--trace-decay: '${f.traceDecay}' is not below 1; use a decay 0 <= lambda < 1, e.g. ${TRACE_DECAY}`);
@@ -463,7 +463,7 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--lr-w <eta>', 'step size of W (default: --lr)')
     .option('--lr-r <eta>', 'step size of R (default: --lr)')
     .option('--lr-v <eta>', 'step size of V (default: --lr); anpt rates are batch-invariant: the device gets lr x (B/10)^2')
-    .option('--trace <kind>', `anpt, float backend: eligibility trace of the update: ${TRACE_KINDS.join(' | ')} (default none, the paper's rule)`)
+    .option('--trace <kind>', `anpt: eligibility trace of the update: ${TRACE_KINDS.join(' | ')} (default none, the paper's rule; the float model, the emulator and boards announcing traces)`)
     .option('--trace-decay <lambda>', `anpt: decay of the trace per step, 0 <= lambda < 1 (default ${TRACE_DECAY})`)
     .option('--readout <kind>', 'anpt: device (the rule trains V) | ridge (V solved on the host by ridge on the clean hidden trace after every epoch; default device)')
     .option('--readout-only', 'train V only (ablation)')

@@ -4,7 +4,7 @@
  */
 import { ConfigError, FORMAT_BITS, validateFormat, ROUNDING_CODE, OVERFLOW_CODE, q } from '../format/fixed.js';
 import type { FixedFormat, Rounding, Overflow } from '../format/fixed.js';
-import type { ChipFormats, DeviceConfig, DeviceInfo, LearnerConfig } from './types.js';
+import type { ChipFormats, DeviceConfig, DeviceInfo, LearnerConfig, TraceKind } from './types.js';
 
 export const ACTIVATION_CODE = { tanh: 0, hardtanh: 1, linear: 2 } as const;
 
@@ -61,13 +61,16 @@ export function validateLearner(l: LearnerConfig): void {
 }
 
 /**
- * Devices whose update has no traces yet (the chip: emulator and boards) refuse any
- * trace but 'none', before anything is configured.
+ * Devices whose update has no traces (boards that do not announce Limits.traces, the
+ * per-sequence device) refuse any trace but 'none', before anything is configured.
  */
 export function refuseTraces(config: DeviceConfig, device: string): void {
   const t = config.learner?.trace ?? 'none';
-  if (t !== 'none') throw new ConfigError('learner.trace', `"${t}" is not available on the ${device} yet (only the float model has eligibility traces); use trace none or the float backend`);
+  if (t !== 'none') throw new ConfigError('learner.trace', `"${t}" is not available on the ${device} (it has no eligibility traces); use trace none, the emulator or the float backend`);
 }
+
+/** Kernel and wire codes of the trace kinds (assembly/trace.ts TRACE_*, proto TraceKind). */
+export const TRACE_CODE: Record<TraceKind, number> = { none: 0, activity: 1, innovation: 2 };
 
 /** Devices without bias registers refuse topology.bias true, before anything is configured. */
 export function refuseBias(config: DeviceConfig, device: string): void {

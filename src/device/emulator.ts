@@ -6,7 +6,8 @@
 import os from 'node:os';
 import { ConfigError, saturatingQuantiser } from '../format/fixed.js';
 import type { FixedFormat } from '../format/fixed.js';
-import { ACTIVATION_CODE, packFormat, refuseTraces, validateChipFormats, validateConfig } from './config.js';
+import { ACTIVATION_CODE, TRACE_CODE, packFormat, validateChipFormats, validateConfig } from './config.js';
+import { traceFormats, traceLsb } from '../format/trace.js';
 import { PendingChunk, checkParams, checkRun, checkState } from './contract.js';
 import { DeviceError } from './errors.js';
 import { instantiateKernel, kernelLayoutBytes, kernelMemoryBase, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
@@ -121,7 +122,9 @@ export class EmulatorDevice implements Device {
   private readonly rowSkip: boolean;
   private readonly threadFaults?: KernelThreadsFaults;
   private readonly status: Record<number, string>;
-  private readonly tensor: { w: number; r: number; v: number; clean: number; noisy: number; b: number; c: number };
+  private readonly tensor: { w: number; r: number; v: number; clean: number; noisy: number; b: number; c: number; ew: number; er: number; eb: number };
+  /** Real value of one trace code (E_W, E_R, e_b) of the configured learner; undefined without a trace. */
+  private traceUnit?: { w: number; r: number; b: number };
   private cfg?: DeviceConfig;
   private fmt?: ChipFormats;
   private ready?: { cfg: DeviceConfig; fmt: ChipFormats };
@@ -144,7 +147,7 @@ export class EmulatorDevice implements Device {
     this.threadFaults = opts.threadFaults;
     const k = (this.k = this.threadsOpt === 2 ? this.startThreads(2).k : this.singleKernel());
     this.status = statusMessages(k);
-    this.tensor = { w: k.T_W.value, r: k.T_R.value, v: k.T_V.value, clean: k.T_STATE_CLEAN.value, noisy: k.T_STATE_NOISY.value, b: k.T_BIAS_HIDDEN.value, c: k.T_BIAS_OUTPUT.value };
+    this.tensor = { w: k.T_W.value, r: k.T_R.value, v: k.T_V.value, clean: k.T_STATE_CLEAN.value, noisy: k.T_STATE_NOISY.value, b: k.T_BIAS_HIDDEN.value, c: k.T_BIAS_OUTPUT.value, ew: k.T_TRACE_W.value, er: k.T_TRACE_R.value, eb: k.T_TRACE_B.value };
   }
 
   readonly flavour: KernelFlavour;
@@ -211,15 +214,16 @@ export class EmulatorDevice implements Device {
 
   async configure(config: DeviceConfig): Promise<void> {
     validateConfig(config, EMULATOR_LIMITS);
-    refuseTraces(config, 'emulator');
     const f = validateChipFormats(config);
     const t = config.topology;
+    const elig = TRACE_CODE[config.learner?.trace ?? 'none'];
+    const decay = elig === 0 ? 0 : config.learner!.decay;
     const next = this.kernelFor(t.hidden * t.batch);
     const refuse = async (e: Error): Promise<never> => {
       if (next.threads && next.threads !== this.kernelThreads) await next.threads.stop();
       throw e;
     };
-    const bytes = next.k.layoutBytes(t.inputs, t.hidden, t.outputs, t.batch, config.maxChunkSteps, t.bias ? 1 : 0) + next.k.memoryBase();
+    const bytes = next.k.layoutBytes(t.inputs, t.hidden, t.outputs, t.batch, config.maxChunkSteps, t.bias ? 1 : 0, elig) + next.k.memoryBase();
     const budget = KERNEL_MAX_MEMORY_BYTES - 1024 * 1024;
     if (bytes > budget)
       await refuse(new ConfigError('topology', `needs ${(bytes / 2 ** 20).toFixed(0)} MiB of emulator memory (hidden ${t.hidden}, batch ${t.batch}, maxChunkSteps ${config.maxChunkSteps}); the limit is ${(budget / 2 ** 20).toFixed(0)} MiB: lower hidden, batch or maxChunkSteps`));
@@ -231,6 +235,7 @@ export class EmulatorDevice implements Device {
       config.seed >>> 0, 0,
       config.noise.hiddenSigma * 2 ** f.pre.frac, config.noise.outputSigma * 2 ** f.output.frac,
       m?.gainSpread ?? 0, (m?.offsetSpread ?? 0) * 2 ** f.pre.frac, (m?.seed ?? 0) >>> 0, t.bias ? 1 : 0,
+      elig, decay,
     );
     if (status !== 0 && next.k !== this.k) await refuse(new DeviceError('INTERNAL', `configure: ${this.status[status] ?? `kernel status ${status}`}`));
     this.check(status, 'configure');
@@ -239,6 +244,8 @@ export class EmulatorDevice implements Device {
     this.cfg = structuredClone(config);
     this.fmt = f;
     this.ready = { cfg: this.cfg, fmt: f };
+    this.traceUnit = elig === 0 ? undefined
+      : traceLsb(traceFormats(t.hidden, config.noise.hiddenSigma * 2 ** f.pre.frac, decay, f.input, f.activity), f.pre, f.input, f.activity);
     this.quantiseInput = saturatingQuantiser(f.input);
     this.ptr = {
       inputs: this.k.ptrInputs(), outClean: this.k.ptrOutClean(), outNoisy: this.k.ptrOutNoisy(),
@@ -276,16 +283,30 @@ export class EmulatorDevice implements Device {
 
   async readState(): Promise<RecurrentState> {
     const { cfg, fmt } = this.need();
-    const n = cfg.topology.batch * cfg.topology.hidden;
-    return { clean: this.readTensor(this.tensor.clean, n, fmt.activity), noisy: this.readTensor(this.tensor.noisy, n, fmt.activity) };
+    const t = cfg.topology, n = t.batch * t.hidden;
+    const s: RecurrentState = { clean: this.readTensor(this.tensor.clean, n, fmt.activity), noisy: this.readTensor(this.tensor.noisy, n, fmt.activity) };
+    const u = this.traceUnit;
+    if (u) {
+      s.eligibility = { w: this.readTrace(this.tensor.ew, t.hidden * t.inputs, u.w), r: this.readTrace(this.tensor.er, t.hidden * t.hidden, u.r) };
+      if (t.bias) s.eligibility.b = this.readTrace(this.tensor.eb, t.hidden, u.b);
+    }
+    return s;
   }
 
   async writeState(s: RecurrentState): Promise<void> {
     const { cfg, fmt } = this.need();
-    checkState(s, cfg.topology);
-    const n = cfg.topology.batch * cfg.topology.hidden;
+    const u = this.traceUnit;
+    checkState(s, cfg.topology, u !== undefined);
+    const t = cfg.topology, n = t.batch * t.hidden;
     this.writeTensor(this.tensor.clean, s.clean, n, fmt.activity, 'state.clean');
     this.writeTensor(this.tensor.noisy, s.noisy, n, fmt.activity, 'state.noisy');
+    if (u) {
+      // a state written without traces zeroes them (as the float model does)
+      const e = s.eligibility;
+      this.writeTrace(this.tensor.ew, e?.w, t.hidden * t.inputs, u.w);
+      this.writeTrace(this.tensor.er, e?.r, t.hidden * t.hidden, u.r);
+      if (t.bias) this.writeTrace(this.tensor.eb, e?.b, t.hidden, u.b);
+    }
   }
 
   async run(req: RunRequest): Promise<RunResult> {
@@ -384,6 +405,22 @@ export class EmulatorDevice implements Device {
     const base = this.ptr.staging >> 1;
     for (let i = 0; i < n; i++) codes[base + i] = quantise(values[i]);
     this.check(this.k.loadTensor(t), 'writeParams');
+  }
+
+  /** Trace t (n int32 codes) in real units: code x unit. */
+  private readTrace(t: number, n: number, unit: number): Float64Array {
+    this.check(this.k.storeTensor(t), 'readState');
+    const codes = new Int32Array(this.k.memory.buffer, this.ptr.staging, n);
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = codes[i] * unit;
+    return out;
+  }
+
+  /** Trace t from real values (checked finite by checkState; absent: zero), nearest code, saturated to int32. */
+  private writeTrace(t: number, values: Float64Array | undefined, n: number, unit: number): void {
+    const codes = new Int32Array(this.k.memory.buffer, this.ptr.staging, n);
+    for (let i = 0; i < n; i++) codes[i] = values ? Math.min(2147483647, Math.max(-2147483648, Math.round(values[i] / unit))) : 0;
+    this.check(this.k.loadTensor(t), 'writeState');
   }
 
   private readTensor(t: number, n: number, f: FixedFormat): Float64Array {

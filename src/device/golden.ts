@@ -5,6 +5,7 @@
  * can replay a vector without any of anpt's code.
  */
 import type { ChipFormats, Device, DeviceConfig } from './types.js';
+import { traceFormats, traceLsb } from '../format/trace.js';
 
 export interface GoldenSpec {
   name: string;
@@ -38,6 +39,10 @@ export interface GoldenResult {
   /** Bias codes after all updates (topology.bias only). */
   b?: number[];
   c?: number[];
+  /** With a learner trace (config.learner): the eligibility trace codes after all updates, int32 (docs/kernel.md, "Eligibility traces"): E_W (H x I), E_R (H x H), e_b (H, with biases). */
+  ew?: number[];
+  er?: number[];
+  eb?: number[];
 }
 
 export interface GoldenVector extends GoldenSpec {
@@ -72,6 +77,15 @@ export async function runGolden(device: Device, spec: GoldenSpec): Promise<Golde
   if (bias) {
     out.b = codes(p.b!, f.pre.frac);
     out.c = codes(p.c!, f.output.frac);
+  }
+  const l = config.learner;
+  if (l && l.trace !== 'none') {
+    const e = (await device.readState()).eligibility!;
+    const u = traceLsb(traceFormats(config.topology.hidden, config.noise.hiddenSigma * 2 ** f.pre.frac, l.decay, f.input, f.activity), f.pre, f.input, f.activity);
+    const traceCodes = (x: Float64Array, unit: number) => Array.from(x, (v) => Math.round(v / unit));
+    out.ew = traceCodes(e.w, u.w);
+    out.er = traceCodes(e.r, u.r);
+    if (bias) out.eb = traceCodes(e.b!, u.b);
   }
   return out;
 }

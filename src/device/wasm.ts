@@ -15,8 +15,8 @@ interface KernelConst {
 
 export interface KernelExports {
   memory: WebAssembly.Memory;
-  /** Bytes of the buffers of a configuration (assembly/layout.ts; bias 1: with the bias registers), -1 beyond the limits. */
-  layoutBytes(I: number, H: number, O: number, B: number, K: number, bias: number): number;
+  /** Bytes of the buffers of a configuration (assembly/layout.ts; bias 1: with the bias registers; elig: the trace kind, 0 none), -1 beyond the limits. */
+  layoutBytes(I: number, H: number, O: number, B: number, K: number, bias: number, elig: number): number;
   /** Address of the first buffer (the kernel's own data lies below). */
   memoryBase(): number;
   OK: KernelConst;
@@ -35,11 +35,15 @@ export interface KernelExports {
   T_STATE_NOISY: KernelConst;
   T_BIAS_HIDDEN: KernelConst;
   T_BIAS_OUTPUT: KernelConst;
+  T_TRACE_W: KernelConst;
+  T_TRACE_R: KernelConst;
+  T_TRACE_B: KernelConst;
   configure(
     I: number, H: number, O: number, B: number, K: number, act: number,
     fmtIn: number, fmtW: number, fmtPre: number, fmtAct: number, fmtOut: number,
     seedLo: number, seedHi: number, sigmaHiddenLsb: number, sigmaOutputLsb: number,
     gainSpread: number, offsetSpreadLsb: number, mismatchSeed: number, bias: number,
+    elig: number, decay: number,
   ): number;
   ptrInputs(): number;
   ptrOutClean(): number;
@@ -125,9 +129,9 @@ let probe: KernelExports | undefined;
  * (assembly/layout.ts: the one description of the layout), asked of one shared kernel
  * instance. Infinity beyond the kernel's size limits (assembly/limits.ts).
  */
-export function kernelLayoutBytes(I: number, H: number, O: number, B: number, K: number, bias = false): number {
+export function kernelLayoutBytes(I: number, H: number, O: number, B: number, K: number, bias = false, elig = 0): number {
   probe ??= instantiateKernel('simd');
-  const bytes = probe.layoutBytes(I, H, O, B, K, bias ? 1 : 0);
+  const bytes = probe.layoutBytes(I, H, O, B, K, bias ? 1 : 0, elig);
   return bytes < 0 ? Infinity : bytes;
 }
 
