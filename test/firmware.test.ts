@@ -117,6 +117,7 @@ describe.skipIf(hostMissing !== undefined)('firmware/core = the emulator, bit fo
   }, 120_000);
   it('eligibility traces (activity and innovation, with and without biases, decays 0..0.99): outputs, hidden traces, weights, biases and the int32 traces equal', async () => {
     const seen = new Set<string>();
+    let traced = 0;
     const arbTraced = fc.record({
       c: arbConfig,
       trace: fc.constantFrom('activity' as const, 'innovation' as const),
@@ -130,10 +131,13 @@ describe.skipIf(hostMissing !== undefined)('firmware/core = the emulator, bit fo
         seen.add(`${trace}/${bias}/${c.rounding}`);
         const { c: cl, e } = await bothTraces(config, 4, 5, c.seed);
         expect(cl).toEqual(e);
+        // the traces' lines are the last 2 (3 with biases): count the runs whose traces are not all zero
+        if (e.slice(bias ? -3 : -2).some((l) => l.split(' ').some((x) => x !== '0'))) traced++;
       }),
       { numRuns: 80, seed: 11 },
     );
     expect(seen.size).toBeGreaterThan(8);
+    expect(traced).toBeGreaterThan(60);
   }, 180_000);
 });
 
