@@ -608,7 +608,9 @@ static void update_bias(int16_t *bias, double coef, const int32_t *delta, uint32
             s += delta[(size_t)b * n + i];
         double x = coef * (double)s;
         x = x > BIAS_STEP_LIMIT ? BIAS_STEP_LIMIT : x < -BIAS_STEP_LIMIT ? -BIAS_STEP_LIMIT : x;
-        int64_t m = (int64_t)floor(x * 65536.0);
+        /* an infinite coef (absurd step sizes) times a zero sum is NaN: 0, as the emulator's
+         * saturating conversion (i64.trunc_sat_f64_s) gives, and no undefined behaviour in C */
+        int64_t m = x == x ? (int64_t)floor(x * 65536.0) : 0;
         uint32_t rnd = mode == ANPT_RND_STOCHASTIC ? anpt_lowbias32(key ^ i) : 0;
         bias[i] = (int16_t)ovf(bias[i] + rshift(m, 16, mode, rnd), f);
     }
