@@ -131,8 +131,9 @@ static size_t make(int kind, uint8_t *out, size_t cap)
         anpt_cx.n_codes = 10;
         break;
     case 3: /* R, 25 codes from offset 0 */
+    case 9: /* the trace of R, 25 int32 codes from offset 0 */
         r.which_body = anpt_v2_Request_write_params_tag;
-        r.body.write_params.tensor = anpt_v2_Tensor_TENSOR_R;
+        r.body.write_params.tensor = kind == 3 ? anpt_v2_Tensor_TENSOR_R : anpt_v2_Tensor_TENSOR_TRACE_R;
         anpt_cx.codes = codes;
         anpt_cx.n_codes = 25;
         break;
@@ -158,12 +159,6 @@ static size_t make(int kind, uint8_t *out, size_t cap)
         break;
     case 8:
         r.which_body = anpt_v2_Request_read_config_tag;
-        break;
-    case 9: /* the trace of R, 25 int32 codes from offset 0 */
-        r.which_body = anpt_v2_Request_write_params_tag;
-        r.body.write_params.tensor = anpt_v2_Tensor_TENSOR_TRACE_R;
-        anpt_cx.codes = codes;
-        anpt_cx.n_codes = 25;
         break;
     case 10:
         r.which_body = anpt_v2_Request_read_params_tag;
