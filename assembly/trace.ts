@@ -47,15 +47,21 @@ function clampT(t: i32): i32 {
 /** The apply step's factor mu of f (applyShift's result with it); 0 when skipped. */
 let applyMu: i64 = 0;
 
-/** sf for the factor f of "w += rshift(mu * E, sf)", mu into applyMu; -1 when the layer does not move. */
+/**
+ * sf for the factor f of "w += rshift(mu * E, sf)", mu into applyMu; -1 when the layer
+ * does not move. sf <= 30, as the plain update's shift: stochastic rounding draws 32
+ * random bits, so a larger shift would round down (floor) instead of without bias;
+ * a tiny f then keeps fewer bits in mu (at 8-bit weights about 8).
+ */
 function applyShift(f: f64): i32 {
   applyMu = 0;
   if (!(f != 0.0) || !isFinite(f)) return -1;
   const ef = exponentOf(Math.abs(f));
-  if (ef < -48) return -1;
-  const sf = ef > 14 ? 0 : 14 - ef;
+  if (ef == -1023) return -1; // subnormal: far below one LSB
+  const sf = ef > 14 ? 0 : ef < -16 ? 30 : 14 - ef;
   let m = nearest<f64>(f * pow2(sf));
   m = m > 2147483647.0 ? 2147483647.0 : m < -2147483647.0 ? -2147483647.0 : m;
+  if (m == 0.0) return -1;
   applyMu = <i64>m;
   return sf;
 }

@@ -26,6 +26,8 @@ import { trainAnpt } from '../src/learn/anpt.js';
 import { evaluate, nrmse, zeroOutputMse } from '../src/learn/evaluate.js';
 import { fitRidgeReadout, tuneReservoir } from '../src/learn/reservoir.js';
 import { FloatDevice } from '../src/model/float-device.js';
+import { EmulatorDevice } from '../src/device/emulator.js';
+import { defaultChipFormats } from '../src/device/config.js';
 import { SequenceRewardDevice } from '../src/learn/sequence-reward.js';
 import { AntitheticSequenceRewardDevice } from '../src/learn/antithetic.js';
 import { xavierNormal, type RnnShape } from '../src/model/rnn.js';
@@ -77,6 +79,8 @@ export interface RunSpec {
   copies?: number;
   /** Keep the weights of the epoch with the lowest validation MSE (early stopping on validation) for the test. */
   keepBest?: boolean;
+  /** On the chip emulator instead of the float model: 16 = 16-bit formats, 8 = 8-bit weights with stochastic update rounding (defaultChipFormats). */
+  chip?: 16 | 8;
 }
 interface RunRec extends RunSpec {
   key: string; status: 'ok' | 'diverged'; valByEpoch: number[]; val: number; test: number; testNrmse: number; zeroTest: number; initVal: number; note: string; seconds: number;
@@ -85,7 +89,7 @@ interface RunRec extends RunSpec {
 const specKey = (s: RunSpec) =>
   [s.task, s.seed, s.epochs, s.trace, s.decay, s.lr.w, s.lr.r, s.lr.v, s.readout, s.readoutOnly ? 'ro' : 'all', s.init, s.sigma, ...(s.normalise ? [`norm${s.normalise}`] : []), ...(s.wCap ? [`wcap${s.wCap}`] : []),
     ...(s.seq ? [`seq${s.seq.baseline !== undefined ? `b${s.seq.baseline}` : ''}${s.seq.rms !== undefined ? `m${s.seq.rms}` : ''}${s.seq.anchor ? `a${s.seq.anchor}` : ''}${s.seq.rmsClip ? `c${s.seq.rmsClip}` : ''}${s.seq.momentum !== undefined ? `p${s.seq.momentum}` : ''}`] : []),
-    ...(s.outputSigma !== undefined ? [`osig${s.outputSigma}`] : []), ...(s.refitEvery ? [`refit${s.refitEvery}`] : []), ...(s.copies ? [`copies${s.copies}`] : []), ...(s.antithetic ? ['anti'] : []), ...(s.cap !== undefined ? [`cap${s.cap}`] : []), ...(s.rotateReward ? ['rotate'] : []), ...(s.capEvery !== undefined ? [`capevery${s.capEvery}`] : []), ...(s.normaliseWarmup ? ['normwarm'] : []), ...(s.keepBest ? ['best'] : [])].join('|');
+    ...(s.outputSigma !== undefined ? [`osig${s.outputSigma}`] : []), ...(s.refitEvery ? [`refit${s.refitEvery}`] : []), ...(s.copies ? [`copies${s.copies}`] : []), ...(s.antithetic ? ['anti'] : []), ...(s.cap !== undefined ? [`cap${s.cap}`] : []), ...(s.rotateReward ? ['rotate'] : []), ...(s.capEvery !== undefined ? [`capevery${s.capEvery}`] : []), ...(s.normaliseWarmup ? ['normwarm'] : []), ...(s.keepBest ? ['best'] : []), ...(s.chip ? [`chip${s.chip}`] : [])].join('|');
 
 const base = (o: Partial<RunSpec>): RunSpec => ({
   task: 'adding', seed: TUNE_SEED, epochs: 5, trace: 'innovation', decay: 0.9, lr: { w: 0.1, r: 0.1, v: 0.1 }, readout: 'ridge', readoutOnly: false, init: 'xavier', sigma: SIGMA, ...o,
@@ -239,6 +243,14 @@ function references(task: TaskKey): { reservoir?: number[]; bptt?: number[] } {
 const FINAL_SETS: Partial<Record<TaskKey, RunSpec>>[] = [];
 const finalSet = (f: (task: TaskKey) => RunSpec) => ({ adding: f('adding'), 'delayed-recall': f('delayed-recall') });
 FINAL_SETS.push(finalSet((task) => CHOSEN[task]), finalSet((task) => ({ ...CHOSEN[task], epochs: 1 })), finalSet((task) => ({ ...CHOSEN[task], wCap: 2 })));
+/** The chosen float setting (batch-mean dL, so the chip can run it) on the chip: 16-bit, and 8-bit weights with stochastic rounding. */
+for (const chip of [16, 8] as const) {
+  EXPERIMENTS[`final-chip${chip}`] = {
+    title: `As "final" on the chip emulator (${chip === 16 ? '16-bit formats' : '8-bit weights with stochastic update rounding, 16-bit activity'}; the chip's traces, docs/kernel.md), 3 seeds beside its readout-only ablation`,
+    runs: () => TASKS.flatMap((task) => SEEDS.flatMap((seed) => [{ ...CHOSEN[task], seed, chip }, { ...CHOSEN[task], seed, chip, readoutOnly: true }])),
+  };
+  FINAL_SETS.push(finalSet((task) => ({ ...CHOSEN[task], chip })));
+}
 FINAL_SETS.push(CHOSEN_SEQ);
 /**
  * Chosen after "final-seq-delayed-recall" (post hoc, so not a clean validation choice):
@@ -362,6 +374,22 @@ function finalSummary(recs: RunRec[]): string[] {
   return ['### Against the bar of issue 11 (3 seeds, test MSE 42 / 101 / 300)', '', '| task | setting | ANP-T + trace | its readout-only ablation | tuned reservoir | full BPTT (20 epochs) | share of the log gap reservoir → BPTT closed (geometric means; target >= 50 %) | beats readout-only (target 3/3) |', '|---|---|---|---|---|---|---|---|', ...out, ''];
 }
 
+/** The chip rows of "final-chip16" / "final-chip8" beside the float model's "final" (the same setting) and full BPTT: issue 11's chip bars. */
+function chipSummary(recs: RunRec[]): string[] {
+  const out: string[] = [];
+  const test = (s: RunSpec) => SEEDS.map((seed) => recs.find((r) => r.key === specKey({ ...s, seed }))?.test);
+  const ratios = (a: number[], b: number[]) => a.map((x, i) => (x / b[i]).toFixed(2)).join(' / ');
+  for (const task of TASKS) {
+    const float = test(CHOSEN[task]), c16 = test({ ...CHOSEN[task], chip: 16 }), c8 = test({ ...CHOSEN[task], chip: 8 }), bptt = references(task).bptt;
+    if (![...float, ...c16, ...c8].every((x): x is number => x !== undefined) || !bptt) continue;
+    const [f, a, b] = [float as number[], c16 as number[], c8 as number[]];
+    out.push(`| ${task} | ${f.map(e).join(' / ')} | ${a.map(e).join(' / ')} | ${ratios(a, f)} | ${b.map(e).join(' / ')} | ${bptt.map(e).join(' / ')} | ${ratios(b, bptt)} |`);
+  }
+  if (!out.length) return [];
+  return ['### The chip against the float model and BPTT (the chosen batch-mean setting, 3 seeds, test MSE 42 / 101 / 300)', '',
+    '| task | float model | chip, 16-bit | chip / float (target <= 1.5) | chip, 8-bit weights, stochastic rounding | full BPTT (float, 20 epochs) | 8-bit chip / BPTT (target <= 3) |', '|---|---|---|---|---|---|---|', ...out, ''];
+}
+
 /** The control of rotateReward: sequence b's trace gets the dL of sequence b + 1 (independent noise, so the mean step is 0). */
 class RotatedRewardDevice extends SequenceRewardDevice {
   async rewardSequences(req: RewardRequest): Promise<void> {
@@ -393,9 +421,11 @@ async function run(s: RunSpec): Promise<RunRec> {
   const shape: RnnShape = { inputs: t.inputSize, hidden: H, outputs: t.outputSize, activation: 'tanh' };
   if (s.antithetic && M !== 2) throw new Error('antithetic needs copies: 2');
   if (s.rotateReward && (!s.seq || s.antithetic)) throw new Error('rotateReward needs seq and no antithetic');
-  const dev = s.antithetic ? new AntitheticSequenceRewardDevice(s.seq) : s.rotateReward ? new RotatedRewardDevice(s.seq) : s.seq ? new SequenceRewardDevice(s.seq) : new FloatDevice();
+  if (s.chip && (s.seq || s.antithetic || s.rotateReward)) throw new Error('the chip takes one batch-mean dL per step: no seq, antithetic or rotateReward');
+  const dev = s.chip ? new EmulatorDevice({ threads: 1 }) : s.antithetic ? new AntitheticSequenceRewardDevice(s.seq) : s.rotateReward ? new RotatedRewardDevice(s.seq) : s.seq ? new SequenceRewardDevice(s.seq) : new FloatDevice();
   const learner: LearnerConfig | undefined = s.trace === 'none' ? undefined : { trace: s.trace, decay: s.decay };
-  await dev.configure({ topology: { ...shape, batch: BATCH * M }, noise: { hiddenSigma: s.sigma, outputSigma: s.outputSigma ?? s.sigma }, seed: s.seed, maxChunkSteps: 1000, learner });
+  const formats = s.chip ? { formats: defaultChipFormats({ weightBits: s.chip }) } : {};
+  await dev.configure({ topology: { ...shape, batch: BATCH * M }, noise: { hiddenSigma: s.sigma, outputSigma: s.outputSigma ?? s.sigma }, seed: s.seed, maxChunkSteps: 1000, learner, ...formats });
   await dev.writeParams(xavierNormal(shape, s.seed));
   let note = '';
   if (s.init === 'tuned') {
@@ -517,7 +547,7 @@ function readRuns(): RunRec[] {
 const e = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : 'div.');
 const num = (x: number) => `${+x.toPrecision(3)}`;
 const rates = (s: RunSpec) => (s.lr.w === s.lr.r && s.lr.r === s.lr.v ? num(s.lr.w) : `W ${num(s.lr.w)}, R ${num(s.lr.r)}, V ${num(s.lr.v)}`);
-const variant = (s: RunSpec) => [variantName(s), ...(s.normalise ? [`dL rms ${s.normalise}`] : []), ...(s.seq ? [seqName(s.seq)] : []), ...(s.outputSigma !== undefined ? [`output sigma ${s.outputSigma}`] : []), ...(s.refitEvery ? [`ridge every ${s.refitEvery} steps`] : []), ...(s.copies ? [`${s.copies} noisy copies${s.antithetic ? ' (antithetic)' : ''}`] : []), ...(s.rotateReward ? ['CONTROL: dL of the next sequence'] : []), ...(s.cap !== undefined ? [`rho(R) cap ${s.cap}${s.capEvery !== undefined ? ` every ${s.capEvery} steps` : ''}`] : []), ...(s.normaliseWarmup ? ['dL rms fixed at its first 100 steps'] : []), ...(s.keepBest ? ['best epoch on validation'] : [])].join(', ');
+const variant = (s: RunSpec) => [variantName(s), ...(s.normalise ? [`dL rms ${s.normalise}`] : []), ...(s.seq ? [seqName(s.seq)] : []), ...(s.outputSigma !== undefined ? [`output sigma ${s.outputSigma}`] : []), ...(s.refitEvery ? [`ridge every ${s.refitEvery} steps`] : []), ...(s.copies ? [`${s.copies} noisy copies${s.antithetic ? ' (antithetic)' : ''}`] : []), ...(s.rotateReward ? ['CONTROL: dL of the next sequence'] : []), ...(s.cap !== undefined ? [`rho(R) cap ${s.cap}${s.capEvery !== undefined ? ` every ${s.capEvery} steps` : ''}`] : []), ...(s.normaliseWarmup ? ['dL rms fixed at its first 100 steps'] : []), ...(s.keepBest ? ['best epoch on validation'] : []), ...(s.chip ? [s.chip === 16 ? 'chip 16-bit' : 'chip 8-bit weights, stochastic rounding'] : [])].join(', ');
 const seqName = (q: NonNullable<RunSpec['seq']>) =>
   ['dL per sequence', ...(q.baseline !== undefined ? [`baseline ${q.baseline}`] : []), ...(q.rms !== undefined ? [`rms ${q.rms}`] : []), ...(q.anchor ? [`anchor ${q.anchor}`] : []), ...(q.rmsClip ? [`clip ${q.rmsClip}`] : []), ...(q.momentum !== undefined ? [`momentum ${q.momentum}`] : [])].join(', ');
 const variantName = (s: RunSpec) => (s.trace === 'none' ? 'plain' : `${s.trace} ${s.decay}`);
@@ -532,7 +562,7 @@ function table(recs: RunRec[]): string {
       out.push(`| ${r.task} | ${r.seed} | ${r.readoutOnly ? 'readout-only' : variant(r)} | ${rates(r)} | ${r.readout} | ${r.init} | ${r.sigma} | ${r.epochs} | ${e(r.initVal)} | ${r.valByEpoch.map(e).join(' ')} | ${e(r.test)} | ${Number.isFinite(r.testNrmse) ? r.testNrmse.toFixed(3) : '—'} | ${r.note} |`);
     out.push('');
   }
-  out.push(...screenSummary(recs), ...finalSummary(recs));
+  out.push(...screenSummary(recs), ...finalSummary(recs), ...chipSummary(recs));
   return out.join('\n') + '\n';
 }
 

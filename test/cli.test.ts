@@ -86,6 +86,18 @@ describe('anpt train', () => {
     expect(readMetrics(dir)[1].train_loss).toBeGreaterThan(0);
   });
 
+  it('on the chip with a trace, the cosines are those of the float twin at the chip\'s weights, per epoch', async () => {
+    const dir = join(TMP, 'diag-chip');
+    const r = await cli('train', '--task', 'mackey-glass', '--steps', '300', '--hidden', '12', '--epochs', '1', '--trace', 'innovation', '--out', dir, '--quiet');
+    expect(r.code, r.err).toBe(0);
+    const m = readMetrics(dir);
+    expect(Object.keys(m[0])).toEqual(['epoch', 'train_loss', 'test_loss', 'seconds', 'spectral_radius', 'cos_window1', 'cos_full']);
+    for (const row of m.slice(1)) {
+      expect(Math.abs(row.cos_window1)).toBeGreaterThan(0);
+      expect(Math.abs(row.cos_full)).toBeLessThanOrEqual(1);
+    }
+  });
+
   it('logs the spectral radius of R and, on the float model, the cosine of the update to the BPTT gradient per epoch', async () => {
     const dir = join(TMP, 'diag');
     const r = await cli('train', '--task', 'mackey-glass', '--steps', '300', '--hidden', '12', '--epochs', '2', '--backend', 'float', '--out', dir, '--quiet');
@@ -233,7 +245,7 @@ describe('anpt train', () => {
     expect((await cli('train', '--task', 'copy', '--copy-length', '5', '--copy-delay', '2', '--hidden', '8', '--epochs', '1', '--out', copyDir, '--quiet')).code).toBe(0);
     expect(readJson(join(copyDir, 'summary.json')).config).toMatchObject({ chunk_steps: 12, epochs: 1 }); // two-pass: one chunk per 12-step sequence
     const m = readMetrics(copyDir);
-    expect(Object.keys(m[0])).toEqual(['epoch', 'train_loss', 'test_loss', 'seconds', 'test_wrong_bits', 'test_recall_accuracy', 'spectral_radius']);
+    expect(Object.keys(m[0])).toEqual(['epoch', 'train_loss', 'test_loss', 'seconds', 'test_wrong_bits', 'test_recall_accuracy', 'spectral_radius', 'cos_window1', 'cos_full']);
     // the metrics are those of the final weights: eval on a fresh device gives the same,
     // and recall accuracy counts whole recall steps (5 symbols x 10 sequences of the test set)
     const copyEval = JSON.parse((await cli('eval', '--weights', copyDir, '--json')).out);

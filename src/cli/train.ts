@@ -341,16 +341,16 @@ const DIAG_STEPS = 20;
 const DIAG_SAMPLES = 32;
 
 /**
- * Per epoch: the spectral radius of R (any backend) and, on the float model, the cosine
- * between the mean ANP-T update and the descent direction of the window-1 and the full
- * BPTT gradient, over the first DIAG_STEPS steps of the train set from a zero state,
- * at the epoch's weights (src/learn/diagnostics.ts).
+ * Per epoch: the spectral radius of R and the cosine between the mean ANP-T update (with
+ * the run's trace) and the descent direction of the window-1 and the full BPTT gradient,
+ * over the first DIAG_STEPS steps of the train set from a zero state, at the epoch's
+ * weights (src/learn/diagnostics.ts). On a chip the update is the float twin's at the
+ * chip's weights (the chip's rule in binary64: docs/kernel.md, test/traces-chip.test.ts).
  */
 async function epochDiagnostics(cfg: TrainConfig, task: Task, device: Device, rho: WarmSpectralRadius): Promise<Record<string, number>> {
   const p = await device.readParams();
   const H = cfg.hidden;
   const out: Record<string, number> = { spectral_radius: rho.radius(p.r, H) }; // warm-started: the previous epoch's vector
-  if (cfg.backend !== 'float') return out;
   const set = task.train;
   const K = Math.min(DIAG_STEPS, set.steps);
   const shape: RnnShape = { inputs: set.inputSize, hidden: H, outputs: set.outputSize, activation: cfg.activation };
@@ -468,7 +468,7 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--readout <kind>', 'anpt: device (the rule trains V) | ridge (V solved on the host by ridge on the clean hidden trace after every epoch; default device)')
     .option('--readout-only', 'train V only (ablation)')
     .option('--spectral-cap <rho>', `anpt, np, wp: rescale R to spectral radius rho whenever it exceeds it (checked every 100 steps; a forward-only stabiliser); 0 = off (default ${FLOAT_ANPT_SPECTRAL_CAP} for anpt on the float backend, else off)`)
-    .option('--no-diagnostics', 'anpt: skip the per-epoch spectral radius of R and (float backend) the cosine of the update to the BPTT gradient, written to metrics.csv')
+    .option('--no-diagnostics', 'anpt: skip the per-epoch spectral radius of R and the cosine of the update to the BPTT gradient, written to metrics.csv')
     .option('--radius <list>', `reservoir: spectral radii of R to try, comma-separated, chosen with --input-gain and the ridge lambda on the last 20 % of the train steps (never the test set); init = keep the initial R (default ${DEFAULT_RADII.join(',')})`)
     .option('--input-gain <list>', `reservoir: gains of the initial W to try, comma-separated (1 = keep W; default ${DEFAULT_GAINS.join(',')})`)
     .option('--bptt-window <k>', `bptt: steps per gradient window, or full (default ${BPTT_WINDOW})`)
