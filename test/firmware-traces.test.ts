@@ -62,9 +62,10 @@ describe.skipIf(missing !== undefined)('firmware/core eligibility traces, piece 
     expect(check(cases.map(([e, lq, q]) => `add ${e} ${lq} ${q}`)).map(Number)).toEqual(cases.map((c) => c[3]));
   });
 
-  it('the apply factor f as mu 2^-sf: sf = max(0, 14 - floor(log2 |f|)), skipped at 0, non-finite and below 2^-48', () => {
+  it('the apply factor f as mu 2^-sf: sf = clamp(14 - floor(log2 |f|), 0, 30), skipped at 0, non-finite, subnormal and mu = 0', () => {
     const cases: [number, string][] = [
-      [1, '14 16384'], [-0.75, '15 -24576'], [1.5, '14 24576'], [2 ** -48, '62 16384'], [2 ** -48 * 0.999, '-1 0'],
+      [1, '14 16384'], [-0.75, '15 -24576'], [1.5, '14 24576'], [2 ** -16, '30 16384'], [-(2 ** -17), '30 -8192'],
+      [2 ** -30, '30 1'], [1.5 * 2 ** -31, '30 1'], [2 ** -31, '-1 0'], [2 ** -48, '-1 0'], [5e-324, '-1 0'], [-2.2e-308, '-1 0'],
       [3 * 2 ** 20, '0 3145728'], [(2 ** 14) * 1.25, '0 20480'], [(2 ** 14) + 0.5, '0 16384'], [(2 ** 14) + 1.5, '0 16386'],
       [1e10, '0 2147483647'], [-1e10, '0 -2147483647'], [0, '-1 0'], [-0, '-1 0'], [Infinity, '-1 0'], [NaN, '-1 0'],
       [(1 + 2 ** -15 + 2 ** -16) * 2 ** -3, '17 16385'], // f 2^17 = 16384.75 -> 16385
@@ -72,7 +73,7 @@ describe.skipIf(missing !== undefined)('firmware/core eligibility traces, piece 
     expect(check(cases.map(([f]) => `factor ${f}`))).toEqual(cases.map((c) => c[1]));
   });
 
-  it('the change sat16(rshift(mu * E, sf, rounding, rnd)) in int64: each rounding, shifts past 32, sat16', () => {
+  it('the change sat16(rshift(mu * E, sf, rounding, rnd)) in int64: each rounding, sat16, and (the primitive; the kernel stops at 30) shifts past 32', () => {
     const N = 0, F = 1, S = 2;
     const cases: [number, number, number, number, number, number][] = [
       [16384, 3, 14, N, 0, 3], [1, 3, 1, N, 0, 2], [1, 5, 1, N, 0, 2], [1, -3, 1, N, 0, -2], [1, -3, 1, F, 0, -2], [1, 3, 1, F, 0, 1],

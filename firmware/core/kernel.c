@@ -652,18 +652,19 @@ int32_t anpt_trace_decay_add(int32_t e, int32_t lq, int64_t q)
     return sat32(rshift((int64_t)e * lq, 16, ANPT_RND_NEAREST, 0) + q);
 }
 
-/* f as mu 2^-sf: sf = max(0, 14 - floor(log2 |f|)), mu = nearest_even(f 2^sf) within
- * +-(2^31 - 1); -1 (no apply) when f is 0, not finite, or below 2^-48. */
+/* f as mu 2^-sf: sf = clamp(14 - floor(log2 |f|), 0, 30) (30 at most, as the plain
+ * update's shift: stochastic rounding adds 32 random bits), mu = nearest_even(f 2^sf)
+ * within +-(2^31 - 1); -1 (no apply) when f is 0, not finite or subnormal, or mu is 0. */
 int anpt_trace_factor(double f, int32_t *mu)
 {
     *mu = 0;
-    if (f == 0.0 || !isfinite(f))
+    if (f == 0.0 || !isfinite(f) || fabs(f) < 2.2250738585072014e-308)
         return -1;
     int ef = floor_log2(fabs(f));
-    if (ef < -48)
-        return -1;
-    int sf = 14 - ef > 0 ? 14 - ef : 0;
+    int sf = 14 - ef < 0 ? 0 : 14 - ef > 30 ? 30 : 14 - ef;
     double m = rint(ldexp(f, sf)), lim = 2147483647.0;
+    if (m == 0.0)
+        return -1;
     *mu = (int32_t)(m > lim ? lim : m < -lim ? -lim : m);
     return sf;
 }
