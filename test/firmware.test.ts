@@ -48,15 +48,18 @@ const codes = (n: number, f: FixedFormat, r: () => number, scale = 1.4) => {
 const fmtLine = (f: FixedFormat) => `${f.bits} ${f.frac} ${f.signed ? 1 : 0} ${ROUNDING_CODE[f.rounding]} ${OVERFLOW_CODE[f.overflow]}`;
 
 /** Train a few chunks on the emulator and on firmware/core (kernel_check); both traces (with config.learner: and the eligibility traces). */
-async function bothTraces(config: DeviceConfig, chunks: number, K: number, seed: number) {
+async function bothTraces(config: DeviceConfig, chunks: number, K: number, seed: number, dlScale = 1e-3, traceStart = 0) {
   const { inputs: I, hidden: H, outputs: O, batch: B, activation } = config.topology;
   const bias = config.topology.bias === true, learner = config.learner ?? { trace: 'none', decay: 0 };
   const f = config.formats!;
   const r = lcg(seed);
   const w = codes(H * I, f.weight, r), rr = codes(H * H, f.weight, r, 0.6 / Math.sqrt(H)), v = codes(O * H, f.weight, r, 1 / Math.sqrt(H));
   const bb = bias ? codes(H, f.pre, r, 0.5) : [], bc = bias ? codes(O, f.output, r, 0.5) : [];
+  // the traces' first codes: 0, or every third entry near +-2^31 (sat32) and the rest random
+  const e0 = (n: number) => Array.from({ length: n }, (_, i) => (traceStart === 0 ? 0 : i % 3 === 0 ? (r() < 0 ? -1 : 1) * (2 ** 31 - 1 - Math.floor((r() + 0.5) * 1000)) : Math.round(r() * traceStart)));
+  const ew = learner.trace === 'none' ? [] : e0(H * I), er = learner.trace === 'none' ? [] : e0(H * H), eb = learner.trace !== 'none' && bias ? e0(H) : [];
   const ins = Array.from({ length: chunks }, () => codes(K * B * I, f.input, r));
-  const dls = Array.from({ length: chunks }, () => Array.from({ length: K }, () => r() * 1e-3));
+  const dls = Array.from({ length: chunks }, () => Array.from({ length: K }, () => r() * dlScale));
   const lr = 0.3;
   const m = config.mismatch;
   const script = [
@@ -64,7 +67,8 @@ async function bothTraces(config: DeviceConfig, chunks: number, K: number, seed:
     ...[f.input, f.weight, f.pre, f.activity, f.output].map(fmtLine),
     `${config.seed} ${config.noise.hiddenSigma * 2 ** f.pre.frac} ${config.noise.outputSigma * 2 ** f.output.frac} ${m?.gainSpread ?? 0} ${(m?.offsetSpread ?? 0) * 2 ** f.pre.frac} ${m?.seed ?? 0}`,
     `${bias ? 1 : 0} ${{ none: 0, activity: 1, innovation: 2 }[learner.trace]} ${learner.decay}`,
-    w.join(' '), rr.join(' '), v.join(' '), ...(bias ? [bb.join(' '), bc.join(' ')] : []), `${chunks} ${K}`,
+    w.join(' '), rr.join(' '), v.join(' '), ...(bias ? [bb.join(' '), bc.join(' ')] : []),
+    ...(learner.trace === 'none' ? [] : [ew.join(' '), er.join(' '), ...(bias ? [eb.join(' ')] : [])]), `${chunks} ${K}`,
     ...ins.map((x, c) => `${x.join(' ')}\n${dls[c].join(' ')}\n${lr} ${lr} ${lr}`),
   ].join('\n');
   const cLines = execFileSync(firmwarePath('host/kernel_check'), { input: script + '\n' }).toString().trim().split('\n').map((l) => l.trim());
@@ -72,6 +76,11 @@ async function bothTraces(config: DeviceConfig, chunks: number, K: number, seed:
   await dev.configure(config);
   const val = (c: number[], fr: number) => Float64Array.from(c, (x) => x * 2 ** -fr);
   await dev.writeParams({ w: val(w, f.weight.frac), r: val(rr, f.weight.frac), v: val(v, f.weight.frac), ...(bias ? { b: val(bb, f.pre.frac), c: val(bc, f.output.frac) } : {}) });
+  const lsb = learner.trace === 'none' ? undefined : traceLsb(traceFormats(H, config.noise.hiddenSigma * 2 ** f.pre.frac, learner.decay, f.input, f.activity), f.pre, f.input, f.activity);
+  if (lsb && traceStart !== 0) {
+    const real = (x: number[], l: number) => Float64Array.from(x, (y) => y * l);
+    await dev.writeState({ clean: new Float64Array(B * H), noisy: new Float64Array(B * H), eligibility: { w: real(ew, lsb.w), r: real(er, lsb.r), ...(bias ? { b: real(eb, lsb.b) } : {}) } });
+  }
   const eLines: string[] = [];
   const toCodes = (x: Float64Array, fr: number) => Array.from(x, (y) => Math.round(y * 2 ** fr)).join(' ');
   for (let c = 0; c < chunks; c++) {
@@ -82,10 +91,9 @@ async function bothTraces(config: DeviceConfig, chunks: number, K: number, seed:
   const p = await dev.readParams();
   eLines.push(toCodes(p.w, f.weight.frac), toCodes(p.r, f.weight.frac), toCodes(p.v, f.weight.frac));
   if (bias) eLines.push(toCodes(p.b!, f.pre.frac), toCodes(p.c!, f.output.frac));
-  if (learner.trace !== 'none') {
+  if (lsb) {
     // the traces in real units back to their int32 codes (src/format/trace.ts)
     const e = (await dev.readState()).eligibility!;
-    const lsb = traceLsb(traceFormats(H, config.noise.hiddenSigma * 2 ** f.pre.frac, learner.decay, f.input, f.activity), f.pre, f.input, f.activity);
     const back = (x: Float64Array, l: number) => Array.from(x, (y) => y / l).join(' ');
     eLines.push(back(e.w, lsb.w), back(e.r, lsb.r), ...(bias ? [back(e.b!, lsb.b)] : []));
   }
@@ -115,29 +123,33 @@ describe.skipIf(hostMissing !== undefined)('firmware/core = the emulator, bit fo
     expect(seen.size).toBeGreaterThan(30);
     for (const b of [8, 12, 16]) expect(bits.has(b)).toBe(true);
   }, 120_000);
-  it('eligibility traces (activity and innovation, with and without biases, decays 0..0.99): outputs, hidden traces, weights, biases and the int32 traces equal', async () => {
+  it('eligibility traces (activity and innovation, with and without biases, decays 0..0.999, dL from 1e-9 to 30, traces starting at 0 or near +-2^31): outputs, hidden traces, weights, biases and the int32 traces equal', async () => {
     const seen = new Set<string>();
     let traced = 0;
     const arbTraced = fc.record({
       c: arbConfig,
       trace: fc.constantFrom('activity' as const, 'innovation' as const),
-      decay: fc.oneof(fc.constantFrom(0, 0.5, 0.9, 0.99), fc.double({ min: 0, max: 0.999, noNaN: true })),
+      decay: fc.oneof(fc.constantFrom(0, 0.5, 0.9, 0.99, 0.99999), fc.double({ min: 0, max: 0.999, noNaN: true })),
       bias: fc.boolean(),
+      // dL's scale: the usual, large (sat16, mu past 2^15, saturated traces) and tiny (sf at 30, mu = 0)
+      dl: fc.constantFrom(1e-3, 1e-3, 30, 1e-9),
+      // the traces' first codes: zero, or a third of them near +-2^31 (the decayed sum saturates)
+      start: fc.constantFrom(0, 0, 2 ** 20, 2 ** 30),
     });
     await fc.assert(
-      fc.asyncProperty(arbTraced, async ({ c, trace, decay, bias }) => {
+      fc.asyncProperty(arbTraced, async ({ c, trace, decay, bias, dl, start }) => {
         const base = chipConfigOf(c);
         const config: DeviceConfig = { ...base, topology: { ...base.topology, bias }, learner: { trace, decay } };
         seen.add(`${trace}/${bias}/${c.rounding}`);
-        const { c: cl, e } = await bothTraces(config, 4, 5, c.seed);
+        const { c: cl, e } = await bothTraces(config, 4, 5, c.seed, dl, start);
         expect(cl).toEqual(e);
         // the traces' lines are the last 2 (3 with biases): count the runs whose traces are not all zero
         if (e.slice(bias ? -3 : -2).some((l) => l.split(' ').some((x) => x !== '0'))) traced++;
       }),
-      { numRuns: 80, seed: 11 },
+      { numRuns: 120, seed: 11 },
     );
     expect(seen.size).toBeGreaterThan(8);
-    expect(traced).toBeGreaterThan(60);
+    expect(traced).toBeGreaterThan(90);
   }, 180_000);
 });
 

@@ -8,6 +8,7 @@
  *   seed hidden_sigma_lsb output_sigma_lsb gain_spread offset_spread_lsb mismatch_seed
  *   bias trace decay                             (trace: ANPT_TRACE_*)
  *   W codes (H*I), R codes (H*H), V codes (O*H), with bias: b codes (H), c codes (O)
+ *   with a trace: E_W codes (H*I), E_R codes (H*H), with bias e_b codes (H) (int32)
  *   chunks steps
  *   per chunk: inputs (steps*B*I codes), dL (steps doubles), lr_w lr_r lr_v
  * Prints per chunk one line "clean... noisy... hidden..." codes, then W, R, V, with
@@ -63,6 +64,12 @@ int main(void)
     for (size_t i = 0; i < (size_t)c.O * c.H; i++) k.v[i] = (int16_t)num();
     for (size_t i = 0; c.bias && i < c.H; i++) k.bb[i] = (int16_t)num();
     for (size_t i = 0; c.bias && i < c.O; i++) k.bc[i] = (int16_t)num();
+    for (int t = ANPT_T_TRACE_W; t <= ANPT_T_TRACE_BIAS; t++) {
+        uint32_t n;
+        int32_t *e = anpt_trace_tensor(&k, t, &n);
+        for (uint32_t i = 0; e && i < n; i++)
+            e[i] = (int32_t)num();
+    }
     int chunks = (int)num();
     uint32_t steps = (uint32_t)num();
     for (int ch = 0; ch < chunks; ch++) {
