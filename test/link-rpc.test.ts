@@ -308,7 +308,7 @@ describe('server, bytes in and bytes out', () => {
     const s = new RpcServer(handler);
     expect(res(await s.handlePayload(Uint8Array.of(0x08, 0x05))).error).toMatchObject({ code: ErrorCode.BAD_REQUEST, field: 'body' });
     expect(res(await s.handlePayload(Uint8Array.of(0x08, 0x06, 0x72, 0x00))).error).toMatchObject({ code: ErrorCode.BAD_REQUEST });
-    expect(res(await s.handlePayload(Uint8Array.of(0x08, 0x07, 0x22, 0x02, 0x08, 0x09))).error).toMatchObject({
+    expect(res(await s.handlePayload(Uint8Array.of(0x08, 0x07, 0x22, 0x02, 0x08, 0x63))).error).toMatchObject({
       code: ErrorCode.BAD_REQUEST,
       field: 'write_params.tensor',
     });
