@@ -17,7 +17,7 @@ if (missing) console.warn(`test/firmware-traces.test.ts: skipping: ${missing}`);
 const check = (lines: string[]): string[] =>
   execFileSync(firmwarePath('host/trace_check'), { input: lines.join('\n') + '\n' }).toString().trim().split('\n');
 
-const fmt = (bits: number): FixedFormat => ({ bits, frac: 0, signed: true, rounding: 'nearest', overflow: 'saturate' });
+const fmt = (bits: number): FixedFormat => ({ bits, frac: 0, signed: true, rounding: 'nearest', overflow: 'sat' });
 const I31 = 2 ** 31;
 
 describe.skipIf(missing !== undefined)('firmware/core eligibility traces, piece by piece', () => {
