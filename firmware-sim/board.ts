@@ -72,6 +72,8 @@ export interface BoardOptions {
   sessionLeaseMs?: number;
   /** Announce and serve biases (Limits.bias, Topology.bias; default true); false: a board without them. */
   bias?: boolean;
+  /** Announce and serve eligibility traces (Limits.traces, Configure.learner, the trace tensors; default true); false: a board without them. */
+  traces?: boolean;
   log?: (line: string) => void;
 }
 
@@ -101,7 +103,7 @@ export class BoardDevice implements Device {
       throw e;
     }
     const { inputs: I, hidden: H, outputs: O, batch: B } = config.topology;
-    const need = (K: number) => layoutEstimate(I, H, O, B, K, config.topology.bias === true);
+    const need = (K: number) => layoutEstimate(I, H, O, B, K, config.topology.bias === true, config.learner?.trace); // traces take RAM too
     const K = config.maxChunkSteps;
     if (need(K) > this.ramBytes) {
       if (need(1) > this.ramBytes)
@@ -275,6 +277,7 @@ export class SimBoard {
       ramBytes: this.ramBytes,
       converter: EXACT_CONVERTER,
       bias: o.bias !== false,
+      traces: o.traces !== false,
     });
     const stallMs = o.stallMs ?? 0;
     const occasional = (o.stallRate ?? 1) < 1;

@@ -58,6 +58,8 @@ interface Flags {
   stallRate: number;
   deviceId: string;
   protocolVersion?: number;
+  /** false with --no-traces (testing: a board without eligibility traces). */
+  traces: boolean;
   quiet?: boolean;
 }
 
@@ -78,6 +80,7 @@ const program = new Command('anpt-firmware-sim')
   .option('--device-id <id>', 'device id announced in HelloReply', 'firmware-sim')
   .option('--quiet', 'no log lines on stderr')
   .addOption(new Option('--protocol-version <n>', 'speak another protocol version (testing)').argParser(integer(0, 'a version number')).hideHelp())
+  .addOption(new Option('--no-traces', 'a board without eligibility traces: Limits.traces false, a learner trace refused (testing)').hideHelp())
   .version(anptVersion(), '-V, --version')
   .exitOverride()
   .configureOutput({ outputError: () => {} });
@@ -113,6 +116,7 @@ function makeBoard(): SimBoard {
       stallRate: flags.stallRate,
       faultSeed: flags.faultSeed,
       deviceId: flags.deviceId,
+      traces: flags.traces,
       log,
     });
   } catch (err) {

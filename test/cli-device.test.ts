@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedPort } from './closed-port.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli/main.js';
+import { cli } from './cli-run.js';
 import { spawnFirmwareSim, type RunningSim } from '../firmware-sim/spawn.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'anpt-cli-device-'));
@@ -19,11 +19,6 @@ afterAll(async () => {
   rmSync(TMP, { recursive: true, force: true });
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), progress: { write: (s: string) => (err += s), isTTY: false } });
-  return { code, out, err };
-}
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
 
 describe('anpt with a board', () => {

@@ -1,6 +1,7 @@
 // `anpt train --resume DIR` after SIGKILL and after SIGINT of a board run (firmware-sim
 // over TCP, default flags): the final weights are the bytes of an uninterrupted run; SIGINT
-// leaves summary.json with "status": "interrupted".
+// leaves summary.json with "status": "interrupted". With --trace innovation the run state's
+// checkpoint carries the eligibility traces, and the resumed run has the same bytes too.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,6 +13,7 @@ import { spawnFirmwareSim, type RunningSim } from '../firmware-sim/spawn.js';
 
 const TMP = mkdtempSync(join(tmpdir(), 'anpt-cli-resume-'));
 const TASK = ['--task', 'mackey-glass', '--hidden', '32', '--batch', '4', '--steps', '300', '--epochs', '2', '--quiet'];
+const TRACE = ['--trace', 'innovation', '--trace-decay', '0.9'];
 let sim: RunningSim;
 
 async function cli(...argv: string[]): Promise<{ code: number; err: string }> {
@@ -26,9 +28,9 @@ const matrices = (dir: string) => {
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
 /** Start a board run as its own process; once its run state has been saved twice (mid-run), send `signal`. */
-async function interrupted(dir: string, signal: NodeJS.Signals): Promise<{ code: number | null; signal: string | null }> {
+async function interrupted(dir: string, signal: NodeJS.Signals, extra: string[] = []): Promise<{ code: number | null; signal: string | null }> {
   const tsx = createRequire(import.meta.url).resolve('tsx');
-  const child = spawn(process.execPath, ['--import', tsx, join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'train', ...TASK, '--device', sim.url(), '--out', join(TMP, dir)], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['--import', tsx, join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'train', ...TASK, ...extra, '--device', sim.url(), '--out', join(TMP, dir)], { stdio: 'ignore' });
   const exited = new Promise<{ code: number | null; signal: string | null }>((ok) => child.once('exit', (code, sig) => ok({ code, signal: sig })));
   const state = join(TMP, dir, 'run-state.json');
   for (let i = 0; i < 1200 && !existsSync(state); i++) await sleep(50);
@@ -39,8 +41,10 @@ async function interrupted(dir: string, signal: NodeJS.Signals): Promise<{ code:
 
 beforeAll(async () => {
   sim = await spawnFirmwareSim(['--tcp', '0', '--baud', '115200', '--quiet'], { timeoutMs: 60_000 });
-  const ref = await cli('train', ...TASK, '--backend', 'emulator', '--out', join(TMP, 'ref'));
-  expect(ref.code, ref.err).toBe(0);
+  for (const [dir, extra] of [['ref', []], ['ref-trace', TRACE]] as const) {
+    const ref = await cli('train', ...TASK, ...extra, '--backend', 'emulator', '--out', join(TMP, dir));
+    expect(ref.code, ref.err).toBe(0);
+  }
 }, 120_000);
 afterAll(async () => {
   await sim?.stop();
@@ -68,5 +72,17 @@ describe('anpt train --resume', () => {
     const r = await cli('train', '--resume', join(TMP, 'stopped'));
     expect(r.code, r.err).toBe(0);
     expect(matrices('stopped')).toBe(matrices('ref'));
+  }, 240_000);
+
+  it('with --trace innovation, after SIGKILL mid-run: the run state holds the traces, and the weights are those of an uninterrupted run', async () => {
+    const killed = await interrupted('killed-trace', 'SIGKILL', TRACE);
+    expect(killed.signal).toBe('SIGKILL');
+    const saved = JSON.parse(readFileSync(join(TMP, 'killed-trace', 'run-state.json'), 'utf8'));
+    expect(saved.position.stepsDone).toBeLessThan(600);
+    expect(saved.checkpoint.state.eligibility.r.some((x: number) => x !== 0)).toBe(true);
+    const r = await cli('train', '--resume', join(TMP, 'killed-trace'));
+    expect(r.code, r.err).toBe(0);
+    expect(matrices('killed-trace')).toBe(matrices('ref-trace'));
+    expect(matrices('ref-trace')).not.toBe(matrices('ref'));
   }, 240_000);
 });

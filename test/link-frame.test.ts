@@ -18,6 +18,7 @@ import {
 import {
   CALL_CASES,
   ENUM_MIRRORS,
+  TraceKind,
   ErrorCode,
   PROTOCOL_VERSION,
   Tensor,
@@ -297,6 +298,7 @@ const configureA = fc
     mismatch: maybe(fc.record({ gainSpread: dbl, offsetSpread: dbl, seed: u32 })),
     seed: u32,
     maxChunkSteps: u32,
+    learner: maybe(fc.record({ trace: fc.constantFrom(...Object.values(TraceKind)), decay: dbl })),
   })
   .map(compact);
 
@@ -359,6 +361,7 @@ const responseBodies: { [C in CallCase]: fc.Arbitrary<unknown> } = {
           maxInFlight: u32,
           preload: fc.boolean(),
           bias: fc.boolean(),
+          traces: fc.boolean(),
         }),
       ),
     })
@@ -448,8 +451,8 @@ describe('messages', () => {
     const r1 = encodeRequest({ id: 1.5, body: { case: 'stats', value: {} } });
     expect(r1).toMatchObject({ status: 'INVALID_ARGUMENT' });
     expect(r1.status === 'INVALID_ARGUMENT' && r1.detail).toMatch(/^id: 1.5 is not a uint32/);
-    const r2 = encodeRequest({ id: 1, body: { case: 'writeParams', value: { tensor: 9 as Tensor, offset: 0, codes: new Int32Array(1) } } });
-    expect(r2.status === 'INVALID_ARGUMENT' && r2.detail).toMatch(/^writeParams\.tensor: 9 is not a Tensor value/);
+    const r2 = encodeRequest({ id: 1, body: { case: 'writeParams', value: { tensor: 11 as Tensor, offset: 0, codes: new Int32Array(1) } } });
+    expect(r2.status === 'INVALID_ARGUMENT' && r2.detail).toMatch(/^writeParams\.tensor: 11 is not a Tensor value/);
     const r3 = encodeRequest({ id: 1, body: { case: 'run', value: { steps: -1, t0: 0, inputs: new Int32Array(0), noisy: false, hiddenTrace: false, preloaded: false } } });
     expect(r3.status === 'INVALID_ARGUMENT' && r3.detail).toMatch(/^run\.steps: -1 is not a uint32/);
     const r4 = encodeRequest({
@@ -460,8 +463,8 @@ describe('messages', () => {
   });
 
   it('decodes an unknown enum in a request as INVALID_ARGUMENT with the id and the proto field path', () => {
-    // Request{id: 7, write_params: {tensor: 9}}: 08 07 22 02 08 09
-    const dec = decodeRequest(bytes(0x08, 0x07, 0x22, 0x02, 0x08, 0x09));
+    // Request{id: 7, write_params: {tensor: 11}}: 08 07 22 02 08 0b (10 is the last tensor)
+    const dec = decodeRequest(bytes(0x08, 0x07, 0x22, 0x02, 0x08, 0x0b));
     expect(dec).toMatchObject({ status: 'INVALID_ARGUMENT', id: 7, field: 'write_params.tensor' });
   });
 
@@ -483,6 +486,20 @@ describe('messages', () => {
     );
     expect(decodeRequest(bytes(0x08, 0xff)).status).toBe('DATA_LOSS'); // truncated varint
     expect(decodeRequest(bytes(0x0f)).status).toBe('DATA_LOSS'); // wire type 7
+  });
+
+  it('size bounds hold for the int32 codes of the trace tensors (5 bytes each at worst)', () => {
+    const f = { bits: 32, signed: true };
+    fc.assert(
+      fc.property(fc.integer({ min: 256, max: 20000 }), fc.constantFrom(-(2 ** 31), 2 ** 31 - 1), fc.constantFrom(Tensor.TRACE_W, Tensor.TRACE_R, Tensor.TRACE_BIAS), (frame, worst, tensor) => {
+        const codes = new Int32Array(maxCodesPerFrame(frame, f)).fill(worst);
+        const w = encodeRequest({ id: 0xffffffff, session: 0xffffffff, body: { case: 'writeParams', value: { tensor, offset: 0xffffffff, codes } } });
+        const r = encodeResponse({ id: 0xffffffff, body: { case: 'readParams', value: { tensor, offset: 0xffffffff, total: 0xffffffff, codes } } });
+        expect(w.status === 'OK' && w.bytes.length).toBeLessThanOrEqual(frame);
+        expect(r.status === 'OK' && r.bytes.length).toBeLessThanOrEqual(frame);
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('size bounds hold for worst-case codes', () => {

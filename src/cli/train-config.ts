@@ -29,7 +29,7 @@ export interface TrainConfig {
   lr: number;
   /** Per-layer step sizes (--lr-w, --lr-r, --lr-v; each defaults to lr). */
   layerLr: { w: number; r: number; v: number };
-  /** anpt: the eligibility trace of the rule and its decay (float backend only). */
+  /** anpt: the eligibility trace of the rule and its decay. */
   trace: 'none' | 'activity' | 'innovation';
   traceDecay: number;
   /** anpt: 'device' = the rule trains V; 'ridge' = V solved on the host by ridge after every epoch. */

@@ -4,6 +4,7 @@
  */
 import { ConfigError, FORMAT_BITS, validateFormat, ROUNDING_CODE, OVERFLOW_CODE, q } from '../format/fixed.js';
 import type { FixedFormat, Rounding, Overflow } from '../format/fixed.js';
+import { traceFormats, traceLsb } from '../format/trace.js';
 import type { ChipFormats, DeviceConfig, DeviceInfo, LearnerConfig, TraceKind } from './types.js';
 
 export const ACTIVATION_CODE = { tanh: 0, hardtanh: 1, linear: 2 } as const;
@@ -71,6 +72,17 @@ export function refuseTraces(config: DeviceConfig, device: string): void {
 
 /** Kernel and wire codes of the trace kinds (assembly/trace.ts TRACE_*, proto TraceKind). */
 export const TRACE_CODE: Record<TraceKind, number> = { none: 0, activity: 1, innovation: 2 };
+
+/**
+ * Real value of one code of each trace (E_W, E_R, e_b) of a chip configured with a
+ * learner trace, from its sizes, formats, hidden sigma and decay (src/format/trace.ts);
+ * undefined without a trace.
+ */
+export function traceUnits(config: Pick<DeviceConfig, 'topology' | 'noise' | 'learner'>, f: ChipFormats): { w: number; r: number; b: number } | undefined {
+  const l = config.learner;
+  if (!l || l.trace === 'none') return undefined;
+  return traceLsb(traceFormats(config.topology.hidden, config.noise.hiddenSigma * 2 ** f.pre.frac, l.decay, f.input, f.activity), f.pre, f.input, f.activity);
+}
 
 /** Devices without bias registers refuse topology.bias true, before anything is configured. */
 export function refuseBias(config: DeviceConfig, device: string): void {

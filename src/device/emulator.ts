@@ -6,8 +6,7 @@
 import os from 'node:os';
 import { ConfigError, saturatingQuantiser } from '../format/fixed.js';
 import type { FixedFormat } from '../format/fixed.js';
-import { ACTIVATION_CODE, TRACE_CODE, packFormat, validateChipFormats, validateConfig } from './config.js';
-import { traceFormats, traceLsb } from '../format/trace.js';
+import { ACTIVATION_CODE, TRACE_CODE, packFormat, traceUnits, validateChipFormats, validateConfig } from './config.js';
 import { PendingChunk, checkParams, checkRun, checkState } from './contract.js';
 import { DeviceError } from './errors.js';
 import { instantiateKernel, kernelLayoutBytes, kernelMemoryBase, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
@@ -17,7 +16,7 @@ import type { KernelThreads, KernelThreadsFaults } from './kernel-threads.js';
 import { MAX_BATCH, MAX_CHUNK_STEPS, MAX_HIDDEN, MAX_INPUTS, MAX_OUTPUTS } from '../../assembly/limits.js';
 import type { KernelExports, KernelFlavour } from './wasm.js';
 import type {
-  ChipFormats, Device, DeviceConfig, DeviceInfo, DeviceStats, Params, RecurrentState, RewardRequest, RunRequest, RunResult,
+  ChipFormats, Device, DeviceConfig, DeviceInfo, DeviceStats, Params, RecurrentState, RewardRequest, RunRequest, RunResult, TraceKind,
 } from './types.js';
 
 /** Limits of the emulator, the kernel's own (assembly/limits.ts; memory is checked separately from the layout). */
@@ -50,8 +49,8 @@ const NOT_CONFIGURED = 'the device is not configured; call configure() first';
  * (assembly/layout.ts), measured in 64 bits so that a huge request is measured instead
  * of wrapping; Infinity beyond the kernel's size limits.
  */
-export function layoutEstimate(I: number, H: number, O: number, B: number, K: number, bias = false): number {
-  return kernelLayoutBytes(I, H, O, B, K, bias);
+export function layoutEstimate(I: number, H: number, O: number, B: number, K: number, bias = false, trace: TraceKind = 'none'): number {
+  return kernelLayoutBytes(I, H, O, B, K, bias, TRACE_CODE[trace]);
 }
 
 /**
@@ -244,8 +243,7 @@ export class EmulatorDevice implements Device {
     this.cfg = structuredClone(config);
     this.fmt = f;
     this.ready = { cfg: this.cfg, fmt: f };
-    this.traceUnit = elig === 0 ? undefined
-      : traceLsb(traceFormats(t.hidden, config.noise.hiddenSigma * 2 ** f.pre.frac, decay, f.input, f.activity), f.pre, f.input, f.activity);
+    this.traceUnit = traceUnits(config, f);
     this.quantiseInput = saturatingQuantiser(f.input);
     this.ptr = {
       inputs: this.k.ptrInputs(), outClean: this.k.ptrOutClean(), outNoisy: this.k.ptrOutNoisy(),

@@ -5,7 +5,7 @@
  * can replay a vector without any of anpt's code.
  */
 import type { ChipFormats, Device, DeviceConfig } from './types.js';
-import { traceFormats, traceLsb } from '../format/trace.js';
+import { traceUnits } from './config.js';
 
 export interface GoldenSpec {
   name: string;
@@ -81,7 +81,7 @@ export async function runGolden(device: Device, spec: GoldenSpec): Promise<Golde
   const l = config.learner;
   if (l && l.trace !== 'none') {
     const e = (await device.readState()).eligibility!;
-    const u = traceLsb(traceFormats(config.topology.hidden, config.noise.hiddenSigma * 2 ** f.pre.frac, l.decay, f.input, f.activity), f.pre, f.input, f.activity);
+    const u = traceUnits(config, f)!;
     const traceCodes = (x: Float64Array, unit: number) => Array.from(x, (v) => Math.round(v / unit));
     out.ew = traceCodes(e.w, u.w);
     out.er = traceCodes(e.r, u.r);

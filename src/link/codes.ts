@@ -11,12 +11,19 @@
 import type { Activation as ActivationName, ChipFormats, DeviceConfig, Topology as DeviceTopology } from '../device/types.js';
 import { DeviceError } from '../device/errors.js';
 import { ConfigError, OVERFLOW_CODE, ROUNDING_CODE, saturatingQuantiser, toQ, type FixedFormat as DeviceFormat, type Overflow, type Rounding } from '../format/fixed.js';
+import { TRACE_CODE, traceUnits } from '../device/config.js';
 import * as pb from './messages.js';
 
 const ROUNDING_BY_CODE = invert(ROUNDING_CODE);
 const OVERFLOW_BY_CODE = invert(OVERFLOW_CODE);
 const ACTIVATION_CODE: Record<ActivationName, pb.Activation> = { tanh: pb.Activation.TANH, hardtanh: pb.Activation.HARDTANH, linear: pb.Activation.LINEAR };
 const ACTIVATION_BY_CODE = invert(ACTIVATION_CODE);
+const TRACE_BY_CODE = invert(TRACE_CODE); // the proto's TraceKind values
+
+/** Does a configuration's learner keep eligibility traces (a trace but 'none')? */
+export function hasTraces(c: Pick<DeviceConfig, 'learner'>): boolean {
+  return (c.learner?.trace ?? 'none') !== 'none';
+}
 
 function invert<K extends string>(m: Record<K, number>): Record<number, K> {
   return Object.fromEntries(Object.entries(m).map(([k, v]) => [v, k])) as Record<number, K>;
@@ -52,6 +59,7 @@ export function configToWire(c: DeviceConfig): pb.Configure {
     maxChunkSteps: c.maxChunkSteps,
   };
   if (c.mismatch) out.mismatch = { ...c.mismatch };
+  if (hasTraces(c)) out.learner = { trace: TRACE_CODE[c.learner!.trace] as pb.TraceKind, decay: c.learner!.decay }; // absent = TRACE_NONE
   return out;
 }
 
@@ -81,7 +89,31 @@ export function configFromWire(c: pb.Configure): DeviceConfig & { formats: ChipF
     maxChunkSteps: c.maxChunkSteps,
   };
   if (c.mismatch) cfg.mismatch = { ...c.mismatch };
+  if (c.learner && c.learner.trace !== pb.TraceKind.NONE) {
+    const trace = TRACE_BY_CODE[c.learner.trace];
+    if (!trace) throw new ConfigError('configure.learner.trace', `${c.learner.trace} is not a trace; use TRACE_NONE, TRACE_ACTIVITY or TRACE_INNOVATION`);
+    cfg.learner = { trace, decay: c.learner.decay };
+  }
   return cfg;
+}
+
+/** The code formats of the trace tensors (int32 codes; a code's real value 2^-frac is traceLsb's). */
+export interface TraceCodeFormats {
+  w: DeviceFormat;
+  r: DeviceFormat;
+  b: DeviceFormat;
+}
+
+/**
+ * The trace tensors' code formats of a configuration whose learner has a trace
+ * (undefined without one): 32-bit signed codes whose LSB is the real value of one
+ * trace code (src/format/trace.ts, from the sizes, formats, hidden sigma and decay).
+ */
+export function traceCodeFormats(c: Pick<DeviceConfig, 'topology' | 'noise' | 'learner'> & { formats: ChipFormats }): TraceCodeFormats | undefined {
+  const lsb = traceUnits(c, c.formats);
+  if (!lsb) return undefined;
+  const int32 = (one: number): DeviceFormat => ({ bits: 32, frac: -Math.log2(one), signed: true, rounding: 'nearest', overflow: 'sat' });
+  return { w: int32(lsb.w), r: int32(lsb.r), b: int32(lsb.b) };
 }
 
 /**
@@ -146,8 +178,17 @@ export function codesToValues(codes: Int32Array, f: Pick<DeviceFormat, 'frac'>):
   return out;
 }
 
-/** Which tensor, its length for a topology, and the format its codes use. */
-export function tensorShape(tensor: pb.Tensor, t: Pick<DeviceTopology, 'inputs' | 'hidden' | 'outputs' | 'batch' | 'bias'>, f: ChipFormats): { length: number; format: DeviceFormat; name: string } | undefined {
+/** A trace tensor's name in tensorShape: the key of RecurrentState.eligibility it holds. */
+export type TraceTensorName = 'eligibility.w' | 'eligibility.r' | 'eligibility.b';
+
+/**
+ * Which tensor, its length for a topology, and the format its codes use; undefined for
+ * a tensor the configuration does not have (the biases without topology.bias, the
+ * traces without `traces`, traceCodeFormats of a learner with a trace).
+ */
+export function tensorShape(
+  tensor: pb.Tensor, t: Pick<DeviceTopology, 'inputs' | 'hidden' | 'outputs' | 'batch' | 'bias'>, f: ChipFormats, traces?: TraceCodeFormats,
+): { length: number; format: DeviceFormat; name: string } | undefined {
   switch (tensor) {
     case pb.Tensor.W:
       return { length: t.hidden * t.inputs, format: f.weight, name: 'w' };
@@ -163,6 +204,12 @@ export function tensorShape(tensor: pb.Tensor, t: Pick<DeviceTopology, 'inputs' 
       return t.bias ? { length: t.hidden, format: f.pre, name: 'b' } : undefined;
     case pb.Tensor.BIAS_OUTPUT:
       return t.bias ? { length: t.outputs, format: f.output, name: 'c' } : undefined;
+    case pb.Tensor.TRACE_W: // only with a learner trace
+      return traces ? { length: t.hidden * t.inputs, format: traces.w, name: 'eligibility.w' } : undefined;
+    case pb.Tensor.TRACE_R:
+      return traces ? { length: t.hidden * t.hidden, format: traces.r, name: 'eligibility.r' } : undefined;
+    case pb.Tensor.TRACE_BIAS: // and biases
+      return traces && t.bias ? { length: t.hidden, format: traces.b, name: 'eligibility.b' } : undefined;
     default:
       return undefined;
   }

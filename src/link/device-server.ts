@@ -9,6 +9,10 @@
  * pending-chunk rule), before the Device sees the request, so even a lax Device
  * answers on the wire as the contract says, and a refused request leaves the device
  * state unchanged, as the protocol promises. Refusals keep their code on the wire.
+ *
+ * A Device's eligibility traces (readState().eligibility, with a learner trace) are the
+ * tensors TRACE_W, TRACE_R, TRACE_BIAS: int32 codes of the trace formats (codes.ts
+ * traceCodeFormats), staged and handed over with the states.
  */
 
 import { PendingChunk, checkRun } from '../device/contract.js';
@@ -16,7 +20,7 @@ import type { ChipFormats, Device, DeviceConfig, Params, RecurrentState } from '
 import { copyParams, copyState } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './frame.js';
-import { ROUNDING_CONVERTER, configFromWire, configToWire, tensorShape, type CodeConverter } from './codes.js';
+import { ROUNDING_CONVERTER, configFromWire, configToWire, hasTraces, tensorShape, traceCodeFormats, type CodeConverter, type TraceCodeFormats, type TraceTensorName } from './codes.js';
 import * as pb from './messages.js';
 import { RpcError, RpcServer, type Handler, type ServerOptions } from './server.js';
 
@@ -40,16 +44,32 @@ export interface DeviceServerOptions extends ServerOptions {
   preload?: boolean;
   /** Announce Limits.bias and take Topology.bias (default true: every Device of this repository holds biases); false for a served Device without them (then refused). */
   bias?: boolean;
+  /**
+   * Announce Limits.traces and take Configure.learner with a trace and the trace tensors
+   * (default true: every Device of this repository keeps eligibility traces); false for
+   * a served Device without them (then a learner with a trace is refused).
+   */
+  traces?: boolean;
 }
 
-/** Whether a tensor name (codes.ts tensorShape) is a parameter (else a state). */
+/** Whether a tensor name (codes.ts tensorShape) is a parameter (else a state or a trace). */
 function isParam(name: string): name is 'w' | 'r' | 'v' | 'b' | 'c' {
   return name === 'w' || name === 'r' || name === 'v' || name === 'b' || name === 'c';
+}
+
+/** The array of state tensor `name` (clean, noisy or a trace: zeros if the Device gave none) in `s`. */
+function stateArray(s: RecurrentState, name: string, t: DeviceConfig['topology']): Float64Array {
+  if (name === 'clean' || name === 'noisy') return s[name];
+  const key = (name as TraceTensorName).slice('eligibility.'.length) as 'w' | 'r' | 'b';
+  const e = (s.eligibility ??= { w: new Float64Array(t.hidden * t.inputs), r: new Float64Array(t.hidden * t.hidden) });
+  return (e[key] ??= new Float64Array(t.hidden));
 }
 
 /** Handler state for one Device: configuration, staged writes, the chunk awaiting its reward. */
 export class DeviceService {
   private config: (DeviceConfig & { formats: ChipFormats }) | undefined;
+  /** The trace tensors' code formats of the configuration (undefined: no learner trace). */
+  private traces: TraceCodeFormats | undefined;
   private stagedParams: Params | undefined;
   private stagedState: RecurrentState | undefined;
   private readonly pending = new PendingChunk();
@@ -139,7 +159,7 @@ export class DeviceService {
         maxInFlight: 0, // filled in by the server (its replay cache)
         preload: o.preload !== false, // the server keeps it only with max_in_flight >= 2
         bias: o.bias !== false,
-        traces: false, // not served yet (Configure.learner is ignored)
+        traces: o.traces !== false,
       },
     };
   }
@@ -154,6 +174,8 @@ export class DeviceService {
     const cfg = configFromWire(msg);
     if (cfg.topology.bias && this.opts.bias === false)
       throw new ConfigError('configure.topology.bias', 'true, but this device has no biases (Limits.bias is false); configure bias false');
+    if (hasTraces(cfg) && this.opts.traces === false)
+      throw new ConfigError('configure.learner.trace', `${cfg.learner!.trace}, but this device has no eligibility traces (Limits.traces is false); configure TRACE_NONE`);
     const fit = pb.maxChunkStepsForFrame(this.replyLimit, cfg.topology, cfg.formats, false);
     if (cfg.maxChunkSteps > fit) {
       throw new RpcError(
@@ -167,6 +189,7 @@ export class DeviceService {
     // states and pending chunk (protocol: an answered error changes nothing).
     await this.device.configure(cfg);
     this.config = cfg;
+    this.traces = traceCodeFormats(cfg);
     this.stagedParams = undefined;
     this.stagedState = undefined;
     this.preloaded = undefined;
@@ -175,8 +198,11 @@ export class DeviceService {
 
   private shape(tensor: pb.Tensor, field: string) {
     const cfg = this.configured(field.split('.')[0]);
-    const s = tensorShape(tensor, cfg.topology, cfg.formats);
-    if (!s) throw new RpcError(pb.ErrorCode.BAD_REQUEST, `tensor ${tensor} is not W, R, V, STATE_CLEAN, STATE_NOISY (or, configured with biases, BIAS_HIDDEN, BIAS_OUTPUT)`, `${field}.tensor`);
+    const s = tensorShape(tensor, cfg.topology, cfg.formats, this.traces);
+    if (!s) {
+      const is = 'is not W, R, V, STATE_CLEAN, STATE_NOISY (or, configured with biases, BIAS_HIDDEN, BIAS_OUTPUT; with a learner trace, TRACE_W, TRACE_R; with both, TRACE_BIAS)';
+      throw new RpcError(pb.ErrorCode.BAD_REQUEST, `tensor ${tensor} ${is}`, `${field}.tensor`);
+    }
     return s;
   }
 
@@ -191,7 +217,7 @@ export class DeviceService {
       this.stagedParams[s.name]!.set(values, m.offset);
     } else {
       this.stagedState ??= copyState(await this.device.readState());
-      this.stagedState[s.name as 'clean' | 'noisy'].set(values, m.offset);
+      stateArray(this.stagedState, s.name, this.config!.topology).set(values, m.offset);
     }
   }
 
@@ -217,7 +243,7 @@ export class DeviceService {
     if (this.readCache?.tensor !== m.tensor) {
       const all = isParam(s.name)
         ? (await this.device.readParams())[s.name]!
-        : (await this.device.readState())[s.name as 'clean' | 'noisy'];
+        : stateArray(await this.device.readState(), s.name, this.config!.topology);
       this.readCache = { tensor: m.tensor, all };
     }
     const all = this.readCache.all;

@@ -40,6 +40,9 @@ export const Overflow = stripped(v2.Overflow, 'OVERFLOW_');
 export type Overflow = anpt.v2.Overflow;
 export const Tensor = stripped(v2.Tensor, 'TENSOR_');
 export type Tensor = anpt.v2.Tensor;
+/** Configure.learner.trace (TRACE_NONE -> TraceKind.NONE; its values' prefix is not the enum's name, so it is not in ENUM_MIRRORS). */
+export const TraceKind = stripped(v2.TraceKind, 'TRACE_');
+export type TraceKind = anpt.v2.TraceKind;
 
 /** Proto enum name -> its prefix-free object above (for the schema consistency test). */
 export const ENUM_MIRRORS: Record<string, { readonly [k: string]: number }> = {

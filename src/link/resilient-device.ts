@@ -2,8 +2,8 @@
  * A Device that survives the board rebooting under it: the trainer keeps calling, and
  * the final weights are the same bits as without the reboot.
  *
- * How: it keeps a checkpoint (configuration, parameters, recurrent state, the step
- * counter) and a journal of every state-changing call since (writes, runs with their
+ * How: it keeps a checkpoint (configuration, parameters, recurrent state with the
+ * eligibility traces of a learner trace, the step counter) and a journal of every state-changing call since (writes, runs with their
  * outputs, rewards). When the device has lost its state — a NOT_CONFIGURED refusal,
  * or a call that failed after all retries followed by a Hello showing a new session
  * id or boot counter — it configures the device again, writes the checkpoint back,
@@ -22,10 +22,11 @@
 
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Device, DeviceConfig, DeviceInfo, DeviceStats, Params, RecurrentState, RewardRequest, RunRequest, RunResult } from '../device/types.js';
+import type { Device, DeviceConfig, DeviceInfo, DeviceStats, EligibilityTraces, Params, RecurrentState, RewardRequest, RunRequest, RunResult } from '../device/types.js';
 import { copyParams, copyState } from '../device/types.js';
 import { PendingChunk } from '../device/contract.js';
 import { DeviceError } from '../device/errors.js';
+import { hasTraces } from './codes.js';
 import type { HelloReply } from './messages.js';
 import { AdaptiveSize, runInPieces, SerialDevice, splittable, isNewSession, type SerialDeviceOptions } from './serial-device.js';
 import { LinkError } from './transport.js';
@@ -476,7 +477,7 @@ export function checkpointJson(c: Checkpoint): Record<string, unknown> {
     rewardedSteps: c.rewardedSteps,
     config: c.config,
     params: arrays({ ...c.params }),
-    state: arrays({ clean: c.state.clean, noisy: c.state.noisy }), // boards have no eligibility traces (refused at configure)
+    state: { ...arrays({ clean: c.state.clean, noisy: c.state.noisy }), ...(c.state.eligibility ? { eligibility: arrays({ ...c.state.eligibility }) } : {}) },
   };
 }
 
@@ -505,10 +506,15 @@ export function checkpointFromJson(j: Record<string, unknown>, file: string): Ch
       }),
     );
   };
+  const config = j.config as DeviceConfig;
+  const bias = config?.topology?.bias === true;
+  const state = f64(j.state, ['clean', 'noisy']) as unknown as RecurrentState;
+  // the eligibility traces, with a learner trace (each Device: absent = zero)
+  if (config && hasTraces(config)) state.eligibility = f64((j.state as Record<string, unknown>).eligibility, bias ? ['w', 'r', 'b'] : ['w', 'r']) as unknown as EligibilityTraces;
   return {
-    config: j.config as DeviceConfig,
-    params: f64(j.params, (j.config as DeviceConfig)?.topology?.bias ? ['w', 'r', 'v', 'b', 'c'] : ['w', 'r', 'v']) as unknown as Params,
-    state: f64(j.state, ['clean', 'noisy']) as unknown as RecurrentState,
+    config,
+    params: f64(j.params, bias ? ['w', 'r', 'v', 'b', 'c'] : ['w', 'r', 'v']) as unknown as Params,
+    state,
     nextT0: j.nextT0 as number,
     rewardedChunks: j.rewardedChunks as number,
     rewardedSteps: j.rewardedSteps as number,

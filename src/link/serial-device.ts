@@ -38,10 +38,10 @@ import type { Topology,
   RunRequest,
   RunResult,
 } from '../device/types.js';
-import { refuseTraces, validateConfig } from '../device/config.js';
+import { validateConfig } from '../device/config.js';
 import { PendingChunk, checkParams, checkRewardT0, checkRun, checkState } from '../device/contract.js';
 import { ConfigError, codeRange, formatName, type FixedFormat } from '../format/fixed.js';
-import { codesToValues, configFromWire, configToWire, deviceCodes, tensorShape } from './codes.js';
+import { codesToValues, configFromWire, configToWire, deviceCodes, hasTraces, tensorShape, traceCodeFormats } from './codes.js';
 import { configFieldFromWire } from './field-names.js';
 import * as pb from './messages.js';
 import { RpcClient, type BatchItem, type CallResult, type RpcOptions } from './rpc.js';
@@ -357,10 +357,11 @@ export class SerialDevice implements Device {
 
   configure(config: DeviceConfig): Promise<void> {
     return this.serial(async () => {
-      refuseTraces(config, 'board');
       const l = this.helloReply.limits;
       if (config.topology?.bias === true && !l?.bias)
         throw new ConfigError('topology.bias', `true, but the device at ${this.rpc.name} does not announce biases (Limits.bias); use bias false, or a firmware with biases`);
+      if (hasTraces(config) && !l?.traces)
+        throw new ConfigError('learner.trace', `"${config.learner!.trace}", but the device at ${this.rpc.name} does not announce eligibility traces (Limits.traces); use trace none, or a firmware with traces`);
       const wire = configToWire(config); // requires formats
       const formats = config.formats as ChipFormats;
       if (l) {
@@ -386,9 +387,14 @@ export class SerialDevice implements Device {
     });
   }
 
+  /** A tensor of the configuration (traces: int32 codes of the trace formats). */
+  private shape(tensor: pb.Tensor, what: string) {
+    const cfg = this.formats(what);
+    return tensorShape(tensor, cfg.topology, cfg.formats, traceCodeFormats(cfg))!; // tensors of this configuration only; lengths checked by the contract
+  }
+
   private async writeTensor(tensor: pb.Tensor, values: Float64Array, field: string): Promise<void> {
-    const cfg = this.formats(`write ${field}`);
-    const s = tensorShape(tensor, cfg.topology, cfg.formats)!; // lengths checked by the contract (writeParams, writeState)
+    const s = this.shape(tensor, `write ${field}`);
     const codes = deviceCodes(values, s.format, field, true);
     for (let offset = 0; offset < codes.length; ) {
       let sent = 0;
@@ -401,8 +407,7 @@ export class SerialDevice implements Device {
   }
 
   private async readTensor(tensor: pb.Tensor, field: string): Promise<Float64Array> {
-    const cfg = this.formats(`read ${field}`);
-    const s = tensorShape(tensor, cfg.topology, cfg.formats)!;
+    const s = this.shape(tensor, `read ${field}`);
     const out = new Float64Array(s.length);
     let offset = 0;
     while (offset < s.length) {
@@ -449,18 +454,35 @@ export class SerialDevice implements Device {
     });
   }
 
+  /** The states, and with a learner trace the eligibility traces (tensors TRACE_W, TRACE_R and, with biases, TRACE_BIAS). */
   readState(): Promise<RecurrentState> {
-    return this.serial(async () => ({
-      clean: await this.readTensor(pb.Tensor.STATE_CLEAN, 'state.clean'),
-      noisy: await this.readTensor(pb.Tensor.STATE_NOISY, 'state.noisy'),
-    }));
+    return this.serial(async () => {
+      const s: RecurrentState = {
+        clean: await this.readTensor(pb.Tensor.STATE_CLEAN, 'state.clean'),
+        noisy: await this.readTensor(pb.Tensor.STATE_NOISY, 'state.noisy'),
+      };
+      const cfg = this.formats('readState');
+      if (hasTraces(cfg)) {
+        s.eligibility = { w: await this.readTensor(pb.Tensor.TRACE_W, 'state.eligibility.w'), r: await this.readTensor(pb.Tensor.TRACE_R, 'state.eligibility.r') };
+        if (cfg.topology.bias) s.eligibility.b = await this.readTensor(pb.Tensor.TRACE_BIAS, 'state.eligibility.b');
+      }
+      return s;
+    });
   }
 
+  /** The states and, with a learner trace, the traces (absent: zero, so zeros are written). */
   writeState(state: RecurrentState): Promise<void> {
     return this.serial(async () => {
-      checkState(state, this.formats('writeState').topology);
+      const cfg = this.formats('writeState');
+      const t = cfg.topology;
+      checkState(state, t, hasTraces(cfg)); // all of it before the first piece goes out
       await this.writeTensor(pb.Tensor.STATE_CLEAN, state.clean, 'state.clean');
       await this.writeTensor(pb.Tensor.STATE_NOISY, state.noisy, 'state.noisy');
+      if (!hasTraces(cfg)) return;
+      const e = state.eligibility;
+      await this.writeTensor(pb.Tensor.TRACE_W, e?.w ?? new Float64Array(t.hidden * t.inputs), 'state.eligibility.w');
+      await this.writeTensor(pb.Tensor.TRACE_R, e?.r ?? new Float64Array(t.hidden * t.hidden), 'state.eligibility.r');
+      if (t.bias) await this.writeTensor(pb.Tensor.TRACE_BIAS, e?.b ?? new Float64Array(t.hidden), 'state.eligibility.b');
     });
   }
 

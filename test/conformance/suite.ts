@@ -30,8 +30,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultChipFormats } from '../../src/device/config.js';
 import { EmulatorDevice } from '../../src/device/emulator.js';
-import type { Device, DeviceConfig, DeviceStats, Params, RecurrentState } from '../../src/device/types.js';
+import type { Device, DeviceConfig, DeviceStats, EligibilityTraces, Params, RecurrentState } from '../../src/device/types.js';
 import { ConfigError, saturatingQuantiser, type FixedFormat } from '../../src/format/fixed.js';
+import { traceCodeFormats } from '../../src/link/codes.js';
 import { trainAnpt, type TrainResult } from '../../src/learn/anpt.js';
 import { xavierNormal } from '../../src/model/rnn.js';
 import { mackeyGlassTask } from '../../src/tasks/mackey-glass.js';
@@ -44,6 +45,8 @@ export interface OpenedDevice {
 export interface ConformanceOptions {
   /** A fixed-point device whose bits must match the emulator's (default true; false for the float model). */
   bitExact?: boolean;
+  /** The device keeps eligibility traces (a learner trace; default true); false: it must refuse one (learner.trace), changing nothing. */
+  traces?: boolean;
 }
 
 const H = 32;
@@ -292,6 +295,55 @@ export function describeConformance(name: string, open: () => Promise<OpenedDevi
       await dev.resetState();
       const got = await dev.run({ steps: K, t0: 100, inputs: inputs(K), noisy: true });
       expect([got.clean, got.noisy]).toEqual([want.clean, want.noisy]);
+    });
+
+    it('eligibility traces (learner innovation): refused without a learner trace, the bias trace without biases, at a wrong length (BAD_REQUEST) or non-finite (BAD_INPUT), changing nothing; written and read back (quantised to the int32 trace codes on a fixed-point device); a reward moves them, an absent trace writes zeros, resetState zeroes them', async () => {
+      const traced: DeviceConfig = { ...config, learner: { trace: 'innovation', decay: 0.9 } };
+      const p = xavierNormal(shape, 3);
+      const st = { clean: values(B * H, 4, 0.5), noisy: values(B * H, 5, 0.5) };
+      const e: EligibilityTraces = { w: values(H, 23, 1e-3), r: values(H * H, 24, 1e-3) };
+      if (opts.traces === false) {
+        await ready(100);
+        const before = await snapshot(dev);
+        const err = await dev.configure(traced).catch((x: unknown) => x);
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as ConfigError).field).toBe('learner.trace');
+        expect(await snapshot(dev)).toEqual(before);
+        await dev.reward({ t0: 100, deltaLoss: dL(K), lr }); // still configured, the chunk still pending
+        return;
+      }
+      await ready(100);
+      await refusedUnchanged(() => dev.writeState({ ...st, eligibility: e }), 'BAD_REQUEST'); // no learner trace
+      await dev.configure(traced);
+      await dev.writeParams(p);
+      await dev.run({ steps: K, t0: 100, inputs: inputs(K), noisy: true });
+      await refusedUnchanged(() => dev.writeState({ ...st, eligibility: { ...e, b: values(H, 25, 1e-3) } }), 'BAD_REQUEST'); // no biases
+      await refusedUnchanged(() => dev.writeState({ ...st, eligibility: { ...e, r: e.r.subarray(1) } }), 'BAD_REQUEST');
+      await refusedUnchanged(() => dev.writeState({ ...st, eligibility: { ...e, w: e.w.map((x, i) => (i === 3 ? NaN : x)) } }), 'BAD_INPUT');
+      await dev.reward({ t0: 100, deltaLoss: dL(K), lr }); // still pending
+      const moved = (await dev.readState()).eligibility!;
+      expect(moved.w.some((x) => x !== 0) && moved.r.some((x) => x !== 0)).toBe(true);
+      await dev.writeState({ ...st, eligibility: e });
+      const f = traceCodeFormats({ ...traced, formats })!;
+      expect((await dev.readState()).eligibility).toEqual(bitExact ? { w: quantised(e.w, f.w), r: quantised(e.r, f.r) } : e);
+      const zero = (x: EligibilityTraces | undefined) => [...x!.w, ...x!.r].every((v) => v === 0);
+      await dev.writeState(st);
+      expect(zero((await dev.readState()).eligibility)).toBe(true);
+      await dev.writeState({ ...st, eligibility: e });
+      await dev.resetState();
+      expect(zero((await dev.readState()).eligibility)).toBe(true);
+      if (!bitExact) return;
+      // a run and its reward from written traces: the same weights and traces as the emulator
+      const ref = new EmulatorDevice({ flavour: 'scalar' });
+      await ref.configure(traced);
+      for (const d of [dev, ref]) {
+        await d.writeParams(p);
+        await d.writeState({ ...st, eligibility: e });
+        await d.run({ steps: K, t0: 200, inputs: inputs(K), noisy: true });
+        await d.reward({ t0: 200, deltaLoss: dL(K), lr });
+      }
+      expect(await dev.readParams()).toEqual(await ref.readParams());
+      expect(await dev.readState()).toEqual(await ref.readState());
     });
 
     // A float device has no bits to match: its behaviour is checked above.

@@ -173,6 +173,34 @@ export function describeWireConformance(name: string, open: () => Promise<Opened
       refusedWith(await rpc.call('readParams', { tensor: pb.Tensor.R, offset: total + 1, count: 1 }), 'BAD_REQUEST', 'read_params.offset');
     });
 
+    it('eligibility traces (a device announcing Limits.traces): Configure.learner in ReadConfig; TRACE_W, TRACE_R hold H x I, H x H int32 codes, read back as written (the int32 extremes too); TRACE_BIAS without biases and every trace without a learner are BAD_REQUEST naming the tensor; ResetState zeroes them', async () => {
+      const h = await rpc.call('hello', hello());
+      if (!(h.status === 'OK' && h.value.limits?.traces)) return; // an older device ignores Configure.learner: the host never sends it one
+      const { hidden: H } = config.topology;
+      const learner = { trace: pb.TraceKind.INNOVATION, decay: 0.9 };
+      refusedWith(await rpc.call('configure', { ...configToWire(config), learner: { ...learner, decay: 1 } }), 'CONFIG_OUT_OF_RANGE');
+      expect((await rpc.call('configure', { ...configToWire(config), learner })).status).toBe('OK');
+      const cfg = await rpc.call('readConfig', {});
+      expect(cfg.status === 'OK' && cfg.value.config?.learner).toEqual(learner);
+      const read = async (tensor: pb.Tensor) => {
+        const r = await rpc.call('readParams', { tensor, offset: 0, count: 1 << 16 });
+        expect(r.status, r.status === 'OK' ? '' : r.detail).toBe('OK');
+        return (r as { value: pb.ReadParamsReply }).value;
+      };
+      expect((await read(pb.Tensor.TRACE_W)).total).toBe(H * I);
+      expect((await read(pb.Tensor.TRACE_R)).total).toBe(H * H);
+      const codes = Int32Array.from({ length: H * H }, (_, i) => (i === 0 ? -(2 ** 31) : i === 1 ? 2 ** 31 - 1 : ((i * 7919) % 200001) - 100000));
+      expect((await rpc.call('writeParams', { tensor: pb.Tensor.TRACE_R, offset: 0, codes })).status).toBe('OK');
+      expect((await read(pb.Tensor.TRACE_R)).codes).toEqual(codes);
+      refusedWith(await rpc.call('readParams', { tensor: pb.Tensor.TRACE_BIAS, offset: 0, count: 1 }), 'BAD_REQUEST', 'read_params.tensor');
+      refusedWith(await rpc.call('writeParams', { tensor: pb.Tensor.TRACE_BIAS, offset: 0, codes: new Int32Array(1) }), 'BAD_REQUEST', 'write_params.tensor');
+      expect((await read(pb.Tensor.TRACE_R)).codes).toEqual(codes);
+      expect((await rpc.call('resetState', {})).status).toBe('OK');
+      expect((await read(pb.Tensor.TRACE_R)).codes.every((c) => c === 0)).toBe(true);
+      expect((await rpc.call('configure', configToWire(config))).status).toBe('OK'); // no learner: no trace tensors
+      refusedWith(await rpc.call('readParams', { tensor: pb.Tensor.TRACE_W, offset: 0, count: 1 }), 'BAD_REQUEST', 'read_params.tensor');
+    });
+
     it('every request type answered with an error changes nothing: weights, both states, the configuration, the pending chunk, the counters, the session and this connection\'s frame limit', async () => {
       const session = rpc.session;
       const wrong = (session + 1) >>> 0 || 1; // another session id while ours is open: BUSY
@@ -219,6 +247,8 @@ export function describeWireConformance(name: string, open: () => Promise<Opened
         ['WriteParams, across the end of R', () => rpc.call('writeParams', { tensor: pb.Tensor.R, offset: config.topology.hidden ** 2 - 2, codes: new Int32Array(4) }), 'BAD_REQUEST'],
         ['WriteParams, no tensor', () => rpc.call('writeParams', { tensor: pb.Tensor.UNSPECIFIED, offset: 0, codes: new Int32Array(4) }), 'BAD_REQUEST'],
         ['ReadParams, past the end', () => rpc.call('readParams', { tensor: pb.Tensor.W, offset: config.topology.hidden * I + 1, count: 1 }), 'BAD_REQUEST'],
+        ['WriteParams, a trace tensor without a learner trace', () => rpc.call('writeParams', { tensor: pb.Tensor.TRACE_R, offset: 0, codes: new Int32Array(4) }), 'BAD_REQUEST'],
+        ['ReadParams, a trace tensor without a learner trace', () => rpc.call('readParams', { tensor: pb.Tensor.TRACE_W, offset: 0, count: 1 }), 'BAD_REQUEST'],
         ['Run, another session', () => asOther(() => rpc.call('run', run({ steps: 2, t0: 200, inputs: x(2) }))), 'BUSY'],
         ['Run, 0 steps', () => rpc.call('run', run({ steps: 0, t0: 200, inputs: new Int32Array(0) })), 'BAD_REQUEST'],
         ['Run, over max_chunk_steps', () => rpc.call('run', run({ steps: K + 1, t0: 200, inputs: x(K + 1) })), 'TOO_LARGE'],
