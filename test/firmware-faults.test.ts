@@ -12,7 +12,6 @@ import { spawnCFirmware, type RunningFirmware } from '../firmware-sim/c-firmware
 import { startFaultRelay, type FaultRelay } from '../firmware-sim/relay.js';
 import { EmulatorDevice } from '../src/device/emulator.js';
 import type { Device, DeviceConfig, LearnerConfig, RunRequest } from '../src/device/types.js';
-import { ConfigError } from '../src/format/fixed.js';
 import { ResilientDevice } from '../src/link/resilient-device.js';
 import { SerialDevice } from '../src/link/serial-device.js';
 import { mackeyGlassTask } from '../src/tasks/mackey-glass.js';
@@ -83,7 +82,7 @@ describe.skipIf(hostMissing !== undefined)('the C firmware through faults', () =
 
   // and with an innovation trace: the recovery writes the checkpoint's traces back (TENSOR_TRACE_W, TRACE_R)
   for (const [target, learner] of [['host', undefined], ['qemu', undefined], ['host', innovation], ['qemu', innovation]] as const) {
-    it.skipIf(target === 'qemu' && qemuMissing !== undefined)(`a reset mid-run (${target === 'host' ? 'host build, SIGUSR1' : 'Cortex-M4 in QEMU, system_reset'}; H=16, B=2, 400 steps, K=20, 2 epochs${learner ? ', innovation trace' : ''}): ResilientDevice recovers, the weights of a clean run`, async (ctx) => {
+    it.skipIf(target === 'qemu' && qemuMissing !== undefined)(`a reset mid-run (${target === 'host' ? 'host build, SIGUSR1' : 'Cortex-M4 in QEMU, system_reset'}; H=16, B=2, 400 steps, K=20, 2 epochs${learner ? ', innovation trace' : ''}): ResilientDevice recovers, the weights of a clean run`, async () => {
       const cfg: DeviceConfig = { ...mgConfig(16, 2, 42, 20), ...(learner ? { learner } : {}) };
       const task = mackeyGlassTask({ steps: 400, batch: 2, seed: 42 });
       const opts = { epochs: 2, lr: { w: 0.03, r: 0.03, v: 0.03 }, chunkSteps: 20 };
@@ -114,11 +113,7 @@ describe.skipIf(hostMissing !== undefined)('the C firmware through faults', () =
           return inner.run(req);
         },
       };
-      const got = await train(dev, cfg, task, opts).catch((e: unknown) => {
-        // a host whose SerialDevice sends no learner trace yet (src/link, issue 11)
-        if (learner && e instanceof ConfigError && e.field === 'learner.trace') ctx.skip();
-        throw e;
-      });
+      const got = await train(dev, cfg, task, opts);
       expect(mse(got.result)).toEqual(mse(clean.result));
       expect(got.params).toEqual(clean.params);
       const r = inner.resilience();

@@ -17,7 +17,7 @@ import { EmulatorDevice } from '../src/device/emulator.js';
 import { runGolden, type GoldenVector } from '../src/device/golden.js';
 import { defaultChipFormats } from '../src/device/config.js';
 import type { DeviceConfig } from '../src/device/types.js';
-import { ConfigError, ROUNDING_CODE, OVERFLOW_CODE, codeRange, type FixedFormat } from '../src/format/fixed.js';
+import { ROUNDING_CODE, OVERFLOW_CODE, codeRange, type FixedFormat } from '../src/format/fixed.js';
 import { traceFormats, traceLsb } from '../src/format/trace.js';
 import { configToWire } from '../src/link/codes.js';
 import * as pb from '../src/link/messages.js';
@@ -153,23 +153,6 @@ describe.skipIf(hostMissing !== undefined)('firmware/core = the emulator, bit fo
   }, 180_000);
 });
 
-/** Whether this host's SerialDevice sends a learner trace to a board that announces Limits.traces (false: it refuses it, learner.trace). */
-async function hostSendsTraces(url: string): Promise<boolean> {
-  const dev = await SerialDevice.open(url, { timeoutMs: 5000 });
-  try {
-    await dev.configure({
-      topology: { inputs: 1, hidden: 2, outputs: 1, batch: 1, activation: 'tanh' }, formats: defaultChipFormats(),
-      noise: { hiddenSigma: 1e-3, outputSigma: 1e-3 }, seed: 1, maxChunkSteps: 1, learner: { trace: 'activity', decay: 0.5 },
-    });
-    return true;
-  } catch (e) {
-    if (e instanceof ConfigError && e.field === 'learner.trace') return false;
-    throw e;
-  } finally {
-    await dev.close();
-  }
-}
-
 const TMP = mkdtempSync(join(tmpdir(), 'anpt-firmware-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
@@ -185,12 +168,9 @@ for (const target of ['host', 'qemu'] as const) {
   const missing = target === 'host' ? hostMissing : qemuMissing;
   describe.skipIf(missing !== undefined)(`the C firmware (${target === 'host' ? 'Linux process' : 'Cortex-M4 in QEMU mps2-an386'}) on a pseudo-terminal`, () => {
     let fw: RunningFirmware;
-    let hostTraces = false;
     beforeAll(async () => {
       buildFirmware(target === 'host' ? 'host' : 'mps2');
       fw = await spawnCFirmware(target);
-      hostTraces = await hostSendsTraces(fw.url());
-      if (!hostTraces) console.warn(`test/firmware.test.ts (${target}): this host's SerialDevice sends no learner trace yet (src/link, issue 11): the trace golden vectors and anpt train --trace over the port skip`);
     }, 300_000);
     afterAll(async () => fw?.stop());
 
@@ -200,8 +180,8 @@ for (const target of ['host', 'qemu'] as const) {
         // with the golden vectors with biases (test/golden/bias: Limits.bias, the bias tensors)
         // and with traces (test/golden/trace: Limits.traces, Configure.learner, the trace tensors)
         const inDir = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => `${dir}/${f}`);
-        const files = [...inDir('test/golden'), ...inDir('test/golden/bias'), ...(hostTraces ? inDir('test/golden/trace') : [])];
-        expect(files.length).toBeGreaterThanOrEqual(hostTraces ? 8 : 5);
+        const files = [...inDir('test/golden'), ...inDir('test/golden/bias'), ...inDir('test/golden/trace')];
+        expect(files.length).toBeGreaterThanOrEqual(8);
         expect(dev.hello.limits?.bias).toBe(true);
         expect(dev.hello.limits?.traces).toBe(true);
         for (const file of files) {
@@ -316,8 +296,7 @@ for (const target of ['host', 'qemu'] as const) {
     for (const extra of [[], ['--bias'], ['--trace', 'activity', '--bias'], ['--trace', 'innovation', '--trace-decay', '0.8']]) {
       const tag = `${target}${extra.join('')}`;
       const bias = extra.includes('--bias');
-      it(`anpt train --port (default flags${extra.length ? ` and ${extra.join(' ')}` : ''}): Mackey-Glass ANP-T H=32 B=4, 2 epochs, the emulator's outputs and weights bit for bit`, async (ctx) => {
-        if (extra.includes('--trace') && !hostTraces) ctx.skip();
+      it(`anpt train --port (default flags${extra.length ? ` and ${extra.join(' ')}` : ''}): Mackey-Glass ANP-T H=32 B=4, 2 epochs, the emulator's outputs and weights bit for bit`, async () => {
         const board = await cli('train', ...TASK, ...extra, '--port', fw.path, '--out', join(TMP, `${tag}-board`));
         expect(board.code, board.err).toBe(0);
         const emu = await cli('train', ...TASK, ...extra, '--backend', 'emulator', '--out', join(TMP, `${tag}-emu`));
