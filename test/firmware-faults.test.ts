@@ -11,7 +11,7 @@ import { runCli } from '../src/cli/main.js';
 import { spawnCFirmware, type RunningFirmware } from '../firmware-sim/c-firmware.js';
 import { startFaultRelay, type FaultRelay } from '../firmware-sim/relay.js';
 import { EmulatorDevice } from '../src/device/emulator.js';
-import type { Device, RunRequest } from '../src/device/types.js';
+import type { Device, DeviceConfig, LearnerConfig, RunRequest } from '../src/device/types.js';
 import { ResilientDevice } from '../src/link/resilient-device.js';
 import { SerialDevice } from '../src/link/serial-device.js';
 import { mackeyGlassTask } from '../src/tasks/mackey-glass.js';
@@ -35,6 +35,8 @@ async function firmware(target: 'host' | 'qemu'): Promise<RunningFirmware> {
   running.push(fw);
   return fw;
 }
+
+const innovation: LearnerConfig = { trace: 'innovation', decay: 0.9 };
 
 describe.skipIf(hostMissing !== undefined)('the C firmware through faults', () => {
   it('1 % corrupted bytes and 1 % dropped frames both ways (H=8, B=1, 240 steps, K=4, 2 epochs): the weights of a clean run', async () => {
@@ -78,9 +80,10 @@ describe.skipIf(hostMissing !== undefined)('the C firmware through faults', () =
     expect(f.framesDroppedIn + f.framesDroppedOut).toBeGreaterThan(0);
   }, 180_000);
 
-  for (const target of ['host', 'qemu'] as const) {
-    it.skipIf(target === 'qemu' && qemuMissing !== undefined)(`a reset mid-run (${target === 'host' ? 'host build, SIGUSR1' : 'Cortex-M4 in QEMU, system_reset'}; H=16, B=2, 400 steps, K=20, 2 epochs): ResilientDevice recovers, the weights of a clean run`, async () => {
-      const cfg = mgConfig(16, 2, 42, 20);
+  // and with an innovation trace: the recovery writes the checkpoint's traces back (TENSOR_TRACE_W, TRACE_R)
+  for (const [target, learner] of [['host', undefined], ['qemu', undefined], ['host', innovation], ['qemu', innovation]] as const) {
+    it.skipIf(target === 'qemu' && qemuMissing !== undefined)(`a reset mid-run (${target === 'host' ? 'host build, SIGUSR1' : 'Cortex-M4 in QEMU, system_reset'}; H=16, B=2, 400 steps, K=20, 2 epochs${learner ? ', innovation trace' : ''}): ResilientDevice recovers, the weights of a clean run`, async () => {
+      const cfg: DeviceConfig = { ...mgConfig(16, 2, 42, 20), ...(learner ? { learner } : {}) };
       const task = mackeyGlassTask({ steps: 400, batch: 2, seed: 42 });
       const opts = { epochs: 2, lr: { w: 0.03, r: 0.03, v: 0.03 }, chunkSteps: 20 };
       const clean = await train(new EmulatorDevice(), cfg, task, opts);

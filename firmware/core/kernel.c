@@ -165,7 +165,7 @@ static int32_t dot_wrap(const int16_t *a, const int16_t *b, uint32_t n)
 
 typedef struct {
     size_t w, r, v, state, rn, inputs, xs, rs, out_clean, out_noisy, mant;
-    size_t da, dy, pre_c, pre_n, gain, offset, scratch, xmax, rewards, bb, bc, end;
+    size_t da, dy, pre_c, pre_n, gain, offset, scratch, xmax, rewards, bb, bc, ew, er, eb, end;
 } layout;
 
 static size_t take(size_t *p, size_t bytes)
@@ -176,7 +176,7 @@ static size_t take(size_t *p, size_t bytes)
 }
 
 /* Sizes as size_t products: a caller checks the limits before (config.h bounds them). */
-static void plan(layout *L, uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint32_t K, int bias)
+static void plan(layout *L, uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint32_t K, int bias, int trace)
 {
     size_t p = 0, bh = (size_t)B * H, m = H > O ? H : O;
     L->w = take(&p, (size_t)H * I * 2);
@@ -205,14 +205,28 @@ static void plan(layout *L, uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint
         L->bb = take(&p, (size_t)H * 2);
         L->bc = take(&p, (size_t)O * 2);
     }
+    /* the traces after them (int32): 4 H (I + H) bytes, 4 H more with biases. The
+     * innovation trace needs no buffer of its own: run forms its credit signal in place. */
+    L->ew = L->er = L->eb = 0;
+    if (trace != ANPT_TRACE_NONE) {
+        L->ew = take(&p, (size_t)H * I * 4);
+        L->er = take(&p, (size_t)H * H * 4);
+        if (bias)
+            L->eb = take(&p, (size_t)H * 4);
+    }
     L->end = p;
+}
+
+size_t anpt_layout_bytes_traced(uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint32_t K, int bias, int trace)
+{
+    layout L;
+    plan(&L, I, H, O, B, K, bias, trace);
+    return L.end;
 }
 
 size_t anpt_layout_bytes(uint32_t I, uint32_t H, uint32_t O, uint32_t B, uint32_t K, int bias)
 {
-    layout L;
-    plan(&L, I, H, O, B, K, bias);
-    return L.end;
+    return anpt_layout_bytes_traced(I, H, O, B, K, bias, ANPT_TRACE_NONE);
 }
 
 void anpt_init(anpt_kernel *k, void *arena, size_t arena_bytes)
@@ -242,7 +256,7 @@ int anpt_configure(anpt_kernel *k, const anpt_config *c)
 {
     k->configured = 0;
     layout L;
-    plan(&L, c->I, c->H, c->O, c->B, c->K, c->bias);
+    plan(&L, c->I, c->H, c->O, c->B, c->K, c->bias, c->trace);
     if (L.end > k->arena_bytes)
         return ANPT_ERR_MEMORY;
     uint8_t *a = k->arena;
@@ -270,6 +284,12 @@ int anpt_configure(anpt_kernel *k, const anpt_config *c)
     k->rewards = (double *)(void *)(a + L.rewards);
     k->bb = c->bias ? (int16_t *)(void *)(a + L.bb) : NULL;
     k->bc = c->bias ? (int16_t *)(void *)(a + L.bc) : NULL;
+    const int traced = c->trace != ANPT_TRACE_NONE;
+    k->ew = traced ? (int32_t *)(void *)(a + L.ew) : NULL;
+    k->er = traced ? (int32_t *)(void *)(a + L.er) : NULL;
+    k->eb = traced && c->bias ? (int32_t *)(void *)(a + L.eb) : NULL;
+    k->decay_q16 = traced ? anpt_decay_q16(c->decay) : 0;
+    anpt_trace_exponents(c->H, c->hidden_sigma_lsb, k->decay_q16, c->in.bits, c->act.bits, k->trace_exp);
     k->scale_hidden = anpt_gauss_scale(c->hidden_sigma_lsb);
     k->scale_output = anpt_gauss_scale(c->output_sigma_lsb);
     k->sqrt_n = sqrt((double)(c->I + c->H + c->O));
@@ -307,11 +327,29 @@ int16_t *anpt_tensor(anpt_kernel *k, int t, uint32_t *length, const anpt_fmt **f
     }
 }
 
+int32_t *anpt_trace_tensor(anpt_kernel *k, int t, uint32_t *length)
+{
+    const anpt_config *c = &k->c;
+    switch (t) {
+    case ANPT_T_TRACE_W: *length = c->H * c->I; return k->ew;
+    case ANPT_T_TRACE_R: *length = c->H * c->H; return k->er;
+    case ANPT_T_TRACE_BIAS: *length = c->H; return k->eb;
+    default: return NULL;
+    }
+}
+
 void anpt_reset_state(anpt_kernel *k)
 {
-    size_t n = (size_t)k->c.B * k->c.H;
+    const anpt_config *c = &k->c;
+    size_t n = (size_t)c->B * c->H;
     memset(k->state, 0, n * 2);
     memset(k->rn, 0, n * 2);
+    if (k->ew) {
+        memset(k->ew, 0, (size_t)c->H * c->I * 4);
+        memset(k->er, 0, (size_t)c->H * c->H * 4);
+    }
+    if (k->eb)
+        memset(k->eb, 0, (size_t)c->H * 4);
 }
 
 /* ---------------------------------------------------------------- one chunk */
@@ -325,6 +363,19 @@ static int64_t hidden_pre(const anpt_kernel *k, int32_t acc, int acc_frac, uint3
     if (k->mismatch_on)
         a = ovf(rshift(a * k->gain[i], 14, ANPT_RND_NEAREST, 0) + k->offset[i], &k->c.pre);
     return a;
+}
+
+static int32_t sat32(int64_t x)
+{
+    return x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : (int32_t)x;
+}
+
+/* The innovation trace's credit signal ("Eligibility traces"): the measured difference
+ * d less the part the copies' different states explain, acc~ - acc (the two wrapped
+ * accumulators, subtracted in int64) taken from `frac` fraction bits to the layer's. */
+static int32_t recovered(int64_t d, int64_t acc_diff, int frac)
+{
+    return sat32(d - rshift(acc_diff, frac, ANPT_RND_NEAREST, 0));
 }
 
 int anpt_run(anpt_kernel *k, uint32_t K, uint32_t t0, int noisy)
@@ -342,6 +393,7 @@ int anpt_run(anpt_kernel *k, uint32_t K, uint32_t t0, int noisy)
     const int st_pre = c->pre.rounding == ANPT_RND_STOCHASTIC;
     const int st_act = c->act.rounding == ANPT_RND_STOCHASTIC;
     const int st_out = c->out.rounding == ANPT_RND_STOCHASTIC;
+    const int innovation = c->trace == ANPT_TRACE_INNOVATION;
     memcpy(k->xs, k->inputs, (size_t)K * B * I * 2);
     memcpy(k->rs, k->state, bh * 2);
     for (uint32_t s = 0; s < K; s++) {
@@ -349,36 +401,38 @@ int anpt_run(anpt_kernel *k, uint32_t K, uint32_t t0, int noisy)
         const int16_t *x = k->xs + (size_t)s * B * I;
         const int16_t *r_prev = k->rs + (size_t)s * bh;
         int16_t *r_next = k->rs + (size_t)(s + 1) * bh;
-        /* hidden pre-activations of both copies, from the state before the step */
+        /* hidden pre-activations of both copies from the state before the step, the
+         * noise, and the measured perturbation da = a~ - a (with the innovation trace,
+         * the recovered noise xi in its place) */
         for (uint32_t b = 0; b < B; b++) {
             uint32_t kpre = st_pre ? (uint32_t)anpt_key(c->seed, STREAM_PRE, b, t) : 0;
+            uint64_t kn = noisy ? anpt_key(c->seed, STREAM_NOISE, b, t) : 0;
+            int32_t *da = k->da + ((size_t)s * B + b) * H;
             for (uint32_t i = 0; i < H; i++) {
                 uint32_t ax = (uint32_t)dot_wrap(k->w + (size_t)i * I, x + (size_t)b * I, I) << sh_x;
                 const int16_t *rrow = k->r + (size_t)i * H;
                 uint32_t rnd = st_pre ? anpt_lowbias32(kpre ^ i) : 0;
-                uint32_t rc = (uint32_t)DOT(rrow, r_prev + (size_t)b * H, H);
-                k->pre_c[b * H + i] = (int32_t)hidden_pre(k, (int32_t)(ax + (rc << sh_r)), acc_frac, rnd, i);
+                int32_t acc_r = (int32_t)((uint32_t)DOT(rrow, r_prev + (size_t)b * H, H) << sh_r);
+                int64_t a = hidden_pre(k, (int32_t)(ax + (uint32_t)acc_r), acc_frac, rnd, i);
+                k->pre_c[b * H + i] = (int32_t)a;
                 if (noisy) {
-                    uint32_t rn = (uint32_t)DOT(rrow, k->rn + (size_t)b * H, H);
-                    k->pre_n[b * H + i] = (int32_t)hidden_pre(k, (int32_t)(ax + (rn << sh_r)), acc_frac, rnd, i);
+                    int32_t acc_rn = (int32_t)((uint32_t)DOT(rrow, k->rn + (size_t)b * H, H) << sh_r);
+                    int64_t an = hidden_pre(k, (int32_t)(ax + (uint32_t)acc_rn), acc_frac, rnd, i);
+                    an = ovf(an + anpt_gauss(k->scale_hidden, anpt_mix64(kn ^ i)), &c->pre);
+                    k->pre_n[b * H + i] = (int32_t)an;
+                    da[i] = innovation ? recovered(an - a, (int64_t)acc_rn - acc_r, acc_frac - c->pre.frac) : (int32_t)(an - a);
                 }
             }
         }
-        /* noise, activation, measured perturbation da = a~ - a */
+        /* activation of both copies */
         for (uint32_t b = 0; b < B; b++) {
-            uint64_t kn = noisy ? anpt_key(c->seed, STREAM_NOISE, b, t) : 0;
             uint32_t kact = st_act ? (uint32_t)anpt_key(c->seed, STREAM_ACT, b, t) : 0;
-            int32_t *da = k->da + ((size_t)s * B + b) * H;
             for (uint32_t i = 0; i < H; i++) {
                 size_t n = (size_t)b * H + i;
-                int64_t a = k->pre_c[n];
                 uint32_t rnd = st_act ? anpt_lowbias32(kact ^ i) : 0;
-                r_next[n] = (int16_t)anpt_activate(c->activation, a, c->pre.frac, &c->act, rnd);
-                if (noisy) {
-                    int64_t an = ovf(k->pre_n[n] + anpt_gauss(k->scale_hidden, anpt_mix64(kn ^ i)), &c->pre);
-                    k->rn[n] = (int16_t)anpt_activate(c->activation, an, c->pre.frac, &c->act, rnd);
-                    da[i] = (int32_t)(an - a);
-                }
+                r_next[n] = (int16_t)anpt_activate(c->activation, k->pre_c[n], c->pre.frac, &c->act, rnd);
+                if (noisy)
+                    k->rn[n] = (int16_t)anpt_activate(c->activation, k->pre_n[n], c->pre.frac, &c->act, rnd);
             }
         }
         /* outputs of both copies from the new activity */
@@ -390,17 +444,19 @@ int anpt_run(anpt_kernel *k, uint32_t K, uint32_t t0, int noisy)
                 uint32_t rnd = st_out ? anpt_lowbias32(kout ^ o) : 0;
                 size_t oi = ((size_t)s * B + b) * O + o;
                 int64_t co = k->bc ? k->bc[o] : 0;
-                int64_t y = requant(DOT(vrow, r_next + (size_t)b * H, H), y_frac, &c->out, rnd);
+                int32_t yc = DOT(vrow, r_next + (size_t)b * H, H);
+                int64_t y = requant(yc, y_frac, &c->out, rnd);
                 if (k->bc)
                     y = ovf(y + co, &c->out);
                 k->out_clean[oi] = (int16_t)y;
                 if (noisy) {
-                    int64_t yn = requant(DOT(vrow, k->rn + (size_t)b * H, H), y_frac, &c->out, rnd);
+                    int32_t ycn = DOT(vrow, k->rn + (size_t)b * H, H);
+                    int64_t yn = requant(ycn, y_frac, &c->out, rnd);
                     if (k->bc)
                         yn = ovf(yn + co, &c->out);
                     yn = ovf(yn + anpt_gauss(k->scale_output, anpt_mix64(kn ^ (uint64_t)(H + o))), &c->out);
                     k->out_noisy[oi] = (int16_t)yn;
-                    k->dy[oi] = (int32_t)(yn - y);
+                    k->dy[oi] = innovation ? recovered(yn - y, (int64_t)ycn - yc, y_frac - c->out.frac) : (int32_t)(yn - y);
                 }
             }
         }
@@ -552,9 +608,135 @@ static void update_bias(int16_t *bias, double coef, const int32_t *delta, uint32
             s += delta[(size_t)b * n + i];
         double x = coef * (double)s;
         x = x > BIAS_STEP_LIMIT ? BIAS_STEP_LIMIT : x < -BIAS_STEP_LIMIT ? -BIAS_STEP_LIMIT : x;
-        int64_t m = (int64_t)floor(x * 65536.0);
+        /* an infinite coef (absurd step sizes) times a zero sum is NaN: 0, as the emulator's
+         * saturating conversion (i64.trunc_sat_f64_s) gives, and no undefined behaviour in C */
+        int64_t m = x == x ? (int64_t)floor(x * 65536.0) : 0;
         uint32_t rnd = mode == ANPT_RND_STOCHASTIC ? anpt_lowbias32(key ^ i) : 0;
         bias[i] = (int16_t)ovf(bias[i] + rshift(m, 16, mode, rnd), f);
+    }
+}
+
+/* ---------------------------------------------------------------- eligibility traces */
+
+int32_t anpt_decay_q16(double decay)
+{
+    double q = rint(decay * 65536.0);
+    return q < 0.0 ? 0 : q > 65535.0 ? 65535 : (int32_t)q;
+}
+
+/* floor(log2 x) of a positive binary64 (frexp: x = f 2^e, 0.5 <= f < 1). */
+static int floor_log2(double x)
+{
+    int e;
+    (void)frexp(x, &e);
+    return e - 1;
+}
+
+static int clamp_exp(int t)
+{
+    return t < 0 ? 0 : t > 48 ? 48 : t;
+}
+
+/* T_W, T_R, T_b from X = H max(1, sigma) (65536 - lq), binary64 left to right (X >= 1). */
+void anpt_trace_exponents(uint32_t H, double hidden_sigma_lsb, int32_t lq, int in_bits, int act_bits, int t[3])
+{
+    double x = (double)H * (hidden_sigma_lsb > 1.0 ? hidden_sigma_lsb : 1.0) * (double)(65536 - lq);
+    int e = floor_log2(x);
+    t[0] = clamp_exp(e + 11 - in_bits);
+    t[1] = clamp_exp(e + 11 - act_bits);
+    t[2] = clamp_exp(e + 10);
+}
+
+int32_t anpt_trace_decay_add(int32_t e, int32_t lq, int64_t q)
+{
+    return sat32(rshift((int64_t)e * lq, 16, ANPT_RND_NEAREST, 0) + q);
+}
+
+/* f as mu 2^-sf: sf = clamp(14 - floor(log2 |f|), 0, 30) (30 at most, as the plain
+ * update's shift: stochastic rounding adds 32 random bits), mu = nearest_even(f 2^sf)
+ * within +-(2^31 - 1); -1 (no apply) when f is 0, not finite or subnormal, or mu is 0. */
+int anpt_trace_factor(double f, int32_t *mu)
+{
+    *mu = 0;
+    if (f == 0.0 || !isfinite(f) || fabs(f) < 2.2250738585072014e-308)
+        return -1;
+    int ef = floor_log2(fabs(f));
+    int sf = 14 - ef < 0 ? 0 : 14 - ef > 30 ? 30 : 14 - ef;
+    double m = rint(ldexp(f, sf)), lim = 2147483647.0;
+    if (m == 0.0)
+        return -1;
+    *mu = (int32_t)(m > lim ? lim : m < -lim ? -lim : m);
+    return sf;
+}
+
+int64_t anpt_trace_change(int32_t mu, int32_t e, int sf, int mode, uint32_t rnd)
+{
+    int64_t d = rshift((int64_t)mu * e, sf, mode, rnd);
+    return d > 32767 ? 32767 : d < -32768 ? -32768 : d;
+}
+
+/* One traced layer w (rows x cols) of one step: with credit c (B x rows) and its sum of
+ * squares S, q = rshift(sum_b m_bi pre_bj, s, nearest) from the block floating point of
+ * g = 2^T / S (q = 0 when S = 0); E = sat32(rshift(E lq, 16, nearest) + q) for every
+ * entry; then w += the change of f (unless sf < 0). One scalar pass over the trace. */
+static void trace_layer(anpt_kernel *k, int16_t *w, int32_t *E, uint32_t rows, uint32_t cols, const int32_t *c,
+                        double S, const int16_t *pre, int T, double f, uint32_t rnd_key)
+{
+    const uint32_t B = k->c.B;
+    const anpt_fmt *wf = &k->c.w;
+    const int mode = wf->rounding;
+    int s = -1;
+    if (S > 0.0) {
+        double g = ldexp(1.0, T) / S;
+        s = mantissa_shift(g, max_abs32(c, (size_t)B * rows), k->mant_bits);
+        if (s >= 0)
+            fill_mantissas(k->mant, g, s, c, rows, B, k->mant_bits);
+    }
+    int32_t mu;
+    const int sf = anpt_trace_factor(f, &mu);
+    for (uint32_t i = 0; i < rows; i++) {
+        const int16_t *m = k->mant + (size_t)i * B;
+        int16_t *row = w + (size_t)i * cols;
+        int32_t *er = E + (size_t)i * cols;
+        for (uint32_t j = 0; j < cols; j++) {
+            int64_t q = 0;
+            if (s >= 0) {
+                int64_t p = 0;
+                for (uint32_t b = 0; b < B; b++)
+                    p += (int64_t)m[b] * pre[(size_t)b * cols + j];
+                q = rshift(p, s, ANPT_RND_NEAREST, 0);
+            }
+            er[j] = anpt_trace_decay_add(er[j], k->decay_q16, q);
+            if (sf >= 0) {
+                uint32_t rnd = mode == ANPT_RND_STOCHASTIC ? anpt_lowbias32(rnd_key ^ (i * cols + j)) : 0;
+                row[j] = (int16_t)ovf(row[j] + anpt_trace_change(mu, er[j], sf, mode, rnd), wf);
+            }
+        }
+    }
+}
+
+/* The hidden bias's trace: q_i = nearest_even(clamp((2^T_b / S) sum_b c_bi, +-2^31)). */
+static void trace_bias(anpt_kernel *k, const int32_t *c, double S, double f, uint32_t rnd_key)
+{
+    const uint32_t H = k->c.H, B = k->c.B;
+    const int mode = k->c.w.rounding;
+    const double g = S > 0.0 ? ldexp(1.0, k->trace_exp[2]) / S : 0.0, lim = 2147483648.0;
+    int32_t mu;
+    const int sf = anpt_trace_factor(f, &mu);
+    for (uint32_t i = 0; i < H; i++) {
+        int64_t q = 0;
+        if (S > 0.0) {
+            int64_t sum = 0;
+            for (uint32_t b = 0; b < B; b++)
+                sum += c[(size_t)b * H + i];
+            double x = g * (double)sum;
+            q = (int64_t)rint(x > lim ? lim : x < -lim ? -lim : x);
+        }
+        k->eb[i] = anpt_trace_decay_add(k->eb[i], k->decay_q16, q);
+        if (sf >= 0) {
+            uint32_t rnd = mode == ANPT_RND_STOCHASTIC ? anpt_lowbias32(rnd_key ^ i) : 0;
+            k->bb[i] = (int16_t)ovf(k->bb[i] + anpt_trace_change(mu, k->eb[i], sf, mode, rnd), &k->c.pre);
+        }
     }
 }
 
@@ -582,7 +764,18 @@ int anpt_reward(anpt_kernel *k, uint32_t K, uint32_t t0, double lr_w, double lr_
         const double Sh = (double)sum_squares(da, bh), So = (double)sum_squares(dy, (size_t)B * O);
         const int16_t *x = k->xs + (size_t)s * B * I;
         const int16_t *r_prev = k->rs + (size_t)s * bh, *r_now = r_prev + bh;
-        if (Sh > 0.0) {
+        if (k->ew) {
+            /* "Eligibility traces": W, R, b along their traces; V and c below as before */
+            const int *T = k->trace_exp;
+            double fw = -lr_w * k->sqrt_n * dL * ldexp(1.0, c->pre.frac + c->w.frac - c->in.frac - T[0]) / fB;
+            trace_layer(k, k->w, k->ew, H, I, da, Sh, x, T[0], fw, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_W, t, 0) : 0);
+            double fr = -lr_r * k->sqrt_n * dL * ldexp(1.0, c->pre.frac + c->w.frac - c->act.frac - T[1]) / fB;
+            trace_layer(k, k->r, k->er, H, H, da, Sh, r_prev, T[1], fr, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_R, t, 0) : 0);
+            if (k->eb) {
+                double fb = -lr_w * k->sqrt_n * dL * ldexp(1.0, 2 * c->pre.frac - T[2]) / fB;
+                trace_bias(k, da, Sh, fb, st ? (uint32_t)anpt_key(c->seed, STREAM_UPD_B, t, 0) : 0);
+            }
+        } else if (Sh > 0.0) {
             int32_t mx = max_abs32(da, bh);
             double cw = (-lr_w * k->sqrt_n * dL * ldexp(1.0, c->pre.frac + c->w.frac - c->in.frac)) / (fB * Sh);
             int sw = mantissa_shift(cw, mx, M);

@@ -20,27 +20,36 @@ static bool decode_codes(pb_istream_t *s)
         if (anpt_cx.store && anpt_cx.count < anpt_cx.cap) {
             const anpt_fmt *f = anpt_cx.fmt; /* saturate, as the emulator quantises */
             v = v < f->min ? f->min : v > f->max ? f->max : v;
-            anpt_cx.dst[anpt_cx.count] = (int16_t)v;
+            if (anpt_cx.dst32)
+                anpt_cx.dst32[anpt_cx.count] = (int32_t)v;
+            else
+                anpt_cx.dst[anpt_cx.count] = (int16_t)v;
         }
         anpt_cx.count++;
     }
     return true;
 }
 
-static bool encode_codes(pb_ostream_t *s, uint32_t tag, const int16_t *p, uint32_t n)
+/* n codes of p (int16) or, when p32 is set, of p32 (int32), as one packed field. */
+static bool encode_codes_of(pb_ostream_t *s, uint32_t tag, const int16_t *p, const int32_t *p32, uint32_t n)
 {
     if (n == 0)
         return true;
     pb_ostream_t sizing = PB_OSTREAM_SIZING;
-    for (uint32_t i = 0; i < n; i++)
-        if (!pb_encode_svarint(&sizing, p[i]))
+    for (int pass = 0; pass < 2; pass++) {
+        pb_ostream_t *o = pass ? s : &sizing;
+        if (pass && (!pb_encode_tag(s, PB_WT_STRING, tag) || !pb_encode_varint(s, sizing.bytes_written)))
             return false;
-    if (!pb_encode_tag(s, PB_WT_STRING, tag) || !pb_encode_varint(s, sizing.bytes_written))
-        return false;
-    for (uint32_t i = 0; i < n; i++)
-        if (!pb_encode_svarint(s, p[i]))
-            return false;
+        for (uint32_t i = 0; i < n; i++)
+            if (!pb_encode_svarint(o, p32 ? p32[i] : p[i]))
+                return false;
+    }
     return true;
+}
+
+static bool encode_codes(pb_ostream_t *s, uint32_t tag, const int16_t *p, uint32_t n)
+{
+    return encode_codes_of(s, tag, p, NULL, n);
 }
 
 /* Requests are decoded on the device; encoding them (anpt_cx.codes / .dl as the
@@ -122,5 +131,5 @@ bool anpt_v2_ReadParamsReply_callback(pb_istream_t *istream, pb_ostream_t *ostre
     (void)istream;
     if (!ostream || field->tag != anpt_v2_ReadParamsReply_codes_tag)
         return true;
-    return encode_codes(ostream, field->tag, anpt_cx.codes, anpt_cx.n_codes);
+    return encode_codes_of(ostream, field->tag, anpt_cx.codes, anpt_cx.codes32, anpt_cx.n_codes);
 }

@@ -15,11 +15,13 @@ typedef struct {
     uint32_t count;         /* codes or doubles seen in the one array of the request */
     int nonfinite;          /* a delta_loss was NaN or infinite: index of the first + 1 */
     int16_t *dst;
+    int32_t *dst32;         /* the int32 trace tensors: written instead of dst when set */
     uint32_t cap;
     const anpt_fmt *fmt;
     double *dl;             /* Reward.delta_loss destination (store pass) */
     /* encoding: RunReply and ReadParamsReply arrays */
     const int16_t *clean, *noisy, *hidden, *codes;
+    const int32_t *codes32; /* ReadParamsReply of a trace tensor: sent instead of codes when set */
     uint32_t n_clean, n_noisy, n_hidden, n_codes;
 } anpt_codec;
 

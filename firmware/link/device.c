@@ -179,6 +179,15 @@ static void to_kernel_config(anpt_config *k, const anpt_v2_Configure *c, uint32_
     k->offset_spread_lsb = c->has_mismatch ? ldexp(c->mismatch.offset_spread, (int)c->formats.pre.frac) : 0.0;
     k->mismatch_seed = c->has_mismatch ? c->mismatch.seed : 0;
     k->bias = c->topology.bias;
+    k->trace = c->has_learner ? (int)c->learner.trace : ANPT_TRACE_NONE;
+    k->decay = c->has_learner ? c->learner.decay : 0.0;
+}
+
+/* Arena bytes of configuration c with K-step chunks. */
+static size_t layout_of(const anpt_v2_Configure *c, uint32_t K)
+{
+    const anpt_v2_Topology *t = &c->topology;
+    return anpt_layout_bytes_traced(t->inputs, t->hidden, t->outputs, t->batch, K, t->bias, c->has_learner ? (int)c->learner.trace : 0);
 }
 
 static int configure(anpt_device *d, const anpt_v2_Configure *c, anpt_v2_Response *r)
@@ -224,15 +233,19 @@ static int configure(anpt_device *d, const anpt_v2_Configure *c, anpt_v2_Respons
         return fail(r, RANGE, "configure.noise.output_sigma", "%g is more than 4096 LSBs of formats.output", c->noise.output_sigma);
     if (c->has_mismatch && ldexp(c->mismatch.offset_spread, (int)f->pre.frac) > 4096)
         return fail(r, RANGE, "configure.mismatch.offset_spread", "%g is more than 4096 LSBs of formats.pre", c->mismatch.offset_spread);
-    /* RAM: the kernel layout must fit the arena */
-    if (anpt_layout_bytes(t->inputs, t->hidden, t->outputs, t->batch, c->max_chunk_steps, t->bias) > d->k.arena_bytes) {
+    if (c->has_learner && (unsigned)c->learner.trace > 2)
+        return fail(r, RANGE, "configure.learner.trace", "%d is not a trace kind; use TRACE_NONE, TRACE_ACTIVITY or TRACE_INNOVATION", (int)c->learner.trace);
+    if (c->has_learner && !(c->learner.decay >= 0 && c->learner.decay < 1))
+        return fail(r, RANGE, "configure.learner.decay", "%g is out of range; allowed 0 <= decay < 1", c->learner.decay);
+    /* RAM: the kernel layout (with the traces) must fit the arena */
+    if (layout_of(c, c->max_chunk_steps) > d->k.arena_bytes) {
         uint32_t k = c->max_chunk_steps;
-        while (k > 0 && anpt_layout_bytes(t->inputs, t->hidden, t->outputs, t->batch, k, t->bias) > d->k.arena_bytes)
+        while (k > 0 && layout_of(c, k) > d->k.arena_bytes)
             k /= 2;
         if (k == 0)
-            return fail(r, RANGE, "configure.topology.hidden", "does not fit the board's %lu bytes of RAM even with 1-step chunks; lower hidden or batch",
-                        (unsigned long)d->k.arena_bytes), 0;
-        while (anpt_layout_bytes(t->inputs, t->hidden, t->outputs, t->batch, k + 1, t->bias) <= d->k.arena_bytes)
+            return fail(r, RANGE, "configure.topology.hidden", "does not fit the board's %lu bytes of RAM even with 1-step chunks; lower hidden or batch%s",
+                        (unsigned long)d->k.arena_bytes, layout_of(c, 1) > anpt_layout_bytes(t->inputs, t->hidden, t->outputs, t->batch, 1, t->bias) ? ", or use no trace" : ""), 0;
+        while (layout_of(c, k + 1) <= d->k.arena_bytes)
             k++;
         return fail(r, RANGE, "configure.max_chunk_steps", "needs more than the board's %lu bytes of RAM; at most %lu steps fit",
                     (unsigned long)d->k.arena_bytes, (unsigned long)k), 0;
@@ -256,17 +269,37 @@ static int need_config(anpt_device *d, const char *what, anpt_v2_Response *r)
     return 0;
 }
 
-static const char *const TENSOR_NAMES[7] = { "w", "r", "v", "clean", "noisy", "bias_hidden", "bias_output" };
+static const char *const TENSOR_NAMES[10] = { "w", "r", "v", "clean", "noisy", "bias_hidden", "bias_output", "trace_w", "trace_r", "trace_bias" };
 
-/* Tensor by wire enum (1..7; 6, 7 only with Topology.bias), or NULL after a BAD_REQUEST. */
-static int16_t *tensor(anpt_device *d, int wire, const char *field, uint32_t *len, const anpt_fmt **f, anpt_v2_Response *r)
+/* The int32 codes of the trace tensors (sint32 on the wire, 5 bytes at most). */
+static const anpt_fmt TRACE_CODES = { 32, 0, 1, ANPT_RND_NEAREST, ANPT_OVF_SAT, INT32_MIN, INT32_MAX };
+
+/* A tensor: int16 codes p of format fmt, or the int32 codes p32 of a trace. */
+typedef struct {
+    int16_t *p;
+    int32_t *p32;
+    uint32_t len;
+    const anpt_fmt *fmt;
+} tensor_ref;
+
+/* Tensor by wire enum (1..10; 6, 7 only with Topology.bias, 8..10 only with a learner
+ * trace, 10 and Topology.bias); 0 after a BAD_REQUEST. */
+static int tensor(anpt_device *d, int wire, const char *field, tensor_ref *t, anpt_v2_Response *r)
 {
-    int16_t *p = wire >= 1 && wire <= 7 ? anpt_tensor(&d->k, wire - 1, len, f) : NULL;
-    if (!p && (wire == 6 || wire == 7))
-        fail(r, anpt_v2_ErrorCode_ERROR_CODE_BAD_REQUEST, field, "tensor %d (a bias) needs Topology.bias in Configure", wire);
-    else if (!p)
-        fail(r, anpt_v2_ErrorCode_ERROR_CODE_BAD_REQUEST, field, "tensor %d is not W, R, V, STATE_CLEAN, STATE_NOISY, BIAS_HIDDEN or BIAS_OUTPUT", wire);
-    return p;
+    const anpt_v2_ErrorCode BAD = anpt_v2_ErrorCode_ERROR_CODE_BAD_REQUEST;
+    t->p = wire >= 1 && wire <= 7 ? anpt_tensor(&d->k, wire - 1, &t->len, &t->fmt) : NULL;
+    t->p32 = wire >= 8 && wire <= 10 ? anpt_trace_tensor(&d->k, wire - 1, &t->len) : NULL;
+    if (t->p32)
+        t->fmt = &TRACE_CODES;
+    if (t->p || t->p32)
+        return 1;
+    if (wire == 6 || wire == 7)
+        return fail(r, BAD, field, "tensor %d (a bias) needs Topology.bias in Configure", wire);
+    if (wire == 8 || wire == 9)
+        return fail(r, BAD, field, "tensor %d (a trace) needs Configure.learner with a trace (activity or innovation)", wire);
+    if (wire == 10)
+        return fail(r, BAD, field, "tensor 10 (the bias trace) needs Configure.learner with a trace and Topology.bias");
+    return fail(r, BAD, field, "tensor %d is not W, R, V, STATE_CLEAN, STATE_NOISY, BIAS_HIDDEN, BIAS_OUTPUT or TRACE_W, TRACE_R, TRACE_BIAS", wire);
 }
 
 /* The store pass: decode the same payload again, now writing the array. */
@@ -282,20 +315,19 @@ static int decode_again(const uint8_t *payload, size_t len, anpt_v2_Request *req
 static int write_params(anpt_device *d, const uint8_t *payload, size_t plen, anpt_v2_Request *req, anpt_v2_Response *r)
 {
     const anpt_v2_WriteParams *m = &req->body.write_params;
-    uint32_t len;
-    const anpt_fmt *f;
+    tensor_ref t;
     if (!need_config(d, "write_params", r))
         return 0;
-    int16_t *p = tensor(d, m->tensor, "write_params.tensor", &len, &f, r);
-    if (!p)
+    if (!tensor(d, m->tensor, "write_params.tensor", &t, r))
         return 0;
     uint32_t n = anpt_cx.count;
-    if ((uint64_t)m->offset + n > len)
+    if ((uint64_t)m->offset + n > t.len)
         return fail(r, anpt_v2_ErrorCode_ERROR_CODE_BAD_REQUEST, "write_params.offset", "codes [%lu, %lu) exceed tensor %s of %lu",
-                    (unsigned long)m->offset, (unsigned long)(m->offset + n), TENSOR_NAMES[m->tensor - 1], (unsigned long)len);
-    anpt_cx.dst = p + m->offset;
+                    (unsigned long)m->offset, (unsigned long)(m->offset + n), TENSOR_NAMES[m->tensor - 1], (unsigned long)t.len);
+    anpt_cx.dst = t.p ? t.p + m->offset : NULL;
+    anpt_cx.dst32 = t.p32 ? t.p32 + m->offset : NULL;
     anpt_cx.cap = n;
-    anpt_cx.fmt = f;
+    anpt_cx.fmt = t.fmt;
     if (!decode_again(payload, plen, req))
         return fail(r, anpt_v2_ErrorCode_ERROR_CODE_INTERNAL, "", "second decode failed");
     r->which_body = anpt_v2_Response_write_params_tag;
@@ -304,25 +336,24 @@ static int write_params(anpt_device *d, const uint8_t *payload, size_t plen, anp
 
 static int read_params(anpt_device *d, const anpt_v2_ReadParams *m, anpt_v2_Response *r)
 {
-    uint32_t len;
-    const anpt_fmt *f;
+    tensor_ref t;
     if (!need_config(d, "read_params", r))
         return 0;
-    int16_t *p = tensor(d, m->tensor, "read_params.tensor", &len, &f, r);
-    if (!p)
+    if (!tensor(d, m->tensor, "read_params.tensor", &t, r))
         return 0;
-    if (m->offset > len)
+    if (m->offset > t.len)
         return fail(r, anpt_v2_ErrorCode_ERROR_CODE_BAD_REQUEST, "read_params.offset", "offset %lu is past tensor %s of %lu",
-                    (unsigned long)m->offset, TENSOR_NAMES[m->tensor - 1], (unsigned long)len);
-    uint32_t n = m->count, left = len - m->offset, fit = codes_per_frame(d->reply_limit, f);
+                    (unsigned long)m->offset, TENSOR_NAMES[m->tensor - 1], (unsigned long)t.len);
+    uint32_t n = m->count, left = t.len - m->offset, fit = codes_per_frame(d->reply_limit, t.fmt);
     n = n < left ? n : left;
     n = n < fit ? n : fit;
-    anpt_cx.codes = p + m->offset;
+    anpt_cx.codes = t.p ? t.p + m->offset : NULL;
+    anpt_cx.codes32 = t.p32 ? t.p32 + m->offset : NULL;
     anpt_cx.n_codes = n;
     r->which_body = anpt_v2_Response_read_params_tag;
     r->body.read_params.tensor = m->tensor;
     r->body.read_params.offset = m->offset;
-    r->body.read_params.total = len;
+    r->body.read_params.total = t.len;
     return 1;
 }
 
@@ -476,6 +507,7 @@ static int hello(anpt_device *d, const anpt_v2_Hello *m, anpt_v2_Response *r)
     l->max_frame_bytes = ANPT_MAX_FRAME_BYTES;
     l->plasticity_on_device = true;
     l->bias = true; /* Topology.bias and the tensors BIAS_HIDDEN, BIAS_OUTPUT (docs/kernel.md, "Biases") */
+    l->traces = true; /* Configure.learner and the tensors TRACE_W, TRACE_R, TRACE_BIAS ("Eligibility traces") */
     l->noise_source = anpt_v2_NoiseSource_NOISE_SOURCE_COUNTER_PRNG;
     l->min_frame_bytes = ANPT_MIN_FRAME_BYTES;
     l->max_in_flight = ANPT_REPLAY_SLOTS;
@@ -690,5 +722,15 @@ uint64_t anpt_device_state_hash(const anpt_device *d)
     h = fnv(h, k->rs, (size_t)(c->K + 1) * bh * 2);
     h = fnv(h, k->da, (size_t)c->K * bh * 4);
     h = fnv(h, k->dy, (size_t)c->K * c->B * c->O * 4);
+    if (k->bb) {
+        h = fnv(h, k->bb, (size_t)c->H * 2);
+        h = fnv(h, k->bc, (size_t)c->O * 2);
+    }
+    if (k->ew) {
+        h = fnv(h, k->ew, (size_t)c->H * c->I * 4);
+        h = fnv(h, k->er, (size_t)c->H * c->H * 4);
+    }
+    if (k->eb)
+        h = fnv(h, k->eb, (size_t)c->H * 4);
     return h;
 }

@@ -109,8 +109,9 @@ static size_t make(int kind, uint8_t *out, size_t cap)
     case 1: {
         r.which_body = anpt_v2_Request_configure_tag;
         anpt_v2_Configure *c = &r.body.configure;
-        c->has_topology = c->has_formats = c->has_noise = c->has_mismatch = true;
-        c->topology = (anpt_v2_Topology){ 2, 5, 2, 2, anpt_v2_Activation_ACTIVATION_TANH };
+        c->has_topology = c->has_formats = c->has_noise = c->has_mismatch = c->has_learner = true;
+        c->topology = (anpt_v2_Topology){ 2, 5, 2, 2, anpt_v2_Activation_ACTIVATION_TANH, true };
+        c->learner = (anpt_v2_Learner){ anpt_v2_TraceKind_TRACE_INNOVATION, 0.9 }; /* with biases: all three traces */
         c->formats.has_input = c->formats.has_weight = c->formats.has_pre = c->formats.has_activity = c->formats.has_output = true;
         c->formats.input = (anpt_v2_FixedFormat){ 8, 5, true, anpt_v2_Rounding_ROUNDING_NEAREST, anpt_v2_Overflow_OVERFLOW_SAT };
         c->formats.weight = (anpt_v2_FixedFormat){ 8, 6, true, anpt_v2_Rounding_ROUNDING_STOCHASTIC, anpt_v2_Overflow_OVERFLOW_WRAP };
@@ -130,8 +131,9 @@ static size_t make(int kind, uint8_t *out, size_t cap)
         anpt_cx.n_codes = 10;
         break;
     case 3: /* R, 25 codes from offset 0 */
+    case 9: /* the trace of R, 25 int32 codes from offset 0 */
         r.which_body = anpt_v2_Request_write_params_tag;
-        r.body.write_params.tensor = anpt_v2_Tensor_TENSOR_R;
+        r.body.write_params.tensor = kind == 3 ? anpt_v2_Tensor_TENSOR_R : anpt_v2_Tensor_TENSOR_TRACE_R;
         anpt_cx.codes = codes;
         anpt_cx.n_codes = 25;
         break;
@@ -158,13 +160,17 @@ static size_t make(int kind, uint8_t *out, size_t cap)
     case 8:
         r.which_body = anpt_v2_Request_read_config_tag;
         break;
+    case 10:
+        r.which_body = anpt_v2_Request_read_params_tag;
+        r.body.read_params = (anpt_v2_ReadParams){ anpt_v2_Tensor_TENSOR_TRACE_BIAS, 1, 4 };
+        break;
     default:
         r.which_body = anpt_v2_Request_reset_state_tag;
         break;
     }
     return encode_request(&r, out, cap);
 }
-#define KINDS 10
+#define KINDS 12
 
 /* The known state every input starts from. */
 static void setup(void)

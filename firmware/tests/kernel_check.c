@@ -6,10 +6,13 @@
  *   I H O B K activation
  *   5 x (bits frac signed rounding wrap)        input weight pre activity output
  *   seed hidden_sigma_lsb output_sigma_lsb gain_spread offset_spread_lsb mismatch_seed
- *   W codes (H*I), R codes (H*H), V codes (O*H)
+ *   bias trace decay                             (trace: ANPT_TRACE_*)
+ *   W codes (H*I), R codes (H*H), V codes (O*H), with bias: b codes (H), c codes (O)
+ *   with a trace: E_W codes (H*I), E_R codes (H*H), with bias e_b codes (H) (int32)
  *   chunks steps
  *   per chunk: inputs (steps*B*I codes), dL (steps doubles), lr_w lr_r lr_v
- * Prints per chunk one line "clean... noisy... hidden..." codes, then W, R, V.
+ * Prints per chunk one line "clean... noisy... hidden..." codes, then W, R, V, with
+ * bias b and c, with a trace E_W and E_R (and e_b with bias), a line each.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +50,10 @@ int main(void)
     c.seed = (uint64_t)num();
     c.hidden_sigma_lsb = num(); c.output_sigma_lsb = num();
     c.gain_spread = num(); c.offset_spread_lsb = num(); c.mismatch_seed = (uint32_t)num();
-    c.bias = 0; /* random configurations without biases; those with them: the golden vectors (test/firmware.test.ts) */
-    size_t bytes = anpt_layout_bytes(c.I, c.H, c.O, c.B, c.K, c.bias);
+    c.bias = (int)num();
+    c.trace = (int)num();
+    c.decay = num();
+    size_t bytes = anpt_layout_bytes_traced(c.I, c.H, c.O, c.B, c.K, c.bias, c.trace);
     void *arena = malloc(bytes + 8); /* a test driver: the firmware itself uses a static arena */
     static anpt_kernel k;
     anpt_init(&k, arena, bytes + 8);
@@ -57,6 +62,14 @@ int main(void)
     for (size_t i = 0; i < (size_t)c.H * c.I; i++) k.w[i] = (int16_t)num();
     for (size_t i = 0; i < (size_t)c.H * c.H; i++) k.r[i] = (int16_t)num();
     for (size_t i = 0; i < (size_t)c.O * c.H; i++) k.v[i] = (int16_t)num();
+    for (size_t i = 0; c.bias && i < c.H; i++) k.bb[i] = (int16_t)num();
+    for (size_t i = 0; c.bias && i < c.O; i++) k.bc[i] = (int16_t)num();
+    for (int t = ANPT_T_TRACE_W; t <= ANPT_T_TRACE_BIAS; t++) {
+        uint32_t n;
+        int32_t *e = anpt_trace_tensor(&k, t, &n);
+        for (uint32_t i = 0; e && i < n; i++)
+            e[i] = (int32_t)num();
+    }
     int chunks = (int)num();
     uint32_t steps = (uint32_t)num();
     for (int ch = 0; ch < chunks; ch++) {
@@ -80,6 +93,21 @@ int main(void)
     printf("\n");
     print_codes(k.v, (size_t)c.O * c.H);
     printf("\n");
+    if (c.bias) {
+        print_codes(k.bb, c.H);
+        printf("\n");
+        print_codes(k.bc, c.O);
+        printf("\n");
+    }
+    for (int t = ANPT_T_TRACE_W; t <= ANPT_T_TRACE_BIAS; t++) {
+        uint32_t n;
+        const int32_t *e = anpt_trace_tensor(&k, t, &n);
+        if (!e)
+            continue;
+        for (uint32_t i = 0; i < n; i++)
+            printf(" %ld", (long)e[i]);
+        printf("\n");
+    }
     free(arena);
     return 0;
 }
