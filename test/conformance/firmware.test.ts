@@ -41,12 +41,11 @@ const hostMissing = missingTools(['make', 'gcc', 'nanopb_generator.py']);
 const qemuMissing = hostMissing ?? missingTools(['arm-none-eabi-gcc', 'qemu-system-arm']);
 if (hostMissing) console.warn(`test/conformance/firmware.test.ts: skipping the C firmware: ${hostMissing}`);
 else {
-  // no eligibility traces yet (Limits.traces false): the suite checks the host refuses a learner trace
-  describeConformance('the C firmware, host build, on a pseudo-terminal (serialport)', () => cFirmware('host'), { traces: false });
+  describeConformance('the C firmware, host build, on a pseudo-terminal (serialport)', () => cFirmware('host'));
   describeWireConformance('the C firmware, host build, on a pseudo-terminal', () => cFirmwareWire('host'));
 }
 if (qemuMissing) console.warn(`test/conformance/firmware.test.ts: skipping QEMU: ${qemuMissing}`);
 else {
-  describeConformance('the C firmware, Cortex-M4 in QEMU mps2-an386, on a pseudo-terminal (serialport)', () => cFirmware('qemu'), { traces: false });
+  describeConformance('the C firmware, Cortex-M4 in QEMU mps2-an386, on a pseudo-terminal (serialport)', () => cFirmware('qemu'));
   describeWireConformance('the C firmware, Cortex-M4 in QEMU mps2-an386, on a pseudo-terminal', () => cFirmwareWire('qemu'));
 }
