@@ -93,7 +93,7 @@ export function checkState(s: RecurrentState, t: DeviceConfig['topology'], hasTr
   checkFinite(s?.clean, t.batch * t.hidden, 'state.clean', 'batch x hidden');
   checkFinite(s?.noisy, t.batch * t.hidden, 'state.noisy', 'batch x hidden');
   if (s.eligibility) {
-    if (!hasTraces) throw refuse('BAD_REQUEST', 'state.eligibility', 'this device has no eligibility traces (configure a learner trace on the float model); leave it out');
+    if (!hasTraces) throw refuse('BAD_REQUEST', 'state.eligibility', 'this device is configured without an eligibility trace (learner.trace none); leave it out or configure a learner trace');
     checkFinite(s.eligibility.w, t.hidden * t.inputs, 'state.eligibility.w', 'hidden x inputs');
     checkFinite(s.eligibility.r, t.hidden * t.hidden, 'state.eligibility.r', 'hidden x hidden');
     if (s.eligibility.b !== undefined) {
