@@ -45,7 +45,7 @@ export function update(
   const rPrev = (rs != 0 ? rs : L.rs) + (<usize>k * stepBytes);
   const r = rPrev + stepBytes;
   if (c.elig != 0) {
-    tracedUpdate(c, t, dL, lrW, lrR, Sh, Sh > 0.0 ? (sums != 0 ? <i32>load<i64>(sums, 8) : maxAbs32(da, B * H)) : 0, da, x, rPrev, i0, h1);
+    tracedUpdate(c, t, dL, lrW, lrR, Sh, Sh > 0.0 ? (sums != 0 ? <i32>load<i64>(sums, 8) : maxAbs32(da, B * H)) : 0, da, x, rPrev, i0, h1, scr, scrR, ready);
   } else if (Sh > 0.0) {
     const maxDa = sums != 0 ? <i32>load<i64>(sums, 8) : maxAbs32(da, B * H);
     const cW = (-lrW * c.sqrtN * dL * pow2(c.fPre.frac + fW.frac - c.fIn.frac)) / (fB * Sh);
@@ -84,21 +84,25 @@ export function update(
  * The W, R and b part of a step's update with an eligibility trace (docs/kernel.md,
  * "Eligibility traces"), rows [i0, i1): each trace takes the step's normalised term
  * (block floating point of 2^T / Sh times the credit signal da, none when Sh is 0),
- * decays, and moves its weights by -lr sqrtN dL / B times the trace.
+ * decays, and moves its weights by -lr sqrtN dL / B times the trace. scrW, scrR: W's and
+ * R's scratch regions (update's; ready: prepareUpdate filled them for this step).
  */
-function tracedUpdate(c: Chip, t: u32, dL: f64, lrW: f64, lrR: f64, Sh: f64, maxDa: i32, da: usize, x: usize, rPrev: usize, i0: i32, i1: i32): void {
+function tracedUpdate(
+  c: Chip, t: u32, dL: f64, lrW: f64, lrR: f64, Sh: f64, maxDa: i32, da: usize, x: usize, rPrev: usize, i0: i32, i1: i32,
+  scrW: usize, scrR: usize, ready: bool,
+): void {
   const L = c.L, B = L.B, M = c.mantBits, fB = <f64>B;
   const gW = Sh > 0.0 ? pow2(c.tW) / Sh : 0.0;
   const sW = Sh > 0.0 ? mantissaShift(gW, maxDa, M) : -1;
   if (sW >= 0) fillMantissas(gW, sW, da, L.H, B, M, L.mant, i0, i1);
   const fW = (-lrW * c.sqrtN * dL * pow2(c.fPre.frac + c.fW.frac - c.fIn.frac - c.tW)) / fB;
-  traceRows(c, L.ew, L.w, L.Ip, L.I, x, L.Ip, sW, fW, updateKey(c, STREAM_UPD_W, t), i0, i1);
+  traceRows(c, L.ew, L.w, L.Ip, L.I, x, L.Ip, sW, fW, updateKey(c, STREAM_UPD_W, t), i0, i1, scrW, ready);
   const gR = Sh > 0.0 ? pow2(c.tR) / Sh : 0.0;
   const sR = Sh > 0.0 ? mantissaShift(gR, maxDa, M) : -1;
   // gR = gW * 2^k exactly, so the same mantissas unless a shift was clamped: reuse them
   if (sR >= 0 && !(sW >= 0 && gR * pow2(sR) == gW * pow2(sW))) fillMantissas(gR, sR, da, L.H, B, M, L.mant, i0, i1);
   const fR = (-lrR * c.sqrtN * dL * pow2(c.fPre.frac + c.fW.frac - c.fAct.frac - c.tR)) / fB;
-  traceRows(c, L.er, L.r, L.Hp, L.H, rPrev, L.Hp, sR, fR, updateKey(c, STREAM_UPD_R, t), i0, i1);
+  traceRows(c, L.er, L.r, L.Hp, L.H, rPrev, L.Hp, sR, fR, updateKey(c, STREAM_UPD_R, t), i0, i1, scrR, ready);
   if (L.eb != 0) {
     const gB = Sh > 0.0 ? pow2(c.tB) / Sh : 0.0;
     const fBias = (-lrW * c.sqrtN * dL * pow2(2 * c.fPre.frac - c.tB)) / fB;

@@ -4,6 +4,7 @@
  * the chip's rounding (and not the untraced one), traces in readState / writeState
  * (a checkpoint resumes bit for bit), and refusals that change nothing.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { replayGoldenFolder } from './golden-builds.js';
 import { defaultChipFormats } from '../src/device/config.js';
@@ -81,6 +82,81 @@ describe('chip traces against the float model', () => {
         expect(withoutTrace, layer).toBeLessThan(withTrace - 0.1);
       }
     });
+});
+
+describe('chip traces: SIMD build = scalar build', () => {
+  const notPad8 = (max: number) => fc.integer({ min: 1, max }).filter((n) => n % 8 !== 0);
+  const arb = fc.record({
+    I: notPad8(19),
+    H: notPad8(41),
+    B: fc.integer({ min: 1, max: 33 }),
+    weightBits: fc.integer({ min: 4, max: 16 }),
+    rounding: fc.constantFrom('nearest' as const, 'floor' as const, 'stochastic' as const),
+    overflow: fc.constantFrom('sat' as const, 'wrap' as const),
+    trace: fc.constantFrom('activity' as const, 'innovation' as const),
+    decay: fc.constantFrom(0, 0.5, 0.9, 0.99999),
+    // large: apply shifts of a few bits (rounding ties), changes past int16 and weights at their bounds (sat and wrap)
+    lr: fc.constantFrom(1e-3, 0.3, 30, 300, 3000, 3e4),
+    // below an LSB: a lone +-1 of noise, a large new term (with full traces, E saturates)
+    sigma: fc.constantFrom(0.02, 1e-4),
+    // traces written at the int32 bounds first: the decayed trace plus the new term saturates
+    full: fc.boolean(),
+    seed: fc.integer({ min: 0, max: 0xffffffff }),
+  });
+  type Draw = typeof arb extends fc.Arbitrary<infer T> ? T : never;
+
+  /** Outputs of three noisy chunks of 1-4 steps, each rewarded, then the parameters and the state with its traces. */
+  async function traced(d: EmulatorDevice, g: Draw) {
+    const { I: nI, H: nH, B: nB } = g;
+    await d.configure({
+      topology: { inputs: nI, hidden: nH, outputs: 2, batch: nB, activation: 'tanh', bias: true },
+      formats: defaultChipFormats({ weightBits: g.weightBits, rounding: g.rounding, overflow: g.overflow }),
+      noise: { hiddenSigma: g.sigma, outputSigma: g.sigma },
+      seed: g.seed,
+      maxChunkSteps: 4,
+      learner: { trace: g.trace, decay: g.decay },
+    });
+    const p = xavierNormal({ inputs: nI, hidden: nH, outputs: 2, activation: 'tanh' }, g.seed % 1000);
+    await d.writeParams({ ...p, b: new Float64Array(nH).fill(0.01), c: new Float64Array(2) });
+    const r = lcg(g.seed);
+    if (g.full) {
+      const bound = (n: number) => Float64Array.from({ length: n }, () => { const v = r(); return Math.abs(v) < 0.3 ? 0 : Math.sign(v) * 1e30; });
+      const s0 = await d.readState();
+      await d.writeState({ ...s0, eligibility: { w: bound(nH * nI), r: bound(nH * nH), b: bound(nH) } });
+    }
+    const outs: Float64Array[] = [];
+    for (let chunk = 0, t0 = 0; chunk < 3; chunk++) {
+      const steps = 1 + (chunk + g.seed) % 4;
+      const res = await d.run({ steps, t0, inputs: Float64Array.from({ length: steps * nB * nI }, () => 3.9 * r()), noisy: true });
+      outs.push(res.clean, res.noisy);
+      await d.reward({ t0, deltaLoss: Float64Array.from({ length: steps }, () => r() * 1e-3), lr: { w: g.lr, r: g.lr, v: g.lr } });
+      t0 += steps;
+    }
+    return { outs, params: await d.readParams(), state: await d.readState() };
+  }
+
+  it('same outputs, weights, biases and traces over random sizes (I, H not multiples of 8, B 1..33), roundings, overflow, weight bits 4..16, both traces', async () => {
+    await fc.assert(
+      fc.asyncProperty(arb, async (g) => {
+        const simd = await traced(new EmulatorDevice({ flavour: 'simd' }), g);
+        const scalar = await traced(new EmulatorDevice({ flavour: 'scalar' }), g);
+        expect(simd).toEqual(scalar);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('two threads, the dynamic split on every size, give the scalar bits too', async () => {
+    await fc.assert(
+      fc.asyncProperty(arb, async (g) => {
+        const two = new EmulatorDevice({ threads: 2, threadFaults: { dynamicMinWork: 1 } });
+        const got = await traced(two, g);
+        await two.close();
+        expect(got).toEqual(await traced(new EmulatorDevice({ flavour: 'scalar' }), g));
+      }),
+      { numRuns: 15 },
+    );
+  });
 });
 
 describe('chip traces at 8-bit weights', () => {
