@@ -221,16 +221,15 @@ function block8(
     }
     // the step's change, saturated to int16 (narrow saturates), then added
     const d = i16x8.narrow_i32x4_s(pl, ph);
-    const wv = v128.load(row + (<usize>j << 1));
-    let n: v128;
-    if (wrap) {
-      n = i16x8.add(wv, d);
-      if (narrow16) n = i16x8.shr_s(i16x8.shl(n, wrapSh), wrapSh);
-    } else {
-      n = i16x8.add_sat_s(wv, d);
-      if (narrow16) n = i16x8.min_s(i16x8.max_s(n, lo), hi);
-    }
-    v128.store(row + (<usize>j << 1), n);
+    v128.store(row + (<usize>j << 1), addWeights(v128.load(row + (<usize>j << 1)), d, wrap, narrow16, wrapSh, lo, hi));
+}
+
+/** ovf(w + d, f) of 8 int16 lanes: wrap at f.bits (sh = 16 - f.bits), or saturate to [lo, hi] (also trace.ts's). */
+// @ts-ignore: decorator
+@inline
+export function addWeights(w: v128, d: v128, wrap: bool, narrow16: bool, sh: i32, lo: v128, hi: v128): v128 {
+  if (wrap) return narrow16 ? i16x8.shr_s(i16x8.shl(i16x8.add(w, d), sh), sh) : i16x8.add(w, d);
+  return narrow16 ? i16x8.min_s(i16x8.max_s(i16x8.add_sat_s(w, d), lo), hi) : i16x8.add_sat_s(w, d);
 }
 
 /** xmax_b = max_j |pre_bj| (rowsSimd's bound on a row's changes), B uint16. */
@@ -289,9 +288,10 @@ function interleave(pre: usize, preStride: i32, B: i32, cols: i32, scratch: usiz
   }
 }
 
+/** lowbias32 lane by lane (rng.ts); k1, k2: its two constants splatted (also trace.ts's). */
 // @ts-ignore: decorator
 @inline
-function hash4(x: v128, k1: v128, k2: v128): v128 {
+export function hash4(x: v128, k1: v128, k2: v128): v128 {
   x = v128.xor(x, i32x4.shr_u(x, 16));
   x = i32x4.mul(x, k1);
   x = v128.xor(x, i32x4.shr_u(x, 15));

@@ -6,7 +6,7 @@ import { Chip } from './context';
 import { Fmt, RND_FLOOR, RND_NEAREST, RND_STOCHASTIC, ovf, rshift } from './fixed';
 import { lowbias32 } from './rng';
 import { pow2 } from './plasticity';
-import { prepareBatchOuter } from './batch-outer';
+import { addWeights, hash4, prepareBatchOuter } from './batch-outer';
 
 export const TRACE_NONE: i32 = 0;
 export const TRACE_ACTIVITY: i32 = 1;
@@ -159,7 +159,7 @@ function traceSimd(
   const loA = i64x2.splat(-(<i64>1 << <i64>(15 + sfs)));
   const lo = i16x8.splat(<i16>fW.min), hi = i16x8.splat(<i16>fW.max);
   const narrow16 = fW.bits < 16, wrapSh = 16 - fW.bits;
-  const keyV = i32x4.splat(<i32>rndKey);
+  const keyV = i32x4.splat(<i32>rndKey), k1 = i32x4.splat(0x7FEB352D), k2 = i32x4.splat(<i32>0x846CA68B);
   for (let i = i0; i < i1; i++) {
     const eRow = E + ((<usize>i * stride) << 2);
     const wRow = w + ((<usize>i * stride) << 1);
@@ -202,8 +202,8 @@ function traceSimd(
       if (mode == RND_STOCHASTIC) {
         // lowbias32(key ^ (i*cols + j + lane)) & (2^sf - 1)
         const base = i32x4.add(i32x4.splat(i * cols + j), i32x4(0, 1, 2, 3));
-        r0 = v128.and(hash4(v128.xor(keyV, base)), maskA);
-        r1 = v128.and(hash4(v128.xor(keyV, i32x4.add(base, i32x4.splat(4)))), maskA);
+        r0 = v128.and(hash4(v128.xor(keyV, base), k1, k2), maskA);
+        r1 = v128.and(hash4(v128.xor(keyV, i32x4.add(base, i32x4.splat(4))), k1, k2), maskA);
       }
       const d0 = low32(
         change(i64x2.extmul_low_i32x4_s(e0, muV), i64x2.extend_low_i32x4_u(r0), sfs, mode, halfA, bitA, loA, hiA),
@@ -252,28 +252,11 @@ function change(x: v128, rnd: v128, sf: i32, mode: i32, half: v128, bit: v128, l
   return mode < 0 ? x : i64x2.shr_u(x, sf);
 }
 
-/** ovf(w + d, f) of 8 int16 lanes (batch-outer.ts block8's): wrap at f.bits (sh = 16 - f.bits), or saturate to [lo, hi]. */
-// @ts-ignore: decorator
-@inline
-function addWeights(w: v128, d: v128, wrap: bool, narrow16: bool, sh: i32, lo: v128, hi: v128): v128 {
-  if (wrap) return narrow16 ? i16x8.shr_s(i16x8.shl(i16x8.add(w, d), sh), sh) : i16x8.add(w, d);
-  return narrow16 ? i16x8.min_s(i16x8.max_s(i16x8.add_sat_s(w, d), lo), hi) : i16x8.add_sat_s(w, d);
-}
-
 /** The low 32 bits of the 2 + 2 int64 lanes of a and b, as 4 int32 lanes. */
 // @ts-ignore: decorator
 @inline
 function low32(a: v128, b: v128): v128 {
   return i32x4.shuffle(a, b, 0, 2, 4, 6);
-}
-
-/** lowbias32 lane by lane (rng.ts). */
-// @ts-ignore: decorator
-@inline
-function hash4(x: v128): v128 {
-  x = i32x4.mul(v128.xor(x, i32x4.shr_u(x, 16)), i32x4.splat(0x7FEB352D));
-  x = i32x4.mul(v128.xor(x, i32x4.shr_u(x, 15)), i32x4.splat(<i32>0x846CA68B));
-  return v128.xor(x, i32x4.shr_u(x, 16));
 }
 
 /**
