@@ -137,6 +137,16 @@ describe('anpt train --trace', () => {
     expect(JSON.parse(again.out).final_test_loss).toBe(sum.final_test_loss);
   }, 30_000);
 
+  it('with defaults but --trace innovation the chip emulator learns (the spectral cap is on with a trace: without it the run diverged at step 168)', async () => {
+    const r = await run('train', '--task', 'mackey-glass', '--steps', '2000', '--epochs', '3', '--trace', 'innovation', '--json', '--quiet', '--out', join(TMP, 'trace-defaults'));
+    expect(r.code, r.err).toBe(0);
+    const sum = JSON.parse(r.out);
+    expect(sum).toMatchObject({ status: 'ok', backend: 'emulator' });
+    expect(sum.config.spectral_cap).toBe(0.95);
+    // measured: 1.80e-3 against 1.82e-2 untrained
+    expect(sum.final_test_loss).toBeLessThan(sum.initial_test_loss / 3);
+  }, 60_000);
+
   it('refuses a decay of 1 and a decay without a trace, one line, nothing written', async () => {
     for (const [extra, msg] of [[['--trace', 'activity', '--trace-decay', '1'], /^anpt: --trace-decay: '1' is not below 1/], [['--trace-decay', '0.5'], /^anpt: --trace-decay goes with --trace activity or innovation/]] as const) {
       const out = join(TMP, `refused-${extra.length}`);
