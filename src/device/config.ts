@@ -64,15 +64,25 @@ export function validateLearner(l: LearnerConfig): void {
 /** Kernel and wire codes of the trace kinds (assembly/trace.ts TRACE_*, proto TraceKind). */
 export const TRACE_CODE: Record<TraceKind, number> = { none: 0, activity: 1, innovation: 2 };
 
+/** The code formats of the trace tensors E_W, E_R, e_b (int32 codes; one code's real value 2^-frac is traceLsb's). */
+export interface TraceCodeFormats {
+  w: FixedFormat;
+  r: FixedFormat;
+  b: FixedFormat;
+}
+
 /**
- * Real value of one code of each trace (E_W, E_R, e_b) of a chip configured with a
- * learner trace, from its sizes, formats, hidden sigma and decay (src/format/trace.ts);
- * undefined without a trace.
+ * The trace code formats of a chip configured with a learner trace (undefined without
+ * one): 32-bit signed codes whose LSB is the real value of one trace code, from the
+ * sizes, formats, hidden sigma and decay (src/format/trace.ts). The emulator, the golden
+ * vectors and the link's trace tensors all read and write traces through them.
  */
-export function traceUnits(config: Pick<DeviceConfig, 'topology' | 'noise' | 'learner'>, f: ChipFormats): { w: number; r: number; b: number } | undefined {
-  const l = config.learner;
+export function traceCodeFormats(c: Pick<DeviceConfig, 'topology' | 'noise' | 'learner'> & { formats: ChipFormats }): TraceCodeFormats | undefined {
+  const l = c.learner, f = c.formats;
   if (!l || l.trace === 'none') return undefined;
-  return traceLsb(traceFormats(config.topology.hidden, config.noise.hiddenSigma * 2 ** f.pre.frac, l.decay, f.input, f.activity), f.pre, f.input, f.activity);
+  const lsb = traceLsb(traceFormats(c.topology.hidden, c.noise.hiddenSigma * 2 ** f.pre.frac, l.decay, f.input, f.activity), f.pre, f.input, f.activity);
+  const int32 = (one: number): FixedFormat => ({ bits: 32, frac: -Math.log2(one), signed: true, rounding: 'nearest', overflow: 'sat' });
+  return { w: int32(lsb.w), r: int32(lsb.r), b: int32(lsb.b) };
 }
 
 /** Devices without bias registers refuse topology.bias true, before anything is configured. */

@@ -6,7 +6,7 @@
 import os from 'node:os';
 import { ConfigError, saturatingQuantiser } from '../format/fixed.js';
 import type { FixedFormat } from '../format/fixed.js';
-import { ACTIVATION_CODE, TRACE_CODE, packFormat, traceUnits, validateChipFormats, validateConfig } from './config.js';
+import { ACTIVATION_CODE, TRACE_CODE, packFormat, traceCodeFormats, validateChipFormats, validateConfig, type TraceCodeFormats } from './config.js';
 import { PendingChunk, checkParams, checkRun, checkState } from './contract.js';
 import { DeviceError } from './errors.js';
 import { instantiateKernel, kernelLayoutBytes, kernelMemoryBase, KERNEL_MAX_MEMORY_BYTES } from './wasm.js';
@@ -122,8 +122,8 @@ export class EmulatorDevice implements Device {
   private readonly threadFaults?: KernelThreadsFaults;
   private readonly status: Record<number, string>;
   private readonly tensor: { w: number; r: number; v: number; clean: number; noisy: number; b: number; c: number; ew: number; er: number; eb: number };
-  /** Real value of one trace code (E_W, E_R, e_b) of the configured learner; undefined without a trace. */
-  private traceUnit?: { w: number; r: number; b: number };
+  /** The trace code formats (E_W, E_R, e_b) of the configured learner; undefined without a trace. */
+  private traceFormat?: TraceCodeFormats;
   private cfg?: DeviceConfig;
   private fmt?: ChipFormats;
   private ready?: { cfg: DeviceConfig; fmt: ChipFormats };
@@ -243,7 +243,7 @@ export class EmulatorDevice implements Device {
     this.cfg = structuredClone(config);
     this.fmt = f;
     this.ready = { cfg: this.cfg, fmt: f };
-    this.traceUnit = traceUnits(config, f);
+    this.traceFormat = traceCodeFormats({ ...config, formats: f });
     this.quantiseInput = saturatingQuantiser(f.input);
     this.ptr = {
       inputs: this.k.ptrInputs(), outClean: this.k.ptrOutClean(), outNoisy: this.k.ptrOutNoisy(),
@@ -283,7 +283,7 @@ export class EmulatorDevice implements Device {
     const { cfg, fmt } = this.need();
     const t = cfg.topology, n = t.batch * t.hidden;
     const s: RecurrentState = { clean: this.readTensor(this.tensor.clean, n, fmt.activity), noisy: this.readTensor(this.tensor.noisy, n, fmt.activity) };
-    const u = this.traceUnit;
+    const u = this.traceFormat;
     if (u) {
       s.eligibility = { w: this.readTrace(this.tensor.ew, t.hidden * t.inputs, u.w), r: this.readTrace(this.tensor.er, t.hidden * t.hidden, u.r) };
       if (t.bias) s.eligibility.b = this.readTrace(this.tensor.eb, t.hidden, u.b);
@@ -293,7 +293,7 @@ export class EmulatorDevice implements Device {
 
   async writeState(s: RecurrentState): Promise<void> {
     const { cfg, fmt } = this.need();
-    const u = this.traceUnit;
+    const u = this.traceFormat;
     checkState(s, cfg.topology, u !== undefined);
     const t = cfg.topology, n = t.batch * t.hidden;
     this.writeTensor(this.tensor.clean, s.clean, n, fmt.activity, 'state.clean');
@@ -405,19 +405,20 @@ export class EmulatorDevice implements Device {
     this.check(this.k.loadTensor(t), 'writeParams');
   }
 
-  /** Trace t (n int32 codes) in real units: code x unit. */
-  private readTrace(t: number, n: number, unit: number): Float64Array {
+  /** Trace t (n int32 codes of format f) in real units. */
+  private readTrace(t: number, n: number, f: FixedFormat): Float64Array {
     this.check(this.k.storeTensor(t), 'readState');
     const codes = new Int32Array(this.k.memory.buffer, this.ptr.staging, n);
-    const out = new Float64Array(n);
+    const out = new Float64Array(n), unit = 2 ** -f.frac;
     for (let i = 0; i < n; i++) out[i] = codes[i] * unit;
     return out;
   }
 
-  /** Trace t from real values (checked finite by checkState; absent: zero), nearest code, saturated to int32. */
-  private writeTrace(t: number, values: Float64Array | undefined, n: number, unit: number): void {
+  /** Trace t from real values (checked finite by checkState; absent: zero), quantised to format f as every tensor is. */
+  private writeTrace(t: number, values: Float64Array | undefined, n: number, f: FixedFormat): void {
     const codes = new Int32Array(this.k.memory.buffer, this.ptr.staging, n);
-    for (let i = 0; i < n; i++) codes[i] = values ? Math.min(2147483647, Math.max(-2147483648, Math.round(values[i] / unit))) : 0;
+    const quantise = saturatingQuantiser(f);
+    for (let i = 0; i < n; i++) codes[i] = values ? quantise(values[i]) : 0;
     this.check(this.k.loadTensor(t), 'writeState');
   }
 

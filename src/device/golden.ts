@@ -5,7 +5,7 @@
  * can replay a vector without any of anpt's code.
  */
 import type { ChipFormats, Device, DeviceConfig } from './types.js';
-import { traceUnits } from './config.js';
+import { traceCodeFormats } from './config.js';
 
 export interface GoldenSpec {
   name: string;
@@ -81,11 +81,10 @@ export async function runGolden(device: Device, spec: GoldenSpec): Promise<Golde
   const l = config.learner;
   if (l && l.trace !== 'none') {
     const e = (await device.readState()).eligibility!;
-    const u = traceUnits(config, f)!;
-    const traceCodes = (x: Float64Array, unit: number) => Array.from(x, (v) => Math.round(v / unit));
-    out.ew = traceCodes(e.w, u.w);
-    out.er = traceCodes(e.r, u.r);
-    if (bias) out.eb = traceCodes(e.b!, u.b);
+    const tf = traceCodeFormats(config)!;
+    out.ew = codes(e.w, tf.w.frac);
+    out.er = codes(e.r, tf.r.frac);
+    if (bias) out.eb = codes(e.b!, tf.b.frac);
   }
   return out;
 }

@@ -11,7 +11,7 @@
 import type { Activation as ActivationName, ChipFormats, DeviceConfig, Topology as DeviceTopology } from '../device/types.js';
 import { DeviceError } from '../device/errors.js';
 import { ConfigError, OVERFLOW_CODE, ROUNDING_CODE, saturatingQuantiser, toQ, type FixedFormat as DeviceFormat, type Overflow, type Rounding } from '../format/fixed.js';
-import { TRACE_CODE, traceUnits } from '../device/config.js';
+import { TRACE_CODE, type TraceCodeFormats } from '../device/config.js';
 import * as pb from './messages.js';
 
 const ROUNDING_BY_CODE = invert(ROUNDING_CODE);
@@ -97,24 +97,6 @@ export function configFromWire(c: pb.Configure): DeviceConfig & { formats: ChipF
   return cfg;
 }
 
-/** The code formats of the trace tensors (int32 codes; a code's real value 2^-frac is traceLsb's). */
-export interface TraceCodeFormats {
-  w: DeviceFormat;
-  r: DeviceFormat;
-  b: DeviceFormat;
-}
-
-/**
- * The trace tensors' code formats of a configuration whose learner has a trace
- * (undefined without one): 32-bit signed codes whose LSB is the real value of one
- * trace code (src/format/trace.ts, from the sizes, formats, hidden sigma and decay).
- */
-export function traceCodeFormats(c: Pick<DeviceConfig, 'topology' | 'noise' | 'learner'> & { formats: ChipFormats }): TraceCodeFormats | undefined {
-  const lsb = traceUnits(c, c.formats);
-  if (!lsb) return undefined;
-  const int32 = (one: number): DeviceFormat => ({ bits: 32, frac: -Math.log2(one), signed: true, rounding: 'nearest', overflow: 'sat' });
-  return { w: int32(lsb.w), r: int32(lsb.r), b: int32(lsb.b) };
-}
 
 /**
  * Real values -> codes the way a fixed-point Device quantises what it is given (the

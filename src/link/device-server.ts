@@ -11,7 +11,7 @@
  * state unchanged, as the protocol promises. Refusals keep their code on the wire.
  *
  * A Device's eligibility traces (readState().eligibility, with a learner trace) are the
- * tensors TRACE_W, TRACE_R, TRACE_BIAS: int32 codes of the trace formats (codes.ts
+ * tensors TRACE_W, TRACE_R, TRACE_BIAS: int32 codes of the trace formats (device/config.ts
  * traceCodeFormats), staged and handed over with the states.
  */
 
@@ -20,7 +20,8 @@ import type { ChipFormats, Device, DeviceConfig, Params, RecurrentState } from '
 import { copyParams, copyState } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './frame.js';
-import { ROUNDING_CONVERTER, configFromWire, configToWire, hasTraces, tensorShape, traceCodeFormats, type CodeConverter, type TraceCodeFormats, type TraceTensorName } from './codes.js';
+import { ROUNDING_CONVERTER, configFromWire, configToWire, hasTraces, tensorShape, type CodeConverter, type TraceTensorName } from './codes.js';
+import { traceCodeFormats, type TraceCodeFormats } from '../device/config.js';
 import * as pb from './messages.js';
 import { RpcError, RpcServer, type Handler, type ServerOptions } from './server.js';
 

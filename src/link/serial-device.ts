@@ -41,7 +41,8 @@ import type { Topology,
 import { validateConfig } from '../device/config.js';
 import { PendingChunk, checkParams, checkRewardT0, checkRun, checkState } from '../device/contract.js';
 import { ConfigError, codeRange, formatName, type FixedFormat } from '../format/fixed.js';
-import { codesToValues, configFromWire, configToWire, deviceCodes, hasTraces, tensorShape, traceCodeFormats } from './codes.js';
+import { codesToValues, configFromWire, configToWire, deviceCodes, hasTraces, tensorShape } from './codes.js';
+import { traceCodeFormats } from '../device/config.js';
 import { configFieldFromWire } from './field-names.js';
 import * as pb from './messages.js';
 import { RpcClient, type BatchItem, type CallResult, type RpcOptions } from './rpc.js';

@@ -32,7 +32,7 @@ import { defaultChipFormats } from '../../src/device/config.js';
 import { EmulatorDevice } from '../../src/device/emulator.js';
 import type { Device, DeviceConfig, DeviceStats, EligibilityTraces, Params, RecurrentState } from '../../src/device/types.js';
 import { ConfigError, saturatingQuantiser, type FixedFormat } from '../../src/format/fixed.js';
-import { traceCodeFormats } from '../../src/link/codes.js';
+import { traceCodeFormats } from '../../src/device/config.js';
 import { trainAnpt, type TrainResult } from '../../src/learn/anpt.js';
 import { xavierNormal } from '../../src/model/rnn.js';
 import { mackeyGlassTask } from '../../src/tasks/mackey-glass.js';
