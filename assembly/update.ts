@@ -44,10 +44,10 @@ export function update(
   const x = (xs != 0 ? xs : L.xs) + (<usize>k * B * Ip << 1);
   const rPrev = (rs != 0 ? rs : L.rs) + (<usize>k * stepBytes);
   const r = rPrev + stepBytes;
+  const maxDa = Sh > 0.0 ? (sums != 0 ? <i32>load<i64>(sums, 8) : maxAbs32(da, B * H)) : 0;
   if (c.elig != 0) {
-    tracedUpdate(c, t, dL, lrW, lrR, Sh, Sh > 0.0 ? (sums != 0 ? <i32>load<i64>(sums, 8) : maxAbs32(da, B * H)) : 0, da, x, rPrev, i0, h1, scr, scrR, ready);
+    tracedUpdate(c, t, dL, lrW, lrR, Sh, maxDa, da, x, rPrev, i0, h1, scr, scrR, ready);
   } else if (Sh > 0.0) {
-    const maxDa = sums != 0 ? <i32>load<i64>(sums, 8) : maxAbs32(da, B * H);
     const cW = (-lrW * c.sqrtN * dL * pow2(c.fPre.frac + fW.frac - c.fIn.frac)) / (fB * Sh);
     const sW = mantissaShift(cW, maxDa, M);
     if (sW >= 0) {
