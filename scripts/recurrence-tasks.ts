@@ -6,6 +6,8 @@
  *   nice -n 10 npx tsx scripts/recurrence-tasks.ts            # runs what is missing, then writes the section
  *   nice -n 10 npx tsx scripts/recurrence-tasks.ts --table    # only rewrite docs/results/recurrence.md
  *   npx tsx scripts/results-table.ts                          # docs/results.md (includes that section)
+ *   nice -n 10 npx tsx scripts/recurrence-tasks.ts --hidden 20 --learners reservoir,bptt-full
+ *       # the same at another H (runs in recurrence-runs-h20.jsonl, section in recurrence-h20.md)
  *
  * Resumable: one JSON line per finished run in docs/results/recurrence-runs.jsonl,
  * keyed by task + learner + config + seed.
@@ -40,20 +42,24 @@ import { makeTask } from '../src/tasks/index.js';
 import type { Task } from '../src/tasks/types.js';
 import { BATCH, H, ROOT, SEEDS, SIGMA, TUNE_SEED, VALIDATION_SEED_OFFSET } from './results.js';
 
-const RUNS = process.env.RECURRENCE_RUNS ?? join(ROOT, 'docs', 'results', 'recurrence-runs.jsonl');
-const OUT = join(ROOT, 'docs', 'results', 'recurrence.md');
+/** The hidden size (--hidden; H of scripts/results.ts unless given): another H has its own runs file and section. */
+let HIDDEN = H;
+const suffix = () => (HIDDEN === H ? '' : `-h${HIDDEN}`);
+const runsFile = () => process.env.RECURRENCE_RUNS ?? join(ROOT, 'docs', 'results', `recurrence-runs${suffix()}.jsonl`);
+const outFile = () => join(ROOT, 'docs', 'results', `recurrence${suffix()}.md`);
 /** Hand-written reading of the numbers, appended to the section. */
 const NOTES = join(ROOT, 'docs', 'results', 'recurrence-notes.md');
 
 export const TASKS = ['adding', 'delayed-recall'] as const;
 type TaskKey = (typeof TASKS)[number];
-const LEARNERS = ['reservoir', 'reservoir-xavier', 'bptt-full', 'bptt-trunc', 'anpt', 'anpt-ro', 'np', 'wp'] as const;
+const LEARNERS = ['reservoir', 'reservoir-xavier', 'bptt-full', 'bptt-trunc', 'bptt-sgd', 'anpt', 'anpt-ro', 'np', 'wp'] as const;
 type Learner = (typeof LEARNERS)[number];
 const NAMES: Record<Learner, string> = {
   reservoir: 'reservoir, tuned (radius, gain, lambda on validation)',
   'reservoir-xavier': 'reservoir, untuned (Xavier W and R; lambda on validation)',
   'bptt-full': 'BPTT full (window = episode), Adam',
   'bptt-trunc': 'BPTT truncated (window = episode / 2), Adam',
+  'bptt-sgd': 'BPTT full (window = episode), plain SGD',
   anpt: 'ANP-T (plain, CLI float defaults)',
   'anpt-ro': 'ANP-T readout-only',
   np: 'NP (unbiased scale)',
@@ -62,6 +68,8 @@ const NAMES: Record<Learner, string> = {
 const LR_GRID: Partial<Record<Learner, number[]>> = {
   'bptt-full': [1e-3, 3e-3, 1e-2],
   'bptt-trunc': [1e-3, 3e-3, 1e-2],
+  // the exact gradient without Adam's per-parameter scaling: what a plain (unnormalised) ANP-T step follows on average
+  'bptt-sgd': [0.01, 0.03, 0.1, 0.3, 1],
   anpt: [0.01, 0.03, 0.1, 0.3, 1],
   'anpt-ro': [0.01, 0.03, 0.1, 0.3, 1],
   // NP and WP step along dL xi / sigma^2 (a gradient-sized step): 1e-5 won on Mackey-Glass (docs/results.md)
@@ -80,6 +88,7 @@ interface Rec {
 const key = (task: TaskKey, learner: Learner, lr: number | undefined, epochs: number, seed: number) => `${task}|${learner}|${lr ?? '-'}|${epochs}|${seed}`;
 
 function readRecs(): Rec[] {
+  const RUNS = runsFile();
   if (!existsSync(RUNS)) return [];
   return readFileSync(RUNS, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l, (_k, v: unknown) => (v === null ? NaN : v)) as Rec);
 }
@@ -92,14 +101,14 @@ async function run(task: TaskKey, learner: Learner, lr: number | undefined, epoc
   const started = performance.now();
   const { t, val } = data(task, seed);
   const L = t.train.steps / 100; // the episode length (100 episodes per sequence, the task default)
-  const shape: RnnShape = { inputs: t.inputSize, hidden: H, outputs: t.outputSize, activation: 'tanh' };
+  const shape: RnnShape = { inputs: t.inputSize, hidden: HIDDEN, outputs: t.outputSize, activation: 'tanh' };
   const init = xavierNormal(shape, seed);
   const done = (status: Rec['status'], test: number, v: number, note?: string): Rec => ({
     key: key(task, learner, lr, epochs, seed), task, learner, stage, lr, epochs, seed, status,
     test, testNrmse: nrmse(test, t.test), val: v, zeroTest: zeroOutputMse(t.test), seconds: (performance.now() - started) / 1000, note,
   });
-  if (learner === 'bptt-full' || learner === 'bptt-trunc') {
-    const res = trainBptt(shape, init, t.train, { epochs, lr: lr!, window: learner === 'bptt-full' ? L : Math.max(1, Math.floor(L / 2)), optimizer: { kind: 'adam' }, schedule: { kind: 'cosine' }, test: t.test });
+  if (learner === 'bptt-full' || learner === 'bptt-trunc' || learner === 'bptt-sgd') {
+    const res = trainBptt(shape, init, t.train, { epochs, lr: lr!, window: learner === 'bptt-trunc' ? Math.max(1, Math.floor(L / 2)) : L, optimizer: { kind: learner === 'bptt-sgd' ? 'sgd' : 'adam' }, schedule: { kind: 'cosine' }, test: t.test });
     const test = res.epochs.at(-1)!.testMse!, v = evaluateFloat(shape, res.params, val.test).mse;
     return done(Number.isFinite(test) && Number.isFinite(v) ? 'ok' : 'diverged', test, v);
   }
@@ -151,12 +160,12 @@ function finals(task: TaskKey, learner: Learner, recs: Rec[]): Rec[] {
 }
 
 function section(recs: Rec[]): string {
-  const L: string[] = ['## Tasks that need learned recurrence (issue 11)', ''];
-  L.push('Made by `nice -n 10 npx tsx scripts/recurrence-tasks.ts` (runs in docs/results/recurrence-runs.jsonl). Float model, H = 100, B = 10, sigma = 1e-3, the tasks\' defaults: streams of episodes of L = 10 steps, 100 episodes per sequence (T = 1000 per epoch); inputs [value, marker, query], the target is 0 except at the query step (the last of each episode).');
+  const L: string[] = [`## Tasks that need learned recurrence (issue 11)${HIDDEN === H ? '' : `, at H = ${HIDDEN}`}`, ''];
+  L.push(`Made by \`nice -n 10 npx tsx scripts/recurrence-tasks.ts${HIDDEN === H ? '' : ` --hidden ${HIDDEN}`}\` (runs in docs/results/recurrence-runs${suffix()}.jsonl). Float model, H = ${HIDDEN}, B = 10,` + ' sigma = 1e-3, the tasks\' defaults: streams of episodes of L = 10 steps, 100 episodes per sequence (T = 1000 per epoch); inputs [value, marker, query], the target is 0 except at the query step (the last of each episode).');
   L.push('- **adding/len10**: two marked values (one in each half of the 9 value steps), target at the query = their sum.');
   L.push('- **delayed-recall/len10**: one marked value in the first half, 8 distractors, target at the query = the marked value (delay 5 to 9 steps).');
   L.push('');
-  L.push(`Tuning on validation only (independent sequences from another data seed; never the test set): each learner with a step size sweeps lr (cosine decay) on seed ${TUNE_SEED} for ${TUNE_EPOCHS} epochs (BPTT ${LR_GRID['bptt-full']!.join(', ')} with Adam; ANP-T ${LR_GRID.anpt!.join(', ')}; NP and WP, unbiased scale dL xi / sigma^2, ${LR_GRID.np!.join(', ')}), final runs ${FINAL_EPOCHS} epochs on seeds ${SEEDS.join(', ')}. The tuned reservoir chooses the spectral radius of R (${DEFAULT_RADII.join(', ')}), the gain of W (${DEFAULT_GAINS.join(', ')}) and the ridge lambda on the held-out 20 % tail of the train steps (src/learn/reservoir.ts tuneReservoir; the default of \`anpt train --algo reservoir\`). Full BPTT = window of one episode (exact gradient for every target; the state carried in from the previous episode is a constant), truncated = half an episode. ANP-T is the rule as it is today with the float defaults of \`anpt train\` (online, cosine, spectral cap 0.95). NRMSE = sqrt(MSE / var(target)) of the test targets.`, '');
+  L.push(`Tuning on validation only (independent sequences from another data seed; never the test set): each learner with a step size sweeps lr (cosine decay) on seed ${TUNE_SEED} for ${TUNE_EPOCHS} epochs (BPTT ${LR_GRID['bptt-full']!.join(', ')} with Adam, ${LR_GRID['bptt-sgd']!.join(', ')} with plain SGD; ANP-T ${LR_GRID.anpt!.join(', ')}; NP and WP, unbiased scale dL xi / sigma^2, ${LR_GRID.np!.join(', ')}), final runs ${FINAL_EPOCHS} epochs on seeds ${SEEDS.join(', ')}. The tuned reservoir chooses the spectral radius of R (${DEFAULT_RADII.join(', ')}), the gain of W (${DEFAULT_GAINS.join(', ')}) and the ridge lambda on the held-out 20 % tail of the train steps (src/learn/reservoir.ts tuneReservoir; the default of \`anpt train --algo reservoir\`). Full BPTT = window of one episode (exact gradient for every target; the state carried in from the previous episode is a constant), truncated = half an episode. ANP-T is the rule as it is today with the float defaults of \`anpt train\` (online, cosine, spectral cap 0.95). NRMSE = sqrt(MSE / var(target)) of the test targets.`, '');
   for (const task of TASKS) {
     const zero = recs.find((r) => r.task === task)?.zeroTest;
     L.push(`### ${task}/len10`, '', `Zero-output test MSE ${e(zero, 3)}.`, '');
@@ -176,6 +185,14 @@ function section(recs: Rec[]): string {
     if (bf.length && rv.length) {
       const per = SEEDS.map((s) => { const a = rv.find((r) => r.seed === s), b = bf.find((r) => r.seed === s); return a && b ? a.test / b.test : NaN; });
       L.push(`Tuned reservoir / full BPTT (test MSE): mean ${(resMean / mean(bf.map((r) => r.test))).toFixed(2)}x; per seed ${per.map((q) => q.toFixed(2) + 'x').join(' / ')} (the issue asks >= 2x).`, '');
+    }
+    const sgAll = finals(task, 'bptt-sgd', recs), sg = sgAll.filter((r) => r.status === 'ok');
+    if (sgAll.length === SEEDS.length && sg.length < SEEDS.length)
+      L.push(`Full BPTT with plain SGD: ${SEEDS.length - sg.length} of ${SEEDS.length} seeds diverged at the lr chosen on validation, so its share of the log gap is not computed (the other seeds: ${sg.map((r) => `${r.seed} ${e(r.test)}`).join(', ')}).`, '');
+    if (sg.length === SEEDS.length && bf.length && rv.length) {
+      // the same log-gap share as issue 11's bar, for the exact gradient followed without Adam's per-parameter scaling
+      const geo = (rs: Rec[]) => Math.exp(mean(rs.map((r) => Math.log(r.test))));
+      L.push(`Full BPTT with plain SGD (the exact gradient of every step, no per-parameter scaling): geometric mean ${e(geo(sg))} against Adam's ${e(geo(bf))} and the tuned reservoir's ${e(geo(rv))}; share of the log gap reservoir → full BPTT (Adam) it closes: ${(100 * Math.log(geo(rv) / geo(sg)) / Math.log(geo(rv) / geo(bf))).toFixed(0)} % (issue 11's bar for ANP-T: 50 %).`, '');
     }
     const an = finals(task, 'anpt', recs), ro = finals(task, 'anpt-ro', recs);
     if (an.length && ro.length && rv.length && bf.length) {
@@ -198,18 +215,25 @@ function section(recs: Rec[]): string {
     const tune = LEARNERS.filter((l) => LR_GRID[l]).map((l) => `${NAMES[l]}: ${LR_GRID[l]!.map((lr) => { const r = recs.find((x) => x.key === key(task, l, lr, TUNE_EPOCHS, TUNE_SEED)); return `${lr} → ${r ? (r.status === 'ok' ? e(r.val) : 'div.') : '—'}`; }).join(', ')}`);
     L.push(`<details><summary>Tuning (seed ${TUNE_SEED}, ${TUNE_EPOCHS} epochs, validation MSE per lr)</summary>`, '', ...tune.map((x) => `- ${x}`), '', '</details>', '');
   }
-  if (existsSync(NOTES)) L.push(readFileSync(NOTES, 'utf8').trim(), '');
+  if (HIDDEN === H && existsSync(NOTES)) L.push(readFileSync(NOTES, 'utf8').trim(), '');
   return L.join('\n');
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { table: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { table: { type: 'boolean', default: false }, hidden: { type: 'string' }, learners: { type: 'string' } } });
+  if (values.hidden !== undefined) {
+    HIDDEN = Number(values.hidden);
+    if (!Number.isInteger(HIDDEN) || HIDDEN < 1) throw new Error(`--hidden: "${values.hidden}" is not a positive integer (the hidden size; ${H} unless given)`);
+  }
+  const only = values.learners?.split(',');
+  for (const l of only ?? []) if (!(LEARNERS as readonly string[]).includes(l)) throw new Error(`--learners: "${l}" is not a learner; use a comma-separated list of ${LEARNERS.join(', ')}`);
+  const RUNS = runsFile(), OUT = outFile();
   mkdirSync(dirname(RUNS), { recursive: true });
   if (!values.table)
     for (let pass = 0; pass < 2; pass++) { // pass 2: the final runs, once tuning has chosen
       const recs = readRecs();
       const have = new Set(recs.map((r) => r.key));
-      for (const p of plan(recs).filter((q) => !have.has(key(q.task, q.learner, q.lr, q.epochs, q.seed)))) {
+      for (const p of plan(recs).filter((q) => (!only || only.includes(q.learner)) && !have.has(key(q.task, q.learner, q.lr, q.epochs, q.seed)))) {
         const r = await run(p.task, p.learner, p.lr, p.epochs, p.seed, p.stage);
         appendFileSync(RUNS, JSON.stringify(r) + '\n');
         have.add(r.key);

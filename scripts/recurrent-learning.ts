@@ -6,6 +6,7 @@
  *   nice -n 10 npx tsx scripts/recurrent-learning.ts --table        # only rewrite the section
  *   nice -n 10 npx tsx scripts/recurrent-learning.ts --dl-rms       # the rms dL behind DL_RMS
  *   nice -n 19 npx tsx scripts/recurrent-learning.ts --even-odd     # even (curvature) vs odd part of dL
+ *   nice -n 10 npx tsx scripts/recurrent-learning.ts --exact        # the exact gradient in the ANP-T runs' settings (cap, ridge readout)
  *
  * Resumable: one JSON line per finished run in docs/results/recurrent-learning-runs.jsonl,
  * keyed by every setting. Every run: float model, H = 100, B = 10, online, cosine decay,
@@ -23,6 +24,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LearnerConfig, RewardRequest } from '../src/device/types.js';
 import { trainAnpt } from '../src/learn/anpt.js';
+import { lossAndGradient, trainBptt } from '../src/learn/bptt.js';
+import { cosine } from '../src/linalg/vector.js';
 import { evaluate, nrmse, zeroOutputMse } from '../src/learn/evaluate.js';
 import { fitRidgeReadout, tuneReservoir } from '../src/learn/reservoir.js';
 import { FloatDevice } from '../src/model/float-device.js';
@@ -81,15 +84,20 @@ export interface RunSpec {
   keepBest?: boolean;
   /** On the chip emulator instead of the float model: 16 = 16-bit formats, 8 = 8-bit weights with stochastic update rounding (defaultChipFormats). */
   chip?: 16 | 8;
+  /** Hidden size when not H (100): the information-per-step test (the gradient of W and R has 3H + H^2 entries, each step gives B numbers). */
+  hidden?: number;
+  /** Record, per epoch, the cosine of the epoch's net change of W and of R to minus the full BPTT gradient (window = episode) of the train set at the epoch's start weights. */
+  epochCos?: boolean;
 }
 interface RunRec extends RunSpec {
+  epochCosines?: { w: number; r: number }[];
   key: string; status: 'ok' | 'diverged'; valByEpoch: number[]; val: number; test: number; testNrmse: number; zeroTest: number; initVal: number; note: string; seconds: number;
 }
 
 const specKey = (s: RunSpec) =>
   [s.task, s.seed, s.epochs, s.trace, s.decay, s.lr.w, s.lr.r, s.lr.v, s.readout, s.readoutOnly ? 'ro' : 'all', s.init, s.sigma, ...(s.normalise ? [`norm${s.normalise}`] : []), ...(s.wCap ? [`wcap${s.wCap}`] : []),
     ...(s.seq ? [`seq${s.seq.baseline !== undefined ? `b${s.seq.baseline}` : ''}${s.seq.rms !== undefined ? `m${s.seq.rms}` : ''}${s.seq.anchor ? `a${s.seq.anchor}` : ''}${s.seq.rmsClip ? `c${s.seq.rmsClip}` : ''}${s.seq.momentum !== undefined ? `p${s.seq.momentum}` : ''}`] : []),
-    ...(s.outputSigma !== undefined ? [`osig${s.outputSigma}`] : []), ...(s.refitEvery ? [`refit${s.refitEvery}`] : []), ...(s.copies ? [`copies${s.copies}`] : []), ...(s.antithetic ? ['anti'] : []), ...(s.cap !== undefined ? [`cap${s.cap}`] : []), ...(s.rotateReward ? ['rotate'] : []), ...(s.capEvery !== undefined ? [`capevery${s.capEvery}`] : []), ...(s.normaliseWarmup ? ['normwarm'] : []), ...(s.keepBest ? ['best'] : []), ...(s.chip ? [`chip${s.chip}`] : [])].join('|');
+    ...(s.outputSigma !== undefined ? [`osig${s.outputSigma}`] : []), ...(s.refitEvery ? [`refit${s.refitEvery}`] : []), ...(s.copies ? [`copies${s.copies}`] : []), ...(s.antithetic ? ['anti'] : []), ...(s.cap !== undefined ? [`cap${s.cap}`] : []), ...(s.rotateReward ? ['rotate'] : []), ...(s.capEvery !== undefined ? [`capevery${s.capEvery}`] : []), ...(s.normaliseWarmup ? ['normwarm'] : []), ...(s.keepBest ? ['best'] : []), ...(s.chip ? [`chip${s.chip}`] : []), ...(s.hidden ? [`h${s.hidden}`] : []), ...(s.epochCos ? ['ecos'] : [])].join('|');
 
 const base = (o: Partial<RunSpec>): RunSpec => ({
   task: 'adding', seed: TUNE_SEED, epochs: 5, trace: 'innovation', decay: 0.9, lr: { w: 0.1, r: 0.1, v: 0.1 }, readout: 'ridge', readoutOnly: false, init: 'xavier', sigma: SIGMA, ...o,
@@ -228,8 +236,8 @@ for (const task of TASKS)
   };
 
 /** The tuned reservoir and full BPTT rows of scripts/recurrence-tasks.ts (docs/results/recurrence-runs.jsonl), test MSE per seed. */
-function references(task: TaskKey): { reservoir?: number[]; bptt?: number[] } {
-  const file = join(ROOT, 'docs', 'results', 'recurrence-runs.jsonl');
+function references(task: TaskKey, hidden?: number): { reservoir?: number[]; bptt?: number[] } {
+  const file = join(ROOT, 'docs', 'results', `recurrence-runs${hidden ? `-h${hidden}` : ''}.jsonl`); // scripts/recurrence-tasks.ts [--hidden N]
   if (!existsSync(file)) return {};
   const rs = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { task: string; learner: string; stage: string; seed: number; test: number });
   const get = (learner: string) => {
@@ -345,6 +353,79 @@ EXPERIMENTS['var-antithetic'] = {
   runs: () => [{ ...A, copies: 2, antithetic: true }, { ...A, copies: 2 }],
 };
 
+/** The chosen per-sequence setting of a task at another hidden size, its rates scaled by k. */
+const atH = (task: TaskKey, hidden: number, k: number, o: Partial<RunSpec> = {}): RunSpec => {
+  const c = CHOSEN_SEQ[task];
+  return { ...c, hidden, lr: { w: c.lr.w * k, r: c.lr.r * k, v: c.lr.v * k }, ...o };
+};
+EXPERIMENTS['h20-rates'] = {
+  title: 'Information per step: the chosen per-sequence setting at H = 20 (W and R have 460 entries instead of 10,300; each step still gives B = 10 values of dL), its rates at 1x, 3x and 10x, beside its readout-only ablation (seed 42, validation; tuned reservoir and full BPTT at H = 20 in docs/results/recurrence-h20.md)',
+  runs: () => both((task) => [...[1, 3, 10].map((k) => atH(task, 20, k)), atH(task, 20, 1, { readoutOnly: true })]),
+};
+EXPERIMENTS['h20-epoch-cos'] = {
+  title: 'At H = 20, whether an epoch of the rule moves W and R downhill: the cosine of each epoch\'s net change of W and of R to minus the exact full-BPTT gradient at the epoch\'s start (1, 8 and 32 noisy copies, the chosen rates, 5 epochs, seed 42)',
+  runs: () => both((task) => [1, 8, 32].map((copies) => atH(task, 20, 1, { copies, capEvery: 10, epochCos: true }))),
+};
+EXPERIMENTS['h20-step'] = {
+  title: 'At H = 20 with 32 noisy copies (epoch cosines of "h20-epoch-cos" 0.3-0.8 on adding, yet |W| grew to 116): smaller rms steps (0.1x, 0.03x), and the step without the rms normaliser (dL x trace, lr 0.3, 1, 3 as "seq-rates"), 5 epochs, seed 42',
+  runs: () => both((task) => [
+    ...[0.1, 0.03].map((k) => atH(task, 20, k, { copies: 32, capEvery: 10, epochCos: true })),
+    ...[0.3, 1, 3].map((x) => ({ ...atH(task, 20, 1, { copies: 32, capEvery: 10, epochCos: true }), lr: same(x), seq: {} })),
+  ]),
+};
+EXPERIMENTS['h20-plain-step'] = {
+  title: 'As "h20-step" without the rms normaliser at larger rates (at lr 0.3-3 W barely moved on delayed recall: the same validation MSE and epoch cosines at every rate), 32 copies, 5 epochs, seed 42',
+  runs: () => [...[10, 30, 100].map((x) => ({ ...atH('adding', 20, 1, { copies: 32, capEvery: 10, epochCos: true }), lr: same(x), seq: {} })),
+    ...[30, 300, 3000].map((x) => ({ ...atH('delayed-recall', 20, 1, { copies: 32, capEvery: 10, epochCos: true }), lr: same(x), seq: {} }))],
+};
+EXPERIMENTS['h20-plain-20'] = {
+  title: 'The step without the rms normaliser at H = 20 for 20 epochs (BPTT\'s budget): 1 and 32 noisy copies, adding at lr 100 and 300, delayed recall at lr 1000, seed 42',
+  runs: () => [1, 32].flatMap((copies) => [...[100, 300].map((x) => ({ ...atH('adding', 20, 1, { copies, capEvery: 10, epochCos: true, epochs: 20 }), lr: same(x), seq: {} })),
+    ({ ...atH('delayed-recall', 20, 1, { copies, capEvery: 10, epochCos: true, epochs: 20 }), lr: same(1000), seq: {} })]),
+};
+EXPERIMENTS['h20-adam-like'] = {
+  title: 'At H = 20 with 32 noisy copies, the rms step (an Adam-like per-parameter scaling; full BPTT with Adam closes the gap that plain SGD does not) at 0.03x and 0.1x the chosen rates, without and with momentum 0.9, 20 epochs, seed 42',
+  runs: () => both((task) => [0.03, 0.1].flatMap((k) => [atH(task, 20, k, { copies: 32, capEvery: 10, epochCos: true, epochs: 20 }),
+    atH(task, 20, k, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seq: { ...CHOSEN_SEQ[task].seq, momentum: 0.9 } })])),
+};
+/** At H = 20, the rule's own readout: V learned with W and R (output noise on, no ridge refits), as BPTT learns it. */
+const ownV = (task: TaskKey, o: Partial<RunSpec>): RunSpec => ({ ...atH(task, 20, 1, { readout: 'device', outputSigma: SIGMA, refitEvery: undefined, epochCos: true, epochs: 20, capEvery: 10 }), ...o });
+EXPERIMENTS['h20-own-readout'] = {
+  title: 'At H = 20 with the readout learned by the rule (V beside W and R; output noise sigma 1e-3, no ridge): with the ridge readout even the exact gradient does not train W and R (plain SGD on W and R, V refitted by ridge every epoch: delayed recall stays at 3.19e-2, adding 5.27e-2 against 2.06e-2 with V learned; /tmp probe, see the fifth reading). rms step at 1x and 3x, the plain step at lr 100, 300, 1000, 1 copy; 32 copies at the plain lr 300 and the rms 0.1x; 20 epochs, seed 42',
+  runs: () => both((task) => [
+    ...[1, 3].map((k) => ownV(task, { lr: { w: CHOSEN_SEQ[task].lr.w * k, r: CHOSEN_SEQ[task].lr.r * k, v: CHOSEN_SEQ[task].lr.v * k } })),
+    ...[100, 300, 1000].map((x) => ownV(task, { lr: same(x), seq: {} })),
+    ownV(task, { lr: same(300), seq: {}, copies: 32 }),
+    ownV(task, { lr: { w: CHOSEN_SEQ[task].lr.w * 0.1, r: CHOSEN_SEQ[task].lr.r * 0.1, v: CHOSEN_SEQ[task].lr.v * 0.1 }, copies: 32 }),
+  ]),
+};
+const ownRms = (task: TaskKey, k: number, o: Partial<RunSpec> = {}): RunSpec => ownV(task, { lr: { w: CHOSEN_SEQ[task].lr.w * k, r: CHOSEN_SEQ[task].lr.r * k, v: CHOSEN_SEQ[task].lr.v * k }, ...o });
+EXPERIMENTS['h20-own-readout-2'] = {
+  title: 'As "h20-own-readout" (rms step, the rule\'s own readout, 20 epochs, seed 42): 32 copies at 0.03x and beside their readout-only ablation at 0.1x, 8 copies at 0.1x, 1 copy at 0.1x and 0.3x',
+  runs: () => both((task) => [ownRms(task, 0.03, { copies: 32 }), ownRms(task, 0.1, { copies: 32, readoutOnly: true }), ownRms(task, 0.1, { copies: 8 }), ownRms(task, 0.1), ownRms(task, 0.3)]),
+};
+EXPERIMENTS['h20-own-readout-seeds'] = {
+  title: 'The one run of "h20-own-readout" that learned (adding, 32 copies, rms 0.1x, the rule\'s own readout, 20 epochs) on seeds 101 and 300, beside its readout-only ablation: is it the setting or the seed?',
+  runs: () => [101, 300].flatMap((seed) => [ownRms('adding', 0.1, { copies: 32, seed }), ownRms('adding', 0.1, { copies: 32, seed, readoutOnly: true })]),
+};
+EXPERIMENTS['h20-adam-like-seeds'] = {
+  title: 'The two "h20-adam-like" runs that learned late (adding, 32 copies, rms 0.03x with and without momentum 0.9, ridge readout, 20 epochs) on seeds 101 and 300, beside the readout-only ablation (on seed 42 too; W and R frozen, so the same with or without momentum)',
+  runs: () => [atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, readoutOnly: true }), ...[101, 300].flatMap((seed) => [
+    atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seed }),
+    atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seed, seq: { ...CHOSEN_SEQ.adding.seq, momentum: 0.9 } }),
+    atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seed, readoutOnly: true })])],
+};
+/** At H = 20 the bar's references are the H = 20 runs of scripts/recurrence-tasks.ts --hidden 20. */
+FINAL_SETS.push({ adding: atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20 }) });
+EXPERIMENTS['h20-adam-like-slow'] = {
+  title: 'As "h20-adam-like" (32 copies, rms, ridge readout, 20 epochs, seed 42) at 0.01x the chosen rates: the 0.03x runs learned only as the cosine schedule ran out',
+  runs: () => both((task) => [atH(task, 20, 0.01, { copies: 32, capEvery: 10, epochCos: true, epochs: 20 })]),
+};
+EXPERIMENTS['h20-copies'] = {
+  title: 'At H = 20, K independent noisy copies per sequence (K x the forward passes, K x the values of dL per step), the spectral cap checked every 10 steps, 20 epochs (BPTT\'s budget), at 0.3x and 1x the chosen rates (seed 42, validation)',
+  runs: () => both((task) => [8, 32].flatMap((copies) => [0.3, 1].map((k) => atH(task, 20, k, { copies, capEvery: 10, epochs: 20 })))),
+};
+
 /** The screen of the third session: best-epoch validation MSE per seed and their geometric mean, per variant (never the test set). */
 function screenSummary(recs: RunRec[]): string[] {
   const rows: string[] = [];
@@ -368,7 +449,7 @@ function finalSummary(recs: RunRec[]): string[] {
     const epochs = chosen.epochs, wCap = chosen.wCap;
     const tr = SEEDS.map((seed) => recs.find((r) => r.key === specKey({ ...chosen, seed })));
     const ro = SEEDS.map((seed) => recs.find((r) => r.key === specKey({ ...chosen, seed, readoutOnly: true })));
-    const ref = references(task);
+    const ref = references(task, chosen.hidden);
     if (tr.some((r) => !r) || ro.some((r) => !r) || !ref.reservoir || !ref.bptt) continue;
     const t = tr.map((r) => r!.test), o = ro.map((r) => r!.test);
     const share = (Math.log(geo(ref.reservoir)) - Math.log(geo(t))) / (Math.log(geo(ref.reservoir)) - Math.log(geo(ref.bptt)));
@@ -422,7 +503,7 @@ async function run(s: RunSpec): Promise<RunRec> {
   const M = s.copies ?? 1;
   const t0 = makeTask(s.task, { batch: BATCH, seed: s.seed }), v0 = makeTask(s.task, { batch: BATCH, seed: s.seed + VALIDATION_SEED_OFFSET });
   const t = { ...t0, train: replicate(t0.train, M), test: replicate(t0.test, M) }, val = { ...v0, test: replicate(v0.test, M) };
-  const shape: RnnShape = { inputs: t.inputSize, hidden: H, outputs: t.outputSize, activation: 'tanh' };
+  const shape: RnnShape = { inputs: t.inputSize, hidden: s.hidden ?? H, outputs: t.outputSize, activation: 'tanh' };
   if (s.antithetic && M !== 2) throw new Error('antithetic needs copies: 2');
   if (s.rotateReward && (!s.seq || s.antithetic)) throw new Error('rotateReward needs seq and no antithetic');
   if (s.chip && (s.seq || s.antithetic || s.rotateReward)) throw new Error('the chip takes one batch-mean dL per step: no seq, antithetic or rotateReward');
@@ -461,9 +542,19 @@ async function run(s: RunSpec): Promise<RunRec> {
     if (tr && dev instanceof SequenceRewardDevice) dev.writeSequenceTraces(tr);
   };
   const snapshots: Awaited<ReturnType<typeof dev.readParams>>[] = [];
+  // epochCos: the epoch's net change of W and R against the exact gradient at its start (the un-replicated train set)
+  const epochCosines: { w: number; r: number }[] = [];
+  let before = s.epochCos ? await dev.readParams() : undefined;
   const res = await trainAnpt(dev, t.train, {
     afterEpoch: async () => {
       if (s.keepBest) snapshots.push(await dev.readParams()); // after the epoch's ridge refit: what its validation MSE measures
+      if (before) {
+        const after = await dev.readParams(), tr0 = t0.train;
+        const g = lossAndGradient(shape, before, BATCH, tr0.inputs, tr0.targets, tr0.steps, { window: tr0.steps / 100 }).grad;
+        const down = (a: Float64Array, b: Float64Array, gr: Float64Array) => cosine(a.map((x, i) => x - b[i]), gr.map((x) => -x));
+        epochCosines.push({ w: down(after.w, before.w, g.w), r: down(after.r, before.r, g.r) });
+        before = after;
+      }
       return undefined;
     },
     afterChunk: async (at) => { await capW(at); await refit(at); },
@@ -484,9 +575,9 @@ async function run(s: RunSpec): Promise<RunRec> {
   const p = await dev.readParams(), p0 = xavierNormal(shape, s.seed);
   const norm = (x: Float64Array) => Math.sqrt(x.reduce((a, b) => a + b * b, 0));
   if (wMax > 0) note += `${note ? '; ' : ''}W rescaled ${rescales} times`;
-  note += `${note ? '; ' : ''}end |W| ${norm(p.w).toFixed(2)} (Xavier ${norm(p0.w).toFixed(2)}), rho(R) ${spectralRadius(p.r, H).toFixed(2)}`;
+  note += `${note ? '; ' : ''}end |W| ${norm(p.w).toFixed(2)} (Xavier ${norm(p0.w).toFixed(2)}), rho(R) ${spectralRadius(p.r, shape.hidden).toFixed(2)}`;
   return {
-    ...s, key: specKey(s), status: ok && Number.isFinite(test) ? 'ok' : 'diverged', valByEpoch, val: ok ? (s.keepBest ? Math.min(...valByEpoch) : valByEpoch.at(-1)!) : NaN, test, testNrmse: nrmse(test, t.test),
+    ...s, ...(s.epochCos ? { epochCosines } : {}), key: specKey(s), status: ok && Number.isFinite(test) ? 'ok' : 'diverged', valByEpoch, val: ok ? (s.keepBest ? Math.min(...valByEpoch) : valByEpoch.at(-1)!) : NaN, test, testNrmse: nrmse(test, t.test),
     zeroTest: zeroOutputMse(t.test), initVal, note: note + (ok ? '' : (note ? '; ' : '') + (res.message ?? '')), seconds: (performance.now() - started) / 1000,
   };
 }
@@ -543,6 +634,47 @@ async function evenOdd(): Promise<void> {
   }
 }
 
+/**
+ * --exact: the exact gradient (full BPTT, window = episode) in the settings the ANP-T runs
+ * use, seed 42, 20 epochs, cosine over them: (1) Adam as in scripts/recurrence-tasks.ts,
+ * with the |W| and rho(R) it ends at; (2) Adam with R rescaled to the spectral cap 0.95
+ * before every epoch (the optimiser restarted per epoch, as in (3)); (3) plain SGD on W, R
+ * with V learned beside them, against V solved by ridge before every epoch and frozen in
+ * between (the ANP-T runs' ridge readout, which the ridge fit after the last epoch also
+ * scores). H = 20 and H = 100.
+ */
+async function exact(): Promise<void> {
+  const n = (x: Float64Array) => Math.sqrt(x.reduce((a, b) => a + b * b, 0));
+  const E = 20, cos = (e: number) => 0.5 * (1 + Math.cos((Math.PI * e) / E));
+  for (const hidden of [20, 100])
+    for (const task of TASKS) {
+      const t = makeTask(task, { batch: BATCH, seed: TUNE_SEED }), L = t.train.steps / 100;
+      const shape: RnnShape = { inputs: t.inputSize, hidden, outputs: t.outputSize, activation: 'tanh' };
+      const adamLr = hidden === 20 ? 1e-2 : 3e-3; // chosen on validation by scripts/recurrence-tasks.ts [--hidden 20]
+      const x0 = xavierNormal(shape, TUNE_SEED);
+      const full = trainBptt(shape, x0, t.train, { epochs: E, lr: adamLr, window: L, optimizer: { kind: 'adam' }, schedule: { kind: 'cosine' }, test: t.test });
+      console.log(`H ${hidden} ${task}: Adam lr ${adamLr}: test ${e(full.epochs.at(-1)!.testMse!)}, |W| ${n(x0.w).toFixed(2)} -> ${n(full.params.w).toFixed(2)}, rho(R) ${spectralRadius(x0.r, hidden).toFixed(2)} -> ${spectralRadius(full.params.r, hidden).toFixed(2)}`);
+      const dev = new FloatDevice();
+      await dev.configure({ topology: { ...shape, batch: BATCH }, noise: { hiddenSigma: SIGMA, outputSigma: 0 }, seed: TUNE_SEED, maxChunkSteps: 1000 });
+      const perEpoch = async (opt: 'adam' | 'sgd', lr: number, o: { cap?: number; ridge?: boolean }) => {
+        let p = xavierNormal(shape, TUNE_SEED);
+        for (let ep = 0; ep < E; ep++) {
+          const rho = spectralRadius(p.r, hidden);
+          if (o.cap && rho > o.cap) for (let k = 0; k < p.r.length; k++) p.r[k] *= o.cap / rho;
+          if (o.ridge) { await dev.writeParams(p); await fitRidgeReadout(dev, t.train); p = await dev.readParams(); }
+          const k = lr * cos(ep);
+          p = trainBptt(shape, p, t.train, { epochs: 1, lr: { w: k, r: k, v: o.ridge ? 0 : k }, window: L, optimizer: { kind: opt } }).params;
+          if (![p.w, p.r, p.v].every((x) => x.every(Number.isFinite))) return `diverged in epoch ${ep + 1}`;
+        }
+        await dev.writeParams(p);
+        if (o.ridge) await fitRidgeReadout(dev, t.train);
+        return `test ${e((await evaluate(dev, t.test)).mse)}, rho(R) ${spectralRadius(p.r, hidden).toFixed(2)}`;
+      };
+      if (hidden === 20) for (const cap of [undefined, 0.95]) console.log(`H ${hidden} ${task}: Adam lr ${adamLr} restarted per epoch${cap ? `, R capped to ${cap} before every epoch` : ''}: ${await perEpoch('adam', adamLr, { cap })}`);
+      for (const lr of [0.1, 0.3]) for (const ridge of [false, true]) console.log(`H ${hidden} ${task}: SGD lr ${lr} on W and R, V ${ridge ? 'by ridge before every epoch' : 'learned'}: ${await perEpoch('sgd', lr, { ridge })}`);
+    }
+}
+
 function readRuns(): RunRec[] {
   if (!existsSync(RUNS)) return [];
   return readFileSync(RUNS, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l, (_k, v: unknown) => (v === null ? NaN : v)) as RunRec);
@@ -551,7 +683,7 @@ function readRuns(): RunRec[] {
 const e = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : 'div.');
 const num = (x: number) => `${+x.toPrecision(3)}`;
 const rates = (s: RunSpec) => (s.lr.w === s.lr.r && s.lr.r === s.lr.v ? num(s.lr.w) : `W ${num(s.lr.w)}, R ${num(s.lr.r)}, V ${num(s.lr.v)}`);
-const variant = (s: RunSpec) => [variantName(s), ...(s.normalise ? [`dL rms ${s.normalise}`] : []), ...(s.seq ? [seqName(s.seq)] : []), ...(s.outputSigma !== undefined ? [`output sigma ${s.outputSigma}`] : []), ...(s.refitEvery ? [`ridge every ${s.refitEvery} steps`] : []), ...(s.copies ? [`${s.copies} noisy copies${s.antithetic ? ' (antithetic)' : ''}`] : []), ...(s.rotateReward ? ['CONTROL: dL of the next sequence'] : []), ...(s.cap !== undefined ? [`rho(R) cap ${s.cap}${s.capEvery !== undefined ? ` every ${s.capEvery} steps` : ''}`] : []), ...(s.normaliseWarmup ? ['dL rms fixed at its first 100 steps'] : []), ...(s.keepBest ? ['best epoch on validation'] : []), ...(s.chip ? [s.chip === 16 ? 'chip 16-bit' : 'chip 8-bit weights, stochastic rounding'] : [])].join(', ');
+const variant = (s: RunSpec) => [variantName(s), ...(s.normalise ? [`dL rms ${s.normalise}`] : []), ...(s.seq ? [seqName(s.seq)] : []), ...(s.outputSigma !== undefined ? [`output sigma ${s.outputSigma}`] : []), ...(s.refitEvery ? [`ridge every ${s.refitEvery} steps`] : []), ...(s.copies ? [`${s.copies} noisy copies${s.antithetic ? ' (antithetic)' : ''}`] : []), ...(s.rotateReward ? ['CONTROL: dL of the next sequence'] : []), ...(s.cap !== undefined || s.capEvery !== undefined ? [`rho(R) cap ${s.cap ?? CAP}${s.capEvery !== undefined ? ` every ${s.capEvery} steps` : ''}`] : []), ...(s.normaliseWarmup ? ['dL rms fixed at its first 100 steps'] : []), ...(s.keepBest ? ['best epoch on validation'] : []), ...(s.chip ? [s.chip === 16 ? 'chip 16-bit' : 'chip 8-bit weights, stochastic rounding'] : []), ...(s.hidden ? [`H ${s.hidden}`] : [])].join(', ');
 const seqName = (q: NonNullable<RunSpec['seq']>) =>
   ['dL per sequence', ...(q.baseline !== undefined ? [`baseline ${q.baseline}`] : []), ...(q.rms !== undefined ? [`rms ${q.rms}`] : []), ...(q.anchor ? [`anchor ${q.anchor}`] : []), ...(q.rmsClip ? [`clip ${q.rmsClip}`] : []), ...(q.momentum !== undefined ? [`momentum ${q.momentum}`] : [])].join(', ');
 const variantName = (s: RunSpec) => (s.trace === 'none' ? 'plain' : `${s.trace} ${s.decay}`);
@@ -563,7 +695,7 @@ function table(recs: RunRec[]): string {
     if (!rows.length) continue;
     out.push(`### ${name}: ${x.title}`, '', '| task | seed | variant | lr | readout | init | sigma | epochs | start val | val per epoch | test MSE | test NRMSE | note |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows)
-      out.push(`| ${r.task} | ${r.seed} | ${r.readoutOnly ? 'readout-only' : variant(r)} | ${rates(r)} | ${r.readout} | ${r.init} | ${r.sigma} | ${r.epochs} | ${e(r.initVal)} | ${r.valByEpoch.map(e).join(' ')} | ${e(r.test)} | ${Number.isFinite(r.testNrmse) ? r.testNrmse.toFixed(3) : '—'} | ${r.note} |`);
+      out.push(`| ${r.task} | ${r.seed} | ${r.readoutOnly ? `readout-only${r.hidden ? `, H ${r.hidden}` : ''}` : variant(r)} | ${rates(r)} | ${r.readout} | ${r.init} | ${r.sigma} | ${r.epochs} | ${e(r.initVal)} | ${r.valByEpoch.map(e).join(' ')} | ${e(r.test)} | ${Number.isFinite(r.testNrmse) ? r.testNrmse.toFixed(3) : '—'} | ${r.note}${r.epochCosines?.length ? `; cos(epoch change, −∇) W/R per epoch ${r.epochCosines.map((c) => `${c.w.toFixed(2)}/${c.r.toFixed(2)}`).join(' ')}` : ''} |`);
     out.push('');
   }
   out.push(...screenSummary(recs), ...finalSummary(recs), ...chipSummary(recs));
@@ -571,8 +703,9 @@ function table(recs: RunRec[]): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { exp: { type: 'string', multiple: true }, table: { type: 'boolean' }, 'dl-rms': { type: 'boolean' }, 'even-odd': { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { exp: { type: 'string', multiple: true }, table: { type: 'boolean' }, 'dl-rms': { type: 'boolean' }, 'even-odd': { type: 'boolean' }, exact: { type: 'boolean' } } });
   if (values['dl-rms']) return dlRms();
+  if (values.exact) return exact();
   if (values['even-odd']) return evenOdd();
   const recs = readRuns();
   for (const name of values.table ? [] : values.exp ?? []) {
@@ -583,7 +716,7 @@ async function main(): Promise<void> {
       const r = await run(s);
       appendFileSync(RUNS, JSON.stringify(r) + '\n');
       recs.push(r);
-      console.log(`${name} ${r.key}: start ${e(r.initVal)} val ${r.valByEpoch.map(e).join(' ')} test ${e(r.test)} (${r.seconds.toFixed(0)} s) ${r.note}`);
+      console.log(`${name} ${r.key}: start ${e(r.initVal)} val ${r.valByEpoch.map(e).join(' ')} test ${e(r.test)} (${r.seconds.toFixed(0)} s) ${r.note}${r.epochCosines ? `; epoch cos W/R ${r.epochCosines.map((c) => `${c.w.toFixed(2)}/${c.r.toFixed(2)}`).join(' ')}` : ''}`);
     }
   }
   writeFileSync(OUT, table(recs) + (existsSync(NOTES) ? '\n' + readFileSync(NOTES, 'utf8') : ''));

@@ -23,7 +23,8 @@ const RECURRENCE = join(ROOT, 'docs', 'results', 'recurrence.md');
 /** Written by scripts/traces.ts and scripts/recurrent-learning.ts (issue 11); results.md links them. */
 const TRACE_SECTIONS: [string, string][] = [
   ['docs/results/traces.md', 'eligibility traces: the direction of the mean update per layer and seed (innovation trace 0.9 at 8000 draws: cosine 0.90–0.96 to the full BPTT gradient for W and R on both recurrence tasks, except seed 101\'s R at 0.895 / 0.898, 0.936 at 16000 draws; plain ANP-T 0.10–0.53; antithetic noise pairs lower it), and the first training runs'],
-  ['docs/results/recurrent-learning.md', 'why ANP-T with traces does not yet train W and R beyond a tuned reservoir (the step noise needs 500–1900 draws for a signal-to-noise ratio of 1, and W grows without bound at rates that move it): the diagnosis runs and the 3-seed table against issue 11\'s bar (missed: at best −2 % of the log gap reservoir → BPTT, beating readout-only on 3/3 seeds on adding with a bound on W, 1/3 on delayed recall)'],
+  ['docs/results/recurrent-learning.md', 'why ANP-T with traces does not yet train W and R beyond a tuned reservoir: the diagnosis runs and the 3-seed table against issue 11\'s bar (missed: at best 3 % of the log gap reservoir → BPTT); the same setting on the chip\'s own traces (the 16-bit chip at 0.95–1.01x the float model\'s test MSE on both tasks and 3 seeds; 8-bit weights with stochastic rounding 4.1–20x full BPTT, bar 3x: missed, as the float model is); and, fifth session, the exact gradient in the same settings (`--exact`): plain SGD on the exact gradient closes 3 % of the gap on delayed recall at H = 100, and the ridge readout used by the trace runs stops even the exact gradient on adding and at H = 20, so the bar needs an Adam-like step on a far less noisy estimate'],
+  ['docs/results/recurrence-h20.md', 'the recurrence tasks at H = 20 (`scripts/recurrence-tasks.ts --hidden 20`): the tuned reservoir 17x (adding) and 12x (delayed recall) worse than full BPTT with Adam; plain SGD on the exact gradient closes 30 % and 23 % of that log gap'],
 ];
 
 /** NRMSE of a run: sqrt(final test MSE / variance of its test targets). */
@@ -243,6 +244,7 @@ function main(): void {
     : `nice -n 10 npx tsx scripts/results.ts --task ${r.task} --stage explore --learners ${r.learner} --seeds ${seedsOf(r)} --config '${JSON.stringify(r.config)}'`));
   for (const c of exCmds) L.push(c);
   L.push('nice -n 10 npx tsx scripts/recurrence-tasks.ts                  # the recurrence-task section (issue 11)');
+  L.push('nice -n 10 npx tsx scripts/recurrence-tasks.ts --hidden 20 --learners reservoir,bptt-full,bptt-sgd   # docs/results/recurrence-h20.md');
   L.push('nice -n 10 npx tsx scripts/traces.ts                              # docs/results/traces.md (issue 11)');
   L.push('nice -n 10 npx tsx scripts/recurrent-learning.ts --exp NAME      # docs/results/recurrent-learning.md (issue 11; NAME in the script)');
   L.push('npx tsx scripts/results-table.ts                                  # this file', '```', '');
