@@ -435,6 +435,9 @@ export class FloatDevice implements Device {
       this.counters.rewardCalls++;
       return;
     }
+    // a subclass's rule (NP, WP, per-sequence dL) on the host reads the chunk's trace: on two
+    // threads the last thread may still be writing its last step's states after run returned
+    this.kernel?.sync('reward');
     for (let k = 0; k < p.steps; k++) {
       this.update(k, (p.t0 + k) >>> 0, req.deltaLoss[k], req.lr);
       if (this.params.d) this.decorrelate(k);
