@@ -415,6 +415,13 @@ EXPERIMENTS['h20-adam-like-seeds'] = {
     atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seed, seq: { ...CHOSEN_SEQ.adding.seq, momentum: 0.9 } }),
     atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seed, readoutOnly: true })])],
 };
+/** The learning setting of "h20-adam-like-seeds" with momentum 0.9 and M noisy copies. */
+const adamLike = (copies: number, seed: number): RunSpec =>
+  atH('adding', 20, 0.03, { copies, capEvery: 10, epochCos: true, epochs: 20, seed, seq: { ...CHOSEN_SEQ.adding.seq, momentum: 0.9 } });
+EXPERIMENTS['h20-copies-sweep'] = {
+  title: 'How many noisy copies: the setting of "h20-adam-like-seeds" with momentum 0.9 (adding, rms 0.03x, ridge readout, 20 epochs) at 1, 8, 16 and 64 copies (32 in "h20-adam-like-seeds"), 3 seeds; the rate is not retuned per copy count',
+  runs: () => [1, 8, 16, 64].flatMap((copies) => SEEDS.map((seed) => adamLike(copies, seed))),
+};
 /** At H = 20 the bar's references are the H = 20 runs of scripts/recurrence-tasks.ts --hidden 20. */
 FINAL_SETS.push({ adding: atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20 }) });
 EXPERIMENTS['h20-adam-like-slow'] = {
@@ -473,6 +480,25 @@ function chipSummary(recs: RunRec[]): string[] {
   if (!out.length) return [];
   return ['### The chip against the float model and BPTT (the chosen batch-mean setting, 3 seeds, test MSE 42 / 101 / 300)', '',
     '| task | float model | chip, 16-bit | chip / float (target <= 1.5) | chip, 8-bit weights, stochastic rounding | full BPTT (float, 20 epochs) | 8-bit chip / BPTT (target <= 3) |', '|---|---|---|---|---|---|---|', ...out, ''];
+}
+
+/** "h20-copies-sweep" and its 32-copy rows: test MSE against the number of noisy copies, with the H = 20 references. */
+function copiesSummary(recs: RunRec[]): string[] {
+  const geo = (xs: number[]) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
+  const ref = references('adding', 20), ro = SEEDS.map((seed) => recs.find((r) => r.key === specKey(atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seed, readoutOnly: true })))?.test);
+  if (!ref.reservoir || !ref.bptt || ro.some((x) => x === undefined)) return [];
+  const out: string[] = [];
+  for (const copies of [1, 8, 16, 32, 64]) {
+    const t = SEEDS.map((seed) => recs.find((r) => r.key === specKey(adamLike(copies, seed))));
+    if (t.some((r) => !r)) continue;
+    const ok = t.every((r) => r!.status === 'ok'), x = t.map((r) => r!.test);
+    const share = ok ? (Math.log(geo(ref.reservoir)) - Math.log(geo(x))) / (Math.log(geo(ref.reservoir)) - Math.log(geo(ref.bptt))) : NaN;
+    out.push(`| ${copies} | ${x.map(e).join(' / ')} | ${ok ? e(geo(x)) : '—'} | ${Number.isFinite(share) ? `${(100 * share).toFixed(0)} %` : '—'} | ${x.filter((v, i) => v < ro[i]!).length}/3 | ${Math.round(t.reduce((a, r) => a + r!.seconds, 0) / 3)} |`);
+  }
+  if (!out.length) return [];
+  return ['### Noisy copies per sequence at H = 20 (adding; rms 0.03x, momentum 0.9, ridge readout, 20 epochs; test MSE 42 / 101 / 300)', '',
+    `Readout-only ablation ${ro.map((v) => e(v!)).join(' / ')}; tuned reservoir ${ref.reservoir.map(e).join(' / ')}; full BPTT with Adam ${ref.bptt.map(e).join(' / ')} (docs/results/recurrence-h20.md).`, '',
+    '| copies | ANP-T + innovation trace | geometric mean | share of the log gap reservoir → BPTT closed (bar 50 %) | beats readout-only | s / run |', '|---|---|---|---|---|---|', ...out, ''];
 }
 
 /** The control of rotateReward: sequence b's trace gets the dL of sequence b + 1 (independent noise, so the mean step is 0). */
@@ -698,7 +724,7 @@ function table(recs: RunRec[]): string {
       out.push(`| ${r.task} | ${r.seed} | ${r.readoutOnly ? `readout-only${r.hidden ? `, H ${r.hidden}` : ''}` : variant(r)} | ${rates(r)} | ${r.readout} | ${r.init} | ${r.sigma} | ${r.epochs} | ${e(r.initVal)} | ${r.valByEpoch.map(e).join(' ')} | ${e(r.test)} | ${Number.isFinite(r.testNrmse) ? r.testNrmse.toFixed(3) : '—'} | ${r.note}${r.epochCosines?.length ? `; cos(epoch change, −∇) W/R per epoch ${r.epochCosines.map((c) => `${c.w.toFixed(2)}/${c.r.toFixed(2)}`).join(' ')}` : ''} |`);
     out.push('');
   }
-  out.push(...screenSummary(recs), ...finalSummary(recs), ...chipSummary(recs));
+  out.push(...screenSummary(recs), ...finalSummary(recs), ...chipSummary(recs), ...copiesSummary(recs));
   return out.join('\n') + '\n';
 }
 
