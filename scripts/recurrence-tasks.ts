@@ -162,6 +162,7 @@ function finals(task: TaskKey, learner: Learner, recs: Rec[]): Rec[] {
 function section(recs: Rec[]): string {
   const L: string[] = [`## Tasks that need learned recurrence (issue 11)${HIDDEN === H ? '' : `, at H = ${HIDDEN}`}`, ''];
   L.push(`Made by \`nice -n 10 npx tsx scripts/recurrence-tasks.ts${HIDDEN === H ? '' : ` --hidden ${HIDDEN}`}\` (runs in docs/results/recurrence-runs${suffix()}.jsonl). Float model, H = ${HIDDEN}, B = 10,` + ' sigma = 1e-3, the tasks\' defaults: streams of episodes of L = 10 steps, 100 episodes per sequence (T = 1000 per epoch); inputs [value, marker, query], the target is 0 except at the query step (the last of each episode).');
+  if (HIDDEN !== H) L.push('', `Run with \`--learners reservoir,bptt-full,bptt-sgd\` (the learners marked "not run" were left out at this H); the ANP-T runs at H = ${HIDDEN} are the \`h${HIDDEN}-*\` experiments of docs/results/recurrent-learning.md.`, '');
   L.push('- **adding/len10**: two marked values (one in each half of the 9 value steps), target at the query = their sum.');
   L.push('- **delayed-recall/len10**: one marked value in the first half, 8 distractors, target at the query = the marked value (delay 5 to 9 steps).');
   L.push('');

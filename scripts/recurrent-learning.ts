@@ -416,11 +416,15 @@ EXPERIMENTS['h20-adam-like-seeds'] = {
     atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seed, readoutOnly: true })])],
 };
 /** The learning setting of "h20-adam-like-seeds" with momentum 0.9 and M noisy copies. */
-const adamLike = (copies: number, seed: number): RunSpec =>
-  atH('adding', 20, 0.03, { copies, capEvery: 10, epochCos: true, epochs: 20, seed, seq: { ...CHOSEN_SEQ.adding.seq, momentum: 0.9 } });
+const adamLike = (copies: number, seed: number, k = 0.03): RunSpec =>
+  atH('adding', 20, k, { copies, capEvery: 10, epochCos: true, epochs: 20, seed, seq: { ...CHOSEN_SEQ.adding.seq, momentum: 0.9 } });
 EXPERIMENTS['h20-copies-sweep'] = {
   title: 'How many noisy copies: the setting of "h20-adam-like-seeds" with momentum 0.9 (adding, rms 0.03x, ridge readout, 20 epochs) at 1, 8, 16 and 64 copies (32 in "h20-adam-like-seeds"), 3 seeds; the rate is not retuned per copy count',
   runs: () => [1, 8, 16, 64].flatMap((copies) => SEEDS.map((seed) => adamLike(copies, seed))),
+};
+EXPERIMENTS['h20-copies32-rates'] = {
+  title: 'The 32-copy setting of "h20-copies-sweep" (momentum 0.9) at 0.02x and 0.05x the chosen rates beside 0.03x, 3 seeds: is 0.03x the best rate for 32 copies (validation)?',
+  runs: () => [0.02, 0.05].flatMap((k) => SEEDS.map((seed) => adamLike(32, seed, k))),
 };
 /** At H = 20 the bar's references are the H = 20 runs of scripts/recurrence-tasks.ts --hidden 20. */
 FINAL_SETS.push({ adding: atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20 }) });
@@ -488,17 +492,17 @@ function copiesSummary(recs: RunRec[]): string[] {
   const ref = references('adding', 20), ro = SEEDS.map((seed) => recs.find((r) => r.key === specKey(atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seed, readoutOnly: true })))?.test);
   if (!ref.reservoir || !ref.bptt || ro.some((x) => x === undefined)) return [];
   const out: string[] = [];
-  for (const copies of [1, 8, 16, 32, 64]) {
-    const t = SEEDS.map((seed) => recs.find((r) => r.key === specKey(adamLike(copies, seed))));
+  for (const [copies, k] of [[1, 0.03], [8, 0.03], [16, 0.03], [32, 0.02], [32, 0.03], [32, 0.05], [64, 0.03]]) {
+    const t = SEEDS.map((seed) => recs.find((r) => r.key === specKey(adamLike(copies, seed, k))));
     if (t.some((r) => !r)) continue;
     const ok = t.every((r) => r!.status === 'ok'), x = t.map((r) => r!.test);
     const share = ok ? (Math.log(geo(ref.reservoir)) - Math.log(geo(x))) / (Math.log(geo(ref.reservoir)) - Math.log(geo(ref.bptt))) : NaN;
-    out.push(`| ${copies} | ${x.map(e).join(' / ')} | ${ok ? e(geo(x)) : '—'} | ${Number.isFinite(share) ? `${(100 * share).toFixed(0)} %` : '—'} | ${x.filter((v, i) => v < ro[i]!).length}/3 | ${Math.round(t.reduce((a, r) => a + r!.seconds, 0) / 3)} |`);
+    out.push(`| ${copies} | ${k}x | ${ok ? e(geo(t.map((r) => r!.val))) : '—'} | ${x.map(e).join(' / ')} | ${ok ? e(geo(x)) : '—'} | ${Number.isFinite(share) ? `${(100 * share).toFixed(0)} %` : '—'} | ${x.filter((v, i) => v < ro[i]!).length}/3 | ${Math.round(t.reduce((a, r) => a + r!.seconds, 0) / 3)} |`);
   }
   if (!out.length) return [];
-  return ['### Noisy copies per sequence at H = 20 (adding; rms 0.03x, momentum 0.9, ridge readout, 20 epochs; test MSE 42 / 101 / 300)', '',
+  return ['### Noisy copies per sequence at H = 20 (adding; rms step, momentum 0.9, ridge readout, 20 epochs; test MSE 42 / 101 / 300)', '',
     `Readout-only ablation ${ro.map((v) => e(v!)).join(' / ')}; tuned reservoir ${ref.reservoir.map(e).join(' / ')}; full BPTT with Adam ${ref.bptt.map(e).join(' / ')} (docs/results/recurrence-h20.md).`, '',
-    '| copies | ANP-T + innovation trace | geometric mean | share of the log gap reservoir → BPTT closed (bar 50 %) | beats readout-only | s / run |', '|---|---|---|---|---|---|', ...out, ''];
+    '| copies | rate (x the chosen) | validation (best epoch, geometric mean) | ANP-T + innovation trace, test | geometric mean | share of the log gap reservoir → BPTT closed (bar 50 %) | beats readout-only | s / run |', '|---|---|---|---|---|---|---|---|', ...out, ''];
 }
 
 /** The control of rotateReward: sequence b's trace gets the dL of sequence b + 1 (independent noise, so the mean step is 0). */
