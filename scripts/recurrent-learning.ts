@@ -426,6 +426,10 @@ EXPERIMENTS['h20-copies32-rates'] = {
   title: 'The 32-copy setting of "h20-copies-sweep" (momentum 0.9) at 0.02x and 0.05x the chosen rates beside 0.03x, 3 seeds: is 0.03x the best rate for 32 copies (validation)?',
   runs: () => [0.02, 0.05].flatMap((k) => SEEDS.map((seed) => adamLike(32, seed, k))),
 };
+EXPERIMENTS['h20-copies32-delayed'] = {
+  title: 'The 32-copy setting chosen on adding (momentum 0.9, 0.05x the chosen rates, ridge readout, 20 epochs) on delayed recall, 3 seeds',
+  runs: () => SEEDS.map((seed) => atH('delayed-recall', 20, 0.05, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seed, seq: { ...CHOSEN_SEQ['delayed-recall'].seq, momentum: 0.9 } })),
+};
 /** At H = 20 the bar's references are the H = 20 runs of scripts/recurrence-tasks.ts --hidden 20. */
 FINAL_SETS.push({ adding: atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20 }) });
 EXPERIMENTS['h20-adam-like-slow'] = {
