@@ -46,6 +46,11 @@ const CAP = 0.95;
 /** rms dL of the Xavier network (seed 42) with its own readout over its first 200 steps: 1.5e-3 on both tasks. */
 const DL_RMS = 1.5e-3;
 const W_CAP_EVERY = 100;
+/** Geometric mean (the summaries' average over seeds) and Frobenius norm. */
+const geo = (xs: number[]) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
+const frob = (x: Float64Array) => Math.sqrt(x.reduce((a, b) => a + b * b, 0));
+/** The per-epoch cosines of W and R as "w/r" pairs. */
+const cosText = (cs: { w: number; r: number }[]) => cs.map((c) => `${c.w.toFixed(2)}/${c.r.toFixed(2)}`).join(' ');
 
 type TaskKey = 'adding' | 'delayed-recall';
 export interface RunSpec {
@@ -383,10 +388,14 @@ EXPERIMENTS['h20-plain-20'] = {
   runs: () => [1, 32].flatMap((copies) => [...[100, 300].map((x) => ({ ...atH('adding', 20, 1, { copies, capEvery: 10, epochCos: true, epochs: 20 }), lr: same(x), seq: {} })),
     ({ ...atH('delayed-recall', 20, 1, { copies, capEvery: 10, epochCos: true, epochs: 20 }), lr: same(1000), seq: {} })]),
 };
+/** At H = 20: M noisy copies (32 unless given), the cap every 10 steps, epoch cosines, 20 epochs; with momentum 0.9 on the rms step when asked. */
+const long20 = (task: TaskKey, k: number, o: Partial<RunSpec> & { momentum?: boolean } = {}): RunSpec => {
+  const { momentum, ...rest } = o;
+  return atH(task, 20, k, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, ...(momentum ? { seq: { ...CHOSEN_SEQ[task].seq, momentum: 0.9 } } : {}), ...rest });
+};
 EXPERIMENTS['h20-adam-like'] = {
   title: 'At H = 20 with 32 noisy copies, the rms step (an Adam-like per-parameter scaling; full BPTT with Adam closes the gap that plain SGD does not) at 0.03x and 0.1x the chosen rates, without and with momentum 0.9, 20 epochs, seed 42',
-  runs: () => both((task) => [0.03, 0.1].flatMap((k) => [atH(task, 20, k, { copies: 32, capEvery: 10, epochCos: true, epochs: 20 }),
-    atH(task, 20, k, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seq: { ...CHOSEN_SEQ[task].seq, momentum: 0.9 } })])),
+  runs: () => both((task) => [0.03, 0.1].flatMap((k) => [long20(task, k), long20(task, k, { momentum: true })])),
 };
 /** At H = 20, the rule's own readout: V learned with W and R (output noise on, no ridge refits), as BPTT learns it. */
 const ownV = (task: TaskKey, o: Partial<RunSpec>): RunSpec => ({ ...atH(task, 20, 1, { readout: 'device', outputSigma: SIGMA, refitEvery: undefined, epochCos: true, epochs: 20, capEvery: 10 }), ...o });
@@ -410,14 +419,12 @@ EXPERIMENTS['h20-own-readout-seeds'] = {
 };
 EXPERIMENTS['h20-adam-like-seeds'] = {
   title: 'The two "h20-adam-like" runs that learned late (adding, 32 copies, rms 0.03x with and without momentum 0.9, ridge readout, 20 epochs) on seeds 101 and 300, beside the readout-only ablation (on seed 42 too; W and R frozen, so the same with or without momentum)',
-  runs: () => [atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, readoutOnly: true }), ...[101, 300].flatMap((seed) => [
-    atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seed }),
-    atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seed, seq: { ...CHOSEN_SEQ.adding.seq, momentum: 0.9 } }),
-    atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seed, readoutOnly: true })])],
+  runs: () => [long20('adding', 0.03, { readoutOnly: true }), ...[101, 300].flatMap((seed) => [
+    long20('adding', 0.03, { seed }), long20('adding', 0.03, { seed, momentum: true }), long20('adding', 0.03, { seed, readoutOnly: true })])],
 };
 /** The learning setting of "h20-adam-like-seeds" with momentum 0.9 and M noisy copies. */
 const adamLike = (copies: number, seed: number, k = 0.03): RunSpec =>
-  atH('adding', 20, k, { copies, capEvery: 10, epochCos: true, epochs: 20, seed, seq: { ...CHOSEN_SEQ.adding.seq, momentum: 0.9 } });
+  long20('adding', k, { copies, seed, momentum: true });
 EXPERIMENTS['h20-copies-sweep'] = {
   title: 'How many noisy copies: the setting of "h20-adam-like-seeds" with momentum 0.9 (adding, rms 0.03x, ridge readout, 20 epochs) at 1, 8, 16 and 64 copies (32 in "h20-adam-like-seeds"), 3 seeds; the rate is not retuned per copy count',
   runs: () => [1, 8, 16, 64].flatMap((copies) => SEEDS.map((seed) => adamLike(copies, seed))),
@@ -428,10 +435,10 @@ EXPERIMENTS['h20-copies32-rates'] = {
 };
 EXPERIMENTS['h20-copies32-delayed'] = {
   title: 'The 32-copy setting chosen on adding (momentum 0.9, 0.05x the chosen rates, ridge readout, 20 epochs) on delayed recall, 3 seeds',
-  runs: () => SEEDS.map((seed) => atH('delayed-recall', 20, 0.05, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seed, seq: { ...CHOSEN_SEQ['delayed-recall'].seq, momentum: 0.9 } })),
+  runs: () => SEEDS.map((seed) => long20('delayed-recall', 0.05, { seed, momentum: true })),
 };
 /** At H = 20 the bar's references are the H = 20 runs of scripts/recurrence-tasks.ts --hidden 20. */
-FINAL_SETS.push({ adding: atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20 }) });
+FINAL_SETS.push({ adding: long20('adding', 0.03) });
 EXPERIMENTS['h20-adam-like-slow'] = {
   title: 'As "h20-adam-like" (32 copies, rms, ridge readout, 20 epochs, seed 42) at 0.01x the chosen rates: the 0.03x runs learned only as the cosine schedule ran out',
   runs: () => both((task) => [atH(task, 20, 0.01, { copies: 32, capEvery: 10, epochCos: true, epochs: 20 })]),
@@ -448,8 +455,7 @@ function screenSummary(recs: RunRec[]): string[] {
     const rs = SEEDS.map((seed) => recs.find((r) => r.key === specKey({ ...v, seed })));
     if (rs.some((r) => !r)) continue;
     const val = rs.map((r) => (r!.status === 'ok' ? r!.val : NaN));
-    const geo = Math.exp(val.reduce((a, x) => a + Math.log(x), 0) / val.length);
-    rows.push(`| ${v.readoutOnly ? 'readout-only' : variant(v)} | ${rates(v)} | ${v.sigma} | ${val.map(e).join(' / ')} | ${e(geo)} | ${rs.map((r) => r!.seconds.toFixed(0)).join(' / ')} |`);
+    rows.push(`| ${v.readoutOnly ? 'readout-only' : variant(v)} | ${rates(v)} | ${v.sigma} | ${val.map(e).join(' / ')} | ${e(geo(val))} | ${rs.map((r) => r!.seconds.toFixed(0)).join(' / ')} |`);
   }
   if (!rows.length) return [];
   return ['### Screen of the third session (adding, 5 epochs, best-epoch validation MSE, seeds 42 / 101 / 300)', '', '| variant | lr | sigma | validation MSE | geometric mean | seconds per run |', '|---|---|---|---|---|---|', ...rows, ''];
@@ -457,7 +463,6 @@ function screenSummary(recs: RunRec[]): string[] {
 
 function finalSummary(recs: RunRec[]): string[] {
   const out: string[] = [];
-  const geo = (xs: number[]) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
   for (const set of FINAL_SETS) for (const task of TASKS) {
     const chosen = set[task];
     if (!chosen) continue;
@@ -492,8 +497,7 @@ function chipSummary(recs: RunRec[]): string[] {
 
 /** "h20-copies-sweep" and its 32-copy rows: test MSE against the number of noisy copies, with the H = 20 references. */
 function copiesSummary(recs: RunRec[]): string[] {
-  const geo = (xs: number[]) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
-  const ref = references('adding', 20), ro = SEEDS.map((seed) => recs.find((r) => r.key === specKey(atH('adding', 20, 0.03, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, seed, readoutOnly: true })))?.test);
+  const ref = references('adding', 20), ro = SEEDS.map((seed) => recs.find((r) => r.key === specKey(long20('adding', 0.03, { seed, readoutOnly: true })))?.test);
   if (!ref.reservoir || !ref.bptt || ro.some((x) => x === undefined)) return [];
   const out: string[] = [];
   for (const [copies, k] of [[1, 0.03], [8, 0.03], [16, 0.03], [32, 0.02], [32, 0.03], [32, 0.05], [64, 0.03]]) {
@@ -560,7 +564,7 @@ async function run(s: RunSpec): Promise<RunRec> {
     if (!(wMax > 0) || at.stepsDone < nextCap) return;
     nextCap = at.stepsDone + W_CAP_EVERY;
     const p = await dev.readParams();
-    const n = Math.sqrt(p.w.reduce((a, b) => a + b * b, 0));
+    const n = frob(p.w);
     if (n <= wMax) return;
     for (let q = 0; q < p.w.length; q++) p.w[q] *= wMax / n;
     await dev.writeParams(p);
@@ -607,9 +611,8 @@ async function run(s: RunSpec): Promise<RunRec> {
   const ok = res.status === 'ok' || kept;
   const test = ok ? (await evaluate(dev, t.test)).mse : NaN;
   const p = await dev.readParams(), p0 = xavierNormal(shape, s.seed);
-  const norm = (x: Float64Array) => Math.sqrt(x.reduce((a, b) => a + b * b, 0));
   if (wMax > 0) note += `${note ? '; ' : ''}W rescaled ${rescales} times`;
-  note += `${note ? '; ' : ''}end |W| ${norm(p.w).toFixed(2)} (Xavier ${norm(p0.w).toFixed(2)}), rho(R) ${spectralRadius(p.r, shape.hidden).toFixed(2)}`;
+  note += `${note ? '; ' : ''}end |W| ${frob(p.w).toFixed(2)} (Xavier ${frob(p0.w).toFixed(2)}), rho(R) ${spectralRadius(p.r, shape.hidden).toFixed(2)}`;
   return {
     ...s, ...(s.epochCos ? { epochCosines } : {}), key: specKey(s), status: ok && Number.isFinite(test) ? 'ok' : 'diverged', valByEpoch, val: ok ? (s.keepBest ? Math.min(...valByEpoch) : valByEpoch.at(-1)!) : NaN, test, testNrmse: nrmse(test, t.test),
     zeroTest: zeroOutputMse(t.test), initVal, note: note + (ok ? '' : (note ? '; ' : '') + (res.message ?? '')), seconds: (performance.now() - started) / 1000,
@@ -634,7 +637,7 @@ async function dlRms(): Promise<void> {
       const res = await dev.run({ steps: K, t0: 0, inputs: t.train.inputs.subarray(0, K * BATCH * t.inputSize), noisy: true });
       let sq = 0;
       for (let k = 0; k < K; k++) sq += (stepMse(res.noisy, k * bo, t.train.targets, k * bo, bo) - stepMse(res.clean, k * bo, t.train.targets, k * bo, bo)) ** 2;
-      console.log(`${task} ${mode}: |V| ${Math.sqrt(v.reduce((a, b) => a + b * b, 0)).toFixed(2)}, rms dL ${Math.sqrt(sq / K).toExponential(2)}`);
+      console.log(`${task} ${mode}: |V| ${frob(v).toFixed(2)}, rms dL ${Math.sqrt(sq / K).toExponential(2)}`);
     }
   }
 }
@@ -678,7 +681,6 @@ async function evenOdd(): Promise<void> {
  * scores). H = 20 and H = 100.
  */
 async function exact(): Promise<void> {
-  const n = (x: Float64Array) => Math.sqrt(x.reduce((a, b) => a + b * b, 0));
   const E = 20, cos = (e: number) => 0.5 * (1 + Math.cos((Math.PI * e) / E));
   for (const hidden of [20, 100])
     for (const task of TASKS) {
@@ -687,7 +689,7 @@ async function exact(): Promise<void> {
       const adamLr = hidden === 20 ? 1e-2 : 3e-3; // chosen on validation by scripts/recurrence-tasks.ts [--hidden 20]
       const x0 = xavierNormal(shape, TUNE_SEED);
       const full = trainBptt(shape, x0, t.train, { epochs: E, lr: adamLr, window: L, optimizer: { kind: 'adam' }, schedule: { kind: 'cosine' }, test: t.test });
-      console.log(`H ${hidden} ${task}: Adam lr ${adamLr}: test ${e(full.epochs.at(-1)!.testMse!)}, |W| ${n(x0.w).toFixed(2)} -> ${n(full.params.w).toFixed(2)}, rho(R) ${spectralRadius(x0.r, hidden).toFixed(2)} -> ${spectralRadius(full.params.r, hidden).toFixed(2)}`);
+      console.log(`H ${hidden} ${task}: Adam lr ${adamLr}: test ${e(full.epochs.at(-1)!.testMse!)}, |W| ${frob(x0.w).toFixed(2)} -> ${frob(full.params.w).toFixed(2)}, rho(R) ${spectralRadius(x0.r, hidden).toFixed(2)} -> ${spectralRadius(full.params.r, hidden).toFixed(2)}`);
       const dev = new FloatDevice();
       await dev.configure({ topology: { ...shape, batch: BATCH }, noise: { hiddenSigma: SIGMA, outputSigma: 0 }, seed: TUNE_SEED, maxChunkSteps: 1000 });
       const perEpoch = async (opt: 'adam' | 'sgd', lr: number, o: { cap?: number; ridge?: boolean }) => {
@@ -729,7 +731,7 @@ function table(recs: RunRec[]): string {
     if (!rows.length) continue;
     out.push(`### ${name}: ${x.title}`, '', '| task | seed | variant | lr | readout | init | sigma | epochs | start val | val per epoch | test MSE | test NRMSE | note |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows)
-      out.push(`| ${r.task} | ${r.seed} | ${r.readoutOnly ? `readout-only${r.hidden ? `, H ${r.hidden}` : ''}` : variant(r)} | ${rates(r)} | ${r.readout} | ${r.init} | ${r.sigma} | ${r.epochs} | ${e(r.initVal)} | ${r.valByEpoch.map(e).join(' ')} | ${e(r.test)} | ${Number.isFinite(r.testNrmse) ? r.testNrmse.toFixed(3) : '—'} | ${r.note}${r.epochCosines?.length ? `; cos(epoch change, −∇) W/R per epoch ${r.epochCosines.map((c) => `${c.w.toFixed(2)}/${c.r.toFixed(2)}`).join(' ')}` : ''} |`);
+      out.push(`| ${r.task} | ${r.seed} | ${r.readoutOnly ? `readout-only${r.hidden ? `, H ${r.hidden}` : ''}` : variant(r)} | ${rates(r)} | ${r.readout} | ${r.init} | ${r.sigma} | ${r.epochs} | ${e(r.initVal)} | ${r.valByEpoch.map(e).join(' ')} | ${e(r.test)} | ${Number.isFinite(r.testNrmse) ? r.testNrmse.toFixed(3) : '—'} | ${r.note}${r.epochCosines?.length ? `; cos(epoch change, −∇) W/R per epoch ${cosText(r.epochCosines)}` : ''} |`);
     out.push('');
   }
   out.push(...screenSummary(recs), ...finalSummary(recs), ...chipSummary(recs), ...copiesSummary(recs));
@@ -750,7 +752,7 @@ async function main(): Promise<void> {
       const r = await run(s);
       appendFileSync(RUNS, JSON.stringify(r) + '\n');
       recs.push(r);
-      console.log(`${name} ${r.key}: start ${e(r.initVal)} val ${r.valByEpoch.map(e).join(' ')} test ${e(r.test)} (${r.seconds.toFixed(0)} s) ${r.note}${r.epochCosines ? `; epoch cos W/R ${r.epochCosines.map((c) => `${c.w.toFixed(2)}/${c.r.toFixed(2)}`).join(' ')}` : ''}`);
+      console.log(`${name} ${r.key}: start ${e(r.initVal)} val ${r.valByEpoch.map(e).join(' ')} test ${e(r.test)} (${r.seconds.toFixed(0)} s) ${r.note}${r.epochCosines ? `; epoch cos W/R ${cosText(r.epochCosines)}` : ''}`);
     }
   }
   writeFileSync(OUT, table(recs) + (existsSync(NOTES) ? '\n' + readFileSync(NOTES, 'utf8') : ''));

@@ -424,8 +424,10 @@ export class FloatDevice implements Device {
   async reward(req: RewardRequest): Promise<void> {
     this.need();
     const p = this.pending.check(req);
+    // on two threads the last thread may still be writing the chunk's last states after run
+    // returned: the kernel's reward and a subclass's rule on the host (NP, WP, per-sequence dL) read them
+    this.kernel?.sync('reward');
     if (this.kernel && this.update === FloatDevice.prototype.update) {
-      this.kernel.sync('reward');
       const dl = this.kv!.dl;
       if (p.steps === 1) dl[0] = req.deltaLoss[0];
       else dl.set(req.deltaLoss.subarray(0, p.steps));
@@ -435,9 +437,6 @@ export class FloatDevice implements Device {
       this.counters.rewardCalls++;
       return;
     }
-    // a subclass's rule (NP, WP, per-sequence dL) on the host reads the chunk's trace: on two
-    // threads the last thread may still be writing its last step's states after run returned
-    this.kernel?.sync('reward');
     for (let k = 0; k < p.steps; k++) {
       this.update(k, (p.t0 + k) >>> 0, req.deltaLoss[k], req.lr);
       if (this.params.d) this.decorrelate(k);
