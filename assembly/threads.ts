@@ -119,6 +119,24 @@ export function setStallLimit(ms: i32): void {
   if (stallSlices < 1) stallSlices = 1;
 }
 
+/**
+ * Tests only (setTailDelay): a worker sleeps this long before the writes it makes after
+ * a chunk's last meeting, so a host call that reads them without sync() reads them
+ * stale on every run, not only on a loaded machine (test/float-threads.test.ts).
+ */
+let tailDelayNs: i64 = 0;
+const NEVER_SET = memory.data(4, 4); // stays 0: tailDelay's wait always runs to its timeout
+
+/** Tests: the worker sleeps `ms` ms in tailDelay (0, the default: not at all). */
+export function setTailDelay(ms: i32): void {
+  tailDelayNs = <i64>ms * 1_000_000;
+}
+
+/** A worker's test-only sleep before its writes after a chunk's last meeting (setTailDelay). */
+export function tailDelay(): void {
+  if (ASC_FEATURE_THREADS && tailDelayNs > 0 && threadId != 0) atomic.wait<i32>(NEVER_SET, 0, tailDelayNs);
+}
+
 /** Thread 0 after a failed wait: every later meeting returns at once, every command fails (chip.ts ERR_THREAD). */
 let failed = false;
 

@@ -32,6 +32,16 @@ describe('float model on two threads', () => {
     expect(differences(one, two)).toBe(0);
   }, 60_000);
 
+  // The worker writes the noisy states and the trace's last clean states after a chunk's
+  // last meeting, while run has already returned; a tail delay makes it late on every run,
+  // so a reward that read them without syncing differs: the host's NP rule, or the kernel's
+  // (thread 0 updates V from the last clean states; without a trace it reads the tail's norm of da).
+  it.each([cases[6], cases[3]])('same bits when the worker is still writing after run returns (tail delay 25 ms): %j', async (c) => {
+    const one = await trainRun('wasm', c, { threads: 1 });
+    const two = await trainRun('wasm', c, { threads: 2, threadFaults: { tailDelayMs: 25 } });
+    expect(differences(one, two)).toBe(0);
+  }, 60_000);
+
   it('same bits when a noisy chunk grows the shared memory and a clean chunk runs in pieces', async () => {
     const c: Case = { I: 1, H: 400, O: 1, B: 20, activation: 'tanh', trace: 'activity', K: 40, maxChunkSteps: 40 };
     expect(differences(await trainRun('wasm', c, { threads: 1 }), await trainRun('wasm', c, { threads: 2 }))).toBe(0);

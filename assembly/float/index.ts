@@ -6,4 +6,4 @@
 export { layout, forget, ptr, B_W, B_R, B_V, B_CLEAN, B_NOISY, B_EW, B_ER, B_GAIN, B_OFFSET, B_BH, B_BO, B_EB, B_INPUTS, B_OUT_CLEAN, B_OUT_NOISY, B_HIDDEN, B_STATES, B_DA, B_DY, B_DL } from './layout';
 export { run, reward, sync, serveNext, shareLayout, stopThreads, OK, ERR_THREAD } from './step';
 export { tanhScalar, tanhArray } from './tanh';
-export { setThread, setStallLimit, threadFailure, deadAddress } from '../threads';
+export { setThread, setStallLimit, setTailDelay, threadFailure, deadAddress } from '../threads';

@@ -11,7 +11,7 @@ import { outerUpdate } from './outer';
 import { key, gauss, gaussKeys2 } from './noise';
 import { tanhArray } from './tanh';
 import {
-  threadId, threadCount, rangeStart, outputStart, barrier, settle, post, threadsFailed, awaitCommand, commandDone,
+  threadId, threadCount, rangeStart, outputStart, barrier, settle, post, threadsFailed, awaitCommand, commandDone, tailDelay,
   commandCode, argK, argT0, argFlags, argUpdateK, argUpdateT0, argLr, CMD_RUN, CMD_REWARD, CMD_QUIT,
 } from '../threads';
 
@@ -266,6 +266,7 @@ export function runSteps(K: i32, t0: u32, flags: i32, seed: u32, sigmaH: f64, si
     // they are formed, and its next call waits for them (settle). The innovation trace
     // changes da after this meeting: thread 0 forms that norm below.
     if (noisy && tailThread) {
+      if (k + 1 == <usize>K) tailDelay(); // tests only: the writes a host call after run must sync for
       untranspose(rt, S, nB, noisyState, false);
       untranspose(rt, S, 0, states + (((k + 1) * bh) << 3), false); // r̂_k of the trace (the clean states)
       if (trace != TRACE_INNOVATION) setf(at(B_NORM), k, sumSquares(da + ((k * bh) << 3), bh));

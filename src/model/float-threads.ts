@@ -28,10 +28,15 @@ export const FLOAT_AUTO_THREADS_MIN_HB = 1000;
 /** The float model's largest memory (its 4 GiB limit, assembly/float/asconfig.json). */
 const FLOAT_MAX_MEMORY_BYTES = 65536 * 65536;
 
-/** Test hooks: a worker that fails after `after` commands; thread 0's give-up time without progress. */
+/**
+ * Test hooks: a worker that fails after `after` commands; thread 0's give-up time without
+ * progress; a worker that sleeps tailDelayMs before the writes it makes after a noisy
+ * chunk's last meeting (assembly/threads.ts tailDelay: a host read that skips sync() sees them stale).
+ */
 export interface FloatThreadsFaults {
   fault?: WorkerFault;
   stallMs?: number;
+  tailDelayMs?: number;
 }
 
 interface ThreadsExports extends FloatExports {
@@ -99,6 +104,7 @@ export function startFloatThreads(count: number, faults: FloatThreadsFaults = {}
   const ex = new WebAssembly.Instance(module, { env: { memory, abort } }).exports as unknown as ThreadsExports;
   ex.setThread(0, count);
   if (faults.stallMs !== undefined) ex.setStallLimit(faults.stallMs);
-  const pool = startWorkerPool({ module, memory, k: ex, count, label: 'float model', fault: faults.fault });
+  const init: [string, ...number[]][] = faults.tailDelayMs ? [['setTailDelay', faults.tailDelayMs]] : [];
+  const pool = startWorkerPool({ module, memory, k: ex, count, init, label: 'float model', fault: faults.fault });
   return { ...pool, ex, memory };
 }
