@@ -433,6 +433,30 @@ EXPERIMENTS['h20-copies32-rates'] = {
   title: 'The 32-copy setting of "h20-copies-sweep" (momentum 0.9) at 0.02x and 0.05x the chosen rates beside 0.03x, 3 seeds: is 0.03x the best rate for 32 copies (validation)?',
   runs: () => [0.02, 0.05].flatMap((k) => SEEDS.map((seed) => adamLike(32, seed, k))),
 };
+EXPERIMENTS['h20-copies64-rates'] = {
+  title: 'The 64-copy setting of "h20-copies-sweep" (momentum 0.9) at 0.01x and 0.02x the chosen rates beside 0.03x, 3 seeds: at 0.03x |W| grew to 8-19x Xavier and the runs learned only in the last epochs',
+  runs: () => [0.01, 0.02].flatMap((k) => SEEDS.map((seed) => adamLike(64, seed, k))),
+};
+EXPERIMENTS['h20-copies-rates'] = {
+  title: 'The 8- and 16-copy settings of "h20-copies-sweep" (momentum 0.9) at 0.05x and 0.1x the chosen rates beside 0.03x, 3 seeds: do fewer copies want a larger rate (validation)?',
+  runs: () => [8, 16].flatMap((copies) => [0.05, 0.1].flatMap((k) => SEEDS.map((seed) => adamLike(copies, seed, k)))),
+};
+EXPERIMENTS['h20-copies32-tuned-init'] = {
+  title: 'The 32-copy setting (momentum 0.9, ridge readout, 20 epochs) from the tuned reservoir\'s radius and input gain instead of Xavier, at 0.01x, 0.03x and 0.05x the chosen rates, seed 42 (validation): from Xavier |W| grew 2-19x and most runs sat at the zero-output level for epochs; its readout-only ablation is the tuned reservoir itself',
+  runs: () => both((task) => [0.01, 0.03, 0.05].map((k) => long20(task, k, { momentum: true, init: 'tuned' }))),
+};
+EXPERIMENTS['h20-delayed-epoch-ridge'] = {
+  title: 'Delayed recall at H = 20 with the ridge readout solved only before every epoch (as in `--exact`, where Adam on the exact gradient with the cap 0.95 then reaches 3.28e-3) instead of every 100 steps: 32 copies with momentum 0.9 at 0.1x, 0.3x and 1x the chosen rates, 1 copy at 1x and 3x, 20 epochs, seed 42 (validation)',
+  runs: () => [...[0.1, 0.3, 1].map((k) => long20('delayed-recall', k, { momentum: true, refitEvery: undefined })), ...[1, 3].map((k) => long20('delayed-recall', k, { momentum: true, refitEvery: undefined, copies: 1 }))],
+};
+EXPERIMENTS['h20-copies32-wcap'] = {
+  title: 'The 32-copy setting (momentum 0.9) with ||W|| bounded to 2x its Xavier norm (Adam on the exact gradient ends at 2.2x on adding, 1.8x on delayed recall; the rule\'s runs grew it to 2-79x): adding at 0.05x, delayed recall at 0.05x and 0.3x with the ridge every 100 steps and, at 0.3x, only before every epoch; 20 epochs, seed 42 (validation)',
+  runs: () => [long20('adding', 0.05, { momentum: true, wCap: 2 }), ...[0.05, 0.3].map((k) => long20('delayed-recall', k, { momentum: true, wCap: 2 })), long20('delayed-recall', 0.3, { momentum: true, wCap: 2, refitEvery: undefined })],
+};
+EXPERIMENTS['h20-copies32-wcap-delayed'] = {
+  title: 'The one "h20-copies32-wcap" run that learned (delayed recall, 32 copies, momentum 0.9, ||W|| <= 2x Xavier, ridge every 100 steps, 0.05x, 20 epochs: test 2.56e-2 on seed 42, the validation falling only in the last 3 epochs) at 0.02x and 0.03x on seed 42, and at 0.05x on seeds 101 and 300',
+  runs: () => [...[0.02, 0.03].map((k) => long20('delayed-recall', k, { momentum: true, wCap: 2 })), ...[101, 300].map((seed) => long20('delayed-recall', 0.05, { momentum: true, wCap: 2, seed }))],
+};
 EXPERIMENTS['h20-copies32-delayed'] = {
   title: 'The 32-copy setting chosen on adding (momentum 0.9, 0.05x the chosen rates, ridge readout, 20 epochs) on delayed recall, 3 seeds',
   runs: () => SEEDS.map((seed) => long20('delayed-recall', 0.05, { seed, momentum: true })),
@@ -500,7 +524,7 @@ function copiesSummary(recs: RunRec[]): string[] {
   const ref = references('adding', 20), ro = SEEDS.map((seed) => recs.find((r) => r.key === specKey(long20('adding', 0.03, { seed, readoutOnly: true })))?.test);
   if (!ref.reservoir || !ref.bptt || ro.some((x) => x === undefined)) return [];
   const out: string[] = [];
-  for (const [copies, k] of [[1, 0.03], [8, 0.03], [16, 0.03], [32, 0.02], [32, 0.03], [32, 0.05], [64, 0.03]]) {
+  for (const [copies, k] of [[1, 0.03], [8, 0.03], [8, 0.05], [8, 0.1], [16, 0.03], [16, 0.05], [16, 0.1], [32, 0.02], [32, 0.03], [32, 0.05], [64, 0.01], [64, 0.02], [64, 0.03]]) {
     const t = SEEDS.map((seed) => recs.find((r) => r.key === specKey(adamLike(copies, seed, k))));
     if (t.some((r) => !r)) continue;
     const ok = t.every((r) => r!.status === 'ok'), x = t.map((r) => r!.test);
@@ -675,7 +699,8 @@ async function evenOdd(): Promise<void> {
  * --exact: the exact gradient (full BPTT, window = episode) in the settings the ANP-T runs
  * use, seed 42, 20 epochs, cosine over them: (1) Adam as in scripts/recurrence-tasks.ts,
  * with the |W| and rho(R) it ends at; (2) Adam with R rescaled to the spectral cap 0.95
- * before every epoch (the optimiser restarted per epoch, as in (3)); (3) plain SGD on W, R
+ * before every epoch (the optimiser restarted per epoch, as in (3)), at H = 20 also with V
+ * solved by ridge before every epoch (Adam on W and R only); (3) plain SGD on W, R
  * with V learned beside them, against V solved by ridge before every epoch and frozen in
  * between (the ANP-T runs' ridge readout, which the ridge fit after the last epoch also
  * scores). H = 20 and H = 100.
@@ -706,7 +731,7 @@ async function exact(): Promise<void> {
         if (o.ridge) await fitRidgeReadout(dev, t.train);
         return `test ${e((await evaluate(dev, t.test)).mse)}, rho(R) ${spectralRadius(p.r, hidden).toFixed(2)}`;
       };
-      if (hidden === 20) for (const cap of [undefined, 0.95]) console.log(`H ${hidden} ${task}: Adam lr ${adamLr} restarted per epoch${cap ? `, R capped to ${cap} before every epoch` : ''}: ${await perEpoch('adam', adamLr, { cap })}`);
+      if (hidden === 20) for (const cap of [undefined, 0.95]) for (const ridge of [false, true]) console.log(`H ${hidden} ${task}: Adam lr ${adamLr} restarted per epoch${cap ? `, R capped to ${cap} before every epoch` : ''}${ridge ? ', V by ridge before every epoch (Adam on W and R)' : ''}: ${await perEpoch('adam', adamLr, { cap, ridge })}`);
       for (const lr of [0.1, 0.3]) for (const ridge of [false, true]) console.log(`H ${hidden} ${task}: SGD lr ${lr} on W and R, V ${ridge ? 'by ridge before every epoch' : 'learned'}: ${await perEpoch('sgd', lr, { ridge })}`);
     }
 }
