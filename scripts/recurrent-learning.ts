@@ -457,6 +457,39 @@ EXPERIMENTS['h20-copies32-wcap-delayed'] = {
   title: 'The one "h20-copies32-wcap" run that learned (delayed recall, 32 copies, momentum 0.9, ||W|| <= 2x Xavier, ridge every 100 steps, 0.05x, 20 epochs: test 2.56e-2 on seed 42, the validation falling only in the last 3 epochs) at 0.02x and 0.03x on seed 42, and at 0.05x on seeds 101 and 300',
   runs: () => [...[0.02, 0.03].map((k) => long20('delayed-recall', k, { momentum: true, wCap: 2 })), ...[101, 300].map((seed) => long20('delayed-recall', 0.05, { momentum: true, wCap: 2, seed }))],
 };
+/** At H = 20 (long20) with the rms step's momentum at `beta` (longer averages of the estimate before it moves the weights). */
+const momentumAt = (task: TaskKey, k: number, beta: number, o: Partial<RunSpec> = {}): RunSpec =>
+  long20(task, k, { seq: { ...CHOSEN_SEQ[task].seq, momentum: beta }, ...o });
+EXPERIMENTS['h20-momentum'] = {
+  title: 'A longer momentum of the rms step instead of more copies (Adam on the exact gradient in the same readout schedule steps once per 10-step episode with momentum 0.9, an average over about 100 steps; the rule steps every step): 1 noisy copy, momentum 0.99 at 0.1x, 0.3x and 1x the chosen rates and 0.999 at 0.3x, 1x and 3x, ridge every 100 steps, 20 epochs, seed 42 (validation)',
+  runs: () => both((task) => [...[0.1, 0.3, 1].map((k) => momentumAt(task, k, 0.99, { copies: 1 })), ...[0.3, 1, 3].map((k) => momentumAt(task, k, 0.999, { copies: 1 }))]),
+};
+EXPERIMENTS['h20-momentum-seeds'] = {
+  title: 'One 1-copy row of "h20-momentum" for both tasks (momentum 0.99, 0.3x the chosen rates: the best on validation on delayed recall, 3.01e-2; on adding 5.93e-2, beside the best 5.87e-2 at momentum 0.999 and 1x) on 3 seeds beside its readout-only ablation: equal budget (one noisy copy, 20 epochs)',
+  runs: () => both((task) => SEEDS.flatMap((seed) => [momentumAt(task, 0.3, 0.99, { copies: 1, seed }), momentumAt(task, 0.3, 0.99, { copies: 1, seed, readoutOnly: true })])),
+};
+EXPERIMENTS['h20-momentum-copies32'] = {
+  title: 'Momentum 0.99 with 32 noisy copies at 0.1x and 0.3x the chosen rates (beside 0.9 at 0.05x: 3.69e-2 on adding, 3.19e-2 on delayed recall), seed 42 (validation)',
+  runs: () => both((task) => [0.1, 0.3].map((k) => momentumAt(task, k, 0.99))),
+};
+EXPERIMENTS['h20-momentum-copies8'] = {
+  title: 'Momentum 0.99 with 8 noisy copies at 0.1x, 0.3x and 1x the chosen rates (with 32 copies it grew |W| to 19-63x Xavier and did not learn), seed 42 (validation)',
+  runs: () => both((task) => [0.1, 0.3, 1].map((k) => momentumAt(task, k, 0.99, { copies: 8 }))),
+};
+EXPERIMENTS['h20-momentum-copies8-low'] = {
+  title: 'As "h20-momentum-copies8" (8 copies, momentum 0.99) below its best rate, 0.1x, the low edge of its grid: 0.03x and 0.05x, seed 42 (validation)',
+  runs: () => both((task) => [0.03, 0.05].map((k) => momentumAt(task, k, 0.99, { copies: 8 }))),
+};
+/** The 8-copy, momentum 0.99 rate chosen on validation per task ("h20-momentum-copies8", "-low"). */
+const M8_RATE: Record<TaskKey, number> = { adding: 0.1, 'delayed-recall': 0.03 };
+EXPERIMENTS['h20-momentum-copies8-seeds'] = {
+  title: '8 copies with momentum 0.99 at the rate chosen on validation (adding 0.1x, delayed recall 0.03x, the low edge of its grid) on 3 seeds beside its readout-only ablation (8 copies)',
+  runs: () => both((task) => SEEDS.flatMap((seed) => [momentumAt(task, M8_RATE[task], 0.99, { copies: 8, seed }), momentumAt(task, M8_RATE[task], 0.99, { copies: 8, seed, readoutOnly: true })])),
+};
+FINAL_SETS.push(
+  { adding: momentumAt('adding', 0.3, 0.99, { copies: 1 }), 'delayed-recall': momentumAt('delayed-recall', 0.3, 0.99, { copies: 1 }) },
+  { adding: momentumAt('adding', M8_RATE.adding, 0.99, { copies: 8 }), 'delayed-recall': momentumAt('delayed-recall', M8_RATE['delayed-recall'], 0.99, { copies: 8 }) },
+);
 EXPERIMENTS['h20-copies32-delayed'] = {
   title: 'The 32-copy setting chosen on adding (momentum 0.9, 0.05x the chosen rates, ridge readout, 20 epochs) on delayed recall, 3 seeds',
   runs: () => SEEDS.map((seed) => long20('delayed-recall', 0.05, { seed, momentum: true })),
@@ -703,7 +736,7 @@ async function evenOdd(): Promise<void> {
  * solved by ridge before every epoch (Adam on W and R only); (3) plain SGD on W, R
  * with V learned beside them, against V solved by ridge before every epoch and frozen in
  * between (the ANP-T runs' ridge readout, which the ridge fit after the last epoch also
- * scores). H = 20 and H = 100.
+ * scores); (4) onSchedule below, at three rates. H = 20 and H = 100.
  */
 async function exact(): Promise<void> {
   const E = 20, cos = (e: number) => 0.5 * (1 + Math.cos((Math.PI * e) / E));
@@ -733,7 +766,58 @@ async function exact(): Promise<void> {
       };
       if (hidden === 20) for (const cap of [undefined, 0.95]) for (const ridge of [false, true]) console.log(`H ${hidden} ${task}: Adam lr ${adamLr} restarted per epoch${cap ? `, R capped to ${cap} before every epoch` : ''}${ridge ? ', V by ridge before every epoch (Adam on W and R)' : ''}: ${await perEpoch('adam', adamLr, { cap, ridge })}`);
       for (const lr of [0.1, 0.3]) for (const ridge of [false, true]) console.log(`H ${hidden} ${task}: SGD lr ${lr} on W and R, V ${ridge ? 'by ridge before every epoch' : 'learned'}: ${await perEpoch('sgd', lr, { ridge })}`);
+      for (const lr of [adamLr, adamLr / 3, adamLr / 10]) console.log(`H ${hidden} ${task}: Adam lr ${lr} on W and R per episode, V by ridge every 100 steps, R capped to ${CAP} every 10 steps (the ANP-T runs' schedule): ${await onSchedule(dev, shape, t, lr, E)}`);
     }
+}
+
+/**
+ * --exact (4): Adam on the exact gradient of W and R (one step per episode window, one
+ * cosine over the run) in the schedule of the ANP-T runs around it: V solved by ridge
+ * every 100 steps (the state carried on), R rescaled to the cap every 10 steps. Written
+ * out here rather than with trainBptt, whose optimiser cannot be paused for a refit.
+ */
+async function onSchedule(dev: FloatDevice, shape: RnnShape, t: ReturnType<typeof makeTask>, lr: number, epochs: number): Promise<string> {
+  const tr = t.train, L = tr.steps / 100, B = BATCH, { inputSize: I, outputSize: O } = tr;
+  let p = xavierNormal(shape, TUNE_SEED);
+  await dev.writeParams(p);
+  await fitRidgeReadout(dev, tr);
+  p = await dev.readParams();
+  const m = { w: new Float64Array(p.w.length), r: new Float64Array(p.r.length) }, v2 = { w: new Float64Array(p.w.length), r: new Float64Array(p.r.length) };
+  const total = epochs * tr.steps;
+  let n = 0, done = 0, lastCap = 0, lastRefit = 0;
+  for (let ep = 0; ep < epochs; ep++) {
+    let state: Float64Array = new Float64Array(B * shape.hidden);
+    for (let s0 = 0; s0 < tr.steps; s0 += L) {
+      const g = lossAndGradient(shape, p, B, tr.inputs, tr.targets, L, { initialState: state, inputOffset: s0 * B * I, targetOffset: s0 * B * O });
+      state = g.finalState;
+      n++;
+      const k = lr * 0.5 * (1 + Math.cos((Math.PI * done) / total)), c1 = 1 - 0.9 ** n, c2 = 1 - 0.999 ** n;
+      for (const layer of ['w', 'r'] as const) {
+        const x = p[layer], gl = g.grad[layer], a = m[layer], b = v2[layer];
+        for (let q = 0; q < x.length; q++) {
+          a[q] = 0.9 * a[q] + 0.1 * gl[q];
+          b[q] = 0.999 * b[q] + 0.001 * gl[q] * gl[q];
+          x[q] -= (k * (a[q] / c1)) / (Math.sqrt(b[q] / c2) + 1e-8);
+        }
+      }
+      done += L;
+      if (![p.w, p.r].every((x) => x.every(Number.isFinite))) return `diverged in epoch ${ep + 1}`;
+      if (done - lastCap >= 10) {
+        lastCap = done;
+        const rho = spectralRadius(p.r, shape.hidden);
+        if (rho > CAP) for (let q = 0; q < p.r.length; q++) p.r[q] *= CAP / rho;
+      }
+      if (done - lastRefit >= 100) {
+        lastRefit = done;
+        await dev.writeParams(p);
+        await fitRidgeReadout(dev, tr);
+        p = await dev.readParams();
+      }
+    }
+  }
+  await dev.writeParams(p);
+  await fitRidgeReadout(dev, tr);
+  return `test ${e((await evaluate(dev, t.test)).mse)}, |W| ${frob(p.w).toFixed(2)}, rho(R) ${spectralRadius(p.r, shape.hidden).toFixed(2)}`;
 }
 
 function readRuns(): RunRec[] {
