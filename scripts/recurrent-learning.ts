@@ -23,8 +23,9 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LearnerConfig, RewardRequest } from '../src/device/types.js';
-import { trainAnpt } from '../src/learn/anpt.js';
-import { lossAndGradient, trainBptt } from '../src/learn/bptt.js';
+import { capSpectralRadius, trainAnpt } from '../src/learn/anpt.js';
+import { lossAndGradient, ParamsOptimizer, trainBptt } from '../src/learn/bptt.js';
+import { scheduleFactor } from '../src/learn/schedule.js';
 import { cosine } from '../src/linalg/vector.js';
 import { evaluate, nrmse, zeroOutputMse } from '../src/learn/evaluate.js';
 import { fitRidgeReadout, tuneReservoir } from '../src/learn/reservoir.js';
@@ -396,14 +397,15 @@ EXPERIMENTS['h20-plain-20'] = {
   runs: () => [1, 32].flatMap((copies) => [...[100, 300].map((x) => ({ ...atH('adding', 20, 1, { copies, capEvery: 10, epochCos: true, epochs: 20 }), lr: same(x), seq: {} })),
     ({ ...atH('delayed-recall', 20, 1, { copies, capEvery: 10, epochCos: true, epochs: 20 }), lr: same(1000), seq: {} })]),
 };
-/** At H = 20: M noisy copies (32 unless given), the cap every 10 steps, epoch cosines, 20 epochs; with momentum 0.9 on the rms step when asked. */
-const long20 = (task: TaskKey, k: number, o: Partial<RunSpec> & { momentum?: boolean } = {}): RunSpec => {
-  const { momentum, ...rest } = o;
-  return atH(task, 20, k, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, ...(momentum ? { seq: { ...CHOSEN_SEQ[task].seq, momentum: 0.9 } } : {}), ...rest });
-};
+/** At H = 20: M noisy copies (32 unless given), the cap every 10 steps, epoch cosines, 20 epochs. */
+const long20 = (task: TaskKey, k: number, o: Partial<RunSpec> = {}): RunSpec =>
+  atH(task, 20, k, { copies: 32, capEvery: 10, epochCos: true, epochs: 20, ...o });
+/** long20 with the rms step's momentum at `beta` (0.9, or longer averages of the estimate before it moves the weights). */
+const momentumAt = (task: TaskKey, k: number, beta: number, o: Partial<RunSpec> = {}): RunSpec =>
+  long20(task, k, { seq: { ...CHOSEN_SEQ[task].seq, momentum: beta }, ...o });
 EXPERIMENTS['h20-adam-like'] = {
   title: 'At H = 20 with 32 noisy copies, the rms step (an Adam-like per-parameter scaling; full BPTT with Adam closes the gap that plain SGD does not) at 0.03x and 0.1x the chosen rates, without and with momentum 0.9, 20 epochs, seed 42',
-  runs: () => both((task) => [0.03, 0.1].flatMap((k) => [long20(task, k), long20(task, k, { momentum: true })])),
+  runs: () => both((task) => [0.03, 0.1].flatMap((k) => [long20(task, k), momentumAt(task, k, 0.9)])),
 };
 /** At H = 20, the rule's own readout: V learned with W and R (output noise on, no ridge refits), as BPTT learns it. */
 const ownV = (task: TaskKey, o: Partial<RunSpec>): RunSpec => ({ ...atH(task, 20, 1, { readout: 'device', outputSigma: SIGMA, refitEvery: undefined, epochCos: true, epochs: 20, capEvery: 10 }), ...o });
@@ -428,11 +430,11 @@ EXPERIMENTS['h20-own-readout-seeds'] = {
 EXPERIMENTS['h20-adam-like-seeds'] = {
   title: 'The two "h20-adam-like" runs that learned late (adding, 32 copies, rms 0.03x with and without momentum 0.9, ridge readout, 20 epochs) on seeds 101 and 300, beside the readout-only ablation (on seed 42 too; W and R frozen, so the same with or without momentum)',
   runs: () => [long20('adding', 0.03, { readoutOnly: true }), ...[101, 300].flatMap((seed) => [
-    long20('adding', 0.03, { seed }), long20('adding', 0.03, { seed, momentum: true }), long20('adding', 0.03, { seed, readoutOnly: true })])],
+    long20('adding', 0.03, { seed }), momentumAt('adding', 0.03, 0.9, { seed }), long20('adding', 0.03, { seed, readoutOnly: true })])],
 };
 /** The learning setting of "h20-adam-like-seeds" with momentum 0.9 and M noisy copies. */
 const adamLike = (copies: number, seed: number, k = 0.03): RunSpec =>
-  long20('adding', k, { copies, seed, momentum: true });
+  momentumAt('adding', k, 0.9, { copies, seed });
 EXPERIMENTS['h20-copies-sweep'] = {
   title: 'How many noisy copies: the setting of "h20-adam-like-seeds" with momentum 0.9 (adding, rms 0.03x, ridge readout, 20 epochs) at 1, 8, 16 and 64 copies (32 in "h20-adam-like-seeds"), 3 seeds; the rate is not retuned per copy count',
   runs: () => [1, 8, 16, 64].flatMap((copies) => SEEDS.map((seed) => adamLike(copies, seed))),
@@ -451,23 +453,20 @@ EXPERIMENTS['h20-copies-rates'] = {
 };
 EXPERIMENTS['h20-copies32-tuned-init'] = {
   title: 'The 32-copy setting (momentum 0.9, ridge readout, 20 epochs) from the tuned reservoir\'s radius and input gain instead of Xavier, at 0.01x, 0.03x and 0.05x the chosen rates, seed 42 (validation): from Xavier |W| grew 2-19x and most runs sat at the zero-output level for epochs; its readout-only ablation is the tuned reservoir itself',
-  runs: () => both((task) => [0.01, 0.03, 0.05].map((k) => long20(task, k, { momentum: true, init: 'tuned' }))),
+  runs: () => both((task) => [0.01, 0.03, 0.05].map((k) => momentumAt(task, k, 0.9, { init: 'tuned' }))),
 };
 EXPERIMENTS['h20-delayed-epoch-ridge'] = {
   title: 'Delayed recall at H = 20 with the ridge readout solved only before every epoch (as in `--exact`, where Adam on the exact gradient with the cap 0.95 then reaches 3.28e-3) instead of every 100 steps: 32 copies with momentum 0.9 at 0.1x, 0.3x and 1x the chosen rates, 1 copy at 1x and 3x, 20 epochs, seed 42 (validation)',
-  runs: () => [...[0.1, 0.3, 1].map((k) => long20('delayed-recall', k, { momentum: true, refitEvery: undefined })), ...[1, 3].map((k) => long20('delayed-recall', k, { momentum: true, refitEvery: undefined, copies: 1 }))],
+  runs: () => [...[0.1, 0.3, 1].map((k) => momentumAt('delayed-recall', k, 0.9, { refitEvery: undefined })), ...[1, 3].map((k) => momentumAt('delayed-recall', k, 0.9, { refitEvery: undefined, copies: 1 }))],
 };
 EXPERIMENTS['h20-copies32-wcap'] = {
   title: 'The 32-copy setting (momentum 0.9) with ||W|| bounded to 2x its Xavier norm (Adam on the exact gradient ends at 2.2x on adding, 1.8x on delayed recall; the rule\'s runs grew it to 2-79x): adding at 0.05x, delayed recall at 0.05x and 0.3x with the ridge every 100 steps and, at 0.3x, only before every epoch; 20 epochs, seed 42 (validation)',
-  runs: () => [long20('adding', 0.05, { momentum: true, wCap: 2 }), ...[0.05, 0.3].map((k) => long20('delayed-recall', k, { momentum: true, wCap: 2 })), long20('delayed-recall', 0.3, { momentum: true, wCap: 2, refitEvery: undefined })],
+  runs: () => [momentumAt('adding', 0.05, 0.9, { wCap: 2 }), ...[0.05, 0.3].map((k) => momentumAt('delayed-recall', k, 0.9, { wCap: 2 })), momentumAt('delayed-recall', 0.3, 0.9, { wCap: 2, refitEvery: undefined })],
 };
 EXPERIMENTS['h20-copies32-wcap-delayed'] = {
   title: 'The one "h20-copies32-wcap" run that learned (delayed recall, 32 copies, momentum 0.9, ||W|| <= 2x Xavier, ridge every 100 steps, 0.05x, 20 epochs: test 2.56e-2 on seed 42, the validation falling only in the last 3 epochs) at 0.02x and 0.03x on seed 42, and at 0.05x on seeds 101 and 300',
-  runs: () => [...[0.02, 0.03].map((k) => long20('delayed-recall', k, { momentum: true, wCap: 2 })), ...[101, 300].map((seed) => long20('delayed-recall', 0.05, { momentum: true, wCap: 2, seed }))],
+  runs: () => [...[0.02, 0.03].map((k) => momentumAt('delayed-recall', k, 0.9, { wCap: 2 })), ...[101, 300].map((seed) => momentumAt('delayed-recall', 0.05, 0.9, { wCap: 2, seed }))],
 };
-/** At H = 20 (long20) with the rms step's momentum at `beta` (longer averages of the estimate before it moves the weights). */
-const momentumAt = (task: TaskKey, k: number, beta: number, o: Partial<RunSpec> = {}): RunSpec =>
-  long20(task, k, { seq: { ...CHOSEN_SEQ[task].seq, momentum: beta }, ...o });
 EXPERIMENTS['h20-momentum'] = {
   title: 'A longer momentum of the rms step instead of more copies (Adam on the exact gradient in the same readout schedule steps once per 10-step episode with momentum 0.9, an average over about 100 steps; the rule steps every step): 1 noisy copy, momentum 0.99 at 0.1x, 0.3x and 1x the chosen rates and 0.999 at 0.3x, 1x and 3x, ridge every 100 steps, 20 epochs, seed 42 (validation)',
   runs: () => both((task) => [...[0.1, 0.3, 1].map((k) => momentumAt(task, k, 0.99, { copies: 1 })), ...[0.3, 1, 3].map((k) => momentumAt(task, k, 0.999, { copies: 1 }))]),
@@ -500,7 +499,7 @@ FINAL_SETS.push(
 );
 EXPERIMENTS['h20-copies32-delayed'] = {
   title: 'The 32-copy setting chosen on adding (momentum 0.9, 0.05x the chosen rates, ridge readout, 20 epochs) on delayed recall, 3 seeds',
-  runs: () => SEEDS.map((seed) => long20('delayed-recall', 0.05, { seed, momentum: true })),
+  runs: () => SEEDS.map((seed) => momentumAt('delayed-recall', 0.05, 0.9, { seed })),
 };
 /** At H = 20 the bar's references are the H = 20 runs of scripts/recurrence-tasks.ts --hidden 20. */
 FINAL_SETS.push({ adding: long20('adding', 0.03) });
@@ -761,8 +760,7 @@ async function exact(): Promise<void> {
       const perEpoch = async (opt: 'adam' | 'sgd', lr: number, o: { cap?: number; ridge?: boolean }) => {
         let p = xavierNormal(shape, TUNE_SEED);
         for (let ep = 0; ep < E; ep++) {
-          const rho = spectralRadius(p.r, hidden);
-          if (o.cap && rho > o.cap) for (let k = 0; k < p.r.length; k++) p.r[k] *= o.cap / rho;
+          if (o.cap) capSpectralRadius(p.r, hidden, o.cap);
           if (o.ridge) { await dev.writeParams(p); await fitRidgeReadout(dev, t.train); p = await dev.readParams(); }
           const k = lr * cos(ep);
           p = trainBptt(shape, p, t.train, { epochs: 1, lr: { w: k, r: k, v: o.ridge ? 0 : k }, window: L, optimizer: { kind: opt } }).params;
@@ -785,8 +783,9 @@ async function exact(): Promise<void> {
  * cosine over the run) in the schedule of the ANP-T runs around it: V solved by ridge
  * every 100 steps (the state carried on), R rescaled to the cap every 10 steps; with
  * learnV, V learned by the same Adam instead (no ridge), the cap kept; at H = 100 also
- * with the cap at 1.5 or none (BPTT's own solutions end at rho(R) 1.23-1.33). Written
- * out here rather than with trainBptt, whose optimiser cannot be paused for a refit.
+ * with the cap at 1.5 or none (BPTT's own solutions end at rho(R) 1.23-1.33). A loop of
+ * its own rather than trainBptt, which cannot stop between windows for a refit; the
+ * optimiser is trainBptt's (one Adam across the refits).
  */
 async function onSchedule(dev: FloatDevice, shape: RnnShape, t: ReturnType<typeof makeTask>, lr: number, epochs: number, learnV = false, cap = CAP): Promise<string> {
   const tr = t.train, L = tr.steps / 100, B = BATCH, { inputSize: I, outputSize: O } = tr;
@@ -794,31 +793,20 @@ async function onSchedule(dev: FloatDevice, shape: RnnShape, t: ReturnType<typeo
   await dev.writeParams(p);
   if (!learnV) await fitRidgeReadout(dev, tr);
   p = await dev.readParams();
-  const zeros = () => ({ w: new Float64Array(p.w.length), r: new Float64Array(p.r.length), v: new Float64Array(p.v.length) });
-  const m = zeros(), v2 = zeros(), layers = learnV ? (['w', 'r', 'v'] as const) : (['w', 'r'] as const);
-  const total = epochs * tr.steps;
-  let n = 0, done = 0, lastCap = 0, lastRefit = 0;
+  const adam = new ParamsOptimizer({ kind: 'adam' }), total = epochs * tr.steps;
+  let done = 0, lastCap = 0, lastRefit = 0;
   for (let ep = 0; ep < epochs; ep++) {
     let state: Float64Array = new Float64Array(B * shape.hidden);
     for (let s0 = 0; s0 < tr.steps; s0 += L) {
       const g = lossAndGradient(shape, p, B, tr.inputs, tr.targets, L, { initialState: state, inputOffset: s0 * B * I, targetOffset: s0 * B * O });
       state = g.finalState;
-      n++;
-      const k = lr * 0.5 * (1 + Math.cos((Math.PI * done) / total)), c1 = 1 - 0.9 ** n, c2 = 1 - 0.999 ** n;
-      for (const layer of layers) {
-        const x = p[layer], gl = g.grad[layer], a = m[layer], b = v2[layer];
-        for (let q = 0; q < x.length; q++) {
-          a[q] = 0.9 * a[q] + 0.1 * gl[q];
-          b[q] = 0.999 * b[q] + 0.001 * gl[q] * gl[q];
-          x[q] -= (k * (a[q] / c1)) / (Math.sqrt(b[q] / c2) + 1e-8);
-        }
-      }
+      const k = lr * scheduleFactor({ kind: 'cosine' }, done, total);
+      adam.step(p, g.grad, { w: k, r: k, v: learnV ? k : 0 }); // V's moments move with rate 0: V stays the ridge fit
       done += L;
       if (![p.w, p.r, p.v].every((x) => x.every(Number.isFinite))) return `diverged in epoch ${ep + 1}`;
       if (Number.isFinite(cap) && done - lastCap >= 10) {
         lastCap = done;
-        const rho = spectralRadius(p.r, shape.hidden);
-        if (rho > cap) for (let q = 0; q < p.r.length; q++) p.r[q] *= cap / rho;
+        capSpectralRadius(p.r, shape.hidden, cap);
       }
       if (!learnV && done - lastRefit >= 100) {
         lastRefit = done;

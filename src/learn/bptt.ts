@@ -147,8 +147,8 @@ function present(p: Params): { L: (typeof LAYERS)[number]; x: Float64Array }[] {
   return LAYERS.flatMap((L) => (p[L] ? [{ L, x: p[L] }] : []));
 }
 
-/** An SGD or Adam step on W, R, V in place, with per-layer rates. */
-class ParamsOptimizer {
+/** An SGD or Adam step on W, R, V in place, with per-layer rates (a rate of 0 leaves a layer as it is). */
+export class ParamsOptimizer {
   private m?: Params;
   private s?: Params;
   private t = 0;
