@@ -69,6 +69,8 @@ export { evaluate, zeroOutputMse, type Evaluation, type EvaluateOptions } from '
 /** Baselines on the float model: node perturbation, weight perturbation (devices), BPTT, ridge readout. */
 export { NpFloatDevice, type PerturbationDeviceOptions, type PerturbationScale } from './learn/np.js';
 export { WpFloatDevice } from './learn/wp.js';
+/** ANP-T research options on the float model: a reward per sequence with its own trace, and the rms step with momentum (issue 11). */
+export { SequenceRewardDevice, type SequenceRewardOptions } from './learn/sequence-reward.js';
 export { trainBptt, evaluateFloat, type BpttOptions, type BpttResult, type Optimizer } from './learn/bptt.js';
 export { fitRidgeReadout, type RidgeOptions, type RidgeResult } from './learn/reservoir.js';
 /** Step-size schedules (a factor on the base rates per step). */
@@ -96,6 +98,8 @@ export {
   type TaskName,
   type WeatherOptions,
 } from './tasks/index.js';
+/** Noisy copies: every sequence of a set M times side by side (M noise draws of the same data per step). */
+export { replicateSequences } from './tasks/replicate.js';
 
 // ---------------------------------------------------------------------------------
 // Fixed-point formats

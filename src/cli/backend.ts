@@ -104,6 +104,8 @@ export interface DeviceSetup {
   formats?: ChipFormats;
   /** Noise std, hidden and output, real units. */
   sigma: number;
+  /** Output-layer noise std when not sigma (anpt train --output-sigma). */
+  outputSigma?: number;
   seed: number;
   maxChunkSteps: number;
   mismatch?: MismatchConfig;
@@ -116,7 +118,7 @@ export async function configureDevice(device: Device, s: DeviceSetup): Promise<v
   await device.configure({
     topology: s.topology,
     formats: s.formats,
-    noise: { hiddenSigma: s.sigma, outputSigma: s.sigma },
+    noise: { hiddenSigma: s.sigma, outputSigma: s.outputSigma ?? s.sigma },
     seed: s.seed,
     maxChunkSteps: s.maxChunkSteps,
     mismatch: s.mismatch,

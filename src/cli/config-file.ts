@@ -47,6 +47,21 @@ export function applyConfigFile(flags: TrainFlags & { config?: string }, cmd: Co
   return out as TrainFlags;
 }
 
+/** The flags of learner-options.ts that differ from their defaults (the default run's config.json stays as it was). */
+function researchFlags(cfg: TrainConfig): Record<string, string | number | undefined> {
+  const x = cfg.extras, anpt = cfg.algo === 'anpt';
+  return {
+    copies: anpt && x.copies > 1 ? x.copies : undefined,
+    'output-sigma': anpt && x.outputSigma !== cfg.sigma ? x.outputSigma : undefined,
+    'ridge-every': x.ridgeEvery,
+    'spectral-every': cfg.spectralCap !== undefined ? x.spectralEvery : undefined,
+    reward: x.reward === 'sequence' ? x.reward : undefined,
+    rms: x.sequence?.rms,
+    'rms-clip': x.sequence?.rmsClip,
+    momentum: x.sequence?.momentum,
+  };
+}
+
 /** config.json of a run: every resolved value as the flag that sets it. */
 export function configJson(cfg: TrainConfig): Record<string, string | number | boolean> {
   const o = cfg.task.options;
@@ -98,6 +113,7 @@ export function configJson(cfg: TrainConfig): Record<string, string | number | b
     radius: cfg.reservoir ? (cfg.reservoir.radii.length ? cfg.reservoir.radii.join(',') : 'init') : undefined,
     'input-gain': cfg.reservoir?.gains.join(','),
     mismatch: cfg.algo === 'bptt' ? undefined : cfg.mismatch,
+    ...researchFlags(cfg),
   });
   if (cfg.formats) {
     const f = cfg.formats;

@@ -9,6 +9,7 @@ import type { FormatFlags } from './backend.js';
 import type { TaskFlags, TaskSpec } from './task-options.js';
 import type { LinkFlags, LinkSettings } from './link-options.js';
 import type { RunState } from './resume.js';
+import type { LearnerExtras, LearnerFlags } from './learner-options.js';
 
 export interface TrainConfig {
   task: TaskSpec;
@@ -49,8 +50,10 @@ export interface TrainConfig {
   bias: boolean;
   /** Per-neuron mismatch spread (gain std, relative, and offset std, real units; seeded by the run's seed); 0 = none. */
   mismatch: number;
-  /** Rescale R to this spectral radius whenever it is above it (checked every SPECTRAL_EVERY_STEPS steps); anpt, np, wp. */
+  /** Rescale R to this spectral radius whenever it is above it (checked every extras.spectralEvery steps); anpt, np, wp. */
   spectralCap?: number;
+  /** The research options of anpt (learner-options.ts): copies, output noise, mid-epoch ridge fits, per-sequence reward. */
+  extras: LearnerExtras;
   /** Skip the per-epoch spectral radius and gradient cosine (they cost a little time on the float model). */
   noDiagnostics?: boolean;
   /** reservoir only: candidate spectral radii of R (empty: keep R) and gains of W, chosen on validation. */
@@ -67,7 +70,7 @@ export interface TrainConfig {
 }
 
 /** The flags of `anpt train` as commander returns them (strings; undefined when absent). */
-export interface TrainFlags extends TaskFlags, FormatFlags, LinkFlags {
+export interface TrainFlags extends TaskFlags, FormatFlags, LinkFlags, LearnerFlags {
   algo?: string;
   backend?: string;
   device?: string;

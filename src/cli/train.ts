@@ -19,7 +19,7 @@ import { codeRange, formatName, lsb } from '../format/fixed.js';
 import { ACTIVATIONS, initialParams, type RnnShape } from '../model/rnn.js';
 import { divergence, DIVERGENCE_FACTOR, DIVERGENCE_RULE, untrainedReference } from '../learn/divergence.js';
 import { checkTrainSize, evalChunkSteps } from './limits.js';
-import { SPECTRAL_EVERY_STEPS, TRACE_DECAY } from '../learn/defaults.js';
+import { TRACE_DECAY } from '../learn/defaults.js';
 import { applyConfigFile, configJson } from './config-file.js';
 import type { Task } from '../tasks/index.js';
 import { addFormatOptions, checkAlgoBackend, configureDevice, linkHealth, linkLine, makeDevice, openBoard, resolveDeviceUrl, resolveFormats, resolveThreads, THREADS_HELP, type FormatFlags } from './backend.js';
@@ -42,6 +42,8 @@ import type { TrainConfig } from './train-config.js';
 import { addLinkOptions, resolveLinkSettings, type LinkFlags } from './link-options.js';
 import { interruptedExit, isLinkFailure, writeLinkFailed } from './run-status.js';
 import { hasRunState, Interrupted, resumeConfig, runStateSaver } from './resume.js';
+import { LEARNER_OPTION_HELP, lrBatchScaleOf, resolveLearnerExtras, sequenceRewardDevice } from './learner-options.js';
+import { replicateSequences } from '../tasks/replicate.js';
 
 import type { TrainFlags } from './train-config.js';
 export type { TrainFlags } from './train-config.js';
@@ -87,7 +89,7 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
   const seed = uint32('--seed', f.seed, SEED, '42');
   const task = resolveTaskSpec(f, { seed });
   const budget = TASK_BUDGET[task.name];
-  const cfg: TrainConfig = {
+  const cfg: Omit<TrainConfig, 'extras'> = {
     task,
     algo,
     backend,
@@ -125,9 +127,10 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     progressEvery: positiveReal('--progress-every', f.progressEvery, PROGRESS_INTERVAL_SECONDS, String(PROGRESS_INTERVAL_SECONDS)),
     flags: f,
   };
+  const extras = resolveLearnerExtras(f, cfg);
   checkOutDir(f.out, cfg.force);
-  checkTrainSize(cfg);
-  return cfg;
+  checkTrainSize({ ...cfg, copies: extras.copies });
+  return { ...cfg, extras };
 }
 
 /** Largest mismatch spread (the sweep's bound): a gain std of 50 %. */
@@ -214,7 +217,7 @@ function maxChunkSteps(cfg: TrainConfig, task: Task, topology: Topology): number
 async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, initial: Params, note: (line: string) => void): Promise<Device> {
   const device = cfg.backend === 'device'
     ? await openBoard(cfg.deviceUrl!, { ...cfg.link, checkpointDir: cfg.checkpointDir, onEvent: note })
-    : makeDevice(cfg.algo, cfg.backend, cfg.threads);
+    : cfg.extras.reward === 'sequence' ? sequenceRewardDevice(cfg.extras, cfg.threads) : makeDevice(cfg.algo, cfg.backend, cfg.threads);
   try {
     if (cfg.resume && device instanceof ResilientDevice) {
       await device.restore(cfg.resume.checkpoint); // the board as it was when the run state was saved
@@ -230,7 +233,7 @@ async function prepareDevice(cfg: TrainConfig, task: Task, topology: Topology, i
     const minChunk = trainChunk(cfg, task);
     for (;;) {
       try {
-        await configureDevice(device, { topology, formats: cfg.formats, sigma: cfg.sigma, seed: cfg.seed, maxChunkSteps: maxChunk, mismatch: runMismatch(cfg), learner: runLearner(cfg) });
+        await configureDevice(device, { topology, formats: cfg.formats, sigma: cfg.sigma, outputSigma: cfg.extras.outputSigma, seed: cfg.seed, maxChunkSteps: maxChunk, mismatch: runMismatch(cfg), learner: runLearner(cfg) });
         break;
       } catch (err) {
         // A board's RAM bounds the chunk: evaluation chunks are our choice, so halve them
@@ -324,11 +327,12 @@ async function trainOnDeviceFrom(
   const res = await trainAnpt(device, task.train, {
     epochs: cfg.epochs, lr: cfg.layerLr, chunkSteps: trainChunk(cfg, task), schedule: { kind: cfg.schedule },
     // ANP-T's step is batch-invariant (lr x (B/10)^2, learn/anpt.ts); NP and WP are gradient-scaled already
-    lrBatchScale: cfg.algo === 'anpt' ? 'anpt' : 'none', readout: cfg.readout, onWarning: warn,
+    lrBatchScale: lrBatchScaleOf(cfg.algo, cfg.extras), readout: cfg.readout, onWarning: warn,
+    reward: cfg.extras.reward, ridgeEverySteps: cfg.extras.ridgeEvery,
     readoutOnly: cfg.readoutOnly, test: task.test, metrics: task.metrics, onProgress, progressEverySteps: PROGRESS_EVERY_STEPS,
     // stop early at the divergence bound (divergence.ts), in the trainer's units: its zero-output train MSE
     divergenceFactor: DIVERGENCE_FACTOR * untrainedReference(initialTest.mse, zeroOutputMse(task.test)) / zeroOutputMse(task.test),
-    spectral: cfg.spectralCap ? { cap: cfg.spectralCap, everySteps: SPECTRAL_EVERY_STEPS } : undefined,
+    spectral: cfg.spectralCap ? { cap: cfg.spectralCap, everySteps: cfg.extras.spectralEvery } : undefined,
     afterEpoch: (cfg.algo === 'anpt' && !cfg.noDiagnostics) ? ((rho) => () => epochDiagnostics(cfg, task, device, rho))(new WarmSpectralRadius()) : undefined,
     afterChunk: saver?.afterChunk, resume: cfg.resume?.position,
   });
@@ -368,9 +372,14 @@ async function epochDiagnostics(cfg: TrainConfig, task: Task, device: Device, rh
   return out;
 }
 
+/** --copies M: the train and test sets with every sequence M times (the device's batch is B x M; a clean pass scores the copies alike). */
+function withCopies(task: Task, M: number): Task {
+  return M === 1 ? task : { ...task, train: replicateSequences(task.train, M), test: replicateSequences(task.test, M) };
+}
+
 /** Run a checked configuration; writes the run directory and prints the result. Returns the exit code. */
 export async function runTrain(config: TrainConfig, io: CliIo, command: string): Promise<number> {
-  const task = buildTask(config.task);
+  const task = withCopies(buildTask(config.task), config.extras.copies);
   const cfg: TrainConfig = { ...config, chunk: config.chunk === 'sequence' ? task.train.steps : config.chunk };
   if (cfg.epochs * task.train.steps > 2 ** 32)
     throw new UsageError(`--epochs: ${cfg.epochs} epochs x ${task.train.steps} steps exceed the device's 32-bit step counter (${2 ** 32} steps); train fewer epochs or on shorter sequences`);
@@ -381,7 +390,7 @@ export async function runTrain(config: TrainConfig, io: CliIo, command: string):
   const progress = createProgress({ quiet: cfg.quiet, zeroTestMse: zeroTest, stream: io.progress, intervalSeconds: cfg.progressEvery });
   const device = cfg.algo === 'bptt' ? undefined : await prepareDevice(cfg, task, topology, initial, (line) => progress.note(line));
   const started = performance.now();
-  progress.note(`anpt train: ${task.name}, ${cfg.algo} on the ${cfg.backend} backend, H=${cfg.hidden} B=${topology.batch} T=${task.train.steps}${cfg.algo === 'reservoir' ? '' : `, ${cfg.epochs} epoch${cfg.epochs > 1 ? 's' : ''}`}`);
+  progress.note(`anpt train: ${task.name}, ${cfg.algo} on the ${cfg.backend} backend, H=${cfg.hidden} B=${topology.batch}${cfg.extras.copies > 1 ? ` (${topology.batch / cfg.extras.copies} x ${cfg.extras.copies} copies)` : ''} T=${task.train.steps}${cfg.algo === 'reservoir' ? '' : `, ${cfg.epochs} epoch${cfg.epochs > 1 ? 's' : ''}`}`);
   const warnings: string[] = [];
   const warn = (line: string) => {
     warnings.push(line);
@@ -473,7 +482,9 @@ export function addTrainCommand(program: Command, run: (flags: TrainFlags) => Pr
     .option('--trace-decay <lambda>', `anpt: decay of the trace per step, 0 <= lambda < 1 (default ${TRACE_DECAY})`)
     .option('--readout <kind>', 'anpt: device (the rule trains V) | ridge (V solved on the host by ridge on the clean hidden trace after every epoch; default device)')
     .option('--readout-only', 'train V only (ablation)')
-    .option('--spectral-cap <rho>', `anpt, np, wp: rescale R to spectral radius rho whenever it exceeds it (checked every 100 steps; a forward-only stabiliser); 0 = off (default ${FLOAT_ANPT_SPECTRAL_CAP} for anpt on the float backend or with --trace, else off)`)
+    .option('--spectral-cap <rho>', `anpt, np, wp: rescale R to spectral radius rho whenever it exceeds it (checked every --spectral-every steps; a forward-only stabiliser); 0 = off (default ${FLOAT_ANPT_SPECTRAL_CAP} for anpt on the float backend or with --trace, else off)`);
+  for (const [flag, help] of LEARNER_OPTION_HELP) cmd.option(flag, help);
+  cmd
     .option('--no-diagnostics', 'anpt: skip the per-epoch spectral radius of R and the cosine of the update to the BPTT gradient, written to metrics.csv')
     .option('--radius <list>', `reservoir: spectral radii of R to try, comma-separated, chosen with --input-gain and the ridge lambda on the last 20 % of the train steps (never the test set); init = keep the initial R (default ${DEFAULT_RADII.join(',')})`)
     .option('--input-gain <list>', `reservoir: gains of the initial W to try, comma-separated (1 = keep W; default ${DEFAULT_GAINS.join(',')})`)

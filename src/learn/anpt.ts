@@ -35,7 +35,9 @@
  * Host-solved readout (readout 'ridge'): V is not learnt by the rule (lr.v = 0) but
  * solved by ridge regression on the clean hidden trace of the train set (reservoir.ts)
  * before the first epoch and after every epoch, and written to the device, so that the
- * recurrent learning (W, R) can be judged apart from the readout, as a reservoir is.
+ * recurrent learning (W, R) can be judged apart from the readout, as a reservoir is;
+ * with ridgeEverySteps also every that many steps inside an epoch (W and R then always
+ * train against a readout solved for them: docs/results/recurrent-learning-notes.md).
  */
 import type { Device, LearningRates, RewardRequest, RunRequest, RunResult } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
@@ -90,6 +92,9 @@ export interface TrainProgress {
 export interface SequenceRewardTarget {
   /** Reward the pending chunk with dL per step and sequence (K x B, step-major). */
   rewardSequences(req: RewardRequest): Promise<void>;
+  /** The per-sequence traces (not in readState), kept by the trainer across a mid-epoch ridge fit (ridgeEverySteps). */
+  readSequenceTraces?(): Float64Array[];
+  writeSequenceTraces?(traces: Float64Array[]): void;
 }
 
 /** A device that can be told the next chunk while it runs this one (a pipelined link sends its inputs ahead: docs/protocol.md, Preloading). */
@@ -146,6 +151,14 @@ export interface AnptOptions {
   reward?: 'batch' | 'sequence';
   /** Options of the ridge readout fit (readout 'ridge'). */
   ridge?: RidgeOptions;
+  /**
+   * readout 'ridge': also solve V every this many trained steps inside an epoch (>= 1),
+   * counted from the last fit (the fit after an epoch counts). The fit evaluates the train
+   * set from a zero state, so the recurrent state (readState) and a per-sequence device's
+   * traces are read before it and written back after: training goes on where it was, with
+   * the new V. Absent: before the first epoch and after every epoch only.
+   */
+  ridgeEverySteps?: number;
   /** Called with a one-line warning (e.g. the loss grew by orders of magnitude in the first steps). */
   onWarning?: (line: string) => void;
   normalise?: DeltaLossNormalise;
@@ -189,6 +202,8 @@ export interface TrainPosition {
   rescales: number;
   radius?: number;
   nextSpectral: number;
+  /** The step count of the next mid-epoch ridge fit (ridgeEverySteps). */
+  nextRidge?: number;
   lastProgress: number;
   /** The epochs finished before. */
   records: EpochRecord[];
@@ -244,6 +259,10 @@ function validateOptions(o: AnptOptions, train: SequenceSet): void {
     if (!(decay >= 0 && decay < 1)) throw new ConfigError('normalise.decay', `${decay} is out of range; allowed 0 <= decay < 1`);
     if (target !== undefined && !(target > 0 && Number.isFinite(target))) throw new ConfigError('normalise.target', `${target} is out of range; allowed finite values > 0 (loss units)`);
     if (!Number.isInteger(warmupSteps) || warmupSteps < 1) throw new ConfigError('normalise.warmupSteps', `${warmupSteps} is out of range; allowed integers >= 1`);
+  }
+  if (o.ridgeEverySteps !== undefined) {
+    if (!Number.isInteger(o.ridgeEverySteps) || o.ridgeEverySteps < 1) throw new ConfigError('ridgeEverySteps', `${o.ridgeEverySteps} is out of range; allowed integers >= 1`);
+    if (o.readout !== 'ridge') throw new ConfigError('ridgeEverySteps', 'goes with readout "ridge" (V solved on the host); set readout ridge or remove it');
   }
   if (o.spectral) {
     if (!(o.spectral.cap > 0) || !Number.isFinite(o.spectral.cap)) throw new ConfigError('spectral.cap', `${o.spectral.cap} is out of range; allowed finite values > 0`);
@@ -322,6 +341,15 @@ export function capSpectralRadius(r: Float64Array, hidden: number, cap: number, 
   return { radius, rescaled: true };
 }
 
+/** A ridge fit of V in the middle of an epoch: the recurrent state and per-sequence traces are put back after it. */
+async function refitKeepingState(device: Device, train: SequenceSet, ridge: RidgeOptions | undefined): Promise<void> {
+  const state = await device.readState();
+  const seq = takesSequenceRewards(device) ? device.readSequenceTraces?.() : undefined;
+  await fitRidgeReadout(device, train, ridge);
+  await device.writeState(state);
+  if (seq && takesSequenceRewards(device)) device.writeSequenceTraces?.(seq);
+}
+
 /**
  * Train a configured device (weights already written) on `train` with ANP-T for
  * `epochs` passes. Every epoch starts from a zero state. Returns per-epoch records;
@@ -362,6 +390,8 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
   let t = from?.t ?? options.t0 ?? 0;
   let stepsDone = from?.stepsDone ?? 0;
   let nextSpectral = from?.nextSpectral ?? options.spectral?.everySteps ?? Infinity;
+  const ridgeEvery = options.ridgeEverySteps ?? Infinity;
+  let nextRidge = from?.nextRidge ?? stepsDone + ridgeEvery;
   let lastProgress = from?.lastProgress ?? 0;
 
   const result = (status: TrainResult['status'], message?: string): TrainResult =>
@@ -426,14 +456,22 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
           rescales++;
         }
       }
+      if (stepsDone >= nextRidge && s + k < T) {
+        // (the last chunk of an epoch is followed by the epoch's own fit)
+        nextRidge = stepsDone + ridgeEvery;
+        await refitKeepingState(device, train, options.ridge);
+      }
       if (options.onProgress && stepsDone - lastProgress >= progressEvery) {
         lastProgress = stepsDone;
         options.onProgress({ phase: 'chunk', epoch, epochs: options.epochs, stepInEpoch: s + k, stepsPerEpoch: T, stepsDone, totalSteps, trainMse: running, lrFactor });
       }
       if (options.afterChunk && s + k < T)
-        await options.afterChunk({ epoch, stepInEpoch: s + k, stepsDone, t, lossSum, rescales, radius, nextSpectral, lastProgress, records: structuredClone(records) });
+        await options.afterChunk({ epoch, stepInEpoch: s + k, stepsDone, t, lossSum, rescales, radius, nextSpectral, ...(options.ridgeEverySteps ? { nextRidge } : {}), lastProgress, records: structuredClone(records) });
     }
-    if (ridge) await fitRidgeReadout(device, train, options.ridge);
+    if (ridge) {
+      await fitRidgeReadout(device, train, options.ridge);
+      nextRidge = stepsDone + ridgeEvery;
+    }
     const rec: EpochRecord = { epoch, trainMse: lossSum / T, lrFactor, rescales, spectralRadius: radius, seconds: 0 };
     if (options.afterEpoch) rec.diagnostics = await options.afterEpoch(epoch);
     if (options.test && ((epoch + 1) % evaluateEvery === 0 || epoch === options.epochs - 1)) {

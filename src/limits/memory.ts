@@ -40,6 +40,10 @@ export function taskShape(t: TaskSize): { steps: number; batch: number; inputs: 
       return { steps: Number(o.steps ?? 5000) + Number(o.horizon ?? 15), batch, inputs: 1, outputs: 1, flag: '--steps' };
     case 'copy':
       return { steps: 2 * Number(o.length ?? 100) + Number(o.delay ?? 10), batch, inputs: 10, outputs: 10, flag: '--copy-length' };
+    case 'adding':
+    case 'delayed-recall':
+      // episodes of [value, marker, query] steps, one output (tasks/marked-episodes.ts)
+      return { steps: Number(o.episode ?? 10) * Number(o.episodes ?? 100), batch, inputs: 3, outputs: 1, flag: '--episodes' };
     default: {
       // table data: every cell of the file becomes at most one binary64 value per use
       let size = 4e6; // data/WTH.csv is about 3 MB
@@ -63,12 +67,14 @@ export interface RunSize {
   bpttWindow?: number | 'full';
   /** Runs side by side (sweep workers), each with its own copy. */
   parallel?: number;
+  /** Noisy copies of every sequence (anpt train --copies): the batch is the task's times this. */
+  copies?: number;
 }
 
 /** Parts of a run's memory (bytes), by the flag that sets them. */
 export function runMemory(r: RunSize): { flag: string; bytes: number; what: string }[] {
   const s = taskShape(r.task);
-  const H = r.hidden, B = s.batch, T = s.steps;
+  const H = r.hidden, B = s.batch * (r.copies ?? 1), T = s.steps;
   const K = Math.min(T, r.chunkSteps ?? 1000);
   // train and test inputs and targets, the evaluation outputs and the step's copies (x 4)
   const data = 4 * 8 * T * B * (s.inputs + s.outputs);
