@@ -1,7 +1,8 @@
 // `anpt train --resume DIR` after SIGKILL and after SIGINT of a board run (firmware-sim
 // over TCP, default flags): the final weights are the bytes of an uninterrupted run; SIGINT
 // leaves summary.json with "status": "interrupted". With --trace innovation the run state's
-// checkpoint carries the eligibility traces, and the resumed run has the same bytes too.
+// checkpoint carries the eligibility traces, and the resumed run has the same bytes too; so
+// does one with the ridge readout solved every 70 steps (the position says when the next fit is due).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,6 +15,8 @@ import { spawnFirmwareSim, type RunningSim } from '../firmware-sim/spawn.js';
 const TMP = mkdtempSync(join(tmpdir(), 'anpt-cli-resume-'));
 const TASK = ['--task', 'mackey-glass', '--hidden', '32', '--batch', '4', '--steps', '300', '--epochs', '2', '--quiet'];
 const TRACE = ['--trace', 'innovation', '--trace-decay', '0.9'];
+/** V solved by ridge every 70 steps as well as per epoch: the position holds when the next fit is due (H 8: each fit brings the train set's hidden trace over the link). */
+const RIDGE = [...TRACE, '--readout', 'ridge', '--ridge-every', '70', '--hidden', '8'];
 let sim: RunningSim;
 
 async function cli(...argv: string[]): Promise<{ code: number; err: string }> {
@@ -41,7 +44,7 @@ async function interrupted(dir: string, signal: NodeJS.Signals, extra: string[] 
 
 beforeAll(async () => {
   sim = await spawnFirmwareSim(['--tcp', '0', '--baud', '115200', '--quiet'], { timeoutMs: 60_000 });
-  for (const [dir, extra] of [['ref', []], ['ref-trace', TRACE]] as const) {
+  for (const [dir, extra] of [['ref', []], ['ref-trace', TRACE], ['ref-ridge', RIDGE]] as const) {
     const ref = await cli('train', ...TASK, ...extra, '--backend', 'emulator', '--out', join(TMP, dir));
     expect(ref.code, ref.err).toBe(0);
   }
@@ -84,5 +87,16 @@ describe('anpt train --resume', () => {
     expect(r.code, r.err).toBe(0);
     expect(matrices('killed-trace')).toBe(matrices('ref-trace'));
     expect(matrices('ref-trace')).not.toBe(matrices('ref'));
+  }, 240_000);
+
+  it('with --readout ridge --ridge-every 70, after SIGKILL mid-run: the fits fall where they would have, the weights of an uninterrupted run', async () => {
+    const killed = await interrupted('killed-ridge', 'SIGKILL', RIDGE);
+    expect(killed.signal).toBe('SIGKILL');
+    const saved = JSON.parse(readFileSync(join(TMP, 'killed-ridge', 'run-state.json'), 'utf8'));
+    expect(saved.position.nextRidge).toBeGreaterThan(saved.position.stepsDone);
+    const r = await cli('train', '--resume', join(TMP, 'killed-ridge'));
+    expect(r.code, r.err).toBe(0);
+    expect(matrices('killed-ridge')).toBe(matrices('ref-ridge'));
+    expect(matrices('ref-ridge')).not.toBe(matrices('ref-trace'));
   }, 240_000);
 });

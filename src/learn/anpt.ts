@@ -396,7 +396,9 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
 
   const result = (status: TrainResult['status'], message?: string): TrainResult =>
     ({ status, message, epochs: records, steps: stepsDone, nextT0: t, zeroOutputMse: zero, warnings });
-  if (ridge) await fitRidgeReadout(device, train, options.ridge);
+  // (a resumed run's device holds V and the recurrent state as they were: a fit now would run
+  // the train set through it and leave another state behind)
+  if (ridge && !from) await fitRidgeReadout(device, train, options.ridge);
 
   for (let epoch = from?.epoch ?? 0; epoch < options.epochs; epoch++) {
     const started = performance.now();
