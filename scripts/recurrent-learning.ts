@@ -48,6 +48,8 @@ const CAP = 0.95;
 /** rms dL of the Xavier network (seed 42) with its own readout over its first 200 steps: 1.5e-3 on both tasks. */
 const DL_RMS = 1.5e-3;
 const W_CAP_EVERY = 100;
+/** Steps between updates of the average of W and R (RunSpec.average). */
+const AVERAGE_EVERY = 10;
 /** Geometric mean (the summaries' average over seeds) and Frobenius norm. */
 const geo = (xs: number[]) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
 const frob = (x: Float64Array) => Math.sqrt(x.reduce((a, b) => a + b * b, 0));
@@ -96,6 +98,13 @@ export interface RunSpec {
   refitCounted?: boolean;
   /** A constant rate instead of the cosine decay over the run. */
   constant?: boolean;
+  /**
+   * Polyak averaging: an exponential average of W and R (bias-corrected, updated every
+   * AVERAGE_EVERY steps with this decay) is what gets scored, each epoch with V solved by
+   * ridge for it; training itself is unchanged (the rule goes on from its own weights).
+   * The validation MSE of the last weights goes in the note.
+   */
+  average?: number;
   /** With seq.rms: the rates as `anpt train` takes them, each weight's step (lr x (B M / 10)^2 to 12 digits, as a user types it) with no batch scale. */
   weightRates?: boolean;
   /** Keep the weights of the epoch with the lowest validation MSE (early stopping on validation) for the test. */
@@ -115,7 +124,7 @@ interface RunRec extends RunSpec {
 const specKey = (s: RunSpec) =>
   [s.task, s.seed, s.epochs, s.trace, s.decay, s.lr.w, s.lr.r, s.lr.v, s.readout, s.readoutOnly ? 'ro' : 'all', s.init, s.sigma, ...(s.normalise ? [`norm${s.normalise}`] : []), ...(s.wCap ? [`wcap${s.wCap}`] : []),
     ...(s.seq ? [`seq${s.seq.baseline !== undefined ? `b${s.seq.baseline}` : ''}${s.seq.rms !== undefined ? `m${s.seq.rms}` : ''}${s.seq.anchor ? `a${s.seq.anchor}` : ''}${s.seq.rmsClip ? `c${s.seq.rmsClip}` : ''}${s.seq.momentum !== undefined ? `p${s.seq.momentum}` : ''}`] : []),
-    ...(s.outputSigma !== undefined ? [`osig${s.outputSigma}`] : []), ...(s.refitEvery ? [`refit${s.refitEvery}`] : []), ...(s.copies ? [`copies${s.copies}`] : []), ...(s.refitCounted ? ['refitcounted'] : []), ...(s.weightRates ? ['weightrates'] : []), ...(s.constant ? ['constant'] : []), ...(s.antithetic ? ['anti'] : []), ...(s.cap !== undefined ? [`cap${s.cap}`] : []), ...(s.rotateReward ? ['rotate'] : []), ...(s.capEvery !== undefined ? [`capevery${s.capEvery}`] : []), ...(s.normaliseWarmup ? ['normwarm'] : []), ...(s.keepBest ? ['best'] : []), ...(s.chip ? [`chip${s.chip}`] : []), ...(s.hidden ? [`h${s.hidden}`] : []), ...(s.epochCos ? ['ecos'] : [])].join('|');
+    ...(s.outputSigma !== undefined ? [`osig${s.outputSigma}`] : []), ...(s.refitEvery ? [`refit${s.refitEvery}`] : []), ...(s.copies ? [`copies${s.copies}`] : []), ...(s.refitCounted ? ['refitcounted'] : []), ...(s.weightRates ? ['weightrates'] : []), ...(s.constant ? ['constant'] : []), ...(s.average !== undefined ? [`avg${s.average}`] : []), ...(s.antithetic ? ['anti'] : []), ...(s.cap !== undefined ? [`cap${s.cap}`] : []), ...(s.rotateReward ? ['rotate'] : []), ...(s.capEvery !== undefined ? [`capevery${s.capEvery}`] : []), ...(s.normaliseWarmup ? ['normwarm'] : []), ...(s.keepBest ? ['best'] : []), ...(s.chip ? [`chip${s.chip}`] : []), ...(s.hidden ? [`h${s.hidden}`] : []), ...(s.epochCos ? ['ecos'] : [])].join('|');
 
 const base = (o: Partial<RunSpec>): RunSpec => ({
   task: 'adding', seed: TUNE_SEED, epochs: 5, trace: 'innovation', decay: 0.9, lr: { w: 0.1, r: 0.1, v: 0.1 }, readout: 'ridge', readoutOnly: false, init: 'xavier', sigma: SIGMA, ...o,
@@ -483,6 +492,14 @@ EXPERIMENTS['h20-copies8-larger-seeds'] = {
   title: 'The best of "h20-copies8-larger" on seed 42 (0.4x: validation 5.36e-2, against 6.46e-2 at 0.1x, the earlier choice) on seeds 101 and 300, for the rate choice over 3 seeds',
   runs: () => [101, 300].map((seed) => adamLike(8, seed, 0.4)),
 };
+EXPERIMENTS['h20-average'] = {
+  title: 'Polyak averaging at equal budget (1 noisy copy): every 32-copy run that learned did so at the end of the cosine decay, as if the weights had to stop wandering; an average of W and R (decay 0.99 or 0.999 per 10 steps, windows of about 1 and 10 epochs) scored instead of the last weights, at momentum 0.99 and 0.3x (the equal-budget choice) and momentum 0.9 and 1x, 20 epochs, seed 42 (validation)',
+  runs: () => both((task) => [[0.3, 0.99], [1, 0.9]].flatMap(([k, beta]) => [0.99, 0.999].map((average) => momentumAt(task, k, beta, { copies: 1, average })))),
+};
+EXPERIMENTS['h20-average-copies32'] = {
+  title: 'Polyak averaging with 32 noisy copies: the chosen 32-copy setting (0.05x, momentum 0.9) scored on the average of W and R (decay 0.99, 0.999 per 10 steps), and at a constant 0.01x with decay 0.999, adding, seed 42 (validation)',
+  runs: () => [...[0.99, 0.999].map((average) => ({ ...adamLike(32, 42, 0.05), average })), { ...adamLike(32, 42, 0.01), constant: true, average: 0.999 }],
+};
 EXPERIMENTS['h20-copies-rates'] = {
   title: 'The 8- and 16-copy settings of "h20-copies-sweep" (momentum 0.9) at 0.05x and 0.1x the chosen rates beside 0.03x, 3 seeds: do fewer copies want a larger rate (validation)?',
   runs: () => [8, 16].flatMap((copies) => [0.05, 0.1].flatMap((k) => SEEDS.map((seed) => adamLike(copies, seed, k)))),
@@ -673,11 +690,32 @@ async function run(s: RunSpec): Promise<RunRec> {
     if (tr && dev instanceof SequenceRewardDevice) dev.writeSequenceTraces(tr);
   };
   const snapshots: Awaited<ReturnType<typeof dev.readParams>>[] = [];
+  // average: the running mean of W and R, and per epoch its validation MSE and weights (V solved for it)
+  let avg: { w: Float64Array; r: Float64Array; weight: number } | undefined;
+  const avgSnapshots: typeof snapshots = [], avgVal: number[] = [];
+  const average = async (at: { stepsDone: number }) => {
+    if (s.average === undefined || at.stepsDone % AVERAGE_EVERY !== 0) return;
+    const p = await dev.readParams(), d = s.average;
+    avg ??= { w: new Float64Array(p.w.length), r: new Float64Array(p.r.length), weight: 1 };
+    for (let q = 0; q < p.w.length; q++) avg.w[q] = d * avg.w[q] + (1 - d) * p.w[q];
+    for (let q = 0; q < p.r.length; q++) avg.r[q] = d * avg.r[q] + (1 - d) * p.r[q];
+    avg.weight *= d;
+  };
+  const scoreAverage = async () => {
+    if (!avg) return;
+    const cur = await dev.readParams(), c = 1 - avg.weight;
+    await dev.writeParams({ ...cur, w: avg.w.map((x) => x / c), r: avg.r.map((x) => x / c) });
+    await fitRidgeReadout(dev, t.train);
+    avgVal.push((await evaluate(dev, val.test)).mse);
+    avgSnapshots.push(await dev.readParams());
+    await dev.writeParams(cur); // training goes on from its own weights
+  };
   // epochCos: the epoch's net change of W and R against the exact gradient at its start (the un-replicated train set)
   const epochCosines: { w: number; r: number }[] = [];
   let before = s.epochCos ? await dev.readParams() : undefined;
   const res = await trainAnpt(dev, t.train, {
     afterEpoch: async () => {
+      await scoreAverage();
       if (s.keepBest) snapshots.push(await dev.readParams()); // after the epoch's ridge refit: what its validation MSE measures
       if (before) {
         const after = await dev.readParams(), tr0 = t0.train;
@@ -688,21 +726,27 @@ async function run(s: RunSpec): Promise<RunRec> {
       }
       return undefined;
     },
-    afterChunk: async (at) => { await capW(at); await refit(at); },
+    afterChunk: async (at) => { await capW(at); await refit(at); await average(at); },
     ...(s.refitCounted ? { ridgeEverySteps: s.refitEvery } : {}),
     ...(s.weightRates ? { lr: weightRates(s.lr, BATCH * M), lrBatchScale: 'none' as const } : { lr: s.lr }),
     epochs: s.epochs, chunkSteps: 1, schedule: { kind: s.constant ? 'constant' : 'cosine' }, readoutOnly: s.readoutOnly, readout: s.readout,
     spectral: { cap: s.cap ?? CAP, everySteps: s.capEvery ?? 100 }, test: val.test, reward: s.seq ? 'sequence' : 'batch', evaluateEvery: 1, normalise: s.normalise ? { target: s.normalise } : s.normaliseWarmup ? {} : undefined,
   });
-  const valByEpoch = res.epochs.map((e) => e.testMse ?? NaN);
+  let valByEpoch = res.epochs.map((e) => e.testMse ?? NaN);
   let kept = false;
-  if (s.keepBest && snapshots.length) {
+  const averaged = s.average !== undefined && avgVal.length > 0;
+  if (averaged) {
+    note += `${note ? '; ' : ''}last weights: val ${valByEpoch.map((v) => v.toExponential(2)).join(' ')}`;
+    valByEpoch = avgVal;
+  }
+  const scored = averaged ? avgSnapshots : snapshots;
+  if (s.keepBest && scored.length) {
     // early stopping on validation: also after a divergence, the best finished epoch
     const best = valByEpoch.reduce((b, v, i) => (v < valByEpoch[b] ? i : b), 0);
-    await dev.writeParams(snapshots[best]);
+    await dev.writeParams(scored[best]);
     note += `${note ? '; ' : ''}best epoch ${best + 1}`;
     kept = true;
-  }
+  } else if (averaged) await dev.writeParams(avgSnapshots.at(-1)!);
   const ok = res.status === 'ok' || kept;
   const test = ok ? (await evaluate(dev, t.test)).mse : NaN;
   const p = await dev.readParams(), p0 = xavierNormal(shape, s.seed);
@@ -860,7 +904,7 @@ function readRuns(): RunRec[] {
 const e = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : 'div.');
 const num = (x: number) => `${+x.toPrecision(3)}`;
 const rates = (s: RunSpec) => (s.lr.w === s.lr.r && s.lr.r === s.lr.v ? num(s.lr.w) : `W ${num(s.lr.w)}, R ${num(s.lr.r)}, V ${num(s.lr.v)}`);
-const variant = (s: RunSpec) => [variantName(s), ...(s.normalise ? [`dL rms ${s.normalise}`] : []), ...(s.seq ? [seqName(s.seq)] : []), ...(s.outputSigma !== undefined ? [`output sigma ${s.outputSigma}`] : []), ...(s.refitEvery ? [`ridge every ${s.refitEvery} steps${s.refitCounted ? ' (counted from the epoch fit, as anpt train)' : ''}`] : []), ...(s.weightRates ? ['rates as each weight step (as anpt train)'] : []), ...(s.constant ? ['constant rate'] : []), ...(s.copies ? [`${s.copies} noisy copies${s.antithetic ? ' (antithetic)' : ''}`] : []), ...(s.rotateReward ? ['CONTROL: dL of the next sequence'] : []), ...(s.cap !== undefined || s.capEvery !== undefined ? [`rho(R) cap ${s.cap ?? CAP}${s.capEvery !== undefined ? ` every ${s.capEvery} steps` : ''}`] : []), ...(s.normaliseWarmup ? ['dL rms fixed at its first 100 steps'] : []), ...(s.keepBest ? ['best epoch on validation'] : []), ...(s.chip ? [s.chip === 16 ? 'chip 16-bit' : 'chip 8-bit weights, stochastic rounding'] : []), ...(s.hidden ? [`H ${s.hidden}`] : [])].join(', ');
+const variant = (s: RunSpec) => [variantName(s), ...(s.normalise ? [`dL rms ${s.normalise}`] : []), ...(s.seq ? [seqName(s.seq)] : []), ...(s.outputSigma !== undefined ? [`output sigma ${s.outputSigma}`] : []), ...(s.refitEvery ? [`ridge every ${s.refitEvery} steps${s.refitCounted ? ' (counted from the epoch fit, as anpt train)' : ''}`] : []), ...(s.weightRates ? ['rates as each weight step (as anpt train)'] : []), ...(s.constant ? ['constant rate'] : []), ...(s.average !== undefined ? [`scored on the average of W and R (decay ${s.average} per ${AVERAGE_EVERY} steps)`] : []), ...(s.copies ? [`${s.copies} noisy copies${s.antithetic ? ' (antithetic)' : ''}`] : []), ...(s.rotateReward ? ['CONTROL: dL of the next sequence'] : []), ...(s.cap !== undefined || s.capEvery !== undefined ? [`rho(R) cap ${s.cap ?? CAP}${s.capEvery !== undefined ? ` every ${s.capEvery} steps` : ''}`] : []), ...(s.normaliseWarmup ? ['dL rms fixed at its first 100 steps'] : []), ...(s.keepBest ? ['best epoch on validation'] : []), ...(s.chip ? [s.chip === 16 ? 'chip 16-bit' : 'chip 8-bit weights, stochastic rounding'] : []), ...(s.hidden ? [`H ${s.hidden}`] : [])].join(', ');
 const seqName = (q: NonNullable<RunSpec['seq']>) =>
   ['dL per sequence', ...(q.baseline !== undefined ? [`baseline ${q.baseline}`] : []), ...(q.rms !== undefined ? [`rms ${q.rms}`] : []), ...(q.anchor ? [`anchor ${q.anchor}`] : []), ...(q.rmsClip ? [`clip ${q.rmsClip}`] : []), ...(q.momentum !== undefined ? [`momentum ${q.momentum}`] : [])].join(', ');
 const variantName = (s: RunSpec) => (s.trace === 'none' ? 'plain' : `${s.trace} ${s.decay}`);
