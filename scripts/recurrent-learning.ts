@@ -23,7 +23,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LearnerConfig, RewardRequest } from '../src/device/types.js';
-import { anptBatchScale, capSpectralRadius, trainAnpt } from '../src/learn/anpt.js';
+import { anptBatchScale, capSpectralRadius, trainAnpt, type AnptOptions } from '../src/learn/anpt.js';
 import { lossAndGradient, ParamsOptimizer, trainBptt } from '../src/learn/bptt.js';
 import { scheduleFactor } from '../src/learn/schedule.js';
 import { cosine } from '../src/linalg/vector.js';
@@ -98,6 +98,8 @@ export interface RunSpec {
   refitCounted?: boolean;
   /** A constant rate instead of the cosine decay over the run. */
   constant?: boolean;
+  /** Warm restarts: the epochs split into this many cosine decays (each a trainAnpt call, the device and its step moments kept); needs refitCounted when refitEvery is set. */
+  cycles?: number;
   /**
    * Polyak averaging: an exponential average of W and R (bias-corrected, updated every
    * AVERAGE_EVERY steps with this decay) is what gets scored, each epoch with V solved by
@@ -124,7 +126,7 @@ interface RunRec extends RunSpec {
 const specKey = (s: RunSpec) =>
   [s.task, s.seed, s.epochs, s.trace, s.decay, s.lr.w, s.lr.r, s.lr.v, s.readout, s.readoutOnly ? 'ro' : 'all', s.init, s.sigma, ...(s.normalise ? [`norm${s.normalise}`] : []), ...(s.wCap ? [`wcap${s.wCap}`] : []),
     ...(s.seq ? [`seq${s.seq.baseline !== undefined ? `b${s.seq.baseline}` : ''}${s.seq.rms !== undefined ? `m${s.seq.rms}` : ''}${s.seq.anchor ? `a${s.seq.anchor}` : ''}${s.seq.rmsClip ? `c${s.seq.rmsClip}` : ''}${s.seq.momentum !== undefined ? `p${s.seq.momentum}` : ''}`] : []),
-    ...(s.outputSigma !== undefined ? [`osig${s.outputSigma}`] : []), ...(s.refitEvery ? [`refit${s.refitEvery}`] : []), ...(s.copies ? [`copies${s.copies}`] : []), ...(s.refitCounted ? ['refitcounted'] : []), ...(s.weightRates ? ['weightrates'] : []), ...(s.constant ? ['constant'] : []), ...(s.average !== undefined ? [`avg${s.average}`] : []), ...(s.antithetic ? ['anti'] : []), ...(s.cap !== undefined ? [`cap${s.cap}`] : []), ...(s.rotateReward ? ['rotate'] : []), ...(s.capEvery !== undefined ? [`capevery${s.capEvery}`] : []), ...(s.normaliseWarmup ? ['normwarm'] : []), ...(s.keepBest ? ['best'] : []), ...(s.chip ? [`chip${s.chip}`] : []), ...(s.hidden ? [`h${s.hidden}`] : []), ...(s.epochCos ? ['ecos'] : [])].join('|');
+    ...(s.outputSigma !== undefined ? [`osig${s.outputSigma}`] : []), ...(s.refitEvery ? [`refit${s.refitEvery}`] : []), ...(s.copies ? [`copies${s.copies}`] : []), ...(s.refitCounted ? ['refitcounted'] : []), ...(s.weightRates ? ['weightrates'] : []), ...(s.constant ? ['constant'] : []), ...(s.average !== undefined ? [`avg${s.average}`] : []), ...(s.cycles ? [`cycles${s.cycles}`] : []), ...(s.antithetic ? ['anti'] : []), ...(s.cap !== undefined ? [`cap${s.cap}`] : []), ...(s.rotateReward ? ['rotate'] : []), ...(s.capEvery !== undefined ? [`capevery${s.capEvery}`] : []), ...(s.normaliseWarmup ? ['normwarm'] : []), ...(s.keepBest ? ['best'] : []), ...(s.chip ? [`chip${s.chip}`] : []), ...(s.hidden ? [`h${s.hidden}`] : []), ...(s.epochCos ? ['ecos'] : [])].join('|');
 
 const base = (o: Partial<RunSpec>): RunSpec => ({
   task: 'adding', seed: TUNE_SEED, epochs: 5, trace: 'innovation', decay: 0.9, lr: { w: 0.1, r: 0.1, v: 0.1 }, readout: 'ridge', readoutOnly: false, init: 'xavier', sigma: SIGMA, ...o,
@@ -500,6 +502,10 @@ EXPERIMENTS['h20-average-copies32'] = {
   title: 'Polyak averaging with 32 noisy copies: the chosen 32-copy setting (0.05x, momentum 0.9) scored on the average of W and R (decay 0.99, 0.999 per 10 steps), and at a constant 0.01x with decay 0.999, adding, seed 42 (validation)',
   runs: () => [...[0.99, 0.999].map((average) => ({ ...adamLike(32, 42, 0.05), average })), { ...adamLike(32, 42, 0.01), constant: true, average: 0.999 }],
 };
+EXPERIMENTS['h20-copies32-cycles'] = {
+  title: 'Warm restarts: in one 32-copy run (seed 42) better networks were found in epochs 8, 12 and 15 and lost again, and kept only at the end of the cosine decay; 4 and 2 cosine cycles of 5 and 10 epochs (the fits counted from each epoch fit) at 0.05x, and 4 cycles at 0.1x, beside one decay with the same fits, momentum 0.9, 20 epochs, seed 42 (validation)',
+  runs: () => [{ ...adamLike(32, 42, 0.05), refitCounted: true }, ...[[4, 0.05], [2, 0.05], [4, 0.1]].map(([cycles, k]) => ({ ...adamLike(32, 42, k), refitCounted: true, cycles }))],
+};
 EXPERIMENTS['h20-copies-rates'] = {
   title: 'The 8- and 16-copy settings of "h20-copies-sweep" (momentum 0.9) at 0.05x and 0.1x the chosen rates beside 0.03x, 3 seeds: do fewer copies want a larger rate (validation)?',
   runs: () => [8, 16].flatMap((copies) => [0.05, 0.1].flatMap((k) => SEEDS.map((seed) => adamLike(copies, seed, k)))),
@@ -647,6 +653,7 @@ const weightRates = (lr: RunSpec['lr'], batch: number) => {
 
 async function run(s: RunSpec): Promise<RunRec> {
   if ((s.refitCounted && !s.refitEvery) || (s.weightRates && s.seq?.rms === undefined)) throw new Error('refitCounted needs refitEvery, weightRates needs seq.rms');
+  if (s.cycles && (!Number.isInteger(s.epochs / s.cycles) || (s.refitEvery && !s.refitCounted) || s.wCap)) throw new Error('cycles must divide epochs, and needs refitCounted with refitEvery (this script counts its own refits and W caps over one trainAnpt call)');
   const started = performance.now();
   const M = s.copies ?? 1;
   const t0 = makeTask(s.task, { batch: BATCH, seed: s.seed }), v0 = makeTask(s.task, { batch: BATCH, seed: s.seed + VALIDATION_SEED_OFFSET });
@@ -713,7 +720,7 @@ async function run(s: RunSpec): Promise<RunRec> {
   // epochCos: the epoch's net change of W and R against the exact gradient at its start (the un-replicated train set)
   const epochCosines: { w: number; r: number }[] = [];
   let before = s.epochCos ? await dev.readParams() : undefined;
-  const res = await trainAnpt(dev, t.train, {
+  const options: AnptOptions = {
     afterEpoch: async () => {
       await scoreAverage();
       if (s.keepBest) snapshots.push(await dev.readParams()); // after the epoch's ridge refit: what its validation MSE measures
@@ -731,7 +738,16 @@ async function run(s: RunSpec): Promise<RunRec> {
     ...(s.weightRates ? { lr: weightRates(s.lr, BATCH * M), lrBatchScale: 'none' as const } : { lr: s.lr }),
     epochs: s.epochs, chunkSteps: 1, schedule: { kind: s.constant ? 'constant' : 'cosine' }, readoutOnly: s.readoutOnly, readout: s.readout,
     spectral: { cap: s.cap ?? CAP, everySteps: s.capEvery ?? 100 }, test: val.test, reward: s.seq ? 'sequence' : 'batch', evaluateEvery: 1, normalise: s.normalise ? { target: s.normalise } : s.normaliseWarmup ? {} : undefined,
-  });
+  };
+  // cycles: warm restarts, one cosine decay per cycle (the noise stream goes on across them)
+  const cycles = s.cycles ?? 1;
+  let res = await trainAnpt(dev, t.train, { ...options, epochs: s.epochs / cycles });
+  const cycleEpochs = [...res.epochs];
+  for (let c = 1; c < cycles && res.status === 'ok'; c++) {
+    res = await trainAnpt(dev, t.train, { ...options, epochs: s.epochs / cycles, t0: res.nextT0 });
+    cycleEpochs.push(...res.epochs);
+  }
+  res = { ...res, epochs: cycleEpochs };
   let valByEpoch = res.epochs.map((e) => e.testMse ?? NaN);
   let kept = false;
   const averaged = s.average !== undefined && avgVal.length > 0;
@@ -904,7 +920,7 @@ function readRuns(): RunRec[] {
 const e = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : 'div.');
 const num = (x: number) => `${+x.toPrecision(3)}`;
 const rates = (s: RunSpec) => (s.lr.w === s.lr.r && s.lr.r === s.lr.v ? num(s.lr.w) : `W ${num(s.lr.w)}, R ${num(s.lr.r)}, V ${num(s.lr.v)}`);
-const variant = (s: RunSpec) => [variantName(s), ...(s.normalise ? [`dL rms ${s.normalise}`] : []), ...(s.seq ? [seqName(s.seq)] : []), ...(s.outputSigma !== undefined ? [`output sigma ${s.outputSigma}`] : []), ...(s.refitEvery ? [`ridge every ${s.refitEvery} steps${s.refitCounted ? ' (counted from the epoch fit, as anpt train)' : ''}`] : []), ...(s.weightRates ? ['rates as each weight step (as anpt train)'] : []), ...(s.constant ? ['constant rate'] : []), ...(s.average !== undefined ? [`scored on the average of W and R (decay ${s.average} per ${AVERAGE_EVERY} steps)`] : []), ...(s.copies ? [`${s.copies} noisy copies${s.antithetic ? ' (antithetic)' : ''}`] : []), ...(s.rotateReward ? ['CONTROL: dL of the next sequence'] : []), ...(s.cap !== undefined || s.capEvery !== undefined ? [`rho(R) cap ${s.cap ?? CAP}${s.capEvery !== undefined ? ` every ${s.capEvery} steps` : ''}`] : []), ...(s.normaliseWarmup ? ['dL rms fixed at its first 100 steps'] : []), ...(s.keepBest ? ['best epoch on validation'] : []), ...(s.chip ? [s.chip === 16 ? 'chip 16-bit' : 'chip 8-bit weights, stochastic rounding'] : []), ...(s.hidden ? [`H ${s.hidden}`] : [])].join(', ');
+const variant = (s: RunSpec) => [variantName(s), ...(s.normalise ? [`dL rms ${s.normalise}`] : []), ...(s.seq ? [seqName(s.seq)] : []), ...(s.outputSigma !== undefined ? [`output sigma ${s.outputSigma}`] : []), ...(s.refitEvery ? [`ridge every ${s.refitEvery} steps${s.refitCounted ? ' (counted from the epoch fit, as anpt train)' : ''}`] : []), ...(s.weightRates ? ['rates as each weight step (as anpt train)'] : []), ...(s.constant ? ['constant rate'] : []), ...(s.average !== undefined ? [`scored on the average of W and R (decay ${s.average} per ${AVERAGE_EVERY} steps)`] : []), ...(s.cycles ? [`${s.cycles} cosine cycles (warm restarts)`] : []), ...(s.copies ? [`${s.copies} noisy copies${s.antithetic ? ' (antithetic)' : ''}`] : []), ...(s.rotateReward ? ['CONTROL: dL of the next sequence'] : []), ...(s.cap !== undefined || s.capEvery !== undefined ? [`rho(R) cap ${s.cap ?? CAP}${s.capEvery !== undefined ? ` every ${s.capEvery} steps` : ''}`] : []), ...(s.normaliseWarmup ? ['dL rms fixed at its first 100 steps'] : []), ...(s.keepBest ? ['best epoch on validation'] : []), ...(s.chip ? [s.chip === 16 ? 'chip 16-bit' : 'chip 8-bit weights, stochastic rounding'] : []), ...(s.hidden ? [`H ${s.hidden}`] : [])].join(', ');
 const seqName = (q: NonNullable<RunSpec['seq']>) =>
   ['dL per sequence', ...(q.baseline !== undefined ? [`baseline ${q.baseline}`] : []), ...(q.rms !== undefined ? [`rms ${q.rms}`] : []), ...(q.anchor ? [`anchor ${q.anchor}`] : []), ...(q.rmsClip ? [`clip ${q.rmsClip}`] : []), ...(q.momentum !== undefined ? [`momentum ${q.momentum}`] : [])].join(', ');
 const variantName = (s: RunSpec) => (s.trace === 'none' ? 'plain' : `${s.trace} ${s.decay}`);
