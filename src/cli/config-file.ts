@@ -47,12 +47,12 @@ export function applyConfigFile(flags: TrainFlags & { config?: string }, cmd: Co
   return out as TrainFlags;
 }
 
-/** The flags of learner-options.ts that differ from their defaults (the default run's config.json stays as it was). */
+/** The flags of learner-options.ts that differ from their defaults (the default run's config.json stays as it was; other algorithms refuse them). */
 function researchFlags(cfg: TrainConfig): Record<string, string | number | undefined> {
-  const x = cfg.extras, anpt = cfg.algo === 'anpt';
+  const x = cfg.extras;
   return {
-    copies: anpt && x.copies > 1 ? x.copies : undefined,
-    'output-sigma': anpt && x.outputSigma !== cfg.sigma ? x.outputSigma : undefined,
+    copies: x.copies > 1 ? x.copies : undefined,
+    'output-sigma': x.outputSigma !== cfg.sigma ? x.outputSigma : undefined,
     'ridge-every': x.ridgeEvery,
     'spectral-every': cfg.spectralCap !== undefined ? x.spectralEvery : undefined,
     reward: x.reward === 'sequence' ? x.reward : undefined,

@@ -11,12 +11,13 @@ import { UsageError } from './errors.js';
 import type { TaskSpec } from './task-options.js';
 
 /** The emulator's own bounds (checked again when it is configured, but only after the data is built). */
-function checkEmulator(backend: Backend, hidden: number, batch: number, copies = 1): void {
+function checkEmulator(backend: Backend, hidden: number, taskBatch: number, copies = 1): void {
   if (backend !== 'emulator') return;
   if (hidden > EMULATOR_LIMITS.maxHidden)
     throw new UsageError(`--hidden: ${hidden} exceeds the emulator's ${EMULATOR_LIMITS.maxHidden} hidden neurons; use --hidden ${EMULATOR_LIMITS.maxHidden} or less, or --backend float`);
+  const batch = taskBatch * copies;
   if (batch > EMULATOR_LIMITS.maxBatch && copies > 1)
-    throw new UsageError(`--copies: ${copies} copies of ${batch / copies} sequences are ${batch}, more than the emulator's ${EMULATOR_LIMITS.maxBatch}; use --copies ${Math.max(1, Math.floor(EMULATOR_LIMITS.maxBatch / (batch / copies)))} or less, or --backend float`);
+    throw new UsageError(`--copies: ${copies} copies of ${taskBatch} sequences are ${batch}, more than the emulator's ${EMULATOR_LIMITS.maxBatch}; use --copies ${Math.max(1, Math.floor(EMULATOR_LIMITS.maxBatch / taskBatch))} or less, or --backend float`);
   if (batch > EMULATOR_LIMITS.maxBatch)
     throw new UsageError(`--batch: ${batch} exceeds the emulator's ${EMULATOR_LIMITS.maxBatch} sequences; use --batch ${EMULATOR_LIMITS.maxBatch} or less, or --backend float`);
 }
@@ -51,7 +52,7 @@ export function checkTrainSize(c: TrainSize): void {
     if (c.epochs * steps > 2 ** 32)
       throw new UsageError(`${c.epochs > 1 && steps <= 2 ** 32 ? '--epochs' : shape.flag}: ${c.epochs} epochs x ${steps} steps exceed the device's 32-bit step counter (${2 ** 32} steps); train fewer epochs or on shorter sequences`);
   }
-  checkEmulator(c.backend, c.hidden, shape.batch * (c.copies ?? 1), c.copies);
+  checkEmulator(c.backend, c.hidden, shape.batch, c.copies);
 }
 
 export interface ChunkShape { inputs: number; hidden: number; outputs: number; batch: number }

@@ -344,10 +344,11 @@ export function capSpectralRadius(r: Float64Array, hidden: number, cap: number, 
 /** A ridge fit of V in the middle of an epoch: the recurrent state and per-sequence traces are put back after it. */
 async function refitKeepingState(device: Device, train: SequenceSet, ridge: RidgeOptions | undefined): Promise<void> {
   const state = await device.readState();
-  const seq = takesSequenceRewards(device) ? device.readSequenceTraces?.() : undefined;
+  const perSequence = takesSequenceRewards(device) ? device : undefined;
+  const traces = perSequence?.readSequenceTraces?.();
   await fitRidgeReadout(device, train, ridge);
   await device.writeState(state);
-  if (seq && takesSequenceRewards(device)) device.writeSequenceTraces?.(seq);
+  if (traces) perSequence!.writeSequenceTraces?.(traces);
 }
 
 /**
