@@ -735,7 +735,7 @@ async function run(s: RunSpec): Promise<RunRec> {
     },
     afterChunk: async (at) => { await capW(at); await refit(at); await average(at); },
     ...(s.refitCounted ? { ridgeEverySteps: s.refitEvery } : {}),
-    ...(s.weightRates ? { lr: weightRates(s.lr, BATCH * M), lrBatchScale: 'none' as const } : { lr: s.lr }),
+    ...(s.weightRates ? { lr: weightRates(s.lr, BATCH * M), lrBatchScale: 'none' as const } : { lr: s.lr, lrBatchScale: 'anpt' as const }), // (the batch-scaled rates these runs were recorded with, rms or not)
     epochs: s.epochs, chunkSteps: 1, schedule: { kind: s.constant ? 'constant' : 'cosine' }, readoutOnly: s.readoutOnly, readout: s.readout,
     spectral: { cap: s.cap ?? CAP, everySteps: s.capEvery ?? 100 }, test: val.test, reward: s.seq ? 'sequence' : 'batch', evaluateEvery: 1, normalise: s.normalise ? { target: s.normalise } : s.normaliseWarmup ? {} : undefined,
   };

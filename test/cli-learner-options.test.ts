@@ -62,7 +62,7 @@ describe('anpt train: the research options together', () => {
     await dev.configure({ topology: { ...shape, batch: 6 }, noise: { hiddenSigma: 1e-3, outputSigma: 0 }, seed: 7, maxChunkSteps: 200, learner: { trace: 'innovation', decay: 0.9 } });
     await dev.writeParams(initialParams(shape, 7, false));
     const res = await trainAnpt(dev, train, {
-      epochs: 2, lr: { w: 0.01, r: 0.02, v: 0.1 }, schedule: { kind: 'cosine' }, readout: 'ridge', ridgeEverySteps: 30, reward: 'sequence', lrBatchScale: 'none',
+      epochs: 2, lr: { w: 0.01, r: 0.02, v: 0.1 }, schedule: { kind: 'cosine' }, readout: 'ridge', ridgeEverySteps: 30, reward: 'sequence', // (with rms the trainer's default batch scale is 'none', as the CLI's)
       spectral: { cap: 0.95, everySteps: 10 }, test,
     });
     expect(res.status).toBe('ok');

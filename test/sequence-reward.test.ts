@@ -49,6 +49,23 @@ describe('per-sequence reward (float model)', () => {
     expect(diff(pa, await c.readParams())).toBeGreaterThan(1e-6);
   });
 
+  it("the trainer's default batch scale: 'none' only where the rate is each weight's step (rms, reward 'sequence')", async () => {
+    const opts = { epochs: 1, lr: { w: 1e-3, r: 1e-3, v: 1e-3 }, schedule: { kind: 'cosine' as const } };
+    const after = async (o: SequenceRewardOptions, extra: Partial<Parameters<typeof trainAnpt>[2]>) => {
+      const d = await dev(new SequenceRewardDevice(o));
+      await trainAnpt(d, task.train, { ...opts, ...extra });
+      return d.readParams();
+    };
+    const rms = { rms: 0.999 }, seq = { reward: 'sequence' as const };
+    const byDefault = await after(rms, seq);
+    expect(diff(byDefault, await after(rms, { ...seq, lrBatchScale: 'none' }))).toBe(0);
+    expect(diff(byDefault, await after(rms, { ...seq, lrBatchScale: 'anpt' }))).toBeGreaterThan(1e-6); // B = 3: the scale is 0.09
+    // a plain reward takes FloatDevice's step, rms or not; and without rms the rate is batch-scaled as before
+    expect(diff(await after(rms, {}), await after(rms, { lrBatchScale: 'anpt' }))).toBe(0);
+    expect(diff(await after({}, seq), await after({}, { ...seq, lrBatchScale: 'anpt' }))).toBe(0);
+    expect(diff(await after({}, seq), await after({}, { ...seq, lrBatchScale: 'none' }))).toBeGreaterThan(1e-6);
+  });
+
   it('equal dL on every sequence: the step of FloatDevice with dL / B (the same mean step; the cross terms are gone)', async () => {
     const f = await dev(new FloatDevice({ engine: 'js' })), s = await dev(new SequenceRewardDevice());
     await f.run({ steps: 1, t0: 0, inputs: Float64Array.from(U), noisy: true });

@@ -88,9 +88,13 @@ export function sequenceRewardDevice(x: LearnerExtras, threads: FloatThreads): S
   return new SequenceRewardDevice({ ...x.sequence, threads });
 }
 
-/** With --rms the rate is each weight's step in weight units: the trainer's batch scale (lr x (B/10)^2) does not apply. */
-export function lrBatchScaleOf(algo: Algo, x: LearnerExtras): 'anpt' | 'none' {
-  return algo === 'anpt' && x.sequence?.rms === undefined ? 'anpt' : 'none';
+/**
+ * NP and WP take their rates as gradient steps ('none'). For anpt the trainer decides: the
+ * batch scale lr x (B/10)^2, except with --rms (SequenceRewardDevice.ratesPerWeight), where
+ * the rate is each weight's step in weight units.
+ */
+export function lrBatchScaleOf(algo: Algo): 'none' | undefined {
+  return algo === 'anpt' ? undefined : 'none';
 }
 
 /** commander declarations of the flags above. */

@@ -327,7 +327,7 @@ async function trainOnDeviceFrom(
   const res = await trainAnpt(device, task.train, {
     epochs: cfg.epochs, lr: cfg.layerLr, chunkSteps: trainChunk(cfg, task), schedule: { kind: cfg.schedule },
     // ANP-T's step is batch-invariant (lr x (B/10)^2, learn/anpt.ts); NP and WP are gradient-scaled already
-    lrBatchScale: lrBatchScaleOf(cfg.algo, cfg.extras), readout: cfg.readout, onWarning: warn,
+    lrBatchScale: lrBatchScaleOf(cfg.algo), readout: cfg.readout, onWarning: warn,
     reward: cfg.extras.reward, ridgeEverySteps: cfg.extras.ridgeEvery,
     readoutOnly: cfg.readoutOnly, test: task.test, metrics: task.metrics, onProgress, progressEverySteps: PROGRESS_EVERY_STEPS,
     // stop early at the divergence bound (divergence.ts), in the trainer's units: its zero-output train MSE

@@ -27,7 +27,9 @@
  * the batch-mean gradient times 1/B^2. The trainer therefore sends lr x (B / 10)^2
  * (lrBatchScale 'anpt', the default): a rate means the same step at every batch size,
  * the step it always had at B = 10, the paper's batch (so every rate tuned at B = 10
- * keeps its meaning). NP and WP (np.ts, wp.ts) are gradient-scaled already: 'none'.
+ * keeps its meaning). NP and WP (np.ts, wp.ts) are gradient-scaled already: 'none'. A
+ * per-weight normalised step (SequenceRewardDevice with rms, reward 'sequence') takes its
+ * rate as each weight's step: 'none' is its default.
  *
  * Per-sequence reward (reward 'sequence', off by default): dL per step and sequence,
  * K x B values, for a device that takes them (sequence-reward.ts, float model only).
@@ -94,6 +96,8 @@ export interface SequenceRewardTarget {
   rewardSequences(req: RewardRequest): Promise<void>;
   /** The per-sequence traces (not in readState), kept by the trainer across a mid-epoch ridge fit (ridgeEverySteps). */
   readSequenceTraces?(): Float64Array[];
+  /** True when a per-sequence reward's rate is already each weight's step (a normalised step, e.g. rms): the trainer's default batch scale is then 'none'. */
+  readonly ratesPerWeight?: boolean;
   writeSequenceTraces?(traces: Float64Array[]): void;
 }
 
@@ -139,7 +143,11 @@ export interface AnptOptions {
   schedule?: Schedule;
   /** Ablation: train V only (lr.w = lr.r = 0). */
   readoutOnly?: boolean;
-  /** 'anpt' (default): send lr x (B/10)^2, the batch-invariant step (file comment); 'none': lr as given (NP, WP). */
+  /**
+   * 'anpt': send lr x (B/10)^2, the batch-invariant step (file comment); 'none': lr as given
+   * (NP, WP). Default 'anpt', except 'none' with reward 'sequence' on a device whose
+   * ratesPerWeight is true (SequenceRewardDevice with rms: lr is each weight's step).
+   */
   lrBatchScale?: 'anpt' | 'none';
   /** 'device' (default): the rule trains V; 'ridge': V solved on the host before and after every epoch (lr.v unused). */
   readout?: 'device' | 'ridge';
@@ -369,7 +377,8 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
   const ridge = options.readout === 'ridge';
   const perSequence = options.reward === 'sequence';
   if (perSequence && !takesSequenceRewards(device)) throw new ConfigError('reward', `"sequence" needs a device that takes per-sequence rewards (SequenceRewardDevice, float model); this one is ${info.name}; use reward batch`);
-  const batchScale = (options.lrBatchScale ?? 'anpt') === 'anpt' ? anptBatchScale(B) : 1;
+  const perWeight = perSequence && takesSequenceRewards(device) && device.ratesPerWeight === true;
+  const batchScale = (options.lrBatchScale ?? (perWeight ? 'none' : 'anpt')) === 'anpt' ? anptBatchScale(B) : 1;
   const lr0 = options.readoutOnly ? { ...options.lr, w: 0, r: 0 } : options.lr;
   const baseLr: LearningRates = { w: lr0.w * batchScale, r: lr0.r * batchScale, v: ridge ? 0 : lr0.v * batchScale };
   const warnings: string[] = [];

@@ -94,6 +94,11 @@ export class SequenceRewardDevice extends FloatDevice implements SequenceRewardT
     this.opts = { ...opts };
   }
 
+  /** With rms, a rate is each weight's step: trainAnpt then applies no batch scale by default. */
+  get ratesPerWeight(): boolean {
+    return this.opts.rms !== undefined;
+  }
+
   async configure(config: DeviceConfig): Promise<void> {
     refuseBias(config, 'per-sequence reward device');
     await super.configure(config);
