@@ -111,6 +111,13 @@ export interface RunSpec {
   weightRates?: boolean;
   /** Keep the weights of the epoch with the lowest validation MSE (early stopping on validation) for the test. */
   keepBest?: boolean;
+  /**
+   * Rollback (trainAnpt's rollback option, src/learn/rollback.ts): after each epoch (its
+   * ridge fit done), when the validation MSE is above this factor x the best so far, W, R
+   * and V go back to the best epoch's and training goes on from there (the schedule,
+   * traces and step moments go on); 1 = back at any loss.
+   */
+  rollback?: number;
   /** On the chip emulator instead of the float model: 16 = 16-bit formats, 8 = 8-bit weights with stochastic update rounding (defaultChipFormats). */
   chip?: 16 | 8;
   /** Hidden size when not H (100): the information-per-step test (the gradient of W and R has 3H + H^2 entries, each step gives B numbers). */
@@ -126,7 +133,7 @@ interface RunRec extends RunSpec {
 const specKey = (s: RunSpec) =>
   [s.task, s.seed, s.epochs, s.trace, s.decay, s.lr.w, s.lr.r, s.lr.v, s.readout, s.readoutOnly ? 'ro' : 'all', s.init, s.sigma, ...(s.normalise ? [`norm${s.normalise}`] : []), ...(s.wCap ? [`wcap${s.wCap}`] : []),
     ...(s.seq ? [`seq${s.seq.baseline !== undefined ? `b${s.seq.baseline}` : ''}${s.seq.rms !== undefined ? `m${s.seq.rms}` : ''}${s.seq.anchor ? `a${s.seq.anchor}` : ''}${s.seq.rmsClip ? `c${s.seq.rmsClip}` : ''}${s.seq.momentum !== undefined ? `p${s.seq.momentum}` : ''}`] : []),
-    ...(s.outputSigma !== undefined ? [`osig${s.outputSigma}`] : []), ...(s.refitEvery ? [`refit${s.refitEvery}`] : []), ...(s.copies ? [`copies${s.copies}`] : []), ...(s.refitCounted ? ['refitcounted'] : []), ...(s.weightRates ? ['weightrates'] : []), ...(s.constant ? ['constant'] : []), ...(s.average !== undefined ? [`avg${s.average}`] : []), ...(s.cycles ? [`cycles${s.cycles}`] : []), ...(s.antithetic ? ['anti'] : []), ...(s.cap !== undefined ? [`cap${s.cap}`] : []), ...(s.rotateReward ? ['rotate'] : []), ...(s.capEvery !== undefined ? [`capevery${s.capEvery}`] : []), ...(s.normaliseWarmup ? ['normwarm'] : []), ...(s.keepBest ? ['best'] : []), ...(s.chip ? [`chip${s.chip}`] : []), ...(s.hidden ? [`h${s.hidden}`] : []), ...(s.epochCos ? ['ecos'] : [])].join('|');
+    ...(s.outputSigma !== undefined ? [`osig${s.outputSigma}`] : []), ...(s.refitEvery ? [`refit${s.refitEvery}`] : []), ...(s.copies ? [`copies${s.copies}`] : []), ...(s.refitCounted ? ['refitcounted'] : []), ...(s.weightRates ? ['weightrates'] : []), ...(s.constant ? ['constant'] : []), ...(s.average !== undefined ? [`avg${s.average}`] : []), ...(s.cycles ? [`cycles${s.cycles}`] : []), ...(s.antithetic ? ['anti'] : []), ...(s.cap !== undefined ? [`cap${s.cap}`] : []), ...(s.rotateReward ? ['rotate'] : []), ...(s.capEvery !== undefined ? [`capevery${s.capEvery}`] : []), ...(s.normaliseWarmup ? ['normwarm'] : []), ...(s.keepBest ? ['best'] : []), ...(s.rollback ? [`rollback${s.rollback}`] : []), ...(s.chip ? [`chip${s.chip}`] : []), ...(s.hidden ? [`h${s.hidden}`] : []), ...(s.epochCos ? ['ecos'] : [])].join('|');
 
 const base = (o: Partial<RunSpec>): RunSpec => ({
   task: 'adding', seed: TUNE_SEED, epochs: 5, trace: 'innovation', decay: 0.9, lr: { w: 0.1, r: 0.1, v: 0.1 }, readout: 'ridge', readoutOnly: false, init: 'xavier', sigma: SIGMA, ...o,
@@ -534,6 +541,42 @@ EXPERIMENTS['h20-momentum-seeds'] = {
   title: 'One 1-copy row of "h20-momentum" for both tasks (momentum 0.99, 0.3x the chosen rates: the best on validation on delayed recall, 3.01e-2; on adding 5.93e-2, beside the best 5.87e-2 at momentum 0.999 and 1x) on 3 seeds beside its readout-only ablation: equal budget (one noisy copy, 20 epochs)',
   runs: () => both((task) => SEEDS.flatMap((seed) => [momentumAt(task, 0.3, 0.99, { copies: 1, seed }), momentumAt(task, 0.3, 0.99, { copies: 1, seed, readoutOnly: true })])),
 };
+EXPERIMENTS['h20-rollback'] = {
+  title: 'Rollback (back to the best epoch on validation when an epoch ends above it; the cosine schedule, traces and step moments go on): at equal budget, the 1-copy setting of "h20-momentum-seeds" (momentum 0.99) at 0.3x, 1x and 3x, seed 42 (validation)',
+  runs: () => both((task) => [0.3, 1, 3].map((k) => momentumAt(task, k, 0.99, { copies: 1, rollback: 1 }))),
+};
+EXPERIMENTS['h20-rollback-seeds'] = {
+  title: 'The validation choice of "h20-rollback" on adding (1x, momentum 0.99, one copy: equal budget) on seeds 101 and 300 beside 42; the readout-only rows of "h20-momentum-seeds" are its ablation (V by ridge, so the rate does not enter them)',
+  runs: () => SEEDS.map((seed) => momentumAt('adding', 1, 0.99, { copies: 1, seed, rollback: 1 })),
+};
+EXPERIMENTS['h20-copies32-rollback'] = {
+  title: 'Rollback on the 32-copy setting ("h20-copies32-rates": 0.05x, momentum 0.9; large steps found better networks in epochs 8, 12 and 15 of one run and lost them): back to the best epoch when an epoch ends above 1x or 1.1x its validation MSE, seeds 42, 101, 300',
+  runs: () => [1, 1.1].flatMap((rollback) => SEEDS.map((seed) => ({ ...adamLike(32, seed, 0.05), rollback }))),
+};
+EXPERIMENTS['h20-copies32-rollback-cli'] = {
+  title: 'Rollback where the reading came from: the 32-copy setting with the fits and rates as `anpt train` has them (refitCounted, weightRates; its metrics.csv showed networks found and lost on seed 42), without rollback and with it at 1x and 1.05x, seeds 42, 101, 300',
+  runs: () => [undefined, 1, 1.05].flatMap((rollback) => SEEDS.map((seed) => ({ ...adamLike(32, seed, 0.05), refitCounted: true, weightRates: true, ...(rollback ? { rollback } : {}) }))),
+};
+EXPERIMENTS['h20-copies32-rollback-cli-more-seeds'] = {
+  title: 'The rollback at 1.05x of "h20-copies32-rollback-cli" and its control without rollback on seeds 1 to 7 beside 42, 101 and 300 (a 3-seed share is uncertain by about 7 points)',
+  runs: () => [1, 2, 3, 4, 5, 6, 7].map((seed) => ({ ...adamLike(32, seed, 0.05), refitCounted: true, weightRates: true, rollback: 1.05 })),
+};
+EXPERIMENTS['h20-copies32-cli-more-seeds'] = {
+  title: 'The control of "h20-copies32-rollback-cli-more-seeds": the 32-copy setting as `anpt train` has it, best epoch on validation, seeds 1 to 7',
+  runs: () => [1, 2, 3, 4, 5, 6, 7].map((seed) => ({ ...adamLike(32, seed, 0.05), refitCounted: true, weightRates: true })),
+};
+EXPERIMENTS['h20-copies32-rollback-script-fits'] = {
+  title: 'The rollback at 1.05x with this script\'s own fit counter and rates (where 1x was worse on 2 of 3 seeds and 1.1x never rolled back), seeds 42, 101, 300',
+  runs: () => SEEDS.map((seed) => ({ ...adamLike(32, seed, 0.05), rollback: 1.05 })),
+};
+EXPERIMENTS['h20-copies32-rollback-script-fits-more-seeds'] = {
+  title: 'The rollback at 1.05x with this script\'s own fit counter on seeds 1 to 7 beside 42, 101 and 300 (control: "h20-copies32-more-seeds")',
+  runs: () => [1, 2, 3, 4, 5, 6, 7].map((seed) => ({ ...adamLike(32, seed, 0.05), rollback: 1.05 })),
+};
+EXPERIMENTS['h20-rollback-1.05'] = {
+  title: 'The rollback at 1.05x at equal budget (one copy, momentum 0.99): adding at 0.3x and 1x, delayed recall at 0.3x, seeds 42, 101, 300',
+  runs: () => SEEDS.flatMap((seed) => [momentumAt('adding', 0.3, 0.99, { copies: 1, seed, rollback: 1.05 }), momentumAt('adding', 1, 0.99, { copies: 1, seed, rollback: 1.05 }), momentumAt('delayed-recall', 0.3, 0.99, { copies: 1, seed, rollback: 1.05 })]),
+};
 EXPERIMENTS['h20-momentum-copies32'] = {
   title: 'Momentum 0.99 with 32 noisy copies at 0.1x and 0.3x the chosen rates (beside 0.9 at 0.05x: 3.69e-2 on adding, 3.19e-2 on delayed recall), seed 42 (validation)',
   runs: () => both((task) => [0.1, 0.3].map((k) => momentumAt(task, k, 0.99))),
@@ -653,7 +696,7 @@ const weightRates = (lr: RunSpec['lr'], batch: number) => {
 
 async function run(s: RunSpec): Promise<RunRec> {
   if ((s.refitCounted && !s.refitEvery) || (s.weightRates && s.seq?.rms === undefined)) throw new Error('refitCounted needs refitEvery, weightRates needs seq.rms');
-  if (s.cycles && (!Number.isInteger(s.epochs / s.cycles) || (s.refitEvery && !s.refitCounted) || s.wCap)) throw new Error('cycles must divide epochs, and needs refitCounted with refitEvery (this script counts its own refits and W caps over one trainAnpt call)');
+  if (s.cycles && (!Number.isInteger(s.epochs / s.cycles) || (s.refitEvery && !s.refitCounted) || s.wCap || s.rollback)) throw new Error('cycles must divide epochs, takes no rollback, and needs refitCounted with refitEvery (this script counts its own refits and W caps over one trainAnpt call)');
   const started = performance.now();
   const M = s.copies ?? 1;
   const t0 = makeTask(s.task, { batch: BATCH, seed: s.seed }), v0 = makeTask(s.task, { batch: BATCH, seed: s.seed + VALIDATION_SEED_OFFSET });
@@ -734,6 +777,7 @@ async function run(s: RunSpec): Promise<RunRec> {
       return undefined;
     },
     afterChunk: async (at) => { await capW(at); await refit(at); await average(at); },
+    ...(s.rollback ? { rollback: { validation: val.test, factor: s.rollback } } : {}), // (before afterEpoch: the snapshots are of what training goes on from)
     ...(s.refitCounted ? { ridgeEverySteps: s.refitEvery } : {}),
     ...(s.weightRates ? { lr: weightRates(s.lr, BATCH * M), lrBatchScale: 'none' as const } : { lr: s.lr, lrBatchScale: 'anpt' as const }), // (the batch-scaled rates these runs were recorded with, rms or not)
     epochs: s.epochs, chunkSteps: 1, schedule: { kind: s.constant ? 'constant' : 'cosine' }, readoutOnly: s.readoutOnly, readout: s.readout,
@@ -767,6 +811,7 @@ async function run(s: RunSpec): Promise<RunRec> {
   const test = ok ? (await evaluate(dev, t.test)).mse : NaN;
   const p = await dev.readParams(), p0 = xavierNormal(shape, s.seed);
   if (wMax > 0) note += `${note ? '; ' : ''}W rescaled ${rescales} times`;
+  if (s.rollback) note += `${note ? '; ' : ''}rolled back ${res.rollback?.rollbacks ?? 0} times`;
   note += `${note ? '; ' : ''}end |W| ${frob(p.w).toFixed(2)} (Xavier ${frob(p0.w).toFixed(2)}), rho(R) ${spectralRadius(p.r, shape.hidden).toFixed(2)}`;
   return {
     ...s, ...(s.epochCos ? { epochCosines } : {}), key: specKey(s), status: ok && Number.isFinite(test) ? 'ok' : 'diverged', valByEpoch, val: ok ? (s.keepBest ? Math.min(...valByEpoch) : valByEpoch.at(-1)!) : NaN, test, testNrmse: nrmse(test, t.test),
@@ -920,7 +965,7 @@ function readRuns(): RunRec[] {
 const e = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : 'div.');
 const num = (x: number) => `${+x.toPrecision(3)}`;
 const rates = (s: RunSpec) => (s.lr.w === s.lr.r && s.lr.r === s.lr.v ? num(s.lr.w) : `W ${num(s.lr.w)}, R ${num(s.lr.r)}, V ${num(s.lr.v)}`);
-const variant = (s: RunSpec) => [variantName(s), ...(s.normalise ? [`dL rms ${s.normalise}`] : []), ...(s.seq ? [seqName(s.seq)] : []), ...(s.outputSigma !== undefined ? [`output sigma ${s.outputSigma}`] : []), ...(s.refitEvery ? [`ridge every ${s.refitEvery} steps${s.refitCounted ? ' (counted from the epoch fit, as anpt train)' : ''}`] : []), ...(s.weightRates ? ['rates as each weight step (as anpt train)'] : []), ...(s.constant ? ['constant rate'] : []), ...(s.average !== undefined ? [`scored on the average of W and R (decay ${s.average} per ${AVERAGE_EVERY} steps)`] : []), ...(s.cycles ? [`${s.cycles} cosine cycles (warm restarts)`] : []), ...(s.copies ? [`${s.copies} noisy copies${s.antithetic ? ' (antithetic)' : ''}`] : []), ...(s.rotateReward ? ['CONTROL: dL of the next sequence'] : []), ...(s.cap !== undefined || s.capEvery !== undefined ? [`rho(R) cap ${s.cap ?? CAP}${s.capEvery !== undefined ? ` every ${s.capEvery} steps` : ''}`] : []), ...(s.normaliseWarmup ? ['dL rms fixed at its first 100 steps'] : []), ...(s.keepBest ? ['best epoch on validation'] : []), ...(s.chip ? [s.chip === 16 ? 'chip 16-bit' : 'chip 8-bit weights, stochastic rounding'] : []), ...(s.hidden ? [`H ${s.hidden}`] : [])].join(', ');
+const variant = (s: RunSpec) => [variantName(s), ...(s.normalise ? [`dL rms ${s.normalise}`] : []), ...(s.seq ? [seqName(s.seq)] : []), ...(s.outputSigma !== undefined ? [`output sigma ${s.outputSigma}`] : []), ...(s.refitEvery ? [`ridge every ${s.refitEvery} steps${s.refitCounted ? ' (counted from the epoch fit, as anpt train)' : ''}`] : []), ...(s.weightRates ? ['rates as each weight step (as anpt train)'] : []), ...(s.constant ? ['constant rate'] : []), ...(s.average !== undefined ? [`scored on the average of W and R (decay ${s.average} per ${AVERAGE_EVERY} steps)`] : []), ...(s.cycles ? [`${s.cycles} cosine cycles (warm restarts)`] : []), ...(s.copies ? [`${s.copies} noisy copies${s.antithetic ? ' (antithetic)' : ''}`] : []), ...(s.rotateReward ? ['CONTROL: dL of the next sequence'] : []), ...(s.cap !== undefined || s.capEvery !== undefined ? [`rho(R) cap ${s.cap ?? CAP}${s.capEvery !== undefined ? ` every ${s.capEvery} steps` : ''}`] : []), ...(s.normaliseWarmup ? ['dL rms fixed at its first 100 steps'] : []), ...(s.keepBest ? ['best epoch on validation'] : []), ...(s.rollback ? [`back to the best epoch when validation is above ${s.rollback} x its best`] : []), ...(s.chip ? [s.chip === 16 ? 'chip 16-bit' : 'chip 8-bit weights, stochastic rounding'] : []), ...(s.hidden ? [`H ${s.hidden}`] : [])].join(', ');
 const seqName = (q: NonNullable<RunSpec['seq']>) =>
   ['dL per sequence', ...(q.baseline !== undefined ? [`baseline ${q.baseline}`] : []), ...(q.rms !== undefined ? [`rms ${q.rms}`] : []), ...(q.anchor ? [`anchor ${q.anchor}`] : []), ...(q.rmsClip ? [`clip ${q.rmsClip}`] : []), ...(q.momentum !== undefined ? [`momentum ${q.momentum}`] : [])].join(', ');
 const variantName = (s: RunSpec) => (s.trace === 'none' ? 'plain' : `${s.trace} ${s.decay}`);

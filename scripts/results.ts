@@ -34,6 +34,7 @@
  * The tuning runs use TUNE_EPOCHS[task] epochs (a shorter budget than the final runs,
  * the same for every learner: the schedule spans the tuning run).
  */
+import { VALIDATION_SEED_OFFSET } from '../src/learn/defaults.js';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,7 +79,7 @@ export const BATCH = 10;
 export const SIGMA = 1e-3;
 export const SEEDS = [42, 101, 300];
 export const TUNE_SEED = 42;
-export const VALIDATION_SEED_OFFSET = 7919;
+export { VALIDATION_SEED_OFFSET }; // (the validation draw: data seed + this; src/learn/defaults.ts, as anpt train --rollback)
 export const LR_GRID = [1e-4, 1e-3, 1e-2, 1e-1, 1];
 /** Final budgets (the issue's). */
 export const EPOCHS: Record<TaskKey, number> = { 'mg-recall': 10, 'mg-forecast': 10, weather: 5, copy: 150 };

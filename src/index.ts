@@ -71,6 +71,9 @@ export { NpFloatDevice, type PerturbationDeviceOptions, type PerturbationScale }
 export { WpFloatDevice } from './learn/wp.js';
 /** ANP-T research options on the float model: a reward per sequence with its own trace, and the rms step with momentum (issue 11). */
 export { SequenceRewardDevice, type SequenceRewardOptions } from './learn/sequence-reward.js';
+/** trainAnpt's rollback option (go back to the best epoch on validation) and the seed offset of a validation draw. */
+export type { RollbackOptions, RollbackSummary } from './learn/rollback.js';
+export { VALIDATION_SEED_OFFSET } from './learn/defaults.js';
 export { trainBptt, evaluateFloat, type BpttOptions, type BpttResult, type Optimizer } from './learn/bptt.js';
 export { fitRidgeReadout, type RidgeOptions, type RidgeResult } from './learn/reservoir.js';
 /** Step-size schedules (a factor on the base rates per step). */

@@ -112,6 +112,7 @@ describe('anpt train --help', () => {
     '--rms': { args: [...EPISODES, '--backend', 'float', '--reward', 'sequence', '--rms', '0.99'], config: ['rms', 0.99] },
     '--rms-clip': { args: [...EPISODES, '--backend', 'float', '--reward', 'sequence', '--rms', '0.99', '--rms-clip', '2'], config: ['rms-clip', 2] },
     '--momentum': { args: [...EPISODES, '--backend', 'float', '--reward', 'sequence', '--momentum', '0.9'], config: ['momentum', 0.9] },
+    '--rollback': { args: [...EPISODES, '--rollback', '1.05'], config: ['rollback', 1.05] },
     '--no-diagnostics': { args: [...MG, '--no-diagnostics'], config: ['no-diagnostics', true] },
     '--bptt-window': { args: [...MG, '--algo', 'bptt', '--bptt-window', '5'], config: ['bptt-window', 5] },
     '--seed': { args: [...MG, '--seed', '7'], config: ['seed', 7] },

@@ -25,6 +25,8 @@ const RECIPE = [...TASK, '--epochs', '2', '--backend', 'float', '--trace', 'inno
 describe('anpt train: research options refused where they mean nothing', () => {
   const cases: [string, string[], RegExp][] = [
     ['--copies with np', ['--algo', 'np', '--copies', '4'], /^anpt: --copies applies to --algo anpt only/],
+    ['--rollback with wp', ['--algo', 'wp', '--rollback', '1.05'], /^anpt: --rollback applies to --algo anpt only/],
+    ['--rollback below 1', ['--rollback', '0.9'], /^anpt: --rollback: '0.9' is below 1/],
     ['--ridge-every without --readout ridge', ['--ridge-every', '100'], /^anpt: --ridge-every goes with --readout ridge/],
     ['--reward sequence on the emulator', ['--reward', 'sequence'], /^anpt: --reward sequence: runs on the float model only/],
     ['--rms without --reward sequence', ['--backend', 'float', '--rms', '0.999'], /^anpt: --rms goes with --reward sequence/],
@@ -44,6 +46,14 @@ describe('anpt train: research options refused where they mean nothing', () => {
       expect(r.err.trim().split('\n')).toHaveLength(1);
       expect(existsSync(out)).toBe(false);
     });
+  it('--rollback on weather (one fixed series, no second draw for validation): exit 2, one line, nothing written', async () => {
+    const out = join(TMP, 'refused-rollback-weather');
+    const r = await cli('train', '--task', 'weather', '--hidden', '6', '--rollback', '1.05', '--out', out);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^anpt: --rollback needs a task whose data a seed draws again/);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(existsSync(out)).toBe(false);
+  });
 });
 
 describe('anpt train: the research options together', () => {

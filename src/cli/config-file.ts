@@ -59,6 +59,7 @@ function researchFlags(cfg: TrainConfig): Record<string, string | number | undef
     rms: x.sequence?.rms,
     'rms-clip': x.sequence?.rmsClip,
     momentum: x.sequence?.momentum,
+    rollback: x.rollback,
   };
 }
 

@@ -15,8 +15,12 @@
  *                       per-weight normalised step of the per-sequence estimate
  *                       (src/learn/sequence-reward.ts); with --rms, lr is the step of each
  *                       weight in weight units, the same at every batch size and copy count
+ *   --rollback f        score a validation set (the task drawn with data seed + 7919) after
+ *                       every epoch and go back to the best epoch's weights when one ends
+ *                       above f x the best (src/learn/rollback.ts); the run ends on the best
  */
-import { SPECTRAL_EVERY_STEPS } from '../learn/defaults.js';
+import { SPECTRAL_EVERY_STEPS, VALIDATION_SEED_OFFSET } from '../learn/defaults.js';
+import type { TaskName } from '../tasks/index.js';
 import { SequenceRewardDevice, type SequenceRewardOptions } from '../learn/sequence-reward.js';
 import type { FloatThreads } from '../model/float-threads.js';
 import type { Algo, Backend } from './defaults.js';
@@ -32,6 +36,7 @@ export interface LearnerFlags {
   rms?: string;
   rmsClip?: string;
   momentum?: string;
+  rollback?: string;
 }
 
 export interface LearnerExtras {
@@ -46,6 +51,8 @@ export interface LearnerExtras {
   reward: 'batch' | 'sequence';
   /** reward sequence: the step's options (rms, rmsClip, momentum). */
   sequence?: Pick<SequenceRewardOptions, 'rms' | 'rmsClip' | 'momentum'>;
+  /** Go back to the best epoch on validation when an epoch ends above this factor x it; undefined = off. */
+  rollback?: number;
 }
 
 export const REWARDS = ['batch', 'sequence'] as const;
@@ -54,11 +61,15 @@ const ANPT_ONLY = 'applies to --algo anpt only; remove it';
 
 /** Check the research flags against the run they go with (exit 2 before any work). */
 export function resolveLearnerExtras(
-  f: LearnerFlags, run: { algo: Algo; backend: Backend; readout: 'device' | 'ridge'; sigma: number; spectralCap?: number; bias: boolean },
+  f: LearnerFlags, run: { algo: Algo; backend: Backend; readout: 'device' | 'ridge'; sigma: number; spectralCap?: number; bias: boolean; task: TaskName },
 ): LearnerExtras {
   if (run.algo !== 'anpt')
-    for (const [flag, raw] of [['--copies', f.copies], ['--output-sigma', f.outputSigma], ['--ridge-every', f.ridgeEvery], ['--reward', f.reward], ['--rms', f.rms], ['--rms-clip', f.rmsClip], ['--momentum', f.momentum]] as const)
+    for (const [flag, raw] of [['--copies', f.copies], ['--output-sigma', f.outputSigma], ['--ridge-every', f.ridgeEvery], ['--reward', f.reward], ['--rms', f.rms], ['--rms-clip', f.rmsClip], ['--momentum', f.momentum], ['--rollback', f.rollback]] as const)
       refuse(flag, raw, ANPT_ONLY);
+  if (run.task === 'weather' || run.task === 'csv')
+    refuse('--rollback', f.rollback, `needs a task whose data a seed draws again for validation (adding, delayed-recall, mackey-glass, copy); --task ${run.task} has one fixed series; remove it`);
+  const rollback = f.rollback === undefined ? undefined : positiveReal('--rollback', f.rollback, 1.05, '1.05');
+  if (rollback !== undefined && !(rollback >= 1)) throw new UsageError(`--rollback: '${f.rollback}' is below 1; give the factor over the best validation MSE at which an epoch is undone, >= 1, e.g. 1.05`);
   if (run.algo === 'bptt' || run.algo === 'reservoir') refuse('--spectral-every', f.spectralEvery, `does not apply to --algo ${run.algo} (no spectral cap); remove it`);
   if (run.spectralCap === undefined) refuse('--spectral-every', f.spectralEvery, 'goes with a spectral cap, which is off in this run; add --spectral-cap 0.95 or remove it');
   if (run.readout !== 'ridge') refuse('--ridge-every', f.ridgeEvery, 'goes with --readout ridge (V solved on the host); add it or remove --ridge-every');
@@ -80,6 +91,7 @@ export function resolveLearnerExtras(
     spectralEvery: positiveInt('--spectral-every', f.spectralEvery, SPECTRAL_EVERY_STEPS, '10'),
     reward,
     ...(reward === 'sequence' ? { sequence: { ...(rms !== undefined ? { rms } : {}), ...(rmsClip !== undefined ? { rmsClip } : {}), ...(momentum !== undefined ? { momentum } : {}) } } : {}),
+    ...(rollback !== undefined ? { rollback } : {}),
   };
 }
 
@@ -107,4 +119,5 @@ export const LEARNER_OPTION_HELP: [string, string][] = [
   ['--rms <decay>', 'anpt with --reward sequence: divide each weight\'s estimate by its running rms (decay, e.g. 0.999); lr is then the step of a weight in weight units'],
   ['--rms-clip <c>', 'with --rms: bound the normalised step to +-c (e.g. 3)'],
   ['--momentum <decay>', 'anpt with --reward sequence: step along a running mean of the estimate (decay, e.g. 0.9)'],
+  ['--rollback <factor>', `anpt: after every epoch score a validation set (the task drawn with data seed + ${VALIDATION_SEED_OFFSET}) and go back to the best epoch's weights when one ends above factor x the best (e.g. 1.05); the run ends on the best (default off)`],
 ];

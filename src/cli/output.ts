@@ -67,15 +67,19 @@ function cell(v: number | undefined): string {
  * metrics.csv: one row per epoch (1-based; row 0 is the untrained network, test only),
  * train_loss = mean clean step MSE over the epoch as the weights changed, test_loss =
  * MSE on the test set after the epoch, seconds = wall time of the epoch (evaluation
- * included), then one test_<metric> column per task metric.
+ * included), then one test_<metric> column per task metric, the diagnostics, and with
+ * --rollback validation_loss (before any rollback) and rolled_back (1: the epoch was undone,
+ * its test_loss is of the best epoch's weights it went back to).
  */
 export function metricsCsv(initialTest: { mse: number; metrics?: Record<string, number> }, epochs: EpochRecord[]): string {
   const names = Object.keys(initialTest.metrics ?? epochs.find((e) => e.metrics)?.metrics ?? {});
   const diag = Object.keys(epochs.find((e) => e.diagnostics)?.diagnostics ?? {});
-  const rows = [['epoch', 'train_loss', 'test_loss', 'seconds', ...names.map((n) => `test_${n}`), ...diag].join(',')];
-  rows.push(['0', '', cell(initialTest.mse), '0', ...names.map((n) => cell(initialTest.metrics?.[n])), ...diag.map(() => '')].join(','));
+  const rollback = epochs.some((e) => e.validationMse !== undefined) ? ['validation_loss', 'rolled_back'] : [];
+  const rows = [['epoch', 'train_loss', 'test_loss', 'seconds', ...names.map((n) => `test_${n}`), ...diag, ...rollback].join(',')];
+  rows.push(['0', '', cell(initialTest.mse), '0', ...names.map((n) => cell(initialTest.metrics?.[n])), ...diag.map(() => ''), ...rollback.map(() => '')].join(','));
   for (const e of epochs)
-    rows.push([String(e.epoch + 1), cell(e.trainMse), cell(e.testMse), e.seconds.toFixed(3), ...names.map((n) => cell(e.metrics?.[n])), ...diag.map((n) => cell(e.diagnostics?.[n]))].join(','));
+    rows.push([String(e.epoch + 1), cell(e.trainMse), cell(e.testMse), e.seconds.toFixed(3), ...names.map((n) => cell(e.metrics?.[n])), ...diag.map((n) => cell(e.diagnostics?.[n])),
+      ...(rollback.length ? [cell(e.validationMse), e.rolledBack ? '1' : '0'] : [])].join(','));
   return rows.join('\n') + '\n';
 }
 

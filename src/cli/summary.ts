@@ -85,6 +85,7 @@ export function buildSummary(cfg: TrainConfig, o: RunOutcome, command: string) {
         rms: cfg.extras.sequence?.rms,
         rms_clip: cfg.extras.sequence?.rmsClip,
         momentum: cfg.extras.sequence?.momentum,
+        rollback: cfg.extras.rollback,
       } : {}),
       bptt_window: cfg.bpttWindow,
       max_chunk_steps: o.maxChunkSteps,

@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { makeTask, TASK_NAMES, TaskError, type Task, type TaskName } from '../tasks/index.js';
+import { VALIDATION_SEED_OFFSET } from '../learn/defaults.js';
 import { TASK_DEFAULTS } from './defaults.js';
 import { UsageError } from './errors.js';
 import { choice, fraction, nameList, nonNegativeInt, positiveInt, refuse } from './options.js';
@@ -154,6 +155,13 @@ export function resolveTaskSpec(f: TaskFlags, opts: ResolveTaskOptions = {}): Ta
       };
     }
   }
+}
+
+/** The validation draw of a seeded task: the same options with data seed + VALIDATION_SEED_OFFSET (mod 2^32). */
+export function validationTaskSpec(spec: TaskSpec): TaskSpec {
+  const seed = spec.options.seed;
+  if (typeof seed !== 'number') throw new UsageError(`--task ${spec.name} has no data seed to draw a validation set with`);
+  return { name: spec.name, options: { ...spec.options, seed: (seed + VALIDATION_SEED_OFFSET) % 2 ** 32 } };
 }
 
 /**

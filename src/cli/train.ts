@@ -32,7 +32,7 @@ import { choice, nonNegativeReal, positiveInt, positiveReal, positiveRealList, r
 import { checkOutDir, metricsCsv, toJson, writeRunDir } from './output.js';
 import { createProgress, PROGRESS_INTERVAL_SECONDS, sci, type Progress } from './progress.js';
 import { buildSummary, lossChart, printSummary, type RunOutcome } from './summary.js';
-import { addTaskOptions, buildTask, resolveTaskSpec, type TaskFlags } from './task-options.js';
+import { addTaskOptions, buildTask, resolveTaskSpec, validationTaskSpec, type TaskFlags } from './task-options.js';
 import { anptVersion } from '../version.js';
 import { ResilientDevice } from '../link/resilient-device.js';
 import { SerialDevice } from '../link/serial-device.js';
@@ -127,7 +127,7 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     progressEvery: positiveReal('--progress-every', f.progressEvery, PROGRESS_INTERVAL_SECONDS, String(PROGRESS_INTERVAL_SECONDS)),
     flags: f,
   };
-  const extras = resolveLearnerExtras(f, cfg);
+  const extras = resolveLearnerExtras(f, { ...cfg, task: task.name });
   checkOutDir(f.out, cfg.force);
   checkTrainSize({ ...cfg, copies: extras.copies });
   return { ...cfg, extras };
@@ -335,13 +335,22 @@ async function trainOnDeviceFrom(
     spectral: cfg.spectralCap ? { cap: cfg.spectralCap, everySteps: cfg.extras.spectralEvery } : undefined,
     afterEpoch: (cfg.algo === 'anpt' && !cfg.noDiagnostics) ? ((rho) => () => epochDiagnostics(cfg, task, device, rho))(new WarmSpectralRadius()) : undefined,
     afterChunk: saver?.afterChunk, resume: cfg.resume?.position,
+    rollback: cfg.extras.rollback !== undefined ? { validation: validationSet(cfg), factor: cfg.extras.rollback } : undefined,
   });
   const last = res.epochs.at(-1);
-  // After a divergence the last completed epoch is not the weights the device holds now.
-  const finalTest = res.status === 'ok' && last?.testMse !== undefined
+  // After a divergence the last completed epoch is not the weights the device holds now;
+  // with --rollback the device ends on the best epoch on validation.
+  const finalTest = res.status === 'ok' && last?.testMse !== undefined && !res.rollback
     ? { mse: last.testMse, outputs: new Float64Array(0), metrics: last.metrics }
     : await evaluate(device, task.test, { metrics: task.metrics });
-  return { status: res.status, message: res.message, epochs: res.epochs, params: await device.readParams(), initialTest, finalTest, deviceName, maxChunkSteps: maxChunk };
+  const r = res.rollback;
+  const extra = r ? { rollback_best_epoch: r.bestEpoch + 1, rollback_best_validation_loss: r.bestValidationMse, rollbacks: r.rollbacks, validation_seed: validationTaskSpec(cfg.task).options.seed } : undefined;
+  return { status: res.status, message: res.message, epochs: res.epochs, params: await device.readParams(), initialTest, finalTest, deviceName, maxChunkSteps: maxChunk, extra };
+}
+
+/** --rollback: the task drawn again with another data seed (validationTaskSpec), its test split, with the run's copies. */
+function validationSet(cfg: TrainConfig) {
+  return withCopies(buildTask(validationTaskSpec(cfg.task)), cfg.extras.copies).test;
 }
 
 

@@ -44,6 +44,7 @@
 import type { Device, LearningRates, RewardRequest, RunRequest, RunResult } from '../device/types.js';
 import { ConfigError } from '../format/fixed.js';
 import { stepMse, type SequenceSet, type Task } from '../tasks/types.js';
+import { checkRollback, Rollback, type RollbackOptions, type RollbackPosition, type RollbackSummary } from './rollback.js';
 import { spectralRadius, WarmSpectralRadius } from '../linalg/spectral.js';
 import { evaluate, validateSet, zeroOutputMse } from './evaluate.js';
 import { fitRidgeReadout, type RidgeOptions } from './reservoir.js';
@@ -196,6 +197,12 @@ export interface AnptOptions {
   afterChunk?: (at: TrainPosition) => Promise<void>;
   /** Continue from a position an earlier run's afterChunk saw (the device restored to that moment). */
   resume?: TrainPosition;
+  /**
+   * Score a validation set after every epoch (its ridge fit done, before afterEpoch) and go
+   * back to the best epoch's parameters when an epoch ends above factor x the best; the
+   * device ends holding the best network (rollback.ts). Off by default.
+   */
+  rollback?: RollbackOptions;
 }
 
 /** Where a training run stands between two chunks: enough to continue it bit for bit. */
@@ -212,6 +219,8 @@ export interface TrainPosition {
   nextSpectral: number;
   /** The step count of the next mid-epoch ridge fit (ridgeEverySteps). */
   nextRidge?: number;
+  /** The best network on validation so far (rollback). */
+  rollback?: RollbackPosition;
   lastProgress: number;
   /** The epochs finished before. */
   records: EpochRecord[];
@@ -231,6 +240,9 @@ export interface EpochRecord {
   spectralRadius?: number;
   /** What options.afterEpoch returned for this epoch. */
   diagnostics?: Record<string, number>;
+  /** rollback: the epoch's validation MSE, and whether the parameters went back to the best epoch's after it. */
+  validationMse?: number;
+  rolledBack?: boolean;
   seconds: number;
 }
 
@@ -247,11 +259,14 @@ export interface TrainResult {
   zeroOutputMse: { train: number; test?: number };
   /** Warnings raised during training (also passed to onWarning). */
   warnings: string[];
+  /** rollback: the best epoch on validation, which the device holds at the end. */
+  rollback?: RollbackSummary;
 }
 
 function validateOptions(o: AnptOptions, train: SequenceSet): void {
   if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new ConfigError('epochs', `${o.epochs} is out of range; allowed integers >= 1`);
   validateRates(o.lr);
+  if (o.rollback) checkRollback(o.rollback, train);
   const K = o.chunkSteps ?? 1;
   if (!Number.isInteger(K) || K < 1) throw new ConfigError('chunkSteps', `${K} is out of range; allowed integers >= 1 (1 = online)`);
   if (o.schedule) validateSchedule(o.schedule);
@@ -404,11 +419,13 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
   let nextRidge = from?.nextRidge ?? stepsDone + ridgeEvery;
   let lastProgress = from?.lastProgress ?? 0;
 
-  const result = (status: TrainResult['status'], message?: string): TrainResult =>
-    ({ status, message, epochs: records, steps: stepsDone, nextT0: t, zeroOutputMse: zero, warnings });
+  let rollback: Rollback | undefined;
+  const result = async (status: TrainResult['status'], message?: string): Promise<TrainResult> =>
+    ({ status, message, epochs: records, steps: stepsDone, nextT0: t, zeroOutputMse: zero, warnings, ...(rollback ? { rollback: await rollback.finish(device, records.at(-1)?.validationMse) } : {}) });
   // (a resumed run's device holds V and the recurrent state as they were: a fit now would run
   // the train set through it and leave another state behind)
   if (ridge && !from) await fitRidgeReadout(device, train, options.ridge);
+  if (options.rollback) rollback = await Rollback.start(device, options.rollback, from?.rollback);
 
   for (let epoch = from?.epoch ?? 0; epoch < options.epochs; epoch++) {
     const started = performance.now();
@@ -478,13 +495,14 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
         options.onProgress({ phase: 'chunk', epoch, epochs: options.epochs, stepInEpoch: s + k, stepsPerEpoch: T, stepsDone, totalSteps, trainMse: running, lrFactor });
       }
       if (options.afterChunk && s + k < T)
-        await options.afterChunk({ epoch, stepInEpoch: s + k, stepsDone, t, lossSum, rescales, radius, nextSpectral, ...(options.ridgeEverySteps ? { nextRidge } : {}), lastProgress, records: structuredClone(records) });
+        await options.afterChunk({ epoch, stepInEpoch: s + k, stepsDone, t, lossSum, rescales, radius, nextSpectral, ...(options.ridgeEverySteps ? { nextRidge } : {}), ...(rollback ? { rollback: rollback.position() } : {}), lastProgress, records: structuredClone(records) });
     }
     if (ridge) {
       await fitRidgeReadout(device, train, options.ridge);
       nextRidge = stepsDone + ridgeEvery;
     }
     const rec: EpochRecord = { epoch, trainMse: lossSum / T, lrFactor, rescales, spectralRadius: radius, seconds: 0 };
+    if (rollback) Object.assign(rec, await rollback.afterEpoch(device, epoch));
     if (options.afterEpoch) rec.diagnostics = await options.afterEpoch(epoch);
     if (options.test && ((epoch + 1) % evaluateEvery === 0 || epoch === options.epochs - 1)) {
       const ev = await evaluate(device, options.test, { metrics: options.metrics });

@@ -20,3 +20,9 @@ export const SPECTRAL_EVERY_STEPS = 100;
  * prototype value (innovation trace, lambda 0.9: cosine 0.79-0.96 to the full gradient).
  */
 export const TRACE_DECAY = 0.9;
+
+/**
+ * A validation set is the task drawn again with data seed + this (the scripts' tuning
+ * and `anpt train --rollback`): independent sequences, never the test set.
+ */
+export const VALIDATION_SEED_OFFSET = 7919;
