@@ -17,6 +17,7 @@ const validation = makeTask('adding', { batch: 2, seed: 3 + 7919, episodes: 10 }
 const shape = { inputs: 3, hidden: 5, outputs: 1, activation: 'tanh' as const };
 const EPOCHS = 8;
 const LR = { w: 2, r: 2, v: 0.5 }; // large steps: some epochs end worse than the best
+const DIVERGE_AT = 3; // x the zero-output train MSE: the bound of the divergence case
 
 async function device(): Promise<FloatDevice> {
   const d = new FloatDevice();
@@ -96,6 +97,28 @@ describe('trainAnpt rollback', () => {
     expect(res.rollback).toEqual(whole.res.rollback);
     expect(res.epochs.map((e) => e.rolledBack)).toEqual(whole.res.epochs.map((e) => e.rolledBack));
     expect(copy(await again.readParams())).toEqual(whole.final);
+  });
+
+  it('an epoch that hits the divergence bound is undone at that step instead of ending the run', async () => {
+    const opts = { divergenceFactor: DIVERGE_AT, lr: { w: 6, r: 6, v: 1 } };
+    const plain = await train(opts);
+    expect(plain.res.status).toBe('diverged'); // the case needs a run that stops without rollback
+    const { res, after, final } = await train({ ...opts, rollback: { validation, factor: 1 } });
+    expect(res.status).toBe('ok');
+    expect(res.steps).toBe(EPOCHS * task.train.steps); // the rest of an undone epoch counts as done: the schedule and noise stream go on
+    const hit = res.warnings.filter((w) => /the epoch is undone/.test(w));
+    expect(hit.length).toBeGreaterThan(0);
+    const zero = res.zeroOutputMse.train;
+    const stopped = res.epochs.filter((e) => e.rolledBack && e.trainMse > DIVERGE_AT * zero);
+    expect(stopped.length).toBe(hit.length);
+    // after an undone epoch the device holds the best network so far (the start first), and it ends on the best
+    let best = { mse: (await evaluate(await device(), validation)).mse, params: copy(await (await device()).readParams()) };
+    for (const e of res.epochs) {
+      if (e.rolledBack) expect(after[e.epoch]).toEqual(best.params);
+      else if (e.validationMse! < best.mse) best = { mse: e.validationMse!, params: after[e.epoch] };
+    }
+    expect(stopped.some((e) => e.epoch > 0 && res.epochs.slice(0, e.epoch).some((p) => !p.rolledBack))).toBe(true); // one went back to a trained network, not the start
+    expect(final).toEqual(best.params);
   });
 
   it('refuses a factor below 1 or a validation set of another shape, and changes nothing', async () => {

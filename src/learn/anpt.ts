@@ -435,7 +435,9 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
     let radius: number | undefined = resumed ? from.radius : undefined;
     let lrFactor = scheduleFactor(schedule, stepsDone, totalSteps);
     if (!resumed) await device.resetState(); // a resumed epoch continues from the restored state
-    for (let s = resumed ? from.stepInEpoch : 0; s < T; s += K) {
+    // rollback: a divergence inside the epoch undoes the epoch instead of ending the run (why, and the step it came at)
+    let undone: { why: string; at: number; counted: number } | undefined;
+    steps: for (let s = resumed ? from.stepInEpoch : 0; s < T; s += K) {
       const k = Math.min(K, T - s);
       const chunk = { steps: k, t0: t, inputs: train.inputs.subarray(s * B * I, (s + k) * B * I), noisy: true };
       const n = Math.min(K, T - s - k); // the next chunk of this epoch, told to a device that takes it ahead
@@ -461,12 +463,20 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
             blockSteps = 0;
           }
         }
-        if (!Number.isFinite(dL[j]) || !Number.isFinite(lc))
-          return result('diverged', `epoch ${epoch} step ${s + j}: the loss is not finite (clean ${lc}, dL ${dL[j]}); lower the learning rates or add clip/spectral control`);
+        if (!Number.isFinite(dL[j]) || !Number.isFinite(lc)) {
+          const why = `epoch ${epoch} step ${s + j}: the loss is not finite (clean ${lc}, dL ${dL[j]}); lower the learning rates or add clip/spectral control`;
+          if (!rollback) return result('diverged', why);
+          undone = { why, at: s, counted: s + j + 1 };
+          break steps;
+        }
       }
       const running = lossSum / (s + k);
-      if (running > divergeAbove)
-        return result('diverged', `epoch ${epoch} step ${s + k}: running MSE ${running.toExponential(3)} exceeds ${options.divergenceFactor ?? 1e4} x the zero-output MSE; lower the learning rates or add clip/spectral control`);
+      if (running > divergeAbove) {
+        const why = `epoch ${epoch} step ${s + k}: running MSE ${running.toExponential(3)} exceeds ${options.divergenceFactor ?? 1e4} x the zero-output MSE; lower the learning rates or add clip/spectral control`;
+        if (!rollback) return result('diverged', why);
+        undone = { why, at: s, counted: s + k };
+        break steps;
+      }
       const sent = dLseq ?? dL;
       normaliser?.apply(sent);
       if (options.clip) clipDeltaLoss(sent, options.clip);
@@ -497,12 +507,19 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
       if (options.afterChunk && s + k < T)
         await options.afterChunk({ epoch, stepInEpoch: s + k, stepsDone, t, lossSum, rescales, radius, nextSpectral, ...(options.ridgeEverySteps ? { nextRidge } : {}), ...(rollback ? { rollback: rollback.position() } : {}), lastProgress, records: structuredClone(records) });
     }
-    if (ridge) {
+    if (undone) {
+      // the chunk was run, not rewarded: the rest of the epoch is skipped (its steps and noise
+      // counted, so the schedule and the noise stream stay where an uninterrupted run has them)
+      const skipped = T - undone.at;
+      t += skipped;
+      stepsDone += skipped;
+      warn(`${undone.why.split(';')[0]}: the epoch is undone, back to the best epoch on validation (rollback)`);
+    } else if (ridge) {
       await fitRidgeReadout(device, train, options.ridge);
       nextRidge = stepsDone + ridgeEvery;
     }
-    const rec: EpochRecord = { epoch, trainMse: lossSum / T, lrFactor, rescales, spectralRadius: radius, seconds: 0 };
-    if (rollback) Object.assign(rec, await rollback.afterEpoch(device, epoch));
+    const rec: EpochRecord = { epoch, trainMse: lossSum / (undone ? undone.counted : T), lrFactor, rescales, spectralRadius: radius, seconds: 0 };
+    if (rollback) Object.assign(rec, undone ? await rollback.undo(device) : await rollback.afterEpoch(device, epoch));
     if (options.afterEpoch) rec.diagnostics = await options.afterEpoch(epoch);
     if (options.test && ((epoch + 1) % evaluateEvery === 0 || epoch === options.epochs - 1)) {
       const ev = await evaluate(device, options.test, { metrics: options.metrics });

@@ -1,7 +1,8 @@
 /**
  * When a run counts as diverged: a loss stopped being finite, or a loss (any epoch's
  * running train MSE or test MSE, or the final test MSE) exceeds DIVERGENCE_FACTOR times
- * the untrained loss. The untrained loss is the larger of the untrained network's test
+ * the untrained loss (an epoch undone by rollback is judged by the network it went back
+ * to: its train MSE is not checked). The untrained loss is the larger of the untrained network's test
  * MSE and the zero-output test MSE, so a lucky initialisation close to the targets
  * does not make an ordinary first epoch look like a divergence.
  *
@@ -22,6 +23,8 @@ export interface LossRecord {
   epoch: number;
   trainMse: number;
   testMse?: number;
+  /** rollback: the epoch was undone (its train MSE is of a network that was thrown away). */
+  rolledBack?: boolean;
 }
 
 /** The reference the factor multiplies: max(untrained test MSE, zero-output test MSE). */
@@ -40,7 +43,7 @@ export function divergence(epochs: LossRecord[], finalTest: number | undefined, 
     return undefined;
   };
   for (const e of epochs) {
-    const why = check(`epoch ${e.epoch + 1}: train MSE`, e.trainMse) ?? check(`epoch ${e.epoch + 1}: test MSE`, e.testMse);
+    const why = (e.rolledBack ? undefined : check(`epoch ${e.epoch + 1}: train MSE`, e.trainMse)) ?? check(`epoch ${e.epoch + 1}: test MSE`, e.testMse);
     if (why) return why;
   }
   return check('the final test MSE', finalTest);

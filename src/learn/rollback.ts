@@ -3,8 +3,10 @@
  * every epoch (its ridge fit done) the network is scored on a validation set; when the
  * score is above `factor` x the best so far, the device's parameters go back to the best
  * epoch's and training goes on from there. The schedule, the noise stream, the traces and
- * any step moments go on; only W, R, V (and the biases) are restored. At the end (or after
- * a divergence) the device is left holding the best network on validation.
+ * any step moments go on; only W, R, V (and the biases) are restored. An epoch that hits
+ * the trainer's divergence bound is undone the same way at that step (the rest of the
+ * epoch skipped, its steps counted) instead of ending the run. At the end the device is
+ * left holding the best network on validation.
  *
  * Why: with many noisy copies the rule's large early steps find better networks and lose
  * them again (docs/results/recurrent-learning-notes.md, eighth reading: at 1.05 the 32-copy
@@ -85,7 +87,15 @@ export class Rollback {
     return { validationMse: mse, rolledBack: true };
   }
 
-  /** At the end (or after a divergence): leave the best network on the device. */
+  /** An epoch that hit the divergence bound: back to the best network (the validation MSE of the one left behind is recorded). */
+  async undo(device: Device): Promise<{ validationMse: number; rolledBack: true }> {
+    const mse = (await evaluate(device, this.o.validation)).mse; // (a clean run: it also drops the chunk left unrewarded)
+    await device.writeParams(toParams(this.best.params));
+    this.best.rollbacks++;
+    return { validationMse: mse, rolledBack: true };
+  }
+
+  /** At the end: leave the best network on the device. */
   async finish(device: Device, lastValidationMse: number | undefined): Promise<RollbackSummary> {
     if (!(lastValidationMse === this.best.mse)) await device.writeParams(toParams(this.best.params));
     return { bestEpoch: this.best.epoch, bestValidationMse: this.best.mse, rollbacks: this.best.rollbacks };
