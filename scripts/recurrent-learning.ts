@@ -577,6 +577,15 @@ EXPERIMENTS['h20-rollback-1.05'] = {
   title: 'The rollback at 1.05x at equal budget (one copy, momentum 0.99): adding at 0.3x and 1x, delayed recall at 0.3x, seeds 42, 101, 300',
   runs: () => SEEDS.flatMap((seed) => [momentumAt('adding', 0.3, 0.99, { copies: 1, seed, rollback: 1.05 }), momentumAt('adding', 1, 0.99, { copies: 1, seed, rollback: 1.05 }), momentumAt('delayed-recall', 0.3, 0.99, { copies: 1, seed, rollback: 1.05 })]),
 };
+const delayed32 = (seed: number, rollback?: number): RunSpec => ({ ...momentumAt('delayed-recall', 0.05, 0.9, { copies: 32, seed }), refitCounted: true, weightRates: true, ...(rollback ? { rollback } : {}) });
+EXPERIMENTS['h20-copies32-cli-delayed'] = {
+  title: 'The other recurrence task: delayed recall with the 32-copy setting as `anpt train` has it (0.05x, momentum 0.9, fits and rates of the CLI), seeds 42, 101, 300',
+  runs: () => SEEDS.map((seed) => delayed32(seed)),
+};
+EXPERIMENTS['h20-copies32-rollback-delayed'] = {
+  title: 'The same on delayed recall with the rollback at 1.05x (beside "h20-copies32-cli-delayed")',
+  runs: () => SEEDS.map((seed) => delayed32(seed, 1.05)),
+};
 EXPERIMENTS['h20-momentum-copies32'] = {
   title: 'Momentum 0.99 with 32 noisy copies at 0.1x and 0.3x the chosen rates (beside 0.9 at 0.05x: 3.69e-2 on adding, 3.19e-2 on delayed recall), seed 42 (validation)',
   runs: () => both((task) => [0.1, 0.3].map((k) => momentumAt(task, k, 0.99))),

@@ -97,9 +97,9 @@ export interface SequenceRewardTarget {
   rewardSequences(req: RewardRequest): Promise<void>;
   /** The per-sequence traces (not in readState), kept by the trainer across a mid-epoch ridge fit (ridgeEverySteps). */
   readSequenceTraces?(): Float64Array[];
+  writeSequenceTraces?(traces: Float64Array[]): void;
   /** True when a per-sequence reward's rate is already each weight's step (a normalised step, e.g. rms): the trainer's default batch scale is then 'none'. */
   readonly ratesPerWeight?: boolean;
-  writeSequenceTraces?(traces: Float64Array[]): void;
 }
 
 /** A device that can be told the next chunk while it runs this one (a pipelined link sends its inputs ahead: docs/protocol.md, Preloading). */
