@@ -20,12 +20,12 @@
  *                       above f x the best (src/learn/rollback.ts); the run ends on the best
  */
 import { SPECTRAL_EVERY_STEPS, VALIDATION_SEED_OFFSET } from '../learn/defaults.js';
-import type { TaskName } from '../tasks/index.js';
 import { SequenceRewardDevice, type SequenceRewardOptions } from '../learn/sequence-reward.js';
 import type { FloatThreads } from '../model/float-threads.js';
 import type { Algo, Backend } from './defaults.js';
 import { UsageError } from './errors.js';
 import { choice, fraction, nonNegativeReal, positiveInt, positiveReal, refuse } from './options.js';
+import { hasDataSeed, type TaskSpec } from './task-options.js';
 
 export interface LearnerFlags {
   copies?: string;
@@ -61,13 +61,13 @@ const ANPT_ONLY = 'applies to --algo anpt only; remove it';
 
 /** Check the research flags against the run they go with (exit 2 before any work). */
 export function resolveLearnerExtras(
-  f: LearnerFlags, run: { algo: Algo; backend: Backend; readout: 'device' | 'ridge'; sigma: number; spectralCap?: number; bias: boolean; task: TaskName },
+  f: LearnerFlags, run: { algo: Algo; backend: Backend; readout: 'device' | 'ridge'; sigma: number; spectralCap?: number; bias: boolean; task: TaskSpec },
 ): LearnerExtras {
   if (run.algo !== 'anpt')
     for (const [flag, raw] of [['--copies', f.copies], ['--output-sigma', f.outputSigma], ['--ridge-every', f.ridgeEvery], ['--reward', f.reward], ['--rms', f.rms], ['--rms-clip', f.rmsClip], ['--momentum', f.momentum], ['--rollback', f.rollback]] as const)
       refuse(flag, raw, ANPT_ONLY);
-  if (run.task === 'weather' || run.task === 'csv')
-    refuse('--rollback', f.rollback, `needs a task whose data a seed draws again for validation (adding, delayed-recall, mackey-glass, copy); --task ${run.task} has one fixed series; remove it`);
+  if (!hasDataSeed(run.task))
+    refuse('--rollback', f.rollback, `needs a task whose data a seed draws again for validation (adding, delayed-recall, mackey-glass, copy); --task ${run.task.name} has one fixed series; remove it`);
   const rollback = f.rollback === undefined ? undefined : positiveReal('--rollback', f.rollback, 1.05, '1.05');
   if (rollback !== undefined && !(rollback >= 1)) throw new UsageError(`--rollback: '${f.rollback}' is below 1; give the factor over the best validation MSE at which an epoch is undone, >= 1, e.g. 1.05`);
   if (run.algo === 'bptt' || run.algo === 'reservoir') refuse('--spectral-every', f.spectralEvery, `does not apply to --algo ${run.algo} (no spectral cap); remove it`);

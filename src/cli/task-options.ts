@@ -157,11 +157,15 @@ export function resolveTaskSpec(f: TaskFlags, opts: ResolveTaskOptions = {}): Ta
   }
 }
 
+/** Whether a seed draws the task's data (weather and csv are one fixed series): what a validation draw needs. */
+export function hasDataSeed(spec: TaskSpec): boolean {
+  return typeof spec.options.seed === 'number';
+}
+
 /** The validation draw of a seeded task: the same options with data seed + VALIDATION_SEED_OFFSET (mod 2^32). */
 export function validationTaskSpec(spec: TaskSpec): TaskSpec {
-  const seed = spec.options.seed;
-  if (typeof seed !== 'number') throw new UsageError(`--task ${spec.name} has no data seed to draw a validation set with`);
-  return { name: spec.name, options: { ...spec.options, seed: (seed + VALIDATION_SEED_OFFSET) % 2 ** 32 } };
+  if (!hasDataSeed(spec)) throw new UsageError(`--task ${spec.name} has no data seed to draw a validation set with`);
+  return { name: spec.name, options: { ...spec.options, seed: ((spec.options.seed as number) + VALIDATION_SEED_OFFSET) % 2 ** 32 } };
 }
 
 /**

@@ -127,7 +127,7 @@ export function resolveTrainConfig(f: TrainFlags): TrainConfig {
     progressEvery: positiveReal('--progress-every', f.progressEvery, PROGRESS_INTERVAL_SECONDS, String(PROGRESS_INTERVAL_SECONDS)),
     flags: f,
   };
-  const extras = resolveLearnerExtras(f, { ...cfg, task: task.name });
+  const extras = resolveLearnerExtras(f, cfg);
   checkOutDir(f.out, cfg.force);
   checkTrainSize({ ...cfg, copies: extras.copies });
   return { ...cfg, extras };

@@ -220,7 +220,7 @@ export interface TrainPosition {
   /** The step count of the next mid-epoch ridge fit (ridgeEverySteps). */
   nextRidge?: number;
   /** The best network on validation so far (rollback). */
-  rollback?: RollbackPosition;
+  rollback?: Readonly<RollbackPosition>;
   lastProgress: number;
   /** The epochs finished before. */
   records: EpochRecord[];
@@ -421,7 +421,7 @@ export async function trainAnpt(device: Device, train: SequenceSet, options: Anp
 
   let rollback: Rollback | undefined;
   const result = async (status: TrainResult['status'], message?: string): Promise<TrainResult> =>
-    ({ status, message, epochs: records, steps: stepsDone, nextT0: t, zeroOutputMse: zero, warnings, ...(rollback ? { rollback: await rollback.finish(device, records.at(-1)?.validationMse) } : {}) });
+    ({ status, message, epochs: records, steps: stepsDone, nextT0: t, zeroOutputMse: zero, warnings, ...(rollback ? { rollback: await rollback.finish(device) } : {}) });
   // (a resumed run's device holds V and the recurrent state as they were: a fit now would run
   // the train set through it and leave another state behind)
   if (ridge && !from) await fitRidgeReadout(device, train, options.ridge);

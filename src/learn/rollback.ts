@@ -50,9 +50,10 @@ export interface RollbackSummary {
 export function checkRollback(o: RollbackOptions, train: SequenceSet): void {
   if (!(o.factor >= 1 && Number.isFinite(o.factor))) throw new ConfigError('rollback.factor', `${o.factor} is out of range; allowed finite values >= 1 (1.05: go back when an epoch ends 5 % above the best)`);
   const v = o.validation;
-  if (v) validateSet(v, 'rollback.validation');
-  if (!v || v.batch !== train.batch || v.inputSize !== train.inputSize || v.outputSize !== train.outputSize)
-    throw new ConfigError('rollback.validation', `needs the train set's batch, inputs and outputs (${train.batch}, ${train.inputSize}, ${train.outputSize}); got ${v ? `${v.batch}, ${v.inputSize}, ${v.outputSize}` : 'none'}`);
+  if (!v) throw new ConfigError('rollback.validation', 'missing: give held-out sequences of the train set\'s shape');
+  validateSet(v, 'rollback.validation');
+  if (v.batch !== train.batch || v.inputSize !== train.inputSize || v.outputSize !== train.outputSize)
+    throw new ConfigError('rollback.validation', `needs the train set's batch, inputs and outputs (${train.batch}, ${train.inputSize}, ${train.outputSize}); got ${v.batch}, ${v.inputSize}, ${v.outputSize}`);
 }
 
 const toArrays = (p: Params): RollbackPosition['params'] =>
@@ -61,7 +62,8 @@ const toParams = (a: RollbackPosition['params']): Params =>
   Object.fromEntries(Object.entries(a).map(([k, x]) => [k, Float64Array.from(x!)])) as unknown as Params;
 
 export class Rollback {
-  private best: RollbackPosition;
+  /** Never mutated, only replaced: position() hands it out without a copy (TrainPosition is built every chunk). */
+  private best: Readonly<RollbackPosition>;
 
   private constructor(private readonly o: RollbackOptions, best: RollbackPosition) {
     this.best = best;
@@ -82,26 +84,29 @@ export class Rollback {
       return { validationMse: mse, rolledBack: false };
     }
     if (mse <= this.o.factor * this.best.mse) return { validationMse: mse, rolledBack: false };
-    await device.writeParams(toParams(this.best.params));
-    this.best.rollbacks++;
-    return { validationMse: mse, rolledBack: true };
+    return this.goBack(device, mse);
   }
 
   /** An epoch that hit the divergence bound: back to the best network (the validation MSE of the one left behind is recorded). */
   async undo(device: Device): Promise<{ validationMse: number; rolledBack: true }> {
     const mse = (await evaluate(device, this.o.validation)).mse; // (a clean run: it also drops the chunk left unrewarded)
+    return this.goBack(device, mse);
+  }
+
+  private async goBack(device: Device, mse: number): Promise<{ validationMse: number; rolledBack: true }> {
     await device.writeParams(toParams(this.best.params));
-    this.best.rollbacks++;
+    this.best = { ...this.best, rollbacks: this.best.rollbacks + 1 };
     return { validationMse: mse, rolledBack: true };
   }
 
-  /** At the end: leave the best network on the device. */
-  async finish(device: Device, lastValidationMse: number | undefined): Promise<RollbackSummary> {
-    if (!(lastValidationMse === this.best.mse)) await device.writeParams(toParams(this.best.params));
+  /** At the end: leave the best network on the device (written again when it holds it already). */
+  async finish(device: Device): Promise<RollbackSummary> {
+    await device.writeParams(toParams(this.best.params));
     return { bestEpoch: this.best.epoch, bestValidationMse: this.best.mse, rollbacks: this.best.rollbacks };
   }
 
-  position(): RollbackPosition {
-    return structuredClone(this.best);
+  /** The best network for TrainPosition: the object itself (read-only; replaced, never changed). */
+  position(): Readonly<RollbackPosition> {
+    return this.best;
   }
 }
